@@ -1,0 +1,106 @@
+"""Checkpoints: one plain dict, written atomically with a checksum, read with ``weights_only=True``.
+
+    {"format": 1, "step", "epoch", "config",
+     "models": {name: state_dict}, "optimizers": {name: state_dict},
+     "rng": {"torch", "cuda", "python", "numpy"}, "data": Batches.state(),
+     "fixed_latent": tensor}
+
+``checkpoints/step-XXXXXXXX.pt`` sits beside ``step-XXXXXXXX.pt.sha256``; the last ``keep`` are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.errors import GenlabError
+from genlab.store import atomic_write_bytes
+
+FORMAT = 1
+
+
+def path_for(run_dir: Path, step: int) -> Path:
+    return run_dir / "checkpoints" / f"step-{step:08d}.pt"
+
+
+# --------------------------------------------------------------------------- random streams
+
+
+def rng_state() -> dict:
+    """Every random stream training draws from, in types ``weights_only`` loading accepts."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    v, internal, gauss = state["python"]
+    random.setstate((v, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# --------------------------------------------------------------------------- files
+
+
+def save(run_dir: Path, ckpt: dict, keep: int = 3) -> Path:
+    """Write ``ckpt`` atomically with its SHA-256 beside it, then drop all but the newest ``keep``."""
+    path = path_for(run_dir, int(ckpt["step"]))
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(path.with_name(path.name + ".sha256"), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+        old.with_name(old.name + ".sha256").unlink(missing_ok=True)
+    return path
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / "checkpoints").glob("step-*.pt"))
+
+
+def load(path: Path, map_location="cpu") -> dict:
+    """Verify the checksum, then load with ``weights_only=True``; GenlabError if anything is off."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise GenlabError(f"{path}: cannot read ({e.strerror})") from None
+    sums = path.with_name(path.name + ".sha256")
+    if sums.exists():
+        expected = sums.read_text().strip()
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise GenlabError(f"{path}: checksum mismatch (truncated or corrupt)")
+    try:
+        ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except Exception as e:  # a torn zip archive raises RuntimeError, pickle errors vary
+        raise GenlabError(f"{path}: cannot load ({e.__class__.__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise GenlabError(f"{path}: not a genlab checkpoint (format {FORMAT})")
+    return ckpt
+
+
+def newest_good(run_dir: Path, map_location="cpu", on_bad=None) -> tuple[Path, dict] | None:
+    """The newest checkpoint that verifies and loads; ``on_bad(path, error)`` hears of the others."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            return path, load(path, map_location)
+        except GenlabError as e:
+            if on_bad:
+                on_bad(path, str(e))
+    return None

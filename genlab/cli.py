@@ -1,0 +1,357 @@
+"""The ``genlab`` command: thin typer commands that call into the library.
+
+Bad input ends with one line on standard error and exit code 2 (1 for other failures).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from genlab.errors import GenlabError, UsageError
+
+app = typer.Typer(
+    name="genlab",
+    help="Train and watch generative models (GAN, VAE, PixelCNN) on MNIST digits from a terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs root [default: $GENLAB_RUNS_DIR or ./runs].")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="MNIST directory [default: $GENLAB_DATA_DIR, cache, download, bundled].")]
+RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, or 'latest'.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Ascii = Annotated[bool, typer.Option("--ascii", help="Draw digits in plain ASCII.")]
+
+
+def fail(e: GenlabError) -> typer.Exit:
+    err.print(f"genlab: error: {e}", soft_wrap=True, markup=False)
+    return typer.Exit(e.exit_code)
+
+
+def print_digits(images, ascii: bool = False, height: int | None = None) -> None:
+    from genlab.render import render, should_use_ascii
+
+    use_ascii = ascii or should_use_ascii(stream=sys.stdout) or not out.is_terminal
+    width = out.width if out.is_terminal else 80
+    if height is None:
+        height = max(14, out.height - 6) if out.is_terminal else 48
+    grid = render(images, width=width, height=height, ascii=use_ascii)
+    if use_ascii:
+        print(grid)
+    else:
+        out.print(grid)
+
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="Model to train (see 'genlab models').")],
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train [default: 5, or as many as --max-steps needs].")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size [default: the model's].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate [default: the model's].")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: weights, data order, samples.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    data_dir: DataDir = None,
+    runs_dir: RunsDir = None,
+    name: Annotated[Optional[str], typer.Option(help="Run id to use instead of a time stamp.")] = None,
+    hp: Annotated[Optional[list[str]], typer.Option("--hp", help="Model hyperparameter KEY=VALUE (repeatable).")] = None,
+    sample_every: Annotated[float, typer.Option("--sample-every", help="Seconds between sample grids (kept under 10% of time).")] = 10.0,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between checkpoints.")] = 300.0,
+    keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = 3,
+    eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = 10_000,
+    log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = 10.0,
+    ascii: Ascii = False,
+) -> None:
+    """Train MODEL in the foreground; ends by printing its samples and the run id."""
+    from genlab.config import parse_hp
+    from genlab.store import samples
+    from genlab.train import prepare, train as run_training
+
+    try:
+        prepared = prepare(
+            model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
+            batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
+            sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
+            keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
+        )
+        if out.is_terminal:
+            run_dir, state = run_training(prepared, console=out)
+        else:
+            run_dir, state = run_training(prepared, stream=sys.stdout)
+    except GenlabError as e:
+        raise fail(e)
+    import numpy as np
+
+    grids = samples(run_dir)
+    if grids:
+        out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,} ({grids[-1].with_suffix('.png')}):")
+        print_digits(np.load(grids[-1]), ascii)
+    out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
+    if state != "finished":
+        raise typer.Exit(130)
+
+
+# --------------------------------------------------------------------------- runs, show
+
+
+def key_metric(info) -> str:
+    from genlab import models
+
+    metrics = info.status.get("metrics") or {}
+    try:
+        keys = models.get(info.model).key_metrics
+    except UsageError:
+        keys = tuple(metrics)
+    for k in keys:
+        if k in metrics:
+            return f"{k} {metrics[k]:.4g}"
+    return "-"
+
+
+def age(t: float) -> str:
+    from genlab.sinks import fmt_duration
+
+    return fmt_duration(max(0.0, time.time() - t)) + " ago"
+
+
+@app.command()
+def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
+    """List runs: id, model, status, progress, key metric and age."""
+    from genlab.store import list_runs, runs_root
+
+    root = runs_root(runs_dir)
+    infos = list_runs(root)
+    if as_json:
+        print(json.dumps([{
+            "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
+            "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
+            "created": r.created, "path": str(r.path),
+        } for r in infos], indent=2))
+        return
+    if not infos:
+        out.print(f"no runs in {root} yet: start one with 'genlab train gan'")
+        return
+    table = Table(title=f"runs in {root}", title_justify="left")
+    for col in ("id", "model", "status", "step", "key metric", "age"):
+        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=col == "id")
+    colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red"}
+    for r in infos:
+        total = r.config.get("total_steps") or 0
+        step = r.status.get("step", 0)
+        table.add_row(r.run_id, r.model, f"[{colours.get(r.state, 'white')}]{r.state}[/]",
+                      f"{step:,}/{total:,}", key_metric(r), age(r.created))
+    out.print(table)
+
+
+@app.command()
+def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False) -> None:
+    """A run's configuration, latest metrics and latest samples."""
+    import numpy as np
+
+    from genlab.store import latest_metrics, load_run, resolve_run, runs_root, samples
+
+    try:
+        info = load_run(resolve_run(runs_root(runs_dir), run))
+    except GenlabError as e:
+        raise fail(e)
+    latest = latest_metrics(info.path)
+    grids = samples(info.path)
+    if as_json:
+        print(json.dumps({
+            "id": info.run_id, "path": str(info.path), "state": info.state, "status": info.status,
+            "config": info.config, "latest": latest,
+            "samples": str(grids[-1].with_suffix(".png")) if grids else None,
+        }, indent=2))
+        return
+    c = info.config
+    hp = ", ".join(f"{k}={v}" for k, v in c.get("hp", {}).items())
+    data = c.get("data", {})
+    out.print(f"[bold]{info.run_id}[/]  {c.get('model')} ({c.get('family')})  [bold]{info.state}[/]  "
+              f"step {info.status.get('step', 0):,}/{c.get('total_steps', 0):,}")
+    out.print(f"  hyperparameters: {hp}")
+    out.print(f"  seed {c.get('seed')}  device {c.get('device')}  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created))}")
+    out.print(f"  data: {data.get('source')} {data.get('location')} ({data.get('train', 0):,} train / {data.get('test', 0):,} test)")
+    out.print(f"  directory: {info.path}")
+    if latest:
+        out.print("  latest: " + "  ".join(f"{k} {v:.4g}" for k, v in latest.items()
+                                           if isinstance(v, (int, float)) and k not in ("step", "n", "seconds")))
+    if grids:
+        out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
+        print_digits(np.load(grids[-1]), ascii)
+    else:
+        out.print("no samples yet")
+
+
+# --------------------------------------------------------------------------- sample
+
+
+@app.command()
+def sample(
+    run: RunRef,
+    n: Annotated[int, typer.Option("-n", "--n", help="How many digits.")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed of the latent draw.")] = 0,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Save to FILE.png (a grid) or FILE.npy (uint8 N×28×28).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    runs_dir: RunsDir = None,
+    ascii: Ascii = False,
+) -> None:
+    """New digits from a run's newest checkpoint: printed as text, or saved as PNG or NPY."""
+    import numpy as np
+    import torch
+    from torchvision.utils import save_image
+
+    from genlab import checkpoint, models
+    from genlab.device import resolve
+    from genlab.store import atomic_write_bytes, resolve_run, runs_root
+
+    try:
+        if n <= 0:
+            raise UsageError(f"-n must be positive, got {n}")
+        if out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):
+            raise UsageError(f"--out must end in .png or .npy, got {out_file.name!r}")
+        dev = resolve(device)
+        run_dir = resolve_run(runs_root(runs_dir), run)
+        found = checkpoint.newest_good(run_dir, map_location=dev,
+                                       on_bad=lambda p, e: err.print(f"genlab: warning: skipping {e}", markup=False))
+        if found is None:
+            raise GenlabError(f"run {run_dir.name} has no usable checkpoint yet")
+        path, ckpt = found
+        m = models.build(ckpt["config"]["model"], ckpt["config"]["hp"], dev)
+        m.load_state(ckpt)
+        images = m.sample(n, torch.Generator().manual_seed(seed))
+        if out_file is None:
+            out.print(f"{n} digits from {run_dir.name} at step {ckpt['step']:,} (seed {seed}):")
+            print_digits(images, ascii)
+            return
+        buf = io.BytesIO()
+        if out_file.suffix.lower() == ".npy":
+            np.save(buf, images.numpy())
+        else:
+            save_image(images.unsqueeze(1).float() / 255, buf, format="png", nrow=min(n, 10), padding=2)
+        try:
+            atomic_write_bytes(out_file, buf.getvalue())
+        except OSError as e:
+            raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+        out.print(f"saved {n} digits from {run_dir.name} (step {ckpt['step']:,}) to {out_file}")
+    except GenlabError as e:
+        raise fail(e)
+
+
+# --------------------------------------------------------------------------- bench, models, data
+
+
+@app.command()
+def bench(
+    model: Annotated[str, typer.Argument(help="Model to time.")],
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size [default: the model's].")] = None,
+    steps: Annotated[int, typer.Option(help="Timed steps (after 10 warm-up steps).")] = 100,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Training throughput of MODEL in images per second."""
+    from genlab.bench import throughput
+
+    try:
+        result = throughput(model, batch_size, steps, device, data_dir)
+    except GenlabError as e:
+        raise fail(e)
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        out.print(f"{result['model']}: {result['images_per_s']:,.0f} images/s (batch {result['batch_size']}, "
+                  f"{result['steps']} steps in {result['seconds']:.2f}s on {result['device']}, {result['threads']} threads)")
+
+
+@app.command(name="models")
+def list_models(as_json: AsJson = False) -> None:
+    """Every model with its family, parameter count per network and defaults."""
+    from genlab import models
+
+    rows = []
+    for name, cls in models.MODELS.items():
+        m = models.build(name, device="cpu")
+        rows.append({"name": name, "family": cls.family, "parameters": m.parameter_counts(),
+                     "defaults": cls.defaults, "description": cls.description})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="models", title_justify="left")
+    for col in ("model", "family", "parameters", "defaults", "what it is"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["family"], "\n".join(f"{k} {v:,}" for k, v in r["parameters"].items()),
+                      "\n".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["defaults"].items()),
+                      r["description"])
+    out.print(table)
+
+
+@app.command()
+def data(data_dir: DataDir = None, as_json: AsJson = False,
+         download: Annotated[bool, typer.Option(help="Try a download when nothing is found.")] = False) -> None:
+    """Where the digits come from, how many, and whether the files check out."""
+    from genlab.data import check_files
+
+    try:
+        report = check_files(data_dir, download=download)
+    except GenlabError as e:
+        raise fail(e)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        out.print(f"source: {report['source']} ({report['location']})")
+        if report.get("notice"):
+            out.print(report["notice"])
+        for f in report["files"]:
+            if f["ok"]:
+                out.print(f"  [green]ok[/]   {f['file']}: {f['count']:,} items, {f['bytes']:,} bytes; {f['known']}")
+            else:
+                out.print(f"  bad  {f['error']}", markup=False)
+        if report["ok"]:
+            out.print(f"{report['train']:,} training digits, {report['test']:,} held-out digits")
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: usage errors become one line on standard error and exit 2.
+
+    Typer's own handler draws a multi-line box; in non-standalone mode its exceptions reach us
+    instead (click's or the copy typer vendors: both carry ``exit_code`` and ``format_message``).
+    """
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="genlab", standalone_mode=False)
+    except typer.Abort:
+        err.print("genlab: aborted")
+        sys.exit(130)
+    except Exception as e:
+        if not (hasattr(e, "exit_code") and hasattr(e, "format_message")):
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `genlab`: the help is the message
+            print(e.format_message())
+            sys.exit(0)
+        ctx = getattr(e, "ctx", None)
+        hint = ""
+        if e.exit_code == 2:
+            hint = f" (see 'genlab {ctx.info_name} --help')" if ctx is not None and ctx.parent else " (see 'genlab --help')"
+        err.print(f"genlab: error: {e.format_message()}{hint}", soft_wrap=True, markup=False)
+        sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

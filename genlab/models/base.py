@@ -1,0 +1,109 @@
+"""What every genlab model provides to the engine, the CLI and the checkpoint.
+
+A model owns its networks and optimisers. The engine calls :meth:`GenModel.step` once per batch
+and never looks inside; checkpoints hold :meth:`state` (plain dicts of state_dicts).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+def adam(params, lr: float, betas=(0.9, 0.999)) -> torch.optim.Optimizer:
+    """Adam with the fastest implementation this torch offers (fused, else foreach)."""
+    params = list(params)
+    for kind in ("fused", "foreach"):
+        try:
+            return torch.optim.Adam(params, lr=lr, betas=betas, **{kind: True})
+        except (RuntimeError, TypeError, ValueError):
+            continue
+    return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+def to_uint8(x: torch.Tensor, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    """Map values in [low, high] to ``uint8`` grey levels 0-255, shape N×28×28."""
+    x = (x.float() - low) * (255.0 / (high - low))
+    return x.round().clamp_(0, 255).to(torch.uint8).reshape(-1, 28, 28).cpu()
+
+
+class GenModel:
+    """Base class: subclasses set the class attributes and build networks in ``__init__``."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]  # "gan", "vae" or "autoregressive"
+    description: ClassVar[str]
+    defaults: ClassVar[dict]  # every hyperparameter, batch_size and lr included
+    key_metrics: ClassVar[tuple[str, ...]]  # shown in progress bars and `genlab runs`
+    sample_count: ClassVar[int] = 64  # digits in a fixed-latent grid
+
+    def __init__(self, hp: dict, device: torch.device):
+        self.hp = {**self.defaults, **hp}
+        self.device = torch.device(device)
+        self.networks: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # ---- training
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimisation step on a ``uint8`` batch; metrics as detached 0-d tensors."""
+        raise NotImplementedError
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """:meth:`step` with its metrics read back as floats."""
+        return {k: float(v) for k, v in self.step(images, labels).items()}
+
+    # ---- sampling
+    def latent(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """The random input that fully determines ``n`` samples (drawn on the CPU)."""
+        raise NotImplementedError
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """Digits for a latent batch, ``uint8`` N×28×28 on the CPU."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        generator = generator or torch.Generator().manual_seed(0)
+        return self.decode(self.latent(n, generator))
+
+    # ---- evaluation
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """Metrics on held-out digits (``uint8``), prefixed ``test_``."""
+        raise NotImplementedError
+
+    # ---- parameters and state
+    def parameter_counts(self) -> dict[str, int]:
+        return {k: sum(p.numel() for p in m.parameters()) for k, m in self.networks.items()}
+
+    def train(self, mode: bool = True) -> None:
+        for m in self.networks.values():
+            m.train(mode)
+
+    def state(self) -> dict:
+        return {
+            "models": {k: m.state_dict() for k, m in self.networks.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+        }
+
+    def load_state(self, state: dict) -> None:
+        for k, m in self.networks.items():
+            m.load_state_dict(state["models"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+
+
+def binarize(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Stochastic binarisation: each pixel is 1 with probability grey/255 (float 0/1).
+
+    With ``generator`` (a CPU generator) the draw is repeatable: that is the fixed binarisation
+    of the test set used for evaluation, so likelihoods compare across runs.
+    """
+    p = images.float() / 255
+    if generator is None:
+        return torch.bernoulli(p)
+    return torch.bernoulli(p.cpu(), generator=generator).to(images.device)
+
+
+TEST_BINARIZATION_SEED = 20161

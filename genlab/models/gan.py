@@ -1,0 +1,143 @@
+"""The seed's MLP GAN, kept faithful: it is genlab's reference point (DESIGN.md).
+
+G: 100 → 256 → 512 → 1024 → 784, LeakyReLU(0.2), Tanh (1,486,352 parameters).
+D: 784 → 1024 → 512 → 256 → 1, LeakyReLU(0.2), Dropout(0.3), Sigmoid (1,460,225 parameters).
+BCE loss, Adam lr 2e-4 with default betas, batch 64, digits scaled to [-1, 1].
+
+The step computes exactly the seed's losses and updates. Two things make it cheaper without
+changing the maths: D sees the real and the fake half as one batch of 2B rows (its loss is the
+sum of the two halves' means, as in the seed), and D's parameters are frozen while G's loss
+backpropagates through it, so no weight gradient of D is computed only to be thrown away.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.models.base import GenModel, adam, to_uint8
+
+LATENT = 100
+
+
+def generator() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(LATENT, 256), nn.LeakyReLU(0.2),
+        nn.Linear(256, 512), nn.LeakyReLU(0.2),
+        nn.Linear(512, 1024), nn.LeakyReLU(0.2),
+        nn.Linear(1024, 784), nn.Tanh(),
+    )
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` with a cheaper mask on the CPU.
+
+    torch's CPU Bernoulli draws one random number per element and costs about as much as a
+    1024-wide matmul here. This mask takes 16 random bits per element (four per 64-bit draw) and
+    drops an element when they fall below p·65536: p is kept to 1 part in 65,536 and the kept
+    values are scaled by 1/(1-p), as nn.Dropout does. On other devices it is nn.Dropout.
+    """
+
+    def forward(self, x):
+        if not self.training or self.p == 0 or x.device.type != "cpu":
+            return super().forward(x)
+        words = torch.empty((x.numel() + 3) // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
+        bits = words.view(torch.int16)[: x.numel()].view(x.shape)
+        keep = bits >= int(self.p * 65536) - 32768
+        return x * keep * (1 / (1 - self.p))
+
+
+def discriminator() -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(784, 1024), nn.LeakyReLU(0.2), Dropout(0.3),
+        nn.Linear(1024, 512), nn.LeakyReLU(0.2), Dropout(0.3),
+        nn.Linear(512, 256), nn.LeakyReLU(0.2), Dropout(0.3),
+        nn.Linear(256, 1), nn.Sigmoid(),
+    )
+
+
+def scale(images: torch.Tensor) -> torch.Tensor:
+    """uint8 digits to [-1, 1] rows of 784, as ToTensor() then Normalize((0.5,), (0.5,))."""
+    return images.reshape(len(images), 784).float().mul_(2 / 255).sub_(1)
+
+
+class GAN(GenModel):
+    name = "gan"
+    family = "gan"
+    description = "the seed's MLP GAN (BCE, Adam 2e-4): the reference point"
+    defaults = {"batch_size": 64, "lr": 2e-4}
+    key_metrics = ("d_loss", "g_loss")
+
+    def __init__(self, hp: dict, device: torch.device):
+        super().__init__(hp, device)
+        self.G = generator().to(self.device)
+        self.D = discriminator().to(self.device)
+        self.networks = {"G": self.G, "D": self.D}
+        self.optimizers = {
+            "G": adam(self.G.parameters(), self.hp["lr"]),
+            "D": adam(self.D.parameters(), self.hp["lr"]),
+        }
+        self._targets: dict[int, torch.Tensor] = {}
+
+    def targets(self, b: int) -> torch.Tensor:
+        """[1]*b + [0]*b: labels for D's real half and fake half."""
+        if b not in self._targets:
+            self._targets[b] = torch.cat([torch.ones(b, 1), torch.zeros(b, 1)]).to(self.device)
+        return self._targets[b]
+
+    def step(self, images, labels):
+        b = len(images)
+        x = scale(images)
+        t = self.targets(b)
+        fake = self.G(torch.randn(b, LATENT, device=self.device))
+
+        # ---- discriminator: BCE(D(x), 1) + BCE(D(G(z)), 0)
+        out = self.D(torch.cat([x, fake.detach()]))
+        d_loss = 2 * F.binary_cross_entropy(out, t)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimizers["D"].step()
+
+        # ---- generator: BCE(D(G(z)), 1), through the updated D
+        self.D.requires_grad_(False)
+        out_g = self.D(fake)
+        g_loss = F.binary_cross_entropy(out_g, t[:b])
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.optimizers["G"].step()
+        self.D.requires_grad_(True)
+
+        return {
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "d_real": out[:b].detach().mean(),
+            "d_fake": out[b:].detach().mean(),
+        }
+
+    def latent(self, n, generator):
+        return torch.randn(n, LATENT, generator=generator)
+
+    @torch.no_grad()
+    def decode(self, latent):
+        self.G.eval()
+        out = self.G(latent.to(self.device))
+        self.G.train()
+        return to_uint8(out, -1.0, 1.0)
+
+    @torch.no_grad()
+    def evaluate(self, images, labels):
+        """D on held-out digits and on as many fresh fakes: its loss and mean outputs."""
+        self.train(False)
+        g = torch.Generator().manual_seed(1234)
+        real_sum = fake_sum = loss_sum = 0.0
+        for chunk in images.split(1000):
+            d_real = self.D(scale(chunk))
+            d_fake = self.D(self.G(self.latent(len(chunk), g).to(self.device)))
+            loss_sum += float(F.binary_cross_entropy(d_real, torch.ones_like(d_real), reduction="sum")
+                              + F.binary_cross_entropy(d_fake, torch.zeros_like(d_fake), reduction="sum"))
+            real_sum += float(d_real.sum())
+            fake_sum += float(d_fake.sum())
+        self.train(True)
+        n = len(images)
+        return {"test_d_loss": loss_sum / n, "test_d_real": real_sum / n, "test_d_fake": fake_sum / n}

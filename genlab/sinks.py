@@ -1,0 +1,199 @@
+"""Sinks turn the engine's events into files and console output.
+
+Each sink has ``event(e)`` (one event dict: ``t``, ``step``, ``kind`` and its fields),
+``progress(p)`` (a :class:`Progress` snapshot, at most a few times a second) and ``close()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genlab.store import atomic_write_json
+
+IMMEDIATE = ("state", "samples", "eval", "checkpoint", "warning", "error")
+
+
+@dataclass
+class Progress:
+    step: int
+    total_steps: int
+    epoch: int  # 1-based: the epoch being trained
+    epochs: int
+    images_per_s: float
+    elapsed_s: float
+    eta_s: float | None
+    metrics: dict = field(default_factory=dict)
+    key_metrics: tuple = ()
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def fmt_metrics(metrics: dict, keys) -> str:
+    return "  ".join(f"{k} {metrics[k]:.4g}" for k in keys if k in metrics)
+
+
+def progress_line(p: Progress) -> str:
+    return (f"step {p.step:,}/{p.total_steps:,}  epoch {p.epoch}/{p.epochs}  "
+            f"{p.images_per_s:,.0f} img/s  eta {fmt_duration(p.eta_s)}  {fmt_metrics(p.metrics, p.key_metrics)}").rstrip()
+
+
+def event_line(e: dict) -> str | None:
+    """A human line for the events a person wants in a log; None for per-step metrics."""
+    kind = e["kind"]
+    if kind == "metrics":
+        return None
+    if kind == "state":
+        extra = f" ({e['reason']})" if e.get("reason") else ""
+        return f"state {e['state']} at step {e['step']:,}{extra}"
+    if kind == "eval":
+        vals = "  ".join(f"{k} {v:.4g}" for k, v in e.items() if k.startswith("test_"))
+        return f"eval after epoch {e.get('epoch', '?')} (step {e['step']:,}): {vals}"
+    if kind == "checkpoint":
+        return f"checkpoint {Path(e['path']).name} ({e.get('seconds', 0):.2f}s)"
+    if kind == "samples":
+        return f"samples {Path(e['png']).name} ({e.get('seconds', 0):.2f}s)"
+    if kind in ("warning", "error"):
+        return f"{kind}: {e.get('message', '')}"
+    return f"{kind} at step {e['step']:,}"
+
+
+# --------------------------------------------------------------------------- files
+
+
+class JsonlSink:
+    """Appends events to events.jsonl: metrics in batches, everything else at once."""
+
+    def __init__(self, path: Path, flush_every_s: float = 0.5):
+        self.f = open(path, "a", encoding="utf-8")
+        self.buffer: list[str] = []
+        self.flush_every_s = flush_every_s
+        self.last_flush = time.monotonic()
+
+    def event(self, e: dict) -> None:
+        self.buffer.append(json.dumps(e, separators=(",", ":")))
+        now = time.monotonic()
+        if e["kind"] in IMMEDIATE or now - self.last_flush >= self.flush_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.f.write("\n".join(self.buffer) + "\n")
+            self.f.flush()
+            self.buffer.clear()
+        self.last_flush = time.monotonic()
+
+    def progress(self, p: Progress) -> None:
+        self.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self.f.close()
+
+
+class StatusSink:
+    """Keeps status.json current: state changes at once, the heartbeat with each progress snapshot."""
+
+    def __init__(self, path: Path, config: dict):
+        self.path = path
+        self.status = {
+            "state": "starting", "pid": os.getpid(), "host": socket.gethostname(), "step": 0,
+            "total_steps": config["total_steps"], "epoch": 1, "epochs": config.get("epochs"),
+            "device": config["device"], "model": config["model"], "started": time.time(),
+        }
+
+    def write(self) -> None:
+        self.status["heartbeat"] = self.status["updated"] = time.time()
+        atomic_write_json(self.path, self.status, durable=False)
+
+    def event(self, e: dict) -> None:
+        if e["kind"] == "state":
+            self.status.update(state=e["state"], step=e["step"], reason=e.get("reason"))
+            self.write()
+
+    def progress(self, p: Progress) -> None:
+        self.status.update(step=p.step, epoch=p.epoch, images_per_s=round(p.images_per_s, 1),
+                           eta_s=p.eta_s, elapsed_s=round(p.elapsed_s, 1), metrics=p.metrics)
+        self.write()
+
+    def close(self) -> None:
+        self.write()
+
+
+class LineSink:
+    """Plain lines: a progress line every ``every_s`` seconds and one per notable event.
+
+    Serves log.txt and standard output when it is not a terminal (nohup, CI logs).
+    """
+
+    def __init__(self, stream, every_s: float = 10.0, close_stream: bool = False):
+        self.stream, self.every_s, self.close_stream = stream, every_s, close_stream
+        self.last = 0.0
+        self.latest: Progress | None = None
+
+    def write(self, text: str) -> None:
+        self.stream.write(time.strftime("%H:%M:%S ") + text + "\n")
+        self.stream.flush()
+
+    def event(self, e: dict) -> None:
+        line = event_line(e)
+        if line:
+            self.write(line)
+
+    def progress(self, p: Progress) -> None:
+        self.latest = p
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            self.write(progress_line(p))
+
+    def close(self) -> None:
+        if self.latest:
+            self.write(progress_line(self.latest))
+        if self.close_stream:
+            self.stream.close()
+
+
+class RichSink:
+    """A Rich progress bar for a terminal: step, epoch, images/s, ETA and the key losses."""
+
+    def __init__(self, console, config: dict):
+        from rich.progress import BarColumn, Progress as Bar, TextColumn
+
+        self.bar = Bar(
+            TextColumn("[bold cyan]{task.fields[model]}"),
+            BarColumn(bar_width=24),
+            TextColumn("step {task.completed:,}/{task.total:,}"),
+            TextColumn("epoch {task.fields[epoch]}"),
+            TextColumn("{task.fields[ips]} img/s"),
+            TextColumn("eta {task.fields[eta]}"),
+            TextColumn("{task.fields[metrics]}"),
+            console=console, refresh_per_second=4, transient=False,
+        )
+        self.task = self.bar.add_task("train", total=config["total_steps"], model=config["model"],
+                                      epoch="1", ips="-", eta="?", metrics="")
+        self.bar.start()
+
+    def event(self, e: dict) -> None:
+        line = event_line(e)
+        if line:
+            self.bar.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", highlight=False)
+
+    def progress(self, p: Progress) -> None:
+        self.bar.update(self.task, completed=p.step, epoch=f"{p.epoch}/{p.epochs}",
+                        ips=f"{p.images_per_s:,.0f}", eta=fmt_duration(p.eta_s),
+                        metrics=fmt_metrics(p.metrics, p.key_metrics))
+
+    def close(self) -> None:
+        self.bar.stop()
