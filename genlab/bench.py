@@ -49,5 +49,5 @@ def throughput(model: str, batch_size: int | None = None, steps: int = 200, devi
     return {
         "model": cls.name, "device": str(dev), "batch_size": bs, "steps": steps,
         "seconds": round(seconds, 4), "images_per_s": round(bs * steps / seconds, 1),
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "torch": str(torch.__version__),
     }

@@ -112,7 +112,7 @@ def finish_config(config: dict, *, run_id: str, device: torch.device, data: dict
         "total_steps": total,
         "created": time.time(),
         "host": socket.gethostname(),
-        "versions": {"genlab": genlab.__version__, "torch": torch.__version__,
+        "versions": {"genlab": genlab.__version__, "torch": str(torch.__version__),
                      "python": platform.python_version()},
         "argv": sys.argv,
     }

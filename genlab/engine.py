@@ -10,6 +10,7 @@ epoch's end, and a checkpoint (time-based, and at the end).
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 
@@ -103,7 +104,8 @@ class Trainer:
         atomic_write_bytes(stem.with_suffix(".png"), png.getvalue(), durable=False)
         seconds = time.perf_counter() - start
         self.sample_seconds += seconds
-        self.emit("samples", png=str(stem.with_suffix(".png")), npy=str(stem.with_suffix(".npy")),
+        rel = stem.relative_to(self.run_dir)  # paths in events are relative to the run directory
+        self.emit("samples", png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")),
                   n=len(images), seconds=round(seconds, 3))
         return seconds
 
@@ -120,7 +122,7 @@ class Trainer:
             "format": checkpoint.FORMAT,
             "step": self.step,
             "epoch": self.batches.epoch,
-            "config": self.config,
+            "config": json.loads(json.dumps(self.config)),  # plain types only: weights_only loads
             **self.model.state(),
             "rng": checkpoint.rng_state(),
             "data": self.batches.state(),
@@ -130,7 +132,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         start = time.perf_counter()
         path = checkpoint.save(self.run_dir, self.checkpoint_dict(), keep=self.config["keep_checkpoints"])
-        self.emit("checkpoint", path=str(path), seconds=round(time.perf_counter() - start, 3))
+        self.emit("checkpoint", path=str(path.relative_to(self.run_dir)), seconds=round(time.perf_counter() - start, 3))
         self.last_checkpoint_step = self.step
 
     # ------------------------------------------------------------------ the loop

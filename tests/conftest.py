@@ -1,0 +1,38 @@
+"""Shared fixtures. Tests read MNIST from GENLAB_DATA_DIR (default ../shared/data beside the repo)
+and never touch the network or the user's cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+os.environ.setdefault("GENLAB_DATA_DIR", str(SHARED_DATA))
+os.environ["GENLAB_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Each test gets its own cache directory and runs root."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("GENLAB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from genlab.data import load_digits
+
+    d = load_digits(os.environ["GENLAB_DATA_DIR"])
+    assert d.source == "data-dir" and len(d.train_images) == 60_000, "tests need full MNIST in GENLAB_DATA_DIR"
+    return d
+
+
+@pytest.fixture
+def runs(tmp_path) -> Path:
+    return tmp_path / "runs"
