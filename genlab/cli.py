@@ -42,18 +42,24 @@ def fail(e: GenlabError) -> typer.Exit:
     return typer.Exit(e.exit_code)
 
 
-def print_digits(images, ascii: bool = False, height: int | None = None) -> None:
-    from genlab.render import render, should_use_ascii
+def print_digits(images, ascii: bool = False, png: Path | None = None) -> None:
+    """Draw digits to fit the terminal: full size when they fit, else half size (half blocks only:
+    ASCII digits need full size to be legible), else the first rows that fit, saying where the
+    whole grid is. Not a terminal: 80 columns, at most 42 lines."""
+    from genlab.render import SIZES, layout, render, should_use_ascii
 
     use_ascii = ascii or should_use_ascii(stream=sys.stdout) or not out.is_terminal
-    width = out.width if out.is_terminal else 80
-    if height is None:
-        height = max(14, out.height - 6) if out.is_terminal else 48
-    grid = render(images, width=width, height=height, ascii=use_ascii)
+    sizes = SIZES[:1] if use_ascii else SIZES
+    width, height = (out.width, max(14, out.height - 8)) if out.is_terminal else (80, 42)
+    size, per_row = layout(len(images), width, height, sizes)
+    fits = per_row * max(1, height // (size // 2))
+    grid = render(images[:fits], width=width, height=height, ascii=use_ascii, sizes=sizes)
     if use_ascii:
         print(grid)
     else:
         out.print(grid)
+    if fits < len(images):
+        out.print(f"({fits} of {len(images)} digits shown" + (f"; all of them: {png})" if png else ")"), soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- train
@@ -101,8 +107,8 @@ def train(
 
     grids = samples(run_dir)
     if grids:
-        out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,} ({grids[-1].with_suffix('.png')}):")
-        print_digits(np.load(grids[-1]), ascii)
+        out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
+        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"))
     out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
     if state != "finished":
         raise typer.Exit(130)
@@ -194,7 +200,7 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
                                            if isinstance(v, (int, float)) and k not in ("step", "n", "seconds")))
     if grids:
         out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
-        print_digits(np.load(grids[-1]), ascii)
+        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"))
     else:
         out.print("no samples yet")
 

@@ -31,14 +31,14 @@ def should_use_ascii(force: bool = False, stream=None) -> bool:
     return not (hasattr(stream, "isatty") and stream.isatty())
 
 
-def layout(n: int, width: int, height: int | None = None) -> tuple[int, int]:
+def layout(n: int, width: int, height: int | None = None, sizes=SIZES) -> tuple[int, int]:
     """(digit size in pixels, digits per row): full size if the grid fits in ``height`` lines."""
-    for size in SIZES:
+    for size in sizes:
         per_row = max(1, min(n, (width + GAP) // (size + GAP)))
         lines = math.ceil(n / per_row) * (size // 2)
         if height is None or lines <= height:
             return size, per_row
-    return SIZES[-1], per_row
+    return sizes[-1], per_row
 
 
 def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -48,10 +48,10 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(x, 28 // size).squeeze(1).round().to(torch.uint8)
 
 
-def _rows(images: torch.Tensor, width: int, height: int | None):
+def _rows(images: torch.Tensor, width: int, height: int | None, sizes=SIZES):
     """Yield (pixel rows stacked side by side with gaps) per row of digits, as a list of lists."""
     images = torch.as_tensor(images).reshape(-1, 28, 28).to(torch.uint8).cpu()
-    size, per_row = layout(len(images), width, height)
+    size, per_row = layout(len(images), width, height, sizes)
     images = _resize(images, size)
     for start in range(0, len(images), per_row):
         chunk = images[start : start + per_row]
@@ -64,10 +64,10 @@ def _rows(images: torch.Tensor, width: int, height: int | None):
         yield torch.cat(parts, dim=1).tolist()  # -1 marks a gap column
 
 
-def to_ascii(images: torch.Tensor, width: int = 80, height: int | None = None) -> str:
+def to_ascii(images: torch.Tensor, width: int = 80, height: int | None = None, sizes=SIZES) -> str:
     """The grid as plain characters: one cell is the mean of two vertically adjacent pixels."""
     lines = []
-    for band in _rows(images, width, height):
+    for band in _rows(images, width, height, sizes):
         for y in range(0, len(band), 2):
             top, bottom = band[y], band[y + 1]
             lines.append("".join(
@@ -87,11 +87,11 @@ def _style(top: int, bottom: int) -> Style:
     return _styles[key]
 
 
-def to_halfblock(images: torch.Tensor, width: int = 80, height: int | None = None) -> Text:
+def to_halfblock(images: torch.Tensor, width: int = 80, height: int | None = None, sizes=SIZES) -> Text:
     """The grid as Rich text of ``▀`` cells; runs of identical cells share one span."""
     text = Text(no_wrap=True, overflow="crop")
     first = True
-    for band in _rows(images, width, height):
+    for band in _rows(images, width, height, sizes):
         for y in range(0, len(band), 2):
             if not first:
                 text.append("\n")
@@ -110,5 +110,6 @@ def to_halfblock(images: torch.Tensor, width: int = 80, height: int | None = Non
     return text
 
 
-def render(images: torch.Tensor, width: int = 80, height: int | None = None, ascii: bool = False) -> Text | str:
-    return to_ascii(images, width, height) if ascii else to_halfblock(images, width, height)
+def render(images: torch.Tensor, width: int = 80, height: int | None = None, ascii: bool = False,
+           sizes=SIZES) -> Text | str:
+    return to_ascii(images, width, height, sizes) if ascii else to_halfblock(images, width, height, sizes)

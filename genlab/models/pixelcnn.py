@@ -111,7 +111,8 @@ class PixelCNN(GenModel):
         """NLL on one fixed stochastic binarisation of the held-out digits."""
         self.train(False)
         x_all = binarize(images.unsqueeze(1), torch.Generator().manual_seed(TEST_BINARIZATION_SEED))
-        total = sum(float(nll_per_image(self.net(x), x).sum()) for x in x_all.split(500))
+        # small chunks: on a CPU, 32 images a pass ran twice as fast as 500 (cache-sized activations)
+        total = sum(float(nll_per_image(self.net(x), x).sum()) for x in x_all.split(32))
         self.train(True)
         nll = total / len(images)
         return {"test_nll": nll, "test_bpd": nll * NATS_TO_BPD}

@@ -1,0 +1,109 @@
+"""Bad input: one clear line, exit code 2, and no run directory left behind."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from genlab.cli import app
+
+runner = CliRunner()
+
+BAD_TRAIN = [
+    (["train", "gna"], "unknown model 'gna'"),
+    (["train", "gan", "--batch-size", "0"], "batch size must be positive"),
+    (["train", "gan", "--batch-size", "-5"], "batch size must be positive"),
+    (["train", "gan", "--lr", "0"], "learning rate must be positive"),
+    (["train", "gan", "--lr", "-0.1"], "learning rate must be positive"),
+    (["train", "gan", "--lr", "nan"], "learning rate must be positive"),
+    (["train", "gan", "--epochs", "0"], "epochs must be positive"),
+    (["train", "gan", "--max-steps", "0"], "max steps must be positive"),
+    (["train", "gan", "--batch-size", "60001"], "larger than the data set (60,000 digits)"),
+    (["train", "gan", "--device", "tpu"], "unknown device 'tpu'"),
+    (["train", "gan", "--data-dir", "/no/such/dir"], "does not exist"),
+    (["train", "vae", "--hp", "depth=3"], "no hyperparameter depth"),
+    (["train", "vae", "--hp", "nonsense"], "KEY=VALUE"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_TRAIN, ids=[" ".join(a[1:]) for a, _ in BAD_TRAIN])
+def test_bad_training_input(args, message, runs):
+    r = runner.invoke(app, args + ["--runs-dir", str(runs)])
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert r.output.strip().count("\n") == 0
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_cuda_without_a_gpu(runs, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    r = runner.invoke(app, ["train", "gan", "--device", "cuda", "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "no CUDA GPU is available" in r.output
+    assert not runs.exists()
+
+
+def test_unreadable_data_directory(runs, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, ["train", "gan", "--data-dir", str(empty), "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "holds no MNIST" in r.output
+    (tmp_path / "afile").write_text("x")
+    r = runner.invoke(app, ["train", "gan", "--data-dir", str(tmp_path / "afile"), "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "not a directory" in r.output
+    assert not runs.exists()
+
+
+def test_corrupt_data_file_is_named(runs, tmp_path):
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    src = os.path.join(os.environ["GENLAB_DATA_DIR"], "MNIST", "raw")
+    for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        os.symlink(os.path.join(src, name), raw / name)
+    with open(os.path.join(src, "train-images-idx3-ubyte"), "rb") as f:
+        (raw / "train-images-idx3-ubyte").write_bytes(f.read(1000))
+    r = runner.invoke(app, ["train", "gan", "--data-dir", str(tmp_path / "mnist"), "--runs-dir", str(runs)])
+    assert r.exit_code == 1
+    assert "train-images-idx3-ubyte: truncated" in r.output
+    assert not runs.exists() or not any(runs.iterdir())
+    r = runner.invoke(app, ["data", "--data-dir", str(tmp_path / "mnist")])
+    assert r.exit_code == 1 and "truncated" in r.output
+
+
+def make_runs(runs, *names):
+    for name in names:
+        r = runner.invoke(app, ["train", "vae", "--max-steps", "2", "--runs-dir", str(runs), "--name", name])
+        assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("command", [["show"], ["sample"]])
+def test_run_that_matches_nothing_or_several(command, runs):
+    make_runs(runs, "exp-a", "exp-b")
+    r = runner.invoke(app, command + ["zzz", "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "no run matches 'zzz'" in r.output
+    r = runner.invoke(app, command + ["exp", "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "'exp' matches 2 runs (exp-a, exp-b)" in r.output
+
+
+def test_sample_bad_options(runs):
+    make_runs(runs, "one")
+    r = runner.invoke(app, ["sample", "one", "-n", "0", "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "-n must be positive" in r.output
+    r = runner.invoke(app, ["sample", "one", "--out", "x.jpg", "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and ".png or .npy" in r.output
+
+
+def test_duplicate_name(runs):
+    make_runs(runs, "same")
+    r = runner.invoke(app, ["train", "vae", "--name", "same", "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "already exists" in r.output
+
+
+def test_real_command_bad_model_one_line(runs):
+    p = subprocess.run([sys.executable, "-m", "genlab", "train", "gna", "--runs-dir", str(runs)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    assert p.stderr == "genlab: error: unknown model 'gna'; choose from gan, vae, pixelcnn\n"
+    assert not runs.exists()

@@ -1,0 +1,56 @@
+"""Drive the real `genlab` command in a real terminal (tmux) and look at the screen."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+TMUX = shutil.which("tmux")
+GENLAB = Path(sys.executable).with_name("genlab")
+
+
+
+
+def tmux(*args):
+    return subprocess.run([TMUX, *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def session():
+    if not TMUX:
+        pytest.fail("tmux is not installed: apt-get install -y tmux (.ci/run does)")
+    name = f"genlab-test-{uuid.uuid4().hex[:8]}"
+    tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "60")
+    yield name
+    subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
+
+
+def wait_for(session, pattern, timeout=120.0):
+    deadline = time.time() + timeout
+    screen = ""
+    while time.time() < deadline:
+        screen = tmux("capture-pane", "-p", "-S", "-", "-t", session)  # with the scrollback
+        if re.search(pattern, screen):
+            return screen
+        time.sleep(0.5)
+    raise AssertionError(f"{pattern!r} never appeared; the screen was:\n{screen}")
+
+
+def test_train_in_a_terminal_shows_progress_then_digits(session, runs):
+    env = f"GENLAB_DATA_DIR={os.environ['GENLAB_DATA_DIR']} GENLAB_OFFLINE=1 TERM=xterm-256color"
+    cmd = f"env -u NO_COLOR {env} {GENLAB} train vae --epochs 1 --runs-dir {runs} --name tty; echo exit-code-$?"
+    tmux("send-keys", "-t", session, cmd, "Enter")
+    screen = wait_for(session, r"exit-code-\d")
+    assert "exit-code-0" in screen
+    assert "run tty finished" in screen
+    assert "step 468/468" in screen and "img/s" in screen  # the Rich progress bar, completed
+    assert screen.count("▀") > 500  # digits drawn in half blocks, not ASCII
+    # the ANSI colours really vary: grey levels of actual strokes
+    colours = tmux("capture-pane", "-p", "-e", "-t", session)
+    assert "48;2;" in colours or "48;5;" in colours
