@@ -11,7 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-os.environ.setdefault("GENLAB_DATA_DIR", str(SHARED_DATA))
+# absolute, so tests that change directory or link to the files still find them
+os.environ["GENLAB_DATA_DIR"] = str(Path(os.environ.get("GENLAB_DATA_DIR") or SHARED_DATA).resolve())
 os.environ["GENLAB_OFFLINE"] = "1"
 
 
