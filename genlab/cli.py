@@ -83,12 +83,12 @@ def train(
     keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = 3,
     eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = 10_000,
     log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = 10.0,
+    detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
-    """Train MODEL in the foreground; ends by printing its samples and the run id."""
+    """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
     from genlab.config import parse_hp
-    from genlab.store import samples
-    from genlab.train import prepare, train as run_training
+    from genlab.train import create, prepare
 
     try:
         prepared = prepare(
@@ -97,21 +97,178 @@ def train(
             sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
             keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
         )
-        if out.is_terminal:
-            run_dir, state = run_training(prepared, console=out)
-        else:
-            run_dir, state = run_training(prepared, stream=sys.stdout)
+        run_dir = create(prepared)
+        if detach:
+            start_detached(run_dir)
+            return
+        del prepared.digits  # the trainer reads them again, as a resumed run would
+        foreground(run_dir, ascii)
     except GenlabError as e:
         raise fail(e)
+
+
+def start_detached(run_dir: Path, *worker_args: str) -> None:
+    from genlab.launch import spawn, wait_until_settled
+
+    proc = spawn(run_dir, *worker_args)
+    status = wait_until_settled(run_dir, proc)
+    rid = run_dir.name
+    out.print(f"run {rid} {status['state']} in the background (pid {proc.pid}, step {status.get('step', 0):,}); "
+              f"log: {run_dir / 'log.txt'}", soft_wrap=True)
+    out.print(f"  watch:   genlab show {rid}   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
+    out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
+
+
+def foreground(run_dir: Path, ascii: bool = False, **resume_args) -> None:
+    """Train (or resume) in this process, then print the final samples and the run id."""
     import numpy as np
 
+    from genlab.store import samples
+    from genlab.train import execute
+
+    sink = {"console": out} if out.is_terminal else {"stream": sys.stdout}
+    try:
+        state = execute(run_dir, on_divergence="stop", **sink, **resume_args)
+    except KeyboardInterrupt:
+        err.print(f"genlab: aborted; resume from the last checkpoint with: genlab resume {run_dir.name}")
+        raise typer.Exit(130)
     grids = samples(run_dir)
-    if grids:
+    if grids and state == "finished":
         out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
         print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"))
-    out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
-    if state != "finished":
-        raise typer.Exit(130)
+    if state == "finished":
+        out.print(f"run {run_dir.name} finished: genlab show {run_dir.name}")
+        return
+    status = (run_dir / "status.json").read_text() if (run_dir / "status.json").exists() else "{}"
+    reason = json.loads(status).get("reason") or state
+    out.print(f"run {run_dir.name} {state} ({reason}); continue it with: genlab resume {run_dir.name}")
+    raise typer.Exit(130 if "interrupted" in reason else 1)
+
+
+@app.command(name="_worker", hidden=True)
+def worker(
+    run_dir: Path,
+    resume: bool = False,
+    lr: Optional[float] = None,
+    epochs: Optional[int] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps")] = None,
+    data_dir: DataDir = None,
+    device: Optional[str] = None,
+) -> None:
+    """The detached training process (started by --detach and resume --detach)."""
+    from genlab.train import execute
+
+    try:
+        state = execute(run_dir, resume=resume, lr=lr, epochs=epochs, max_steps=max_steps, data_dir=data_dir,
+                        device=device, on_divergence="pause")
+    except GenlabError as e:
+        raise fail(e)
+    raise typer.Exit(0 if state in ("finished", "stopped") else 1)
+
+
+# --------------------------------------------------------------------------- run control
+
+
+def live_run(run: str, runs_dir: Path | None):
+    from genlab.store import load_run, resolve_run, runs_root
+
+    return load_run(resolve_run(runs_root(runs_dir), run))
+
+
+@app.command()
+def pause(run: RunRef, runs_dir: RunsDir = None,
+          wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 30.0) -> None:
+    """Pause a running run at its next step boundary (after a checkpoint); it stays in memory."""
+    from genlab import control
+    from genlab.launch import wait_for_state
+
+    try:
+        info = live_run(run, runs_dir)
+        if info.state == "paused":
+            out.print(f"run {info.run_id} is already paused at step {info.status.get('step', 0):,}")
+            return
+        if info.state not in ("running", "starting"):
+            raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to pause")
+        control.send(info.path, "pause")
+        status = wait_for_state(info.path, ("paused", "stopped", "finished"), wait)
+        if status is None:
+            raise GenlabError(f"run {info.run_id} has not confirmed the pause after {wait:g}s")
+        out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
+    except GenlabError as e:
+        raise fail(e)
+
+
+@app.command()
+def stop(run: RunRef, runs_dir: RunsDir = None,
+         wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 60.0) -> None:
+    """Stop a run: it writes a checkpoint, records 'stopped' and exits (resume continues it)."""
+    from genlab import control
+    from genlab.launch import wait_for_state
+
+    try:
+        info = live_run(run, runs_dir)
+        if info.state not in ("running", "paused", "starting"):
+            raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to stop")
+        control.send(info.path, "stop")
+        status = wait_for_state(info.path, ("stopped", "finished"), wait)
+        if status is None:
+            raise GenlabError(f"run {info.run_id} has not confirmed the stop after {wait:g}s")
+        out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
+    except GenlabError as e:
+        raise fail(e)
+
+
+@app.command()
+def resume(
+    run: RunRef,
+    epochs: Annotated[Optional[int], typer.Option(help="Extend the run to this many epochs in all.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Extend the run to this many steps in all.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Continue with this learning rate (recorded in the events).")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Continue in the background.")] = False,
+    data_dir: DataDir = None,
+    device: Annotated[Optional[str], typer.Option(help="Train on another device than the run's.")] = None,
+    runs_dir: RunsDir = None,
+    ascii: Ascii = False,
+) -> None:
+    """Resume a paused run in place, or a stopped, crashed or finished one from its newest good
+    checkpoint (same steps, data order and random streams)."""
+    from genlab import control
+    from genlab.config import positive
+    from genlab.launch import wait_for_state
+    from genlab.train import new_total
+
+    try:
+        info = live_run(run, runs_dir)
+        if lr is not None:
+            positive("learning rate", lr, float)
+        if info.state in ("running", "starting"):
+            raise UsageError(f"run {info.run_id} is already running (pid {info.status.get('pid')}); "
+                             "pause or stop it first")
+        if info.state == "paused":
+            args = {}
+            if lr is not None:
+                args["lr"] = lr
+            total = new_total(info.config, epochs, max_steps)
+            if total is not None:
+                args["total_steps"] = total
+            control.send(info.path, "resume", **args)
+            status = wait_for_state(info.path, ("running", "finished", "stopped"), 30.0)
+            if status is None:
+                raise GenlabError(f"run {info.run_id} has not confirmed the resume after 30s")
+            out.print(f"run {info.run_id} {status['state']} from step {status.get('step', 0):,}")
+            return
+        resume_args = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps,
+                       "data_dir": data_dir, "device": device}
+        if detach:
+            flags = ["--resume"]
+            for key, value in resume_args.items():
+                if value is not None and key != "resume":
+                    flags += [f"--{key.replace('_', '-')}", str(value)]
+            start_detached(info.path, *flags)
+        else:
+            foreground(info.path, ascii, **resume_args)
+    except GenlabError as e:
+        raise fail(e)
 
 
 # --------------------------------------------------------------------------- runs, show

@@ -237,6 +237,26 @@ def load_digits(data_dir: str | os.PathLike | None = None, device: str | torch.d
     return digits.to(device)
 
 
+def load_for_run(data: dict, device: str | torch.device, data_dir: str | os.PathLike | None = None) -> Digits:
+    """The digits a run was configured with (its config's ``data``), for resuming it.
+
+    ``data_dir`` overrides where they are, for a run whose data directory has moved."""
+    if data_dir:
+        source, directory = locate(data_dir, download=False)
+    elif data.get("source") == "bundled":
+        source, directory = "bundled", None
+    else:
+        directory = Path(data["location"])
+        source = data.get("source", "data-dir")
+        if not has_mnist(directory):
+            raise UsageError(f"the run's data directory {directory} no longer holds MNIST; pass --data-dir")
+    digits = read_bundled() if directory is None else read_directory(directory, source)
+    if (len(digits.train_images), len(digits.test_images)) != (data.get("train"), data.get("test")):
+        raise UsageError(f"{directory or 'the bundled sample'} holds {len(digits.train_images):,} training digits; "
+                         f"the run was trained on {data.get('train'):,}")
+    return digits.to(device)
+
+
 def check_files(data_dir: str | os.PathLike | None = None, download: bool = False) -> dict:
     """What ``genlab data`` reports: the source, and for each file its size, count and checksum."""
     source, directory = locate(data_dir, download)

@@ -76,6 +76,7 @@ class JsonlSink:
     """Appends events to events.jsonl: metrics in batches, everything else at once."""
 
     def __init__(self, path: Path, flush_every_s: float = 0.5):
+        self.path = path
         self.f = open(path, "a", encoding="utf-8")
         self.buffer: list[str] = []
         self.flush_every_s = flush_every_s
@@ -96,6 +97,11 @@ class JsonlSink:
 
     def progress(self, p: Progress) -> None:
         self.flush()
+
+    def reopen(self) -> None:
+        """After events.jsonl was rewritten (a rollback cut it): append to the new file."""
+        self.f.close()
+        self.f = open(self.path, "a", encoding="utf-8")
 
     def close(self) -> None:
         self.flush()
@@ -120,7 +126,15 @@ class StatusSink:
     def event(self, e: dict) -> None:
         if e["kind"] == "state":
             self.status.update(state=e["state"], step=e["step"], reason=e.get("reason"))
+            if e["state"] != "running":
+                self.status["images_per_s"] = 0.0
             self.write()
+        elif e["kind"] in ("lr", "extend", "rollback"):
+            self.status.update(step=e["step"], total_steps=e.get("total_steps", self.status["total_steps"]))
+            self.write()
+
+    def heartbeat(self) -> None:
+        self.write()
 
     def progress(self, p: Progress) -> None:
         self.status.update(step=p.step, epoch=p.epoch, images_per_s=round(p.images_per_s, 1),

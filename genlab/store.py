@@ -157,16 +157,25 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def effective_state(status: dict | None, now: float | None = None) -> str:
-    """The state a reader should believe: ``crashed`` for a live state whose process is gone."""
+def effective_state(status: dict | None, run_dir: Path | None = None, now: float | None = None) -> str:
+    """The state a reader should believe: ``crashed`` for a live state whose process is gone.
+
+    On the run's own host the trainer's lock decides (the kernel drops it when the process dies,
+    and a recycled pid cannot fool it); elsewhere a stale heartbeat does.
+    """
+    from genlab.lock import is_locked
+
     if not status:
         return "unknown"
     state = status.get("state", "unknown")
     if state not in LIVE_STATES:
         return state
     now = now or time.time()
-    if status.get("host") == socket.gethostname() and status.get("pid") and not pid_alive(int(status["pid"])):
-        return "crashed"
+    if status.get("host") == socket.gethostname():
+        if run_dir is not None and (run_dir / "lock").exists() and state != "starting":
+            return state if is_locked(run_dir) else "crashed"
+        if status.get("pid") and not pid_alive(int(status["pid"])):
+            return "crashed"
     if now - float(status.get("heartbeat", 0)) > STALE_AFTER_S:
         return "crashed"
     return state
@@ -190,7 +199,7 @@ class RunInfo:
 def load_run(path: Path) -> RunInfo:
     config = read_json(path / "config.json") or {}
     status = read_json(path / "status.json") or {}
-    return RunInfo(path.name, path, config, status, effective_state(status),
+    return RunInfo(path.name, path, config, status, effective_state(status, path),
                    created=float(config.get("created", path.stat().st_mtime)))
 
 
@@ -222,6 +231,37 @@ def resolve_run(root: Path, ref: str) -> Path:
         shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
         raise UsageError(f"{ref!r} matches {len(matches)} runs ({shown}); give more of the id")
     return root / matches[0]
+
+
+def cut_events(path: Path, step: int) -> int:
+    """Drop events after ``step`` (and a torn last line): rewrite to a temporary file, rename.
+
+    Returns how many events were dropped. Used on resume, so curves never zig-zag back.
+    """
+    events_path = path / "events.jsonl"
+    kept, dropped = [], 0
+    try:
+        with open(events_path, "rb") as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    dropped += 1
+                    continue
+                if e.get("step", 0) > step:
+                    dropped += 1
+                else:
+                    kept.append(line if line.endswith(b"\n") else line + b"\n")
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(events_path, b"".join(kept))
+    for p in (path / "samples").glob("step-*"):
+        try:
+            if int(p.name[5:13]) > step:
+                p.unlink()
+        except (ValueError, OSError):
+            continue
+    return dropped
 
 
 def latest_metrics(path: Path, tail_bytes: int = 256_000) -> dict:

@@ -7,12 +7,13 @@ import torch
 
 from genlab import checkpoint
 from genlab.store import list_runs, read_events, resolve_run
-from genlab.train import prepare, train
+from genlab.train import create, execute, prepare
 
 
 def short_run(runs, model="gan", steps=40, **kw):
     p = prepare(model, runs_dir=runs, max_steps=steps, sample_every_s=0.2, metrics_every_s=0.05, **kw)
-    return train(p)
+    run_dir = create(p)
+    return run_dir, execute(run_dir)
 
 
 def test_run_directory_is_complete(runs):
@@ -41,7 +42,7 @@ def test_run_directory_is_complete(runs):
     grid = np.load(npys[-1])
     assert grid.dtype == np.uint8 and grid.shape == (64, 28, 28)
 
-    (ckpt_path,) = checkpoint.list_checkpoints(run_dir)
+    ckpt_path = checkpoint.list_checkpoints(run_dir)[-1]  # step 0's and the last
     ckpt = torch.load(ckpt_path, weights_only=True)
     for key in ("format", "step", "epoch", "config", "models", "optimizers", "rng", "data", "fixed_latent"):
         assert key in ckpt, key
@@ -61,15 +62,19 @@ def test_samples_from_the_fixed_latent_are_repeatable(runs):
 
 def test_checkpoint_checksum_catches_corruption(runs):
     run_dir, _ = short_run(runs, "vae", steps=5)
-    (path,) = checkpoint.list_checkpoints(run_dir)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    assert checkpoint.newest_good(run_dir) is None
+    first, last = checkpoint.list_checkpoints(run_dir)
+    data = last.read_bytes()
+    last.write_bytes(data[: len(data) // 2])
+    bad = []
+    path, ckpt = checkpoint.newest_good(run_dir, on_bad=lambda p, e: bad.append((p, e)))
+    assert path == first and ckpt["step"] == 0
+    assert bad[0][0] == last and "checksum mismatch" in bad[0][1]
 
 
 def test_keeps_the_last_checkpoints(runs):
     p = prepare("vae", runs_dir=runs, max_steps=30, checkpoint_every_s=1e-6, keep_checkpoints=3)
-    run_dir, _ = train(p)
+    run_dir = create(p)
+    execute(run_dir)
     names = [c.name for c in checkpoint.list_checkpoints(run_dir)]
     assert len(names) == 3 and names[-1] == "step-00000030.pt"
 

@@ -12,6 +12,10 @@ import torch
 from torch import nn
 
 
+class Interrupted(Exception):
+    """A long side job (sampling, evaluation) gave way to a waiting command."""
+
+
 def adam(params, lr: float, betas=(0.9, 0.999)) -> torch.optim.Optimizer:
     """Adam with the fastest implementation this torch offers (fused, else foreach)."""
     params = list(params)
@@ -59,8 +63,10 @@ class GenModel:
         """The random input that fully determines ``n`` samples (drawn on the CPU)."""
         raise NotImplementedError
 
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """Digits for a latent batch, ``uint8`` N×28×28 on the CPU."""
+    def decode(self, latent: torch.Tensor, interrupt=None) -> torch.Tensor:
+        """Digits for a latent batch, ``uint8`` N×28×28 on the CPU.
+
+        Slow decoders call ``interrupt()`` now and then and raise :class:`Interrupted` if true."""
         raise NotImplementedError
 
     @torch.no_grad()
@@ -69,11 +75,15 @@ class GenModel:
         return self.decode(self.latent(n, generator))
 
     # ---- evaluation
-    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-        """Metrics on held-out digits (``uint8``), prefixed ``test_``."""
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor, interrupt=None) -> dict[str, float]:
+        """Metrics on held-out digits (``uint8``), prefixed ``test_``; ``interrupt`` as in decode."""
         raise NotImplementedError
 
     # ---- parameters and state
+    def parameters(self):
+        for m in self.networks.values():
+            yield from m.parameters()
+
     def parameter_counts(self) -> dict[str, int]:
         return {k: sum(p.numel() for p in m.parameters()) for k, m in self.networks.items()}
 

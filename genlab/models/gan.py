@@ -119,14 +119,14 @@ class GAN(GenModel):
         return torch.randn(n, LATENT, generator=generator)
 
     @torch.no_grad()
-    def decode(self, latent):
+    def decode(self, latent, interrupt=None):
         self.G.eval()
         out = self.G(latent.to(self.device))
         self.G.train()
         return to_uint8(out, -1.0, 1.0)
 
     @torch.no_grad()
-    def evaluate(self, images, labels):
+    def evaluate(self, images, labels, interrupt=None):
         """D on held-out digits and on as many fresh fakes: its loss and mean outputs."""
         self.train(False)
         g = torch.Generator().manual_seed(1234)

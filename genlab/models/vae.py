@@ -68,12 +68,12 @@ class VAE(GenModel):
         return torch.randn(n, int(self.hp["latent"]), generator=generator)
 
     @torch.no_grad()
-    def decode(self, latent):
+    def decode(self, latent, interrupt=None):
         """The decoder's Bernoulli means as grey levels."""
         return to_uint8(torch.sigmoid(self.net.dec(latent.to(self.device))))
 
     @torch.no_grad()
-    def evaluate(self, images, labels):
+    def evaluate(self, images, labels, interrupt=None):
         """Negative ELBO on one fixed binarisation of the held-out digits (one z per digit).
 
         Its noise comes from its own generators, so evaluating never moves the training streams.

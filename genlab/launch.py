@@ -1,0 +1,54 @@
+"""Detached runs: a training process in its own session, so it outlives the terminal and the SSH
+connection. It is ``genlab _worker RUN_DIR`` with its output appended to the run's log.txt."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from genlab.errors import GenlabError
+from genlab.store import atomic_write_json, effective_state, read_json
+
+SETTLED = ("running", "paused", "stopped", "finished", "failed")
+
+
+def spawn(run_dir: Path, *worker_args: str) -> subprocess.Popen:
+    with open(run_dir / "log.txt", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "genlab", "_worker", str(run_dir.resolve()), *worker_args],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    status = read_json(run_dir / "status.json") or {}
+    if status.get("state") in (None, "starting"):  # the worker has not written yet: it is the owner now
+        atomic_write_json(run_dir / "status.json", {**status, "state": "starting", "pid": proc.pid,
+                                                    "heartbeat": time.time()}, durable=False)
+    return proc
+
+
+def wait_until_settled(run_dir: Path, proc: subprocess.Popen, timeout: float = 120.0) -> dict:
+    """Wait for the worker to report a state of its own (or die); its status, or GenlabError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = read_json(run_dir / "status.json") or {}
+        if status.get("pid") == proc.pid and status.get("state") in SETTLED:
+            return status
+        if proc.poll() is not None:
+            tail = (run_dir / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise GenlabError(f"the training process exited with code {proc.returncode}: {tail[0]}")
+        time.sleep(0.1)
+    raise GenlabError(f"the training process (pid {proc.pid}) has not started after {timeout:.0f}s; see {run_dir / 'log.txt'}")
+
+
+def wait_for_state(run_dir: Path, states: tuple[str, ...], timeout: float = 60.0) -> dict | None:
+    """Poll status.json until the run reaches one of ``states`` (or dies); None on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = read_json(run_dir / "status.json") or {}
+        state = effective_state(status, run_dir)
+        if state in states or state in ("crashed", "failed"):
+            return {**status, "state": state}
+        time.sleep(0.05)
+    return None
