@@ -233,9 +233,8 @@ def resume(
     """Resume a paused run in place, or a stopped, crashed or finished one from its newest good
     checkpoint (same steps, data order and random streams)."""
     from genlab import control
-    from genlab.config import positive
     from genlab.launch import wait_for_state
-    from genlab.train import new_total
+    from genlab.validate import new_total, positive
 
     try:
         info = live_run(run, runs_dir)
@@ -313,7 +312,8 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         return
     table = Table(title=f"runs in {root}", title_justify="left")
     for col in ("id", "model", "status", "step", "key metric", "age"):
-        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=col == "id")
+        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
+                         overflow="ellipsis", min_width=len(col))
     colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red"}
     for r in infos:
         total = r.config.get("total_steps") or 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import platform
 import socket
 import sys
@@ -14,6 +13,7 @@ import genlab
 from genlab import models
 from genlab.device import CHOICES
 from genlab.errors import UsageError
+from genlab.validate import positive
 
 DEFAULTS = {
     "epochs": 5,
@@ -26,14 +26,6 @@ DEFAULTS = {
     "keep_checkpoints": 3,
     "eval_size": 10_000,  # held-out digits evaluated at each epoch's end (at most the test set)
 }
-
-
-def positive(name: str, value, kind=float):
-    if value is None:
-        return None
-    if isinstance(value, float) and not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{name} must be positive, got {value}")
-    return kind(value)
 
 
 def parse_hp(pairs: list[str] | None) -> dict:

@@ -24,6 +24,7 @@ from genlab.errors import GenlabError, UsageError
 from genlab.lock import RunLock
 from genlab.sinks import JsonlSink, LineSink, RichSink, StatusSink
 from genlab.store import create_run, cut_events, new_run_id, read_json, runs_root
+from genlab.validate import new_total, positive
 
 
 @dataclass
@@ -49,18 +50,6 @@ def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, **options) -
 
 def create(prepared: Prepared) -> Path:
     return create_run(prepared.root, prepared.config["run_id"], prepared.config)
-
-
-def new_total(config: dict, epochs: int | None, max_steps: int | None) -> int | None:
-    """The run's new length from ``--epochs`` / ``--max-steps``, or None if neither is given."""
-    if epochs is None and max_steps is None:
-        return None
-    totals = []
-    if epochs is not None:
-        totals.append(cfg.positive("epochs", epochs, int) * config["steps_per_epoch"])
-    if max_steps is not None:
-        totals.append(cfg.positive("max steps", max_steps, int))
-    return min(totals)
 
 
 class StopOnSignals:
@@ -133,7 +122,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
             raise UsageError(f"run {run_dir.name} finished at step {ckpt['step']:,}; "
                              "extend it with --epochs or --max-steps")
         if lr is not None:
-            cfg.positive("learning rate", lr, float)
+            positive("learning rate", lr, float)
         notes.insert(0, f"resuming run {run_dir.name} from {path.name} (step {ckpt['step']:,})")
         dropped = cut_events(run_dir, int(ckpt["step"]))
         if dropped:

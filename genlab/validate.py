@@ -1,0 +1,28 @@
+"""Small checks on user input, free of torch so the control commands start fast."""
+
+from __future__ import annotations
+
+import math
+
+from genlab.errors import UsageError
+
+
+def positive(name: str, value, kind=float):
+    """``value`` as ``kind`` if it is a positive finite number; UsageError otherwise (None passes)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{name} must be positive, got {value}")
+    return kind(value)
+
+
+def new_total(config: dict, epochs: int | None, max_steps: int | None) -> int | None:
+    """A run's new length from ``--epochs`` / ``--max-steps`` (the smaller), or None if neither."""
+    if epochs is None and max_steps is None:
+        return None
+    totals = []
+    if epochs is not None:
+        totals.append(positive("epochs", epochs, int) * config["steps_per_epoch"])
+    if max_steps is not None:
+        totals.append(positive("max steps", max_steps, int))
+    return min(totals)

@@ -1,0 +1,324 @@
+"""Run control against real detached runs: detach, pause, resume, stop, exact resume after
+SIGKILL, checkpoint fallback, the lock, crash detection, the divergence guard, the control channel."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from genlab import checkpoint, control
+from genlab.errors import UsageError
+from genlab.store import effective_state, read_events, read_json
+from genlab.train import StopOnSignals, create, execute, prepare
+
+SMALL_HP = {"gan": [], "vae": [], "pixelcnn": ["--hp", "channels=16", "--hp", "layers=2", "--hp", "batch_size=32"]}
+
+
+def genlab(*args, env=None, timeout=180, check=False):
+    p = subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], capture_output=True, text=True,
+                       timeout=timeout, env={**os.environ, **(env or {})})
+    if check:
+        assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+def status(run_dir: Path) -> dict:
+    return read_json(run_dir / "status.json") or {}
+
+
+def wait_until(predicate, timeout=90.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as dead
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+@pytest.fixture
+def detached(runs):
+    """Start detached runs; at teardown kill whatever is still running."""
+    pids = []
+
+    def start(model, name, *args, env=None):
+        p = genlab("train", model, "--detach", "--name", name, "--runs-dir", runs, *SMALL_HP[model], *args, env=env)
+        assert p.returncode == 0, p.stdout + p.stderr
+        run_dir = runs / name
+        pid = status(run_dir)["pid"]
+        pids.append(pid)
+        return run_dir, pid
+
+    yield start
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def metrics_rows(run_dir: Path) -> list[dict]:
+    events, _ = read_events(run_dir / "events.jsonl")
+    return [{k: v for k, v in e.items() if k != "t"} for e in events if e["kind"] == "metrics"]
+
+
+# --------------------------------------------------------------------------- detach, pause, resume, stop
+
+
+def test_detached_run_lives_in_its_own_session_and_logs(detached, runs):
+    run_dir, pid = detached("vae", "bg", "--max-steps", "100000")
+    assert pid != os.getpid() and alive(pid)
+    assert os.getsid(pid) == pid  # a session leader: closing the terminal does not reach it
+    wait_until(lambda: status(run_dir).get("step", 0) > 20, what="progress")
+    log = (run_dir / "log.txt").read_text()
+    assert "state running" in log and "run bg: vae" in log
+    p = genlab("stop", "bg", "--runs-dir", runs, check=True)
+    assert "stopped at step" in p.stdout
+    wait_until(lambda: not alive(pid), what="process exit")
+    st = status(run_dir)
+    assert st["state"] == "stopped"
+    assert checkpoint.list_checkpoints(run_dir)[-1].name == f"step-{st['step']:08d}.pt"
+
+
+def test_pause_resume_stop_from_the_cli(detached, runs):
+    run_dir, pid = detached("gan", "ctl", "--max-steps", "100000")
+    wait_until(lambda: status(run_dir).get("step", 0) > 10, what="progress")
+
+    p = genlab("pause", "ctl", "--runs-dir", runs, check=True)
+    assert "paused at step" in p.stdout
+    st = status(run_dir)
+    assert st["state"] == "paused"
+    # paused at a step boundary, with a checkpoint of exactly that step, and the process alive
+    assert checkpoint.list_checkpoints(run_dir)[-1].name == f"step-{st['step']:08d}.pt"
+    beat = st["heartbeat"]
+    time.sleep(1.5)
+    st2 = status(run_dir)
+    assert st2["step"] == st["step"] and st2["heartbeat"] > beat and alive(pid)
+
+    p = genlab("resume", "ctl", "--runs-dir", runs, check=True)
+    assert "running from step" in p.stdout
+    wait_until(lambda: status(run_dir)["step"] > st["step"] + 5, what="training to continue")
+    assert status(run_dir)["pid"] == pid  # resumed in place, same process
+
+    p = genlab("resume", "ctl", "--runs-dir", runs)
+    assert p.returncode == 2 and "already running" in p.stderr  # a live run is not started twice
+
+    genlab("stop", "ctl", "--runs-dir", runs, check=True)
+    wait_until(lambda: not alive(pid), what="process exit")
+    stopped_at = status(run_dir)["step"]
+    assert genlab("pause", "ctl", "--runs-dir", runs).returncode == 2  # nothing to pause
+
+    # a stopped run resumes in a new process, extended; steps stay unique and consecutive
+    p = genlab("resume", "ctl", "--max-steps", stopped_at + 20, "--runs-dir", runs, check=True)
+    assert f"resuming run ctl from step-{stopped_at:08d}.pt" in p.stdout and "run ctl finished" in p.stdout
+    steps = [r["step"] for r in metrics_rows(run_dir)]
+    assert steps == list(range(1, stopped_at + 21))
+
+    p = genlab("resume", "ctl", "--runs-dir", runs)
+    assert p.returncode == 2 and "extend it with --epochs or --max-steps" in p.stderr
+
+
+# --------------------------------------------------------------------------- exact resume
+
+
+STEPS = {"gan": 120, "vae": 200, "pixelcnn": 60}
+
+
+@pytest.mark.parametrize("model", ["gan", "vae", "pixelcnn"])
+def test_sigkill_then_resume_is_the_same_run(model, detached, runs):
+    n = STEPS[model]
+    hp = {"pixelcnn": {"channels": 16, "layers": 2, "batch_size": 32}}.get(model, {})
+    straight = create(prepare(model, runs_dir=runs, name="straight", max_steps=n, hp=hp))
+    assert execute(straight) == "finished"
+
+    kill_at = random.Random(model).randrange(n // 5, n * 3 // 4)
+    run_dir, pid = detached(model, "killed", "--max-steps", n, "--checkpoint-every", "0.2")
+    wait_until(lambda: status(run_dir).get("step", 0) >= kill_at and len(checkpoint.list_checkpoints(run_dir)) >= 2,
+               what=f"step {kill_at}")
+    os.killpg(pid, signal.SIGKILL)
+    wait_until(lambda: not alive(pid), what="the kill")
+    killed_step = status(run_dir)["step"]
+    assert killed_step < n and effective_state(status(run_dir), run_dir) == "crashed"
+
+    assert execute(run_dir, resume=True) == "finished"
+
+    a = torch.load(checkpoint.list_checkpoints(straight)[-1], weights_only=True)
+    b = torch.load(checkpoint.list_checkpoints(run_dir)[-1], weights_only=True)
+    assert a["step"] == b["step"] == n
+    for part in ("models", "optimizers"):
+        flat_a, flat_b = flatten(a[part]), flatten(b[part])
+        assert flat_a.keys() == flat_b.keys()
+        for key in flat_a:
+            if isinstance(flat_a[key], torch.Tensor):
+                assert torch.equal(flat_a[key], flat_b[key]), f"{part}.{key} differs"
+            else:
+                assert flat_a[key] == flat_b[key], f"{part}.{key} differs"
+    assert torch.equal(a["fixed_latent"], b["fixed_latent"])
+    rows_a, rows_b = metrics_rows(straight), metrics_rows(run_dir)
+    assert [r["step"] for r in rows_b] == list(range(1, n + 1))  # no step twice, none missing
+    assert rows_a == rows_b  # identical metrics, step by step
+
+
+def flatten(tree, prefix=""):
+    out = {}
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            out.update(flatten(v, f"{prefix}{i}."))
+    else:
+        out[prefix.rstrip(".")] = tree
+    return out
+
+
+# --------------------------------------------------------------------------- checkpoints, lock, crash
+
+
+def test_truncated_newest_checkpoint_falls_back_to_the_previous(runs):
+    run_dir = create(prepare("vae", runs_dir=runs, name="fb", max_steps=40, checkpoint_every_s=1e-6))
+    execute(run_dir)
+    *_, previous, newest = checkpoint.list_checkpoints(run_dir)
+    newest.write_bytes(newest.read_bytes()[:1000])
+    p = genlab("resume", "fb", "--max-steps", 50, "--runs-dir", runs, check=True)
+    assert f"skipping checkpoint {newest.name}: " in p.stdout and "checksum mismatch" in p.stdout
+    assert f"resuming run fb from {previous.name}" in p.stdout
+    assert newest.with_name(newest.name + ".corrupt").exists()
+    events, _ = read_events(run_dir / "events.jsonl")
+    assert any(e["kind"] == "warning" and "skipping checkpoint" in e["message"] for e in events)
+    assert [r["step"] for r in metrics_rows(run_dir)] == list(range(1, 51))
+
+
+def test_the_lock_keeps_a_second_trainer_out(detached, runs):
+    run_dir, pid = detached("vae", "locked", "--max-steps", "100000")
+    with pytest.raises(UsageError, match="is live: process"):
+        execute(run_dir, resume=True)
+    assert status(run_dir)["pid"] == pid and alive(pid)
+
+
+def test_crash_is_detected_from_a_dead_process(detached, runs):
+    run_dir, pid = detached("vae", "doomed", "--max-steps", "100000")
+    os.killpg(pid, signal.SIGKILL)
+    wait_until(lambda: not alive(pid), what="the kill")
+    rows = json.loads(genlab("runs", "--json", "--runs-dir", runs, check=True).stdout)
+    assert rows[0]["id"] == "doomed" and rows[0]["state"] == "crashed"
+
+
+def test_stale_heartbeat_on_another_host_is_a_crash():
+    now = time.time()
+    st = {"state": "running", "host": "elsewhere", "pid": 1, "heartbeat": now - 600}
+    assert effective_state(st, now=now) == "crashed"
+    assert effective_state({**st, "heartbeat": now - 5}, now=now) == "running"
+    assert effective_state({**st, "state": "finished"}, now=now) == "finished"
+
+
+# --------------------------------------------------------------------------- divergence guard
+
+
+def test_divergence_pauses_a_detached_run_then_resume_with_new_lr(detached, runs):
+    run_dir, pid = detached("vae", "nan", "--max-steps", "400", env={"GENLAB_FAULT_NAN_STEP": "150"})
+    st = wait_until(lambda: status(run_dir).get("state") == "paused" and status(run_dir), what="the guard")
+    assert "diverged" in st["reason"]
+    events, _ = read_events(run_dir / "events.jsonl")
+    (warning,) = [e for e in events if e["kind"] == "warning"]
+    assert "loss is nan at step 150" in warning["message"]
+    assert all(r["step"] < 150 for r in metrics_rows(run_dir))
+    for path in checkpoint.list_checkpoints(run_dir):  # no poisoned weights were saved
+        ckpt = checkpoint.load(path)
+        assert all(torch.isfinite(t).all() for t in ckpt["models"]["vae"].values())
+
+    p = genlab("resume", "nan", "--lr", "0.0005", "--runs-dir", runs, check=True)
+    assert "running from step" in p.stdout
+    wait_until(lambda: status(run_dir).get("state") == "finished", what="the run to finish")
+    events, _ = read_events(run_dir / "events.jsonl")
+    assert [e["lr"] for e in events if e["kind"] == "lr"] == [0.0005]
+    assert any(e["kind"] == "rollback" for e in events)
+    assert [r["step"] for r in metrics_rows(run_dir)] == list(range(1, 401))
+    assert read_json(run_dir / "config.json")["lr"] == 0.0005
+
+
+def test_divergence_stops_a_foreground_run(runs):
+    p = genlab("train", "vae", "--max-steps", "300", "--name", "fg", "--runs-dir", runs,
+               env={"GENLAB_FAULT_NAN_STEP": "100"})
+    assert p.returncode == 1
+    assert "run fg stopped (diverged: loss is nan at step 100)" in p.stdout
+    st = status(runs / "fg")
+    assert st["state"] == "stopped" and "diverged" in st["reason"]
+
+
+# --------------------------------------------------------------------------- signals, control channel
+
+
+def test_ctrl_c_stops_a_foreground_run_resumably(runs):
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "gan", "--max-steps", "100000",
+                             "--name", "fgc", "--runs-dir", str(runs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: status(runs / "fgc").get("step", 0) > 10, what="progress")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    st = status(runs / "fgc")
+    assert st["state"] == "stopped" and st["reason"] == "interrupted"
+    assert checkpoint.list_checkpoints(runs / "fgc")[-1].name == f"step-{st['step']:08d}.pt"
+    assert "continue it with: genlab resume fgc" in out
+
+
+def test_second_ctrl_c_aborts_at_once():
+    class T:
+        stop_request = None
+
+    t = T()
+    with StopOnSignals(t):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert t.stop_request == "interrupted"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_malformed_commands_are_ignored_with_a_warning(detached, runs):
+    run_dir, pid = detached("vae", "junk", "--max-steps", "100000")
+    d = run_dir / "control"
+    assert (d.stat().st_mode & 0o777) == 0o700  # only the owner may send commands
+    (d / "0001-garbage.json").write_text("{not json")
+    (d / "0002-unknown.json").write_text(json.dumps({"command": "explode"}))
+    (d / "0003-badlr.json").write_text(json.dumps({"command": "resume", "lr": -1}))
+    wait_until(lambda: sum(e["kind"] == "warning" for e in read_events(run_dir / "events.jsonl")[0]) >= 3,
+               what="three warnings")
+    messages = [e["message"] for e in read_events(run_dir / "events.jsonl")[0] if e["kind"] == "warning"]
+    assert any("unknown command 'explode'" in m for m in messages) and any("bad lr -1" in m for m in messages)
+    step = status(run_dir)["step"]
+    wait_until(lambda: status(run_dir)["step"] > step + 10, what="training to go on")
+    assert alive(pid) and status(run_dir)["state"] == "running"
+
+
+def test_commands_from_another_user_are_ignored(tmp_path):
+    inbox = control.Inbox(tmp_path)
+    path = control.send(tmp_path, "stop")
+    os.chown(path, 12345, 12345)
+    commands, warnings = inbox.poll()
+    assert commands == [] and "owned by uid 12345" in warnings[0]
+    control.send(tmp_path, "pause")
+    assert inbox.poll() == ([{"command": "pause"}], [])
