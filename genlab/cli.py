@@ -493,6 +493,32 @@ def data(data_dir: DataDir = None, as_json: AsJson = False,
         raise typer.Exit(1)
 
 
+# --------------------------------------------------------------------------- the cockpit
+
+
+@app.command()
+def tui(runs_dir: RunsDir = None) -> None:
+    """Open the cockpit: every run, live; n starts a new one. Quitting never stops a run."""
+    from tui.app import GenlabApp
+    from tui.source import RunsSource
+
+    GenlabApp(RunsSource(runs_dir)).run()
+
+
+@app.command()
+def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
+    """Open the cockpit on one run's dashboard."""
+    from genlab.store import resolve_run, runs_root
+    from tui.app import GenlabApp
+    from tui.source import RunsSource
+
+    try:
+        run_dir = resolve_run(runs_root(runs_dir), run)
+    except GenlabError as e:
+        raise fail(e)
+    GenlabApp(RunsSource(runs_dir), open_run=run_dir.name).run()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage errors become one line on standard error and exit 2.
 

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 
-import torch
+import numpy as np
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
@@ -41,30 +41,38 @@ def layout(n: int, width: int, height: int | None = None, sizes=SIZES) -> tuple[
     return sizes[-1], per_row
 
 
-def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
+def as_array(images) -> np.ndarray:
+    """Digits as a ``uint8`` N×28×28 array, from a numpy array or a (CPU) torch tensor."""
+    if hasattr(images, "numpy"):
+        images = images.detach().cpu().numpy()
+    return np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    """Average f×f pixel blocks, f = 28 / size."""
     if size == 28:
         return images
-    x = images.float().unsqueeze(1)
-    return torch.nn.functional.avg_pool2d(x, 28 // size).squeeze(1).round().to(torch.uint8)
+    f = 28 // size
+    return images.reshape(len(images), size, f, size, f).mean(axis=(2, 4)).round().astype(np.uint8)
 
 
-def _rows(images: torch.Tensor, width: int, height: int | None, sizes=SIZES):
+def _rows(images, width: int, height: int | None, sizes=SIZES):
     """Yield (pixel rows stacked side by side with gaps) per row of digits, as a list of lists."""
-    images = torch.as_tensor(images).reshape(-1, 28, 28).to(torch.uint8).cpu()
+    images = as_array(images)
     size, per_row = layout(len(images), width, height, sizes)
-    images = _resize(images, size)
+    images = _resize(images, size).astype(np.int16)
     for start in range(0, len(images), per_row):
         chunk = images[start : start + per_row]
-        pad = torch.full((size, GAP), -1, dtype=torch.int16)
+        pad = np.full((size, GAP), -1, dtype=np.int16)  # -1 marks a gap column
         parts = []
         for i, img in enumerate(chunk):
             if i:
                 parts.append(pad)
-            parts.append(img.to(torch.int16))
-        yield torch.cat(parts, dim=1).tolist()  # -1 marks a gap column
+            parts.append(img)
+        yield np.concatenate(parts, axis=1).tolist()
 
 
-def to_ascii(images: torch.Tensor, width: int = 80, height: int | None = None, sizes=SIZES) -> str:
+def to_ascii(images, width: int = 80, height: int | None = None, sizes=SIZES) -> str:
     """The grid as plain characters: one cell is the mean of two vertically adjacent pixels."""
     lines = []
     for band in _rows(images, width, height, sizes):
@@ -87,7 +95,7 @@ def _style(top: int, bottom: int) -> Style:
     return _styles[key]
 
 
-def to_halfblock(images: torch.Tensor, width: int = 80, height: int | None = None, sizes=SIZES) -> Text:
+def to_halfblock(images, width: int = 80, height: int | None = None, sizes=SIZES) -> Text:
     """The grid as Rich text of ``▀`` cells; runs of identical cells share one span."""
     text = Text(no_wrap=True, overflow="crop")
     first = True
@@ -110,6 +118,6 @@ def to_halfblock(images: torch.Tensor, width: int = 80, height: int | None = Non
     return text
 
 
-def render(images: torch.Tensor, width: int = 80, height: int | None = None, ascii: bool = False,
+def render(images, width: int = 80, height: int | None = None, ascii: bool = False,
            sizes=SIZES) -> Text | str:
     return to_ascii(images, width, height, sizes) if ascii else to_halfblock(images, width, height, sizes)

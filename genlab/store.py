@@ -255,6 +255,9 @@ def cut_events(path: Path, step: int) -> int:
     except FileNotFoundError:
         pass
     atomic_write_bytes(events_path, b"".join(kept))
+    from genlab import metrics_log
+
+    metrics_log.cut(path, step)
     for p in (path / "samples").glob("step-*"):
         try:
             if int(p.name[5:13]) > step:

@@ -22,6 +22,7 @@ from genlab.device import resolve
 from genlab.engine import Trainer
 from genlab.errors import GenlabError, UsageError
 from genlab.lock import RunLock
+from genlab.metrics_log import MetricsBinSink
 from genlab.sinks import JsonlSink, LineSink, RichSink, StatusSink
 from genlab.store import create_run, cut_events, new_run_id, read_json, runs_root
 from genlab.validate import new_total, positive
@@ -133,8 +134,8 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
 
     # ---- sinks: files always; a progress bar or plain lines in the foreground
     log = open(run_dir / "log.txt", "a", encoding="utf-8")
-    sinks = [JsonlSink(run_dir / "events.jsonl", config["metrics_every_s"]), StatusSink(run_dir / "status.json", config),
-             LineSink(log, config["log_every_s"], close_stream=True)]
+    sinks = [JsonlSink(run_dir / "events.jsonl", config["metrics_every_s"]), MetricsBinSink(run_dir),
+             StatusSink(run_dir / "status.json", config), LineSink(log, config["log_every_s"], close_stream=True)]
     if console is not None:
         sinks.append(RichSink(console, config))
     elif stream is not None:

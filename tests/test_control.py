@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genlab import checkpoint, control
+from genlab import checkpoint, control, metrics_log
 from genlab.errors import UsageError
 from genlab.store import effective_state, read_events, read_json
 from genlab.train import StopOnSignals, create, execute, prepare
@@ -208,6 +208,8 @@ def test_truncated_newest_checkpoint_falls_back_to_the_previous(runs):
     events, _ = read_events(run_dir / "events.jsonl")
     assert any(e["kind"] == "warning" and "skipping checkpoint" in e["message"] for e in events)
     assert [r["step"] for r in metrics_rows(run_dir)] == list(range(1, 51))
+    _, rows, _ = metrics_log.read(run_dir)  # the binary mirror was cut the same way
+    assert rows[:, 0].tolist() == list(range(1, 51))
 
 
 def test_the_lock_keeps_a_second_trainer_out(detached, runs):

@@ -37,6 +37,15 @@ def test_run_directory_is_complete(runs):
     kinds = {e["kind"] for e in events}
     assert {"state", "metrics", "samples", "eval", "checkpoint"} <= kinds
 
+    # metrics.bin mirrors the metrics rows exactly, for fast opening
+    from genlab import metrics_log
+
+    cols, rows, n = metrics_log.read(run_dir)
+    assert cols[:3] == ["step", "t", "epoch"] and set(cols[3:]) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    metric_events = [e for e in events if e["kind"] == "metrics"]
+    assert n == 40 and rows[:, 0].tolist() == steps
+    assert rows[:, cols.index("g_loss")].tolist() == [e["g_loss"] for e in metric_events]
+
     npys = sorted((run_dir / "samples").glob("step-*.npy"))
     assert npys and all(p.with_suffix(".png").exists() for p in npys)
     grid = np.load(npys[-1])

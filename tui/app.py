@@ -1,28 +1,75 @@
-"""Placeholder cockpit: lists the runs in the runs root. The full cockpit comes in issue 4."""
+"""The genlab cockpit: a Textual app over run directories.
+
+    genlab tui [--runs-dir DIR]     the runs screen
+    genlab watch RUN                straight to one run's dashboard
+
+The app is a view and a remote control: it reads runs through genlab.follow, controls them
+through their control channel, and starts them as detached processes. Quitting never stops a run.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header
+from textual import work
+from textual.app import App
 
-from genlab.store import list_runs, runs_root
+from tui.messages import ActionFailed, ModelsLoaded, RunStarted
+from tui.screens.dashboard import Dashboard
+from tui.screens.new_run import NewRunForm
+from tui.screens.runs import RunsScreen
+from tui.source import RunsSource
+
+QUIT_MESSAGE = "genlab cockpit closed; runs keep running in the background ('genlab runs' lists them)"
 
 
 class GenlabApp(App):
     TITLE = "genlab"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = "app.tcss"
+    BINDINGS = [("q", "quit", "quit (runs keep running)")]
 
-    def __init__(self, runs_dir=None):
+    def __init__(self, source: RunsSource | None = None, open_run: str | None = None, load_models: bool = True):
         super().__init__()
-        self.root = runs_root(runs_dir)
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable()
-        yield Footer()
+        self.source = source or RunsSource()
+        self.open_run_id = open_run
+        self.models: list[dict] | None = None
+        self.load_models_on_start = load_models
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("id", "model", "status", "step")
-        for r in list_runs(self.root):
-            table.add_row(r.run_id, r.model, r.state, f"{r.status.get('step', 0):,}/{r.config.get('total_steps', 0):,}")
+        self.push_screen(RunsScreen())
+        if self.open_run_id:
+            self.open_run(self.open_run_id)
+        if self.load_models_on_start:
+            self.load_models()
+
+    @work(thread=True, exclusive=True, group="models")
+    def load_models(self) -> None:
+        try:
+            self.post_message(ModelsLoaded(self.source.models()))
+        except Exception as e:
+            self.post_message(ActionFailed(f"cannot list models: {e}"))
+
+    def on_models_loaded(self, message: ModelsLoaded) -> None:
+        self.models = message.models
+        if isinstance(self.screen, NewRunForm) and not self.screen.models:
+            self.pop_screen()
+            self.push_screen(NewRunForm(self.models))
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.notify(message.text, severity="error")
+
+    def open_run(self, run_id: str) -> None:
+        if isinstance(self.screen, Dashboard):
+            self.pop_screen()
+        self.push_screen(Dashboard(run_id))
+
+    def action_new_run(self) -> None:
+        if not isinstance(self.screen, NewRunForm):
+            self.push_screen(NewRunForm(self.models))
+
+    def on_run_started(self, message: RunStarted) -> None:
+        if isinstance(self.screen, NewRunForm):
+            self.pop_screen()
+        self.open_run(message.run_id)
+
+    def action_quit(self) -> None:
+        self.farewell = QUIT_MESSAGE  # printed by Textual once the screen is restored
+        self.exit(message=QUIT_MESSAGE)

@@ -1,0 +1,262 @@
+"""Follow a run directory as it grows: what the cockpit (and any other viewer) reads.
+
+A :class:`RunFollower` keeps offsets into events.jsonl and metrics.bin and, at each ``poll()``,
+reads only what was appended since. Metric histories live in :class:`MinMaxSeries`, a fixed
+number of buckets that keep each bucket's minimum and maximum (spikes never vanish) and merge
+pairwise as the run grows, so memory stays flat however long a run gets. Nothing here imports
+torch or Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genlab import metrics_log
+from genlab.store import effective_state, read_json
+
+METRICS_MARK = b'"kind":"metrics"'
+
+
+class MinMaxSeries:
+    """At most ``capacity`` buckets of ``width`` steps each (a power of two); per bucket the
+    minimum, maximum, sum and count of the values that fell in it."""
+
+    def __init__(self, capacity: int = 1024):
+        self.capacity, self.width = capacity, 1
+        self.idx = np.empty(0, np.int64)
+        self.lo = np.empty(0)
+        self.hi = np.empty(0)
+        self.sum = np.empty(0)
+        self.cnt = np.empty(0, np.int64)
+        self.last: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def extend(self, steps, values) -> None:
+        steps = np.asarray(steps, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        ok = np.isfinite(values)
+        steps, values = steps[ok], values[ok]
+        if not len(steps):
+            return
+        self.last = float(values[-1])
+        self._append(steps // self.width, values, values, values, np.ones(len(values), np.int64))
+        while len(self.idx) > self.capacity:
+            self.width *= 2
+            self._regroup(self.idx // 2)
+
+    def _append(self, idx, lo, hi, s, cnt) -> None:
+        self.idx = np.concatenate([self.idx, idx])
+        self.lo = np.concatenate([self.lo, lo])
+        self.hi = np.concatenate([self.hi, hi])
+        self.sum = np.concatenate([self.sum, s])
+        self.cnt = np.concatenate([self.cnt, cnt])
+        self._regroup(self.idx)
+
+    def _regroup(self, idx) -> None:
+        """Merge consecutive entries that share a bucket index (idx is non-decreasing)."""
+        if len(idx) == 0:
+            return
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        self.idx = idx[starts]
+        self.lo = np.minimum.reduceat(self.lo, starts)
+        self.hi = np.maximum.reduceat(self.hi, starts)
+        self.sum = np.add.reduceat(self.sum, starts)
+        self.cnt = np.add.reduceat(self.cnt, starts)
+
+    def envelope(self) -> tuple[list[float], list[float]]:
+        """x, y points tracing each bucket's minimum then maximum: a line that keeps spikes."""
+        if not len(self.idx):
+            return [], []
+        x = (self.idx + 0.5) * self.width
+        xs = np.repeat(x, 2)
+        ys = np.empty(2 * len(x))
+        ys[0::2], ys[1::2] = self.lo, self.hi
+        return xs.tolist(), ys.tolist()
+
+    def means(self) -> tuple[list[float], list[float]]:
+        if not len(self.idx):
+            return [], []
+        return ((self.idx + 0.5) * self.width).tolist(), (self.sum / self.cnt).tolist()
+
+
+def ema(values: list[float], alpha: float = 0.1) -> list[float]:
+    """Exponential moving average (bias-corrected at the start)."""
+    out, avg, weight = [], 0.0, 0.0
+    for v in values:
+        avg = (1 - alpha) * avg + alpha * v
+        weight = (1 - alpha) * weight + alpha
+        out.append(avg / weight)
+    return out
+
+
+@dataclass
+class RunView:
+    """What a viewer needs of one run at one moment (plain data, safe to hand to another thread)."""
+
+    run_id: str
+    path: Path
+    config: dict = field(default_factory=dict)
+    status: dict = field(default_factory=dict)
+    state: str = "unknown"
+    series: dict[str, MinMaxSeries] = field(default_factory=dict)
+    evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)  # the newest notable events, oldest first
+    sample: np.ndarray | None = None
+    sample_step: int | None = None
+    latest: dict = field(default_factory=dict)
+    problem: str | None = None  # what is wrong with the directory, if anything
+    version: int = 0  # bumped whenever anything above changed
+
+
+class RunFollower:
+    """Incremental reader of one run directory. ``poll()`` never raises for a broken run: it
+    reports the problem in ``view.problem`` and carries on with what it has."""
+
+    def __init__(self, run_dir: Path, capacity: int = 1024, keep_events: int = 200, clock=time.time):
+        self.path, self.capacity, self.clock = Path(run_dir), capacity, clock
+        self.keep_events = keep_events
+        self.reset()
+
+    def reset(self) -> None:
+        self.view = RunView(self.path.name, self.path)
+        self._events = deque(maxlen=self.keep_events)
+        self.offset, self.rows, self.inode = 0, 0, None
+        self.use_bin = (self.path / metrics_log.HEADER).exists()
+
+    # ------------------------------------------------------------------ reading
+
+    def poll(self) -> RunView:
+        v = self.view
+        changed = False
+        if not self.path.is_dir():
+            if v.problem != "the run directory was deleted":
+                v.problem, changed = "the run directory was deleted", True
+            v.state = "deleted"
+            return self._done(changed)
+        problems = []
+        if not v.config:
+            v.config = read_json(self.path / "config.json") or {}
+            if not v.config:
+                problems.append("config.json is unreadable")
+            changed = True
+        status = read_json(self.path / "status.json")
+        if status is None:
+            problems.append("status.json is unreadable")
+        elif status != v.status:
+            v.status, changed = status, True
+        state = effective_state(v.status, self.path, now=self.clock()) if v.status else "unknown"
+        if state != v.state:
+            v.state, changed = state, True
+        changed |= self._read_events(problems)
+        if self.use_bin or (self.path / metrics_log.HEADER).exists():
+            self.use_bin = True
+            changed |= self._read_bin()
+        problem = "; ".join(problems) or None
+        if problem != v.problem:
+            v.problem, changed = problem, True
+        return self._done(changed)
+
+    def _done(self, changed: bool) -> RunView:
+        if changed:
+            self.view.version += 1
+        return self.view
+
+    def _read_events(self, problems: list[str]) -> bool:
+        path = self.path / "events.jsonl"
+        try:
+            st = path.stat()
+            if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
+                self.reset()  # rewritten (a resume cut it): start over
+                self.view.config = read_json(self.path / "config.json") or {}
+            self.inode = st.st_ino
+            with open(path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError as e:
+            problems.append(f"events.jsonl: {e.strerror or e}")
+            return False
+        end = data.rfind(b"\n") + 1  # a torn last line waits for its end
+        if not end:
+            return False
+        self.offset += end
+        v = self.view
+        metric_rows, newest_grid = [], None
+        for line in data[:end].split(b"\n"):
+            if not line:
+                continue
+            if METRICS_MARK in line:
+                if self.use_bin:
+                    continue  # metrics.bin has them, far cheaper to read
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                metric_rows.append(e)
+                continue
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("kind") == "samples":
+                newest_grid = e  # only the newest grid is ever shown: load just that one
+            else:
+                self._event(e)
+        if newest_grid is not None:
+            self._load_sample(newest_grid)
+        if metric_rows:
+            keys = [k for k in metric_rows[-1] if k not in ("t", "step", "kind", "epoch")]
+            steps = [r["step"] for r in metric_rows]
+            for k in keys:
+                self._series(k).extend(steps, [r.get(k, np.nan) for r in metric_rows])
+            v.latest.update({k: metric_rows[-1][k] for k in keys})
+        v.events = list(self._events)
+        return True
+
+    def _event(self, e: dict) -> None:
+        v = self.view
+        kind = e.get("kind")
+        if kind == "eval":
+            for k, val in e.items():
+                if k.startswith("test_") and isinstance(val, (int, float)):
+                    v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))
+        self._events.append(e)
+
+    def _load_sample(self, e: dict) -> None:
+        try:
+            self.view.sample = np.load(self.path / e["npy"])
+            self.view.sample_step = int(e.get("step", 0))
+        except (OSError, ValueError, KeyError):
+            pass  # a grid cut by a resume, or not yet readable: keep the previous one
+
+    def _series(self, key: str) -> MinMaxSeries:
+        if key not in self.view.series:
+            self.view.series[key] = MinMaxSeries(self.capacity)
+        return self.view.series[key]
+
+    def _read_bin(self) -> bool:
+        try:
+            size = os.path.getsize(self.path / metrics_log.BIN)
+        except OSError:
+            return False
+        cols = metrics_log.columns(self.path)
+        if not cols:
+            return False
+        if size < self.rows * 8 * len(cols):
+            return False  # cut by a resume; events.jsonl's rewrite resets us
+        cols, rows, self.rows = metrics_log.read(self.path, self.rows)
+        if not len(rows):
+            return False
+        steps = rows[:, 0]
+        for i, k in enumerate(cols[3:], start=3):
+            self._series(k).extend(steps, rows[:, i])
+        self.view.latest.update({k: float(rows[-1, i]) for i, k in enumerate(cols[3:], start=3)})
+        return True

@@ -1,0 +1,282 @@
+"""The cockpit, driven with Textual's Pilot: keys, the form's validation, run control against a
+real detached run, resilience to broken run directories, and snapshots of each dashboard."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scripted import T0, clock, make_run
+from tui.app import GenlabApp
+from tui.screens.dashboard import Dashboard
+from tui.screens.new_run import NewRunForm
+from tui.screens.runs import RunsScreen
+from tui.source import RunsSource
+from tui.widgets.curves import CurvesPlot
+from tui.widgets.event_log import EventLog
+from tui.widgets.runs_table import RunsTable
+from tui.widgets.samples import SamplesPane
+from tui.widgets.status_bar import StatusBar
+
+CATALOGUE = [
+    {"name": "gan", "family": "gan", "defaults": {"batch_size": 64, "lr": 0.0002}},
+    {"name": "vae", "family": "vae", "defaults": {"batch_size": 128, "lr": 0.001, "hidden": 400, "latent": 20}},
+]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    time.tzset()
+
+
+class ScriptedSource(RunsSource):
+    """The real source over a scripted runs root, with a fixed clock and a canned model list."""
+
+    def __init__(self, root, clock=clock):
+        super().__init__(root, clock=clock)
+        self.launched = []
+
+    def models(self):
+        return CATALOGUE
+
+    def launch(self, model, options):
+        self.launched.append((model, options))
+        make_run(self.root, "launched", model, steps=50)
+        return "launched"
+
+
+async def until(pilot, predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out")
+
+
+def screen_text(app) -> str:
+    return app.export_screenshot()
+
+
+# --------------------------------------------------------------------------- keys and screens
+
+
+async def test_runs_screen_then_dashboard_and_its_keys(tmp_path):
+    root = tmp_path / "runs"
+    make_run(root, "gan-1", "gan")
+    make_run(root, "vae-1", "vae", state="finished")
+    app = GenlabApp(ScriptedSource(root), load_models=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 2)
+        table = app.screen.query_one(RunsTable)
+        assert [str(c) for c in table.get_row("gan-1")][:3] == ["gan-1", "gan", "running"]
+        assert str(table.get_row("vae-1")[2]) == "finished"
+
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+        dash = app.screen
+        assert dash.run_id == "gan-1" and dash.snapshot.state == "running"
+        plots = list(dash.query(CurvesPlot))
+        assert [p.title_text for p in plots] == ["G and D losses", "D(x) and D(G(z))"]
+        status = str(dash.query_one(StatusBar).render())
+        assert "running" in status and "step 2,000/4,685" in status and "3,200 img/s" in status
+
+        samples = dash.query_one(SamplesPane)
+        assert "▀" in str(samples.render())
+        await pilot.press("l", "e", "a")
+        assert all(p.log_scale and p.smooth for p in plots)
+        assert samples.ascii and "▀" not in str(samples.render()) and "@" in str(samples.render())
+        await pilot.press("l", "e", "a")
+        assert not any(p.log_scale or p.smooth for p in plots) and not samples.ascii
+
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_no_color_draws_ascii_digits(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    make_run(tmp_path / "runs", "plain", "vae")
+    app = GenlabApp(ScriptedSource(tmp_path / "runs"), open_run="plain", load_models=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+        drawn = str(app.screen.query_one(SamplesPane).render())
+        assert "▀" not in drawn and "@" in drawn
+
+
+def test_the_footer_lists_every_key():
+    keys = {b[0] for b in Dashboard.BINDINGS}
+    assert keys == {"p", "s", "r", "n", "l", "e", "a", "escape", "q"}
+    assert dict((b[0], b[2]) for b in Dashboard.BINDINGS)["q"] == "quit (runs keep running)"
+
+
+async def test_quitting_says_runs_keep_running(tmp_path):
+    app = GenlabApp(ScriptedSource(tmp_path / "runs"), load_models=False)
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert "runs keep running" in app.farewell  # printed after exit: the tmux test reads it
+
+
+# --------------------------------------------------------------------------- the new-run form
+
+
+async def test_form_flags_invalid_values_before_anything_starts(tmp_path):
+    source = ScriptedSource(tmp_path / "runs")
+    app = GenlabApp(source)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: app.models is not None)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewRunForm) and app.screen.query("#hp-lr"))
+        form = app.screen
+        start = form.query_one("#start")
+        assert form.query_one("#hp-batch_size").value == "64" and form.query_one("#hp-lr").value == "0.0002"
+        assert not start.disabled
+
+        for field, bad, message in (("#epochs", "0", "epochs"), ("#hp-lr", "-1", "lr"),
+                                    ("#hp-batch_size", "many", "batch size"), ("#max_steps", "1.5", "max steps")):
+            good = form.query_one(field).value
+            form.query_one(field).value = bad
+            await pilot.pause()
+            assert start.disabled and message in str(form.query_one("#error").render())
+            await pilot.press("enter")  # refused: nothing launches
+            assert source.launched == []
+            form.query_one(field).value = good
+            await pilot.pause()
+            assert not start.disabled
+
+        # the hyperparameters follow the model
+        form.query_one("#model").value = "vae"
+        await until(pilot, lambda: form.query("#hp-hidden"))
+        assert form.query_one("#hp-hidden").value == "400"
+        form.query_one("#hp-hidden").value = "256"
+        form.query_one("#epochs").value = "3"
+        await pilot.pause()
+        await pilot.click("#start")
+        await until(pilot, lambda: isinstance(app.screen, Dashboard))
+        model, options = source.launched[0]
+        assert model == "vae" and options[:2] == ["--epochs", "3"] and "hidden=256" in options
+        assert app.screen.run_id == "launched"
+
+
+# --------------------------------------------------------------------------- a real detached run
+
+
+def genlab(*args, runs):
+    return subprocess.run([sys.executable, "-m", "genlab", *map(str, args), "--runs-dir", str(runs)],
+                          capture_output=True, text=True, timeout=180)
+
+
+def status(run_dir):
+    try:
+        return json.loads((run_dir / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+async def test_pause_resume_stop_through_the_cockpit(runs):
+    p = genlab("train", "vae", "--detach", "--name", "live", "--max-steps", "100000", runs=runs)
+    assert p.returncode == 0, p.stderr
+    run_dir = runs / "live"
+    pid = status(run_dir)["pid"]
+    try:
+        app = GenlabApp(RunsSource(runs), open_run="live", load_models=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot
+                        and app.screen.snapshot.state == "running")
+            await pilot.press("p")
+            await until(pilot, lambda: status(run_dir).get("state") == "paused")
+            await until(pilot, lambda: app.screen.snapshot.state == "paused")
+            assert "paused" in str(app.screen.query_one(StatusBar).render())
+            await pilot.press("p")
+            await until(pilot, lambda: status(run_dir).get("state") == "running")
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            assert status(run_dir).get("state") == "running"  # s asks first
+            await pilot.press("y")
+            await until(pilot, lambda: status(run_dir).get("state") == "stopped")
+            stopped_at = status(run_dir)["step"]
+            await pilot.press("r")  # resume a stopped run: a new detached process
+            await until(pilot, lambda: status(run_dir).get("state") == "running"
+                        and status(run_dir).get("pid") != pid, timeout=90)
+            pid = status(run_dir)["pid"]
+            await until(pilot, lambda: status(run_dir).get("step", 0) > stopped_at)
+            await pilot.press("q")
+        # quitting the cockpit left the run alone
+        time.sleep(0.5)
+        assert status(run_dir)["state"] == "running"
+        assert genlab("stop", "live", runs=runs).returncode == 0
+    finally:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# --------------------------------------------------------------------------- broken run directories
+
+
+async def test_keeps_working_when_a_run_breaks(tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root, "fragile", "vae")
+    source = ScriptedSource(root)
+    app = GenlabApp(source, open_run="fragile", load_models=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+        dash = app.screen
+
+        # a torn last line is left for later, then read once whole
+        with open(run / "events.jsonl", "a") as f:
+            f.write('{"t":%f,"step":2000,"kind":"warning","message":"half a' % T0)
+        await pilot.pause(0.6)
+        assert "half a line" not in str(dash.query_one(EventLog).lines)
+        with open(run / "events.jsonl", "a") as f:
+            f.write(' line"}\n')
+        await until(pilot, lambda: any("half a line" in str(line) for line in dash.query_one(EventLog).lines))
+
+        # an unreadable status file: say so, keep the last good status
+        (run / "status.json").write_text("{garbage")
+        await until(pilot, lambda: dash.snapshot.problem and "status.json is unreadable" in dash.snapshot.problem)
+        assert "status.json is unreadable" in str(dash.query_one(StatusBar).render())
+
+        # a crashed process on this host: a dead pid and nobody holding the lock
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        st = {"state": "running", "pid": dead.pid, "host": socket.gethostname(), "step": 2000,
+              "heartbeat": clock(), "total_steps": 4685}
+        (run / "status.json").write_text(json.dumps(st))
+        await until(pilot, lambda: dash.snapshot.state == "crashed")
+        assert "crashed" in str(dash.query_one(StatusBar).render())
+
+        # the directory disappears
+        shutil.rmtree(run)
+        await until(pilot, lambda: dash.snapshot.problem == "the run directory was deleted")
+        assert "deleted" in str(dash.query_one(StatusBar).render())
+        await pilot.press("p")  # nothing to pause: said, not crashed
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+@pytest.mark.parametrize("model", ["gan", "vae", "pixelcnn"])
+def test_dashboard_snapshot(model, tmp_path, snap_compare):
+    root = tmp_path / "runs"
+    make_run(root, f"{model}-run", model)
+    app = GenlabApp(ScriptedSource(root), open_run=f"{model}-run", load_models=False)
+
+    async def loaded(pilot):
+        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=loaded)

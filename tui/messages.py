@@ -1,0 +1,78 @@
+"""Messages that carry data from background workers to the cockpit's widgets.
+
+Workers build these from the run directory (genlab.follow) and send them with ``post_message``,
+which is safe from any thread. They hold plain data only: the worker never shares live objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from textual.message import Message
+
+
+@dataclass
+class Curve:
+    label: str
+    x: list[float]
+    y: list[float]  # min/max envelope (two points per bucket) or EMA of the means
+    smoothed_x: list[float] = field(default_factory=list)
+    smoothed_y: list[float] = field(default_factory=list)
+
+
+@dataclass
+class RunSnapshot:
+    run_id: str
+    path: Path
+    state: str
+    config: dict
+    status: dict
+    curves: dict[str, Curve]  # metric name -> curve
+    evals: dict[str, list[tuple[int, float]]]
+    events: list[dict]
+    sample: np.ndarray | None
+    sample_step: int | None
+    latest: dict
+    problem: str | None
+
+
+class RunUpdated(Message):
+    """A followed run changed."""
+
+    def __init__(self, snapshot: RunSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class RunsListed(Message):
+    """The runs root was listed (rows for the runs screen)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class RunStarted(Message):
+    """A run launched from the cockpit is up: open its dashboard."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+
+class ActionFailed(Message):
+    """A launch, resume or control action failed: say why."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ModelsLoaded(Message):
+    """The model catalogue (from `genlab models --json`, run in a subprocess)."""
+
+    def __init__(self, models: list[dict]) -> None:
+        super().__init__()
+        self.models = models

@@ -1,0 +1,176 @@
+"""One run's dashboard: curves for its model family, the newest samples, status and events.
+
+A thread worker polls the run directory (genlab.follow) four times a second and posts a
+snapshot when something changed; the widgets only draw. Keys drive the run through its control
+channel; quitting or leaving never touches the run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from genlab.store import read_json
+from tui.messages import ActionFailed, RunUpdated
+from tui.screens.confirm import Confirm
+from tui.widgets.curves import CurvesPlot
+from tui.widgets.event_log import EventLog
+from tui.widgets.samples import SamplesPane
+from tui.widgets.status_bar import StatusBar
+
+POLL_S = 0.25  # at most four redraws a second
+
+# family -> plots: (title, training metrics, held-out metrics)
+PANES = {
+    "gan": [("G and D losses", ["d_loss", "g_loss"], ["test_d_loss"]),
+            ("D(x) and D(G(z))", ["d_real", "d_fake"], ["test_d_real", "test_d_fake"])],
+    "vae": [("negative ELBO, nats", ["loss"], ["test_loss"]),
+            ("reconstruction and KL, nats", ["recon", "kl"], ["test_recon", "test_kl"])],
+    "autoregressive": [("NLL, bits per dimension", ["bpd"], ["test_bpd"])],
+}
+
+
+class Dashboard(Screen):
+    BINDINGS = [
+        ("p", "pause_resume", "pause/resume"),
+        ("s", "stop_run", "stop"),
+        ("r", "resume_run", "resume"),
+        ("n", "app.new_run", "new run"),
+        ("l", "toggle_log", "log scale"),
+        ("e", "toggle_smooth", "smoothing"),
+        ("a", "toggle_ascii", "ASCII"),
+        ("escape", "back", "runs"),
+        ("q", "app.quit", "quit (runs keep running)"),
+    ]
+
+    log_scale = reactive(False)
+    smooth = reactive(False)
+    ascii = reactive(False)
+
+    def __init__(self, run_id: str):
+        super().__init__()
+        self.run_id = run_id
+        self.snapshot = None
+
+    def compose(self) -> ComposeResult:
+        config = read_json(self.app.source.root / self.run_id / "config.json") or {}
+        panes = PANES.get(config.get("family"), PANES["gan"])
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="curves"):
+                for i, (title, metrics, evals) in enumerate(panes):
+                    yield CurvesPlot(title, metrics, evals, id=f"plot{i}")
+            yield SamplesPane(id="samples")
+        yield EventLog(id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.ascii = "NO_COLOR" in os.environ
+        self.follow()
+
+    @work(thread=True, exclusive=True, group="follow")
+    def follow(self) -> None:
+        worker = get_current_worker()
+        source = self.app.source
+        follower = source.follower(self.run_id)
+        seen = -1
+        while not worker.is_cancelled:
+            view = follower.poll()
+            if view.version != seen:
+                seen = view.version
+                self.post_message(RunUpdated(source.snapshot(follower)))
+            time.sleep(POLL_S)
+
+    def on_run_updated(self, message: RunUpdated) -> None:
+        snap = self.snapshot = message.snapshot
+        self.query_one(StatusBar).show(snap)
+        for plot in self.query(CurvesPlot):
+            plot.show(snap)
+        self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
+        self.query_one(EventLog).show(snap.events)
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        message.stop()
+        self.query_one(EventLog).note(f"⚠ {message.text}")
+        self.notify(message.text, severity="error")
+
+    # ---- toggles
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+
+    def action_toggle_smooth(self) -> None:
+        self.smooth = not self.smooth
+
+    def action_toggle_ascii(self) -> None:
+        self.ascii = not self.ascii
+
+    def watch_log_scale(self, value: bool) -> None:
+        for plot in self.query(CurvesPlot):
+            plot.log_scale = value
+
+    def watch_smooth(self, value: bool) -> None:
+        for plot in self.query(CurvesPlot):
+            plot.smooth = value
+
+    def watch_ascii(self, value: bool) -> None:
+        self.query_one(SamplesPane).ascii = value
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    # ---- run control
+    @property
+    def state(self) -> str:
+        return self.snapshot.state if self.snapshot else "unknown"
+
+    def say(self, text: str) -> None:
+        self.query_one(EventLog).note(text)
+        self.notify(text)
+
+    def action_pause_resume(self) -> None:
+        if self.state == "running":
+            self.app.source.send(self.run_id, "pause")
+            self.say("pause requested: the run pauses at its next step")
+        elif self.state == "paused":
+            self.app.source.send(self.run_id, "resume")
+            self.say("resume requested")
+        else:
+            self.say(f"the run is {self.state}: nothing to pause" + ("; r resumes it" if self.state in ("stopped", "crashed") else ""))
+
+    def action_stop_run(self) -> None:
+        if self.state not in ("running", "paused"):
+            self.say(f"the run is {self.state}: nothing to stop")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.source.send(self.run_id, "stop")
+                self.say("stop requested: the run writes a checkpoint and exits")
+
+        self.app.push_screen(Confirm(f"Stop run {self.run_id}? It can be resumed later."), answered)
+
+    def action_resume_run(self) -> None:
+        if self.state == "paused":
+            self.action_pause_resume()
+        elif self.state in ("stopped", "crashed", "failed"):
+            self.say("resuming from the newest good checkpoint…")
+            self.resume_detached()
+        else:
+            self.say(f"the run is {self.state}: r resumes stopped or crashed runs")
+
+    @work(thread=True, group="resume")
+    def resume_detached(self) -> None:
+        try:
+            line = self.app.source.resume(self.run_id)
+        except Exception as e:  # report, never crash the cockpit
+            self.post_message(ActionFailed(f"resume failed: {e}"))
+            return
+        self.app.call_from_thread(self.say, line)

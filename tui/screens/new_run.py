@@ -1,0 +1,169 @@
+"""The new-run form: model, its key hyperparameters pre-filled with its defaults, length,
+device and seed. Invalid values are flagged as they are typed, and Start stays disabled until
+every field is valid; the run itself is launched detached, from a worker."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.validation import Function, Integer
+from textual.widgets import Button, Input, Label, Select, Static
+
+from tui.messages import ActionFailed, RunStarted
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def positive_number(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value > 0 and value != float("inf")
+
+
+class NewRunForm(ModalScreen):
+    DEFAULT_CSS = """
+    NewRunForm {
+        align: center middle;
+    }
+    NewRunForm > VerticalScroll {
+        width: 64;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    NewRunForm .row {
+        height: auto;
+    }
+    NewRunForm .row Label {
+        width: 14;
+        padding: 1 1 0 0;
+    }
+    NewRunForm .row Input, NewRunForm .row Select {
+        width: 1fr;
+    }
+    NewRunForm #error {
+        color: $error;
+        height: auto;
+    }
+    NewRunForm #buttons {
+        height: auto;
+        align-horizontal: right;
+    }
+    """
+    BINDINGS = [("escape", "cancel", "cancel")]
+
+    def __init__(self, models: list[dict] | None):
+        super().__init__()
+        self.models = {m["name"]: m for m in models or []}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("[b]new run[/b]  (Tab moves, Enter starts, Esc cancels)")
+            if not self.models:
+                yield Label("loading the model list… (genlab models)", id="loading")
+            else:
+                first = next(iter(self.models))
+                with Horizontal(classes="row"):
+                    yield Label("model")
+                    yield Select([(n, n) for n in self.models], value=first, allow_blank=False, id="model")
+                yield VerticalScroll(id="hp", classes="row")
+                for name, default, validator in (("epochs", "5", Integer(minimum=1)),
+                                                 ("max steps", "", Function(lambda t: not t or t.isdigit() and int(t) > 0, "a positive whole number, or empty")),
+                                                 ("seed", "0", Integer())):
+                    with Horizontal(classes="row"):
+                        yield Label(name)
+                        yield Input(default, id=name.replace(" ", "_"), validators=[validator], valid_empty=name == "max steps")
+                with Horizontal(classes="row"):
+                    yield Label("device")
+                    yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, id="device")
+                yield Label("", id="error")
+                with Horizontal(id="buttons"):
+                    yield Button("Start", variant="primary", id="start")
+                    yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        if self.models:
+            self.fill_hyperparameters(next(iter(self.models)))
+
+    def fill_hyperparameters(self, model: str) -> None:
+        box = self.query_one("#hp")
+        box.remove_children()
+        rows = []
+        for key, default in self.models[model]["defaults"].items():
+            is_int = isinstance(default, int)
+            validator = Integer(minimum=1) if is_int else Function(positive_number, "must be a positive number")
+            rows.append(Horizontal(Label(key), Input(str(default), id=f"hp-{key}", validators=[validator]), classes="row"))
+        box.mount_all(rows)
+        self.call_after_refresh(self.validate_form)
+
+    @on(Select.Changed, "#model")
+    def model_changed(self, event: Select.Changed) -> None:
+        self.fill_hyperparameters(str(event.value))
+
+    @on(Input.Changed)
+    def input_changed(self) -> None:
+        self.validate_form()
+
+    def problems(self) -> list[str]:
+        out = []
+        for field in self.query(Input):
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                name = (field.id or "").removeprefix("hp-").replace("_", " ")
+                out.append(f"{name}: {result.failure_descriptions[0] if result.failure_descriptions else 'invalid'}")
+        return out
+
+    def validate_form(self) -> bool:
+        problems = self.problems()
+        self.query_one("#error", Label).update("\n".join(problems))
+        self.query_one("#start", Button).disabled = bool(problems)
+        return not problems
+
+    def options(self) -> tuple[str, list[str]]:
+        model = str(self.query_one("#model", Select).value)
+        opts = ["--epochs", self.query_one("#epochs", Input).value.strip(),
+                "--seed", self.query_one("#seed", Input).value.strip(),
+                "--device", str(self.query_one("#device", Select).value)]
+        max_steps = self.query_one("#max_steps", Input).value.strip()
+        if max_steps:
+            opts += ["--max-steps", max_steps]
+        for key, default in self.models[model]["defaults"].items():
+            value = self.query_one(f"#hp-{key}", Input).value.strip()
+            if str(value) != str(default):
+                opts += ["--hp", f"{key}={value}"]
+        return model, opts
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#start")
+    def start(self) -> None:
+        if not self.models or not self.validate_form():
+            return
+        model, opts = self.options()
+        self.query_one("#start", Button).disabled = True
+        self.query_one("#error", Label).update(f"starting {model}… (checking the data, then launching)")
+        self.launch(model, opts)
+
+    @work(thread=True, exclusive=True, group="launch")
+    def launch(self, model: str, opts: list[str]) -> None:
+        try:
+            run_id = self.app.source.launch(model, opts)
+        except Exception as e:  # genlab's own one-line error, shown in the form
+            self.post_message(ActionFailed(str(e)))
+            return
+        self.app.post_message(RunStarted(run_id))
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        message.stop()
+        self.query_one("#error", Label).update(message.text)
+        self.query_one("#start", Button).disabled = False
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,48 @@
+"""The runs screen: every run with live status; Enter opens one, n starts a new one."""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
+
+from tui.messages import RunsListed
+from tui.widgets.runs_table import RunsTable
+
+
+class RunsScreen(Screen):
+    BINDINGS = [("n", "app.new_run", "new run"), ("q", "app.quit", "quit (runs keep running)")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"genlab · runs in {self.app.source.root}", id="title")
+        yield RunsTable(id="runs")
+        yield Static("no runs yet: press n to start one", id="empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.list_runs()
+
+    @work(thread=True, exclusive=True, group="runs")
+    def list_runs(self) -> None:
+        worker = get_current_worker()
+        last = None
+        while not worker.is_cancelled:
+            try:
+                rows = self.app.source.rows()
+            except OSError:
+                rows = []
+            if rows != last:
+                last = rows
+                self.post_message(RunsListed(rows))
+            time.sleep(1.0)
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        self.query_one(RunsTable).show(message.rows)
+        self.query_one("#empty").display = not message.rows
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_run(event.row_key.value)

@@ -1,0 +1,37 @@
+"""The run's notable events (state changes, checkpoints, evaluations, warnings), newest last."""
+
+from __future__ import annotations
+
+import time
+
+from textual.widgets import RichLog
+
+from genlab.sinks import event_line
+
+
+class EventLog(RichLog):
+    DEFAULT_CSS = """
+    EventLog {
+        height: 6;
+        border: round $primary-darken-2;
+        border-title-align: left;
+    }
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(max_lines=500, wrap=False, markup=False, highlight=False, **kwargs)
+        self.border_title = "events"
+        self.seen: set[tuple] = set()
+
+    def show(self, events: list[dict]) -> None:
+        for e in events:
+            key = (e.get("t"), e.get("kind"), e.get("step"))
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            line = event_line(e)
+            if line:
+                self.write(time.strftime("%H:%M:%S ", time.localtime(e.get("t", 0))) + line)
+
+    def note(self, text: str) -> None:
+        self.write(time.strftime("%H:%M:%S ") + text)

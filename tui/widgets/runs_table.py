@@ -1,0 +1,46 @@
+"""Every run in the runs root: id, model, live status, progress and key metric."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tui.widgets.status_bar import COLOURS
+
+KEY_METRIC = {"gan": "d_loss", "vae": "loss", "autoregressive": "bpd"}
+
+
+class RunsTable(DataTable):
+    DEFAULT_CSS = """
+    RunsTable {
+        height: 1fr;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for col in ("run", "model", "status", "progress", "key metric"):
+            self.add_column(col, key=col)
+
+    def show(self, rows: list[dict]) -> None:
+        """Update in place, keeping the cursor on the same run."""
+        current = self.selected_run()
+        self.clear()
+        for r in rows:
+            total = r["total"] or 0
+            pct = f" {100 * r['step'] / total:3.0f}%" if total else ""
+            key = KEY_METRIC.get(r["family"])
+            metric = f"{key} {r['metrics'][key]:.4g}" if key and key in r["metrics"] else "-"
+            self.add_row(r["id"], r["model"], Text(r["state"], style=COLOURS.get(r["state"], "")),
+                         f"{r['step']:,}/{total:,}{pct}", metric, key=r["id"])
+        if current is not None and current in self.rows:
+            self.move_cursor(row=self.get_row_index(current))
+
+    def selected_run(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None

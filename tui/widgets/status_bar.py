@@ -1,0 +1,42 @@
+"""One run's state at a glance: state, step of total, epoch, images/s, ETA, elapsed, device, data."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from genlab.sinks import fmt_duration, fmt_metrics
+
+COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
+           "crashed": "red", "failed": "red", "deleted": "red", "starting": "magenta"}
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar {
+        height: auto;
+        max-height: 3;
+        background: $boost;
+        padding: 0 1;
+    }
+    """
+
+    def show(self, snap) -> None:
+        st, cfg = snap.status, snap.config
+        state = snap.state
+        text = Text()
+        text.append(f"● {state}", style=f"bold {COLOURS.get(state, 'white')}")
+        total = cfg.get("total_steps") or st.get("total_steps") or 0
+        text.append(f"  {snap.run_id}  {cfg.get('model', '?')}  step {st.get('step', 0):,}/{total:,}")
+        text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
+        if state == "running":
+            text.append(f"  {st.get('images_per_s', 0):,.0f} img/s  eta {fmt_duration(st.get('eta_s'))}")
+        data = cfg.get("data", {})
+        text.append(f"\nelapsed {fmt_duration(st.get('elapsed_s'))}  {cfg.get('device', '?')}  "
+                    f"data: {data.get('source', '?')}  ")
+        if st.get("reason") and state in ("paused", "stopped", "failed"):
+            text.append(f"({st['reason']})  ", style="italic")
+        text.append(fmt_metrics(snap.latest, list(snap.latest)), style="dim")
+        if snap.problem:
+            text.append(f"\n⚠ {snap.problem}", style="bold red")
+        self.update(text)
