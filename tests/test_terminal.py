@@ -1,5 +1,6 @@
 """Drive the real `genlab` command in a real terminal (tmux) and look at the screen."""
 
+import json
 import os
 import re
 import shutil
@@ -54,3 +55,35 @@ def test_train_in_a_terminal_shows_progress_then_digits(session, runs):
     # the ANSI colours really vary: grey levels of actual strokes
     colours = tmux("capture-pane", "-p", "-e", "-t", session)
     assert "48;2;" in colours or "48;5;" in colours
+
+
+BRAILLE = re.compile("[\u2801-\u28ff]")
+
+
+def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session, runs):
+    """Start a run from the form, see digits and curves, pause it, quit; the CLI finds it paused."""
+    env = f"GENLAB_DATA_DIR={os.environ['GENLAB_DATA_DIR']} GENLAB_OFFLINE=1 TERM=xterm-256color"
+    tmux("send-keys", "-t", session, f"env -u NO_COLOR {env} {GENLAB} tui --runs-dir {runs}; echo exit-code-$?", "Enter")
+    wait_for(session, "no runs yet")
+    tmux("send-keys", "-t", session, "n")
+    wait_for(session, "batch_size")  # the form, with the first model's hyperparameters (gan)
+    tmux("send-keys", "-t", session, "Tab")  # from the model to batch size
+    tmux("send-keys", "-t", session, "Enter")  # Enter in a field starts the run
+    screen = wait_for(session, r"● running", timeout=90)
+    screen = wait_for(session, r"samples · step \d", timeout=60)
+    assert "G and D losses" in screen and "D(x) and D(G(z))" in screen
+    assert screen.count("▀") > 200  # digits in half blocks
+    assert len(BRAILLE.findall(screen)) > 20  # curves drawn
+    tmux("send-keys", "-t", session, "p")
+    wait_for(session, r"● paused")
+    tmux("send-keys", "-t", session, "q")
+    screen = wait_for(session, r"exit-code-\d")
+    assert "exit-code-0" in screen and "runs keep running" in screen
+
+    listed = subprocess.run([str(GENLAB), "runs", "--json", "--runs-dir", str(runs)], capture_output=True, text=True)
+    (run,) = json.loads(listed.stdout)
+    assert run["model"] == "gan" and run["state"] == "paused"
+    resumed = subprocess.run([str(GENLAB), "resume", run["id"], "--runs-dir", str(runs)], capture_output=True, text=True)
+    assert resumed.returncode == 0 and "running from step" in resumed.stdout
+    stopped = subprocess.run([str(GENLAB), "stop", run["id"], "--runs-dir", str(runs)], capture_output=True, text=True)
+    assert stopped.returncode == 0 and "stopped at step" in stopped.stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import Function, Integer
 from textual.widgets import Button, Input, Label, Select, Static
@@ -64,7 +64,7 @@ class NewRunForm(ModalScreen):
         self.models = {m["name"]: m for m in models or []}
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with VerticalScroll(can_focus=False):
             yield Static("[b]new run[/b]  (Tab moves, Enter starts, Esc cancels)")
             if not self.models:
                 yield Label("loading the model list… (genlab models)", id="loading")
@@ -73,7 +73,7 @@ class NewRunForm(ModalScreen):
                 with Horizontal(classes="row"):
                     yield Label("model")
                     yield Select([(n, n) for n in self.models], value=first, allow_blank=False, id="model")
-                yield VerticalScroll(id="hp", classes="row")
+                yield Vertical(id="hp", classes="row")
                 for name, default, validator in (("epochs", "5", Integer(minimum=1)),
                                                  ("max steps", "", Function(lambda t: not t or t.isdigit() and int(t) > 0, "a positive whole number, or empty")),
                                                  ("seed", "0", Integer())):
@@ -91,6 +91,7 @@ class NewRunForm(ModalScreen):
     def on_mount(self) -> None:
         if self.models:
             self.fill_hyperparameters(next(iter(self.models)))
+            self.query_one("#model", Select).focus()
 
     def fill_hyperparameters(self, model: str) -> None:
         box = self.query_one("#hp")
