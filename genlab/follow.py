@@ -22,6 +22,7 @@ from genlab import metrics_log
 from genlab.store import effective_state, read_json
 
 METRICS_MARK = b'"kind":"metrics"'
+CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
 
 
 class MinMaxSeries:
@@ -178,38 +179,28 @@ class RunFollower:
                 self.reset()  # rewritten (a resume cut it): start over
                 self.view.config = read_json(self.path / "config.json") or {}
             self.inode = st.st_ino
-            with open(path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
+            if st.st_size == self.offset:
+                return False
+            f = open(path, "rb")
         except OSError as e:
             problems.append(f"events.jsonl: {e.strerror or e}")
             return False
-        end = data.rfind(b"\n") + 1  # a torn last line waits for its end
-        if not end:
-            return False
-        self.offset += end
+        with f:
+            f.seek(self.offset)
+            metric_rows, newest_grid, any_read = [], None, False
+            while True:  # in blocks, so a long history never sits in memory whole
+                data = f.read(CHUNK)
+                end = data.rfind(b"\n") + 1  # a torn last line waits for its end
+                if not end:
+                    break
+                any_read = True
+                self.offset += end
+                newest_grid = self._parse(data[:end], metric_rows) or newest_grid
+                if end < len(data):
+                    f.seek(self.offset)
+                if len(data) < CHUNK:
+                    break
         v = self.view
-        metric_rows, newest_grid = [], None
-        for line in data[:end].split(b"\n"):
-            if not line:
-                continue
-            if METRICS_MARK in line:
-                if self.use_bin:
-                    continue  # metrics.bin has them, far cheaper to read
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                metric_rows.append(e)
-                continue
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if e.get("kind") == "samples":
-                newest_grid = e  # only the newest grid is ever shown: load just that one
-            else:
-                self._event(e)
         if newest_grid is not None:
             self._load_sample(newest_grid)
         if metric_rows:
@@ -219,7 +210,28 @@ class RunFollower:
                 self._series(k).extend(steps, [r.get(k, np.nan) for r in metric_rows])
             v.latest.update({k: metric_rows[-1][k] for k in keys})
         v.events = list(self._events)
-        return True
+        return any_read
+
+    def _parse(self, block: bytes, metric_rows: list) -> dict | None:
+        """Handle the whole lines in ``block``; returns the newest samples event, if any."""
+        newest_grid = None
+        for line in block.split(b"\n"):
+            if not line:
+                continue
+            if METRICS_MARK in line and self.use_bin:
+                continue  # metrics.bin has them, far cheaper to read
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            kind = e.get("kind")
+            if kind == "metrics":
+                metric_rows.append(e)
+            elif kind == "samples":
+                newest_grid = e  # only the newest grid is ever shown: load just that one
+            else:
+                self._event(e)
+        return newest_grid
 
     def _event(self, e: dict) -> None:
         v = self.view

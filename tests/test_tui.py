@@ -205,6 +205,7 @@ async def test_pause_resume_stop_through_the_cockpit(runs):
             await pilot.press("y")
             await until(pilot, lambda: status(run_dir).get("state") == "stopped")
             stopped_at = status(run_dir)["step"]
+            await until(pilot, lambda: app.screen.snapshot.state == "stopped")  # as the user sees it
             await pilot.press("r")  # resume a stopped run: a new detached process
             await until(pilot, lambda: status(run_dir).get("state") == "running"
                         and status(run_dir).get("pid") != pid, timeout=90)
