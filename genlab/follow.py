@@ -37,6 +37,7 @@ class MinMaxSeries:
         self.sum = np.empty(0)
         self.cnt = np.empty(0, np.int64)
         self.last: float | None = None
+        self.last_step = 0
 
     def __len__(self) -> int:
         return len(self.idx)
@@ -48,7 +49,7 @@ class MinMaxSeries:
         steps, values = steps[ok], values[ok]
         if not len(steps):
             return
-        self.last = float(values[-1])
+        self.last, self.last_step = float(values[-1]), int(steps[-1])
         self._append(steps // self.width, values, values, values, np.ones(len(values), np.int64))
         while len(self.idx) > self.capacity:
             self.width *= 2
@@ -73,11 +74,17 @@ class MinMaxSeries:
         self.sum = np.add.reduceat(self.sum, starts)
         self.cnt = np.add.reduceat(self.cnt, starts)
 
+    def centres(self) -> np.ndarray:
+        """Each bucket's middle step; the last (still filling) bucket sits at the newest step."""
+        c = self.idx * self.width + (self.width - 1) / 2
+        c[-1] = self.last_step
+        return c
+
     def envelope(self) -> tuple[list[float], list[float]]:
         """x, y points tracing each bucket's minimum then maximum: a line that keeps spikes."""
         if not len(self.idx):
             return [], []
-        x = (self.idx + 0.5) * self.width
+        x = self.centres()
         xs = np.repeat(x, 2)
         ys = np.empty(2 * len(x))
         ys[0::2], ys[1::2] = self.lo, self.hi
@@ -86,7 +93,7 @@ class MinMaxSeries:
     def means(self) -> tuple[list[float], list[float]]:
         if not len(self.idx):
             return [], []
-        return ((self.idx + 0.5) * self.width).tolist(), (self.sum / self.cnt).tolist()
+        return self.centres().tolist(), (self.sum / self.cnt).tolist()
 
 
 def ema(values: list[float], alpha: float = 0.1) -> list[float]:

@@ -1,0 +1,55 @@
+"""genlab.follow: bounded min/max history and the incremental reader of a run directory."""
+
+import json
+
+import numpy as np
+
+from genlab.follow import MinMaxSeries, RunFollower, ema
+from scripted import make_run
+
+
+def test_buckets_stay_bounded_and_spikes_survive():
+    s = MinMaxSeries(capacity=64)
+    steps = np.arange(1, 100_001)
+    values = np.sin(steps / 500.0)
+    values[77_777] = 50.0  # one spike in 100,000 steps
+    for chunk in range(0, len(steps), 7_919):  # arrives in uneven pieces, as a run writes
+        s.extend(steps[chunk : chunk + 7_919], values[chunk : chunk + 7_919])
+    assert len(s) <= 64
+    x, y = s.envelope()
+    assert max(y) == 50.0 and min(y) == values.min()
+    assert x[-1] == 100_000 and sorted(x) == x
+    mx, my = s.means()
+    assert abs(sum(my[i] * s.cnt[i] for i in range(len(my))) - values.sum()) < 1e-6  # nothing lost
+    assert s.cnt.sum() == 100_000
+
+
+def test_ema_is_bias_corrected():
+    assert ema([4.0, 4.0, 4.0]) == [4.0, 4.0, 4.0]
+    out = ema([0.0, 10.0], alpha=0.5)
+    assert out[0] == 0.0 and 6.0 < out[1] < 7.0
+
+
+def test_follower_reads_only_what_was_appended(tmp_path):
+    run = make_run(tmp_path, "r", "vae", steps=1000)
+    f = RunFollower(run)
+    v = f.poll()
+    assert v.series["loss"].cnt.sum() == 1000 and v.sample.shape == (64, 28, 28)
+    assert [e["kind"] for e in v.events][:1] == ["state"]
+    version, offset = v.version, f.offset
+    assert f.poll().version == version and f.offset == offset  # nothing new: no change
+    with open(run / "events.jsonl", "a") as fh:
+        fh.write(json.dumps({"t": 1, "step": 1000, "kind": "warning", "message": "look"}) + "\n")
+    v = f.poll()
+    assert v.version > version and v.events[-1]["message"] == "look"
+
+
+def test_follower_starts_over_when_a_resume_cut_the_history(tmp_path):
+    from genlab.store import cut_events
+
+    run = make_run(tmp_path, "r", "gan", steps=1000)
+    f = RunFollower(run)
+    assert f.poll().series["d_loss"].last_step == 1000
+    cut_events(run, 400)
+    v = f.poll()
+    assert v.series["d_loss"].last_step == 400 and v.series["d_loss"].cnt.sum() == 400
