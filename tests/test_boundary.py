@@ -22,3 +22,28 @@ def test_importing_all_of_genlab_loads_no_textual():
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_the_cockpit_never_imports_a_model_or_torch(tmp_path):
+    """Samples and curves come from the run directory only: the cockpit process, opening a
+    dashboard, loads neither torch nor any genlab model (and starts fast over SSH)."""
+    from scripted import make_run
+
+    make_run(tmp_path / "runs", "r", "gan", steps=300)
+    code = (
+        "import asyncio, sys\n"
+        "from tui.app import GenlabApp\n"
+        "from tui.screens.dashboard import Dashboard\n"
+        "from tui.source import RunsSource\n"
+        f"app = GenlabApp(RunsSource({str(tmp_path / 'runs')!r}), open_run='r', load_models=False)\n"
+        "async def main():\n"
+        "    async with app.run_test() as pilot:\n"
+        "        while not (isinstance(app.screen, Dashboard) and app.screen.snapshot):\n"
+        "            await pilot.pause(0.05)\n"
+        "asyncio.run(main())\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'genlab.models', 'genlab.engine')))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
