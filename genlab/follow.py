@@ -80,20 +80,34 @@ class MinMaxSeries:
         c[-1] = self.last_step
         return c
 
-    def envelope(self) -> tuple[list[float], list[float]]:
+    def coarse(self, max_buckets: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(centres, lo, hi, sum, count), merged down to at most ``max_buckets`` buckets (a plot
+        never needs more buckets than it has columns), still keeping every minimum and maximum."""
+        x, lo, hi, s, n = self.centres(), self.lo, self.hi, self.sum, self.cnt
+        if max_buckets and len(x) > max_buckets:
+            f = -(-len(x) // max_buckets)
+            starts = np.arange(0, len(x), f)
+            ends = np.minimum(starts + f, len(x)) - 1
+            x = (x[starts] + x[ends]) / 2
+            x[-1] = self.last_step
+            lo, hi = np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts)
+            s, n = np.add.reduceat(s, starts), np.add.reduceat(n, starts)
+        return x, lo, hi, s, n
+
+    def envelope(self, max_buckets: int | None = None) -> tuple[list[float], list[float]]:
         """x, y points tracing each bucket's minimum then maximum: a line that keeps spikes."""
         if not len(self.idx):
             return [], []
-        x = self.centres()
-        xs = np.repeat(x, 2)
+        x, lo, hi, _, _ = self.coarse(max_buckets)
         ys = np.empty(2 * len(x))
-        ys[0::2], ys[1::2] = self.lo, self.hi
-        return xs.tolist(), ys.tolist()
+        ys[0::2], ys[1::2] = lo, hi
+        return np.repeat(x, 2).tolist(), ys.tolist()
 
-    def means(self) -> tuple[list[float], list[float]]:
+    def means(self, max_buckets: int | None = None) -> tuple[list[float], list[float]]:
         if not len(self.idx):
             return [], []
-        return self.centres().tolist(), (self.sum / self.cnt).tolist()
+        x, _, _, s, n = self.coarse(max_buckets)
+        return x.tolist(), (s / n).tolist()
 
 
 def ema(values: list[float], alpha: float = 0.1) -> list[float]:

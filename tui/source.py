@@ -46,13 +46,14 @@ class RunsSource:
         return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock)
 
     @staticmethod
-    def snapshot(follower: RunFollower, smooth_alpha: float = 0.05) -> RunSnapshot:
-        """Plain-data copy of the follower's view, with the curves ready to draw."""
+    def snapshot(follower: RunFollower, max_buckets: int = 200, smooth_alpha: float = 0.05) -> RunSnapshot:
+        """Plain-data copy of the follower's view, with the curves ready to draw: at most
+        ``max_buckets`` min/max pairs a curve (about a plot's width in columns)."""
         v = follower.view
         curves = {}
         for name, series in v.series.items():
-            x, y = series.envelope()
-            mx, my = series.means()
+            x, y = series.envelope(max_buckets)
+            mx, my = series.means(max_buckets)
             curves[name] = Curve(name, x, y, mx, ema(my, smooth_alpha) if my else [])
         return RunSnapshot(
             run_id=v.run_id, path=v.path, state=v.state, config=dict(v.config), status=dict(v.status),

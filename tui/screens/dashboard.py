@@ -59,6 +59,7 @@ class Dashboard(Screen):
         super().__init__()
         self.run_id = run_id
         self.snapshot = None
+        self.plot_columns = 200  # read by the worker: curves need no more buckets than columns
 
     def compose(self) -> ComposeResult:
         config = read_json(self.app.source.root / self.run_id / "config.json") or {}
@@ -86,8 +87,13 @@ class Dashboard(Screen):
             view = follower.poll()
             if view.version != seen:
                 seen = view.version
-                self.post_message(RunUpdated(source.snapshot(follower)))
+                self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns)))
             time.sleep(POLL_S)
+
+    def on_resize(self) -> None:
+        plots = list(self.query(CurvesPlot))
+        if plots:
+            self.plot_columns = max(20, plots[0].size.width)
 
     def on_run_updated(self, message: RunUpdated) -> None:
         snap = self.snapshot = message.snapshot

@@ -1,10 +1,14 @@
 """One plot of training curves (textual-plotext), with log scale and EMA smoothing toggles.
 
 Curves arrive already downsampled (genlab.follow.MinMaxSeries): the unsmoothed line traces each
-bucket's minimum and maximum, so a spike is drawn however long the history.
+bucket's minimum and maximum, so a spike is drawn however long the history. Building a plot is
+the cockpit's most expensive work (tens of milliseconds), so a plot redraws at most once a
+second, and less often if a build takes longer: plotting stays under a tenth of a core.
 """
 
 from __future__ import annotations
+
+import time
 
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
@@ -23,13 +27,27 @@ class CurvesPlot(PlotextPlot):
     log_scale: reactive[bool] = reactive(False)
     smooth: reactive[bool] = reactive(False)
 
+    MIN_INTERVAL_S = 1.0
+    BUDGET = 0.1  # share of one core that plotting may take
+
     def __init__(self, title: str, metrics: list[str], evals: list[str] = (), **kwargs):
         super().__init__(**kwargs)
         self.title_text, self.metrics, self.eval_metrics = title, list(metrics), list(evals)
         self.snapshot: RunSnapshot | None = None
+        self.next_draw = 0.0
+        self.pending = None
 
     def show(self, snapshot: RunSnapshot) -> None:
+        """Take new data; draw now if the budget allows, else once it does."""
         self.snapshot = snapshot
+        wait = self.next_draw - time.monotonic()
+        if wait <= 0:
+            self.replot()
+        elif self.pending is None:
+            self.pending = self.set_timer(wait, self._draw_pending)
+
+    def _draw_pending(self) -> None:
+        self.pending = None
         self.replot()
 
     def watch_log_scale(self) -> None:
@@ -39,6 +57,20 @@ class CurvesPlot(PlotextPlot):
         self.replot()
 
     def replot(self) -> None:
+        self._build()
+        self.refresh()
+        self.next_draw = time.monotonic() + max(self.MIN_INTERVAL_S, self.build_cost / self.BUDGET)
+
+    build_cost = 0.0
+
+    def render(self):
+        """plotext builds the text here, once per refresh; its cost paces the next redraw."""
+        start = time.monotonic()
+        result = super().render()
+        self.build_cost = time.monotonic() - start
+        return result
+
+    def _build(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -67,7 +99,6 @@ class CurvesPlot(PlotextPlot):
             plt.yscale("log")
         if not drawn:
             plt.title(self.title_text + " · waiting for data")
-        self.refresh()
 
     def _keep_positive(self, x, y):
         if not self.log_scale:
