@@ -175,13 +175,22 @@ def live_run(run: str, runs_dir: Path | None):
     return load_run(resolve_run(runs_root(runs_dir), run))
 
 
+def command_and_wait(info, command: str, states: tuple[str, ...], wait: float, **args) -> dict:
+    """Send ``command`` through the run's control channel; its status once in one of ``states``."""
+    from genlab import control
+    from genlab.launch import wait_for_state
+
+    control.send(info.path, command, **args)
+    status = wait_for_state(info.path, states, wait)
+    if status is None:
+        raise GenlabError(f"run {info.run_id} has not confirmed the {command} after {wait:g}s")
+    return status
+
+
 @app.command()
 def pause(run: RunRef, runs_dir: RunsDir = None,
           wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 30.0) -> None:
     """Pause a running run at its next step boundary (after a checkpoint); it stays in memory."""
-    from genlab import control
-    from genlab.launch import wait_for_state
-
     try:
         info = live_run(run, runs_dir)
         if info.state == "paused":
@@ -189,10 +198,7 @@ def pause(run: RunRef, runs_dir: RunsDir = None,
             return
         if info.state not in ("running", "starting"):
             raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to pause")
-        control.send(info.path, "pause")
-        status = wait_for_state(info.path, ("paused", "stopped", "finished"), wait)
-        if status is None:
-            raise GenlabError(f"run {info.run_id} has not confirmed the pause after {wait:g}s")
+        status = command_and_wait(info, "pause", ("paused", "stopped", "finished"), wait)
         out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
     except GenlabError as e:
         raise fail(e)
@@ -202,17 +208,11 @@ def pause(run: RunRef, runs_dir: RunsDir = None,
 def stop(run: RunRef, runs_dir: RunsDir = None,
          wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 60.0) -> None:
     """Stop a run: it writes a checkpoint, records 'stopped' and exits (resume continues it)."""
-    from genlab import control
-    from genlab.launch import wait_for_state
-
     try:
         info = live_run(run, runs_dir)
         if info.state not in ("running", "paused", "starting"):
             raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to stop")
-        control.send(info.path, "stop")
-        status = wait_for_state(info.path, ("stopped", "finished"), wait)
-        if status is None:
-            raise GenlabError(f"run {info.run_id} has not confirmed the stop after {wait:g}s")
+        status = command_and_wait(info, "stop", ("stopped", "finished"), wait)
         out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
     except GenlabError as e:
         raise fail(e)
@@ -232,8 +232,6 @@ def resume(
 ) -> None:
     """Resume a paused run in place, or a stopped, crashed or finished one from its newest good
     checkpoint (same steps, data order and random streams)."""
-    from genlab import control
-    from genlab.launch import wait_for_state
     from genlab.validate import new_total, positive
 
     try:
@@ -250,10 +248,7 @@ def resume(
             total = new_total(info.config, epochs, max_steps)
             if total is not None:
                 args["total_steps"] = total
-            control.send(info.path, "resume", **args)
-            status = wait_for_state(info.path, ("running", "finished", "stopped"), 30.0)
-            if status is None:
-                raise GenlabError(f"run {info.run_id} has not confirmed the resume after 30s")
+            status = command_and_wait(info, "resume", ("running", "finished", "stopped"), 30.0, **args)
             out.print(f"run {info.run_id} {status['state']} from step {status.get('step', 0):,}")
             return
         resume_args = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps,

@@ -260,12 +260,16 @@ class Trainer:
         if "total_steps" in cmd:
             self.set_total_steps(int(cmd["total_steps"]))
 
-    def poll(self) -> str | None:
-        """Handle waiting commands; returns "stop" when the run must stop."""
+    def commands(self) -> list[dict]:
+        """The commands waiting in the control channel; what was ignored becomes a warning."""
         commands, warnings = self.inbox.poll()
         for w in warnings:
             self.warn(w)
-        for cmd in commands:
+        return commands
+
+    def poll(self) -> str | None:
+        """Handle waiting commands; returns "stop" when the run must stop."""
+        for cmd in self.commands():
             kind = cmd["command"]
             if kind == "stop":
                 return "stop"
@@ -289,10 +293,7 @@ class Trainer:
         while True:
             if self.stop_request:
                 return "stop"
-            commands, warnings = self.inbox.poll()
-            for w in warnings:
-                self.warn(w)
-            for cmd in commands:
+            for cmd in self.commands():
                 kind = cmd["command"]
                 if kind == "stop":
                     return "stop"
