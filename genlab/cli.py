@@ -488,6 +488,84 @@ def data(data_dir: DataDir = None, as_json: AsJson = False,
         raise typer.Exit(1)
 
 
+# --------------------------------------------------------------------------- evaluation
+
+
+@app.command(name="eval")
+def evaluate(
+    run: Annotated[str, typer.Argument(help="A run id, prefix or 'latest'; or 'train-classifier' to train the judge.")],
+    n: Annotated[int, typer.Option("-n", help="Digits to generate for sample-based models.")] = 10_000,
+    k: Annotated[int, typer.Option("-k", help="Importance samples per digit for VAEs.")] = 1_000,
+    epochs: Annotated[int, typer.Option(help="train-classifier: epochs.")] = 4,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    data_dir: DataDir = None,
+    runs_dir: RunsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Quality of a run's newest checkpoint: FLD, class histogram and confident share (GANs),
+    importance-sampled NLL (VAEs), test NLL (PixelCNNs). 'genlab eval train-classifier' trains
+    the classifier these use and saves it into the package."""
+    from genlab.device import resolve
+
+    try:
+        dev = resolve(device)
+        if n <= 0 or k <= 0:
+            raise UsageError("-n and -k must be positive")
+        if run == "train-classifier":
+            train_judge(epochs, dev, data_dir)
+            return
+        result = evaluate_run(run, n, k, dev, data_dir, runs_dir)
+    except GenlabError as e:
+        raise fail(e)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    out.print(f"[bold]{result['run']}[/] ({result['model']}, step {result['step']:,}):")
+    for key, value in result["metrics"].items():
+        shown = " ".join(f"{v:.3f}" for v in value) if isinstance(value, list) else f"{value:.4g}"
+        out.print(f"  {key:16} {shown}")
+
+
+def train_judge(epochs: int, dev, data_dir) -> None:
+    from genlab import classifier
+    from genlab.data import load_digits
+
+    digits = load_digits(data_dir, dev)
+    out.print(f"training the digit classifier on {len(digits.train_images):,} digits ({digits.source}), {epochs} epochs")
+    model, acc = classifier.train(digits, epochs=epochs, device=dev, log=out.print)
+    classifier.save(model.cpu(), acc)
+    out.print(f"saved {classifier.WEIGHTS} (test accuracy {acc:.4f})")
+
+
+def evaluate_run(run: str, n: int, k: int, dev, data_dir, runs_dir) -> dict:
+    import torch
+
+    from genlab import checkpoint, evaluate, models
+    from genlab.data import load_for_run
+    from genlab.store import resolve_run, runs_root
+
+    run_dir = resolve_run(runs_root(runs_dir), run)
+    found = checkpoint.newest_good(run_dir, map_location=dev)
+    if found is None:
+        raise GenlabError(f"run {run_dir.name} has no usable checkpoint yet")
+    _, ckpt = found
+    config = ckpt["config"]
+    model = models.build(config["model"], config["hp"], dev)
+    model.load_state(ckpt)
+    digits = load_for_run(config["data"], dev, data_dir)
+    if config["family"] == "gan":
+        images = torch.cat([model.sample(min(1000, n - i), torch.Generator().manual_seed(i))
+                            for i in range(0, n, 1000)])
+        metrics = evaluate.Judge(digits.test_images, dev).judge(images)
+    elif config["family"] == "vae":
+        metrics = model.evaluate(digits.test_images, digits.test_labels)
+        metrics["test_is_nll"] = evaluate.vae_importance_nll(model, digits.test_images, k=k)
+        metrics["k"] = k
+    else:
+        metrics = model.evaluate(digits.test_images, digits.test_labels)
+    return {"run": run_dir.name, "model": config["model"], "step": int(ckpt["step"]), "metrics": metrics}
+
+
 # --------------------------------------------------------------------------- the cockpit
 
 

@@ -5,8 +5,12 @@ from genlab import models
 from genlab.errors import UsageError
 
 # Small versions where the default is slow on a 2-core CPU; the GAN and VAE run as they ship.
-SMALL = {"gan": {}, "vae": {}, "pixelcnn": {"channels": 16, "layers": 2, "batch_size": 32}}
-LOSS = {"gan": "d_loss", "vae": "loss", "pixelcnn": "nll"}
+SMALL = {"gan": {}, "vae": {}, "pixelcnn": {"channels": 16, "layers": 2, "batch_size": 32},
+         "dcgan": {"width": 16, "batch_size": 32}, "wgan-gp": {"width": 16, "batch_size": 40},
+         "cgan": {"width": 16, "batch_size": 32}, "conv-vae": {"hidden": 64, "batch_size": 64}}
+LOSS = {"gan": "d_loss", "vae": "loss", "pixelcnn": "nll", "dcgan": "d_loss", "wgan-gp": "d_loss",
+        "cgan": "d_loss", "conv-vae": "loss"}
+STEPS = {"wgan-gp": 150}
 
 
 def test_seed_gan_parameter_counts():
@@ -23,7 +27,8 @@ def test_model_trains_and_its_loss_falls(name, digits):
     bs = m.hp["batch_size"]
     g = torch.Generator().manual_seed(0)
     losses = []
-    for step in range(300):
+    steps = STEPS.get(name, 300)
+    for step in range(steps):
         idx = torch.randint(0, len(digits.train_images), (bs,), generator=g)
         metrics = m.train_step(digits.train_images[idx], digits.train_labels[idx])
         assert all(isinstance(v, float) for v in metrics.values())
@@ -70,6 +75,26 @@ def test_pixelcnn_is_causal():
     diff = (net(y) - base).abs().flatten() > 0
     first_changed = int(diff.nonzero()[0])
     assert first_changed > 14 * 28 + 10
+
+
+def test_every_model_is_registered_with_its_reference_hyperparameters():
+    assert set(models.MODELS) == set(SMALL)
+    assert models.get("wgan-gp").defaults["critic_iters"] == 5 and models.get("wgan-gp").defaults["penalty"] == 10.0
+    assert models.get("dcgan").defaults["beta1"] == 0.5 and models.get("dcgan").defaults["lr"] == 2e-4
+    for name, cls in models.MODELS.items():
+        assert cls.__doc__ or cls.__module__, name
+
+
+def test_cgan_samples_are_rows_of_each_digit():
+    torch.manual_seed(0)
+    m = models.build("cgan", {"width": 16})
+    latent = m.latent(80, torch.Generator().manual_seed(0))
+    assert latent[:, -1].tolist() == [d for d in range(10) for _ in range(8)]  # rows 0 to 9
+    # the label steers the generator: the same z with another label gives another digit
+    relabelled = latent.clone()
+    relabelled[:, -1] = (relabelled[:, -1] + 1) % 10
+    assert not torch.equal(m.decode(latent), m.decode(relabelled))
+    assert torch.equal(m.decode(latent), m.decode(latent.clone()))
 
 
 def test_unknown_model_and_hyperparameter():

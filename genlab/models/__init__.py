@@ -6,11 +6,15 @@ import torch
 
 from genlab.errors import UsageError
 from genlab.models.base import GenModel
+from genlab.models.cgan import CGAN
+from genlab.models.conv_vae import ConvVAE
+from genlab.models.dcgan import DCGAN
 from genlab.models.gan import GAN
 from genlab.models.pixelcnn import PixelCNN
 from genlab.models.vae import VAE
+from genlab.models.wgan_gp import WGANGP
 
-MODELS: dict[str, type[GenModel]] = {m.name: m for m in (GAN, VAE, PixelCNN)}
+MODELS: dict[str, type[GenModel]] = {m.name: m for m in (GAN, DCGAN, WGANGP, CGAN, VAE, ConvVAE, PixelCNN)}
 
 
 def get(name: str) -> type[GenModel]:

@@ -49,9 +49,12 @@ class VAE(GenModel):
 
     def __init__(self, hp: dict, device: torch.device):
         super().__init__(hp, device)
-        self.net = VAENet(int(self.hp["hidden"]), int(self.hp["latent"])).to(self.device)
+        self.net = self.make_net().to(self.device)
         self.networks = {"vae": self.net}
         self.optimizers = {"vae": adam(self.net.parameters(), self.hp["lr"])}
+
+    def make_net(self) -> nn.Module:
+        return VAENet(int(self.hp["hidden"]), int(self.hp["latent"]))
 
     def step(self, images, labels):
         x = binarize(images.reshape(len(images), 784))

@@ -36,6 +36,10 @@ PANES = {
             ("reconstruction and KL, nats", ["recon", "kl"], ["test_recon", "test_kl"])],
     "autoregressive": [("NLL, bits per dimension", ["bpd"], ["test_bpd"])],
 }
+PANES_BY_MODEL = {  # where a model's metrics differ from its family's
+    "wgan-gp": [("critic and generator losses", ["d_loss", "g_loss"], []),
+                ("Wasserstein estimate and gradient penalty", ["wasserstein", "gp"], ["test_wasserstein"])],
+}
 
 
 class Dashboard(Screen):
@@ -63,7 +67,7 @@ class Dashboard(Screen):
 
     def compose(self) -> ComposeResult:
         config = read_json(self.app.source.root / self.run_id / "config.json") or {}
-        panes = PANES.get(config.get("family"), PANES["gan"])
+        panes = PANES_BY_MODEL.get(config.get("model")) or PANES.get(config.get("family"), PANES["gan"])
         yield StatusBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="curves"):

@@ -1,0 +1,55 @@
+"""The convolutional generator and discriminator shared by dcgan, wgan-gp and cgan.
+
+DCGAN's recipe (Radford et al. 2016) at MNIST size: G projects z to 128×7×7, then two strided
+transposed convolutions (BatchNorm, ReLU) up to 1×28×28 with Tanh; D mirrors it with strided
+convolutions and LeakyReLU(0.2), BatchNorm in the middle (none in a WGAN-GP critic, whose
+penalty is per sample), and one logit out. ``classes`` > 0 adds a label: G gets a one-hot next
+to z, D gets it next to its features (a conditional GAN, Mirza & Osindero 2014).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ConvGenerator(nn.Module):
+    def __init__(self, latent: int = 100, width: int = 64, classes: int = 0):
+        super().__init__()
+        self.classes = classes
+        self.project = nn.Sequential(nn.Linear(latent + classes, 2 * width * 7 * 7), nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
+        )
+        self.width = width
+
+    def forward(self, z, labels=None):
+        if self.classes:
+            z = torch.cat([z, F.one_hot(labels, self.classes).float()], 1)
+        return self.up(self.project(z).view(len(z), 2 * self.width, 7, 7))
+
+
+class ConvDiscriminator(nn.Module):
+    def __init__(self, width: int = 64, batchnorm: bool = True, classes: int = 0):
+        super().__init__()
+        self.classes = classes
+        norm = nn.BatchNorm2d(2 * width) if batchnorm else nn.Identity()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1), norm, nn.LeakyReLU(0.2),
+            nn.Flatten(),
+        )
+        self.out = nn.Linear(2 * width * 7 * 7 + classes, 1)
+
+    def forward(self, x, labels=None):
+        h = self.features(x)
+        if self.classes:
+            h = torch.cat([h, F.one_hot(labels, self.classes).float()], 1)
+        return self.out(h)
+
+
+def scale(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N×28×28 to N×1×28×28 in [-1, 1]."""
+    return images.unsqueeze(1).float().mul_(2 / 255).sub_(1)

@@ -1,0 +1,95 @@
+"""DCGAN (Radford, Metz & Chintala 2016): the seed's first remedy, a convolutional GAN.
+
+Reference hyperparameters from the paper: Adam with lr 2e-4 and beta1 0.5 (beta2 0.999), batch
+128, BatchNorm in G and D, LeakyReLU(0.2) in D, ReLU in G, Tanh output, data scaled to [-1, 1].
+Non-saturating BCE loss (G maximises log D(G(z))), written with logits for stability.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genlab.models.base import GenModel, adam, to_uint8
+from genlab.models.convnets import ConvDiscriminator, ConvGenerator, scale
+
+
+class DCGAN(GenModel):
+    name = "dcgan"
+    family = "gan"
+    description = "convolutional GAN (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 128"
+    defaults = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64}
+    key_metrics = ("d_loss", "g_loss")
+    conditional = False
+
+    def __init__(self, hp: dict, device: torch.device):
+        super().__init__(hp, device)
+        classes = 10 if self.conditional else 0
+        self.G = ConvGenerator(int(self.hp["latent"]), int(self.hp["width"]), classes).to(self.device)
+        self.D = self.make_discriminator(int(self.hp["width"]), classes).to(self.device)
+        self.networks = {"G": self.G, "D": self.D}
+        betas = (float(self.hp["beta1"]), float(self.hp.get("beta2", 0.999)))
+        self.optimizers = {"G": adam(self.G.parameters(), self.hp["lr"], betas),
+                           "D": adam(self.D.parameters(), self.hp["lr"], betas)}
+
+    def make_discriminator(self, width: int, classes: int):
+        return ConvDiscriminator(width, batchnorm=True, classes=classes)
+
+    def step(self, images, labels):
+        b = len(images)
+        x = scale(images)
+        y = labels if self.conditional else None
+        fake = self.G(torch.randn(b, int(self.hp["latent"]), device=self.device), y)
+        ones, zeros = torch.ones(b, 1, device=self.device), torch.zeros(b, 1, device=self.device)
+
+        # ---- discriminator
+        real_logit, fake_logit = self.D(x, y), self.D(fake.detach(), y)
+        d_loss = F.binary_cross_entropy_with_logits(real_logit, ones) + F.binary_cross_entropy_with_logits(fake_logit, zeros)
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimizers["D"].step()
+
+        # ---- generator (non-saturating)
+        self.D.requires_grad_(False)
+        g_loss = F.binary_cross_entropy_with_logits(self.D(fake, y), ones)
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.optimizers["G"].step()
+        self.D.requires_grad_(True)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                "d_real": torch.sigmoid(real_logit.detach()).mean(), "d_fake": torch.sigmoid(fake_logit.detach()).mean()}
+
+    # ---- sampling: the latent is z, with the label in the last column for a conditional model
+    def latent(self, n, generator):
+        z = torch.randn(n, int(self.hp["latent"]), generator=generator)
+        if not self.conditional:
+            return z
+        labels = torch.arange(n) * 10 // n  # rows of 0s, then 1s, ... 9s
+        return torch.cat([z, labels.unsqueeze(1).float()], 1)
+
+    def split(self, latent):
+        latent = latent.to(self.device)
+        if not self.conditional:
+            return latent, None
+        return latent[:, :-1], latent[:, -1].long()
+
+    @torch.no_grad()
+    def decode(self, latent, interrupt=None):
+        self.G.eval()
+        out = self.G(*self.split(latent))
+        self.G.train()
+        return to_uint8(out, -1.0, 1.0)
+
+    @torch.no_grad()
+    def evaluate(self, images, labels, interrupt=None):
+        """D's mean output on held-out digits and on as many fakes."""
+        self.train(False)
+        g = torch.Generator().manual_seed(1234)
+        real_sum = fake_sum = 0.0
+        for chunk, lab in zip(images.split(1000), labels.split(1000)):
+            y = lab if self.conditional else None
+            real_sum += float(torch.sigmoid(self.D(scale(chunk), y)).sum())
+            z = torch.randn(len(chunk), int(self.hp["latent"]), generator=g).to(self.device)
+            fake_sum += float(torch.sigmoid(self.D(self.G(z, y), y)).sum())
+        self.train(True)
+        return {"test_d_real": real_sum / len(images), "test_d_fake": fake_sum / len(images)}
