@@ -10,11 +10,12 @@ from genlab.models.cgan import CGAN
 from genlab.models.conv_vae import ConvVAE
 from genlab.models.dcgan import DCGAN
 from genlab.models.gan import GAN
+from genlab.models.gated_pixelcnn import GatedPixelCNN
 from genlab.models.pixelcnn import PixelCNN
 from genlab.models.vae import VAE
 from genlab.models.wgan_gp import WGANGP
 
-MODELS: dict[str, type[GenModel]] = {m.name: m for m in (GAN, DCGAN, WGANGP, CGAN, VAE, ConvVAE, PixelCNN)}
+MODELS: dict[str, type[GenModel]] = {m.name: m for m in (GAN, DCGAN, WGANGP, CGAN, VAE, ConvVAE, PixelCNN, GatedPixelCNN)}
 
 
 def get(name: str) -> type[GenModel]:

@@ -75,9 +75,12 @@ class PixelCNN(GenModel):
 
     def __init__(self, hp: dict, device: torch.device):
         super().__init__(hp, device)
-        self.net = PixelCNNNet(int(self.hp["channels"]), int(self.hp["layers"])).to(self.device)
+        self.net = self.make_net().to(self.device)
         self.networks = {"pixelcnn": self.net}
         self.optimizers = {"pixelcnn": adam(self.net.parameters(), self.hp["lr"])}
+
+    def make_net(self) -> nn.Module:
+        return PixelCNNNet(int(self.hp["channels"]), int(self.hp["layers"]))
 
     def step(self, images, labels):
         x = binarize(images.unsqueeze(1))
