@@ -79,7 +79,7 @@ def vae_importance_nll(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, 
             kk = min(100, k - start)
             eps = torch.randn((kk, *mu.shape), generator=g).to(x.device)
             z = mu + eps * std
-            logits = net.dec(z)
+            logits = net.dec(z.flatten(0, 1)).view(kk, len(x), 784)  # decoders take a flat batch
             log_px_z = -torch.nn.functional.binary_cross_entropy_with_logits(
                 logits, x.expand_as(logits), reduction="none").sum(-1)
             log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
