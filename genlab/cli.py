@@ -83,6 +83,7 @@ def train(
     keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = 3,
     eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = 10_000,
     log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = 10.0,
+    quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks of GAN samples (under 10% of time).")] = 30.0,
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
@@ -96,6 +97,7 @@ def train(
             batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
             sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
             keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
+            quality_every_s=quality_every,
         )
         run_dir = create(prepared)
         if detach:

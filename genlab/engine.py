@@ -57,6 +57,7 @@ class Trainer:
         self.last_eval_step = self.last_checkpoint_step = -1
         self.sample_seconds = 0.0
         self._next_peek = 0.0
+        self.judge = None  # the digit classifier, loaded at the first live quality check
         fault = os.environ.get(FAULT_NAN_STEP)
         self.fault_step = int(fault) if fault and fault.isdigit() else None
 
@@ -175,6 +176,26 @@ class Trainer:
         self.emit("eval", epoch=self.batches.epoch + (1 if self.batches.position else 0), n=n,
                   seconds=round(time.perf_counter() - start, 3), **{k: round(v, 5) for k, v in results.items()})
         self.last_eval_step = self.step
+
+    def judge_samples(self) -> float | None:
+        """Live quality for sample-based models (GANs): FLD, class histogram, confident share of
+        ``quality_samples`` fresh digits, as an ``eval`` event. Returns seconds, or None."""
+        if self.model.family != "gan":
+            return None
+        start = time.perf_counter()
+        if self.judge is None:
+            from genlab.evaluate import Judge
+
+            self.judge = Judge(self.digits.test_images, self.device)
+        n = int(self.config.get("quality_samples", 2000))
+        g = torch.Generator().manual_seed(self.config["seed"] + 1)
+        images = torch.cat([self.model.sample(min(1000, n - i), g) for i in range(0, n, 1000)])
+        q = self.judge.judge(images)
+        seconds = time.perf_counter() - start
+        self.emit("eval", quality=True, n=n, seconds=round(seconds, 3), test_fld=q["fld"],
+                  test_confident=q["confident"], class_hist=q["class_hist"],
+                  min_class_share=q["min_class_share"], max_class_share=q["max_class_share"])
+        return seconds
 
     def checkpoint_dict(self) -> dict:
         return {
@@ -339,6 +360,7 @@ class Trainer:
         next_flush = self.started + cfg["metrics_every_s"]
         next_sample = self.started + cfg["sample_every_s"]
         next_checkpoint = self.started + cfg["checkpoint_every_s"]
+        next_quality = self.started + cfg.get("quality_every_s", 30.0)
         next_poll = self.started
         self.set_state("running")
         if self.step == 0:
@@ -381,6 +403,11 @@ class Trainer:
                     seconds = self.write_samples()
                     # keep sampling under SAMPLE_BUDGET of wall time, however slow one grid is
                     next_sample = time.monotonic() + max(cfg["sample_every_s"], (seconds or 0) * (1 / SAMPLE_BUDGET - 1))
+                if now >= next_quality:
+                    seconds = self.judge_samples()
+                    # like sample grids: at most SAMPLE_BUDGET of wall time
+                    next_quality = time.monotonic() + max(cfg.get("quality_every_s", 30.0),
+                                                          (seconds or 0) * (1 / SAMPLE_BUDGET - 1))
                 if now >= next_checkpoint:
                     self.flush_metrics()
                     self.save_checkpoint()
@@ -395,6 +422,7 @@ class Trainer:
                 return "stopped"
         if self.last_eval_step != self.step:
             self.evaluate()
+        self.judge_samples()
         self.write_samples()
         self.save_checkpoint()
         self.report_progress()

@@ -135,6 +135,7 @@ class RunView:
     sample: np.ndarray | None = None
     sample_step: int | None = None
     latest: dict = field(default_factory=dict)
+    class_hist: list[float] | None = None  # the newest class histogram of generated digits
     problem: str | None = None  # what is wrong with the directory, if anything
     version: int = 0  # bumped whenever anything above changed
 
@@ -258,6 +259,8 @@ class RunFollower:
         v = self.view
         kind = e.get("kind")
         if kind == "eval":
+            if isinstance(e.get("class_hist"), list):
+                v.class_hist = e["class_hist"]
             for k, val in e.items():
                 if k.startswith("test_") and isinstance(val, (int, float)):
                     v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))

@@ -59,6 +59,9 @@ def event_line(e: dict) -> str | None:
         return f"state {e['state']} at step {e['step']:,}{extra}"
     if kind == "eval":
         vals = "  ".join(f"{k} {v:.4g}" for k, v in e.items() if k.startswith("test_"))
+        if e.get("quality"):
+            hist = " ".join(f"{h:.0%}" for h in e.get("class_hist", []))
+            return f"quality at step {e['step']:,} ({e.get('n')} samples): {vals}  classes 0-9: {hist}"
         return f"eval after epoch {e.get('epoch', '?')} (step {e['step']:,}): {vals}"
     if kind == "checkpoint":
         return f"checkpoint {Path(e['path']).name} ({e.get('seconds', 0):.2f}s)"
@@ -137,7 +140,7 @@ class StatusSink:
         self.write()
 
     def progress(self, p: Progress) -> None:
-        self.status.update(step=p.step, epoch=p.epoch, images_per_s=round(p.images_per_s, 1),
+        self.status.update(step=p.step, epoch=p.epoch, epochs=p.epochs, images_per_s=round(p.images_per_s, 1),
                            eta_s=p.eta_s, elapsed_s=round(p.elapsed_s, 1), metrics=p.metrics)
         self.write()
 

@@ -105,5 +105,7 @@ def test_real_command_bad_model_one_line(runs):
     p = subprocess.run([sys.executable, "-m", "genlab", "train", "gna", "--runs-dir", str(runs)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
-    assert p.stderr == "genlab: error: unknown model 'gna'; choose from gan, vae, pixelcnn\n"
+    from genlab.models import MODELS
+
+    assert p.stderr == f"genlab: error: unknown model 'gna'; choose from {', '.join(MODELS)}\n"
     assert not runs.exists()

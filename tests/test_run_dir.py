@@ -105,3 +105,18 @@ def test_resolve_run_by_prefix_and_latest(runs):
     assert resolve_run(runs, "alp").name == "alpha-1"
     assert resolve_run(runs, "latest").name == "beta-1"
     assert [r.run_id for r in list_runs(runs)] == ["alpha-1", "beta-1"]
+
+
+def test_live_quality_of_gan_samples(runs):
+    """GAN runs judge their samples as they train: FLD, class histogram, confident share."""
+    from genlab.follow import RunFollower
+
+    run_dir, _ = short_run(runs, "gan", steps=60, quality_every_s=1e-6, quality_samples=500)
+    events, _ = read_events(run_dir / "events.jsonl")
+    quality = [e for e in events if e["kind"] == "eval" and e.get("quality")]
+    assert len(quality) >= 2 and quality[-1]["step"] == 60
+    q = quality[-1]
+    assert q["n"] == 500 and q["test_fld"] > 0 and 0 <= q["test_confident"] <= 1
+    assert len(q["class_hist"]) == 10 and abs(sum(q["class_hist"]) - 1) < 1e-3
+    view = RunFollower(run_dir).poll()
+    assert view.class_hist == q["class_hist"] and view.evals["test_fld"][-1] == (60, q["test_fld"])

@@ -87,7 +87,8 @@ async def test_runs_screen_then_dashboard_and_its_keys(tmp_path):
         dash = app.screen
         assert dash.run_id == "gan-1" and dash.snapshot.state == "running"
         plots = list(dash.query(CurvesPlot))
-        assert [p.title_text for p in plots] == ["G and D losses", "D(x) and D(G(z))"]
+        assert [p.title_text for p in plots] == ["G and D losses", "D(x) and D(G(z))",
+                                                 "FLD to the test set (lower is better)"]
         status = str(dash.query_one(StatusBar).render())
         assert "running" in status and "step 2,000/4,685" in status and "3,200 img/s" in status
 

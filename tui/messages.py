@@ -36,6 +36,7 @@ class RunSnapshot:
     sample_step: int | None
     latest: dict
     problem: str | None
+    class_hist: list[float] | None = None
 
 
 class RunUpdated(Message):

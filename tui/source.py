@@ -59,6 +59,7 @@ class RunsSource:
             run_id=v.run_id, path=v.path, state=v.state, config=dict(v.config), status=dict(v.status),
             curves=curves, evals={k: list(val) for k, val in v.evals.items()}, events=list(v.events),
             sample=v.sample, sample_step=v.sample_step, latest=dict(v.latest), problem=v.problem,
+            class_hist=list(v.class_hist) if v.class_hist else None,
         )
 
     # ---- commands

@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 from genlab.store import read_json
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
+from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.event_log import EventLog
 from tui.widgets.samples import SamplesPane
@@ -31,14 +32,16 @@ POLL_S = 0.25  # at most four redraws a second
 # family -> plots: (title, training metrics, held-out metrics)
 PANES = {
     "gan": [("G and D losses", ["d_loss", "g_loss"], ["test_d_loss"]),
-            ("D(x) and D(G(z))", ["d_real", "d_fake"], ["test_d_real", "test_d_fake"])],
+            ("D(x) and D(G(z))", ["d_real", "d_fake"], ["test_d_real", "test_d_fake"]),
+            ("FLD to the test set (lower is better)", [], ["test_fld"])],
     "vae": [("negative ELBO, nats", ["loss"], ["test_loss"]),
             ("reconstruction and KL, nats", ["recon", "kl"], ["test_recon", "test_kl"])],
     "autoregressive": [("NLL, bits per dimension", ["bpd"], ["test_bpd"])],
 }
 PANES_BY_MODEL = {  # where a model's metrics differ from its family's
     "wgan-gp": [("critic and generator losses", ["d_loss", "g_loss"], []),
-                ("Wasserstein estimate and gradient penalty", ["wasserstein", "gp"], ["test_wasserstein"])],
+                ("Wasserstein estimate and gradient penalty", ["wasserstein", "gp"], ["test_wasserstein"]),
+                ("FLD to the test set (lower is better)", [], ["test_fld"])],
 }
 
 
@@ -73,7 +76,10 @@ class Dashboard(Screen):
             with Vertical(id="curves"):
                 for i, (title, metrics, evals) in enumerate(panes):
                     yield CurvesPlot(title, metrics, evals, id=f"plot{i}")
-            yield SamplesPane(id="samples")
+            with Vertical(id="samples-column"):
+                yield SamplesPane(id="samples")
+                if config.get("family") == "gan":
+                    yield ClassHistogram(id="classes")
         yield EventLog(id="events")
         yield Footer()
 
@@ -94,7 +100,12 @@ class Dashboard(Screen):
                 self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns)))
             time.sleep(POLL_S)
 
+    COMPACT_BELOW = 34  # rows: under this, the third plot and the class histogram make way
+
     def on_resize(self) -> None:
+        compact = self.size.height < self.COMPACT_BELOW
+        for widget in [*self.query("#plot2"), *self.query(ClassHistogram)]:
+            widget.display = not compact
         plots = list(self.query(CurvesPlot))
         if plots:
             self.plot_columns = max(20, plots[0].size.width)
@@ -105,6 +116,8 @@ class Dashboard(Screen):
         for plot in self.query(CurvesPlot):
             plot.show(snap)
         self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
+        for hist in self.query(ClassHistogram):
+            hist.show(snap.class_hist, snap.evals)
         self.query_one(EventLog).show(snap.events)
 
     def on_action_failed(self, message: ActionFailed) -> None:

@@ -1,0 +1,47 @@
+"""Which digits a GAN is generating: the classifier's histogram of fresh samples, so mode
+collapse is visible at a glance (an empty bar is a digit the generator has lost)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class ClassHistogram(Static):
+    DEFAULT_CSS = """
+    ClassHistogram {
+        height: 12;
+        min-height: 12;
+        border: round $primary;
+        border-title-align: left;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__("waiting for the first quality check", **kwargs)
+        self.border_title = "classes of generated digits"
+        self.hist: list[float] | None = None
+
+    def show(self, hist: list[float] | None, evals: dict) -> None:
+        if not hist or hist == self.hist:
+            return
+        self.hist = hist
+        fld = (evals.get("test_fld") or [(0, None)])[-1][1]
+        conf = (evals.get("test_confident") or [(0, None)])[-1][1]
+        title = "classes"
+        if fld is not None:
+            title += f" · FLD {fld:.1f}"
+        if conf is not None:
+            title += f" · sure {conf:.0%}"
+        self.border_title = title
+        width = max(5, self.content_size.width - 8)
+        top = max(max(hist), 1e-9)
+        text = Text()
+        for digit, share in enumerate(hist):
+            bar = "█" * round(width * share / top)
+            style = "red" if share < 0.05 else ("yellow" if share < 0.07 or share > 0.13 else "green")
+            text.append(f"{digit} ")
+            text.append(bar.ljust(width), style=style)
+            text.append(f" {share:4.0%}\n" if digit < 9 else f" {share:4.0%}")
+        self.update(text)
