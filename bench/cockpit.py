@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
-import os
 import subprocess
 import sys
 import tempfile
