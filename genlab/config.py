@@ -25,8 +25,9 @@ DEFAULTS = {
     "checkpoint_every_s": 300.0,
     "keep_checkpoints": 3,
     "eval_size": 10_000,  # held-out digits evaluated at each epoch's end (at most the test set)
-    "quality_every_s": 30.0,  # live sample quality (GANs: FLD, class histogram), under 10% of time
-    "quality_samples": 2_000,
+    "quality_every_s": 30.0,  # live quality (GAN FLD and classes, VAE IS-NLL, PixelCNN NLL), under 10% of time
+    "quality_samples": 2_000,  # digits generated (GANs) or held-out digits scored (VAEs, PixelCNNs)
+    "quality_k": 100,  # importance samples per digit for a VAE's live NLL
 }
 
 
@@ -86,10 +87,10 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
         "sample_count": cls.sample_count,
     }
     for key in ("metrics_every_s", "log_every_s", "sample_every_s", "checkpoint_every_s", "keep_checkpoints",
-                "eval_size", "quality_every_s", "quality_samples"):
+                "eval_size", "quality_every_s", "quality_samples", "quality_k"):
         value = cadence.get(key)
         value = DEFAULTS[key] if value is None else value
-        kind = int if key in ("keep_checkpoints", "eval_size", "quality_samples") else float
+        kind = int if key in ("keep_checkpoints", "eval_size", "quality_samples", "quality_k") else float
         config[key] = positive(key.replace("_", " "), value, kind)
     return config
 

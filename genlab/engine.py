@@ -177,24 +177,36 @@ class Trainer:
                   seconds=round(time.perf_counter() - start, 3), **{k: round(v, 5) for k, v in results.items()})
         self.last_eval_step = self.step
 
-    def judge_samples(self) -> float | None:
-        """Live quality for sample-based models (GANs): FLD, class histogram, confident share of
-        ``quality_samples`` fresh digits, as an ``eval`` event. Returns seconds, or None."""
-        if self.model.family != "gan":
-            return None
-        start = time.perf_counter()
-        if self.judge is None:
-            from genlab.evaluate import Judge
+    def live_quality(self) -> float | None:
+        """Quality on a cadence, as an ``eval`` event with ``quality: true``. GANs: FLD, class
+        histogram and confident share of ``quality_samples`` fresh digits. VAEs: importance-sampled
+        NLL (``quality_k`` samples) of as many held-out digits. PixelCNNs: their test NLL on as
+        many held-out digits. Returns seconds (None if a command interrupted it)."""
+        from genlab import evaluate
 
-            self.judge = Judge(self.digits.test_images, self.device)
-        n = int(self.config.get("quality_samples", 2000))
-        g = torch.Generator().manual_seed(self.config["seed"] + 1)
-        images = torch.cat([self.model.sample(min(1000, n - i), g) for i in range(0, n, 1000)])
-        q = self.judge.judge(images)
+        start = time.perf_counter()
+        n = min(int(self.config.get("quality_samples", 2000)), len(self.digits.test_images))
+        family = self.model.family
+        try:
+            if family == "gan":
+                if self.judge is None:
+                    self.judge = evaluate.Judge(self.digits.test_images, self.device)
+                g = torch.Generator().manual_seed(self.config["seed"] + 1)
+                images = torch.cat([self.model.sample(min(1000, n - i), g) for i in range(0, n, 1000)])
+                q = self.judge.judge(images)
+                fields = {"test_fld": q["fld"], "test_confident": q["confident"], "class_hist": q["class_hist"],
+                          "min_class_share": q["min_class_share"], "max_class_share": q["max_class_share"]}
+            elif family == "vae":
+                k = int(self.config.get("quality_k", 100))
+                fields = {"test_is_nll": round(evaluate.vae_importance_nll(self.model, self.digits.test_images[:n], k=k), 4), "k": k}
+            else:
+                q = self.model.evaluate(self.digits.test_images[:n], self.digits.test_labels[:n],
+                                        interrupt=self.interrupt_requested)
+                fields = {key: round(v, 5) for key, v in q.items()}
+        except Interrupted:
+            return None
         seconds = time.perf_counter() - start
-        self.emit("eval", quality=True, n=n, seconds=round(seconds, 3), test_fld=q["fld"],
-                  test_confident=q["confident"], class_hist=q["class_hist"],
-                  min_class_share=q["min_class_share"], max_class_share=q["max_class_share"])
+        self.emit("eval", quality=True, n=n, seconds=round(seconds, 3), **fields)
         return seconds
 
     def checkpoint_dict(self) -> dict:
@@ -404,7 +416,7 @@ class Trainer:
                     # keep sampling under SAMPLE_BUDGET of wall time, however slow one grid is
                     next_sample = time.monotonic() + max(cfg["sample_every_s"], (seconds or 0) * (1 / SAMPLE_BUDGET - 1))
                 if now >= next_quality:
-                    seconds = self.judge_samples()
+                    seconds = self.live_quality()
                     # like sample grids: at most SAMPLE_BUDGET of wall time
                     next_quality = time.monotonic() + max(cfg.get("quality_every_s", 30.0),
                                                           (seconds or 0) * (1 / SAMPLE_BUDGET - 1))
@@ -422,7 +434,7 @@ class Trainer:
                 return "stopped"
         if self.last_eval_step != self.step:
             self.evaluate()
-        self.judge_samples()
+        self.live_quality()
         self.write_samples()
         self.save_checkpoint()
         self.report_progress()

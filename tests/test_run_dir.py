@@ -120,3 +120,15 @@ def test_live_quality_of_gan_samples(runs):
     assert len(q["class_hist"]) == 10 and abs(sum(q["class_hist"]) - 1) < 1e-3
     view = RunFollower(run_dir).poll()
     assert view.class_hist == q["class_hist"] and view.evals["test_fld"][-1] == (60, q["test_fld"])
+
+
+def test_live_quality_of_vaes_and_pixelcnns(runs):
+    vae_dir, _ = short_run(runs, "vae", steps=40, quality_every_s=1e-6, quality_samples=200, quality_k=20, name="v")
+    q = [e for e in read_events(vae_dir / "events.jsonl")[0] if e["kind"] == "eval" and e.get("quality")]
+    elbo = [e for e in read_events(vae_dir / "events.jsonl")[0] if e["kind"] == "eval" and not e.get("quality")]
+    assert q and q[-1]["k"] == 20 and q[-1]["n"] == 200 and 50 < q[-1]["test_is_nll"] < 600
+    assert elbo and elbo[-1]["test_loss"] > 0
+    pix_dir, _ = short_run(runs, "pixelcnn", steps=10, quality_every_s=1e-6, quality_samples=100,
+                           hp={"channels": 8, "layers": 1}, name="p")
+    q = [e for e in read_events(pix_dir / "events.jsonl")[0] if e["kind"] == "eval" and e.get("quality")]
+    assert q and q[-1]["n"] == 100 and q[-1]["test_bpd"] > 0

@@ -34,7 +34,7 @@ PANES = {
     "gan": [("G and D losses", ["d_loss", "g_loss"], ["test_d_loss"]),
             ("D(x) and D(G(z))", ["d_real", "d_fake"], ["test_d_real", "test_d_fake"]),
             ("FLD to the test set (lower is better)", [], ["test_fld"])],
-    "vae": [("negative ELBO, nats", ["loss"], ["test_loss"]),
+    "vae": [("negative ELBO and importance-sampled NLL, nats", ["loss"], ["test_loss", "test_is_nll"]),
             ("reconstruction and KL, nats", ["recon", "kl"], ["test_recon", "test_kl"])],
     "autoregressive": [("NLL, bits per dimension", ["bpd"], ["test_bpd"])],
 }
