@@ -8,13 +8,12 @@ digits); Adam lr 1e-3, batch 128, as pytorch/examples' VAE.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from genlab.models.vae import VAE
+from genlab.models.vae import VAE, GaussianVAE
 
 
-class ConvVAENet(nn.Module):
+class ConvVAENet(GaussianVAE):
     def __init__(self, hidden: int, latent: int):
         super().__init__()
         self.enc = nn.Sequential(
@@ -31,15 +30,6 @@ class ConvVAENet(nn.Module):
             nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
             nn.ConvTranspose2d(32, 1, 4, 2, 1), nn.Flatten(),
         )
-
-    def encode(self, x):
-        h = self.enc(x)
-        return self.mu(h), self.logvar(h)
-
-    def forward(self, x):
-        mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.dec(z), mu, logvar
 
 
 class ConvVAE(VAE):

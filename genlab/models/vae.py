@@ -15,13 +15,9 @@ from torch import nn
 from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, adam, binarize, to_uint8
 
 
-class VAENet(nn.Module):
-    def __init__(self, hidden: int, latent: int):
-        super().__init__()
-        self.enc = nn.Sequential(nn.Linear(784, hidden), nn.ReLU())
-        self.mu = nn.Linear(hidden, latent)
-        self.logvar = nn.Linear(hidden, latent)
-        self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 784))
+class GaussianVAE(nn.Module):
+    """What every VAE network shares: ``enc`` to features, ``mu`` and ``logvar`` heads, the
+    reparameterised draw, and ``dec`` to 784 Bernoulli logits. Subclasses build the four parts."""
 
     def encode(self, x):
         h = self.enc(x)
@@ -31,6 +27,15 @@ class VAENet(nn.Module):
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.dec(z), mu, logvar
+
+
+class VAENet(GaussianVAE):
+    def __init__(self, hidden: int, latent: int):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(784, hidden), nn.ReLU())
+        self.mu = nn.Linear(hidden, latent)
+        self.logvar = nn.Linear(hidden, latent)
+        self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 784))
 
 
 def vae_loss(logits, x, mu, logvar):
