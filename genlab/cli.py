@@ -27,8 +27,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # plain lines never break mid-path when piped
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs root [default: $GENLAB_RUNS_DIR or ./runs].")]
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="MNIST directory [default: $GENLAB_DATA_DIR, cache, download, bundled].")]
@@ -317,7 +317,7 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         step = r.status.get("step", 0)
         table.add_row(r.run_id, r.model, f"[{colours.get(r.state, 'white')}]{r.state}[/]",
                       f"{step:,}/{total:,}", key_metric(r), age(r.created))
-    out.print(table)
+    out.print(table, soft_wrap=False)
 
 
 @app.command()
@@ -460,7 +460,7 @@ def list_models(as_json: AsJson = False) -> None:
         table.add_row(r["name"], r["family"], "\n".join(f"{k} {v:,}" for k, v in r["parameters"].items()),
                       "\n".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["defaults"].items()),
                       r["description"])
-    out.print(table)
+    out.print(table, soft_wrap=False)
 
 
 @app.command()
