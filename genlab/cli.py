@@ -78,6 +78,7 @@ def train(
     runs_dir: RunsDir = None,
     name: Annotated[Optional[str], typer.Option(help="Run id to use instead of a time stamp.")] = None,
     hp: Annotated[Optional[list[str]], typer.Option("--hp", help="Model hyperparameter KEY=VALUE (repeatable).")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="A named set of hyperparameters (see 'genlab models'), e.g. cpu.")] = None,
     sample_every: Annotated[float, typer.Option("--sample-every", help="Seconds between sample grids (kept under 10% of time).")] = 10.0,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between checkpoints.")] = 300.0,
     keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = 3,
@@ -94,7 +95,7 @@ def train(
     try:
         prepared = prepare(
             model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
-            batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
+            batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
             sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
             keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
             quality_every_s=quality_every,
@@ -449,18 +450,20 @@ def list_models(as_json: AsJson = False) -> None:
     for name, cls in models.MODELS.items():
         m = models.build(name, device="cpu")
         rows.append({"name": name, "family": cls.family, "parameters": m.parameter_counts(),
-                     "defaults": cls.defaults, "description": cls.description})
+                     "defaults": cls.defaults, "presets": cls.presets, "description": cls.description})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title="models", title_justify="left")
-    for col in ("model", "family", "parameters", "defaults", "what it is"):
-        table.add_column(col)
+    def pairs(d: dict) -> str:
+        return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items())
+
+    # a block per model rather than a table: six columns do not fit 80 of them
     for r in rows:
-        table.add_row(r["name"], r["family"], "\n".join(f"{k} {v:,}" for k, v in r["parameters"].items()),
-                      "\n".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["defaults"].items()),
-                      r["description"])
-    out.print(table, soft_wrap=False)
+        out.print(f"[bold]{r['name']}[/] ({r['family']}): {r['description']}")
+        out.print("  parameters: " + ", ".join(f"{k} {v:,}" for k, v in r["parameters"].items()))
+        out.print(f"  defaults:   {pairs(r['defaults'])}")
+        for p, v in r["presets"].items():
+            out.print(f"  --preset {p}: {pairs(v)}")
 
 
 @app.command()

@@ -52,19 +52,16 @@ def parse_hp(pairs: list[str] | None) -> dict:
 
 def make_config(model: str, *, epochs: int | None = None, max_steps: int | None = None,
                 batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
-                device: str | None = None, hp: dict | None = None, **cadence) -> dict:
-    """Validate the user's options (UsageError on bad input) and fill in defaults."""
+                device: str | None = None, hp: dict | None = None, preset: str | None = None, **cadence) -> dict:
+    """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
+    then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``."""
     cls = models.get(model)
     hp = dict(hp or {})
-    unknown = set(hp) - set(cls.defaults)
-    if unknown:
-        raise UsageError(f"model {model!r} has no hyperparameter {', '.join(sorted(unknown))}; "
-                         f"it has {', '.join(cls.defaults)}")
     if batch_size is not None:
         hp["batch_size"] = batch_size
     if lr is not None:
         hp["lr"] = lr
-    hp = {**cls.defaults, **hp}
+    hp = models.hyperparameters(model, hp, preset)
     hp["batch_size"] = positive("batch size", hp["batch_size"], int)
     hp["lr"] = positive("learning rate", hp["lr"], float)
     max_steps = positive("max steps", max_steps, int)
@@ -77,6 +74,7 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     config = {
         "model": cls.name,
         "family": cls.family,
+        "preset": preset,
         "hp": hp,
         "batch_size": hp["batch_size"],
         "lr": hp["lr"],

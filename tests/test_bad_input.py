@@ -26,6 +26,8 @@ BAD_TRAIN = [
     (["train", "gan", "--data-dir", "/no/such/dir"], "does not exist"),
     (["train", "vae", "--hp", "depth=3"], "no hyperparameter depth"),
     (["train", "vae", "--hp", "nonsense"], "KEY=VALUE"),
+    (["train", "vae", "--preset", "cpu"], "model 'vae' has no preset 'cpu'; it has none"),
+    (["train", "dcgan", "--preset", "fast"], "no preset 'fast'; it has cpu"),
 ]
 
 

@@ -116,6 +116,27 @@ def test_cgan_samples_are_rows_of_each_digit():
     assert torch.equal(m.decode(latent), m.decode(latent.clone()))
 
 
+def test_cgan_discriminator_judges_digit_and_label_together():
+    """Projection D: how much the label moves the logit depends on the image. A one-hot next to
+    the features would move every image's logit by the same per-class bias."""
+    torch.manual_seed(0)
+    D = models.build("cgan", {"width": 16}).D.eval()
+    x = torch.randn(2, 1, 28, 28)
+    three, seven = torch.full((2,), 3), torch.full((2,), 7)
+    shift = (D(x, three) - D(x, seven)).squeeze(1)
+    assert not torch.allclose(shift[0], shift[1])
+
+
+def test_presets_sit_between_defaults_and_explicit_hyperparameters():
+    m = models.build("cgan", {"lr": 5e-4}, preset="cpu")
+    assert m.hp["width"] == 16 and m.hp["batch_size"] == 64 and m.hp["lr"] == 5e-4
+    assert m.hp["beta1"] == models.get("cgan").defaults["beta1"]
+    with pytest.raises(UsageError, match="no preset 'gpu'; it has cpu"):
+        models.build("dcgan", preset="gpu")
+    with pytest.raises(UsageError, match="no preset 'cpu'; it has none"):
+        models.build("vae", preset="cpu")
+
+
 def test_unknown_model_and_hyperparameter():
     with pytest.raises(UsageError, match="unknown model 'gna'"):
         models.build("gna")

@@ -25,7 +25,8 @@ def get(name: str) -> type[GenModel]:
         raise UsageError(f"unknown model {name!r}; choose from {', '.join(MODELS)}") from None
 
 
-def build(name: str, hp: dict | None = None, device: torch.device | str = "cpu") -> GenModel:
+def hyperparameters(name: str, hp: dict | None = None, preset: str | None = None) -> dict:
+    """Every hyperparameter of ``name``: its defaults, then the preset's, then ``hp``'s."""
     cls = get(name)
     unknown = set(hp or {}) - set(cls.defaults)
     if unknown:
@@ -33,4 +34,11 @@ def build(name: str, hp: dict | None = None, device: torch.device | str = "cpu")
             f"model {name!r} has no hyperparameter {', '.join(sorted(unknown))}; "
             f"it has {', '.join(cls.defaults)}"
         )
-    return cls(hp or {}, torch.device(device))
+    if preset is not None and preset not in cls.presets:
+        have = f"it has {', '.join(cls.presets)}" if cls.presets else "it has none"
+        raise UsageError(f"model {name!r} has no preset {preset!r}; {have}")
+    return {**cls.defaults, **(cls.presets.get(preset, {}) if preset else {}), **(hp or {})}
+
+
+def build(name: str, hp: dict | None = None, device: torch.device | str = "cpu", preset: str | None = None) -> GenModel:
+    return get(name)(hyperparameters(name, hp, preset), torch.device(device))

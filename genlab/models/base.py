@@ -42,6 +42,7 @@ class GenModel:
     defaults: ClassVar[dict]  # every hyperparameter, batch_size and lr included
     key_metrics: ClassVar[tuple[str, ...]]  # shown in progress bars and `genlab runs`
     sample_count: ClassVar[int] = 64  # digits in a fixed-latent grid
+    presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets over the defaults (--preset)
 
     def __init__(self, hp: dict, device: torch.device):
         self.hp = {**self.defaults, **hp}

@@ -1,8 +1,9 @@
 """Conditional GAN (Mirza & Osindero 2014): the seed's third remedy, conditioning on the label.
 
-The DCGAN networks with a one-hot label next to z in G and next to the features in D; the same
-reference hyperparameters as dcgan (Adam 2e-4, beta1 0.5, batch 128). Sample grids are
-conditioned on the digit: row after row of 0s, 1s, ... 9s.
+The DCGAN networks with a one-hot label next to z in G, and D's features projected onto a learned
+embedding of the label (the projection discriminator, Miyato & Koyama 2018); the same reference
+hyperparameters as dcgan (Adam 2e-4, beta1 0.5, batch 128) and its ``cpu`` preset. Sample grids
+are conditioned on the digit: row after row of 0s, 1s, ... 9s.
 """
 
 from __future__ import annotations
@@ -12,6 +13,6 @@ from genlab.models.dcgan import DCGAN
 
 class CGAN(DCGAN):
     name = "cgan"
-    description = "conditional DCGAN (Mirza & Osindero 2014): samples in rows of 0 to 9"
+    description = "conditional DCGAN (Mirza & Osindero 2014), projection D: samples in rows of 0 to 9"
     conditional = True
     sample_count = 80  # 8 of each digit: the grid's rows are 0 to 9

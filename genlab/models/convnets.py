@@ -3,8 +3,11 @@
 DCGAN's recipe (Radford et al. 2016) at MNIST size: G projects z to 128×7×7, then two strided
 transposed convolutions (BatchNorm, ReLU) up to 1×28×28 with Tanh; D mirrors it with strided
 convolutions and LeakyReLU(0.2), BatchNorm in the middle (none in a WGAN-GP critic, whose
-penalty is per sample), and one logit out. ``classes`` > 0 adds a label: G gets a one-hot next
-to z, D gets it next to its features (a conditional GAN, Mirza & Osindero 2014).
+penalty is per sample), and one logit out. ``classes`` > 0 adds a label (a conditional GAN, Mirza &
+Osindero 2014): G gets a one-hot next to z; D projects its features onto a learned embedding of
+the label (the projection discriminator of Miyato & Koyama 2018). A one-hot concatenated to D's
+features would only add a per-class bias to the logit, which cannot tell whether the digit
+matches its label.
 """
 
 from __future__ import annotations
@@ -41,13 +44,15 @@ class ConvDiscriminator(nn.Module):
             nn.Conv2d(width, 2 * width, 4, 2, 1), norm, nn.LeakyReLU(0.2),
             nn.Flatten(),
         )
-        self.out = nn.Linear(2 * width * 7 * 7 + classes, 1)
+        self.out = nn.Linear(2 * width * 7 * 7, 1)
+        self.embed = nn.Embedding(classes, 2 * width * 7 * 7) if classes else None
 
     def forward(self, x, labels=None):
         h = self.features(x)
+        logit = self.out(h)
         if self.classes:
-            h = torch.cat([h, F.one_hot(labels, self.classes).float()], 1)
-        return self.out(h)
+            logit = logit + (self.embed(labels) * h).sum(1, keepdim=True)
+        return logit
 
 
 def scale(images: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,12 @@
 Reference hyperparameters from the paper: Adam with lr 2e-4 and beta1 0.5 (beta2 0.999), batch
 128, BatchNorm in G and D, LeakyReLU(0.2) in D, ReLU in G, Tanh output, data scaled to [-1, 1].
 Non-saturating BCE loss (G maximises log D(G(z))), written with logits for stability.
+
+Preset ``cpu`` (``--preset cpu``): width 16, lr 1e-3, batch 64. The paper's settings are for a
+GPU; on a 2-core CPU a quarter of the convolution work per step and a five times larger step
+buy far more quality per second. Measured with bench/quality.py's loop at one thread for 100 s:
+cgan FLD 18.7 with the preset against 161.7 with the reference settings (width 32, batch 64 at
+lr 2e-4 gave 167; lr 5e-4, 36.3), and every class between 9.1% and 10.8% of samples.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ class DCGAN(GenModel):
     family = "gan"
     description = "convolutional GAN (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 128"
     defaults = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64}
+    presets = {"cpu": {"batch_size": 64, "lr": 1e-3, "width": 16}}
     key_metrics = ("d_loss", "g_loss")
     conditional = False
 
