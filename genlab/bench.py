@@ -6,6 +6,7 @@ permutation, one ``model.step`` per batch, no host synchronisation until the clo
 
 from __future__ import annotations
 
+import sys
 import time
 
 import torch
@@ -14,11 +15,12 @@ from genlab import models
 from genlab.data import Batches, Digits, load_digits
 from genlab.device import resolve, synchronize
 from genlab.errors import UsageError
+from genlab.speed import StepRunner, configure_threads
 
 
 def throughput(model: str, batch_size: int | None = None, steps: int = 200, device: str = "auto",
                data_dir: str | None = None, warmup: int = 10, digits: Digits | None = None,
-               hp: dict | None = None, seed: int = 0) -> dict:
+               hp: dict | None = None, seed: int = 0, compile: bool = False, amp: str = "off") -> dict:
     """Train ``model`` for ``warmup`` + ``steps`` steps; images per second over the timed steps."""
     if steps <= 0:
         raise UsageError(f"--steps must be positive, got {steps}")
@@ -31,14 +33,16 @@ def throughput(model: str, batch_size: int | None = None, steps: int = 200, devi
     cls = models.get(model)
     digits = (digits or load_digits(data_dir)).to(dev)
     torch.manual_seed(seed)
+    configure_threads(dev)
     m = models.build(model, hp, dev)
     bs = int(m.hp["batch_size"])
     batches = Batches(len(digits.train_images), bs, seed, dev)
+    step = StepRunner(m, dev, compile=compile, amp=amp, notice=lambda text: print(f"genlab: {text}", file=sys.stderr))
 
     def run(n: int) -> None:
         for _ in range(n):
             idx = batches.next()
-            m.step(digits.train_images[idx], digits.train_labels[idx])
+            step(digits.train_images[idx], digits.train_labels[idx])
 
     run(warmup)
     synchronize(dev)
@@ -50,4 +54,14 @@ def throughput(model: str, batch_size: int | None = None, steps: int = 200, devi
         "model": cls.name, "device": str(dev), "batch_size": bs, "steps": steps,
         "seconds": round(seconds, 4), "images_per_s": round(bs * steps / seconds, 1),
         "threads": torch.get_num_threads(), "torch": str(torch.__version__),
+        "compile": step.compiled, "amp": step.amp,
     }
+
+
+def timed_throughput(model: str, batch_size: int, seconds: float, device: str = "auto", digits: Digits | None = None,
+                     hp: dict | None = None, min_steps: int = 3, **speed) -> dict:
+    """:func:`throughput` for about ``seconds`` of timed training, whatever a step costs: a short
+    probe sets the number of steps (one synchronisation at each end, none in between)."""
+    probe = throughput(model, batch_size, steps=min_steps, device=device, digits=digits, hp=hp, warmup=3, **speed)
+    steps = max(min_steps, int(seconds / max(probe["seconds"] / min_steps, 1e-6)))
+    return throughput(model, batch_size, steps=steps, device=device, digits=digits, hp=hp, warmup=3, **speed)

@@ -79,6 +79,8 @@ def train(
     name: Annotated[Optional[str], typer.Option(help="Run id to use instead of a time stamp.")] = None,
     hp: Annotated[Optional[list[str]], typer.Option("--hp", help="Model hyperparameter KEY=VALUE (repeatable).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="A named set of hyperparameters (see 'genlab models'), e.g. cpu.")] = None,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (CUDA graphs on a GPU); eager if it fails.")] = False,
+    amp: Annotated[str, typer.Option(help="Mixed precision: off or bf16 (float32 where bf16 is unavailable).")] = "off",
     sample_every: Annotated[float, typer.Option("--sample-every", help="Seconds between sample grids (kept under 10% of time).")] = 10.0,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between checkpoints.")] = 300.0,
     keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = 3,
@@ -96,7 +98,7 @@ def train(
         prepared = prepare(
             model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
             batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
-            sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
+            compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
             keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
             quality_every_s=quality_every,
         )
@@ -424,14 +426,19 @@ def bench(
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size [default: the model's].")] = None,
     steps: Annotated[int, typer.Option(help="Timed steps (after 10 warm-up steps).")] = 100,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks; eager if it fails.")] = False,
+    amp: Annotated[str, typer.Option(help="Mixed precision: off or bf16.")] = "off",
     data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Training throughput of MODEL in images per second."""
     from genlab.bench import throughput
+    from genlab.speed import AMP_CHOICES
 
     try:
-        result = throughput(model, batch_size, steps, device, data_dir)
+        if amp not in AMP_CHOICES:
+            raise UsageError(f"unknown --amp {amp!r}; choose from {', '.join(AMP_CHOICES)}")
+        result = throughput(model, batch_size, steps, device, data_dir, compile=compile, amp=amp)
     except GenlabError as e:
         raise fail(e)
     if as_json:

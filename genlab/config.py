@@ -13,6 +13,7 @@ import genlab
 from genlab import models
 from genlab.device import CHOICES
 from genlab.errors import UsageError
+from genlab.speed import AMP_CHOICES
 from genlab.validate import positive
 
 DEFAULTS = {
@@ -52,7 +53,8 @@ def parse_hp(pairs: list[str] | None) -> dict:
 
 def make_config(model: str, *, epochs: int | None = None, max_steps: int | None = None,
                 batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
-                device: str | None = None, hp: dict | None = None, preset: str | None = None, **cadence) -> dict:
+                device: str | None = None, hp: dict | None = None, preset: str | None = None,
+                compile: bool = False, amp: str | None = None, **cadence) -> dict:
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
     then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``."""
     cls = models.get(model)
@@ -71,6 +73,9 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     device = (device or DEFAULTS["device"]).lower()
     if device not in CHOICES and not device.startswith("cuda:"):
         raise UsageError(f"unknown device {device!r}; choose from {', '.join(CHOICES)}")
+    amp = (amp or "off").lower()
+    if amp not in AMP_CHOICES:
+        raise UsageError(f"unknown --amp {amp!r}; choose from {', '.join(AMP_CHOICES)}")
     config = {
         "model": cls.name,
         "family": cls.family,
@@ -82,6 +87,8 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
         "epochs": epochs,
         "max_steps": max_steps,
         "device_requested": device,
+        "compile": bool(compile),
+        "amp": amp,
         "sample_count": cls.sample_count,
     }
     for key in ("metrics_every_s", "log_every_s", "sample_every_s", "checkpoint_every_s", "keep_checkpoints",

@@ -30,6 +30,7 @@ from genlab.data import Batches, Digits
 from genlab.device import synchronize
 from genlab.models.base import Interrupted
 from genlab.sinks import Progress
+from genlab.speed import StepRunner, configure_threads
 from genlab.store import atomic_write_bytes, atomic_write_json, cut_events
 
 SAMPLE_BUDGET = 0.10  # at most this share of wall time goes to sample grids
@@ -43,7 +44,9 @@ class Trainer:
         self.run_dir, self.config, self.digits, self.device, self.sinks = run_dir, config, digits, device, sinks
         self.on_divergence = on_divergence  # "pause" (detached runs) or "stop" (foreground runs)
         torch.manual_seed(config["seed"])
+        configure_threads(device)
         self.model = models.build(config["model"], config["hp"], device)
+        self.run_step: StepRunner | None = None  # model.step under the run's speed settings, from run()
         self.batches = Batches(len(digits.train_images), config["batch_size"], config["seed"], device)
         self.fixed_latent = self.model.latent(config["sample_count"], torch.Generator().manual_seed(config["seed"]))
         self.step = 0
@@ -375,6 +378,9 @@ class Trainer:
         next_quality = self.started + cfg.get("quality_every_s", 30.0)
         next_poll = self.started
         self.set_state("running")
+        if self.run_step is None:
+            self.run_step = StepRunner(self.model, self.device, compile=cfg.get("compile", False),
+                                       amp=cfg.get("amp", "off"), notice=self.warn)
         if self.step == 0:
             self.save_checkpoint()  # a good checkpoint to return to from the first step on
         while True:
@@ -394,7 +400,7 @@ class Trainer:
 
                 # ---- one optimisation step
                 idx = self.batches.next()
-                metrics = self.model.step(x[idx], y[idx])
+                metrics = self.run_step(x[idx], y[idx])
                 self.step += 1
                 self.pending.append((self.step, time.time(), self.batches.epoch + 1, metrics))
 

@@ -28,6 +28,7 @@ BAD_TRAIN = [
     (["train", "vae", "--hp", "nonsense"], "KEY=VALUE"),
     (["train", "vae", "--preset", "cpu"], "model 'vae' has no preset 'cpu'; it has none"),
     (["train", "dcgan", "--preset", "fast"], "no preset 'fast'; it has cpu"),
+    (["train", "gan", "--amp", "fp8"], "unknown --amp 'fp8'; choose from off, bf16"),
 ]
 
 
