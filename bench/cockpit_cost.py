@@ -8,7 +8,8 @@ nobody watching and once with `genlab watch RUN` open on its dashboard in a tmux
 ``--size`` (the real command in a real terminal, redrawing its curves and samples). Throughput is
 read from the run's own metric rows (step and wall time) over ``--seconds`` after a warm-up, so
 both runs are measured the same way. Rounds alternate, and the best of each is reported with
-the ratio. Target: at least 95% of headless throughput. Needs tmux.
+the ratio, and the share of a core the cockpit's process used. Target: at least 95% of headless
+throughput. Needs tmux.
 """
 
 from __future__ import annotations
@@ -33,6 +34,22 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, in seconds."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def throughput(run_dir: Path, t0: float, t1: float, batch: int = 64) -> float:
     """Images per second over the metric rows written between wall times t0 and t1."""
     cols, rows, _ = metrics_log.read(run_dir)
@@ -54,12 +71,16 @@ def one(root: Path, name: str, attach: bool, warmup: float, seconds: float, size
     if attach:
         cmd = " ".join([*GENLAB, "watch", name, "--runs-dir", str(root)])
         tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), cmd)
+    cockpit_cpu = None
     try:
         time.sleep(warmup)
+        pane = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}")) if attach else None
+        c0 = cpu_seconds(pane) if attach else 0.0
         t0 = time.time()
         time.sleep(seconds)
         t1 = time.time()
         if attach:
+            cockpit_cpu = (cpu_seconds(pane) - c0) / (t1 - t0)
             screen = tmux("capture-pane", "-p", "-t", session)
     finally:
         subprocess.run([*GENLAB, "stop", name, "--runs-dir", str(root)], capture_output=True, env=env)
@@ -72,6 +93,7 @@ def one(root: Path, name: str, attach: bool, warmup: float, seconds: float, size
     if attach and name not in screen:
         raise SystemExit(f"the cockpit did not show {name}; its screen was:\n{screen}")
     return {"run": name, "attached": attach, "images_per_s": round(throughput(run_dir, t0, t1), 1),
+            "cockpit_cpu_share": None if cockpit_cpu is None else round(cockpit_cpu, 4),
             "screen": screen if attach else None}
 
 
@@ -95,8 +117,9 @@ def main() -> None:
                 res = one(root, f"{'attached' if attach else 'headless'}-{r + 1}", attach, args.warmup, args.seconds, size)
                 results.append(res)
                 if not args.json:
+                    cpu = f"  (the cockpit used {res['cockpit_cpu_share']:.1%} of a core)" if attach else ""
                     print(f"round {r + 1}: {'cockpit attached' if attach else 'headless        '} "
-                          f"{res['images_per_s']:>8,.0f} img/s", flush=True)
+                          f"{res['images_per_s']:>8,.0f} img/s{cpu}", flush=True)
     headless = max(r["images_per_s"] for r in results if not r["attached"])
     attached = max(r["images_per_s"] for r in results if r["attached"])
     summary = {"model": "gan", "batch_size": 64, "size": args.size, "seconds": args.seconds,

@@ -21,12 +21,13 @@ MODELS = {
     "gan": ("gan", {"batch_size": 64, "lr": 2e-4}),
     "vae": ("vae", {"batch_size": 128, "lr": 1e-3, "hidden": 400, "latent": 20}),
     "pixelcnn": ("autoregressive", {"batch_size": 64, "lr": 1e-3, "channels": 32, "layers": 5}),
+    "cgan": ("gan", {"batch_size": 64, "lr": 1e-3, "beta1": 0.5, "latent": 100, "width": 16}),
 }
 
 
 def metrics_at(model: str, step: int) -> dict:
     s = step / 100
-    if model == "gan":
+    if model in ("gan", "cgan"):
         return {"d_loss": 1.2 + 0.2 * math.sin(s), "g_loss": 0.9 + 0.3 * math.cos(s / 2) + (3.0 if step == 777 else 0),
                 "d_real": 0.6 + 0.05 * math.sin(s), "d_fake": 0.4 - 0.05 * math.sin(s)}
     if model == "vae":

@@ -29,6 +29,8 @@ from tui.widgets.status_bar import StatusBar
 CATALOGUE = [
     {"name": "gan", "family": "gan", "defaults": {"batch_size": 64, "lr": 0.0002}},
     {"name": "vae", "family": "vae", "defaults": {"batch_size": 128, "lr": 0.001, "hidden": 400, "latent": 20}},
+    {"name": "cgan", "family": "gan", "defaults": {"batch_size": 128, "lr": 0.0002, "width": 64},
+     "presets": {"cpu": {"batch_size": 64, "lr": 0.001, "width": 16}}},
 ]
 
 
@@ -167,6 +169,33 @@ async def test_form_flags_invalid_values_before_anything_starts(tmp_path):
         model, options = source.launched[0]
         assert model == "vae" and options[:2] == ["--epochs", "3"] and "hidden=256" in options
         assert app.screen.run_id == "launched"
+
+
+async def test_form_preset_fills_in_its_values_and_is_passed_on(tmp_path):
+    source = ScriptedSource(tmp_path / "runs")
+    app = GenlabApp(source)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: app.models is not None)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewRunForm) and app.screen.query("#hp-lr"))
+        form = app.screen
+        assert not form.query("#preset")  # gan has no presets
+        form.query_one("#model").value = "cgan"
+        await until(pilot, lambda: form.query("#preset") and form.query("#hp-width"))
+        assert form.query_one("#hp-width").value == "64"
+        form.query_one("#preset").value = "cpu"
+        await until(pilot, lambda: form.query_one("#hp-width").value == "16")
+        assert form.query_one("#hp-lr").value == "0.001" and form.query_one("#hp-batch_size").value == "64"
+        form.query_one("#hp-lr").value = "0.0005"  # an edit on top of the preset
+        form.query_one("#hp-lr").focus()
+        await pilot.pause()
+        assert not form.query_one("#start").disabled
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, Dashboard))
+        model, options = source.launched[0]
+        assert model == "cgan"
+        assert options[options.index("--preset") + 1] == "cpu"
+        assert [options[i + 1] for i, o in enumerate(options) if o == "--hp"] == ["lr=0.0005"]
 
 
 # --------------------------------------------------------------------------- a real detached run

@@ -97,6 +97,11 @@ class NewRunForm(ModalScreen):
         box = self.query_one("#hp")
         box.remove_children()
         rows = []
+        presets = self.models[model].get("presets") or {}
+        if presets:  # choosing one fills in its values below
+            choices = [("none (the paper's settings)", "none")] + [(p, p) for p in presets]
+            rows.append(Horizontal(Label("preset"), Select(choices, value="none", allow_blank=False, id="preset"),
+                                   classes="row"))
         for key, default in self.models[model]["defaults"].items():
             is_int = isinstance(default, int)
             validator = Integer(minimum=1) if is_int else Function(positive_number, "must be a positive number")
@@ -107,6 +112,21 @@ class NewRunForm(ModalScreen):
     @on(Select.Changed, "#model")
     def model_changed(self, event: Select.Changed) -> None:
         self.fill_hyperparameters(str(event.value))
+
+    def preset(self) -> str:
+        found = self.query("#preset")
+        return str(found.first(Select).value) if found else "none"
+
+    def base_hyperparameters(self, model: str) -> dict:
+        """The values the model trains with before any edit: its defaults, then its preset's."""
+        m = self.models[model]
+        return {**m["defaults"], **(m.get("presets") or {}).get(self.preset(), {})}
+
+    @on(Select.Changed, "#preset")
+    def preset_changed(self, event: Select.Changed) -> None:
+        model = str(self.query_one("#model", Select).value)
+        for key, value in self.base_hyperparameters(model).items():
+            self.query_one(f"#hp-{key}", Input).value = str(value)
 
     @on(Input.Changed)
     def input_changed(self) -> None:
@@ -135,7 +155,9 @@ class NewRunForm(ModalScreen):
         max_steps = self.query_one("#max_steps", Input).value.strip()
         if max_steps:
             opts += ["--max-steps", max_steps]
-        for key, default in self.models[model]["defaults"].items():
+        if self.preset() != "none":
+            opts += ["--preset", self.preset()]
+        for key, default in self.base_hyperparameters(model).items():
             value = self.query_one(f"#hp-{key}", Input).value.strip()
             if str(value) != str(default):
                 opts += ["--hp", f"{key}={value}"]
