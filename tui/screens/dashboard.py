@@ -27,7 +27,7 @@ from tui.widgets.event_log import EventLog
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status_bar import StatusBar
 
-POLL_S = 0.25  # at most four redraws a second
+POLL_S = 0.5  # at most two updates a second: a run writes its metrics every 0.5 s
 
 # family -> plots: (title, training metrics, held-out metrics)
 PANES = {

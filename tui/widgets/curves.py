@@ -2,8 +2,9 @@
 
 Curves arrive already downsampled (genlab.follow.MinMaxSeries): the unsmoothed line traces each
 bucket's minimum and maximum, so a spike is drawn however long the history. Building a plot is
-the cockpit's most expensive work (tens of milliseconds), so a plot redraws at most once a
-second, and less often if a build takes longer: plotting stays under a tenth of a core.
+the cockpit's most expensive work (tens of milliseconds), so a plot redraws at most every two
+seconds, and less often if a build takes longer: each plot stays under 3% of a core, so that
+watching a run leaves its training (which has every core) nearly all of the machine.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class CurvesPlot(PlotextPlot):
     log_scale: reactive[bool] = reactive(False)
     smooth: reactive[bool] = reactive(False)
 
-    MIN_INTERVAL_S = 1.0
-    BUDGET = 0.1  # share of one core that plotting may take
+    MIN_INTERVAL_S = 2.0
+    BUDGET = 0.03  # share of one core that one plot may take
 
     def __init__(self, title: str, metrics: list[str], evals: list[str] = (), **kwargs):
         super().__init__(**kwargs)

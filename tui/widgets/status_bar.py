@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from genlab.sinks import fmt_duration, fmt_metrics
 
@@ -11,15 +11,22 @@ COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished"
            "crashed": "red", "failed": "red", "deleted": "red", "starting": "magenta"}
 
 
-class StatusBar(Static):
+class StatusBar(Widget):
+    """Two lines (three with a problem to report). It updates a few times a second, so it repaints
+    itself only when its text changes, and asks for a new layout only when its height does."""
+
     DEFAULT_CSS = """
     StatusBar {
-        height: auto;
-        max-height: 3;
+        height: 2;
         background: $boost;
         padding: 0 1;
     }
     """
+
+    text = Text("starting…")
+
+    def render(self) -> Text:
+        return self.text
 
     def show(self, snap) -> None:
         st, cfg = snap.status, snap.config
@@ -39,4 +46,10 @@ class StatusBar(Static):
         text.append(fmt_metrics(snap.latest, list(snap.latest)), style="dim")
         if snap.problem:
             text.append(f"\n⚠ {snap.problem}", style="bold red")
-        self.update(text)
+        if text == self.text:
+            return
+        self.text = text
+        height = 3 if snap.problem else 2
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height  # a new layout, only when a problem line comes or goes
+        self.refresh()
