@@ -137,6 +137,15 @@ def test_presets_sit_between_defaults_and_explicit_hyperparameters():
         models.build("vae", preset="cpu")
 
 
+def test_conv_models_run_channels_last_on_the_cpu(digits):
+    m = models.build("dcgan", {"width": 16, "batch_size": 32})
+    conv = m.D.features[2].weight  # (32, 16, 4, 4): the layouts differ
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    m.train_step(digits.train_images[:32], digits.train_labels[:32])  # Adam keeps the same parameters
+    assert any(p is conv for p in m.optimizers["D"].param_groups[0]["params"])
+    assert models.get("pixelcnn").channels_last is False  # measured slower in NHWC: left alone
+
+
 def test_unknown_model_and_hyperparameter():
     with pytest.raises(UsageError, match="unknown model 'gna'"):
         models.build("gna")

@@ -1,6 +1,7 @@
 """Speed switches: bf16 autocast, torch.compile's fallback, thread settings, model presets."""
 
 import json
+import math
 import os
 
 import torch
@@ -79,3 +80,12 @@ def test_preset_is_recorded_in_the_run(runs):
     config = json.loads((runs / "c" / "config.json").read_text())
     assert config["preset"] == "cpu"
     assert config["hp"]["width"] == 16 and config["hp"]["lr"] == 1e-3 and config["batch_size"] == 64
+
+
+def test_every_preset_builds_and_trains_a_step(digits):
+    for name, cls in models.MODELS.items():
+        for preset in cls.presets:
+            m = models.build(name, preset=preset)
+            b = min(int(m.hp["batch_size"]), 4096)
+            metrics = m.train_step(digits.train_images[:b], digits.train_labels[:b])
+            assert all(math.isfinite(v) for v in metrics.values()), (name, preset)

@@ -41,4 +41,10 @@ def hyperparameters(name: str, hp: dict | None = None, preset: str | None = None
 
 
 def build(name: str, hp: dict | None = None, device: torch.device | str = "cpu", preset: str | None = None) -> GenModel:
-    return get(name)(hyperparameters(name, hp, preset), torch.device(device))
+    m = get(name)(hyperparameters(name, hp, preset), torch.device(device))
+    if m.channels_last and m.device.type == "cpu":
+        # weights in NHWC: each convolution then runs (and returns) channels-last. In place, so
+        # the optimisers keep their parameters; checkpoints load into either layout.
+        for net in m.networks.values():
+            net.to(memory_format=torch.channels_last)
+    return m

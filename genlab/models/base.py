@@ -43,6 +43,7 @@ class GenModel:
     key_metrics: ClassVar[tuple[str, ...]]  # shown in progress bars and `genlab runs`
     sample_count: ClassVar[int] = 64  # digits in a fixed-latent grid
     presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets over the defaults (--preset)
+    channels_last: ClassVar[bool] = False  # convolutions in NHWC on the CPU, where measured to pay
 
     def __init__(self, hp: dict, device: torch.device):
         self.hp = {**self.defaults, **hp}

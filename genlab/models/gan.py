@@ -4,6 +4,10 @@ G: 100 → 256 → 512 → 1024 → 784, LeakyReLU(0.2), Tanh (1,486,352 paramet
 D: 784 → 1024 → 512 → 256 → 1, LeakyReLU(0.2), Dropout(0.3), Sigmoid (1,460,225 parameters).
 BCE loss, Adam lr 2e-4 with default betas, batch 64, digits scaled to [-1, 1].
 
+Preset ``large-batch`` (for a GPU): batch 4,096 with the learning rate scaled by the square root
+of the batch ratio (sqrt(64) = 8, so 1.6e-3), the usual rule for Adam. Its throughput is what
+bench/speed.py measures at the large batch; its quality has not been measured (no GPU here).
+
 The step computes exactly the seed's losses and updates. Two things make it cheaper without
 changing the maths: D sees the real and the fake half as one batch of 2B rows (its loss is the
 sum of the two halves' means, as in the seed), and D's parameters are frozen while G's loss
@@ -67,6 +71,7 @@ class GAN(GenModel):
     family = "gan"
     description = "the seed's MLP GAN (BCE, Adam 2e-4): the reference point"
     defaults = {"batch_size": 64, "lr": 2e-4}
+    presets = {"large-batch": {"batch_size": 4096, "lr": 1.6e-3}}
     key_metrics = ("d_loss", "g_loss")
 
     def __init__(self, hp: dict, device: torch.device):
