@@ -67,7 +67,7 @@ def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session,
     wait_for(session, "no runs yet")
     tmux("send-keys", "-t", session, "n")
     wait_for(session, "batch_size")  # the form, with the first model's hyperparameters (gan)
-    tmux("send-keys", "-t", session, "Tab")  # from the model to batch size
+    tmux("send-keys", "-t", session, "Tab", "Tab")  # from the model, past the preset, to batch size
     tmux("send-keys", "-t", session, "Enter")  # Enter in a field starts the run
     screen = wait_for(session, r"● running", timeout=90)
     screen = wait_for(session, r"samples · step \d", timeout=60)

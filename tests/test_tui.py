@@ -27,7 +27,8 @@ from tui.widgets.samples import SamplesPane
 from tui.widgets.status_bar import StatusBar
 
 CATALOGUE = [
-    {"name": "gan", "family": "gan", "defaults": {"batch_size": 64, "lr": 0.0002}},
+    {"name": "gan", "family": "gan", "defaults": {"batch_size": 64, "lr": 0.0002},
+     "presets": {"large-batch": {"batch_size": 4096, "lr": 0.0016}}},
     {"name": "vae", "family": "vae", "defaults": {"batch_size": 128, "lr": 0.001, "hidden": 400, "latent": 20}},
     {"name": "cgan", "family": "gan", "defaults": {"batch_size": 128, "lr": 0.0002, "width": 64},
      "presets": {"cpu": {"batch_size": 64, "lr": 0.001, "width": 16}}},
@@ -179,9 +180,11 @@ async def test_form_preset_fills_in_its_values_and_is_passed_on(tmp_path):
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, NewRunForm) and app.screen.query("#hp-lr"))
         form = app.screen
-        assert not form.query("#preset")  # gan has no presets
+        form.query_one("#model").value = "vae"
+        await until(pilot, lambda: form.query("#hp-hidden"))
+        assert not form.query_one("#preset-row").display  # vae has no presets: no choice shown
         form.query_one("#model").value = "cgan"
-        await until(pilot, lambda: form.query("#preset") and form.query("#hp-width"))
+        await until(pilot, lambda: form.query("#hp-width") and form.query_one("#preset-row").display)
         assert form.query_one("#hp-width").value == "64"
         form.query_one("#preset").value = "cpu"
         await until(pilot, lambda: form.query_one("#hp-width").value == "16")

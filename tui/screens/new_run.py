@@ -16,6 +16,9 @@ from tui.messages import ActionFailed, RunStarted
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+NO_PRESET = ("none (the paper's settings)", "none")
+
+
 def positive_number(text: str) -> bool:
     try:
         value = float(text)
@@ -73,6 +76,11 @@ class NewRunForm(ModalScreen):
                 with Horizontal(classes="row"):
                     yield Label("model")
                     yield Select([(n, n) for n in self.models], value=first, allow_blank=False, id="model")
+                # one Select for every model (options swapped on a model change): a Select mounted later
+                # into a new container can miss its own overlay
+                with Horizontal(classes="row", id="preset-row"):
+                    yield Label("preset")
+                    yield Select([NO_PRESET], value="none", allow_blank=False, id="preset")
                 yield Vertical(id="hp", classes="row")
                 for name, default, validator in (("epochs", "5", Integer(minimum=1)),
                                                  ("max steps", "", Function(lambda t: not t or t.isdigit() and int(t) > 0, "a positive whole number, or empty")),
@@ -98,10 +106,11 @@ class NewRunForm(ModalScreen):
         box.remove_children()
         rows = []
         presets = self.models[model].get("presets") or {}
-        if presets:  # choosing one fills in its values below
-            choices = [("none (the paper's settings)", "none")] + [(p, p) for p in presets]
-            rows.append(Horizontal(Label("preset"), Select(choices, value="none", allow_blank=False, id="preset"),
-                                   classes="row"))
+        choice = self.query_one("#preset", Select)
+        with choice.prevent(Select.Changed):
+            choice.set_options([NO_PRESET] + [(p, p) for p in presets])
+            choice.value = "none"
+        self.query_one("#preset-row").display = bool(presets)
         for key, default in self.models[model]["defaults"].items():
             is_int = isinstance(default, int)
             validator = Integer(minimum=1) if is_int else Function(positive_number, "must be a positive number")
@@ -114,8 +123,9 @@ class NewRunForm(ModalScreen):
         self.fill_hyperparameters(str(event.value))
 
     def preset(self) -> str:
-        found = self.query("#preset")
-        return str(found.first(Select).value) if found else "none"
+        if not self.query_one("#preset-row").display:
+            return "none"
+        return str(self.query_one("#preset", Select).value)
 
     def base_hyperparameters(self, model: str) -> dict:
         """The values the model trains with before any edit: its defaults, then its preset's."""
@@ -126,7 +136,8 @@ class NewRunForm(ModalScreen):
     def preset_changed(self, event: Select.Changed) -> None:
         model = str(self.query_one("#model", Select).value)
         for key, value in self.base_hyperparameters(model).items():
-            self.query_one(f"#hp-{key}", Input).value = str(value)
+            for field in self.query(f"#hp-{key}").results(Input):  # (absent while a model change mounts them)
+                field.value = str(value)
 
     @on(Input.Changed)
     def input_changed(self) -> None:

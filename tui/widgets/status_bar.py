@@ -12,8 +12,9 @@ COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished"
 
 
 class StatusBar(Widget):
-    """Two lines (three with a problem to report). It updates a few times a second, so it repaints
-    itself only when its text changes, and asks for a new layout only when its height does."""
+    """Two lines, more on a narrow terminal or with a problem to report. It updates a few times a
+    second, so it repaints only when its text changes, and asks for a new layout only when the
+    number of lines it needs does."""
 
     DEFAULT_CSS = """
     StatusBar {
@@ -49,7 +50,15 @@ class StatusBar(Widget):
         if text == self.text:
             return
         self.text = text
-        height = 3 if snap.problem else 2
-        if self.styles.height is None or self.styles.height.value != height:
-            self.styles.height = height  # a new layout, only when a problem line comes or goes
+        self.fit()
         self.refresh()
+
+    def fit(self) -> None:
+        """Height for the text at this width, at most 4 lines: a new layout only when it changes."""
+        width = max(10, self.size.width - 2) if self.size.width else 200
+        height = min(4, len(self.text.wrap(self.app.console, width)))
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height
+
+    def on_resize(self) -> None:
+        self.fit()
