@@ -52,16 +52,9 @@ def train_for(name: str, digits, device, seconds: float | None = None, steps: in
     return m, trained, step
 
 
-def gan_images(m, n: int = 10_000) -> torch.Tensor:
-    return torch.cat([m.sample(min(1000, n - i), torch.Generator().manual_seed(i)) for i in range(0, n, 1000)])
-
-
 def measure(m, digits, judge: evaluate.Judge, k: int) -> dict:
-    if m.family == "gan":
-        return judge.judge(gan_images(m))
-    if m.family == "vae":
-        return {"test_is_nll": round(evaluate.vae_importance_nll(m, digits.test_images, k=k), 2)}
-    return {k2: round(v, 3) for k2, v in m.evaluate(digits.test_images, digits.test_labels).items()}
+    q = evaluate.measure(m, digits.test_images, digits.test_labels, n=10_000, k=k, judge=judge)
+    return {key: round(v, 3) if isinstance(v, float) and key != "fld" else v for key, v in q.items()}
 
 
 def main() -> None:
@@ -93,13 +86,13 @@ def main() -> None:
     if args.seed_reference_epochs:
         ref_steps = args.seed_reference_epochs * (60_000 // 64)
         ref, ref_s, _ = train_for("gan", digits, device, steps=ref_steps)
-        target = judge.judge(gan_images(ref))["fld"]
+        target = judge.judge(evaluate.generate(ref, 10_000))["fld"]
         gans = [r for r in rows[1:] if "fld" in r]
         best = min(gans, key=lambda r: r["fld"])["name"] if gans else "dcgan"
         reached = {}
 
         def check(model, elapsed, step):
-            fld = judge.judge(gan_images(model))["fld"]
+            fld = judge.judge(evaluate.generate(model, 10_000))["fld"]
             if fld <= target:
                 reached.update(seconds=round(elapsed, 1), step=step, fld=fld)
                 return True

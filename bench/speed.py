@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from genlab import models
-from genlab.bench import timed_throughput
+from genlab.bench import throughput
 from genlab.data import explicit_dir, load_digits
 from genlab.device import resolve, synchronize
 
@@ -85,6 +85,11 @@ def seed_loop(data_root: str, seconds: float, device: str = "cpu", warmup: int =
 LARGE = {"cpu": 1024, "cuda": 4096}
 
 
+def timed(name: str, batch: int, seconds: float, dev: str, digits, **speed) -> dict:
+    """About ``seconds`` of timed training after 3 warm-up steps, whatever a step costs."""
+    return throughput(name, batch, steps=3, device=dev, digits=digits, warmup=3, seconds=seconds, **speed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="all", help="comma-separated names, or all")
@@ -110,15 +115,15 @@ def main() -> None:
         seed_best = gan_best = 0.0
         for r in range(args.rounds):
             seed_best = max(seed_best, seed_loop(str(root), args.seconds, dev)["images_per_s"])
-            gan_best = max(gan_best, timed_throughput("gan", 64, args.seconds, dev, digits, **speed)["images_per_s"])
+            gan_best = max(gan_best, timed("gan", 64, args.seconds, dev, digits, **speed)["images_per_s"])
             if not args.json:
                 print(f"{dev} round {r + 1}: seed loop best {seed_best:,.0f} img/s, genlab gan best {gan_best:,.0f} img/s", flush=True)
         rows.append({"model": "seed loop (gan)", "device": dev, "batch_64": seed_best, "large_batch": None,
                      "large": None, "vs_seed": 1.0})
         # ---- every model at batch 64 and at a large batch
         for name in names:
-            small = gan_best if name == "gan" else timed_throughput(name, 64, args.seconds, dev, digits, **speed)["images_per_s"]
-            large = timed_throughput(name, LARGE.get(resolve(dev).type, 1024), args.seconds, dev, digits, **speed)
+            small = gan_best if name == "gan" else timed(name, 64, args.seconds, dev, digits, **speed)["images_per_s"]
+            large = timed(name, LARGE.get(resolve(dev).type, 1024), args.seconds, dev, digits, **speed)
             rows.append({"model": name, "device": dev, "batch_64": small, "large_batch": large["images_per_s"],
                          "large": large["batch_size"], "vs_seed": round(small / seed_best, 2) if name == "gan" else None})
             if not args.json:

@@ -15,15 +15,20 @@ from genlab import models
 from genlab.data import Batches, Digits, load_digits
 from genlab.device import resolve, synchronize
 from genlab.errors import UsageError
-from genlab.speed import StepRunner, configure_threads
+from genlab.speed import StepRunner, check_amp, configure_threads
 
 
 def throughput(model: str, batch_size: int | None = None, steps: int = 200, device: str = "auto",
                data_dir: str | None = None, warmup: int = 10, digits: Digits | None = None,
-               hp: dict | None = None, seed: int = 0, compile: bool = False, amp: str = "off") -> dict:
-    """Train ``model`` for ``warmup`` + ``steps`` steps; images per second over the timed steps."""
+               hp: dict | None = None, seed: int = 0, compile: bool = False, amp: str = "off",
+               seconds: float | None = None) -> dict:
+    """Train ``model`` for ``warmup`` + ``steps`` steps; images per second over the timed steps.
+
+    With ``seconds``, the timed ``steps`` are a probe: as many more steps follow as fill about
+    ``seconds`` in all, whatever a step costs (one synchronisation between them)."""
     if steps <= 0:
         raise UsageError(f"--steps must be positive, got {steps}")
+    amp = check_amp(amp)
     dev = resolve(device)
     hp = dict(hp or {})
     if batch_size is not None:
@@ -48,20 +53,18 @@ def throughput(model: str, batch_size: int | None = None, steps: int = 200, devi
     synchronize(dev)
     start = time.perf_counter()
     run(steps)
+    if seconds is not None:
+        synchronize(dev)
+        per_step = (time.perf_counter() - start) / steps
+        more = max(0, int(seconds / max(per_step, 1e-6)) - steps)
+        run(more)
+        steps += more
     synchronize(dev)
-    seconds = time.perf_counter() - start
+    elapsed = time.perf_counter() - start
     return {
         "model": cls.name, "device": str(dev), "batch_size": bs, "steps": steps,
-        "seconds": round(seconds, 4), "images_per_s": round(bs * steps / seconds, 1),
+        "seconds": round(elapsed, 4), "images_per_s": round(bs * steps / elapsed, 1),
         "threads": torch.get_num_threads(), "torch": str(torch.__version__),
         "compile": step.compiled, "amp": step.amp,
     }
 
-
-def timed_throughput(model: str, batch_size: int, seconds: float, device: str = "auto", digits: Digits | None = None,
-                     hp: dict | None = None, min_steps: int = 3, **speed) -> dict:
-    """:func:`throughput` for about ``seconds`` of timed training, whatever a step costs: a short
-    probe sets the number of steps (one synchronisation at each end, none in between)."""
-    probe = throughput(model, batch_size, steps=min_steps, device=device, digits=digits, hp=hp, warmup=3, **speed)
-    steps = max(min_steps, int(seconds / max(probe["seconds"] / min_steps, 1e-6)))
-    return throughput(model, batch_size, steps=steps, device=device, digits=digits, hp=hp, warmup=3, **speed)

@@ -13,7 +13,7 @@ import genlab
 from genlab import models
 from genlab.device import CHOICES
 from genlab.errors import UsageError
-from genlab.speed import AMP_CHOICES
+from genlab.speed import check_amp
 from genlab.validate import positive
 
 DEFAULTS = {
@@ -73,9 +73,7 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     device = (device or DEFAULTS["device"]).lower()
     if device not in CHOICES and not device.startswith("cuda:"):
         raise UsageError(f"unknown device {device!r}; choose from {', '.join(CHOICES)}")
-    amp = (amp or "off").lower()
-    if amp not in AMP_CHOICES:
-        raise UsageError(f"unknown --amp {amp!r}; choose from {', '.join(AMP_CHOICES)}")
+    amp = check_amp(amp)
     config = {
         "model": cls.name,
         "family": cls.family,

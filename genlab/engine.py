@@ -189,23 +189,17 @@ class Trainer:
 
         start = time.perf_counter()
         n = min(int(self.config.get("quality_samples", 2000)), len(self.digits.test_images))
-        family = self.model.family
+        if self.model.family == "gan" and self.judge is None:
+            self.judge = evaluate.Judge(self.digits.test_images, self.device)
         try:
-            if family == "gan":
-                if self.judge is None:
-                    self.judge = evaluate.Judge(self.digits.test_images, self.device)
-                g = torch.Generator().manual_seed(self.config["seed"] + 1)
-                images = torch.cat([self.model.sample(min(1000, n - i), g) for i in range(0, n, 1000)])
-                q = self.judge.judge(images)
+            q = evaluate.measure(self.model, self.digits.test_images, self.digits.test_labels, n=n,
+                                 k=int(self.config.get("quality_k", 100)), judge=self.judge,
+                                 seed=self.config["seed"] + 1, interrupt=self.interrupt_requested)
+            if self.model.family == "gan":
                 fields = {"test_fld": q["fld"], "test_confident": q["confident"], "class_hist": q["class_hist"],
                           "min_class_share": q["min_class_share"], "max_class_share": q["max_class_share"]}
-            elif family == "vae":
-                k = int(self.config.get("quality_k", 100))
-                fields = {"test_is_nll": round(evaluate.vae_importance_nll(self.model, self.digits.test_images[:n], k=k), 4), "k": k}
             else:
-                q = self.model.evaluate(self.digits.test_images[:n], self.digits.test_labels[:n],
-                                        interrupt=self.interrupt_requested)
-                fields = {key: round(v, 5) for key, v in q.items()}
+                fields = {key: round(v, 5) if isinstance(v, float) else v for key, v in q.items()}
         except Interrupted:
             return None
         seconds = time.perf_counter() - start

@@ -62,6 +62,25 @@ class Judge:
         }
 
 
+def generate(model, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` fresh digits from a sample-based model, in chunks of 1,000 (chunk i seeded seed + i)."""
+    return torch.cat([model.sample(min(1000, n - i), torch.Generator().manual_seed(seed + i))
+                      for i in range(0, n, 1000)])
+
+
+def measure(model, test_images: torch.Tensor, test_labels: torch.Tensor, *, n: int, k: int,
+            judge: Judge | None = None, seed: int = 0, interrupt=None) -> dict:
+    """The family's quality figures: a GAN's :meth:`Judge.judge` of ``n`` generated digits, a
+    VAE's importance-sampled NLL (``k`` samples) of ``n`` held-out digits, a PixelCNN's own
+    held-out evaluation of ``n`` digits. What `genlab eval`, live quality and bench/quality.py report."""
+    if model.family == "gan":
+        judge = judge or Judge(test_images, test_images.device)
+        return judge.judge(generate(model, n, seed))
+    if model.family == "vae":
+        return {"test_is_nll": vae_importance_nll(model, test_images[:n], k=k), "k": k}
+    return model.evaluate(test_images[:n], test_labels[:n], interrupt=interrupt)
+
+
 @torch.no_grad()
 def vae_importance_nll(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, chunk: int = 100) -> float:
     """log p(x) ≈ log mean_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x); mean over digits, in nats."""

@@ -23,7 +23,17 @@ from contextlib import nullcontext
 
 import torch
 
+from genlab.errors import UsageError
+
 AMP_CHOICES = ("off", "bf16")
+
+
+def check_amp(amp: str | None) -> str:
+    """``--amp``'s value, lower-cased; a UsageError names the choices."""
+    amp = (amp or "off").lower()
+    if amp not in AMP_CHOICES:
+        raise UsageError(f"unknown --amp {amp!r}; choose from {', '.join(AMP_CHOICES)}")
+    return amp
 
 
 def cpu_threads() -> int:
@@ -56,9 +66,7 @@ class StepRunner:
     def __init__(self, model, device: torch.device, *, compile: bool = False, amp: str = "off",
                  notice: Callable[[str], None] = print):
         self.model, self.device, self.notice = model, torch.device(device), notice
-        self.amp = amp
-        if amp not in AMP_CHOICES:
-            raise ValueError(f"amp must be one of {AMP_CHOICES}, got {amp!r}")
+        self.amp = amp = check_amp(amp)
         if amp == "bf16":
             ok, why = bf16_supported(self.device)
             if not ok:

@@ -134,14 +134,19 @@ async def test_quitting_says_runs_keep_running(tmp_path):
 # --------------------------------------------------------------------------- the new-run form
 
 
+async def open_form(app, pilot) -> NewRunForm:
+    """Press n once the model list is in; the form, its hyperparameters filled in."""
+    await until(pilot, lambda: app.models is not None)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(app.screen, NewRunForm) and app.screen.query("#hp-lr"))
+    return app.screen
+
+
 async def test_form_flags_invalid_values_before_anything_starts(tmp_path):
     source = ScriptedSource(tmp_path / "runs")
     app = GenlabApp(source)
     async with app.run_test(size=(100, 40)) as pilot:
-        await until(pilot, lambda: app.models is not None)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, NewRunForm) and app.screen.query("#hp-lr"))
-        form = app.screen
+        form = await open_form(app, pilot)
         start = form.query_one("#start")
         assert form.query_one("#hp-batch_size").value == "64" and form.query_one("#hp-lr").value == "0.0002"
         assert not start.disabled
@@ -176,10 +181,7 @@ async def test_form_preset_fills_in_its_values_and_is_passed_on(tmp_path):
     source = ScriptedSource(tmp_path / "runs")
     app = GenlabApp(source)
     async with app.run_test(size=(100, 40)) as pilot:
-        await until(pilot, lambda: app.models is not None)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, NewRunForm) and app.screen.query("#hp-lr"))
-        form = app.screen
+        form = await open_form(app, pilot)
         form.query_one("#model").value = "vae"
         await until(pilot, lambda: form.query("#hp-hidden"))
         assert not form.query_one("#preset-row").display  # vae has no presets: no choice shown
