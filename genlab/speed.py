@@ -102,7 +102,9 @@ class StepRunner:
 
     def autocast(self):
         if self.amp == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+            # No cast cache: a step updates weights in place between forward passes (the GAN's
+            # D then G, wgan-gp's five critic updates), and a cached bf16 copy would be stale.
+            return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False)
         return nullcontext()
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> dict:

@@ -35,6 +35,35 @@ def test_bf16_really_runs_matmuls_in_bf16():
     assert all(p.dtype == torch.float32 for p in m.G.parameters())  # weights and Adam state stay float32
 
 
+def test_bf16_forward_after_an_update_in_the_same_step_sees_the_new_weights():
+    """wgan-gp updates its critic five times inside one step. Autocast caches the bf16 copy of
+    a weight for as long as its context lasts, so with one context around the whole step the
+    critic's later passes would use the weights of the first (the cast is stale)."""
+
+    class TwoUpdates:
+        def __init__(self):
+            self.net = torch.nn.Linear(4, 1)
+            self.networks = {"net": self.net}
+            self.opt = torch.optim.SGD(self.net.parameters(), lr=1.0)
+
+        def step(self, images, labels):
+            x = images.float()
+            outs = []
+            for _ in range(2):
+                out = self.net(x)
+                outs.append(out.detach())
+                self.opt.zero_grad()
+                out.float().sum().backward()
+                self.opt.step()
+            return outs
+
+    m = TwoUpdates()
+    x = torch.ones(3, 4)
+    first, second = speed.StepRunner(m, torch.device("cpu"), amp="bf16")(x, None)
+    assert first.dtype == torch.bfloat16
+    assert not torch.equal(first, second)  # the update between the passes shows in the second
+
+
 def test_failed_compile_falls_back_to_eager_with_a_notice(monkeypatch):
     """A compile that fails at the first step: one notice, the networks back to eager, and the
     step applied once (from the weights as they were, not on top of a half-applied update)."""
