@@ -73,8 +73,11 @@ class StepRunner:
                 notice(f"--amp bf16 unavailable ({why}); training in float32")
                 self.amp = "off"
         self.compiled = False
+        self.hand_step = getattr(model, "hand_step", False)
         if compile:
             self.compiled = self._compile()
+        if self.compiled or self.amp != "off":
+            model.hand_step = False  # the compiler and autocast work on the networks' own forward
         self.proven = not self.compiled  # set once a compiled step has gone through
 
     def _compile(self) -> bool:
@@ -119,6 +122,7 @@ class StepRunner:
         except Exception as e:  # noqa: BLE001 - any failure to compile falls back, once
             self.compiled, self.proven = False, True
             self._eager()
+            self.model.hand_step = self.hand_step and self.amp == "off"
             self.model.load_state(state)
             self._rng(rng)
             self.notice(f"--compile failed ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}); running eagerly")

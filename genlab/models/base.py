@@ -44,6 +44,9 @@ class GenModel:
     sample_count: ClassVar[int] = 64  # digits in a fixed-latent grid
     presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets over the defaults (--preset)
     channels_last: ClassVar[bool] = False  # convolutions in NHWC on the CPU, where measured to pay
+    # A model may have a faster step of its own for eager float32 on this device (gan on the CPU:
+    # gan_cpu.py). StepRunner turns it off under --compile and --amp, which need the networks.
+    hand_step: bool = False
 
     def __init__(self, hp: dict, device: torch.device):
         self.hp = {**self.defaults, **hp}
