@@ -572,24 +572,30 @@ def evaluate_run(run: str, n: int, k: int, dev, data_dir, runs_dir) -> dict:
 
 @app.command()
 def tui(runs_dir: RunsDir = None) -> None:
-    """Open the cockpit: every run, live; n starts a new one. Quitting never stops a run."""
+    """Open the cockpit: every run, live; n starts a new one. Quitting never stops a run.
+
+    The cockpit runs at a lower priority (nice +10) than the runs it starts and watches."""
     from tui.app import GenlabApp
+    from tui.priority import yield_to_training
     from tui.source import RunsSource
 
+    yield_to_training()
     GenlabApp(RunsSource(runs_dir)).run()
 
 
 @app.command()
 def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
-    """Open the cockpit on one run's dashboard."""
+    """Open the cockpit on one run's dashboard (at a lower priority than training, as tui)."""
     from genlab.store import resolve_run, runs_root
     from tui.app import GenlabApp
+    from tui.priority import yield_to_training
     from tui.source import RunsSource
 
     try:
         run_dir = resolve_run(runs_root(runs_dir), run)
     except GenlabError as e:
         raise fail(e)
+    yield_to_training()
     GenlabApp(RunsSource(runs_dir), open_run=run_dir.name).run()
 
 

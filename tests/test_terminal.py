@@ -60,6 +60,11 @@ def test_train_in_a_terminal_shows_progress_then_digits(session, runs):
 BRAILLE = re.compile("[\u2801-\u28ff]")
 
 
+def nice(pid: int) -> int:
+    """A process's nice value (its main thread's), from /proc/PID/stat."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session, runs):
     """Start a run from the form, see digits and curves, pause it, quit; the CLI finds it paused."""
     env = f"GENLAB_DATA_DIR={os.environ['GENLAB_DATA_DIR']} GENLAB_OFFLINE=1 TERM=xterm-256color"
@@ -76,6 +81,12 @@ def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session,
     assert len(BRAILLE.findall(screen)) > 20  # curves drawn
     tmux("send-keys", "-t", session, "p")
     wait_for(session, r"● paused")
+    # the cockpit gave way to training (nice +10); the run it started kept our priority
+    (run_dir,) = runs.iterdir()
+    trainer = json.loads((run_dir / "status.json").read_text())["pid"]
+    cockpit = int(subprocess.run(["pgrep", "-f", f"genlab tui --runs-dir {runs}"], capture_output=True, text=True).stdout.split()[0])
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert (nice(trainer), nice(cockpit)) == (ours, min(ours + 10, 19))
     tmux("send-keys", "-t", session, "q")
     screen = wait_for(session, r"exit-code-\d")
     assert "exit-code-0" in screen and "runs keep running" in screen

@@ -29,7 +29,7 @@ class RunSnapshot:
     state: str
     config: dict
     status: dict
-    curves: dict[str, Curve]  # metric name -> curve
+    curves: dict[str, Curve] | None  # metric name -> curve; None in an update without curves
     evals: dict[str, list[tuple[int, float]]]
     events: list[dict]
     sample: np.ndarray | None

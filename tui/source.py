@@ -19,6 +19,7 @@ from genlab.follow import RunFollower, ema
 from genlab.store import effective_state, list_runs, resolve_run, runs_root
 
 from tui.messages import Curve, RunSnapshot
+from tui.priority import spawner
 
 GENLAB = [sys.executable, "-m", "genlab"]
 
@@ -46,12 +47,15 @@ class RunsSource:
         return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock)
 
     @staticmethod
-    def snapshot(follower: RunFollower, max_buckets: int = 200, smooth_alpha: float = 0.05) -> RunSnapshot:
+    def snapshot(follower: RunFollower, max_buckets: int = 200, smooth_alpha: float = 0.05,
+                 curves: bool = True) -> RunSnapshot:
         """Plain-data copy of the follower's view, with the curves ready to draw: at most
-        ``max_buckets`` min/max pairs a curve (about a plot's width in columns)."""
+        ``max_buckets`` min/max pairs a curve (about a plot's width in columns). Without
+        ``curves``, its ``curves`` is None: the status, events and samples only."""
         v = follower.view
-        curves = {}
-        for name, series in v.series.items():
+        wanted = curves
+        curves = {} if wanted else None
+        for name, series in v.series.items() if wanted else ():
             x, y = series.envelope(max_buckets)
             mx, my = series.means(max_buckets)
             curves[name] = Curve(name, x, y, mx, ema(my, smooth_alpha) if my else [])
@@ -67,8 +71,11 @@ class RunsSource:
         control.send(self.root / run_id, command)
 
     def genlab(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run ``genlab ARGS``, started from the spawner thread: at the cockpit's first priority
+        (tui/priority.py), which a run started here inherits."""
         env = {**os.environ, "GENLAB_RUNS_DIR": str(self.root)}
-        return subprocess.run([*GENLAB, *args], capture_output=True, text=True, timeout=timeout, env=env)
+        return spawner().submit(subprocess.run, [*GENLAB, *args], capture_output=True, text=True,
+                                timeout=timeout, env=env).result()
 
     def models(self) -> list[dict]:
         p = self.genlab("models", "--json", timeout=120)

@@ -1,7 +1,8 @@
 """One run's dashboard: curves for its model family, the newest samples, status and events.
 
-A thread worker polls the run directory (genlab.follow) four times a second and posts a
-snapshot when something changed; the widgets only draw. Keys drive the run through its control
+A thread worker polls the run directory (genlab.follow) once a second and posts a snapshot
+when something changed, with the curves every few seconds (as often as a plot redraws: the
+cockpit shares the machine with the training it shows); the widgets only draw. Keys drive the run through its control
 channel; quitting or leaving never touches the run.
 """
 
@@ -27,7 +28,8 @@ from tui.widgets.event_log import EventLog
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status_bar import StatusBar
 
-POLL_S = 0.5  # at most two updates a second: a run writes its metrics every 0.5 s
+POLL_S = 1.0  # status, samples and events: one update a second
+CURVES_S = CurvesPlot.MIN_INTERVAL_S  # curves: as often as a plot may redraw
 
 # family -> plots: (title, training metrics, held-out metrics)
 PANES = {
@@ -67,6 +69,7 @@ class Dashboard(Screen):
         self.run_id = run_id
         self.snapshot = None
         self.plot_columns = 200  # read by the worker: curves need no more buckets than columns
+        self.curves_wanted = False  # set to have the worker send curves with its next update
 
     def compose(self) -> ComposeResult:
         config = read_json(self.app.source.root / self.run_id / "config.json") or {}
@@ -92,12 +95,16 @@ class Dashboard(Screen):
         worker = get_current_worker()
         source = self.app.source
         follower = source.follower(self.run_id)
-        seen = -1
+        seen, curves_due = -1, 0.0
         while not worker.is_cancelled:
             view = follower.poll()
             if view.version != seen:
                 seen = view.version
-                self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns)))
+                now = time.monotonic()
+                curves = now >= curves_due or self.curves_wanted
+                if curves:
+                    curves_due, self.curves_wanted = now + CURVES_S, False
+                self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns, curves=curves)))
             time.sleep(POLL_S)
 
     COMPACT_BELOW = 34  # rows: under this, the third plot and the class histogram make way
@@ -109,12 +116,14 @@ class Dashboard(Screen):
         plots = list(self.query(CurvesPlot))
         if plots:
             self.plot_columns = max(20, plots[0].size.width)
+            self.curves_wanted = True
 
     def on_run_updated(self, message: RunUpdated) -> None:
         snap = self.snapshot = message.snapshot
         self.query_one(StatusBar).show(snap)
-        for plot in self.query(CurvesPlot):
-            plot.show(snap)
+        if snap.curves is not None:
+            for plot in self.query(CurvesPlot):
+                plot.show(snap)
         self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
         for hist in self.query(ClassHistogram):
             hist.show(snap.class_hist, snap.evals)

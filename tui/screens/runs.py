@@ -31,6 +31,9 @@ class RunsScreen(Screen):
         worker = get_current_worker()
         last = None
         while not worker.is_cancelled:
+            if not self.is_active:  # under a dashboard or a form: nobody sees the table
+                time.sleep(0.25)
+                continue
             try:
                 rows = self.app.source.rows()
             except OSError:

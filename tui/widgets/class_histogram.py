@@ -44,4 +44,4 @@ class ClassHistogram(Static):
             text.append(f"{digit} ")
             text.append(bar.ljust(width), style=style)
             text.append(f" {share:4.0%}\n" if digit < 9 else f" {share:4.0%}")
-        self.update(text)
+        self.update(text, layout=False)  # a fixed height: no new layout needed

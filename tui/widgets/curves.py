@@ -28,8 +28,8 @@ class CurvesPlot(PlotextPlot):
     log_scale: reactive[bool] = reactive(False)
     smooth: reactive[bool] = reactive(False)
 
-    MIN_INTERVAL_S = 2.0
-    BUDGET = 0.03  # share of one core that one plot may take
+    MIN_INTERVAL_S = 5.0
+    BUDGET = 0.01  # share of one core that one plot may take
 
     def __init__(self, title: str, metrics: list[str], evals: list[str] = (), **kwargs):
         super().__init__(**kwargs)

@@ -49,4 +49,5 @@ class SamplesPane(Static):
         size, per_row = layout(len(self.images), width, height, sizes)
         fits = per_row * max(1, height // (size // 2))
         self.border_title = f"samples · step {self.step:,}" + (" · ascii" if self.ascii else "")
-        self.update(render(self.images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes))
+        # the pane's size comes from the layout, never from its text: no new layout needed
+        self.update(render(self.images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)
