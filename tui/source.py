@@ -53,15 +53,16 @@ class RunsSource:
         ``max_buckets`` min/max pairs a curve (about a plot's width in columns). Without
         ``curves``, its ``curves`` is None: the status, events and samples only."""
         v = follower.view
-        wanted = curves
-        curves = {} if wanted else None
-        for name, series in v.series.items() if wanted else ():
-            x, y = series.envelope(max_buckets)
-            mx, my = series.means(max_buckets)
-            curves[name] = Curve(name, x, y, mx, ema(my, smooth_alpha) if my else [])
+        drawn = None
+        if curves:
+            drawn = {}
+            for name, series in v.series.items():
+                x, y = series.envelope(max_buckets)
+                mx, my = series.means(max_buckets)
+                drawn[name] = Curve(name, x, y, mx, ema(my, smooth_alpha) if my else [])
         return RunSnapshot(
             run_id=v.run_id, path=v.path, state=v.state, config=dict(v.config), status=dict(v.status),
-            curves=curves, evals={k: list(val) for k, val in v.evals.items()}, events=list(v.events),
+            curves=drawn, evals={k: list(val) for k, val in v.evals.items()}, events=list(v.events),
             sample=v.sample, sample_step=v.sample_step, latest=dict(v.latest), problem=v.problem,
             class_hist=list(v.class_hist) if v.class_hist else None,
         )

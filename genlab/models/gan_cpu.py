@@ -35,15 +35,21 @@ def dropout_p(net: nn.Sequential) -> float:
     return next((m.p for m in net if isinstance(m, nn.Dropout)), 0.0)
 
 
+def keep_mask(numel: int, p: float) -> torch.Tensor:
+    """A flat dropout mask of ``numel`` elements: 0 where dropped, 1/(1-p) where kept, as
+    nn.Dropout scales. torch's CPU Bernoulli draws one random number per element and costs about
+    as much as a 1024-wide matmul here; this takes 16 random bits per element (four per 64-bit
+    draw) and drops an element when they fall below p·65536, so p is kept to 1 part in 65,536."""
+    words = torch.empty((numel + 3) // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
+    bits = words.view(torch.int16)[:numel]
+    return (bits >= int(p * 65536) - 32768).float().mul_(1 / (1 - p))
+
+
 def dropout_masks(n: int, widths: list[int], p: float) -> list[torch.Tensor] | None:
-    """Masks for ``n`` rows of layers ``widths`` wide, each ``width × n``: 0 where a unit is
-    dropped, 1/(1-p) where it is kept. 16 random bits an element, as gan.Dropout; one draw."""
+    """Masks for ``n`` rows of layers ``widths`` wide, each ``width × n``, from one draw."""
     if p == 0:
         return None
-    total = n * sum(widths)
-    words = torch.empty((total + 3) // 4, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
-    bits = words.view(torch.int16)[:total]
-    keep = (bits >= int(p * 65536) - 32768).float().mul_(1 / (1 - p))
+    keep = keep_mask(n * sum(widths), p)
     return [m.view(w, n) for m, w in zip(keep.split([n * w for w in widths]), widths)]
 
 

@@ -2,8 +2,8 @@
 
 A thread worker polls the run directory (genlab.follow) once a second and posts a snapshot
 when something changed, with the curves every few seconds (as often as a plot redraws: the
-cockpit shares the machine with the training it shows); the widgets only draw. Keys drive the run through its control
-channel; quitting or leaving never touches the run.
+cockpit shares the machine with the training it shows); the widgets only draw. Keys drive the
+run through its control channel; quitting or leaving never touches the run.
 """
 
 from __future__ import annotations

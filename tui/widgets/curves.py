@@ -2,8 +2,8 @@
 
 Curves arrive already downsampled (genlab.follow.MinMaxSeries): the unsmoothed line traces each
 bucket's minimum and maximum, so a spike is drawn however long the history. Building a plot is
-the cockpit's most expensive work (tens of milliseconds), so a plot redraws at most every two
-seconds, and less often if a build takes longer: each plot stays under 3% of a core, so that
+the cockpit's most expensive work (tens of milliseconds), so a plot redraws at most every five
+seconds, and less often if a build takes longer: each plot stays under 1% of a core, so that
 watching a run leaves its training (which has every core) nearly all of the machine.
 """
 
