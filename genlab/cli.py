@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from genlab.errors import GenlabError, UsageError
 
@@ -115,8 +116,19 @@ def train(
 def start_detached(run_dir: Path, *worker_args: str) -> None:
     from genlab.launch import spawn, wait_until_settled
 
+    from genlab.lock import is_locked
+
+    if is_locked(run_dir):
+        raise UsageError(f"run {run_dir.name} is held by another process ({lock_holder(run_dir)}): "
+                         "it is being trained already")
     proc = spawn(run_dir, *worker_args)
-    status = wait_until_settled(run_dir, proc)
+    try:
+        status = wait_until_settled(run_dir, proc)
+    except GenlabError:
+        if proc.returncode is not None and is_locked(run_dir):  # another resume won the race
+            raise UsageError(f"run {run_dir.name} is held by another process ({lock_holder(run_dir)}): "
+                             "it was resumed elsewhere at the same moment") from None
+        raise
     rid = run_dir.name
     out.print(f"run {rid} {status['state']} in the background (pid {proc.pid}, step {status.get('step', 0):,}); "
               f"log: {run_dir / 'log.txt'}", soft_wrap=True)
@@ -124,11 +136,16 @@ def start_detached(run_dir: Path, *worker_args: str) -> None:
     out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
 
 
+def lock_holder(run_dir: Path) -> str:
+    try:
+        pid = (run_dir / "lock").read_text(errors="replace").strip()
+    except OSError:
+        pid = ""
+    return f"pid {pid}" if pid.isdigit() else "pid unknown"
+
+
 def foreground(run_dir: Path, ascii: bool = False, **resume_args) -> None:
     """Train (or resume) in this process, then print the final samples and the run id."""
-    import numpy as np
-
-    from genlab.store import samples
     from genlab.train import execute
 
     sink = {"console": out} if out.is_terminal else {"stream": sys.stdout}
@@ -137,6 +154,17 @@ def foreground(run_dir: Path, ascii: bool = False, **resume_args) -> None:
     except KeyboardInterrupt:
         err.print(f"genlab: aborted; resume from the last checkpoint with: genlab resume {run_dir.name}")
         raise typer.Exit(130)
+    try:
+        report_end(run_dir, state, ascii)
+    except OSError:  # the terminal went away (a hang-up): the run's files say it all
+        raise typer.Exit(129)
+
+
+def report_end(run_dir: Path, state: str, ascii: bool) -> None:
+    import numpy as np
+
+    from genlab.store import samples
+
     grids = samples(run_dir)
     if grids and state == "finished":
         out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
@@ -144,10 +172,12 @@ def foreground(run_dir: Path, ascii: bool = False, **resume_args) -> None:
     if state == "finished":
         out.print(f"run {run_dir.name} finished: genlab show {run_dir.name}")
         return
-    status = (run_dir / "status.json").read_text() if (run_dir / "status.json").exists() else "{}"
-    reason = json.loads(status).get("reason") or state
+    from genlab.store import read_json
+
+    status = read_json(run_dir / "status.json")
+    reason = (status.get("reason") if isinstance(status, dict) else None) or state
     out.print(f"run {run_dir.name} {state} ({reason}); continue it with: genlab resume {run_dir.name}")
-    raise typer.Exit(130 if "interrupted" in reason else 1)
+    raise typer.Exit(130 if "interrupted" in reason else 129 if "hung up" in reason else 1)
 
 
 @app.command(name="_worker", hidden=True)
@@ -161,11 +191,14 @@ def worker(
     device: Optional[str] = None,
 ) -> None:
     """The detached training process (started by --detach and resume --detach)."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose: a hang-up changes nothing
     from genlab.train import execute
 
     try:
         state = execute(run_dir, resume=resume, lr=lr, epochs=epochs, max_steps=max_steps, data_dir=data_dir,
-                        device=device, on_divergence="pause")
+                        device=device, on_divergence="pause", hangup="ignore")
     except GenlabError as e:
         raise fail(e)
     raise typer.Exit(0 if state in ("finished", "stopped") else 1)
@@ -174,10 +207,16 @@ def worker(
 # --------------------------------------------------------------------------- run control
 
 
-def live_run(run: str, runs_dir: Path | None):
-    from genlab.store import load_run, resolve_run, runs_root
+def live_run(run: str, runs_dir: Path | None, broken_ok: bool = False):
+    """The run to control: refused if it is a link or another user's (only the owner controls a
+    run), or if it is unreadable (unless ``broken_ok``: resume repairs what it can)."""
+    from genlab.store import check_controllable, load_run, resolve_run, runs_root
 
-    return load_run(resolve_run(runs_root(runs_dir), run))
+    info = load_run(resolve_run(runs_root(runs_dir), run))
+    check_controllable(info.path)
+    if info.problem and not broken_ok:
+        raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
+    return info
 
 
 def command_and_wait(info, command: str, states: tuple[str, ...], wait: float, **args) -> dict:
@@ -201,7 +240,7 @@ def pause(run: RunRef, runs_dir: RunsDir = None,
         if info.state == "paused":
             out.print(f"run {info.run_id} is already paused at step {info.status.get('step', 0):,}")
             return
-        if info.state not in ("running", "starting"):
+        if info.state not in ("running", "starting", "stalled"):
             raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to pause")
         status = command_and_wait(info, "pause", ("paused", "stopped", "finished"), wait)
         out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
@@ -215,7 +254,7 @@ def stop(run: RunRef, runs_dir: RunsDir = None,
     """Stop a run: it writes a checkpoint, records 'stopped' and exits (resume continues it)."""
     try:
         info = live_run(run, runs_dir)
-        if info.state not in ("running", "paused", "starting"):
+        if info.state not in ("running", "paused", "starting", "stalled"):
             raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to stop")
         status = command_and_wait(info, "stop", ("stopped", "finished"), wait)
         out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
@@ -240,9 +279,18 @@ def resume(
     from genlab.validate import new_total, positive
 
     try:
-        info = live_run(run, runs_dir)
+        info = live_run(run, runs_dir, broken_ok=True)
+        if info.problem:
+            from genlab.lock import is_locked
+
+            if is_locked(info.path):
+                raise GenlabError(f"run {info.run_id} is unreadable ({info.problem}) and a process holds it")
+            info.state = "crashed"  # nobody trains it: a new process starts from its newest good checkpoint
         if lr is not None:
             positive("learning rate", lr, float)
+        if info.state == "stalled":
+            raise UsageError(f"run {info.run_id} is stalled: process {info.status.get('pid')} holds it but has not "
+                             "beaten its heartbeat for over a minute; stop it (or kill it) first")
         if info.state in ("running", "starting"):
             raise UsageError(f"run {info.run_id} is already running (pid {info.status.get('pid')}); "
                              "pause or stop it first")
@@ -282,7 +330,7 @@ def key_metric(info) -> str:
     except UsageError:
         keys = tuple(metrics)
     for k in keys:
-        if k in metrics:
+        if isinstance(metrics.get(k), (int, float)):
             return f"{k} {metrics[k]:.4g}"
     return "-"
 
@@ -304,7 +352,7 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         print(json.dumps([{
             "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
             "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
-            "created": r.created, "path": str(r.path),
+            "created": r.created, "path": str(r.path), "problem": r.problem,
         } for r in infos], indent=2))
         return
     if not infos:
@@ -314,11 +362,12 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
     for col in ("id", "model", "status", "step", "key metric", "age"):
         table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
                          overflow="ellipsis", min_width=len(col))
-    colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red"}
+    colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red",
+               "stalled": "red", "unreadable": "red"}
     for r in infos:
         total = r.config.get("total_steps") or 0
         step = r.status.get("step", 0)
-        table.add_row(r.run_id, r.model, f"[{colours.get(r.state, 'white')}]{r.state}[/]",
+        table.add_row(r.run_id, r.model, Text(r.shown_state, style=colours.get(r.state, "white")),
                       f"{step:,}/{total:,}", key_metric(r), age(r.created))
     out.print(table, soft_wrap=False)
 
@@ -332,14 +381,16 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
     try:
         info = load_run(resolve_run(runs_root(runs_dir), run))
+        if info.problem and not as_json:
+            raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
     except GenlabError as e:
         raise fail(e)
     latest = latest_metrics(info.path)
     grids = samples(info.path)
     if as_json:
         print(json.dumps({
-            "id": info.run_id, "path": str(info.path), "state": info.state, "status": info.status,
-            "config": info.config, "latest": latest,
+            "id": info.run_id, "path": str(info.path), "state": info.state, "problem": info.problem,
+            "status": info.status, "config": info.config, "latest": latest,
             "samples": str(grids[-1].with_suffix(".png")) if grids else None,
         }, indent=2))
         return
@@ -580,7 +631,14 @@ def tui(runs_dir: RunsDir = None) -> None:
     from tui.source import RunsSource
 
     yield_to_training()
-    GenlabApp(RunsSource(runs_dir)).run()
+    run_app(GenlabApp(RunsSource(runs_dir)))
+
+
+def run_app(app) -> None:
+    """Run the cockpit; if it failed (Textual printed why), exit non-zero."""
+    app.run()
+    if app.return_code:
+        raise typer.Exit(app.return_code)
 
 
 @app.command()
@@ -596,7 +654,7 @@ def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
     except GenlabError as e:
         raise fail(e)
     yield_to_training()
-    GenlabApp(RunsSource(runs_dir), open_run=run_dir.name).run()
+    run_app(GenlabApp(RunsSource(runs_dir), open_run=run_dir.name))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -611,6 +669,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         err.print("genlab: aborted")
         sys.exit(130)
+    except OSError as e:  # a full disk, a vanished directory: one line, never a traceback
+        from genlab.errors import os_error_message
+
+        err.print(f"genlab: error: {os_error_message(e, e.filename or 'the run directory')}", markup=False)
+        sys.exit(1)
     except Exception as e:
         if not (hasattr(e, "exit_code") and hasattr(e, "format_message")):
             raise

@@ -2,20 +2,27 @@
 stop or sample now.
 
 A command is a small JSON file dropped atomically into ``<run>/control/``, a directory only the
-run's owner can write (mode 0700); the trainer reads and deletes the files at step boundaries
-and ignores, with a warning event, anything malformed or owned by another user.
+run's owner can write (mode 0700); the trainer reads and deletes the files at step boundaries,
+oldest first, and ignores, with a warning event, anything malformed, owned by another user,
+larger than MAX_BYTES or not a plain file (a FIFO, a link: never opened through, never followed).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 import uuid
 from pathlib import Path
 
+from genlab.errors import UsageError
+
 COMMANDS = ("pause", "resume", "stop", "sample")
 DIRNAME = "control"
+MAX_BYTES = 4096  # a command is a few dozen bytes
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def control_dir(run_dir: Path) -> Path:
@@ -23,9 +30,20 @@ def control_dir(run_dir: Path) -> Path:
 
 
 def ensure(run_dir: Path) -> Path:
+    """The control directory, made if missing, mode 0700. A link, or a directory of another
+    user, is refused (UsageError): its mode is never changed through a link."""
     d = control_dir(run_dir)
-    d.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(d, 0o700)  # whatever the umask: the owner only
+    try:
+        d.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"run {run_dir.name}: control/ is not a plain directory (a link?); refusing to use it")
+    if st.st_uid != os.getuid():
+        raise UsageError(f"run {run_dir.name}: control/ belongs to uid {st.st_uid}: only the run's owner can control it")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(d, 0o700, follow_symlinks=False)  # whatever the umask: the owner only
     return d
 
 
@@ -56,15 +74,11 @@ class Inbox:
         except OSError:
             return commands, warnings
         for name in names:
-            path = self.dir / name
-            try:
-                st = path.stat()
-                raw = path.read_bytes()[:65536]
-                path.unlink()
-            except OSError:
-                continue
-            if st.st_uid != self.uid:
-                warnings.append(f"ignored control file {name} owned by uid {st.st_uid}, not the run's owner")
+            raw, why = self._read(self.dir / name)
+            if raw is None and why is None:
+                continue  # gone already
+            if why:
+                warnings.append(f"ignored control file {name}: {why}")
                 continue
             try:
                 cmd = json.loads(raw)
@@ -80,3 +94,37 @@ class Inbox:
                 continue
             commands.append(cmd)
         return commands, warnings
+
+    def _read(self, path: Path) -> tuple[bytes | None, str | None]:
+        """The bytes of one command file, then removed; (None, why) if it is not to be read,
+        (None, None) if it is gone.
+
+        Opened without following a link and without blocking (a FIFO opens at once), then
+        checked on the open descriptor: a plain file, the run owner's, at most MAX_BYTES."""
+        try:
+            fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as e:
+            why = "a symbolic link (not followed)" if e.errno == errno.ELOOP else (e.strerror or str(e))
+            _remove(path)
+            return None, None if e.errno == errno.ENOENT else why
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None, "not a plain file"
+            if st.st_uid != self.uid:
+                return None, f"owned by uid {st.st_uid}, not the run's owner"
+            if st.st_size > MAX_BYTES:
+                return None, f"{st.st_size:,} bytes, more than a command's {MAX_BYTES:,}"
+            return os.read(fd, MAX_BYTES + 1)[:MAX_BYTES], None
+        except OSError as e:
+            return None, e.strerror or str(e)
+        finally:
+            os.close(fd)
+            _remove(path)
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

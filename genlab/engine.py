@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +55,13 @@ class Trainer:
         self.latest: dict = {}
         self.state = "starting"
         self.inbox = Inbox(run_dir)
+        self.queue: deque[dict] = deque()  # commands read but not yet applied, oldest first
         self.stop_request: str | None = None  # set by a signal handler: the reason to stop
         self.diverged: str | None = None
         self.eval_pending = False
         self.last_eval_step = self.last_checkpoint_step = -1
         self.sample_seconds = 0.0
-        self._next_peek = 0.0
+        self._next_peek = self._last_beat = 0.0
         self.judge = None  # the digit classifier, loaded at the first live quality check
         fault = os.environ.get(FAULT_NAN_STEP)
         self.fault_step = int(fault) if fault and fault.isdigit() else None
@@ -77,6 +79,21 @@ class Trainer:
 
     def warn(self, message: str) -> None:
         self.emit("warning", message=message)
+
+    def record_failure(self, reason: str) -> None:
+        """An ``error`` event and state ``failed``, as far as the disk allows: a sink that cannot
+        write is passed over (status.json is then overwritten in place)."""
+        self.state = "failed"
+        for kind, fields in (("error", {"message": reason}), ("state", {"state": "failed", "reason": reason})):
+            event = {"t": round(time.time(), 3), "step": self.step, "kind": kind, **fields}
+            for sink in self.sinks:
+                try:
+                    sink.event(event)
+                except OSError:
+                    try:
+                        getattr(sink, "write_in_place", lambda: None)()
+                    except OSError:
+                        pass
 
     def flush_metrics(self) -> None:
         """Read back every buffered step's metrics with one synchronisation and emit them.
@@ -130,14 +147,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ side jobs
 
+    def beat(self) -> None:
+        """Tell readers this process is alive (status.json's heartbeat)."""
+        for sink in self.sinks:
+            getattr(sink, "heartbeat", lambda: None)()
+        self._last_beat = time.monotonic()
+
     def interrupt_requested(self) -> bool:
-        """For long side jobs (PixelCNN sampling, evaluation): is a command or a stop waiting?"""
-        if self.stop_request:
+        """For long side jobs (PixelCNN sampling, evaluation): is a command or a stop waiting?
+        Also keeps the heartbeat going while they run."""
+        if self.stop_request or self.queue:
             return True
         now = time.monotonic()
         if now < self._next_peek:
             return False
         self._next_peek = now + POLL_EVERY_S
+        if now - self._last_beat >= 1.0:
+            self.beat()
         try:
             return any(not n.startswith(".") for n in os.listdir(control_dir(self.run_dir)))
         except OSError:
@@ -290,16 +316,21 @@ class Trainer:
         if "total_steps" in cmd:
             self.set_total_steps(int(cmd["total_steps"]))
 
-    def commands(self) -> list[dict]:
-        """The commands waiting in the control channel; what was ignored becomes a warning."""
-        commands, warnings = self.inbox.poll()
-        for w in warnings:
-            self.warn(w)
-        return commands
+    def next_command(self) -> dict | None:
+        """The oldest command not yet applied (reading the control channel when none is queued).
+
+        Commands apply one at a time, in the order they were sent, each once: so the latest
+        intent wins (pause then resume runs on; pause then stop stops), whatever the batch."""
+        if not self.queue:
+            commands, warnings = self.inbox.poll()
+            for w in warnings:
+                self.warn(w)
+            self.queue.extend(commands)
+        return self.queue.popleft() if self.queue else None
 
     def poll(self) -> str | None:
-        """Handle waiting commands; returns "stop" when the run must stop."""
-        for cmd in self.commands():
+        """Apply waiting commands while running; returns "stop" when the run must stop."""
+        while (cmd := self.next_command()) is not None:
             kind = cmd["command"]
             if kind == "stop":
                 return "stop"
@@ -319,11 +350,10 @@ class Trainer:
         self.save_checkpoint()
         self.report_progress()
         self.set_state("paused", self.diverged and f"diverged: {self.diverged}" or reason)
-        last_beat = time.monotonic()
         while True:
             if self.stop_request:
                 return "stop"
-            for cmd in self.commands():
+            while (cmd := self.next_command()) is not None:
                 kind = cmd["command"]
                 if kind == "stop":
                     return "stop"
@@ -336,10 +366,9 @@ class Trainer:
                     return "resume"
                 if kind == "sample" and not self.diverged:
                     self.write_samples()
-            if time.monotonic() - last_beat >= 1.0:
-                for sink in self.sinks:
-                    getattr(sink, "heartbeat", lambda: None)()
-                last_beat = time.monotonic()
+                # a pause while paused changes nothing
+            if time.monotonic() - self._last_beat >= 1.0:
+                self.beat()
             time.sleep(POLL_EVERY_S)
 
     def stop(self, reason: str) -> str:

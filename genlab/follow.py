@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab import metrics_log
-from genlab.store import effective_state, read_json
+from genlab import metrics_log, schema
+from genlab.store import effective_state, read_checked
 
 METRICS_MARK = b'"kind":"metrics"'
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
@@ -153,6 +153,7 @@ class RunFollower:
         self.view = RunView(self.path.name, self.path)
         self._events = deque(maxlen=self.keep_events)
         self.offset, self.rows, self.inode = 0, 0, None
+        self.skipped_lines = 0
         self.use_bin = (self.path / metrics_log.HEADER).exists()
 
     # ------------------------------------------------------------------ reading
@@ -167,13 +168,13 @@ class RunFollower:
             return self._done(changed)
         problems = []
         if not v.config:
-            v.config = read_json(self.path / "config.json") or {}
-            if not v.config:
-                problems.append("config.json is unreadable")
+            v.config, problem = read_checked(self.path / "config.json", schema.config_problem)
+            if problem:
+                problems.append(problem)
             changed = True
-        status = read_json(self.path / "status.json")
-        if status is None:
-            problems.append("status.json is unreadable")
+        status, problem = read_checked(self.path / "status.json", schema.status_problem)
+        if problem:
+            problems.append(problem)
         elif status != v.status:
             v.status, changed = status, True
         state = effective_state(v.status, self.path, now=self.clock()) if v.status else "unknown"
@@ -199,7 +200,7 @@ class RunFollower:
             st = path.stat()
             if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
                 self.reset()  # rewritten (a resume cut it): start over
-                self.view.config = read_json(self.path / "config.json") or {}
+                self.view.config, _ = read_checked(self.path / "config.json", schema.config_problem)
             self.inode = st.st_ino
             if st.st_size == self.offset:
                 return False
@@ -214,6 +215,12 @@ class RunFollower:
                 data = f.read(CHUNK)
                 end = data.rfind(b"\n") + 1  # a torn last line waits for its end
                 if not end:
+                    if len(data) == CHUNK:  # one line longer than a block: no event is that long
+                        skipped = self._skip_line(f)
+                        if skipped:
+                            any_read = True
+                            self.skipped_lines += 1
+                            continue
                     break
                 any_read = True
                 self.offset += end
@@ -228,11 +235,33 @@ class RunFollower:
         if metric_rows:
             keys = [k for k in metric_rows[-1] if k not in ("t", "step", "kind", "epoch")]
             steps = [r["step"] for r in metric_rows]
+            def number(x) -> float:
+                return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else np.nan
+
             for k in keys:
-                self._series(k).extend(steps, [r.get(k, np.nan) for r in metric_rows])
-            v.latest.update({k: metric_rows[-1][k] for k in keys})
+                self._series(k).extend(steps, [number(r.get(k)) for r in metric_rows])
+            v.latest.update({k: number(metric_rows[-1][k]) for k in keys})
         v.events = list(self._events)
+        if self.skipped_lines:
+            problems.append(f"events.jsonl: skipped {self.skipped_lines} line(s) over {CHUNK >> 20} MiB")
         return any_read
+
+    def _skip_line(self, f) -> bool:
+        """Move past the line at ``self.offset`` (over CHUNK bytes long) if its end has been
+        written; False while it has not (it is skipped once it has)."""
+        pos = self.offset + CHUNK
+        f.seek(pos)
+        while True:
+            data = f.read(1 << 20)
+            if not data:
+                f.seek(self.offset)
+                return False
+            nl = data.find(b"\n")
+            if nl >= 0:
+                self.offset = pos + nl + 1
+                f.seek(self.offset)
+                return True
+            pos += len(data)
 
     def _parse(self, block: bytes, metric_rows: list) -> dict | None:
         """Handle the whole lines in ``block``; returns the newest samples event, if any."""
@@ -246,7 +275,9 @@ class RunFollower:
                 e = json.loads(line)
             except ValueError:
                 continue
-            kind = e.get("kind")
+            if not schema.event_ok(e):
+                continue
+            kind = e["kind"]
             if kind == "metrics":
                 metric_rows.append(e)
             elif kind == "samples":
@@ -259,8 +290,9 @@ class RunFollower:
         v = self.view
         kind = e.get("kind")
         if kind == "eval":
-            if isinstance(e.get("class_hist"), list):
-                v.class_hist = e["class_hist"]
+            hist = e.get("class_hist")
+            if isinstance(hist, list) and all(isinstance(h, (int, float)) for h in hist):
+                v.class_hist = hist
             for k, val in e.items():
                 if k.startswith("test_") and isinstance(val, (int, float)):
                     v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))
@@ -268,10 +300,13 @@ class RunFollower:
 
     def _load_sample(self, e: dict) -> None:
         try:
-            self.view.sample = np.load(self.path / e["npy"])
+            sample = np.load(self.path / str(e["npy"]), allow_pickle=False)
+            if sample.dtype != np.uint8 or sample.ndim != 3:
+                return
+            self.view.sample = sample
             self.view.sample_step = int(e.get("step", 0))
-        except (OSError, ValueError, KeyError):
-            pass  # a grid cut by a resume, or not yet readable: keep the previous one
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # a grid cut by a resume, not yet readable or not a grid: keep the previous one
 
     def _series(self, key: str) -> MinMaxSeries:
         if key not in self.view.series:

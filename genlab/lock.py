@@ -12,14 +12,22 @@ import time
 from pathlib import Path
 
 
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 class RunLock:
     def __init__(self, run_dir: Path):
         self.path = run_dir / "lock"
         self.fd: int | None = None
 
     def acquire(self, wait_s: float = 2.0) -> bool:
-        """Take the lock; retry briefly (a reader may be peeking); False if a trainer holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        """Take the lock; retry briefly (a reader may be peeking); False if a trainer holds it.
+
+        The file is readable by everyone (0644), so any user who can read the run can tell a live
+        run from a crashed one; only its holder writes it (its pid). A link is never followed."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW, 0o644)
+        if os.fstat(fd).st_mode & 0o044 != 0o044:
+            os.fchmod(fd, 0o644)  # made 0600 by an older genlab, or under a strict umask
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -42,13 +50,14 @@ class RunLock:
             self.fd = None
 
 
-def is_locked(run_dir: Path) -> bool:
-    """True while a trainer holds the run's lock (a shared lock attempt fails)."""
+def is_locked(run_dir: Path) -> bool | None:
+    """True while a trainer holds the run's lock (a shared lock attempt fails), False when nobody
+    does, None when this reader cannot tell (no lock file, or one it may not open)."""
     path = run_dir / "lock"
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -13,15 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.store import atomic_write_bytes, atomic_write_json, read_json
+from genlab.schema import metrics_header_problem
+from genlab.store import atomic_write_bytes, atomic_write_json, open_append, read_json
 
 BIN, HEADER = "metrics.bin", "metrics.json"
 FIXED = ("step", "t", "epoch")
 
 
 def columns(run_dir: Path) -> list[str] | None:
+    """The column names from metrics.json, or None if it is missing or not a valid header."""
     header = read_json(run_dir / HEADER)
-    return header.get("columns") if header else None
+    return None if header is None or metrics_header_problem(header) else header["columns"]
 
 
 def read(run_dir: Path, row_offset: int = 0) -> tuple[list[str] | None, np.ndarray, int]:
@@ -41,13 +43,51 @@ def read(run_dir: Path, row_offset: int = 0) -> tuple[list[str] | None, np.ndarr
     return cols, rows, row_offset + n
 
 
-def cut(run_dir: Path, step: int) -> None:
-    """Keep the rows of steps up to ``step`` (rewrite to a temporary file, then rename)."""
+def cut(run_dir: Path, step: int, event_steps: array | None = None) -> None:
+    """Keep the rows of steps up to ``step`` (rewrite to a temporary file, then rename).
+
+    ``event_steps``: the steps of events.jsonl's metric events up to ``step`` (the record). The
+    kept rows must be exactly those steps; if they are not (a garbage or stale metrics.bin), the
+    file is rebuilt from events.jsonl."""
     cols, rows, _ = read(run_dir)
+    if cols is not None:
+        keep = rows[rows[:, 0] <= step] if len(rows) else rows
+        if event_steps is None or np.array_equal(keep[:, 0], np.frombuffer(event_steps, dtype=np.float64)):
+            atomic_write_bytes(run_dir / BIN, keep.astype("<f8").tobytes())
+            return
+    if event_steps is not None:
+        rebuild(run_dir)
+
+
+def rebuild(run_dir: Path) -> int:
+    """metrics.json and metrics.bin anew from events.jsonl's metric events; returns the rows."""
+    from genlab.store import read_events
+
+    cols, rows, n = None, array("d"), 0
+
+    def number(v) -> float:
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
+
+    offset, size = 0, (run_dir / "events.jsonl").stat().st_size
+    while offset < size:  # in slices, so a long history never sits in memory as dicts
+        events, new = read_events(run_dir / "events.jsonl", offset, limit=64 << 20)
+        if new == offset:
+            break
+        offset = new
+        for e in events:
+            if e["kind"] != "metrics":
+                continue
+            if cols is None:
+                cols = [*FIXED, *(k for k in e if k not in FIXED and k != "kind")]
+            rows.extend(number(e.get(c)) for c in cols)
+            n += 1
     if cols is None:
-        return
-    keep = rows[rows[:, 0] <= step] if len(rows) else rows
-    atomic_write_bytes(run_dir / BIN, keep.astype("<f8").tobytes())
+        for name in (BIN, HEADER):
+            (run_dir / name).unlink(missing_ok=True)
+        return 0
+    atomic_write_json(run_dir / HEADER, {"columns": cols, "dtype": "<f8"}, durable=False)
+    atomic_write_bytes(run_dir / BIN, rows.tobytes())
+    return n
 
 
 class MetricsBinSink:
@@ -57,7 +97,7 @@ class MetricsBinSink:
         self.run_dir = run_dir
         self.cols: list[str] | None = columns(run_dir)
         self.buffer = array("d")
-        self.f = open(run_dir / BIN, "ab")
+        self.f = open_append(run_dir / BIN, binary=True)
 
     def event(self, e: dict) -> None:
         if e["kind"] != "metrics":
@@ -80,7 +120,7 @@ class MetricsBinSink:
 
     def reopen(self) -> None:
         self.f.close()
-        self.f = open(self.run_dir / BIN, "ab")
+        self.f = open_append(self.run_dir / BIN, binary=True)
 
     def close(self) -> None:
         self.flush()

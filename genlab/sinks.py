@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genlab.store import atomic_write_json
+from genlab.store import atomic_write_json, open_append
 
 IMMEDIATE = ("state", "samples", "eval", "checkpoint", "warning", "error")
 
@@ -80,7 +80,7 @@ class JsonlSink:
 
     def __init__(self, path: Path, flush_every_s: float = 0.5):
         self.path = path
-        self.f = open(path, "a", encoding="utf-8")
+        self.f = open_append(path)
         self.buffer: list[str] = []
         self.flush_every_s = flush_every_s
         self.last_flush = time.monotonic()
@@ -104,7 +104,7 @@ class JsonlSink:
     def reopen(self) -> None:
         """After events.jsonl was rewritten (a rollback cut it): append to the new file."""
         self.f.close()
-        self.f = open(self.path, "a", encoding="utf-8")
+        self.f = open_append(self.path)
 
     def close(self) -> None:
         self.flush()
@@ -125,6 +125,14 @@ class StatusSink:
     def write(self) -> None:
         self.status["heartbeat"] = self.status["updated"] = time.time()
         atomic_write_json(self.path, self.status, durable=False)
+
+    def write_in_place(self) -> None:
+        """The last resort when a new file cannot be made (a full disk): overwrite status.json's
+        own blocks. Not atomic, so only for recording a failure."""
+        self.status["heartbeat"] = self.status["updated"] = time.time()
+        fd = os.open(self.path, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(self.status, indent=2) + "\n")
 
     def event(self, e: dict) -> None:
         if e["kind"] == "state":
@@ -158,10 +166,21 @@ class LineSink:
         self.stream, self.every_s, self.close_stream = stream, every_s, close_stream
         self.last = 0.0
         self.latest: Progress | None = None
+        self.detached = False  # the terminal hung up: write nothing more to it
 
     def write(self, text: str) -> None:
-        self.stream.write(time.strftime("%H:%M:%S ") + text + "\n")
-        self.stream.flush()
+        if self.detached:
+            return
+        try:
+            self.stream.write(time.strftime("%H:%M:%S ") + text + "\n")
+            self.stream.flush()
+        except OSError:
+            if self.close_stream:
+                raise  # a file of the run (log.txt): the engine hears of it
+            self.detached = True  # a terminal or pipe that went away
+
+    def detach(self) -> None:
+        self.detached = True
 
     def event(self, e: dict) -> None:
         line = event_line(e)
@@ -176,10 +195,15 @@ class LineSink:
             self.write(progress_line(p))
 
     def close(self) -> None:
-        if self.latest:
-            self.write(progress_line(self.latest))
-        if self.close_stream:
-            self.stream.close()
+        try:
+            if self.latest:
+                self.write(progress_line(self.latest))
+        finally:
+            if self.close_stream:
+                try:
+                    self.stream.close()
+                except OSError:
+                    pass
 
 
 class RichSink:
@@ -201,16 +225,40 @@ class RichSink:
         self.task = self.bar.add_task("train", total=config["total_steps"], model=config["model"],
                                       epoch="1", ips="-", eta="?", metrics="")
         self.bar.start()
+        self.hung_up = self.stopped = False
+
+    def detach(self) -> None:
+        """The terminal hung up (called from a signal handler: only a flag; the bar is stopped
+        at the next call)."""
+        self.hung_up = True
+
+    def _alive(self) -> bool:
+        if self.hung_up and not self.stopped:
+            self.stopped = True
+            try:
+                self.bar.stop()
+            except Exception:
+                pass
+        return not self.hung_up
 
     def event(self, e: dict) -> None:
         line = event_line(e)
-        if line:
-            self.bar.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", highlight=False)
+        if line and self._alive():
+            try:
+                self.bar.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", highlight=False)
+            except OSError:
+                self.hung_up = True
 
     def progress(self, p: Progress) -> None:
-        self.bar.update(self.task, completed=p.step, epoch=f"{p.epoch}/{p.epochs}",
-                        ips=f"{p.images_per_s:,.0f}", eta=fmt_duration(p.eta_s),
-                        metrics=fmt_metrics(p.metrics, p.key_metrics))
+        if self._alive():
+            self.bar.update(self.task, completed=p.step, epoch=f"{p.epoch}/{p.epochs}",
+                            ips=f"{p.images_per_s:,.0f}", eta=fmt_duration(p.eta_s),
+                            metrics=fmt_metrics(p.metrics, p.key_metrics))
 
     def close(self) -> None:
-        self.bar.stop()
+        if self._alive():
+            self.stopped = True
+            try:
+                self.bar.stop()
+            except OSError:
+                pass

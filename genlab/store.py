@@ -12,20 +12,27 @@ Nothing here knows about training; the CLI and the cockpit use it to read runs.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
+import stat
 import time
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genlab import schema
 from genlab.errors import GenlabError, UsageError
 
 STALE_AFTER_S = 60.0  # a running process writes status.json at least every few seconds
 LIVE_STATES = ("starting", "running", "paused")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+TEMP_GLOBS = (".*.tmp-*", "checkpoints/.*.tmp-*", "samples/.*.tmp-*")  # what atomic_write_bytes leaves if killed
 
 
 def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
@@ -49,51 +56,86 @@ def fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename: readers see old or new, never half."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write to a temporary file beside ``path``, fsync, rename: readers see old or new, never half.
+
+    The temporary name is unpredictable and created exclusively (``O_EXCL``, no link followed),
+    so a link planted in the directory is never written through; it is removed on any failure
+    (a full disk leaves nothing behind)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     if durable:
         fsync_dir(path.parent)
+
+
+def open_append(path: Path, binary: bool = False):
+    """``path`` opened for appending, never through a symbolic link (a link is refused)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_NOFOLLOW, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise GenlabError(f"{path} is a symbolic link: genlab does not write through links in a run") from None
+        raise
+    return os.fdopen(fd, "ab") if binary else os.fdopen(fd, "a", encoding="utf-8")
 
 
 def atomic_write_json(path: Path, obj, durable: bool = True) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode(), durable)
 
 
-def read_json(path: Path) -> dict | None:
+def read_json(path: Path):
+    """The JSON value in ``path`` (of any type: check it with genlab.schema), or None."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
+
+
+def read_checked(path: Path, problem) -> tuple[dict, str | None]:
+    """(the object in ``path``, None) if ``problem(value)`` finds nothing wrong, else ({}, reason)."""
+    value = read_json(path)
+    if value is None:
+        return {}, f"{path.name} is missing or not JSON" if path.exists() else f"{path.name} is missing"
+    reason = problem(value)
+    return ({}, reason) if reason else (value, None)
 
 
 # --------------------------------------------------------------------------- events
 
 
-def read_events(path: Path, offset: int = 0) -> tuple[list[dict], int]:
+def read_events(path: Path, offset: int = 0, limit: int | None = None) -> tuple[list[dict], int]:
     """Events from byte ``offset``; returns them and the offset after the last whole line.
 
     A last line without its newline (a writer mid-append, or a crash) is left for the next read;
-    a line that is not valid JSON is skipped.
+    a line that is not a valid event (genlab.schema.event_ok) is skipped.
     """
     try:
         with open(path, "rb") as f:
             f.seek(offset)
-            data = f.read()
+            data = f.read() if limit is None else f.read(limit)
     except OSError:
         return [], offset
     end = data.rfind(b"\n") + 1
     events = []
     for line in data[:end].splitlines():
         try:
-            events.append(json.loads(line))
+            e = json.loads(line)
         except ValueError:
             continue
+        if schema.event_ok(e):
+            events.append(e)
     return events, offset + end
 
 
@@ -102,7 +144,7 @@ def read_events(path: Path, offset: int = 0) -> tuple[list[dict], int]:
 
 def new_run_id(model: str, name: str | None, root: Path) -> str:
     if name:
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             raise UsageError(f"run name {name!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         if (root / name).exists():
             raise UsageError(f"a run named {name!r} already exists in {root}")
@@ -158,27 +200,33 @@ def pid_alive(pid: int) -> bool:
 
 
 def effective_state(status: dict | None, run_dir: Path | None = None, now: float | None = None) -> str:
-    """The state a reader should believe: ``crashed`` for a live state whose process is gone.
+    """The state a reader should believe: ``crashed`` for a live state whose process is gone,
+    ``stalled`` for a live process that has not beaten its heartbeat for STALE_AFTER_S.
 
     On the run's own host the trainer's lock decides (the kernel drops it when the process dies,
-    and a recycled pid cannot fool it); elsewhere a stale heartbeat does.
+    and a recycled pid cannot fool it); a reader who may not open the lock, and a reader on
+    another host, go by the pid and the heartbeat.
     """
     from genlab.lock import is_locked
 
-    if not status:
+    if not isinstance(status, dict) or schema.status_problem(status):
         return "unknown"
-    state = status.get("state", "unknown")
+    state = status["state"]
     if state not in LIVE_STATES:
         return state
     now = now or time.time()
+    stale = now - float(status.get("heartbeat", 0)) > STALE_AFTER_S
     if status.get("host") == socket.gethostname():
-        if run_dir is not None and (run_dir / "lock").exists() and state != "starting":
-            return state if is_locked(run_dir) else "crashed"
-        if status.get("pid") and not pid_alive(int(status["pid"])):
+        locked = None
+        if run_dir is not None and state != "starting":
+            locked = is_locked(run_dir)  # None: no lock file, or not ours to open
+        if locked is False:
             return "crashed"
-    if now - float(status.get("heartbeat", 0)) > STALE_AFTER_S:
-        return "crashed"
-    return state
+        if locked is None and status.get("pid") and not pid_alive(int(status["pid"])):
+            return "crashed"
+        if locked:
+            return "stalled" if stale else state
+    return "crashed" if stale else state
 
 
 @dataclass
@@ -190,28 +238,99 @@ class RunInfo:
     state: str
     created: float = 0.0
     latest: dict = field(default_factory=dict)
+    problem: str | None = None  # why the run cannot be read; then state is "unreadable"
 
     @property
     def model(self) -> str:
         return self.config.get("model", "?")
 
+    @property
+    def shown_state(self) -> str:
+        return f"unreadable: {self.problem}" if self.problem else self.state
+
 
 def load_run(path: Path) -> RunInfo:
-    config = read_json(path / "config.json") or {}
-    status = read_json(path / "status.json") or {}
-    return RunInfo(path.name, path, config, status, effective_state(status, path),
-                   created=float(config.get("created", path.stat().st_mtime)))
+    """Never raises for a broken directory: its reason goes to ``problem``."""
+    config, problem = read_checked(path / "config.json", schema.config_problem)
+    status, status_issue = read_checked(path / "status.json", schema.status_problem)
+    problem = problem or status_issue
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime, problem = 0.0, problem or "the run directory is gone"
+    state = "unreadable" if problem else effective_state(status, path)
+    return RunInfo(path.name, path, config, status, state,
+                   created=float(config.get("created", mtime)), problem=problem)
 
 
 def run_dirs(root: Path) -> list[Path]:
-    if not root.is_dir():
+    try:
+        entries = list(root.iterdir())
+    except OSError:
         return []
-    return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists()]
+    out = []
+    for p in entries:
+        try:
+            if not p.name.startswith(".") and p.is_dir() and (p / "config.json").exists():
+                out.append(p)
+        except OSError:
+            continue
+    return out
 
 
 def list_runs(root: Path) -> list[RunInfo]:
     runs = [load_run(p) for p in run_dirs(root)]
     return sorted(runs, key=lambda r: (r.created, r.run_id))
+
+
+# --------------------------------------------------------------------------- guarding a run
+
+
+def owner_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        return f"uid {uid}"
+
+
+def check_controllable(run_dir: Path) -> None:
+    """Refuse (UsageError) to train or control a run that is a link, lives behind one in its own
+    directories, or belongs to another user: genlab writes only into its own run directories."""
+    try:
+        st = os.lstat(run_dir)
+    except OSError as e:
+        raise UsageError(f"run {run_dir.name}: {e.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise UsageError(f"run {run_dir.name} is a symbolic link: genlab controls only real run directories")
+    if st.st_uid != os.getuid():
+        raise UsageError(f"run {run_dir.name} belongs to {owner_name(st.st_uid)}: only its owner can control it")
+    for sub in ("control", "checkpoints", "samples"):
+        try:
+            sst = os.lstat(run_dir / sub)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(sst.st_mode) or not stat.S_ISDIR(sst.st_mode):
+            raise UsageError(f"run {run_dir.name}: {sub}/ is not a plain directory (a link?); refusing to use it")
+        if sst.st_uid != os.getuid():
+            raise UsageError(f"run {run_dir.name}: {sub}/ belongs to {owner_name(sst.st_uid)}; refusing to use it")
+
+
+def remove_stale_temps(run_dir: Path) -> int:
+    """Delete temporary files a killed writer left (``.name.tmp-*``). Only while holding the
+    run's lock: nobody else writes then. Returns how many bytes were freed."""
+    freed = 0
+    for pattern in TEMP_GLOBS:
+        for p in run_dir.glob(pattern):
+            try:
+                st = os.lstat(p)
+                if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                    os.unlink(p)
+                    freed += st.st_size
+            except OSError:
+                continue
+    return freed
 
 
 def resolve_run(root: Path, ref: str) -> Path:
@@ -234,12 +353,14 @@ def resolve_run(root: Path, ref: str) -> Path:
 
 
 def cut_events(path: Path, step: int) -> int:
-    """Drop events after ``step`` (and a torn last line): rewrite to a temporary file, rename.
+    """Drop events after ``step``, a torn last line and lines that are not valid events: rewrite
+    to a temporary file, rename. metrics.bin is cut to match, and rebuilt from the kept metric
+    events if it disagrees with them. Returns how many events were dropped. Used on resume, so
+    curves never zig-zag back."""
+    from genlab import metrics_log
 
-    Returns how many events were dropped. Used on resume, so curves never zig-zag back.
-    """
     events_path = path / "events.jsonl"
-    kept, dropped = [], 0
+    kept, metric_steps, dropped = [], array("d"), 0
     try:
         with open(events_path, "rb") as f:
             for line in f:
@@ -248,16 +369,16 @@ def cut_events(path: Path, step: int) -> int:
                 except ValueError:
                     dropped += 1
                     continue
-                if e.get("step", 0) > step:
+                if not schema.event_ok(e) or e["step"] > step:
                     dropped += 1
-                else:
-                    kept.append(line if line.endswith(b"\n") else line + b"\n")
+                    continue
+                kept.append(line if line.endswith(b"\n") else line + b"\n")
+                if e["kind"] == "metrics":
+                    metric_steps.append(e["step"])
     except FileNotFoundError:
         pass
     atomic_write_bytes(events_path, b"".join(kept))
-    from genlab import metrics_log
-
-    metrics_log.cut(path, step)
+    metrics_log.cut(path, step, metric_steps)
     for p in (path / "samples").glob("step-*"):
         try:
             if int(p.name[5:13]) > step:
@@ -278,7 +399,7 @@ def latest_metrics(path: Path, tail_bytes: int = 256_000) -> dict:
     events, _ = read_events(events_path, start)
     out: dict = {}
     for e in events:
-        if e.get("kind") in ("metrics", "eval"):
+        if schema.event_ok(e) and e["kind"] in ("metrics", "eval"):
             out.update({k: v for k, v in e.items() if k not in ("t", "kind")})
     return out
 

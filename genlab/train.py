@@ -15,16 +15,18 @@ from pathlib import Path
 
 import torch
 
-from genlab import checkpoint
+from genlab import checkpoint, models
 from genlab import config as cfg
 from genlab.data import Batches, load_digits, load_for_run
 from genlab.device import resolve
 from genlab.engine import Trainer
-from genlab.errors import GenlabError, UsageError
+from genlab import schema
+from genlab.errors import GenlabError, UsageError, os_error_message
 from genlab.lock import RunLock
 from genlab.metrics_log import MetricsBinSink
 from genlab.sinks import JsonlSink, LineSink, RichSink, StatusSink
-from genlab.store import create_run, cut_events, new_run_id, read_json, runs_root
+from genlab.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
+                          read_json, remove_stale_temps, runs_root)
 from genlab.validate import new_total, positive
 
 
@@ -40,6 +42,7 @@ def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, **options) -
     """Everything a run needs, validated; nothing is written yet."""
     config = cfg.make_config(model, **options)
     device = resolve(config["device_requested"])
+    models.check_fits(config["model"], config["hp"], device)
     digits = load_digits(data_dir, device)
     batches = Batches(len(digits.train_images), config["batch_size"], config["seed"], device)
     root = runs_root(runs_dir)
@@ -54,23 +57,32 @@ def create(prepared: Prepared) -> Path:
 
 
 class StopOnSignals:
-    """Ctrl-C or SIGTERM asks the trainer to stop at the next step boundary (checkpoint, state
-    ``stopped``); a second Ctrl-C aborts at once. Only from the main thread (signal's rule)."""
+    """Ctrl-C, SIGTERM or a hang-up asks the trainer to stop at the next step boundary
+    (checkpoint, state ``stopped``); a second Ctrl-C aborts at once. A detached run
+    (``hangup="ignore"``) ignores hang-ups: it has no terminal to lose. Only from the main
+    thread (signal's rule)."""
 
-    def __init__(self, trainer: Trainer, console_note=None):
+    REASONS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated",
+               signal.SIGHUP: "hung up: the terminal or SSH connection closed"}
+
+    def __init__(self, trainer: Trainer, console_note=None, hangup: str = "stop", on_hangup=None):
         self.trainer, self.note, self.saved = trainer, console_note, {}
+        self.hangup, self.on_hangup = hangup, on_hangup
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.saved[sig] = signal.signal(sig, self.handle)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                handler = signal.SIG_IGN if sig == signal.SIGHUP and self.hangup == "ignore" else self.handle
+                self.saved[sig] = signal.signal(sig, handler)
         return self
 
     def handle(self, signum, frame):
         if self.trainer.stop_request and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.trainer.stop_request = "interrupted" if signum == signal.SIGINT else "terminated"
-        if self.note and signum == signal.SIGINT:
+        self.trainer.stop_request = self.REASONS[signum]
+        if signum == signal.SIGHUP and self.on_hangup:
+            self.on_hangup()  # the terminal is gone: stop writing to it
+        elif self.note and signum == signal.SIGINT:
             self.note("stopping at the next step boundary (checkpoint first); Ctrl-C again to abort now")
 
     def __exit__(self, *exc):
@@ -81,78 +93,123 @@ class StopOnSignals:
 
 def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epochs: int | None = None,
             max_steps: int | None = None, data_dir=None, device: str | None = None,
-            console=None, stream=None, on_divergence: str = "stop") -> str:
+            console=None, stream=None, on_divergence: str = "stop", hangup: str = "stop") -> str:
     """Train ``run_dir`` in this process until it finishes, stops or fails; returns the state.
 
     ``console``: a Rich console for a progress bar; else plain lines go to ``stream`` (if any).
-    Everything also goes to the run's files: events.jsonl, status.json and log.txt.
+    Everything also goes to the run's files: events.jsonl, status.json and log.txt. A run
+    directory that is a link or another user's is refused; a failure to write (a full disk)
+    ends as state ``failed`` with its reason and one GenlabError, temporary files removed.
     """
+    check_controllable(run_dir)
     lock = RunLock(run_dir)
-    if not lock.acquire():
-        holder = (run_dir / "lock").read_text().strip() or "?"
+    try:
+        acquired = lock.acquire()
+    except OSError as e:
+        raise GenlabError(f"run {run_dir.name}: cannot open its lock: {e.strerror}") from None
+    if not acquired:
+        holder = (run_dir / "lock").read_text(errors="replace").strip() or "?"
         raise UsageError(f"run {run_dir.name} is live: process {holder} is training it (pause or stop it first)")
     try:
-        return _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, stream, on_divergence)
+        remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
+        return _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, stream,
+                        on_divergence, hangup)
+    except OSError as e:
+        remove_stale_temps(run_dir)
+        raise GenlabError(os_error_message(e, run_dir)) from None
     finally:
         lock.release()
 
 
-def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, stream, on_divergence) -> str:
-    config = read_json(run_dir / "config.json")
-    if not config:
-        raise GenlabError(f"{run_dir}: config.json is missing or unreadable")
+def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str]) -> tuple[dict, dict | None, str]:
+    """(the configuration to train, the checkpoint to start from or None, what to do: "train"
+    or "finish"). A run with no usable checkpoint starts again from step 0 with its
+    config.json; a run killed after its final checkpoint is only finished."""
+    def bad(path, error):
+        notes.append(f"skipping checkpoint {path.name}: {error}")
+        path.rename(path.with_name(path.name + ".corrupt"))
+
+    found = checkpoint.newest_good(run_dir, on_bad=bad)
+    if found is None:
+        config, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        if problem:
+            raise GenlabError(f"run {run_dir.name} has no usable checkpoint, and its {problem}")
+        ckpt, step = None, 0
+        notes.insert(0, f"run {run_dir.name} has no checkpoint yet: starting it again from step 0")
+    else:
+        path, ckpt = found
+        config, step = ckpt["config"], int(ckpt["step"])  # the configuration that produced these weights
+        notes.insert(0, f"resuming run {run_dir.name} from {path.name} (step {step:,})")
+    if lr is not None:
+        positive("learning rate", lr, float)
+    total = new_total(config, epochs, max_steps)
+    if total is not None:
+        if total <= step:
+            raise UsageError(f"run {run_dir.name} is already at step {step:,}; ask for more than that")
+        return config, ckpt, "train"
+    if step >= config["total_steps"]:
+        status = read_json(run_dir / "status.json")
+        if isinstance(status, dict) and status.get("state") == "finished":
+            raise UsageError(f"run {run_dir.name} finished at step {step:,}; extend it with --epochs or --max-steps")
+        notes.append(f"its final checkpoint (step {step:,}) was written before it ended: finishing it, no training")
+        return config, ckpt, "finish"
+    return config, ckpt, "train"
+
+
+def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, stream, on_divergence,
+             hangup) -> str:
     notes: list[str] = []
 
     # ---- what to resume from, and how far to go
     ckpt = None
-    if resume:
-        def bad(path, error):
-            notes.append(f"skipping checkpoint {path.name}: {error}")
-            path.rename(path.with_name(path.name + ".corrupt"))
-
-        found = checkpoint.newest_good(run_dir, on_bad=bad)
-        if found is None:
-            raise GenlabError(f"run {run_dir.name} has no usable checkpoint to resume from")
-        path, ckpt = found
-        config = ckpt["config"]  # the configuration that produced these weights
-        total = new_total(config, epochs, max_steps)
-        if total is not None:
-            if total <= ckpt["step"]:
-                raise UsageError(f"run {run_dir.name} is already at step {ckpt['step']:,}; ask for more than that")
-        elif ckpt["step"] >= config["total_steps"]:
-            raise UsageError(f"run {run_dir.name} finished at step {ckpt['step']:,}; "
-                             "extend it with --epochs or --max-steps")
-        if lr is not None:
-            positive("learning rate", lr, float)
-        notes.insert(0, f"resuming run {run_dir.name} from {path.name} (step {ckpt['step']:,})")
-        dropped = cut_events(run_dir, int(ckpt["step"]))
+    if not resume:
+        config, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        if problem:
+            raise GenlabError(f"run {run_dir.name}: {problem}")
+    else:
+        config, ckpt, _ = resume_point(run_dir, epochs, max_steps, lr, notes)
+        step = int(ckpt["step"]) if ckpt is not None else 0
+        dropped = cut_events(run_dir, step)
         if dropped:
-            notes.append(f"cut {dropped:,} events after step {ckpt['step']:,}")
+            notes.append(f"cut {dropped:,} events after step {step:,}")
 
     dev = resolve(device or config["device"])
     digits = load_for_run(config["data"], dev, data_dir)
 
     # ---- sinks: files always; a progress bar or plain lines in the foreground
-    log = open(run_dir / "log.txt", "a", encoding="utf-8")
+    log = open_append(run_dir / "log.txt")
     sinks = [JsonlSink(run_dir / "events.jsonl", config["metrics_every_s"]), MetricsBinSink(run_dir),
              StatusSink(run_dir / "status.json", config), LineSink(log, config["log_every_s"], close_stream=True)]
+    terminal = []  # the sinks that write to a terminal, dropped if it hangs up
     if console is not None:
-        sinks.append(RichSink(console, config))
+        terminal.append(RichSink(console, config))
     elif stream is not None:
-        sinks.append(LineSink(stream, config["log_every_s"]))
+        terminal.append(LineSink(stream, config["log_every_s"]))
+    sinks += terminal
     c, d = config, config["data"]
     header = (f"run {c['run_id']}: {c['model']} on {dev}, {c['total_steps']:,} steps (batch {c['batch_size']}, "
               f"lr {c['lr']:g}, seed {c['seed']}); data: {d['source']} {d['location']} "
               f"({d['train']:,} train / {d['test']:,} test)")
+    hung_up = []
 
     def say(line: str) -> None:
         log.write(line + "\n")
         log.flush()
-        if console is not None:
-            console.print(line, highlight=False)
-        elif stream is not None:
-            stream.write(line + "\n")
-            stream.flush()
+        if hung_up:
+            return
+        try:
+            if console is not None:
+                console.print(line, highlight=False)
+            elif stream is not None:
+                stream.write(line + "\n")
+                stream.flush()
+        except OSError:
+            hung_up.append(True)
+
+    def drop_terminal() -> None:
+        hung_up.append(True)
+        for sink in terminal:
+            sink.detach()
 
     for line in filter(None, [header, d.get("notice"), *notes]):
         say(line)
@@ -169,16 +226,24 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
             total = new_total(config, epochs, max_steps)
             if total is not None:
                 trainer.set_total_steps(total)
-        with StopOnSignals(trainer, say if (console is not None or stream is not None) else None):
+        elif resume and lr is not None:
+            trainer.set_lr(lr)
+        with StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
             try:
                 return trainer.run()
             except KeyboardInterrupt:
                 trainer.set_state("stopped", "aborted by a second Ctrl-C (resumes from the last checkpoint)")
                 raise
     except Exception as e:
-        trainer.emit("error", message=f"{e.__class__.__name__}: {e}")
-        trainer.set_state("failed", f"{e.__class__.__name__}: {e}")
+        reason = os_error_message(e, run_dir) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
+        remove_stale_temps(run_dir)  # frees what a failed write took, so the failure can be recorded
+        trainer.record_failure(reason)
+        if isinstance(e, OSError):
+            raise GenlabError(reason) from None
         raise
     finally:
         for sink in sinks:
-            sink.close()
+            try:
+                sink.close()
+            except OSError:
+                pass

@@ -11,6 +11,10 @@ def positive(name: str, value, kind=float):
     """``value`` as ``kind`` if it is a positive finite number; UsageError otherwise (None passes)."""
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{name} must be a positive number, got {value!r}")
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise UsageError(f"{name} must be a whole number, got {value}")
     if isinstance(value, float) and not math.isfinite(value) or value <= 0:
         raise UsageError(f"{name} must be positive, got {value}")
     return kind(value)

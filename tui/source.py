@@ -33,8 +33,9 @@ class RunsSource:
     def rows(self) -> list[dict]:
         rows = []
         for r in list_runs(self.root):
+            state = r.shown_state if r.problem else effective_state(r.status, r.path, now=self.clock())
             rows.append({
-                "id": r.run_id, "model": r.model, "state": effective_state(r.status, r.path, now=self.clock()), "step": r.status.get("step", 0),
+                "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
                 "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
                 "created": r.created, "family": r.config.get("family", ""),
             })

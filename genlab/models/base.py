@@ -43,6 +43,9 @@ class GenModel:
     key_metrics: ClassVar[tuple[str, ...]]  # shown in progress bars and `genlab runs`
     sample_count: ClassVar[int] = 64  # digits in a fixed-latent grid
     presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets over the defaults (--preset)
+    # hyperparameter -> (low, high, low allowed); unlisted: integers >= 1, numbers > 0
+    limits: ClassVar[dict[str, tuple]] = {"beta1": (0.0, 1.0, True), "beta2": (0.0, 1.0, True),
+                                          "penalty": (0.0, float("inf"), True)}
     channels_last: ClassVar[bool] = False  # convolutions in NHWC on the CPU, where measured to pay
     # A model may have a faster step of its own for eager float32 on this device (gan on the CPU:
     # gan_cpu.py). StepRunner turns it off under --compile and --amp, which need the networks.

@@ -19,7 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from genlab.store import read_json
+from genlab.schema import config_problem
+from genlab.store import read_checked
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
 from tui.widgets.class_histogram import ClassHistogram
@@ -72,7 +73,7 @@ class Dashboard(Screen):
         self.curves_wanted = False  # set to have the worker send curves with its next update
 
     def compose(self) -> ComposeResult:
-        config = read_json(self.app.source.root / self.run_id / "config.json") or {}
+        config, _ = read_checked(self.app.source.root / self.run_id / "config.json", config_problem)
         panes = PANES_BY_MODEL.get(config.get("model")) or PANES.get(config.get("family"), PANES["gan"])
         yield StatusBar(id="status")
         with Horizontal(id="main"):
@@ -97,7 +98,12 @@ class Dashboard(Screen):
         follower = source.follower(self.run_id)
         seen, curves_due = -1, 0.0
         while not worker.is_cancelled:
-            view = follower.poll()
+            try:
+                view = follower.poll()
+            except Exception as e:  # whatever a broken directory holds, the cockpit carries on
+                follower.view.problem = f"cannot read the run: {e.__class__.__name__}: {e}"
+                follower.view.version += 1
+                view = follower.view
             if view.version != seen:
                 seen = view.version
                 now = time.monotonic()

@@ -31,8 +31,10 @@ class RunsTable(DataTable):
             total = r["total"] or 0
             pct = f" {100 * r['step'] / total:3.0f}%" if total else ""
             key = KEY_METRIC.get(r["family"])
-            metric = f"{key} {r['metrics'][key]:.4g}" if key and key in r["metrics"] else "-"
-            self.add_row(r["id"], r["model"], Text(r["state"], style=COLOURS.get(r["state"], "")),
+            value = r["metrics"].get(key) if key else None
+            metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
+            state = r["state"]  # "unreadable: <reason>" for a broken directory
+            self.add_row(r["id"], r["model"], Text(state, style=COLOURS.get(state.split(":")[0], "red")),
                          f"{r['step']:,}/{total:,}{pct}", metric, key=r["id"])
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
