@@ -32,6 +32,7 @@ STALE_AFTER_S = 60.0  # a running process writes status.json at least every few 
 LIVE_STATES = ("starting", "running", "paused")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+IN_PLACE = ("log.txt", "events.jsonl", "metrics.bin", "lock")  # files a trainer appends to or opens in place
 TEMP_GLOBS = (".*.tmp-*", "checkpoints/.*.tmp-*", "samples/.*.tmp-*")  # what atomic_write_bytes leaves if killed
 
 
@@ -107,7 +108,7 @@ def read_checked(path: Path, problem) -> tuple[dict, str | None]:
     """(the object in ``path``, None) if ``problem(value)`` finds nothing wrong, else ({}, reason)."""
     value = read_json(path)
     if value is None:
-        return {}, f"{path.name} is missing or not JSON" if path.exists() else f"{path.name} is missing"
+        return {}, f"{path.name} is unreadable (not JSON)" if path.exists() else f"{path.name} is missing"
     reason = problem(value)
     return ({}, reason) if reason else (value, None)
 
@@ -315,6 +316,12 @@ def check_controllable(run_dir: Path) -> None:
             raise UsageError(f"run {run_dir.name}: {sub}/ is not a plain directory (a link?); refusing to use it")
         if sst.st_uid != os.getuid():
             raise UsageError(f"run {run_dir.name}: {sub}/ belongs to {owner_name(sst.st_uid)}; refusing to use it")
+    for name in IN_PLACE:
+        try:
+            if stat.S_ISLNK(os.lstat(run_dir / name).st_mode):
+                raise UsageError(f"run {run_dir.name}: {name} is a symbolic link; genlab does not write through links")
+        except FileNotFoundError:
+            continue
 
 
 def remove_stale_temps(run_dir: Path) -> int:

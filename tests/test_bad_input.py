@@ -29,6 +29,17 @@ BAD_TRAIN = [
     (["train", "vae", "--preset", "cpu"], "model 'vae' has no preset 'cpu'; it has none"),
     (["train", "dcgan", "--preset", "fast"], "no preset 'fast'; it has cpu"),
     (["train", "gan", "--amp", "fp8"], "unknown --amp 'fp8'; choose from off, bf16"),
+    # every hyperparameter has a type and a range, checked before a directory is made
+    (["train", "vae", "--hp", "hidden=abc"], "--hp hidden must be an integer, got 'abc'"),
+    (["train", "vae", "--hp", "hidden=-5"], "--hp hidden for vae must be >= 1, got -5"),
+    (["train", "vae", "--hp", "latent=-1"], "--hp latent for vae must be >= 1, got -1"),
+    (["train", "vae", "--hp", "hidden=0"], "--hp hidden for vae must be >= 1, got 0"),
+    (["train", "vae", "--hp", "hidden=2.5"], "--hp hidden must be an integer, got 2.5"),
+    (["train", "vae", "--hp", "lr=abc"], "--hp lr must be a number, got 'abc'"),
+    (["train", "vae", "--hp", "batch_size=abc"], "--hp batch_size must be an integer, got 'abc'"),
+    (["train", "wgan-gp", "--hp", "beta1=1"], "--hp beta1 for wgan-gp must be >= 0 and < 1, got 1"),
+    (["train", "vae", "--hp", "hidden=2000000"], "training needs about"),  # refused with its size
+    (["train", "vae", "--name", "trail\n"], "run name 'trail\\n' must be"),
 ]
 
 

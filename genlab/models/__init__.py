@@ -44,6 +44,9 @@ def hyperparameters(name: str, hp: dict | None = None, preset: str | None = None
     return {key: checked(name, key, value, cls) for key, value in merged.items()}
 
 
+OPTIONS = {"batch_size": "batch size", "lr": "learning rate"}
+
+
 def checked(model: str, key: str, value, cls: type[GenModel]):
     """``value`` as the type of the default (an integer stays an integer: 2.5 layers is an error)
     and within the hyperparameter's range (GenModel.limits; else: positive); UsageError if not."""
@@ -51,6 +54,8 @@ def checked(model: str, key: str, value, cls: type[GenModel]):
     kind = "an integer" if isinstance(default, int) else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"--hp {key} must be {kind}, got {value!r}")
+    if key in OPTIONS and not (math.isfinite(value) and value > 0):  # also given as --batch-size, --lr
+        raise UsageError(f"{OPTIONS[key]} must be positive, got {value}")
     if isinstance(default, int):
         if isinstance(value, float) and not value.is_integer():
             raise UsageError(f"--hp {key} must be an integer, got {value!r}")
