@@ -9,19 +9,20 @@ import time
 from pathlib import Path
 
 from genlab.errors import GenlabError
-from genlab.store import atomic_write_json, effective_state, read_json
+from genlab.store import atomic_write_json, effective_state, open_append, read_json
 
 SETTLED = ("running", "paused", "stopped", "finished", "failed")
 
 
 def spawn(run_dir: Path, *worker_args: str) -> subprocess.Popen:
-    with open(run_dir / "log.txt", "ab") as log:
+    with open_append(run_dir / "log.txt", binary=True) as log:  # never through a link
         proc = subprocess.Popen(
             [sys.executable, "-m", "genlab", "_worker", str(run_dir.resolve()), *worker_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )
-    status = read_json(run_dir / "status.json") or {}
+    status = read_json(run_dir / "status.json")
+    status = status if isinstance(status, dict) else {}
     if status.get("state") in (None, "starting"):  # the worker has not written yet: it is the owner now
         atomic_write_json(run_dir / "status.json", {**status, "state": "starting", "pid": proc.pid,
                                                     "heartbeat": time.time()}, durable=False)
@@ -32,7 +33,8 @@ def wait_until_settled(run_dir: Path, proc: subprocess.Popen, timeout: float = 1
     """Wait for the worker to report a state of its own (or die); its status, or GenlabError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = read_json(run_dir / "status.json") or {}
+        status = read_json(run_dir / "status.json")
+        status = status if isinstance(status, dict) else {}
         if status.get("pid") == proc.pid and status.get("state") in SETTLED:
             return status
         if proc.poll() is not None:
@@ -46,7 +48,8 @@ def wait_for_state(run_dir: Path, states: tuple[str, ...], timeout: float = 60.0
     """Poll status.json until the run reaches one of ``states`` (or dies); None on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = read_json(run_dir / "status.json") or {}
+        status = read_json(run_dir / "status.json")
+        status = status if isinstance(status, dict) else {}
         state = effective_state(status, run_dir)
         if state in states or state in ("crashed", "failed"):
             return {**status, "state": state}
