@@ -70,13 +70,10 @@ def kill_when(proc: subprocess.Popen, run_dir: Path, mode: str, rng: random.Rand
             except OSError:
                 pass
             time.sleep(0.0005)
-    else:
-        if mode == "first-second":  # the run's first second: from its directory's appearing
-            while proc.poll() is None and not (run_dir / "status.json").exists() and time.monotonic() - t0 < 120:
-                time.sleep(0.002)
-            t0, delay = time.monotonic(), rng.uniform(0.0, 1.0)
-        else:
-            delay = rng.uniform(0.0, span)
+    else:  # timed from the run directory's appearing
+        while proc.poll() is None and not (run_dir / "status.json").exists() and time.monotonic() - t0 < 120:
+            time.sleep(0.002)
+        t0, delay = time.monotonic(), rng.uniform(0.0, 1.0 if mode == "first-second" else span)
         while proc.poll() is None and time.monotonic() - t0 < delay:
             time.sleep(0.002)
     if proc.poll() is not None:
@@ -130,11 +127,11 @@ def trial(model: str, root: Path, i: int, rng: random.Random, reference: tuple, 
 
 def campaign(model: str, root: Path, trials: int, rng: random.Random) -> dict:
     steps, hp = SIZES[model]
-    t0 = time.monotonic()
     subprocess.run(genlab("train", model, "--name", f"{model}-straight", "--max-steps", str(steps),
                           "--runs-dir", str(root), *hp, *COMMON), check=True, capture_output=True)
-    span = time.monotonic() - t0  # how long one run takes, start to end
     straight = root / f"{model}-straight"
+    events, _ = read_events(straight / "events.jsonl")
+    span = events[-1]["t"] - events[0]["t"]  # how long one run trains, first event to last
     reference = (final(straight), rows(straight))
     results = [trial(model, root, i, rng, reference, span) for i in range(trials)]
     return {"model": model, "trials": trials, "equal": sum(r["equal"] for r in results),
