@@ -359,9 +359,13 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         out.print(f"no runs in {root} yet: start one with 'genlab train gan'")
         return
     table = Table(title=f"runs in {root}", title_justify="left")
+    # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
+    widest = {"id": max(len(r.run_id) for r in infos), "key metric": 10, "age": 9,
+              "step": max(len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos)}
     for col in ("id", "model", "status", "step", "key metric", "age"):
-        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
-                         overflow="ellipsis", min_width=len(col))
+        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True, overflow="ellipsis",
+                         min_width=max(len(col), min(widest.get(col, 0), 40)),
+                         max_width=30 if col == "status" else None)
     colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red",
                "stalled": "red", "unreadable": "red"}
     for r in infos:

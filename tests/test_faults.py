@@ -199,9 +199,10 @@ def test_a_full_disk_fails_the_run_in_one_line_and_loses_nothing(small_disk):
 def test_commands_apply_in_order_each_once(detached, runs):
     run_dir, pid = detached("vae", "order", "--max-steps", "1000000")
     wait_until(lambda: status(run_dir).get("step", 0) > 10, what="training")
-    for _ in range(5):
-        control.send(run_dir, "pause")
-    wait_until(lambda: status(run_dir)["state"] == "paused", what="the pause")
+    pauses = [subprocess.Popen([sys.executable, "-m", "genlab", "pause", "order", "--runs-dir", str(runs)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(20)]
+    answers = [(p.wait(timeout=120), p.stdout.read()) for p in pauses]
+    assert all(code == 0 and "paused at step" in out for code, out in answers), answers
     p = genlab("resume", "order", "--runs-dir", runs)
     assert p.returncode == 0 and "running from step" in p.stdout, p.stdout + p.stderr
     step = status(run_dir)["step"]
