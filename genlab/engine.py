@@ -32,7 +32,7 @@ from genlab.device import synchronize
 from genlab.models.base import Interrupted
 from genlab.sinks import Progress
 from genlab.speed import StepRunner, configure_threads
-from genlab.store import atomic_write_bytes, atomic_write_json, cut_events
+from genlab.store import atomic_write_bytes, atomic_write_json, cut_events, read_events
 
 SAMPLE_BUDGET = 0.10  # at most this share of wall time goes to sample grids
 POLL_EVERY_S = 0.1  # how often the control directory is looked at
@@ -388,6 +388,24 @@ class Trainer:
         return False
 
     # ------------------------------------------------------------------ the loop
+
+    def finish(self) -> str:
+        """A run killed after its final checkpoint: no training, only the end's evaluation,
+        quality check and samples that its events lack, then ``finished``."""
+        self.started = time.monotonic()
+        self.reset_rate()
+        path = self.run_dir / "events.jsonl"
+        events, _ = read_events(path, max(0, path.stat().st_size - 1_000_000))
+        done = {e["kind"] + ("-quality" if e.get("quality") else "") for e in events if e["step"] == self.step}
+        if "eval" not in done:
+            self.evaluate()
+        if "eval-quality" not in done:
+            self.live_quality()
+        if "samples" not in done:
+            self.write_samples()
+        self.report_progress()
+        self.set_state("finished")
+        return "finished"
 
     def run(self) -> str:
         """Train to ``total_steps``; returns the final state: ``finished`` or ``stopped``."""

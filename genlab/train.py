@@ -161,13 +161,13 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
     notes: list[str] = []
 
     # ---- what to resume from, and how far to go
-    ckpt = None
+    ckpt, what = None, "train"
     if not resume:
         config, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
         if problem:
             raise GenlabError(f"run {run_dir.name}: {problem}")
     else:
-        config, ckpt, _ = resume_point(run_dir, epochs, max_steps, lr, notes)
+        config, ckpt, what = resume_point(run_dir, epochs, max_steps, lr, notes)
         step = int(ckpt["step"]) if ckpt is not None else 0
         dropped = cut_events(run_dir, step)
         if dropped:
@@ -230,7 +230,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
             trainer.set_lr(lr)
         with StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
             try:
-                return trainer.run()
+                return trainer.finish() if what == "finish" else trainer.run()
             except KeyboardInterrupt:
                 trainer.set_state("stopped", "aborted by a second Ctrl-C (resumes from the last checkpoint)")
                 raise

@@ -119,6 +119,9 @@ def test_killed_after_its_final_checkpoint_a_run_is_finished_by_resume(finished_
     assert "finishing it, no training" in out and "run fin finished" in out
     assert status(run_dir)["state"] == "finished"
     assert len(metrics_rows(run_dir)) == rows_before == 60  # not one step more
+    events, _ = read_events(run_dir / "events.jsonl")
+    final_evals = [e for e in events if e["kind"] == "eval" and e["step"] == 60 and not e.get("quality")]
+    assert len(final_evals) == 1  # the end's evaluation was there already: not done twice
     code, _, err = run_cli(capsys, "resume", "fin", "--runs-dir", runs)
     assert code == 2 and "extend it with --epochs or --max-steps" in err  # finished now, truly
 
