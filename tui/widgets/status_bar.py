@@ -8,7 +8,8 @@ from textual.widget import Widget
 from genlab.sinks import fmt_duration, fmt_metrics
 
 COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
-           "crashed": "red", "failed": "red", "deleted": "red", "starting": "magenta"}
+           "crashed": "red", "failed": "red", "deleted": "red", "starting": "magenta", "stalled": "red",
+           "unreadable": "red"}
 
 
 class StatusBar(Widget):
