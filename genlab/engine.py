@@ -245,9 +245,14 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
-        """Never of diverged weights, never twice for one step."""
+        """Never of diverged weights, never twice for one step. The metrics of every step up to
+        this one reach the disk first: a process killed the moment after the checkpoint lands
+        loses no row of it (resume keeps the events up to the checkpoint's step)."""
         if self.diverged or self.last_checkpoint_step == self.step:
             return
+        self.flush_metrics()
+        for sink in self.sinks:
+            getattr(sink, "flush", lambda: None)()
         start = time.perf_counter()
         path = checkpoint.save(self.run_dir, self.checkpoint_dict(), keep=self.config["keep_checkpoints"])
         self.emit("checkpoint", path=str(path.relative_to(self.run_dir)), seconds=round(time.perf_counter() - start, 3))

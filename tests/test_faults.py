@@ -543,3 +543,33 @@ def test_another_user_sees_a_live_run_as_live_and_cannot_control_it():
     finally:
         genlab("stop", "live", "--runs-dir", runs)
         shutil.rmtree(shared, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- found by bench/kill_campaign.py
+
+KILLED_AFTER_CHECKPOINT = """
+import os, sys
+from genlab import checkpoint
+from genlab.train import execute
+real_save, calls = checkpoint.save, []
+def save(*args, **kwargs):
+    path = real_save(*args, **kwargs)
+    calls.append(path)
+    if len(calls) == 3:
+        os._exit(9)  # killed the moment the checkpoint is on disk, before anything else is written
+    return path
+checkpoint.save = save
+execute(__import__("pathlib").Path(sys.argv[1]))
+"""
+
+
+def test_killed_the_moment_a_checkpoint_lands_no_metric_row_is_lost(runs):
+    run_dir = create(prepare("vae", runs_dir=runs, name="landed", max_steps=400, hp=VAE_SMALL, eval_size=200,
+                             checkpoint_every_s=0.05, metrics_every_s=10.0))
+    p = subprocess.run([sys.executable, "-c", KILLED_AFTER_CHECKPOINT, str(run_dir)], capture_output=True, text=True)
+    assert p.returncode == 9, p.stderr
+    step = checkpoint.newest_good(run_dir)[1]["step"]
+    assert 0 < step < 400
+    assert [r["step"] for r in metrics_rows(run_dir)][:step] == list(range(1, step + 1))  # on disk already
+    assert execute(run_dir, resume=True) == "finished"
+    assert [r["step"] for r in metrics_rows(run_dir)] == list(range(1, 401))
