@@ -13,7 +13,8 @@ each killed with SIGKILL and resumed until it finishes. Each trial's kills, in t
 
 and half the trials kill the resume too (at its next checkpoint write). A trial passes when
 resume finishes it (exit 0) and the final checkpoint's models and optimiser states equal the
-straight run's (``torch.equal``), with the same metric rows, step by step. Prints a row a model.
+straight run's (``torch.equal``), with the same metric rows, step by step. Prints a row a model,
+and for a failed trial what differed (``--keep DIR`` keeps its run directory).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,12 +122,14 @@ def trial(model: str, root: Path, i: int, rng: random.Random, reference: tuple, 
         return result | {"equal": False}
     ckpt = final(run_dir)
     ref_ckpt, ref_rows = reference
-    result["equal"] = (ckpt["step"] == ref_ckpt["step"] and same(ckpt["models"], ref_ckpt["models"])
-                       and same(ckpt["optimizers"], ref_ckpt["optimizers"]) and rows(run_dir) == ref_rows)
-    return result
+    differs = [part for part, ok in (("step", ckpt["step"] == ref_ckpt["step"]),
+                                     ("models", same(ckpt["models"], ref_ckpt["models"])),
+                                     ("optimizers", same(ckpt["optimizers"], ref_ckpt["optimizers"])),
+                                     ("metric rows", rows(run_dir) == ref_rows)) if not ok]
+    return result | {"equal": not differs, "differs": differs}
 
 
-def campaign(model: str, root: Path, trials: int, rng: random.Random) -> dict:
+def campaign(model: str, root: Path, trials: int, rng: random.Random, keep: Path | None = None) -> dict:
     steps, hp = SIZES[model]
     subprocess.run(genlab("train", model, "--name", f"{model}-straight", "--max-steps", str(steps),
                           "--runs-dir", str(root), *hp, *COMMON), check=True, capture_output=True)
@@ -134,6 +138,10 @@ def campaign(model: str, root: Path, trials: int, rng: random.Random) -> dict:
     span = events[-1]["t"] - events[0]["t"]  # how long one run trains, first event to last
     reference = (final(straight), rows(straight))
     results = [trial(model, root, i, rng, reference, span) for i in range(trials)]
+    if keep:
+        for r in results:
+            if not r["equal"]:
+                shutil.copytree(root / f"{model}-{r['trial']}", keep / f"{model}-{r['trial']}", dirs_exist_ok=True)
     return {"model": model, "trials": trials, "equal": sum(r["equal"] for r in results),
             "kills": sum(k == "killed" for r in results for k in r["kills"]),
             "mid_checkpoint": sum(r["mode"] == "checkpoint" for r in results) + sum(len(r["kills"]) > 1 for r in results),
@@ -147,6 +155,7 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(SIZES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--keep", type=Path, help="Copy the run directories of failed trials here.")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     out = []
@@ -154,7 +163,7 @@ def main() -> None:
         if not args.json:
             print(f"{'model':15} {'equal':>9} {'kills':>6} {'mid-ckpt':>9} {'1st s':>6} {'run':>6}", flush=True)
         for model in args.models.split(","):
-            r = campaign(model, Path(tmp), args.trials, rng)
+            r = campaign(model, Path(tmp), args.trials, rng, args.keep)
             out.append(r)
             if not args.json:
                 print(f"{r['model']:15} {r['equal']:>4}/{r['trials']:<4} {r['kills']:>6} {r['mid_checkpoint']:>9} "
