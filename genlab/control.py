@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from genlab.errors import UsageError
+from genlab.store import check_own_dir
 
 COMMANDS = ("pause", "resume", "stop", "sample")
 DIRNAME = "control"
@@ -37,11 +37,7 @@ def ensure(run_dir: Path) -> Path:
         d.mkdir(mode=0o700)
     except FileExistsError:
         pass
-    st = os.lstat(d)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"run {run_dir.name}: control/ is not a plain directory (a link?); refusing to use it")
-    if st.st_uid != os.getuid():
-        raise UsageError(f"run {run_dir.name}: control/ belongs to uid {st.st_uid}: only the run's owner can control it")
+    st = check_own_dir(run_dir, DIRNAME)
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(d, 0o700, follow_symlinks=False)  # whatever the umask: the owner only
     return d

@@ -235,12 +235,9 @@ class RunFollower:
         if metric_rows:
             keys = [k for k in metric_rows[-1] if k not in ("t", "step", "kind", "epoch")]
             steps = [r["step"] for r in metric_rows]
-            def number(x) -> float:
-                return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else np.nan
-
             for k in keys:
-                self._series(k).extend(steps, [number(r.get(k)) for r in metric_rows])
-            v.latest.update({k: number(metric_rows[-1][k]) for k in keys})
+                self._series(k).extend(steps, [schema.number(r.get(k)) for r in metric_rows])
+            v.latest.update({k: schema.number(metric_rows[-1][k]) for k in keys})
         v.events = list(self._events)
         if self.skipped_lines:
             problems.append(f"events.jsonl: skipped {self.skipped_lines} line(s) over {CHUNK >> 20} MiB")

@@ -9,9 +9,14 @@ import time
 from pathlib import Path
 
 from genlab.errors import GenlabError
-from genlab.store import atomic_write_json, effective_state, open_append, read_json
+from genlab.schema import status_problem
+from genlab.store import atomic_write_json, effective_state, open_append, read_checked
 
 SETTLED = ("running", "paused", "stopped", "finished", "failed")
+
+
+def read_status(run_dir: Path) -> dict:
+    return read_checked(run_dir / "status.json", status_problem)[0]
 
 
 def spawn(run_dir: Path, *worker_args: str) -> subprocess.Popen:
@@ -21,8 +26,7 @@ def spawn(run_dir: Path, *worker_args: str) -> subprocess.Popen:
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )
-    status = read_json(run_dir / "status.json")
-    status = status if isinstance(status, dict) else {}
+    status = read_status(run_dir)
     if status.get("state") in (None, "starting"):  # the worker has not written yet: it is the owner now
         atomic_write_json(run_dir / "status.json", {**status, "state": "starting", "pid": proc.pid,
                                                     "heartbeat": time.time()}, durable=False)
@@ -33,8 +37,7 @@ def wait_until_settled(run_dir: Path, proc: subprocess.Popen, timeout: float = 1
     """Wait for the worker to report a state of its own (or die); its status, or GenlabError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = read_json(run_dir / "status.json")
-        status = status if isinstance(status, dict) else {}
+        status = read_status(run_dir)
         if status.get("pid") == proc.pid and status.get("state") in SETTLED:
             return status
         if proc.poll() is not None:
@@ -48,8 +51,7 @@ def wait_for_state(run_dir: Path, states: tuple[str, ...], timeout: float = 60.0
     """Poll status.json until the run reaches one of ``states`` (or dies); None on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = read_json(run_dir / "status.json")
-        status = status if isinstance(status, dict) else {}
+        status = read_status(run_dir)
         state = effective_state(status, run_dir)
         if state in states or state in ("crashed", "failed"):
             return {**status, "state": state}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab import schema
 from genlab.schema import metrics_header_problem
 from genlab.store import atomic_write_bytes, atomic_write_json, open_append, read_json
 
@@ -65,9 +66,6 @@ def rebuild(run_dir: Path) -> int:
 
     cols, rows, n = None, array("d"), 0
 
-    def number(v) -> float:
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
-
     offset, size = 0, (run_dir / "events.jsonl").stat().st_size
     while offset < size:  # in slices, so a long history never sits in memory as dicts
         events, new = read_events(run_dir / "events.jsonl", offset, limit=64 << 20)
@@ -79,7 +77,7 @@ def rebuild(run_dir: Path) -> int:
                 continue
             if cols is None:
                 cols = [*FIXED, *(k for k in e if k not in FIXED and k != "kind")]
-            rows.extend(number(e.get(c)) for c in cols)
+            rows.extend(schema.number(e.get(c)) for c in cols)
             n += 1
     if cols is None:
         for name in (BIN, HEADER):

@@ -68,6 +68,11 @@ def event_ok(event) -> bool:
             and isinstance(event.get("t", 0), NUMBER))
 
 
+def number(value) -> float:
+    """A metric value as a float; NaN for anything that is not a number (a string, a boolean)."""
+    return float(value) if isinstance(value, NUMBER) and not isinstance(value, bool) else float("nan")
+
+
 def metrics_header_problem(header) -> str | None:
     if not isinstance(header, dict):
         return f"metrics.json is {_kind(header)}, not an object"

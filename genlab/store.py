@@ -308,20 +308,27 @@ def check_controllable(run_dir: Path) -> None:
     if st.st_uid != os.getuid():
         raise UsageError(f"run {run_dir.name} belongs to {owner_name(st.st_uid)}: only its owner can control it")
     for sub in ("control", "checkpoints", "samples"):
-        try:
-            sst = os.lstat(run_dir / sub)
-        except FileNotFoundError:
-            continue
-        if stat.S_ISLNK(sst.st_mode) or not stat.S_ISDIR(sst.st_mode):
-            raise UsageError(f"run {run_dir.name}: {sub}/ is not a plain directory (a link?); refusing to use it")
-        if sst.st_uid != os.getuid():
-            raise UsageError(f"run {run_dir.name}: {sub}/ belongs to {owner_name(sst.st_uid)}; refusing to use it")
+        check_own_dir(run_dir, sub)
     for name in IN_PLACE:
         try:
             if stat.S_ISLNK(os.lstat(run_dir / name).st_mode):
                 raise UsageError(f"run {run_dir.name}: {name} is a symbolic link; genlab does not write through links")
         except FileNotFoundError:
             continue
+
+
+def check_own_dir(run_dir: Path, sub: str) -> os.stat_result | None:
+    """The lstat of ``run_dir/sub`` (None if it does not exist); UsageError if it is not a plain
+    directory of this user's (a link, say)."""
+    try:
+        st = os.lstat(run_dir / sub)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"run {run_dir.name}: {sub}/ is not a plain directory (a link?); refusing to use it")
+    if st.st_uid != os.getuid():
+        raise UsageError(f"run {run_dir.name}: {sub}/ belongs to {owner_name(st.st_uid)}: only the run's owner can use it")
+    return st
 
 
 def remove_stale_temps(run_dir: Path) -> int:

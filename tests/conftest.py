@@ -1,5 +1,5 @@
-"""Shared fixtures. Tests read MNIST from GENLAB_DATA_DIR (default ../shared/data beside the repo)
-and never touch the network or the user's cache."""
+"""Shared fixtures. Tests read MNIST from GENLAB_DATA_DIR (CI points it at its copy) and never
+touch the network or the user's cache."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-
 # absolute, so tests that change directory or link to the files still find them
-os.environ["GENLAB_DATA_DIR"] = str(Path(os.environ.get("GENLAB_DATA_DIR") or SHARED_DATA).resolve())
+if os.environ.get("GENLAB_DATA_DIR"):
+    os.environ["GENLAB_DATA_DIR"] = str(Path(os.environ["GENLAB_DATA_DIR"]).resolve())
 os.environ["GENLAB_OFFLINE"] = "1"
 
 
@@ -29,7 +27,7 @@ def isolated(tmp_path, monkeypatch):
 def digits():
     from genlab.data import load_digits
 
-    d = load_digits(os.environ["GENLAB_DATA_DIR"])
+    d = load_digits(os.environ.get("GENLAB_DATA_DIR"))
     assert d.source == "data-dir" and len(d.train_images) == 60_000, "tests need full MNIST in GENLAB_DATA_DIR"
     return d
 

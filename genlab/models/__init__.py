@@ -78,7 +78,8 @@ BYTES_PER_PARAMETER = 20  # float32 weights, gradients, Adam's two moments, and 
 def check_fits(name: str, hp: dict, device: torch.device) -> None:
     """Refuse (UsageError) a model whose parameters alone would not fit in the device's memory:
     counted on the meta device, so nothing is allocated."""
-    counts = get(name)(hp, torch.device("meta")).parameter_counts()
+    with torch.device("meta"):  # modules are made there directly, not on the CPU and then moved
+        counts = get(name)(hp, torch.device("meta")).parameter_counts()
     need = sum(counts.values()) * BYTES_PER_PARAMETER
     have = available_memory(device)
     if have is not None and need > have:
