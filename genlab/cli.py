@@ -360,7 +360,7 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         return
     table = Table(title=f"runs in {root}", title_justify="left")
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
-    widest = {"id": max(len(r.run_id) for r in infos), "key metric": 10, "age": 9,
+    widest = {"id": max(len(r.run_id) for r in infos), "status": 8, "key metric": 10, "age": 9,
               "step": max(len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos)}
     for col in ("id", "model", "status", "step", "key metric", "age"):
         table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True, overflow="ellipsis",
