@@ -1,6 +1,8 @@
 """The ``genlab`` command: thin typer commands that call into the library.
 
-Bad input ends with one line on standard error and exit code 2 (1 for other failures).
+Bad input ends with one line on standard error and exit code 2 (1 for other failures): every
+command's GenlabError is turned into that line in one place, :class:`Commands`. Option
+defaults come from the run configuration's dataclasses (genlab/config.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,29 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
+from genlab.config import Cadence, Speed, default
 from genlab.errors import GenlabError, UsageError
+
+out = Console(highlight=False, soft_wrap=True)  # plain lines never break mid-path when piped
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Commands(TyperGroup):
+    """Where a command's GenlabError becomes one line on standard error and its exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GenlabError as e:
+            err.print(f"genlab: error: {e}", soft_wrap=True, markup=False)
+            raise typer.Exit(e.exit_code) from None
+
 
 app = typer.Typer(
     name="genlab",
+    cls=Commands,
     help="Train and watch generative models (GAN, VAE, PixelCNN) on MNIST digits from a terminal.",
     no_args_is_help=True,
     add_completion=False,
@@ -28,32 +48,30 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-out = Console(highlight=False, soft_wrap=True)  # plain lines never break mid-path when piped
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs root [default: $GENLAB_RUNS_DIR or ./runs].")]
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="MNIST directory [default: $GENLAB_DATA_DIR, cache, download, bundled].")]
+RunsDir = Annotated[Optional[Path], typer.Option(
+    "--runs-dir", help="Where runs live (default: $GENLAB_RUNS_DIR, else ./runs).")]
+DataDir = Annotated[Optional[Path], typer.Option(
+    "--data-dir", help="A directory with MNIST (default: $GENLAB_DATA_DIR, the cache, a download, else the bundled digits).")]
 RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, or 'latest'.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Ascii = Annotated[bool, typer.Option("--ascii", help="Draw digits in plain ASCII.")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")]
 
 
-def fail(e: GenlabError) -> typer.Exit:
-    err.print(f"genlab: error: {e}", soft_wrap=True, markup=False)
-    return typer.Exit(e.exit_code)
-
-
-def print_digits(images, ascii: bool = False, png: Path | None = None) -> None:
+def print_digits(images, ascii: bool = False, png: Path | None = None, classes: int = 0) -> None:
     """Draw digits to fit the terminal: full size when they fit, else half size (half blocks only:
     ASCII digits need full size to be legible), else the first rows that fit, saying where the
-    whole grid is. Not a terminal: 80 columns, at most 42 lines."""
-    from genlab.render import SIZES, layout, render, should_use_ascii
+    whole grid is (a grid of ``classes`` blocks shows digits across the blocks, every class).
+    Not a terminal: 80 columns, at most 42 lines."""
+    from genlab.render import SIZES, across_classes, layout, render, should_use_ascii
 
     use_ascii = ascii or should_use_ascii(stream=sys.stdout) or not out.is_terminal
     sizes = SIZES[:1] if use_ascii else SIZES
     width, height = (out.width, max(14, out.height - 8)) if out.is_terminal else (80, 42)
     size, per_row = layout(len(images), width, height, sizes)
     fits = per_row * max(1, height // (size // 2))
+    if fits < len(images) and classes:
+        images = across_classes(images, classes)
     grid = render(images[:fits], width=width, height=height, ascii=use_ascii, sizes=sizes)
     if use_ascii:
         print(grid)
@@ -63,31 +81,49 @@ def print_digits(images, ascii: bool = False, png: Path | None = None) -> None:
         out.print(f"({fits} of {len(images)} digits shown" + (f"; all of them: {png})" if png else ")"), soft_wrap=True)
 
 
+def run_view(run_dir: Path):
+    """What a run declares it shows (view.json; for a run made before views, its model's)."""
+    from genlab import view
+
+    def known(path: Path):
+        from genlab import models
+        from genlab.store import read_json
+
+        config = read_json(path / "config.json")
+        try:
+            return models.get(config.get("model")).view
+        except (UsageError, AttributeError, TypeError):
+            return None
+
+    return view.read(run_dir, known)
+
+
 # --------------------------------------------------------------------------- train
 
 
 @app.command()
 def train(
     model: Annotated[str, typer.Argument(help="Model to train (see 'genlab models').")],
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train [default: 5, or as many as --max-steps needs].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(
+        help=f"Epochs to train (default: {default('epochs')}, or as many as --max-steps needs).")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size [default: the model's].")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate [default: the model's].")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed: weights, data order, samples.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size (default: the model's).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: the model's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: weights, data order, samples.")] = default("seed"),
+    device: Device = default("device_requested"),
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
     name: Annotated[Optional[str], typer.Option(help="Run id to use instead of a time stamp.")] = None,
-    hp: Annotated[Optional[list[str]], typer.Option("--hp", help="Model hyperparameter KEY=VALUE (repeatable).")] = None,
+    hp: Annotated[Optional[list[str]], typer.Option("--hp", help="A model hyperparameter KEY=VALUE (repeatable).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="A named set of hyperparameters (see 'genlab models'), e.g. cpu.")] = None,
-    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (CUDA graphs on a GPU); eager if it fails.")] = False,
-    amp: Annotated[str, typer.Option(help="Mixed precision: off or bf16 (float32 where bf16 is unavailable).")] = "off",
-    sample_every: Annotated[float, typer.Option("--sample-every", help="Seconds between sample grids (kept under 10% of time).")] = 10.0,
-    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between checkpoints.")] = 300.0,
-    keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = 3,
-    eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = 10_000,
-    log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = 10.0,
-    quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks of GAN samples (under 10% of time).")] = 30.0,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (CUDA graphs on a GPU); eager if it fails.")] = default("compile", Speed),
+    amp: Annotated[str, typer.Option(help="Mixed precision: off or bf16 (float32 where the device has no bf16).")] = default("amp", Speed),
+    sample_every: Annotated[float, typer.Option("--sample-every", help="Seconds between sample grids (kept under 10% of time).")] = default("sample_every_s", Cadence),
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between checkpoints.")] = default("checkpoint_every_s", Cadence),
+    keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = default("keep_checkpoints", Cadence),
+    eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = default("eval_size", Cadence),
+    log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = default("log_every_s", Cadence),
+    quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks (kept under 10% of time).")] = default("quality_every_s", Cadence),
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
@@ -95,33 +131,31 @@ def train(
     from genlab.config import parse_hp
     from genlab.train import create, prepare
 
-    try:
-        prepared = prepare(
-            model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
-            batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
-            compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
-            keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
-            quality_every_s=quality_every,
-        )
-        run_dir = create(prepared)
-        if detach:
-            start_detached(run_dir)
-            return
-        del prepared.digits  # the trainer reads them again, as a resumed run would
-        foreground(run_dir, ascii)
-    except GenlabError as e:
-        raise fail(e)
+    prepared = prepare(
+        model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
+        batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
+        compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
+        keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
+        quality_every_s=quality_every,
+    )
+    run_dir = create(prepared)
+    if detach:
+        start_detached(run_dir)
+        return
+    del prepared.digits  # the trainer reads them again, as a resumed run would
+    foreground(run_dir, ascii)
 
 
-def start_detached(run_dir: Path, *worker_args: str) -> None:
+def start_detached(run_dir: Path, options: dict | None = None) -> None:
+    """Start the worker on ``run_dir`` with ``options`` (genlab.train.execute's), and wait
+    until it has settled into a state of its own."""
     from genlab.launch import spawn, wait_until_settled
-
     from genlab.lock import is_locked
 
     if is_locked(run_dir):
         raise UsageError(f"run {run_dir.name} is held by another process ({lock_holder(run_dir)}): "
                          "it is being trained already")
-    proc = spawn(run_dir, *worker_args)
+    proc = spawn(run_dir, options or {})
     try:
         status = wait_until_settled(run_dir, proc)
     except GenlabError:
@@ -132,7 +166,7 @@ def start_detached(run_dir: Path, *worker_args: str) -> None:
     rid = run_dir.name
     out.print(f"run {rid} {status['state']} in the background (pid {proc.pid}, step {status.get('step', 0):,}); "
               f"log: {run_dir / 'log.txt'}", soft_wrap=True)
-    out.print(f"  watch:   genlab show {rid}   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
+    out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
     out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
 
 
@@ -163,17 +197,16 @@ def foreground(run_dir: Path, ascii: bool = False, **resume_args) -> None:
 def report_end(run_dir: Path, state: str, ascii: bool) -> None:
     import numpy as np
 
-    from genlab.store import samples
+    from genlab.store import read_json, samples
 
     grids = samples(run_dir)
     if grids and state == "finished":
         out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
-        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"))
+        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"),
+                     classes=run_view(run_dir).sample_classes)
     if state == "finished":
         out.print(f"run {run_dir.name} finished: genlab show {run_dir.name}")
         return
-    from genlab.store import read_json
-
     status = read_json(run_dir / "status.json")
     reason = (status.get("reason") if isinstance(status, dict) else None) or state
     out.print(f"run {run_dir.name} {state} ({reason}); continue it with: genlab resume {run_dir.name}")
@@ -183,12 +216,7 @@ def report_end(run_dir: Path, state: str, ascii: bool) -> None:
 @app.command(name="_worker", hidden=True)
 def worker(
     run_dir: Path,
-    resume: bool = False,
-    lr: Optional[float] = None,
-    epochs: Optional[int] = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps")] = None,
-    data_dir: DataDir = None,
-    device: Optional[str] = None,
+    options: Annotated[str, typer.Option(help="execute()'s options as a JSON object.")] = "{}",
 ) -> None:
     """The detached training process (started by --detach and resume --detach)."""
     import signal
@@ -196,11 +224,7 @@ def worker(
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose: a hang-up changes nothing
     from genlab.train import execute
 
-    try:
-        state = execute(run_dir, resume=resume, lr=lr, epochs=epochs, max_steps=max_steps, data_dir=data_dir,
-                        device=device, on_divergence="pause", hangup="ignore")
-    except GenlabError as e:
-        raise fail(e)
+    state = execute(run_dir, **json.loads(options), on_divergence="pause", hangup="ignore")
     raise typer.Exit(0 if state in ("finished", "stopped") else 1)
 
 
@@ -235,31 +259,25 @@ def command_and_wait(info, command: str, states: tuple[str, ...], wait: float, *
 def pause(run: RunRef, runs_dir: RunsDir = None,
           wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 30.0) -> None:
     """Pause a running run at its next step boundary (after a checkpoint); it stays in memory."""
-    try:
-        info = live_run(run, runs_dir)
-        if info.state == "paused":
-            out.print(f"run {info.run_id} is already paused at step {info.status.get('step', 0):,}")
-            return
-        if info.state not in ("running", "starting", "stalled"):
-            raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to pause")
-        status = command_and_wait(info, "pause", ("paused", "stopped", "finished"), wait)
-        out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
-    except GenlabError as e:
-        raise fail(e)
+    info = live_run(run, runs_dir)
+    if info.state == "paused":
+        out.print(f"run {info.run_id} is already paused at step {info.status.get('step', 0):,}")
+        return
+    if info.state not in ("running", "starting", "stalled"):
+        raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to pause")
+    status = command_and_wait(info, "pause", ("paused", "stopped", "finished"), wait)
+    out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
 
 
 @app.command()
 def stop(run: RunRef, runs_dir: RunsDir = None,
          wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 60.0) -> None:
     """Stop a run: it writes a checkpoint, records 'stopped' and exits (resume continues it)."""
-    try:
-        info = live_run(run, runs_dir)
-        if info.state not in ("running", "paused", "starting", "stalled"):
-            raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to stop")
-        status = command_and_wait(info, "stop", ("stopped", "finished"), wait)
-        out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
-    except GenlabError as e:
-        raise fail(e)
+    info = live_run(run, runs_dir)
+    if info.state not in ("running", "paused", "starting", "stalled"):
+        raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to stop")
+    status = command_and_wait(info, "stop", ("stopped", "finished"), wait)
+    out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
 
 
 @app.command()
@@ -278,60 +296,49 @@ def resume(
     checkpoint (same steps, data order and random streams)."""
     from genlab.validate import new_total, positive
 
-    try:
-        info = live_run(run, runs_dir, broken_ok=True)
-        if info.problem:
-            from genlab.lock import is_locked
+    info = live_run(run, runs_dir, broken_ok=True)
+    if info.problem:
+        from genlab.lock import is_locked
 
-            if is_locked(info.path):
-                raise GenlabError(f"run {info.run_id} is unreadable ({info.problem}) and a process holds it")
-            info.state = "crashed"  # nobody trains it: a new process starts from its newest good checkpoint
+        if is_locked(info.path):
+            raise GenlabError(f"run {info.run_id} is unreadable ({info.problem}) and a process holds it")
+        info.state = "crashed"  # nobody trains it: a new process starts from its newest good checkpoint
+    if lr is not None:
+        positive("learning rate", lr, float)
+    if info.state == "stalled":
+        raise UsageError(f"run {info.run_id} is stalled: process {info.status.get('pid')} holds it but has not "
+                         "beaten its heartbeat for over a minute; stop it (or kill it) first")
+    if info.state in ("running", "starting"):
+        raise UsageError(f"run {info.run_id} is already running (pid {info.status.get('pid')}); "
+                         "pause or stop it first")
+    if info.state == "paused":
+        args = {}
         if lr is not None:
-            positive("learning rate", lr, float)
-        if info.state == "stalled":
-            raise UsageError(f"run {info.run_id} is stalled: process {info.status.get('pid')} holds it but has not "
-                             "beaten its heartbeat for over a minute; stop it (or kill it) first")
-        if info.state in ("running", "starting"):
-            raise UsageError(f"run {info.run_id} is already running (pid {info.status.get('pid')}); "
-                             "pause or stop it first")
-        if info.state == "paused":
-            args = {}
-            if lr is not None:
-                args["lr"] = lr
-            total = new_total(info.config, epochs, max_steps)
-            if total is not None:
-                args["total_steps"] = total
-            status = command_and_wait(info, "resume", ("running", "finished", "stopped"), 30.0, **args)
-            out.print(f"run {info.run_id} {status['state']} from step {status.get('step', 0):,}")
-            return
-        resume_args = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps,
-                       "data_dir": data_dir, "device": device}
-        if detach:
-            flags = ["--resume"]
-            for key, value in resume_args.items():
-                if value is not None and key != "resume":
-                    flags += [f"--{key.replace('_', '-')}", str(value)]
-            start_detached(info.path, *flags)
-        else:
-            foreground(info.path, ascii, **resume_args)
-    except GenlabError as e:
-        raise fail(e)
+            args["lr"] = lr
+        total = new_total(info.config.get("steps_per_epoch") or 1, epochs, max_steps)
+        if total is not None:
+            args["total_steps"] = total
+        status = command_and_wait(info, "resume", ("running", "finished", "stopped"), 30.0, **args)
+        out.print(f"run {info.run_id} {status['state']} from step {status.get('step', 0):,}")
+        return
+    options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps,
+               "data_dir": str(data_dir) if data_dir else None, "device": device}
+    if detach:
+        start_detached(info.path, options)
+    else:
+        foreground(info.path, ascii, **options)
 
 
 # --------------------------------------------------------------------------- runs, show
 
 
 def key_metric(info) -> str:
-    from genlab import models
-
+    """The run's key metric (as its view declares) at its latest step, or "-"."""
     metrics = info.status.get("metrics") or {}
-    try:
-        keys = models.get(info.model).key_metrics
-    except UsageError:
-        keys = tuple(metrics)
-    for k in keys:
-        if isinstance(metrics.get(k), (int, float)):
-            return f"{k} {metrics[k]:.4g}"
+    key = run_view(info.path).key
+    value = metrics.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{key} {value:.4g}"
     return "-"
 
 
@@ -352,6 +359,7 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         print(json.dumps([{
             "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
             "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
+            "key_metric": run_view(r.path).key,
             "created": r.created, "path": str(r.path), "problem": r.problem,
         } for r in infos], indent=2))
         return
@@ -362,10 +370,12 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
     widest = {"id": max(len(r.run_id) for r in infos), "status": 8, "key metric": 10, "age": 9,
               "step": max(len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos)}
+    piped = not out.is_terminal  # a pipe or a file: whole values, however wide
     for col in ("id", "model", "status", "step", "key metric", "age"):
-        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True, overflow="ellipsis",
+        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
+                         overflow="fold" if piped else "ellipsis",
                          min_width=max(len(col), min(widest.get(col, 0), 40)),
-                         max_width=30 if col == "status" else None)
+                         max_width=30 if col == "status" and not piped else None)
     colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red",
                "stalled": "red", "unreadable": "red"}
     for r in infos:
@@ -373,7 +383,10 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         step = r.status.get("step", 0)
         table.add_row(r.run_id, r.model, Text(r.shown_state, style=colours.get(r.state, "white")),
                       f"{step:,}/{total:,}", key_metric(r), age(r.created))
-    out.print(table, soft_wrap=False)
+    if piped:
+        out.print(table, soft_wrap=False, width=out.measure(table, options=out.options.update(width=100_000)).maximum)
+    else:
+        out.print(table, soft_wrap=False)
 
 
 @app.command()
@@ -383,23 +396,22 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
     from genlab.store import latest_metrics, load_run, resolve_run, runs_root, samples
 
-    try:
-        info = load_run(resolve_run(runs_root(runs_dir), run))
-        if info.problem and not as_json:
-            raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
-    except GenlabError as e:
-        raise fail(e)
+    info = load_run(resolve_run(runs_root(runs_dir), run))
+    if info.problem and not as_json:
+        raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
     latest = latest_metrics(info.path)
     grids = samples(info.path)
+    view = run_view(info.path)
     if as_json:
         print(json.dumps({
             "id": info.run_id, "path": str(info.path), "state": info.state, "problem": info.problem,
-            "status": info.status, "config": info.config, "latest": latest,
+            "status": info.status, "config": info.config, "latest": latest, "view": view.to_json(),
             "samples": str(grids[-1].with_suffix(".png")) if grids else None,
         }, indent=2))
         return
     c = info.config
-    hp = ", ".join(f"{k}={v}" for k, v in c.get("hp", {}).items())
+    hp = ", ".join(f"{k}={v}" for k, v in {**c.get("hp", {}), "batch_size": c.get("batch_size"),
+                                          "lr": c.get("lr")}.items())
     data = c.get("data", {})
     out.print(f"[bold]{info.run_id}[/]  {c.get('model')} ({c.get('family')})  [bold]{info.state}[/]  "
               f"step {info.status.get('step', 0):,}/{c.get('total_steps', 0):,}")
@@ -407,12 +419,14 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     out.print(f"  seed {c.get('seed')}  device {c.get('device')}  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created))}")
     out.print(f"  data: {data.get('source')} {data.get('location')} ({data.get('train', 0):,} train / {data.get('test', 0):,} test)")
     out.print(f"  directory: {info.path}")
-    if latest:
-        out.print("  latest: " + "  ".join(f"{k} {v:.4g}" for k, v in latest.items()
-                                           if isinstance(v, (int, float)) and k not in ("step", "n", "seconds")))
+    shown = [(m, latest[m.name]) for m in view.metrics
+             if isinstance(latest.get(m.name), (int, float)) and not isinstance(latest.get(m.name), bool)]
+    if shown:
+        out.print("  latest: " + "  ".join(f"{m.name} {m.format(v)}" + (f" {m.unit}" if m.unit not in ("", "%") else "")
+                                           for m, v in shown))
     if grids:
         out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
-        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"))
+        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"), classes=view.sample_classes)
     else:
         out.print("no samples yet")
 
@@ -426,50 +440,44 @@ def sample(
     n: Annotated[int, typer.Option("-n", "--n", help="How many digits.")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of the latent draw.")] = 0,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Save to FILE.png (a grid) or FILE.npy (uint8 N×28×28).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    device: Device = "cpu",
     runs_dir: RunsDir = None,
     ascii: Ascii = False,
 ) -> None:
-    """New digits from a run's newest checkpoint: printed as text, or saved as PNG or NPY."""
+    """New digits from a run's newest good checkpoint: printed as text, or saved as PNG or NPY."""
     import numpy as np
     import torch
     from torchvision.utils import save_image
 
-    from genlab import checkpoint, models
+    from genlab import trained
     from genlab.device import resolve
     from genlab.store import atomic_write_bytes, resolve_run, runs_root
 
+    if n <= 0:
+        raise UsageError(f"-n must be positive, got {n}")
+    if out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):
+        raise UsageError(f"--out must end in .png or .npy, got {out_file.name!r}")
+    run_dir = resolve_run(runs_root(runs_dir), run)
+    t = trained.newest(run_dir, resolve(device), on_bad=warn_skipped)
+    images = t.model.sample(n, torch.Generator().manual_seed(seed))
+    if out_file is None:
+        out.print(f"{n} digits from {run_dir.name} at step {t.step:,} (seed {seed}):")
+        print_digits(images, ascii)
+        return
+    buf = io.BytesIO()
+    if out_file.suffix.lower() == ".npy":
+        np.save(buf, images.numpy())
+    else:
+        save_image(images.unsqueeze(1).float() / 255, buf, format="png", nrow=min(n, 10), padding=2)
     try:
-        if n <= 0:
-            raise UsageError(f"-n must be positive, got {n}")
-        if out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):
-            raise UsageError(f"--out must end in .png or .npy, got {out_file.name!r}")
-        dev = resolve(device)
-        run_dir = resolve_run(runs_root(runs_dir), run)
-        found = checkpoint.newest_good(run_dir, map_location=dev,
-                                       on_bad=lambda p, e: err.print(f"genlab: warning: skipping {e}", markup=False))
-        if found is None:
-            raise GenlabError(f"run {run_dir.name} has no usable checkpoint yet")
-        path, ckpt = found
-        m = models.build(ckpt["config"]["model"], ckpt["config"]["hp"], dev)
-        m.load_state(ckpt)
-        images = m.sample(n, torch.Generator().manual_seed(seed))
-        if out_file is None:
-            out.print(f"{n} digits from {run_dir.name} at step {ckpt['step']:,} (seed {seed}):")
-            print_digits(images, ascii)
-            return
-        buf = io.BytesIO()
-        if out_file.suffix.lower() == ".npy":
-            np.save(buf, images.numpy())
-        else:
-            save_image(images.unsqueeze(1).float() / 255, buf, format="png", nrow=min(n, 10), padding=2)
-        try:
-            atomic_write_bytes(out_file, buf.getvalue())
-        except OSError as e:
-            raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
-        out.print(f"saved {n} digits from {run_dir.name} (step {ckpt['step']:,}) to {out_file}")
-    except GenlabError as e:
-        raise fail(e)
+        atomic_write_bytes(out_file, buf.getvalue())
+    except OSError as e:
+        raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+    out.print(f"saved {n} digits from {run_dir.name} (step {t.step:,}) to {out_file}")
+
+
+def warn_skipped(path: Path, error: str) -> None:
+    err.print(f"genlab: warning: skipping {error}", markup=False)
 
 
 # --------------------------------------------------------------------------- bench, models, data
@@ -478,9 +486,9 @@ def sample(
 @app.command()
 def bench(
     model: Annotated[str, typer.Argument(help="Model to time.")],
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size [default: the model's].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size (default: the model's).")] = None,
     steps: Annotated[int, typer.Option(help="Timed steps (after 10 warm-up steps).")] = 100,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    device: Device = "auto",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the networks; eager if it fails.")] = False,
     amp: Annotated[str, typer.Option(help="Mixed precision: off or bf16.")] = "off",
     data_dir: DataDir = None,
@@ -489,10 +497,7 @@ def bench(
     """Training throughput of MODEL in images per second."""
     from genlab.bench import throughput
 
-    try:
-        result = throughput(model, batch_size, steps, device, data_dir, compile=compile, amp=amp)
-    except GenlabError as e:
-        raise fail(e)
+    result = throughput(model, batch_size, steps, device, data_dir, compile=compile, amp=amp)
     if as_json:
         print(json.dumps(result, indent=2))
     else:
@@ -531,10 +536,7 @@ def data(data_dir: DataDir = None, as_json: AsJson = False,
     """Where the digits come from, how many, and whether the files check out."""
     from genlab.data import check_files
 
-    try:
-        report = check_files(data_dir, download=download)
-    except GenlabError as e:
-        raise fail(e)
+    report = check_files(data_dir, download=download)
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -561,26 +563,23 @@ def evaluate(
     n: Annotated[int, typer.Option("-n", help="Digits to generate for sample-based models.")] = 10_000,
     k: Annotated[int, typer.Option("-k", help="Importance samples per digit for VAEs.")] = 1_000,
     epochs: Annotated[int, typer.Option(help="train-classifier: epochs.")] = 4,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    device: Device = "auto",
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Quality of a run's newest checkpoint: FLD, class histogram and confident share (GANs),
-    importance-sampled NLL (VAEs), test NLL (PixelCNNs). 'genlab eval train-classifier' trains
-    the classifier these use and saves it into the package."""
+    """Quality of a run's newest good checkpoint: FLD, class histogram and confident share
+    (GANs), importance-sampled NLL (VAEs), test NLL (PixelCNNs). 'genlab eval train-classifier'
+    trains the classifier these use and saves it into the package."""
     from genlab.device import resolve
 
-    try:
-        dev = resolve(device)
-        if n <= 0 or k <= 0:
-            raise UsageError("-n and -k must be positive")
-        if run == "train-classifier":
-            train_judge(epochs, dev, data_dir)
-            return
-        result = evaluate_run(run, n, k, dev, data_dir, runs_dir)
-    except GenlabError as e:
-        raise fail(e)
+    dev = resolve(device)
+    if n <= 0 or k <= 0:
+        raise UsageError("-n and -k must be positive")
+    if run == "train-classifier":
+        train_judge(epochs, dev, data_dir)
+        return
+    result = evaluate_run(run, n, k, dev, data_dir, runs_dir)
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -602,24 +601,18 @@ def train_judge(epochs: int, dev, data_dir) -> None:
 
 
 def evaluate_run(run: str, n: int, k: int, dev, data_dir, runs_dir) -> dict:
-    from genlab import checkpoint, evaluate, models
+    from genlab import evaluate, trained
     from genlab.data import load_for_run
     from genlab.store import resolve_run, runs_root
 
-    run_dir = resolve_run(runs_root(runs_dir), run)
-    found = checkpoint.newest_good(run_dir, map_location=dev)
-    if found is None:
-        raise GenlabError(f"run {run_dir.name} has no usable checkpoint yet")
-    _, ckpt = found
-    config = ckpt["config"]
-    model = models.build(config["model"], config["hp"], dev)
-    model.load_state(ckpt)
-    digits = load_for_run(config["data"], dev, data_dir)
-    metrics = evaluate.measure(model, digits.test_images, digits.test_labels, n=n if model.family == "gan"
-                               else len(digits.test_images), k=k)
-    if model.family == "vae":  # the test negative ELBO too
-        metrics = {**model.evaluate(digits.test_images, digits.test_labels), **metrics}
-    return {"run": run_dir.name, "model": config["model"], "step": int(ckpt["step"]), "metrics": metrics}
+    t = trained.newest(resolve_run(runs_root(runs_dir), run), dev, on_bad=warn_skipped)
+    digits = load_for_run(t.config.data, dev, data_dir)
+    gan = t.model.family == "gan"
+    metrics = evaluate.measure(t.model, digits.test_images, digits.test_labels,
+                               n=n if gan else len(digits.test_images), k=k)
+    if t.model.family == "vae":  # the test negative ELBO too
+        metrics = {**t.model.evaluate(digits.test_images, digits.test_labels), **metrics}
+    return {"run": t.run_dir.name, "model": t.config.model, "step": t.step, "metrics": metrics}
 
 
 # --------------------------------------------------------------------------- the cockpit
@@ -653,10 +646,7 @@ def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
     from tui.priority import yield_to_training
     from tui.source import RunsSource
 
-    try:
-        run_dir = resolve_run(runs_root(runs_dir), run)
-    except GenlabError as e:
-        raise fail(e)
+    run_dir = resolve_run(runs_root(runs_dir), run)
     yield_to_training()
     run_app(GenlabApp(RunsSource(runs_dir), open_run=run_dir.name))
 

@@ -1,35 +1,128 @@
-"""A run's configuration: validated from the user's options into one plain dict (config.json)."""
+"""A run's configuration: the one place its defaults live.
+
+:class:`RunConfig` is what a run trains with, frozen; :class:`Cadence` says how often its side
+jobs run and :class:`Speed` how its step runs. The CLI's option defaults are read from these
+classes, ``config.json`` is written from :meth:`RunConfig.to_json` and read back with
+:meth:`RunConfig.from_json`, and a checkpoint holds the same dict. ``hp`` holds the model's own
+hyperparameters only; the batch size and learning rate are fields of their own. In the JSON
+the cadence's and speed's fields sit at the top, beside the run's (one flat object, easy to
+read and to query).
+
+Formats: 2 (this one); 1 (genlab before it, no ``format`` key) also repeated ``batch_size`` and
+``lr`` in ``hp``. Both open. This module imports no torch: the cockpit reads configurations too.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import socket
 import sys
 import time
+from dataclasses import dataclass, field, fields, replace
 
-import torch
-
-import genlab
-from genlab import models
-from genlab.device import CHOICES
 from genlab.errors import UsageError
-from genlab.speed import check_amp
 from genlab.validate import positive
 
-DEFAULTS = {
-    "epochs": 5,
-    "seed": 0,
-    "device": "auto",
-    "metrics_every_s": 0.5,  # how often buffered metrics are written and progress redrawn
-    "log_every_s": 10.0,  # plain progress lines (log.txt, non-terminal output)
-    "sample_every_s": 10.0,  # sample grid cadence; sampling also kept under 10% of wall time
-    "checkpoint_every_s": 300.0,
-    "keep_checkpoints": 3,
-    "eval_size": 10_000,  # held-out digits evaluated at each epoch's end (at most the test set)
-    "quality_every_s": 30.0,  # live quality (GAN FLD and classes, VAE IS-NLL, PixelCNN NLL), under 10% of time
-    "quality_samples": 2_000,  # digits generated (GANs) or held-out digits scored (VAEs, PixelCNNs)
-    "quality_k": 100,  # importance samples per digit for a VAE's live NLL
-}
+FORMAT = 2
+TRAINING = ("batch_size", "lr")  # declared by each model beside its hyperparameters, kept apart here
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often the side jobs of training run (seconds are wall-clock)."""
+
+    metrics_every_s: float = 0.5  # buffered metrics written and progress redrawn
+    log_every_s: float = 10.0  # plain progress lines (log.txt, output that is not a terminal)
+    sample_every_s: float = 10.0  # a sample grid; sampling also kept under 10% of wall time
+    checkpoint_every_s: float = 300.0
+    keep_checkpoints: int = 3
+    eval_size: int = 10_000  # held-out digits evaluated at each epoch's end (at most the test set)
+    quality_every_s: float = 30.0  # live quality (GAN FLD and classes, VAE IS-NLL, PixelCNN NLL), under 10% of time
+    quality_samples: int = 2_000  # digits generated (GANs) or held-out digits scored (VAEs, PixelCNNs)
+    quality_k: int = 100  # importance samples per digit for a VAE's live NLL
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How a step runs: torch.compile, and mixed precision ("off" or "bf16")."""
+
+    compile: bool = False
+    amp: str = "off"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    family: str
+    hp: dict  # the model's own hyperparameters
+    batch_size: int
+    lr: float
+    seed: int = 0
+    epochs: int | None = 5  # None: max_steps alone decides the length
+    max_steps: int | None = None
+    device_requested: str = "auto"
+    preset: str | None = None
+    sample_count: int = 64  # digits in the fixed-latent grid (the model's own count)
+    cadence: Cadence = Cadence()
+    speed: Speed = Speed()
+    # known once the device and the data are (finish)
+    run_id: str = ""
+    device: str = "cpu"
+    data: dict = field(default_factory=dict)
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+    created: float = 0.0
+    host: str = ""
+    versions: dict = field(default_factory=dict)
+    argv: list = field(default_factory=list)
+    format: int = FORMAT
+
+    def model_hp(self) -> dict:
+        """What the model is built with: its hyperparameters, batch size and learning rate."""
+        return {**self.hp, "batch_size": self.batch_size, "lr": self.lr}
+
+    def to_json(self) -> dict:
+        flat = dataclasses.asdict(self)
+        for group in ("cadence", "speed"):
+            flat.update(flat.pop(group))
+        return flat
+
+    @classmethod
+    def from_json(cls, raw: dict) -> tuple[RunConfig, list[str]]:
+        """A configuration from config.json or a checkpoint (format 1 or 2), and a note for each
+        key it does not know (kept out, never a crash). UsageError if it is not one."""
+        raw = dict(raw)
+        version = raw.pop("format", 1)
+        if version not in (1, FORMAT):
+            raise UsageError(f"config.json has format {version!r}; this genlab reads formats 1 and {FORMAT}")
+        parts = {name: kind(**{f.name: raw.pop(f.name) for f in fields(kind) if f.name in raw})
+                 for name, kind in (("cadence", Cadence), ("speed", Speed))}
+        if version == 1:  # hp repeated the batch size and learning rate
+            hp = dict(raw.get("hp") or {})
+            for key in TRAINING:
+                value = hp.pop(key, None)
+                raw.setdefault(key, value)
+            raw["hp"] = hp
+        known = {f.name for f in fields(cls)} - set(parts)
+        notes = [f"config.json: unknown key {key!r} ignored" for key in raw if key not in known]
+        try:
+            config = cls(**{k: v for k, v in raw.items() if k in known}, **parts)
+        except TypeError as e:  # a required field missing
+            raise UsageError(f"config.json is not a run configuration: {e}") from None
+        return config, notes
+
+    def with_lr(self, lr: float) -> RunConfig:
+        return replace(self, lr=lr)
+
+    def with_total_steps(self, total: int) -> RunConfig:
+        """Longer (or shorter): the length is then ``total`` steps, whatever the epochs said."""
+        return replace(self, total_steps=total, max_steps=total, epochs=-(-total // self.steps_per_epoch))
+
+
+def default(name: str, of: type = RunConfig):
+    """The default of a field: what the CLI shows and uses when an option is left out."""
+    return next(f.default for f in fields(of) if f.name == name)
 
 
 def parse_hp(pairs: list[str] | None) -> dict:
@@ -54,9 +147,14 @@ def parse_hp(pairs: list[str] | None) -> dict:
 def make_config(model: str, *, epochs: int | None = None, max_steps: int | None = None,
                 batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                 device: str | None = None, hp: dict | None = None, preset: str | None = None,
-                compile: bool = False, amp: str | None = None, **cadence) -> dict:
+                compile: bool = False, amp: str | None = None, **cadence) -> RunConfig:
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
-    then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``."""
+    then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``. ``cadence``: Cadence's fields,
+    None for the default."""
+    from genlab import models
+    from genlab.device import CHOICES
+    from genlab.speed import check_amp
+
     cls = models.get(model)
     hp = dict(hp or {})
     if batch_size is not None:
@@ -64,54 +162,35 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     if lr is not None:
         hp["lr"] = lr
     hp = models.hyperparameters(model, hp, preset)
-    hp["batch_size"] = positive("batch size", hp["batch_size"], int)
-    hp["lr"] = positive("learning rate", hp["lr"], float)
+    batch_size = positive("batch size", hp.pop("batch_size"), int)
+    lr = positive("learning rate", hp.pop("lr"), float)
     max_steps = positive("max steps", max_steps, int)
     if epochs is None and max_steps is None:
-        epochs = DEFAULTS["epochs"]
-    epochs = positive("epochs", epochs, int)  # None: --max-steps alone decides the length
-    device = (device or DEFAULTS["device"]).lower()
+        epochs = default("epochs")
+    epochs = positive("epochs", epochs, int)
+    device = (device or default("device_requested")).lower()
     if device not in CHOICES and not device.startswith("cuda:"):
         raise UsageError(f"unknown device {device!r}; choose from {', '.join(CHOICES)}")
-    amp = check_amp(amp)
-    config = {
-        "model": cls.name,
-        "family": cls.family,
-        "preset": preset,
-        "hp": hp,
-        "batch_size": hp["batch_size"],
-        "lr": hp["lr"],
-        "seed": DEFAULTS["seed"] if seed is None else int(seed),
-        "epochs": epochs,
-        "max_steps": max_steps,
-        "device_requested": device,
-        "compile": bool(compile),
-        "amp": amp,
-        "sample_count": cls.sample_count,
-    }
-    for key in ("metrics_every_s", "log_every_s", "sample_every_s", "checkpoint_every_s", "keep_checkpoints",
-                "eval_size", "quality_every_s", "quality_samples", "quality_k"):
-        value = cadence.get(key)
-        value = DEFAULTS[key] if value is None else value
-        kind = int if key in ("keep_checkpoints", "eval_size", "quality_samples", "quality_k") else float
-        config[key] = positive(key.replace("_", " "), value, kind)
-    return config
+    unknown = set(cadence) - {f.name for f in fields(Cadence)}
+    if unknown:
+        raise TypeError(f"make_config() got unknown options {', '.join(sorted(unknown))}")
+    cadence_values = {}
+    for f in fields(Cadence):
+        value = cadence.get(f.name)
+        kind = int if isinstance(f.default, int) else float
+        cadence_values[f.name] = positive(f.name.replace("_", " "), f.default if value is None else value, kind)
+    return RunConfig(
+        model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
+        seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps,
+        device_requested=device, preset=preset, sample_count=cls.sample_count,
+        cadence=Cadence(**cadence_values), speed=Speed(compile=bool(compile), amp=check_amp(amp)),
+    )
 
 
-def finish_config(config: dict, *, run_id: str, device: torch.device, data: dict, steps_per_epoch: int) -> dict:
+def finish_config(config: RunConfig, *, run_id: str, device, data: dict, steps_per_epoch: int,
+                  versions: dict) -> RunConfig:
     """Add what is known once the device and the data are: totals, provenance, versions."""
-    totals = [n for n in (config["epochs"] and config["epochs"] * steps_per_epoch, config["max_steps"]) if n]
-    total = min(totals)
-    return {
-        **config,
-        "run_id": run_id,
-        "device": str(device),
-        "data": data,
-        "steps_per_epoch": steps_per_epoch,
-        "total_steps": total,
-        "created": time.time(),
-        "host": socket.gethostname(),
-        "versions": {"genlab": genlab.__version__, "torch": str(torch.__version__),
-                     "python": platform.python_version()},
-        "argv": sys.argv,
-    }
+    totals = [n for n in (config.epochs and config.epochs * steps_per_epoch, config.max_steps) if n]
+    return replace(config, run_id=run_id, device=str(device), data=data, steps_per_epoch=steps_per_epoch,
+                   total_steps=min(totals), created=time.time(), host=socket.gethostname(),
+                   versions={**versions, "python": platform.python_version()}, argv=list(sys.argv))

@@ -1,5 +1,5 @@
-"""The control channel: how the CLI and the cockpit ask a training process to pause, resume,
-stop or sample now.
+"""The control channel: how the CLI and the cockpit ask a training process to pause, resume
+or stop.
 
 A command is a small JSON file dropped atomically into ``<run>/control/``, a directory only the
 run's owner can write (mode 0700); the trainer reads and deletes the files at step boundaries,
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from genlab.store import check_own_dir
 
-COMMANDS = ("pause", "resume", "stop", "sample")
+COMMANDS = ("pause", "resume", "stop")
 DIRNAME = "control"
 MAX_BYTES = 4096  # a command is a few dozen bytes
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

@@ -273,7 +273,7 @@ def check_files(data_dir: str | os.PathLike | None = None, download: bool = Fals
             if path.suffix == ".gz":
                 raw = gzip.decompress(raw)
             sha = hashlib.sha256(raw).hexdigest()
-            entry.update(ok=True, count=int(array.shape[0]), sha256=sha,
+            entry.update(ok=True, count=int(array.shape[0]), sha256=sha, recognised=sha in KNOWN_SHA256,
                          known=KNOWN_SHA256.get(sha, "checksum not in genlab's list (file parses fine)"))
         except DataError as e:
             entry.update(ok=False, error=str(e))

@@ -77,20 +77,25 @@ def measure(model, test_images: torch.Tensor, test_labels: torch.Tensor, *, n: i
         judge = judge or Judge(test_images, test_images.device)
         return judge.judge(generate(model, n, seed))
     if model.family == "vae":
-        return {"test_is_nll": vae_importance_nll(model, test_images[:n], k=k), "k": k}
+        return {"test_is_nll": vae_importance_nll(model, test_images[:n], k=k, interrupt=interrupt), "k": k}
     return model.evaluate(test_images[:n], test_labels[:n], interrupt=interrupt)
 
 
 @torch.no_grad()
-def vae_importance_nll(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, chunk: int = 100) -> float:
-    """log p(x) ≈ log mean_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x); mean over digits, in nats."""
-    from genlab.models.base import TEST_BINARIZATION_SEED, binarize
+def vae_importance_nll(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, chunk: int = 100,
+                       interrupt=None) -> float:
+    """log p(x) ≈ log mean_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x); mean over digits, in nats.
+    Gives way (raises Interrupted) when ``interrupt()`` says a command waits."""
+    from genlab.models.base import TEST_BINARIZATION_SEED, Interrupted, binarize
 
     net = vae.net.eval()
     x_all = binarize(images.reshape(len(images), 784), torch.Generator().manual_seed(TEST_BINARIZATION_SEED))
     g = torch.Generator().manual_seed(seed)
     total = 0.0
     for x in x_all.split(chunk):
+        if interrupt is not None and interrupt():
+            vae.net.train()
+            raise Interrupted
         mu, logvar = net.encode(x)
         std = torch.exp(0.5 * logvar)
         weights = []

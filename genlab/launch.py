@@ -1,8 +1,10 @@
 """Detached runs: a training process in its own session, so it outlives the terminal and the SSH
-connection. It is ``genlab _worker RUN_DIR`` with its output appended to the run's log.txt."""
+connection. It is ``genlab _worker RUN_DIR --options JSON`` (genlab.train.execute's options as
+one JSON object) with its output appended to the run's log.txt."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -19,10 +21,12 @@ def read_status(run_dir: Path) -> dict:
     return read_checked(run_dir / "status.json", status_problem)[0]
 
 
-def spawn(run_dir: Path, *worker_args: str) -> subprocess.Popen:
+def spawn(run_dir: Path, options: dict | None = None) -> subprocess.Popen:
+    """The worker process; ``options``: execute()'s keyword arguments (JSON types)."""
     with open_append(run_dir / "log.txt", binary=True) as log:  # never through a link
         proc = subprocess.Popen(
-            [sys.executable, "-m", "genlab", "_worker", str(run_dir.resolve()), *worker_args],
+            [sys.executable, "-m", "genlab", "_worker", str(run_dir.resolve()),
+             "--options", json.dumps(options or {})],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )

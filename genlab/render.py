@@ -121,3 +121,16 @@ def to_halfblock(images, width: int = 80, height: int | None = None, sizes=SIZES
 def render(images, width: int = 80, height: int | None = None, ascii: bool = False,
            sizes=SIZES) -> Text | str:
     return to_ascii(images, width, height, sizes) if ascii else to_halfblock(images, width, height, sizes)
+
+
+def across_classes(images, classes: int) -> np.ndarray:
+    """A grid made of ``classes`` equal blocks, class after class (a conditional model's rows of
+    0s, 1s, ...), reordered to take one digit of each class in turn: then any ``classes``
+    digits from the front hold every class."""
+    images = as_array(images)
+    per_class = len(images) // classes
+    if per_class < 1:
+        return images
+    n = per_class * classes
+    blocks = images[:n].reshape(classes, per_class, 28, 28)
+    return np.concatenate([blocks.transpose(1, 0, 2, 3).reshape(n, 28, 28), images[n:]])

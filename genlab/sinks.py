@@ -60,8 +60,10 @@ def event_line(e: dict) -> str | None:
     if kind == "eval":
         vals = "  ".join(f"{k} {v:.4g}" for k, v in e.items() if k.startswith("test_"))
         if e.get("quality"):
-            hist = " ".join(f"{h:.0%}" for h in e.get("class_hist", []))
-            return f"quality at step {e['step']:,} ({e.get('n')} samples): {vals}  classes 0-9: {hist}"
+            hist = " ".join(f"{h:.0%}" for h in e.get("class_hist") or [])
+            scored = "generated digits" if hist else "held-out digits"  # GANs are judged on their own digits
+            return (f"quality at step {e['step']:,} ({e.get('n') or 0:,} {scored}): {vals}"
+                    + (f"  classes 0-9: {hist}" if hist else ""))
         return f"eval after epoch {e.get('epoch', '?')} (step {e['step']:,}): {vals}"
     if kind == "checkpoint":
         return f"checkpoint {Path(e['path']).name} ({e.get('seconds', 0):.2f}s)"
@@ -114,12 +116,12 @@ class JsonlSink:
 class StatusSink:
     """Keeps status.json current: state changes at once, the heartbeat with each progress snapshot."""
 
-    def __init__(self, path: Path, config: dict):
+    def __init__(self, path: Path, config):
         self.path = path
         self.status = {
             "state": "starting", "pid": os.getpid(), "host": socket.gethostname(), "step": 0,
-            "total_steps": config["total_steps"], "epoch": 1, "epochs": config.get("epochs"),
-            "device": config["device"], "model": config["model"], "started": time.time(),
+            "total_steps": config.total_steps, "epoch": 1, "epochs": config.epochs,
+            "device": config.device, "model": config.model, "started": time.time(),
         }
 
     def write(self) -> None:
@@ -166,6 +168,7 @@ class LineSink:
         self.stream, self.every_s, self.close_stream = stream, every_s, close_stream
         self.last = 0.0
         self.latest: Progress | None = None
+        self.written: Progress | None = None  # the last progress line written
         self.detached = False  # the terminal hung up: write nothing more to it
 
     def write(self, text: str) -> None:
@@ -192,11 +195,12 @@ class LineSink:
         now = time.monotonic()
         if now - self.last >= self.every_s:
             self.last = now
+            self.written = p
             self.write(progress_line(p))
 
     def close(self) -> None:
-        try:
-            if self.latest:
+        try:  # the last progress line, unless it is the one written last
+            if self.latest and (self.written is None or progress_line(self.written) != progress_line(self.latest)):
                 self.write(progress_line(self.latest))
         finally:
             if self.close_stream:
@@ -209,7 +213,7 @@ class LineSink:
 class RichSink:
     """A Rich progress bar for a terminal: step, epoch, images/s, ETA and the key losses."""
 
-    def __init__(self, console, config: dict):
+    def __init__(self, console, config):
         from rich.progress import BarColumn, Progress as Bar, TextColumn
 
         self.bar = Bar(
@@ -222,7 +226,7 @@ class RichSink:
             TextColumn("{task.fields[metrics]}"),
             console=console, refresh_per_second=4, transient=False,
         )
-        self.task = self.bar.add_task("train", total=config["total_steps"], model=config["model"],
+        self.task = self.bar.add_task("train", total=config.total_steps, model=config.model,
                                       epoch="1", ips="-", eta="?", metrics="")
         self.bar.start()
         self.hung_up = self.stopped = False

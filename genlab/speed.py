@@ -56,8 +56,19 @@ def bf16_supported(device: torch.device) -> tuple[bool, str]:
     if device.type == "cuda":
         return (torch.cuda.is_bf16_supported(), "this GPU has no bfloat16 support")
     if device.type == "cpu":
-        return (True, "")
+        return cpu_bf16()
     return (False, f"bfloat16 autocast is not offered on {device.type}")
+
+
+def cpu_bf16() -> tuple[bool, str]:
+    """Whether this CPU has bfloat16 units (AVX-512 BF16 or AMX), as torch detected them; without
+    them bf16 autocast is emulated, slower than float32."""
+    caps = getattr(torch.cpu, "get_capabilities", dict)()
+    if caps:
+        ok = bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+    else:  # an older torch: its own test
+        ok = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+    return ok, "this CPU has no bfloat16 units (AVX-512 BF16 or AMX)"
 
 
 class StepRunner:

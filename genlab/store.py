@@ -158,8 +158,9 @@ def new_run_id(model: str, name: str | None, root: Path) -> str:
     return run_id
 
 
-def create_run(root: Path, run_id: str, config: dict) -> Path:
-    """Build the run directory under a temporary name and rename it into place, whole."""
+def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | None = None) -> Path:
+    """Build the run directory under a temporary name and rename it into place, whole.
+    ``files``: more JSON files of the run (name to content), e.g. its view."""
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -172,6 +173,8 @@ def create_run(root: Path, run_id: str, config: dict) -> Path:
         (tmp / "events.jsonl").touch()
         (tmp / "log.txt").touch()
         atomic_write_json(tmp / "config.json", config, durable=False)
+        for name, content in (files or {}).items():
+            atomic_write_json(tmp / name, content, durable=False)
         atomic_write_json(tmp / "status.json", initial_status(config), durable=False)
         os.rename(tmp, root / run_id)
     except OSError as e:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-from genlab import checkpoint, models
-from genlab import config as cfg
+import genlab
+from genlab import checkpoint, models, view
+from genlab.config import RunConfig, finish_config, make_config
 from genlab.data import Batches, load_digits, load_for_run
 from genlab.device import resolve
 from genlab.engine import Trainer
@@ -32,28 +33,32 @@ from genlab.validate import new_total, positive
 
 @dataclass
 class Prepared:
-    config: dict
+    config: RunConfig
     digits: object
     device: torch.device
     root: Path
 
 
 def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, **options) -> Prepared:
-    """Everything a run needs, validated; nothing is written yet."""
-    config = cfg.make_config(model, **options)
-    device = resolve(config["device_requested"])
-    models.check_fits(config["model"], config["hp"], device)
+    """Everything a run needs, validated; nothing is written yet. ``options``: make_config's."""
+    config = make_config(model, **options)
+    device = resolve(config.device_requested)
+    models.check_fits(config.model, config.model_hp(), device)
     digits = load_digits(data_dir, device)
-    batches = Batches(len(digits.train_images), config["batch_size"], config["seed"], device)
+    batches = Batches(len(digits.train_images), config.batch_size, config.seed, device)
     root = runs_root(runs_dir)
-    run_id = new_run_id(config["model"], name, root)
-    config = cfg.finish_config(config, run_id=run_id, device=device, data=digits.describe(),
-                               steps_per_epoch=batches.steps_per_epoch)
+    run_id = new_run_id(config.model, name, root)
+    config = finish_config(config, run_id=run_id, device=device, data=digits.describe(),
+                           steps_per_epoch=batches.steps_per_epoch,
+                           versions={"genlab": genlab.__version__, "torch": str(torch.__version__)})
     return Prepared(config, digits, device, root)
 
 
 def create(prepared: Prepared) -> Path:
-    return create_run(prepared.root, prepared.config["run_id"], prepared.config)
+    """The run directory, with its configuration and its model's view (what screens draw)."""
+    config = prepared.config
+    return create_run(prepared.root, config.run_id, config.to_json(),
+                      {view.FILE: models.get(config.model).view.to_json()})
 
 
 class StopOnSignals:
@@ -121,7 +126,23 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
         lock.release()
 
 
-def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str]) -> tuple[dict, dict | None, str]:
+def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None = None) -> RunConfig:
+    """The run's configuration from config.json (or ``raw``, a checkpoint's), checked; notes
+    for keys it does not know. GenlabError if it is not one."""
+    if raw is None:
+        raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        if problem:
+            raise GenlabError(f"run {run_dir.name}: {problem}")
+    try:
+        config, unknown = RunConfig.from_json(raw)
+    except UsageError as e:
+        raise GenlabError(f"run {run_dir.name}: {e}") from None
+    if notes is not None:
+        notes += unknown
+    return config
+
+
+def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str]) -> tuple[RunConfig, dict | None, str]:
     """(the configuration to train, the checkpoint to start from or None, what to do: "train"
     or "finish"). A run with no usable checkpoint starts again from step 0 with its
     config.json; a run killed after its final checkpoint is only finished."""
@@ -131,23 +152,24 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str]) -> tupl
 
     found = checkpoint.newest_good(run_dir, on_bad=bad)
     if found is None:
-        config, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
         if problem:
             raise GenlabError(f"run {run_dir.name} has no usable checkpoint, and its {problem}")
-        ckpt, step = None, 0
+        config, ckpt, step = read_config(run_dir, raw, notes), None, 0
         notes.insert(0, f"run {run_dir.name} has no checkpoint yet: starting it again from step 0")
     else:
         path, ckpt = found
-        config, step = ckpt["config"], int(ckpt["step"])  # the configuration that produced these weights
+        step = int(ckpt["step"])
+        config = read_config(run_dir, ckpt["config"], notes)  # the configuration that produced these weights
         notes.insert(0, f"resuming run {run_dir.name} from {path.name} (step {step:,})")
     if lr is not None:
         positive("learning rate", lr, float)
-    total = new_total(config, epochs, max_steps)
+    total = new_total(config.steps_per_epoch, epochs, max_steps)
     if total is not None:
         if total <= step:
             raise UsageError(f"run {run_dir.name} is already at step {step:,}; ask for more than that")
         return config, ckpt, "train"
-    if step >= config["total_steps"]:
+    if step >= config.total_steps:
         status = read_json(run_dir / "status.json")
         if isinstance(status, dict) and status.get("state") == "finished":
             raise UsageError(f"run {run_dir.name} finished at step {step:,}; extend it with --epochs or --max-steps")
@@ -163,9 +185,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
     # ---- what to resume from, and how far to go
     ckpt, what = None, "train"
     if not resume:
-        config, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
-        if problem:
-            raise GenlabError(f"run {run_dir.name}: {problem}")
+        config = read_config(run_dir, notes=notes)
     else:
         config, ckpt, what = resume_point(run_dir, epochs, max_steps, lr, notes)
         step = int(ckpt["step"]) if ckpt is not None else 0
@@ -173,22 +193,25 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
         if dropped:
             notes.append(f"cut {dropped:,} events after step {step:,}")
 
-    dev = resolve(device or config["device"])
-    digits = load_for_run(config["data"], dev, data_dir)
+    dev = resolve(device or config.device)
+    digits = load_for_run(config.data, dev, data_dir)
+    if not (run_dir / view.FILE).exists():  # a run made before views: its model's, for every screen
+        view.write(run_dir, models.get(config.model).view)
 
     # ---- sinks: files always; a progress bar or plain lines in the foreground
     log = open_append(run_dir / "log.txt")
-    sinks = [JsonlSink(run_dir / "events.jsonl", config["metrics_every_s"]), MetricsBinSink(run_dir),
-             StatusSink(run_dir / "status.json", config), LineSink(log, config["log_every_s"], close_stream=True)]
+    every = config.cadence
+    sinks = [JsonlSink(run_dir / "events.jsonl", every.metrics_every_s), MetricsBinSink(run_dir),
+             StatusSink(run_dir / "status.json", config), LineSink(log, every.log_every_s, close_stream=True)]
     terminal = []  # the sinks that write to a terminal, dropped if it hangs up
     if console is not None:
         terminal.append(RichSink(console, config))
     elif stream is not None:
-        terminal.append(LineSink(stream, config["log_every_s"]))
+        terminal.append(LineSink(stream, every.log_every_s))
     sinks += terminal
-    c, d = config, config["data"]
-    header = (f"run {c['run_id']}: {c['model']} on {dev}, {c['total_steps']:,} steps (batch {c['batch_size']}, "
-              f"lr {c['lr']:g}, seed {c['seed']}); data: {d['source']} {d['location']} "
+    c, d = config, config.data
+    header = (f"run {c.run_id}: {c.model} on {dev}, {c.total_steps:,} steps (batch {c.batch_size}, "
+              f"lr {c.lr:g}, seed {c.seed}); data: {d['source']} {d['location']} "
               f"({d['train']:,} train / {d['test']:,} test)")
     hung_up = []
 
@@ -219,11 +242,11 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
         if ckpt is not None:
             trainer.restore(ckpt)
             for note in notes:
-                if note.startswith("skipping"):
+                if note.startswith(("skipping", "config.json")):
                     trainer.warn(note)
             if lr is not None:
                 trainer.set_lr(lr)
-            total = new_total(config, epochs, max_steps)
+            total = new_total(config.steps_per_epoch, epochs, max_steps)
             if total is not None:
                 trainer.set_total_steps(total)
         elif resume and lr is not None:

@@ -20,13 +20,13 @@ def positive(name: str, value, kind=float):
     return kind(value)
 
 
-def new_total(config: dict, epochs: int | None, max_steps: int | None) -> int | None:
+def new_total(steps_per_epoch: int, epochs: int | None, max_steps: int | None) -> int | None:
     """A run's new length from ``--epochs`` / ``--max-steps`` (the smaller), or None if neither."""
     if epochs is None and max_steps is None:
         return None
     totals = []
     if epochs is not None:
-        totals.append(positive("epochs", epochs, int) * config["steps_per_epoch"])
+        totals.append(positive("epochs", epochs, int) * steps_per_epoch)
     if max_steps is not None:
         totals.append(positive("max steps", max_steps, int))
     return min(totals)

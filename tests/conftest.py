@@ -13,6 +13,9 @@ if os.environ.get("GENLAB_DATA_DIR"):
     os.environ["GENLAB_DATA_DIR"] = str(Path(os.environ["GENLAB_DATA_DIR"]).resolve())
 os.environ["GENLAB_OFFLINE"] = "1"
 
+# giving a file to another user (chown) or becoming one (setuid) takes root
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: it chowns a file to another uid or runs as one")
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):

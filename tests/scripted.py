@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab import models
 from genlab.data import read_bundled
 from genlab.metrics_log import MetricsBinSink
 from genlab.sinks import JsonlSink
@@ -50,6 +51,7 @@ def make_run(root: Path, name: str, model: str, steps: int = 2000, total: int = 
               "data": {"source": "data-dir", "location": "/data/mnist", "train": 60000, "test": 10000, "notice": None},
               "created": T0, "host": HOST, "metrics_every_s": 0.5, "log_every_s": 10.0}
     (run / "config.json").write_text(json.dumps(config, indent=2))
+    (run / "view.json").write_text(json.dumps(models.get(model).view.to_json()))  # as genlab writes it
     sinks = [JsonlSink(run / "events.jsonl"), MetricsBinSink(run)]
 
     def emit(e):

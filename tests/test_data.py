@@ -97,7 +97,7 @@ def test_check_files_reports_each_file():
     report = data.check_files()
     assert report["ok"] and report["source"] == "data-dir"
     assert [f["count"] for f in report["files"]] == [60_000, 60_000, 10_000, 10_000]
-    assert all(f["known"] for f in report["files"])
+    assert all(f["recognised"] for f in report["files"]), [f["known"] for f in report["files"]]
 
 
 def test_batches_are_seeded_and_resumable():

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import needs_root
 from genlab import checkpoint, control, metrics_log
 from genlab.cli import main as cli_main
 from genlab.follow import CHUNK, RunFollower
@@ -479,6 +480,7 @@ def test_a_link_planted_at_a_temporary_name_is_never_written_through(detached, r
     genlab("stop", "planted", "--runs-dir", runs, check=True)
 
 
+@needs_root
 def test_a_run_directory_that_is_a_link_or_another_users_is_refused(finished_run, runs, capsys, tmp_path):
     real = copy_run(finished_run, tmp_path, "real")
     runs.mkdir(exist_ok=True)
@@ -516,6 +518,7 @@ def as_user(uid: int, fn) -> str:
     return answer
 
 
+@needs_root
 def test_another_user_sees_a_live_run_as_live_and_cannot_control_it():
     shared = Path(tempfile.mkdtemp(prefix="genlab-shared-"))
     os.chmod(shared, 0o755)

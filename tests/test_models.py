@@ -100,8 +100,12 @@ def test_every_model_is_registered_with_its_reference_hyperparameters():
     assert set(models.MODELS) == set(SMALL)
     assert models.get("wgan-gp").defaults["critic_iters"] == 5 and models.get("wgan-gp").defaults["penalty"] == 10.0
     assert models.get("dcgan").defaults["beta1"] == 0.5 and models.get("dcgan").defaults["lr"] == 2e-4
-    for name, cls in models.MODELS.items():
-        assert cls.__doc__ or cls.__module__, name
+    for name, cls in models.MODELS.items():  # each says what it is, and its view names what it emits
+        assert cls.name == name and cls.description.strip(), name
+        declared = {m.name for m in cls.view.metrics}
+        assert cls.view.key in declared, name
+        for pane in cls.view.panes:
+            assert set(pane.train) | set(pane.held_out) <= declared, (name, pane.title)
 
 
 def test_cgan_samples_are_rows_of_each_digit():

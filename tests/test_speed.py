@@ -108,7 +108,8 @@ def test_preset_is_recorded_in_the_run(runs):
     assert r.exit_code == 0, r.output
     config = json.loads((runs / "c" / "config.json").read_text())
     assert config["preset"] == "cpu"
-    assert config["hp"]["width"] == 16 and config["hp"]["lr"] == 1e-3 and config["batch_size"] == 64
+    assert config["hp"]["width"] == 16 and config["lr"] == 1e-3 and config["batch_size"] == 64
+    assert "lr" not in config["hp"] and "batch_size" not in config["hp"]  # hp: the model's own only
 
 
 def test_every_preset_builds_and_trains_a_step(digits):

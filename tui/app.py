@@ -71,5 +71,4 @@ class GenlabApp(App):
         self.open_run(message.run_id)
 
     def action_quit(self) -> None:
-        self.farewell = QUIT_MESSAGE  # printed by Textual once the screen is restored
-        self.exit(message=QUIT_MESSAGE)
+        self.exit(message=QUIT_MESSAGE)  # printed by Textual once the screen is restored

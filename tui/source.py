@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from genlab import control
+from genlab import control, view
 from genlab.follow import RunFollower, ema
 from genlab.store import effective_state, list_runs, resolve_run, runs_root
 
@@ -37,7 +37,7 @@ class RunsSource:
             rows.append({
                 "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
                 "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
-                "created": r.created, "family": r.config.get("family", ""),
+                "created": r.created, "family": r.config.get("family", ""), "key": view.read(r.path).key,
             })
         return rows
 

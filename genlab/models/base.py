@@ -11,6 +11,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from genlab.view import View
+
 
 class Interrupted(Exception):
     """A long side job (sampling, evaluation) gave way to a waiting command."""
@@ -40,7 +42,7 @@ class GenModel:
     family: ClassVar[str]  # "gan", "vae" or "autoregressive"
     description: ClassVar[str]
     defaults: ClassVar[dict]  # every hyperparameter, batch_size and lr included
-    key_metrics: ClassVar[tuple[str, ...]]  # shown in progress bars and `genlab runs`
+    view: ClassVar[View]  # its metrics, curve panes and key metric, for every screen (genlab/view.py)
     sample_count: ClassVar[int] = 64  # digits in a fixed-latent grid
     presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets over the defaults (--preset)
     # hyperparameter -> (low, high, low allowed); unlisted: integers >= 1, numbers > 0
@@ -86,6 +88,10 @@ class GenModel:
     def evaluate(self, images: torch.Tensor, labels: torch.Tensor, interrupt=None) -> dict[str, float]:
         """Metrics on held-out digits (``uint8``), prefixed ``test_``; ``interrupt`` as in decode."""
         raise NotImplementedError
+
+    def quality_fields(self, figures: dict) -> dict:
+        """A live quality event's fields from evaluate.measure's figures."""
+        return {key: round(v, 5) if isinstance(v, float) else v for key, v in figures.items()}
 
     # ---- parameters and state
     def parameters(self):

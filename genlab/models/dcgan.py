@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from genlab.models.base import GenModel, adam, to_uint8
 from genlab.models.convnets import ConvDiscriminator, ConvGenerator, scale
+from genlab.models.gan import GAN_VIEW, gan_quality_fields
 
 
 class DCGAN(GenModel):
@@ -27,7 +28,7 @@ class DCGAN(GenModel):
     defaults = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64}
     presets = {"cpu": {"batch_size": 64, "lr": 1e-3, "width": 16}}
     channels_last = True  # CPU, batch 128: 769 images/s against 588 in NCHW (dcgan; cgan, wgan-gp alike)
-    key_metrics = ("d_loss", "g_loss")
+    view = GAN_VIEW
     conditional = False
 
     def __init__(self, hp: dict, device: torch.device):
@@ -66,6 +67,9 @@ class DCGAN(GenModel):
         self.D.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                 "d_real": torch.sigmoid(real_logit.detach()).mean(), "d_fake": torch.sigmoid(fake_logit.detach()).mean()}
+
+    def quality_fields(self, figures: dict) -> dict:
+        return gan_quality_fields(figures)
 
     # ---- sampling: the latent is z, with the label in the last column for a conditional model
     def latent(self, n, generator):

@@ -23,6 +23,7 @@ from torch import nn
 
 from genlab.models import gan_cpu
 from genlab.models.base import GenModel, adam, to_uint8
+from genlab.view import Metric, Pane, View
 
 LATENT = 100
 
@@ -59,13 +60,47 @@ def scale(images: torch.Tensor) -> torch.Tensor:
     return images.reshape(len(images), 784).float().mul_(2 / 255).sub_(1)
 
 
+# ---- what a GAN shows: the two losses, D's beliefs, and the judge's view of fresh digits
+GAN_METRICS = (
+    Metric("d_loss", "discriminator loss: binary cross-entropy on real and generated digits", "nats", None),
+    Metric("g_loss", "generator loss, non-saturating: -log D(G(z))", "nats", None),
+    Metric("d_real", "D(x): the discriminator's mean belief that real digits are real", "", None),
+    Metric("d_fake", "D(G(z)): its mean belief that generated digits are real", "", None),
+    Metric("test_d_loss", "discriminator loss on held-out digits and as many generated ones", "nats", None),
+    Metric("test_d_real", "D(x) on held-out digits", "", None),
+    Metric("test_d_fake", "D(G(z)) on generated digits, beside the held-out ones", "", None),
+    Metric("test_fld", "Frechet distance from generated digits to the test set, in the judge's features", "",
+           True, "FLD", ".1f"),
+    Metric("test_confident", "share of generated digits the judge is sure of", "%", False, "sure", ".0%"),
+    Metric("min_class_share", "share of the rarest digit among generated ones (0.1 when all are even)", "%", False),
+    Metric("max_class_share", "share of the commonest digit among generated ones", "%", True),
+)
+FLD_PANE = Pane("FLD to the test set (lower is better)", (), ("test_fld",))
+GAN_VIEW = View(
+    metrics=GAN_METRICS,
+    panes=(Pane("G and D losses", ("d_loss", "g_loss"), ("test_d_loss",)),
+           Pane("D(x) and D(G(z))", ("d_real", "d_fake"), ("test_d_real", "test_d_fake")),
+           FLD_PANE),
+    key="d_loss", progress=("d_loss", "g_loss"), class_histogram=("test_fld", "test_confident"),
+)
+
+
+def gan_quality_fields(figures: dict) -> dict:
+    """A GAN's live quality event: the judge's figures under their metric names."""
+    return {"test_fld": figures["fld"], "test_confident": figures["confident"], "class_hist": figures["class_hist"],
+            "min_class_share": figures["min_class_share"], "max_class_share": figures["max_class_share"]}
+
+
 class GAN(GenModel):
     name = "gan"
     family = "gan"
     description = "the seed's MLP GAN (BCE, Adam 2e-4): the reference point"
     defaults = {"batch_size": 64, "lr": 2e-4}
     presets = {"large-batch": {"batch_size": 4096, "lr": 1.6e-3}}
-    key_metrics = ("d_loss", "g_loss")
+    view = GAN_VIEW
+
+    def quality_fields(self, figures: dict) -> dict:
+        return gan_quality_fields(figures)
 
     def __init__(self, hp: dict, device: torch.device):
         super().__init__(hp, device)

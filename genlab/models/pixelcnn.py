@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, Interrupted, adam, binarize, to_uint8
+from genlab.view import Metric, Pane, View
 
 
 class MaskedConv2d(nn.Conv2d):
@@ -65,12 +66,25 @@ def nll_per_image(logits, x):
 NATS_TO_BPD = 1 / (784 * math.log(2))
 
 
+# ---- what a PixelCNN shows: its exact likelihood, in bits per dimension as papers give it
+PIXELCNN_VIEW = View(
+    metrics=(
+        Metric("nll", "-log p(x) of a binarised training digit", "nats"),
+        Metric("bpd", "the same in bits per dimension: nll / (784 ln 2)", "bits/dim"),
+        Metric("test_nll", "-log p(x) of held-out digits (one fixed binarisation)", "nats"),
+        Metric("test_bpd", "held-out bits per dimension", "bits/dim"),
+    ),
+    panes=(Pane("NLL, bits per dimension", ("bpd",), ("test_bpd",)),),
+    key="bpd", progress=("nll", "bpd"),
+)
+
+
 class PixelCNN(GenModel):
     name = "pixelcnn"
     family = "autoregressive"
     description = "masked-convolution PixelCNN, Bernoulli pixels, sampled pixel by pixel"
     defaults = {"batch_size": 64, "lr": 1e-3, "channels": 32, "layers": 5}
-    key_metrics = ("nll", "bpd")
+    view = PIXELCNN_VIEW
     sample_count = 16  # 784 sequential forward passes per grid: keep it small
 
     def __init__(self, hp: dict, device: torch.device):

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, adam, binarize, to_uint8
+from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, Interrupted, adam, binarize, to_uint8
+from genlab.view import Metric, Pane, View
 
 
 class GaussianVAE(nn.Module):
@@ -45,12 +46,29 @@ def vae_loss(logits, x, mu, logvar):
     return recon, kl
 
 
+# ---- what a VAE shows: the negative ELBO, its two terms, and the importance-sampled likelihood
+VAE_VIEW = View(
+    metrics=(
+        Metric("loss", "negative ELBO per digit: reconstruction plus KL (lower is better)", "nats"),
+        Metric("recon", "reconstruction: -log p(x|z) of the binarised digit", "nats"),
+        Metric("kl", "KL(q(z|x) || p(z)): what the latent code costs", "nats", None),
+        Metric("test_loss", "negative ELBO on held-out digits", "nats"),
+        Metric("test_recon", "reconstruction on held-out digits", "nats"),
+        Metric("test_kl", "KL on held-out digits", "nats", None),
+        Metric("test_is_nll", "importance-sampled -log p(x) of held-out digits (k samples each)", "nats"),
+    ),
+    panes=(Pane("negative ELBO and importance-sampled NLL, nats", ("loss",), ("test_loss", "test_is_nll")),
+           Pane("reconstruction and KL, nats", ("recon", "kl"), ("test_recon", "test_kl"))),
+    key="loss", progress=("loss", "recon", "kl"),
+)
+
+
 class VAE(GenModel):
     name = "vae"
     family = "vae"
     description = "MLP VAE, Bernoulli decoder on binarised digits (pytorch/examples)"
     defaults = {"batch_size": 128, "lr": 1e-3, "hidden": 400, "latent": 20}
-    key_metrics = ("loss", "recon", "kl")
+    view = VAE_VIEW
 
     def __init__(self, hp: dict, device: torch.device):
         super().__init__(hp, device)
@@ -91,6 +109,9 @@ class VAE(GenModel):
         g = torch.Generator().manual_seed(0)
         recon_sum = kl_sum = 0.0
         for x in x_all.split(1000):
+            if interrupt is not None and interrupt():  # a waiting command goes first
+                self.train(True)
+                raise Interrupted
             mu, logvar = self.net.encode(x)
             eps = torch.randn(mu.shape, generator=g).to(self.device)
             logits = self.net.dec(mu + eps * torch.exp(0.5 * logvar))

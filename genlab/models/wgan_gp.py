@@ -12,6 +12,8 @@ import torch
 
 from genlab.models.convnets import ConvDiscriminator, scale
 from genlab.models.dcgan import DCGAN
+from genlab.models.gan import FLD_PANE, GAN_METRICS
+from genlab.view import Metric, Pane, View
 
 
 class WGANGP(DCGAN):
@@ -19,7 +21,20 @@ class WGANGP(DCGAN):
     description = "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): lambda 10, 5 critic steps"
     defaults = {"batch_size": 64, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "latent": 100, "width": 64,
                 "critic_iters": 5, "penalty": 10.0}
-    key_metrics = ("d_loss", "g_loss", "gp")
+    view = View(
+        metrics=(
+            Metric("d_loss", "critic loss: E[D(G(z))] - E[D(x)] plus the penalty", "", None),
+            Metric("g_loss", "generator loss: -E[D(G(z))]", "", None),
+            Metric("wasserstein", "the critic's Wasserstein estimate E[D(x)] - E[D(G(z))]", "", True),
+            Metric("gp", "gradient penalty: lambda (|grad D| - 1)^2 on interpolates", "", True),
+            Metric("test_wasserstein", "Wasserstein estimate on held-out digits", "", True),
+            *(m for m in GAN_METRICS if m.name in ("test_fld", "test_confident", "min_class_share", "max_class_share")),
+        ),
+        panes=(Pane("critic and generator losses", ("d_loss", "g_loss")),
+               Pane("Wasserstein estimate and gradient penalty", ("wasserstein", "gp"), ("test_wasserstein",)),
+               FLD_PANE),
+        key="d_loss", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
+    )
     presets = {}  # dcgan's cpu preset was measured for the BCE loss, not for a critic
 
     def make_discriminator(self, width: int, classes: int):

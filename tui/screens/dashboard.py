@@ -1,4 +1,4 @@
-"""One run's dashboard: curves for its model family, the newest samples, status and events.
+"""One run's dashboard: the curves its model declares, the newest samples, status and events.
 
 A thread worker polls the run directory (genlab.follow) once a second and posts a snapshot
 when something changed, with the curves every few seconds (as often as a plot redraws: the
@@ -19,8 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from genlab.schema import config_problem
-from genlab.store import read_checked
+from genlab import view
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
 from tui.widgets.class_histogram import ClassHistogram
@@ -31,22 +30,6 @@ from tui.widgets.status_bar import StatusBar
 
 POLL_S = 1.0  # status, samples and events: one update a second
 CURVES_S = CurvesPlot.MIN_INTERVAL_S  # curves: as often as a plot may redraw
-
-# family -> plots: (title, training metrics, held-out metrics)
-PANES = {
-    "gan": [("G and D losses", ["d_loss", "g_loss"], ["test_d_loss"]),
-            ("D(x) and D(G(z))", ["d_real", "d_fake"], ["test_d_real", "test_d_fake"]),
-            ("FLD to the test set (lower is better)", [], ["test_fld"])],
-    "vae": [("negative ELBO and importance-sampled NLL, nats", ["loss"], ["test_loss", "test_is_nll"]),
-            ("reconstruction and KL, nats", ["recon", "kl"], ["test_recon", "test_kl"])],
-    "autoregressive": [("NLL, bits per dimension", ["bpd"], ["test_bpd"])],
-}
-PANES_BY_MODEL = {  # where a model's metrics differ from its family's
-    "wgan-gp": [("critic and generator losses", ["d_loss", "g_loss"], []),
-                ("Wasserstein estimate and gradient penalty", ["wasserstein", "gp"], ["test_wasserstein"]),
-                ("FLD to the test set (lower is better)", [], ["test_fld"])],
-}
-
 
 class Dashboard(Screen):
     BINDINGS = [
@@ -73,17 +56,17 @@ class Dashboard(Screen):
         self.curves_wanted = False  # set to have the worker send curves with its next update
 
     def compose(self) -> ComposeResult:
-        config, _ = read_checked(self.app.source.root / self.run_id / "config.json", config_problem)
-        panes = PANES_BY_MODEL.get(config.get("model")) or PANES.get(config.get("family"), PANES["gan"])
+        shows = view.read(self.app.source.root / self.run_id)  # what the run's model declares
         yield StatusBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="curves"):
-                for i, (title, metrics, evals) in enumerate(panes):
-                    yield CurvesPlot(title, metrics, evals, id=f"plot{i}")
+                for i, pane in enumerate(shows.panes):
+                    yield CurvesPlot(pane.title, list(pane.train), list(pane.held_out), id=f"plot{i}")
             with Vertical(id="samples-column"):
-                yield SamplesPane(id="samples")
-                if config.get("family") == "gan":
-                    yield ClassHistogram(id="classes")
+                yield SamplesPane(shows.sample_classes, id="samples")
+                if shows.class_histogram:
+                    captions = tuple(filter(None, map(shows.metric, shows.class_histogram)))
+                    yield ClassHistogram(captions, id="classes")
         yield EventLog(id="events")
         yield Footer()
 

@@ -18,22 +18,22 @@ class ClassHistogram(Static):
     }
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, captions: tuple = (), **kwargs):
+        """``captions``: the metrics (genlab.view.Metric) whose newest values go in the title."""
         super().__init__("waiting for the first quality check", **kwargs)
         self.border_title = "classes of generated digits"
+        self.captions = captions
         self.hist: list[float] | None = None
 
     def show(self, hist: list[float] | None, evals: dict) -> None:
         if not hist or hist == self.hist:
             return
         self.hist = hist
-        fld = (evals.get("test_fld") or [(0, None)])[-1][1]
-        conf = (evals.get("test_confident") or [(0, None)])[-1][1]
         title = "classes"
-        if fld is not None:
-            title += f" · FLD {fld:.1f}"
-        if conf is not None:
-            title += f" · sure {conf:.0%}"
+        for metric in self.captions:
+            value = (evals.get(metric.name) or [(0, None)])[-1][1]
+            if value is not None:
+                title += f" · {metric.label or metric.name} {metric.format(value)}"
         self.border_title = title
         width = max(5, self.content_size.width - 8)
         top = max(max(hist), 1e-9)

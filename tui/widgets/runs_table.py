@@ -7,8 +7,6 @@ from textual.widgets import DataTable
 
 from tui.widgets.status_bar import COLOURS
 
-KEY_METRIC = {"gan": "d_loss", "vae": "loss", "autoregressive": "bpd"}
-
 
 class RunsTable(DataTable):
     DEFAULT_CSS = """
@@ -30,7 +28,7 @@ class RunsTable(DataTable):
         for r in rows:
             total = r["total"] or 0
             pct = f" {100 * r['step'] / total:3.0f}%" if total else ""
-            key = KEY_METRIC.get(r["family"])
+            key = r["key"]  # the run's key metric, as its model declares it
             value = r["metrics"].get(key) if key else None
             metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
             state = r["state"]  # "unreadable: <reason>" for a broken directory

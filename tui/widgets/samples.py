@@ -6,7 +6,7 @@ import numpy as np
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from genlab.render import SIZES, layout, render
+from genlab.render import SIZES, across_classes, layout, render
 
 
 class SamplesPane(Static):
@@ -22,8 +22,11 @@ class SamplesPane(Static):
 
     ascii: reactive[bool] = reactive(False)
 
-    def __init__(self, **kwargs):
+    def __init__(self, class_blocks: int = 0, **kwargs):
+        """``class_blocks``: the grid is that many blocks of one class each (a conditional model):
+        a pane too small for all of it shows digits taken across the blocks, every class."""
         super().__init__("waiting for the first sample grid", **kwargs)
+        self.class_blocks = class_blocks
         self.images: np.ndarray | None = None
         self.step: int | None = None
         self.border_title = "samples"
@@ -48,6 +51,7 @@ class SamplesPane(Static):
         sizes = SIZES[:1] if self.ascii and width >= 28 and height >= 14 else SIZES
         size, per_row = layout(len(self.images), width, height, sizes)
         fits = per_row * max(1, height // (size // 2))
+        images = across_classes(self.images, self.class_blocks) if self.class_blocks and fits < len(self.images) else self.images
         self.border_title = f"samples · step {self.step:,}" + (" · ascii" if self.ascii else "")
         # the pane's size comes from the layout, never from its text: no new layout needed
-        self.update(render(self.images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)
+        self.update(render(images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)

@@ -1,0 +1,90 @@
+"""The jobs that run beside the steps: the sample grid, held-out evaluation, live quality.
+
+Each emits one event and returns the seconds it took, or None when a waiting command
+interrupted it (the steering's ``waiting``): an interrupted evaluation is done again at the next
+step boundary, an interrupted grid or quality check at its next time.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+from torchvision.utils import save_image
+
+from genlab.models.base import Interrupted
+from genlab.store import atomic_write_bytes
+
+
+class SideJobs:
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.sample_seconds = 0.0
+        self.eval_pending = False  # an evaluation was interrupted: do it at the next step boundary
+        self.last_eval_step = -1
+        self.judge = None  # the digit classifier, loaded at a GAN's first live quality check
+
+    def samples(self) -> float | None:
+        """Decode the fixed latent; write samples/step-XXXXXXXX.png and .npy."""
+        t = self.trainer
+        start = time.perf_counter()
+        try:
+            images = t.model.decode(t.fixed_latent, interrupt=t.steering.waiting)
+        except Interrupted:
+            return None
+        stem = t.run_dir / "samples" / f"step-{t.step:08d}"
+        npy = io.BytesIO()
+        np.save(npy, images.numpy())
+        png = io.BytesIO()
+        save_image(images.unsqueeze(1).float() / 255, png, format="png", nrow=8, padding=2)
+        atomic_write_bytes(stem.with_suffix(".npy"), npy.getvalue(), durable=False)
+        atomic_write_bytes(stem.with_suffix(".png"), png.getvalue(), durable=False)
+        seconds = time.perf_counter() - start
+        self.sample_seconds += seconds
+        rel = stem.relative_to(t.run_dir)  # paths in events are relative to the run directory
+        t.emit("samples", png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")),
+               n=len(images), seconds=round(seconds, 3))
+        return seconds
+
+    def evaluate(self) -> float | None:
+        """The model's held-out metrics on ``eval_size`` test digits."""
+        t = self.trainer
+        n = min(t.config.cadence.eval_size, len(t.digits.test_images))
+        start = time.perf_counter()
+        try:
+            results = t.model.evaluate(t.digits.test_images[:n], t.digits.test_labels[:n],
+                                       interrupt=t.steering.waiting)
+        except Interrupted:
+            self.eval_pending = True
+            return None
+        self.eval_pending = False
+        seconds = time.perf_counter() - start
+        t.emit("eval", epoch=t.batches.epoch + (1 if t.batches.position else 0), n=n,
+               seconds=round(seconds, 3), **{k: round(v, 5) for k, v in results.items()})
+        self.last_eval_step = t.step
+        return seconds
+
+    def quality(self) -> float | None:
+        """Quality on a cadence, as an ``eval`` event with ``quality: true``. GANs: FLD, class
+        histogram and confident share of ``quality_samples`` fresh digits. VAEs: importance-sampled
+        NLL (``quality_k`` samples) of as many held-out digits. PixelCNNs: their test NLL on as
+        many held-out digits."""
+        from genlab import evaluate
+
+        t = self.trainer
+        c = t.config.cadence
+        start = time.perf_counter()
+        n = min(c.quality_samples, len(t.digits.test_images))
+        if t.model.family == "gan" and self.judge is None:
+            self.judge = evaluate.Judge(t.digits.test_images, t.device)
+        try:
+            q = evaluate.measure(t.model, t.digits.test_images, t.digits.test_labels, n=n, k=c.quality_k,
+                                 judge=self.judge, seed=t.config.seed + 1, interrupt=t.steering.waiting)
+        except Interrupted:
+            return None
+        fields = t.model.quality_fields(q)  # the figures under the model's own metric names
+        seconds = time.perf_counter() - start
+        t.emit("eval", quality=True, n=n, seconds=round(seconds, 3), **fields)
+        return seconds
+
