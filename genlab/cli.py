@@ -383,8 +383,9 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         step = r.status.get("step", 0)
         table.add_row(r.run_id, r.model, Text(r.shown_state, style=colours.get(r.state, "white")),
                       f"{step:,}/{total:,}", key_metric(r), age(r.created))
-    if piped:
-        out.print(table, soft_wrap=False, width=out.measure(table, options=out.options.update(width=100_000)).maximum)
+    if piped:  # as wide as the table needs: Rich would cut it to 80 columns
+        wide = out.measure(table, options=out.options.update(width=100_000)).maximum
+        Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
     else:
         out.print(table, soft_wrap=False)
 

@@ -25,6 +25,8 @@ from genlab.cadence import Clocks
 from genlab.config import RunConfig
 from genlab.data import Batches, Digits
 from genlab.device import synchronize
+from genlab import record
+from genlab.record import RecordBudget, aggregate
 from genlab.recovery import Checkpoints
 from genlab.side_jobs import SideJobs
 from genlab.sinks import Progress
@@ -49,6 +51,7 @@ class Trainer:
         self.fixed_latent = self.model.latent(config.sample_count, torch.Generator().manual_seed(config.seed))
         self.step = 0
         self.pending: list[tuple[int, float, int, dict]] = []  # (step, t, epoch, metric tensors)
+        self.record = RecordBudget(record.ROWS_PER_S, record.BURST_ROWS)  # metric rows it may write
         self.latest: dict = {}
         self.state = "starting"
         self.stop_request: str | None = None  # set by a signal handler: the reason to stop
@@ -257,17 +260,23 @@ class Trainer:
             return
         keys = list(self.pending[0][3])
         values = torch.stack([torch.stack([m[k] for k in keys]) for *_, m in self.pending]).tolist()
+        good, problem = [], None
         for (step, t, epoch, _), row in zip(self.pending, values):
             bad = [k for k, v in zip(keys, row) if not math.isfinite(v)]
             if bad:
-                self.diverged = f"{bad[0]} is {row[keys.index(bad[0])]} at step {step:,}"
-                self.warn(f"divergence: {self.diverged}; the last good checkpoint is kept")
+                problem = f"{bad[0]} is {row[keys.index(bad[0])]} at step {step:,}"
                 break
-            metrics = dict(zip(keys, row))
-            for sink in self.sinks:
-                sink.event({"t": round(t, 3), "step": step, "kind": "metrics", "epoch": epoch, **metrics})
-            self.latest = metrics
+            good.append((step, t, epoch, dict(zip(keys, row))))
         self.pending.clear()
+        # every step its own row while the record's budget allows; else k steps to a row
+        for event in aggregate(good, self.record.group_size(len(good)) if good else 1):
+            for sink in self.sinks:
+                sink.event(event)
+        if good:
+            self.latest = good[-1][3]
+        if problem:
+            self.diverged = problem
+            self.warn(f"divergence: {self.diverged}; the last good checkpoint is kept")
 
     def flush_sinks(self) -> None:
         for sink in self.sinks:

@@ -55,6 +55,22 @@ class MinMaxSeries:
             self.width *= 2
             self._regroup(self.idx // 2)
 
+    def extend_buckets(self, steps, lo, hi, total, count) -> None:
+        """Rows that each stand for several steps (an aggregated record: genlab/record.py):
+        their minimum, maximum, sum and count go into the buckets as they are."""
+        steps = np.asarray(steps, dtype=np.int64)
+        lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        total, count = np.asarray(total, dtype=np.float64), np.asarray(count, dtype=np.float64)
+        ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(total) & (count >= 1)
+        steps, lo, hi, total, count = steps[ok], lo[ok], hi[ok], total[ok], count[ok].astype(np.int64)
+        if not len(steps):
+            return
+        self.last, self.last_step = float(total[-1] / count[-1]), int(steps[-1])
+        self._append(steps // self.width, lo, hi, total, count)
+        while len(self.idx) > self.capacity:
+            self.width *= 2
+            self._regroup(self.idx // 2)
+
     def _append(self, idx, lo, hi, s, cnt) -> None:
         self.idx = np.concatenate([self.idx, idx])
         self.lo = np.concatenate([self.lo, lo])
@@ -153,6 +169,7 @@ class RunFollower:
         self.view = RunView(self.path.name, self.path)
         self._events = deque(maxlen=self.keep_events)
         self.offset, self.rows, self.inode = 0, 0, None
+        self.cols: list[str] | None = None  # metrics.bin's columns as last read
         self.skipped_lines = 0
         self.use_bin = (self.path / metrics_log.HEADER).exists()
 
@@ -233,11 +250,17 @@ class RunFollower:
         if newest_grid is not None:
             self._load_sample(newest_grid)
         if metric_rows:
-            keys = [k for k in metric_rows[-1] if k not in ("t", "step", "kind", "epoch")]
+            keys = metrics_log.metric_names(metrics_log.layout(
+                [k for k in metric_rows[-1] if k not in metrics_log.NOT_METRICS], False))
             steps = [r["step"] for r in metric_rows]
-            for k in keys:
-                self._series(k).extend(steps, [schema.number(r.get(k)) for r in metric_rows])
-            v.latest.update({k: schema.number(metric_rows[-1][k]) for k in keys})
+            if any(metrics_log.COUNT in r for r in metric_rows):  # an aggregated record
+                cols = metrics_log.layout(keys, True)
+                rows = np.array([metrics_log.row_of(r, cols) for r in metric_rows], dtype=np.float64)
+                self._extend(cols, rows)
+            else:
+                for k in keys:
+                    self._series(k).extend(steps, [schema.number(r.get(k)) for r in metric_rows])
+            v.latest.update({k: schema.number(metric_rows[-1].get(k)) for k in keys})
         v.events = list(self._events)
         if self.skipped_lines:
             problems.append(f"events.jsonl: skipped {self.skipped_lines} line(s) over {CHUNK >> 20} MiB")
@@ -318,13 +341,27 @@ class RunFollower:
         cols = metrics_log.columns(self.path)
         if not cols:
             return False
+        if self.cols is not None and cols != self.cols:
+            self.reset()  # rewritten in the aggregated layout: read it all again
+            return True
         if size < self.rows * 8 * len(cols):
             return False  # cut by a resume; events.jsonl's rewrite resets us
-        cols, rows, self.rows = metrics_log.read(self.path, self.rows)
-        if not len(rows):
-            return False
-        steps = rows[:, 0]
-        for i, k in enumerate(cols[3:], start=3):
-            self._series(k).extend(steps, rows[:, i])
-        self.view.latest.update({k: float(rows[-1, i]) for i, k in enumerate(cols[3:], start=3)})
+        cols, rows, new_offset = metrics_log.read(self.path, self.rows)
+        if not len(rows) or metrics_log.columns(self.path) != cols:
+            return False  # nothing new, or rewritten while we read: next time
+        self.cols, self.rows = cols, new_offset
+        self._extend(cols, rows)
         return True
+
+    def _extend(self, cols: list[str], rows: np.ndarray) -> None:
+        """Rows of metrics.bin's layout (or events in it) into the series and ``latest``."""
+        steps, names = rows[:, 0], metrics_log.metric_names(cols)
+        at = {c: i for i, c in enumerate(cols)}
+        for k in names:
+            if metrics_log.aggregated(cols):
+                n = rows[:, at[metrics_log.COUNT]]
+                self._series(k).extend_buckets(steps, rows[:, at[f"min:{k}"]], rows[:, at[f"max:{k}"]],
+                                               rows[:, at[k]] * n, n)
+            else:
+                self._series(k).extend(steps, rows[:, at[k]])
+        self.view.latest.update({k: float(rows[-1, at[k]]) for k in names})

@@ -4,6 +4,12 @@ events.jsonl is the record; this file exists so that a reader can open a run wit
 metric rows in milliseconds (parsing a million JSON lines in Python takes seconds). It is
 little-endian float64 rows, one per step, with the columns named in ``metrics.json``:
 ``step``, ``t``, ``epoch``, then the model's metrics. A torn last row is ignored by readers.
+
+Once a run's record aggregates steps (genlab/record.py: a row of ``n`` steps with their mean,
+minimum and maximum), the file is rewritten once in the aggregated layout: ``step``, ``t``,
+``epoch``, ``n``, the metrics' means, then ``min:<metric>`` and ``max:<metric>`` for each; the
+rows written before it get ``n`` = 1 and their value as minimum and maximum. Readers tell the
+layouts apart by the ``n`` column.
 """
 
 from __future__ import annotations
@@ -14,11 +20,53 @@ from pathlib import Path
 import numpy as np
 
 from genlab import schema
+from genlab.record import AGGREGATE_KEYS
 from genlab.schema import metrics_header_problem
 from genlab.store import atomic_write_bytes, atomic_write_json, open_append, read_json
 
 BIN, HEADER = "metrics.bin", "metrics.json"
 FIXED = ("step", "t", "epoch")
+COUNT = "n"  # the aggregated layout's column: how many steps a row holds
+NOT_METRICS = {*FIXED, "kind", *AGGREGATE_KEYS}
+
+
+def layout(names: list[str], aggregated: bool) -> list[str]:
+    if not aggregated:
+        return [*FIXED, *names]
+    return [*FIXED, COUNT, *names, *(f"min:{n}" for n in names), *(f"max:{n}" for n in names)]
+
+
+def metric_names(cols: list[str]) -> list[str]:
+    return [c for c in cols[len(FIXED):] if c != COUNT and not c.startswith(("min:", "max:"))]
+
+
+def aggregated(cols: list[str]) -> bool:
+    return COUNT in cols
+
+
+def row_of(e: dict, cols: list[str]) -> list[float]:
+    """A metrics event as a row of ``cols`` (a plain event: one step, its value its extremes)."""
+    lo, hi = e.get("min") or {}, e.get("max") or {}
+    out = []
+    for c in cols:
+        if c == COUNT:
+            out.append(schema.number(e.get(COUNT, 1)))
+        elif c.startswith("min:"):
+            out.append(schema.number(lo.get(c[4:], e.get(c[4:]))) if isinstance(lo, dict) else float("nan"))
+        elif c.startswith("max:"):
+            out.append(schema.number(hi.get(c[4:], e.get(c[4:]))) if isinstance(hi, dict) else float("nan"))
+        else:
+            out.append(schema.number(e.get(c)))
+    return out
+
+
+def upgrade(rows: np.ndarray, cols: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Plain rows in the aggregated layout: n = 1, each value its own minimum and maximum."""
+    names = metric_names(cols)
+    new = layout(names, True)
+    values = rows[:, len(FIXED):]
+    up = np.concatenate([rows[:, :len(FIXED)], np.ones((len(rows), 1)), values, values, values], axis=1)
+    return up, new
 
 
 def columns(run_dir: Path) -> list[str] | None:
@@ -76,8 +124,11 @@ def rebuild(run_dir: Path) -> int:
             if e["kind"] != "metrics":
                 continue
             if cols is None:
-                cols = [*FIXED, *(k for k in e if k not in FIXED and k != "kind")]
-            rows.extend(schema.number(e.get(c)) for c in cols)
+                cols = layout([k for k in e if k not in NOT_METRICS], False)
+            if COUNT in e and not aggregated(cols):
+                up, cols = upgrade(np.frombuffer(rows, dtype=np.float64).reshape(n, len(cols)), cols)
+                rows = array("d", up.ravel().tolist())
+            rows.extend(row_of(e, cols))
             n += 1
     if cols is None:
         for name in (BIN, HEADER):
@@ -103,9 +154,21 @@ class MetricsBinSink:
                 self.flush()
             return
         if self.cols is None:
-            self.cols = [*FIXED, *(k for k in e if k not in FIXED and k != "kind")]
+            self.cols = layout([k for k in e if k not in NOT_METRICS], COUNT in e)
             atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
-        self.buffer.extend(float(e.get(c, float("nan"))) for c in self.cols)
+        elif COUNT in e and not aggregated(self.cols):
+            self.upgrade()
+        self.buffer.extend(row_of(e, self.cols))
+
+    def upgrade(self) -> None:
+        """The first aggregated row: rewrite the file in the aggregated layout (once a run)."""
+        self.flush()
+        cols, rows, _ = read(self.run_dir)
+        up, self.cols = upgrade(rows, cols)
+        self.f.close()
+        atomic_write_bytes(self.run_dir / BIN, up.astype("<f8").tobytes(), durable=False)
+        atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
+        self.f = open_append(self.run_dir / BIN, binary=True)
 
     def flush(self) -> None:
         if self.buffer:
