@@ -9,6 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from genlab.cli import app
+from conftest import needs_mnist
 
 runner = CliRunner()
 
@@ -21,7 +22,8 @@ BAD_TRAIN = [
     (["train", "gan", "--lr", "nan"], "learning rate must be positive"),
     (["train", "gan", "--epochs", "0"], "epochs must be positive"),
     (["train", "gan", "--max-steps", "0"], "max steps must be positive"),
-    (["train", "gan", "--batch-size", "60001"], "larger than the data set (60,000 digits)"),
+    pytest.param(["train", "gan", "--batch-size", "60001"], "larger than the data set (60,000 digits)",
+                 marks=needs_mnist),
     (["train", "gan", "--device", "tpu"], "unknown device 'tpu'"),
     (["train", "gan", "--data-dir", "/no/such/dir"], "does not exist"),
     (["train", "vae", "--hp", "depth=3"], "no hyperparameter depth"),
@@ -43,7 +45,8 @@ BAD_TRAIN = [
 ]
 
 
-@pytest.mark.parametrize("args, message", BAD_TRAIN, ids=[" ".join(a[1:]) for a, _ in BAD_TRAIN])
+@pytest.mark.parametrize("args, message", BAD_TRAIN,
+                         ids=[" ".join(getattr(b, "values", b)[0][1:]) for b in BAD_TRAIN])
 def test_bad_training_input(args, message, runs):
     r = runner.invoke(app, args + ["--runs-dir", str(runs)])
     assert r.exit_code == 2, r.output
@@ -70,6 +73,7 @@ def test_unreadable_data_directory(runs, tmp_path):
     assert not runs.exists()
 
 
+@needs_mnist
 def test_corrupt_data_file_is_named(runs, tmp_path):
     raw = tmp_path / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)

@@ -10,6 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from genlab.cli import app
+from conftest import needs_mnist
 
 runner = CliRunner()
 
@@ -87,6 +88,7 @@ def test_bench_json():
     assert result["model"] == "vae" and result["images_per_s"] > 0 and result["batch_size"] == 128
 
 
+@needs_mnist
 def test_data_command():
     r = invoke("data")
     assert r.exit_code == 0

@@ -8,6 +8,7 @@ import torch
 from genlab import data
 from genlab.data import Batches, parse_idx, read_idx
 from genlab.errors import DataError, UsageError
+from conftest import needs_mnist
 
 
 def idx_bytes(array: torch.Tensor) -> bytes:
@@ -65,6 +66,7 @@ def test_bundled_sample_is_the_test_set_split():
     assert set(d.train_labels.unique().tolist()) == set(range(10))
 
 
+@needs_mnist
 def test_source_order(tmp_path, monkeypatch):
     monkeypatch.delenv("GENLAB_DATA_DIR")
     # nothing in the cache and offline: the bundled sample, with its notice
@@ -87,12 +89,14 @@ def test_explicit_directory_errors(tmp_path):
         data.locate(tmp_path)
 
 
+@needs_mnist
 def test_full_mnist_on_device(digits):
     assert digits.train_images.shape == (60_000, 28, 28) and digits.train_images.dtype == torch.uint8
     assert digits.test_images.shape == (10_000, 28, 28)
     assert abs(digits.train_images.float().mean().item() / 255 - 0.1307) < 1e-3
 
 
+@needs_mnist
 def test_check_files_reports_each_file():
     report = data.check_files()
     assert report["ok"] and report["source"] == "data-dir"

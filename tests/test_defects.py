@@ -22,7 +22,7 @@ from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.source import RunsSource
 from tui.widgets.samples import SamplesPane
-from test_views import until
+from test_tui import until
 
 
 def test_bf16_is_asked_of_the_cpu(monkeypatch):

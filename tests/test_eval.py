@@ -42,7 +42,7 @@ def test_importance_sampled_nll_is_a_tighter_bound_than_the_elbo(digits):
     torch.manual_seed(0)
     vae = models.build("vae")
     for i in range(200):
-        idx = torch.randint(0, 60_000, (128,))
+        idx = torch.randint(0, len(digits.train_images), (128,))
         vae.train_step(digits.train_images[idx], None)
     test = digits.test_images[:200]
     elbo = vae.evaluate(test, None)["test_loss"]

@@ -8,6 +8,7 @@ import torch
 from genlab import checkpoint
 from genlab.store import list_runs, read_events, resolve_run
 from genlab.train import create, execute, prepare
+from conftest import needs_mnist
 
 
 def short_run(runs, model="gan", steps=40, **kw):
@@ -16,6 +17,7 @@ def short_run(runs, model="gan", steps=40, **kw):
     return run_dir, execute(run_dir)
 
 
+@needs_mnist
 def test_run_directory_is_complete(runs):
     run_dir, state = short_run(runs)
     assert state == "finished"

@@ -11,11 +11,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import needs_mnist
 
 TMUX = shutil.which("tmux")
 GENLAB = Path(sys.executable).with_name("genlab")
 
 
+def data_env() -> str:
+    """The test run's data for the command in the terminal: GENLAB_DATA_DIR if set, else none
+    (the bundled digits)."""
+    data = os.environ.get("GENLAB_DATA_DIR")
+    return f"GENLAB_DATA_DIR={data}" if data else "env -u GENLAB_DATA_DIR"
 
 
 def tmux(*args):
@@ -43,8 +49,9 @@ def wait_for(session, pattern, timeout=120.0):
     raise AssertionError(f"{pattern!r} never appeared; the screen was:\n{screen}")
 
 
+@needs_mnist
 def test_train_in_a_terminal_shows_progress_then_digits(session, runs):
-    env = f"GENLAB_DATA_DIR={os.environ['GENLAB_DATA_DIR']} GENLAB_OFFLINE=1 TERM=xterm-256color"
+    env = data_env() + " GENLAB_OFFLINE=1 TERM=xterm-256color"
     cmd = f"env -u NO_COLOR {env} {GENLAB} train vae --epochs 1 --runs-dir {runs} --name tty; echo exit-code-$?"
     tmux("send-keys", "-t", session, cmd, "Enter")
     screen = wait_for(session, r"exit-code-\d")
@@ -65,9 +72,10 @@ def nice(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
+@needs_mnist
 def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session, runs):
     """Start a run from the form, see digits and curves, pause it, quit; the CLI finds it paused."""
-    env = f"GENLAB_DATA_DIR={os.environ['GENLAB_DATA_DIR']} GENLAB_OFFLINE=1 TERM=xterm-256color"
+    env = data_env() + " GENLAB_OFFLINE=1 TERM=xterm-256color"
     tmux("send-keys", "-t", session, f"env -u NO_COLOR {env} {GENLAB} tui --runs-dir {runs}; echo exit-code-$?", "Enter")
     wait_for(session, "no runs yet")
     tmux("send-keys", "-t", session, "n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import torch
 from torch import nn
@@ -15,6 +14,7 @@ from genlab.models.base import GenModel, adam
 from genlab.train import create, execute, prepare
 from genlab.view import Metric, Pane, View
 from scripted import make_run
+from test_tui import until
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.source import RunsSource
@@ -53,15 +53,6 @@ class Sparkler(GenModel):
 
     def evaluate(self, images, labels, interrupt=None):
         return {"test_sparkle": 0.5}
-
-
-async def until(pilot, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_a_new_models_metric_is_drawn_with_no_change_in_the_cockpit(runs, monkeypatch):
