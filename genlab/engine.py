@@ -66,23 +66,17 @@ class Trainer:
 
     def run(self) -> str:
         """Train to ``total_steps``; returns the final state: ``finished`` or ``stopped``."""
-        self.begin()
-        while True:
-            if self.step < self.config.total_steps:
-                # ---- requests from outside: a signal, then the control channel (which may pause)
-                reason = self.requests()
-                if reason:
-                    return self.stop(reason)
-                # ---- one optimisation step
-                self.train_one_step()
-                # ---- bookkeeping, each on its clock: metrics, evaluation, samples, quality, checkpoint
-                self.bookkeeping()
-            else:
-                # ---- the last step is done: every metric read back and checked
-                synchronize(self.device)
-                self.flush_metrics()
-                if not self.diverged:
-                    break
+        self.begin()  # state running, the step runner, a checkpoint of step 0
+        while self.step < self.config.total_steps:
+            # ---- requests from outside: a signal, then the control channel (which may pause)
+            reason = self.requests()
+            if reason:
+                return self.stop(reason)
+            # ---- one optimisation step
+            self.train_one_step()
+            # ---- bookkeeping, each on its clock: metrics (every one of them after the last
+            #      step), evaluation, samples, quality, checkpoint
+            self.bookkeeping()
             # ---- the divergence guard: stop, or pause until resumed from the last good checkpoint
             if self.diverged and self.guard() == "stop":
                 return self.stop("diverged")
@@ -126,7 +120,10 @@ class Trainer:
         read back skips the rest: the guard decides first."""
         clocks, now = self.clocks, time.monotonic()
         end_of_epoch = self.batches.position == self.batches.steps_per_epoch
-        if clocks.flush.due(now) or end_of_epoch:
+        last = self.step >= self.config.total_steps
+        if clocks.flush.due(now) or end_of_epoch or last:
+            if last:
+                synchronize(self.device)
             self.flush_metrics()
             self.report_progress()
             clocks.flush.done(now=now)
