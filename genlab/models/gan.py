@@ -72,8 +72,9 @@ GAN_METRICS = (
     Metric("test_fld", "Frechet distance from generated digits to the test set, in the judge's features", "",
            True, "FLD", ".1f"),
     Metric("test_confident", "share of generated digits the judge is sure of", "%", False, "sure", ".0%"),
-    Metric("min_class_share", "share of the rarest digit among generated ones (0.1 when all are even)", "%", False),
-    Metric("max_class_share", "share of the commonest digit among generated ones", "%", True),
+    Metric("min_class_share", "share of the rarest digit among generated ones (10% when all are even)", "%", False,
+           spec=".1%"),
+    Metric("max_class_share", "share of the commonest digit among generated ones", "%", True, spec=".1%"),
 )
 FLD_PANE = Pane("FLD to the test set (lower is better)", (), ("test_fld",))
 GAN_VIEW = View(
