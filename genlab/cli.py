@@ -107,6 +107,8 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(
         help=f"Epochs to train (default: {default('epochs')}, or as many as --max-steps needs).")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(
+        "--max-minutes", help="A time budget: finish after this many minutes of training (pauses not counted).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size (default: the model's).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default: the model's).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed: weights, data order, samples.")] = default("seed"),
@@ -133,7 +135,7 @@ def train(
 
     prepared = prepare(
         model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
-        batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
+        max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
         compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
         keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
         quality_every_s=quality_every,
@@ -285,6 +287,8 @@ def resume(
     run: RunRef,
     epochs: Annotated[Optional[int], typer.Option(help="Extend the run to this many epochs in all.")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Extend the run to this many steps in all.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(
+        "--max-minutes", help="Extend its time budget to this many minutes of training in all.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Continue with this learning rate (recorded in the events).")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Continue in the background.")] = False,
     data_dir: DataDir = None,
@@ -305,6 +309,8 @@ def resume(
         info.state = "crashed"  # nobody trains it: a new process starts from its newest good checkpoint
     if lr is not None:
         positive("learning rate", lr, float)
+    if max_minutes is not None:
+        positive("max minutes", max_minutes, float)
     if info.state == "stalled":
         raise UsageError(f"run {info.run_id} is stalled: process {info.status.get('pid')} holds it but has not "
                          "beaten its heartbeat for over a minute; stop it (or kill it) first")
@@ -318,10 +324,12 @@ def resume(
         total = new_total(info.config.get("steps_per_epoch") or 1, epochs, max_steps)
         if total is not None:
             args["total_steps"] = total
+        if max_minutes is not None:
+            args["max_minutes"] = max_minutes
         status = command_and_wait(info, "resume", ("running", "finished", "stopped"), 30.0, **args)
         out.print(f"run {info.run_id} {status['state']} from step {status.get('step', 0):,}")
         return
-    options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps,
+    options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes,
                "data_dir": str(data_dir) if data_dir else None, "device": device}
     if detach:
         start_detached(info.path, options)
@@ -348,30 +356,46 @@ def age(t: float) -> str:
     return fmt_duration(max(0.0, time.time() - t)) + " ago"
 
 
+TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Only runs with this tag (repeatable: all of them).")]
+
+
+def tagged(infos: list, wanted: list[str] | None) -> list:
+    """The runs that carry every tag in ``wanted`` (all of them when it is empty)."""
+    from genlab import tags
+
+    for tag in wanted or []:
+        tags.check_tag(tag)
+    return [r for r in infos if set(wanted or []) <= set(tags.read(r.path).tags)]
+
+
 @app.command()
-def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
-    """List runs: id, model, status, progress, key metric and age."""
+def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = False) -> None:
+    """List runs: id, model, status, progress, key metric, age and tags."""
+    from genlab import tags
     from genlab.store import list_runs, runs_root
 
     root = runs_root(runs_dir)
-    infos = list_runs(root)
+    infos = tagged(list_runs(root), tag)
     if as_json:
         print(json.dumps([{
             "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
             "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
-            "key_metric": run_view(r.path).key,
+            "key_metric": run_view(r.path).key, "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
             "created": r.created, "path": str(r.path), "problem": r.problem,
         } for r in infos], indent=2))
         return
     if not infos:
-        out.print(f"no runs in {root} yet: start one with 'genlab train gan'")
+        out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else
+                  f"no runs in {root} yet: start one with 'genlab train gan'")
         return
     table = Table(title=f"runs in {root}", title_justify="left")
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
     widest = {"id": max(len(r.run_id) for r in infos), "status": 8, "key metric": 10, "age": 9,
               "step": max(len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos)}
     piped = not out.is_terminal  # a pipe or a file: whole values, however wide
-    for col in ("id", "model", "status", "step", "key metric", "age"):
+    labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
+    columns = ("id", "model", "status", "step", "key metric", "age") + (("tags",) if any(labels.values()) else ())
+    for col in columns:
         table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
                          overflow="fold" if piped else "ellipsis",
                          min_width=max(len(col), min(widest.get(col, 0), 40)),
@@ -382,7 +406,7 @@ def runs(runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
         total = r.config.get("total_steps") or 0
         step = r.status.get("step", 0)
         table.add_row(r.run_id, r.model, Text(r.shown_state, style=colours.get(r.state, "white")),
-                      f"{step:,}/{total:,}", key_metric(r), age(r.created))
+                      f"{step:,}/{total:,}", key_metric(r), age(r.created), *([labels[r.run_id]] if len(columns) > 6 else []))
     if piped:  # as wide as the table needs: Rich would cut it to 80 columns
         wide = out.measure(table, options=out.options.update(width=100_000)).maximum
         Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
@@ -400,13 +424,17 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     info = load_run(resolve_run(runs_root(runs_dir), run))
     if info.problem and not as_json:
         raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
+    from genlab import tags
+
     latest = latest_metrics(info.path)
     grids = samples(info.path)
     view = run_view(info.path)
+    marks = tags.read(info.path)
     if as_json:
         print(json.dumps({
             "id": info.run_id, "path": str(info.path), "state": info.state, "problem": info.problem,
             "status": info.status, "config": info.config, "latest": latest, "view": view.to_json(),
+            "tags": marks.tags, "note": marks.note,
             "samples": str(grids[-1].with_suffix(".png")) if grids else None,
         }, indent=2))
         return
@@ -420,6 +448,10 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     out.print(f"  seed {c.get('seed')}  device {c.get('device')}  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created))}")
     out.print(f"  data: {data.get('source')} {data.get('location')} ({data.get('train', 0):,} train / {data.get('test', 0):,} test)")
     out.print(f"  directory: {info.path}")
+    if marks.tags:
+        out.print(f"  tags: {' '.join(marks.tags)}", markup=False)
+    if marks.note:
+        out.print(f"  note: {marks.note}", markup=False)
     shown = [(m, latest[m.name]) for m in view.metrics
              if isinstance(latest.get(m.name), (int, float)) and not isinstance(latest.get(m.name), bool)]
     if shown:
@@ -430,6 +462,146 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
         print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"), classes=view.sample_classes)
     else:
         out.print("no samples yet")
+
+
+# --------------------------------------------------------------------------- tags, notes, compare
+
+
+def own_run(run: str, runs_dir: Path | None):
+    """A run whose tags and note this user may change: its own (a link or another's is refused)."""
+    from genlab.store import check_controllable, resolve_run, runs_root
+
+    path = resolve_run(runs_root(runs_dir), run)
+    check_controllable(path)
+    return path
+
+
+@app.command()
+def tag(run: RunRef, tags_: Annotated[list[str], typer.Argument(metavar="TAG...", help="Tags to add.")],
+        runs_dir: RunsDir = None) -> None:
+    """Tag a run (letters, digits and . _ + = : -); safe while it trains."""
+    from genlab import tags
+
+    path = own_run(run, runs_dir)
+    out.print(f"run {path.name} tags: {' '.join(tags.change(path, add=tags_).tags)}", markup=False)
+
+
+@app.command()
+def untag(run: RunRef, tags_: Annotated[list[str], typer.Argument(metavar="TAG...", help="Tags to remove.")],
+          runs_dir: RunsDir = None) -> None:
+    """Remove tags from a run."""
+    from genlab import tags
+
+    path = own_run(run, runs_dir)
+    left = tags.change(path, remove=tags_).tags
+    out.print(f"run {path.name} tags: {' '.join(left) or '(none)'}", markup=False)
+
+
+@app.command()
+def note(run: RunRef, text: Annotated[str, typer.Argument(help="The note; \"\" removes it.")],
+         runs_dir: RunsDir = None) -> None:
+    """Set a run's note (shown by runs, show, compare and the cockpit)."""
+    from genlab import tags
+
+    path = own_run(run, runs_dir)
+    kept = tags.change(path, note=text).note
+    out.print(f"run {path.name} note: {kept}" if kept else f"run {path.name}: note removed", markup=False)
+
+
+@app.command()
+def compare(
+    runs_: Annotated[Optional[list[str]], typer.Argument(metavar="RUN...", help="Runs: ids, unique prefixes or 'latest'.")] = None,
+    tag: TagOption = None,
+    plot: Annotated[Optional[str], typer.Option(help="Overlay the runs' curves of this metric.")] = None,
+    x: Annotated[str, typer.Option(help="The plot's x axis: step or time (minutes).")] = "step",
+    runs_dir: RunsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Runs side by side: what differs in their configurations, then each run's state, steps,
+    time, speed, key metric (newest and best) and quality figures."""
+    from genlab import compare as cmp
+    from genlab.store import list_runs, resolve_run, runs_root
+
+    root = runs_root(runs_dir)
+    paths = [resolve_run(root, ref) for ref in runs_ or []]
+    if tag:
+        paths += [r.path for r in tagged(list_runs(root), tag)]
+    paths = list(dict.fromkeys(paths))
+    if x not in ("step", "time"):
+        raise UsageError(f"--x must be step or time, got {x!r}")
+    keys, summaries = cmp.compare(paths)
+    if plot is not None and not any(cmp.has_metric(p, plot) for p in paths):
+        raise UsageError(f"none of these runs has a metric {plot!r}")
+    if as_json:
+        print(json.dumps({"differs": keys, "runs": [s.to_json() for s in summaries]}, indent=2))
+        return
+    print_comparison(keys, summaries)
+    if plot is not None:
+        print_plot(summaries, plot, x)
+
+
+def print_comparison(keys: list[str], summaries) -> None:
+    from genlab.compare import flat, fmt
+    from genlab.sinks import fmt_duration
+
+    piped = not out.is_terminal
+    wide = Console(file=out.file, width=100_000, highlight=False, no_color=True) if piped else out
+    if keys:
+        differs = Table(title="what differs", title_justify="left")
+        differs.add_column("run", no_wrap=True)
+        for k in keys:
+            differs.add_column(k, no_wrap=True)
+        for s in summaries:
+            f = flat(s.config)
+            differs.add_row(s.run_id, *(fmt(f.get(k)) for k in keys))
+        wide.print(differs, soft_wrap=False, width=wide.measure(differs).maximum if piped else None)
+    else:
+        out.print("the runs' configurations are the same")
+    quality_keys = list(dict.fromkeys(k for s in summaries for k in s.quality))
+    table = Table(title="how each did", title_justify="left")
+    for col in ("run", "state", "step", "time", "img/s", "key metric", "best (step)", *quality_keys):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("run", "state", "key metric") else "right")
+    for s in summaries:
+        metric = s.view.metric(s.key)
+        show = metric.format if metric else fmt
+
+        def q(k, s=s):
+            m = s.view.metric(k)
+            return (m.format(s.quality[k]) if m else fmt(s.quality[k])) if k in s.quality else "-"
+
+        table.add_row(s.run_id, s.state, f"{s.step:,}/{s.total:,}", fmt_duration(s.wall_s) if s.wall_s else "-",
+                      f"{s.images_per_s:,.0f}" if s.images_per_s else "-",
+                      f"{s.key} {show(s.key_latest)}" if s.key_latest is not None else "-",
+                      f"{show(s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
+                      *(q(k) for k in quality_keys))
+    wide.print(table, soft_wrap=False, width=wide.measure(table).maximum if piped else None)
+
+
+def print_plot(summaries, metric: str, x: str) -> None:
+    """The runs' curves of ``metric`` overlaid, drawn by plotext as text."""
+    import os
+
+    import plotext as plt
+
+    from genlab.compare import curve
+
+    plt.clear_figure()
+    width, height = (out.width, max(15, min(out.height - 4, 30))) if out.is_terminal else (100, 25)
+    plt.plotsize(width, height)
+    if not out.is_terminal or "NO_COLOR" in os.environ:
+        plt.theme("clear")
+    for s in summaries:
+        xs, ys = curve(s.path, metric, x)
+        if xs:
+            plt.plot(xs, ys, label=f"{s.run_id} {s.label}" if s.label != s.run_id else s.run_id, marker="braille")
+    plt.title(f"{metric} against {'step' if x == 'step' else 'minutes'}")
+    plt.xlabel("step" if x == "step" else "minutes")
+    drawn = plt.build()
+    if not out.is_terminal:  # plain text for a pipe or a file
+        import re
+
+        drawn = re.sub(r"\x1b\[[0-9;]*m", "", drawn)
+    print(drawn)
 
 
 # --------------------------------------------------------------------------- sample

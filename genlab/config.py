@@ -61,6 +61,7 @@ class RunConfig:
     seed: int = 0
     epochs: int | None = 5  # None: max_steps alone decides the length
     max_steps: int | None = None
+    max_minutes: float | None = None  # a time budget: training time, pauses not counted
     device_requested: str = "auto"
     preset: str | None = None
     sample_count: int = 64  # digits in the fixed-latent grid (the model's own count)
@@ -115,6 +116,9 @@ class RunConfig:
     def with_lr(self, lr: float) -> RunConfig:
         return replace(self, lr=lr)
 
+    def with_max_minutes(self, minutes: float) -> RunConfig:
+        return replace(self, max_minutes=minutes)
+
     def with_total_steps(self, total: int) -> RunConfig:
         """Longer (or shorter): the length is then ``total`` steps, whatever the epochs said."""
         return replace(self, total_steps=total, max_steps=total, epochs=-(-total // self.steps_per_epoch))
@@ -145,7 +149,7 @@ def parse_hp(pairs: list[str] | None) -> dict:
 
 
 def make_config(model: str, *, epochs: int | None = None, max_steps: int | None = None,
-                batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
+                max_minutes: float | None = None, batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                 device: str | None = None, hp: dict | None = None, preset: str | None = None,
                 compile: bool = False, amp: str | None = None, **cadence) -> RunConfig:
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
@@ -165,6 +169,7 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     batch_size = positive("batch size", hp.pop("batch_size"), int)
     lr = positive("learning rate", hp.pop("lr"), float)
     max_steps = positive("max steps", max_steps, int)
+    max_minutes = positive("max minutes", max_minutes, float)
     if epochs is None and max_steps is None:
         epochs = default("epochs")
     epochs = positive("epochs", epochs, int)
@@ -181,7 +186,7 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
         cadence_values[f.name] = positive(f.name.replace("_", " "), f.default if value is None else value, kind)
     return RunConfig(
         model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
-        seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps,
+        seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         device_requested=device, preset=preset, sample_count=cls.sample_count,
         cadence=Cadence(**cadence_values), speed=Speed(compile=bool(compile), amp=check_amp(amp)),
     )

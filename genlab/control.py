@@ -80,7 +80,7 @@ class Inbox:
                 cmd = json.loads(raw)
                 if not isinstance(cmd, dict) or cmd.get("command") not in COMMANDS:
                     raise ValueError(f"unknown command {cmd.get('command') if isinstance(cmd, dict) else cmd!r}")
-                for key in ("lr",):
+                for key in ("lr", "max_minutes"):
                     if key in cmd and not (isinstance(cmd[key], (int, float)) and cmd[key] > 0):
                         raise ValueError(f"bad {key} {cmd[key]!r}")
                 if "total_steps" in cmd and not (isinstance(cmd["total_steps"], int) and cmd["total_steps"] > 0):

@@ -55,6 +55,7 @@ class Trainer:
         self.latest: dict = {}
         self.state = "starting"
         self.stop_request: str | None = None  # set by a signal handler: the reason to stop
+        self.trained_s, self.tick, self.time_up = 0.0, time.monotonic(), False  # for --max-minutes
         self.diverged: str | None = None  # what went non-finite, once it did
         self.last_beat = 0.0
         self.steering, self.checkpoints, self.jobs = Steering(self), Checkpoints(self), SideJobs(self)
@@ -67,7 +68,7 @@ class Trainer:
     def run(self) -> str:
         """Train to ``total_steps``; returns the final state: ``finished`` or ``stopped``."""
         self.begin()  # state running, the step runner, a checkpoint of step 0
-        while self.step < self.config.total_steps:
+        while self.step < self.config.total_steps and not self.time_up:
             # ---- requests from outside: a signal, then the control channel (which may pause)
             reason = self.requests()
             if reason:
@@ -81,7 +82,8 @@ class Trainer:
             if self.diverged and self.guard() == "stop":
                 return self.stop("diverged")
         # ---- the end: final evaluation, quality check, samples and checkpoint
-        return self.end()
+        return self.end(f"its time budget is spent: {self.config.max_minutes:g} minutes of training"
+                        if self.time_up else None)
 
     def begin(self) -> None:
         self.started = time.monotonic()
@@ -120,7 +122,7 @@ class Trainer:
         read back skips the rest: the guard decides first."""
         clocks, now = self.clocks, time.monotonic()
         end_of_epoch = self.batches.position == self.batches.steps_per_epoch
-        last = self.step >= self.config.total_steps
+        last = self.step >= self.config.total_steps or self.out_of_time()
         if clocks.flush.due(now) or end_of_epoch or last:
             if last:
                 synchronize(self.device)
@@ -139,14 +141,24 @@ class Trainer:
             self.checkpoints.save()
             clocks.checkpoint.done()
 
-    def end(self) -> str:
+    def out_of_time(self) -> bool:
+        """Whether the time budget (``max_minutes``) is spent: training time, pauses not counted
+        (the clock restarts whenever the run is running again)."""
+        now = time.monotonic()
+        self.trained_s += now - self.tick
+        self.tick = now
+        budget = self.config.max_minutes
+        self.time_up = budget is not None and self.trained_s >= budget * 60
+        return self.time_up
+
+    def end(self, reason: str | None = None) -> str:
         if self.jobs.last_eval_step != self.step:
             self.jobs.evaluate()
         self.jobs.quality()
         self.jobs.samples()
         self.checkpoints.save()
         self.report_progress()
-        self.set_state("finished")
+        self.set_state("finished", reason)
         return "finished"
 
     def finish(self) -> str:
@@ -199,6 +211,8 @@ class Trainer:
             self.set_lr(float(cmd["lr"]))
         if "total_steps" in cmd:
             self.set_total_steps(int(cmd["total_steps"]))
+        if "max_minutes" in cmd:
+            self.set_max_minutes(float(cmd["max_minutes"]))
 
     def set_lr(self, lr: float) -> None:
         previous = self.config.lr
@@ -215,6 +229,13 @@ class Trainer:
         self.save_config()
         self.emit("extend", total_steps=total, previous=previous)
 
+    def set_max_minutes(self, minutes: float) -> None:
+        previous = self.config.max_minutes
+        self.config = self.config.with_max_minutes(minutes)
+        self.time_up = False
+        self.save_config()
+        self.emit("extend", max_minutes=minutes, previous_minutes=previous, trained_minutes=round(self.trained_s / 60, 3))
+
     def save_config(self) -> None:
         atomic_write_json(self.run_dir / "config.json", self.config.to_json())
 
@@ -227,6 +248,8 @@ class Trainer:
 
     def set_state(self, state: str, reason: str | None = None) -> None:
         self.state = state
+        if state == "running":
+            self.tick = time.monotonic()  # a pause is not training time
         self.emit("state", state=state, **({"reason": reason} if reason else {}))
 
     def warn(self, message: str) -> None:

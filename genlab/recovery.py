@@ -32,6 +32,7 @@ class Checkpoints:
             "rng": checkpoint.rng_state(),
             "data": t.batches.state(),
             "fixed_latent": t.fixed_latent,
+            "trained_s": t.trained_s,  # training time so far, for a time budget
         }
 
     def save(self) -> None:
@@ -53,6 +54,7 @@ class Checkpoints:
         t.batches.load_state(ckpt["data"])
         t.step = int(ckpt["step"])
         t.fixed_latent = ckpt["fixed_latent"].cpu()
+        t.trained_s = float(ckpt.get("trained_s", 0.0))
         checkpoint.set_rng_state(ckpt["rng"])
         self.last_step = t.step
         t.pending.clear()

@@ -97,8 +97,9 @@ class StopOnSignals:
 
 
 def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epochs: int | None = None,
-            max_steps: int | None = None, data_dir=None, device: str | None = None,
-            console=None, stream=None, on_divergence: str = "stop", hangup: str = "stop") -> str:
+            max_steps: int | None = None, max_minutes: float | None = None, data_dir=None,
+            device: str | None = None, console=None, stream=None, on_divergence: str = "stop",
+            hangup: str = "stop") -> str:
     """Train ``run_dir`` in this process until it finishes, stops or fails; returns the state.
 
     ``console``: a Rich console for a progress bar; else plain lines go to ``stream`` (if any).
@@ -117,7 +118,7 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
         raise UsageError(f"run {run_dir.name} is live: process {holder} is training it (pause or stop it first)")
     try:
         remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
-        return _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, stream,
+        return _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
                         on_divergence, hangup)
     except OSError as e:
         remove_stale_temps(run_dir)
@@ -142,7 +143,8 @@ def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None 
     return config
 
 
-def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str]) -> tuple[RunConfig, dict | None, str]:
+def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
+                 max_minutes: float | None = None) -> tuple[RunConfig, dict | None, str]:
     """(the configuration to train, the checkpoint to start from or None, what to do: "train"
     or "finish"). A run with no usable checkpoint starts again from step 0 with its
     config.json; a run killed after its final checkpoint is only finished."""
@@ -164,6 +166,15 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str]) -> tupl
         notes.insert(0, f"resuming run {run_dir.name} from {path.name} (step {step:,})")
     if lr is not None:
         positive("learning rate", lr, float)
+    if max_minutes is not None:
+        positive("max minutes", max_minutes, float)
+        trained = float(ckpt.get("trained_s", 0.0)) if ckpt is not None else 0.0
+        if max_minutes * 60 <= trained:
+            raise UsageError(f"run {run_dir.name} has trained {trained / 60:.1f} minutes already; ask for more than that")
+    elif (config.max_minutes is not None and ckpt is not None
+          and float(ckpt.get("trained_s", 0.0)) >= config.max_minutes * 60):
+        raise UsageError(f"run {run_dir.name} has spent its time budget ({config.max_minutes:g} minutes); "
+                         "extend it with --max-minutes")
     total = new_total(config.steps_per_epoch, epochs, max_steps)
     if total is not None:
         if total <= step:
@@ -178,8 +189,8 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str]) -> tupl
     return config, ckpt, "train"
 
 
-def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, stream, on_divergence,
-             hangup) -> str:
+def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
+             on_divergence, hangup) -> str:
     notes: list[str] = []
 
     # ---- what to resume from, and how far to go
@@ -187,7 +198,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
     if not resume:
         config = read_config(run_dir, notes=notes)
     else:
-        config, ckpt, what = resume_point(run_dir, epochs, max_steps, lr, notes)
+        config, ckpt, what = resume_point(run_dir, epochs, max_steps, lr, notes, max_minutes)
         step = int(ckpt["step"]) if ckpt is not None else 0
         dropped = cut_events(run_dir, step)
         if dropped:
@@ -249,6 +260,8 @@ def _execute(run_dir, resume, lr, epochs, max_steps, data_dir, device, console, 
             total = new_total(config.steps_per_epoch, epochs, max_steps)
             if total is not None:
                 trainer.set_total_steps(total)
+            if max_minutes is not None:
+                trainer.set_max_minutes(max_minutes)
         elif resume and lr is not None:
             trainer.set_lr(lr)
         with StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):

@@ -1,0 +1,109 @@
+"""Comparing runs on the command line; tags and notes; a time budget."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from typer.testing import CliRunner
+
+from genlab import tags
+from genlab.cli import app
+from genlab.store import read_events, read_json
+from genlab.train import create, execute, prepare
+from scripted import make_run
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def three(root):
+    make_run(root, "gan-a", "gan", steps=1500)
+    make_run(root, "cgan-b", "cgan", steps=1200, state="finished")
+    make_run(root, "vae-c", "vae", steps=900)
+
+
+def test_compare_shows_what_differs_and_how_each_did(tmp_path):
+    root = tmp_path / "runs"
+    three(root)
+    r = invoke("compare", "gan-a", "cgan-b", "--runs-dir", root)
+    assert r.exit_code == 0, r.output
+    differs, did = r.output.split("how each did")
+    assert "model" in differs and "lr" in differs and "width" in differs and "seed" not in differs
+    assert "d_loss 1.33" in did and "1,500/4,685" in did and "finished" in did
+    data = json.loads(invoke("compare", "gan-a", "cgan-b", "vae-c", "--json", "--runs-dir", root).output)
+    assert data["differs"][:2] == ["model", "batch_size"]
+    by_id = {d["id"]: d for d in data["runs"]}
+    assert by_id["vae-c"]["key_metric"]["name"] == "loss" and by_id["gan-a"]["key_metric"]["name"] == "d_loss"
+    vae = by_id["vae-c"]["key_metric"]
+    assert vae["best"] <= vae["latest"] and 1 <= vae["best_step"] <= 900
+    assert by_id["cgan-b"]["label"].startswith("model=cgan")
+
+
+def test_compare_plots_a_metric_the_runs_share(tmp_path):
+    root = tmp_path / "runs"
+    three(root)
+    r = invoke("compare", "gan-a", "cgan-b", "--plot", "d_loss", "--runs-dir", root)
+    assert r.exit_code == 0 and "d_loss against step" in r.output and "\x1b[" not in r.output
+    assert "gan-a" in r.output.split("d_loss against step")[1]  # the legend names the runs
+    r = invoke("compare", "gan-a", "vae-c", "--plot", "loss", "--x", "time", "--runs-dir", root)
+    assert r.exit_code == 0 and "loss against minutes" in r.output
+
+
+def test_compare_refuses_bad_input_in_one_line(tmp_path):
+    root = tmp_path / "runs"
+    three(root)
+    make_run(root, "gan-a2", "gan", steps=10)
+    for args, message in ((["gan-a"], "two runs or more"), (["gan-a", "nosuch"], "no run matches 'nosuch'"),
+                          (["gan-", "vae-c"], "matches"), (["gan-a", "vae-c", "--plot", "nope"], "none of these runs has a metric 'nope'"),
+                          (["gan-a", "vae-c", "--x", "epochs"], "--x must be step or time"),
+                          (["--tag", "a/b"], "no spaces or slashes")):
+        r = invoke("compare", *args, "--runs-dir", root)
+        assert r.exit_code == 2 and message in r.output and r.output.strip().count("\n") == 0, (args, r.output)
+
+
+def test_tags_and_notes_are_kept_shown_and_filtered(tmp_path):
+    root = tmp_path / "runs"
+    three(root)
+    assert invoke("tag", "gan-a", "baseline", "sweep", "--runs-dir", root).exit_code == 0
+    assert invoke("tag", "cgan-b", "sweep", "--runs-dir", root).exit_code == 0
+    assert invoke("note", "cgan-b", "the conditional one", "--runs-dir", root).exit_code == 0
+    r = invoke("runs", "--tag", "sweep", "--runs-dir", root)
+    assert "gan-a" in r.output and "cgan-b" in r.output and "vae-c" not in r.output and "baseline sweep" in r.output
+    assert "note: the conditional one" in invoke("show", "cgan-b", "--runs-dir", root).output
+    r = invoke("compare", "--tag", "sweep", "--json", "--runs-dir", root)
+    assert {d["id"] for d in json.loads(r.output)["runs"]} == {"gan-a", "cgan-b"}
+    assert invoke("untag", "gan-a", "sweep", "--runs-dir", root).exit_code == 0
+    assert tags.read(root / "gan-a").tags == ["baseline"]
+    for bad in ("two words", "a/b", ""):
+        r = invoke("tag", "gan-a", bad, "--runs-dir", root)
+        assert r.exit_code == 2 and "no spaces or slashes" in r.output
+
+
+def test_tag_changes_at_once_all_land(tmp_path):
+    root = tmp_path / "runs"
+    make_run(root, "r", "vae", steps=10)
+    threads = [threading.Thread(target=tags.change, args=(root / "r",), kwargs={"add": [f"t{i}"]}) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(tags.read(root / "r").tags) == sorted(f"t{i}" for i in range(20))
+
+
+def test_a_time_budget_finishes_the_run_and_resume_extends_it(runs):
+    run_dir = create(prepare("vae", runs_dir=runs, name="timed", max_steps=10**7, max_minutes=0.02,
+                             hp={"hidden": 32, "latent": 4}, eval_size=100))
+    assert execute(run_dir) == "finished"
+    status = read_json(run_dir / "status.json")
+    assert "time budget" in status["reason"] and 0 < status["step"] < 10**7
+    events, _ = read_events(run_dir / "events.jsonl")
+    assert events[-1]["kind"] == "state" and any(e["kind"] == "checkpoint" and e["step"] == status["step"] for e in events)
+    r = invoke("resume", "timed", "--runs-dir", runs)
+    assert r.exit_code == 2 and "extend it with --max-minutes" in r.output
+    assert execute(run_dir, resume=True, max_minutes=0.04) == "finished"
+    later = read_json(run_dir / "status.json")
+    assert later["step"] > status["step"] and "0.04 minutes" in later["reason"]
