@@ -138,11 +138,9 @@ def compare(run_dirs: list[Path]) -> tuple[list[str], list[Summary]]:
     if len(run_dirs) < 2:
         raise UsageError("compare needs two runs or more")
     runs = [summarise(p) for p in run_dirs]
-    keys = differing([r.config for r in runs])
-    for r in runs:
-        f = flat(r.config)
-        r.label = " ".join(f"{k}={fmt(f.get(k))}" for k in keys) or r.run_id
-    return keys, runs
+    for r, label in zip(runs, labels([r.config for r in runs], [r.run_id for r in runs])):
+        r.label = label
+    return differing([r.config for r in runs]), runs
 
 
 def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:
@@ -169,3 +167,26 @@ def has_metric(run_dir: Path, metric: str) -> bool:
     cols = metrics_log.columns(run_dir) or []
     return metric in cols or view.read(run_dir).metric(metric) is not None
 
+
+
+def shared_metrics(views: list[view.View]) -> list[tuple[str, bool]]:
+    """The metrics every run's view draws in a pane, as (name, held_out): training metrics
+    first, then held-out ones, in the first view's order."""
+    def drawn(v: view.View, held_out: bool) -> list[str]:
+        return [m for p in v.panes for m in (p.held_out if held_out else p.train)]
+
+    out = []
+    for held_out in (False, True):
+        names = list(dict.fromkeys(drawn(views[0], held_out))) if views else []
+        out += [(m, held_out) for m in names if all(m in drawn(v, held_out) for v in views[1:])]
+    return out
+
+
+def labels(configs: list[dict], run_ids: list[str]) -> list[str]:
+    """Each run's label: the configuration values that differ; its id first where that alone
+    does not tell it apart (and its id alone when nothing differs)."""
+    keys = differing(configs)
+    flats = [flat(c) for c in configs]
+    out = [" ".join(f"{k}={fmt(f[k])}" for k in keys if f.get(k) is not None) for f in flats]
+    return [label if label and out.count(label) == 1 else f"{rid} {label}".strip()
+            for label, rid in zip(out, run_ids)]

@@ -146,6 +146,7 @@ class RunView:
     status: dict = field(default_factory=dict)
     state: str = "unknown"
     series: dict[str, MinMaxSeries] = field(default_factory=dict)
+    times: MinMaxSeries | None = None  # unix time by step: curves against wall time
     evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)  # the newest notable events, oldest first
     sample: np.ndarray | None = None
@@ -258,6 +259,7 @@ class RunFollower:
                 rows = np.array([metrics_log.row_of(r, cols) for r in metric_rows], dtype=np.float64)
                 self._extend(cols, rows)
             else:
+                self._times().extend(steps, [schema.number(r.get("t")) for r in metric_rows])
                 for k in keys:
                     self._series(k).extend(steps, [schema.number(r.get(k)) for r in metric_rows])
             v.latest.update({k: schema.number(metric_rows[-1].get(k)) for k in keys})
@@ -328,6 +330,11 @@ class RunFollower:
         except (OSError, ValueError, KeyError, EOFError):
             pass  # a grid cut by a resume, not yet readable or not a grid: keep the previous one
 
+    def _times(self) -> MinMaxSeries:
+        if self.view.times is None:
+            self.view.times = MinMaxSeries(self.capacity)
+        return self.view.times
+
     def _series(self, key: str) -> MinMaxSeries:
         if key not in self.view.series:
             self.view.series[key] = MinMaxSeries(self.capacity)
@@ -357,6 +364,7 @@ class RunFollower:
         """Rows of metrics.bin's layout (or events in it) into the series and ``latest``."""
         steps, names = rows[:, 0], metrics_log.metric_names(cols)
         at = {c: i for i, c in enumerate(cols)}
+        self._times().extend(steps, rows[:, 1])
         for k in names:
             if metrics_log.aggregated(cols):
                 n = rows[:, at[metrics_log.COUNT]]

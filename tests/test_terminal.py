@@ -106,3 +106,37 @@ def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session,
     assert resumed.returncode == 0 and "running from step" in resumed.stdout
     stopped = subprocess.run([str(GENLAB), "stop", run["id"], "--runs-dir", str(runs)], capture_output=True, text=True)
     assert stopped.returncode == 0 and "stopped at step" in stopped.stdout
+
+
+def test_comparing_four_real_runs_in_the_cockpit(runs):
+    """Four small real runs (two models, two learning rates) marked on the runs screen and
+    compared: four legend entries and four sample grids on the screen."""
+    name = f"genlab-cmp-{uuid.uuid4().hex[:8]}"
+    tmux("new-session", "-d", "-s", name, "-x", "170", "-y", "50")
+    env = {**os.environ, "GENLAB_OFFLINE": "1"}
+    started = []
+    try:
+        for rid, model, lr in (("g1", "gan", "2e-4"), ("g2", "gan", "1e-3"), ("d1", "dcgan", "1e-3"), ("d2", "dcgan", "5e-4")):
+            extra = ["--preset", "cpu"] if model == "dcgan" else []
+            p = subprocess.run([str(GENLAB), "train", model, *extra, "--lr", lr, "--max-steps", "100000", "--name", rid,
+                                "--sample-every", "1", "--detach", "--runs-dir", str(runs)],
+                               capture_output=True, text=True, env=env, timeout=180)
+            assert p.returncode == 0, p.stderr
+            started.append(rid)
+        tmux("send-keys", "-t", name, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} tui --runs-dir {runs}", "Enter")
+        wait_for(name, r"g1 .*running")
+        for _ in started:
+            tmux("send-keys", "-t", name, "Space")
+        wait_for(name, "compare 4")
+        tmux("send-keys", "-t", name, "c")
+        screen = wait_for(name, r"comparing 4 runs")
+        screen = wait_for(name, r"(?s)(⢕⢕.*){4}", timeout=60)  # a legend entry a run, in the first pane
+        legend = [line for line in screen.splitlines() if "⢕⢕" in line]
+        assert sum("lr=0.0002" in line for line in legend) >= 1 and sum("lr=0.001" in line for line in legend) >= 2
+        screen = wait_for(name, r"(?s)(╭─ [gd][12] · .*){4}", timeout=60)  # four sample grids, titled by run
+        assert all(f"╭─ {rid} " in screen for rid in started)
+        tmux("send-keys", "-t", name, "q")
+    finally:
+        for rid in started:
+            subprocess.run([str(GENLAB), "stop", rid, "--runs-dir", str(runs)], capture_output=True, env=env, timeout=120)
+        subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)

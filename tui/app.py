@@ -61,6 +61,11 @@ class GenlabApp(App):
             self.pop_screen()
         self.push_screen(Dashboard(run_id))
 
+    def open_comparison(self, run_ids: list[str]) -> None:
+        from tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_ids))
+
     def action_new_run(self) -> None:
         if not isinstance(self.screen, NewRunForm):
             self.push_screen(NewRunForm(self.models))

@@ -77,3 +77,47 @@ class ModelsLoaded(Message):
     def __init__(self, models: list[dict]) -> None:
         super().__init__()
         self.models = models
+
+
+@dataclass
+class Overlay:
+    """One metric of several runs, ready for a CurvesPlot: curves and evaluations keyed by the
+    run's label (what tells it apart), in the comparison's run order (one colour each)."""
+
+    curves: dict[str, Curve]
+    evals: dict[str, list[tuple[float, float]]]
+
+
+@dataclass
+class Compared:
+    """One run of a comparison, as plain data."""
+
+    run_id: str
+    label: str
+    model: str
+    family: str
+    state: str
+    step: int
+    total: int
+    key: str
+    lower_is_better: bool
+    key_latest: float | None
+    key_best: float | None
+    images_per_s: float | None
+    sample: np.ndarray | None
+    sample_step: int | None
+    class_hist: list[float] | None
+    class_captions: str  # the class histogram's title figures (FLD, confident share)
+
+
+@dataclass
+class CompareSnapshot:
+    runs: list[Compared]
+    overlays: dict[str, Overlay] | None  # metric -> overlay; None in an update without curves
+    x: str  # "step" or "time" (minutes since each run's first step)
+
+
+class CompareUpdated(Message):
+    def __init__(self, snapshot: CompareSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot

@@ -14,11 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from genlab import control, view
-from genlab.follow import RunFollower, ema
-from genlab.store import effective_state, list_runs, resolve_run, runs_root
+import numpy as np
 
-from tui.messages import Curve, RunSnapshot
+from genlab import compare, control, tags, view
+from genlab.follow import RunFollower, ema
+from genlab.schema import config_problem
+from genlab.store import effective_state, list_runs, read_checked, resolve_run, runs_root
+
+from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
 from tui.priority import spawner
 
 GENLAB = [sys.executable, "-m", "genlab"]
@@ -38,6 +41,7 @@ class RunsSource:
                 "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
                 "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
                 "created": r.created, "family": r.config.get("family", ""), "key": view.read(r.path).key,
+                "tags": tags.read(r.path).tags,
             })
         return rows
 
@@ -67,6 +71,10 @@ class RunsSource:
             sample=v.sample, sample_step=v.sample_step, latest=dict(v.latest), problem=v.problem,
             class_hist=list(v.class_hist) if v.class_hist else None,
         )
+
+    # ---- comparing
+    def comparison(self, run_ids: list[str]) -> Comparison:
+        return Comparison([self.follower(r) for r in run_ids])
 
     # ---- commands
     def send(self, run_id: str, command: str) -> None:
@@ -98,3 +106,94 @@ class RunsSource:
         if p.returncode != 0:
             raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "genlab resume failed")
         return p.stdout.strip().splitlines()[0]
+
+
+class Comparison:
+    """Several runs followed at once: their labels (what differs), the metrics they share, and
+    snapshots of them all with each shared metric overlaid. Plain data out, as ``snapshot``."""
+
+    def __init__(self, followers: list[RunFollower]):
+        self.followers = followers
+        self.views = [view.read(f.path) for f in followers]
+        configs = [read_checked(f.path / "config.json", config_problem)[0] for f in followers]
+        self.labels: list[str] = compare.labels(configs, [f.path.name for f in followers])  # fixed: legends
+        self.metrics: list[tuple[str, bool]] = compare.shared_metrics(self.views)
+
+    def poll(self) -> bool:
+        """Read what the runs appended; True when anything changed."""
+        before = [f.view.version for f in self.followers]
+        for f in self.followers:
+            try:
+                f.poll()
+            except Exception as e:  # a broken directory: that run says so, the others carry on
+                f.view.problem = f"cannot read the run: {e.__class__.__name__}: {e}"
+                f.view.version += 1
+        return [f.view.version for f in self.followers] != before
+
+    def snapshot(self, x: str = "step", max_buckets: int = 200, curves: bool = True,
+                 smooth_alpha: float = 0.05) -> CompareSnapshot:
+        runs = [self._run(f, v, label) for f, v, label in zip(self.followers, self.views, self.labels)]
+        overlays = None
+        if curves:
+            overlays = {}
+            for metric, held_out in self.metrics:
+                drawn, evals = {}, {}
+                for f, label in zip(self.followers, self.labels):
+                    to_x = self._x_of(f, x)
+                    if held_out:
+                        points = f.view.evals.get(metric) or []
+                        xs = to_x([p[0] for p in points])
+                        evals[label] = list(zip(xs, [p[1] for p in points]))
+                        continue
+                    series = f.view.series.get(metric)
+                    if series is None or not len(series):
+                        continue
+                    sx, sy = series.envelope(max_buckets)
+                    mx, my = series.means(max_buckets)
+                    drawn[label] = Curve(label, to_x(sx), sy, to_x(mx), ema(my, smooth_alpha) if my else [])
+                overlays[metric] = Overlay(drawn, evals)
+        return CompareSnapshot(runs, overlays, x)
+
+    @staticmethod
+    def _x_of(f: RunFollower, x: str):
+        """Steps to the x axis: themselves, or minutes since the run's first step."""
+        times = f.view.times
+        if x == "step" or times is None or not len(times):
+            return lambda steps: list(steps)
+        tx, ty = times.means(None)
+
+        def minutes(steps) -> list[float]:
+            if not len(steps):
+                return []
+            return ((np.interp(np.asarray(steps, dtype=float), tx, ty) - ty[0]) / 60).tolist()
+
+        return minutes
+
+    @staticmethod
+    def _run(f: RunFollower, shows, label: str) -> Compared:
+        v = f.view
+        metric = shows.metric(shows.key)
+        lower = not (metric is not None and metric.lower_is_better is False)
+        series = v.series.get(shows.key)
+        best = None
+        if series is not None and len(series):
+            best = float(series.lo.min()) if lower else float(series.hi.max())
+        ips = v.status.get("images_per_s") or None
+        if not ips and v.times is not None and len(v.times) > 1:
+            tx, ty = v.times.means(None)
+            if ty[-1] > ty[0]:
+                ips = (tx[-1] - tx[0]) * int(v.config.get("batch_size") or 0) / (ty[-1] - ty[0]) or None
+        captions = []
+        for name in shows.class_histogram:
+            points, m = v.evals.get(name), shows.metric(name)
+            if points and m is not None:
+                captions.append(f"{m.label or m.name} {m.format(points[-1][1])}")
+        latest = v.latest.get(shows.key)
+        return Compared(
+            run_id=v.run_id, label=label, model=str(v.config.get("model", "?")), family=str(v.config.get("family", "")),
+            state=v.state, step=int(v.status.get("step", 0)), total=int(v.config.get("total_steps") or 0),
+            key=shows.key, lower_is_better=lower,
+            key_latest=float(latest) if isinstance(latest, (int, float)) else None, key_best=best,
+            images_per_s=ips, sample=v.sample, sample_step=v.sample_step,
+            class_hist=list(v.class_hist) if v.class_hist else None, class_captions=" · ".join(captions),
+        )

@@ -1,4 +1,5 @@
-"""The runs screen: every run with live status; Enter opens one, n starts a new one."""
+"""The runs screen: every run with live status; Enter opens one, n starts a new one, space
+marks runs and c compares the marked ones."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
@@ -15,7 +17,8 @@ from tui.widgets.runs_table import RunsTable
 
 
 class RunsScreen(Screen):
-    BINDINGS = [("n", "app.new_run", "new run"), ("q", "app.quit", "quit (runs keep running)")]
+    BINDINGS = [("n", "app.new_run", "new run"), ("space", "mark", "mark"), ("c", "compare", "compare"),
+                ("q", "app.quit", "quit (runs keep running)")]
 
     def compose(self) -> ComposeResult:
         yield Static(f"genlab · runs in {self.app.source.root}", id="title")
@@ -49,3 +52,22 @@ class RunsScreen(Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_run(event.row_key.value)
+
+    def action_mark(self) -> None:
+        table = self.query_one(RunsTable)
+        table.toggle_mark()
+        self.count_marks(len(table.marked))
+        table.action_cursor_down()  # on to the next run, as a file manager marks
+
+    def count_marks(self, n: int) -> None:
+        """The footer says how many runs are marked: "c compare 3"."""
+        self._bindings.key_to_bindings["c"] = [Binding("c", "compare", f"compare {n}" if n else "compare")]
+        self.refresh_bindings()
+
+    def action_compare(self) -> None:
+        table = self.query_one(RunsTable)
+        marked = [r["id"] for r in table.last_rows if r["id"] in table.marked]  # in the table's order
+        if len(marked) < 2:
+            self.notify("mark two runs or more with space, then press c", severity="warning")
+            return
+        self.app.open_comparison(marked)

@@ -18,10 +18,10 @@ class ClassHistogram(Static):
     }
     """
 
-    def __init__(self, captions: tuple = (), **kwargs):
+    def __init__(self, captions: tuple = (), title: str = "classes of generated digits", **kwargs):
         """``captions``: the metrics (genlab.view.Metric) whose newest values go in the title."""
         super().__init__("waiting for the first quality check", **kwargs)
-        self.border_title = "classes of generated digits"
+        self.border_title = title
         self.captions = captions
         self.hist: list[float] | None = None
 
@@ -34,6 +34,11 @@ class ClassHistogram(Static):
             value = (evals.get(metric.name) or [(0, None)])[-1][1]
             if value is not None:
                 title += f" · {metric.label or metric.name} {metric.format(value)}"
+        self.draw(hist, title)
+
+    def draw(self, hist: list[float], title: str) -> None:
+        """One bar a digit, under ``title``."""
+        self.hist = hist
         self.border_title = title
         width = max(5, self.content_size.width - 8)
         top = max(max(hist), 1e-9)

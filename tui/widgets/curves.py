@@ -32,8 +32,11 @@ class CurvesPlot(PlotextPlot):
     BUDGET = 0.01  # share of one core that one plot may take
 
     def __init__(self, title: str, metrics: list[str], evals: list[str] = (), **kwargs):
+        """``metrics`` and ``evals``: the names of the curves and of the evaluation points to
+        draw from a snapshot (a run's metrics; or, comparing runs, the runs' labels)."""
         super().__init__(**kwargs)
         self.title_text, self.metrics, self.eval_metrics = title, list(metrics), list(evals)
+        self.x_label = "step"
         self.snapshot: RunSnapshot | None = None
         self.next_draw = 0.0
         self.pending = None
@@ -77,7 +80,7 @@ class CurvesPlot(PlotextPlot):
         plt.clear_figure()
         suffix = (" · log" if self.log_scale else "") + (" · EMA" if self.smooth else "")
         plt.title(self.title_text + suffix)
-        plt.xlabel("step")
+        plt.xlabel(self.x_label)
         drawn = False
         snap = self.snapshot
         if snap is not None:

@@ -18,11 +18,27 @@ class RunsTable(DataTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for col in ("run", "model", "status", "progress", "key metric"):
+        for col in ("run", "model", "status", "progress", "key metric", "tags"):
             self.add_column(col, key=col)
+        self.marked: set[str] = set()
+        self.last_rows: list[dict] = []
+
+    def toggle_mark(self) -> None:
+        """Mark the run under the cursor for a comparison, or unmark it."""
+        run = self.selected_run()
+        if run is None:
+            return
+        self.marked ^= {run}
+        self.update_cell(run, "run", self.run_cell(run))
+
+    def run_cell(self, run: str) -> Text:
+        """A run's id, drawn marked (reversed, with ✓ in the footer's count) when it is."""
+        return Text(run, style="bold reverse" if run in self.marked else "")
 
     def show(self, rows: list[dict]) -> None:
-        """Update in place, keeping the cursor on the same run."""
+        """Update in place, keeping the cursor on the same run (and the marks on theirs)."""
+        self.last_rows = rows
+        self.marked &= {r["id"] for r in rows}
         current = self.selected_run()
         self.clear()
         for r in rows:
@@ -32,8 +48,9 @@ class RunsTable(DataTable):
             value = r["metrics"].get(key) if key else None
             metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
             state = r["state"]  # "unreadable: <reason>" for a broken directory
-            self.add_row(r["id"], r["model"], Text(state, style=COLOURS.get(state.split(":")[0], "red")),
-                         f"{r['step']:,}/{total:,}{pct}", metric, key=r["id"])
+            self.add_row(self.run_cell(r["id"]), r["model"],
+                         Text(state, style=COLOURS.get(state.split(":")[0], "red")),
+                         f"{r['step']:,}/{total:,}{pct}", metric, " ".join(r.get("tags") or []), key=r["id"])
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
 

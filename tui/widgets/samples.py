@@ -22,14 +22,14 @@ class SamplesPane(Static):
 
     ascii: reactive[bool] = reactive(False)
 
-    def __init__(self, class_blocks: int = 0, **kwargs):
+    def __init__(self, class_blocks: int = 0, title: str = "samples", **kwargs):
         """``class_blocks``: the grid is that many blocks of one class each (a conditional model):
         a pane too small for all of it shows digits taken across the blocks, every class."""
         super().__init__("waiting for the first sample grid", **kwargs)
-        self.class_blocks = class_blocks
+        self.class_blocks, self.title = class_blocks, title
         self.images: np.ndarray | None = None
         self.step: int | None = None
-        self.border_title = "samples"
+        self.border_title = title
 
     def show(self, images: np.ndarray | None, step: int | None) -> None:
         if images is None or (step == self.step and self.images is not None):
@@ -52,6 +52,9 @@ class SamplesPane(Static):
         size, per_row = layout(len(self.images), width, height, sizes)
         fits = per_row * max(1, height // (size // 2))
         images = across_classes(self.images, self.class_blocks) if self.class_blocks and fits < len(self.images) else self.images
-        self.border_title = f"samples · step {self.step:,}" + (" · ascii" if self.ascii else "")
+        title = f"{self.title} · step {self.step:,}" + (" · ascii" if self.ascii else "")
+        if len(title) + 4 > self.size.width:  # a narrow pane (a comparison's): the short form
+            title = f"{self.title} · {self.step:,}" if len(self.title) + 12 <= self.size.width else self.title
+        self.border_title = title
         # the pane's size comes from the layout, never from its text: no new layout needed
         self.update(render(images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)
