@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -22,7 +23,15 @@ from genlab import metrics_log, schema
 from genlab.store import effective_state, read_checked
 
 METRICS_MARK = b'"kind":"metrics"'
+OTHER_KIND = re.compile(rb'"kind":"(?!metrics")')  # an event that is not a metrics row
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
+
+
+def line_at(block: bytes, at: int) -> bytes:
+    """The whole line of ``block`` that holds byte ``at``."""
+    start = block.rfind(b"\n", 0, at) + 1
+    end = block.find(b"\n", at)
+    return block[start:] if end < 0 else block[start:end]
 
 
 class MinMaxSeries:
@@ -50,10 +59,23 @@ class MinMaxSeries:
         if not len(steps):
             return
         self.last, self.last_step = float(values[-1]), int(steps[-1])
+        self._widen_for(steps)
         self._append(steps // self.width, values, values, values, np.ones(len(values), np.int64))
         while len(self.idx) > self.capacity:
             self.width *= 2
             self._regroup(self.idx // 2)
+
+    def _widen_for(self, steps: np.ndarray) -> None:
+        """Before a large append: widen the buckets at once to what the new steps will need, so
+        a million rows are grouped in one pass rather than halved a dozen times."""
+        first = int(self.idx[0]) * self.width if len(self.idx) else int(steps.min())
+        width = self.width
+        while (int(steps.max()) - first) // width + 1 > self.capacity:
+            width *= 2
+        if width != self.width:
+            factor, self.width = width // self.width, width
+            if len(self.idx):
+                self._regroup(self.idx // factor)
 
     def extend_buckets(self, steps, lo, hi, total, count) -> None:
         """Rows that each stand for several steps (an aggregated record: genlab/record.py):
@@ -66,6 +88,7 @@ class MinMaxSeries:
         if not len(steps):
             return
         self.last, self.last_step = float(total[-1] / count[-1]), int(steps[-1])
+        self._widen_for(steps)
         self._append(steps // self.width, lo, hi, total, count)
         while len(self.idx) > self.capacity:
             self.width *= 2
@@ -286,9 +309,21 @@ class RunFollower:
             pos += len(data)
 
     def _parse(self, block: bytes, metric_rows: list) -> dict | None:
-        """Handle the whole lines in ``block``; returns the newest samples event, if any."""
+        """Handle the whole lines in ``block``; returns the newest samples event, if any.
+
+        With metrics.bin in use, the metric lines (nearly all of them) are not even split out:
+        the other events are found by their ``"kind":"`` and parsed alone, as long as that
+        accounts for every line of the block (else, line by line)."""
+        if self.use_bin:
+            lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            others = [m.start() for m in OTHER_KIND.finditer(block)]
+            if block.count(METRICS_MARK) + len(others) == lines:
+                return self._parse_lines((line_at(block, at) for at in others), metric_rows)
+        return self._parse_lines(block.split(b"\n"), metric_rows)
+
+    def _parse_lines(self, lines, metric_rows: list) -> dict | None:
         newest_grid = None
-        for line in block.split(b"\n"):
+        for line in lines:
             if not line:
                 continue
             if METRICS_MARK in line and self.use_bin:

@@ -53,3 +53,22 @@ def test_follower_starts_over_when_a_resume_cut_the_history(tmp_path):
     cut_events(run, 400)
     v = f.poll()
     assert v.series["d_loss"].last_step == 400 and v.series["d_loss"].cnt.sum() == 400
+
+
+def test_other_events_are_found_among_metric_lines_and_a_tricky_message_reads_right(tmp_path):
+    """With metrics.bin, the follower picks the few non-metric lines out of a block without
+    splitting it; a message that itself holds '"kind":"' makes it read that block line by line."""
+    from genlab.follow import RunFollower
+
+    run = make_run(tmp_path, "r", "gan", steps=3000)
+    from genlab.sinks import JsonlSink
+
+    sink = JsonlSink(run / "events.jsonl")
+    sink.event({"t": 1.0, "step": 3000, "kind": "warning", "message": 'odd text: "kind":"eval" inside'})
+    sink.event({"t": 2.0, "step": 3000, "kind": "eval", "epoch": 4, "test_d_real": 0.5})
+    sink.close()
+    view = RunFollower(run).poll()
+    warnings = [e for e in view.events if e["kind"] == "warning"]
+    assert [w["message"] for w in warnings][-1] == 'odd text: "kind":"eval" inside'
+    assert view.evals["test_d_real"][-1] == (3000, 0.5)
+    assert view.series["d_loss"].last_step == 3000
