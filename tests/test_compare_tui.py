@@ -101,3 +101,28 @@ def test_compare_snapshot(size, tmp_path, snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=compared)
+
+
+async def test_tags_and_note_are_edited_in_the_cockpit(tmp_path):
+    from genlab import tags
+    from tui.screens.tags_form import TagsForm
+
+    root = tmp_path / "runs"
+    four(root)
+    app = GenlabApp(ScriptedSource(root), load_models=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 4)
+        first = app.screen.query_one(RunsTable).selected_run()
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, TagsForm))
+        form = app.screen
+        form.query_one("#tags-input").value = "bad/tag"
+        await pilot.press("enter")
+        assert isinstance(app.screen, TagsForm) and "no spaces or slashes" in str(form.query_one("#tags-error").render())
+        form.query_one("#tags-input").value = "baseline penalty"
+        form.query_one("#note-input").value = "the first one"
+        form.query_one("#tags-input").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))
+        assert tags.read(root / first).tags == ["baseline", "penalty"] and tags.read(root / first).note == "the first one"
+        await until(pilot, lambda: "baseline penalty" in str(app.screen.query_one(RunsTable).get_cell(first, "tags")))

@@ -125,7 +125,7 @@ async def test_the_footer_shows_every_key(tmp_path):
     async with app.run_test(size=(220, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.query("FooterKey"))
         drawn = [" ".join(str(k.render()).split()) for k in app.screen.query("FooterKey")]
-        expected = ["p pause/resume", "s stop", "r resume", "n new run", "l log scale", "e smoothing", "a ASCII",
+        expected = ["p pause/resume", "s stop", "r resume", "n new run", "l log scale", "e smoothing", "a ASCII", "t tags",
                     "esc runs", "q quit (runs keep running)"]
         assert sorted(d for d in drawn if d != "^p palette") == sorted(expected)  # and Textual's own palette
         await pilot.press("q")

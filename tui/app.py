@@ -66,6 +66,13 @@ class GenlabApp(App):
 
         self.push_screen(CompareScreen(run_ids))
 
+    def edit_tags(self, run_id: str) -> None:
+        """The tags-and-note form of a run; saved straight into its tags.json."""
+        from tui.screens.tags_form import TagsForm
+
+        self.push_screen(TagsForm(self.source.root / run_id),
+                         lambda saved: saved and self.notify(f"tags and note of {run_id} saved"))
+
     def action_new_run(self) -> None:
         if not isinstance(self.screen, NewRunForm):
             self.push_screen(NewRunForm(self.models))

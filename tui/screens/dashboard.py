@@ -40,6 +40,7 @@ class Dashboard(Screen):
         ("l", "toggle_log", "log scale"),
         ("e", "toggle_smooth", "smoothing"),
         ("a", "toggle_ascii", "ASCII"),
+        ("t", "edit_tags", "tags"),
         ("escape", "back", "runs"),
         ("q", "app.quit", "quit (runs keep running)"),
     ]
@@ -146,6 +147,9 @@ class Dashboard(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_edit_tags(self) -> None:
+        self.app.edit_tags(self.run_id)
 
     # ---- run control
     @property

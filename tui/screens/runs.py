@@ -18,7 +18,7 @@ from tui.widgets.runs_table import RunsTable
 
 class RunsScreen(Screen):
     BINDINGS = [("n", "app.new_run", "new run"), ("space", "mark", "mark"), ("c", "compare", "compare"),
-                ("q", "app.quit", "quit (runs keep running)")]
+                ("t", "edit_tags", "tags"), ("q", "app.quit", "quit (runs keep running)")]
 
     def compose(self) -> ComposeResult:
         yield Static(f"genlab · runs in {self.app.source.root}", id="title")
@@ -63,6 +63,11 @@ class RunsScreen(Screen):
         """The footer says how many runs are marked: "c compare 3"."""
         self._bindings.key_to_bindings["c"] = [Binding("c", "compare", f"compare {n}" if n else "compare")]
         self.refresh_bindings()
+
+    def action_edit_tags(self) -> None:
+        run = self.query_one(RunsTable).selected_run()
+        if run is not None:
+            self.app.edit_tags(run)
 
     def action_compare(self) -> None:
         table = self.query_one(RunsTable)
