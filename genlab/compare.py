@@ -182,6 +182,13 @@ def shared_metrics(views: list[view.View]) -> list[tuple[str, bool]]:
     return out
 
 
+def shorten(label: str, width: int) -> str:
+    """``label`` in at most ``width`` characters, cut between words with an ellipsis."""
+    if len(label) <= width:
+        return label
+    return label[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
 def labels(configs: list[dict], run_ids: list[str]) -> list[str]:
     """Each run's label: the configuration values that differ; its id first where that alone
     does not tell it apart (and its id alone when nothing differs)."""

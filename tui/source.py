@@ -108,6 +108,9 @@ class RunsSource:
         return p.stdout.strip().splitlines()[0]
 
 
+LEGEND_WIDTH = 40  # characters of a run's label in a legend
+
+
 class Comparison:
     """Several runs followed at once: their labels (what differs), the metrics they share, and
     snapshots of them all with each shared metric overlaid. Plain data out, as ``snapshot``."""
@@ -116,7 +119,12 @@ class Comparison:
         self.followers = followers
         self.views = [view.read(f.path) for f in followers]
         configs = [read_checked(f.path / "config.json", config_problem)[0] for f in followers]
-        self.labels: list[str] = compare.labels(configs, [f.path.name for f in followers])  # fixed: legends
+        full = compare.labels(configs, [f.path.name for f in followers])
+        short = [compare.shorten(label, LEGEND_WIDTH) for label in full]
+        # legends need short labels (plotext drops a legend wider than its plot), and unique ones
+        self.labels: list[str] = short if len(set(short)) == len(short) else [
+            compare.shorten(f"{f.path.name} {label}", LEGEND_WIDTH) for f, label in zip(followers, full)]
+        self.full_labels = full
         self.metrics: list[tuple[str, bool]] = compare.shared_metrics(self.views)
 
     def poll(self) -> bool:
@@ -132,7 +140,7 @@ class Comparison:
 
     def snapshot(self, x: str = "step", max_buckets: int = 200, curves: bool = True,
                  smooth_alpha: float = 0.05) -> CompareSnapshot:
-        runs = [self._run(f, v, label) for f, v, label in zip(self.followers, self.views, self.labels)]
+        runs = [self._run(f, v, label) for f, v, label in zip(self.followers, self.views, self.full_labels)]
         overlays = None
         if curves:
             overlays = {}

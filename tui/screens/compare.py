@@ -136,7 +136,10 @@ class CompareScreen(Screen):
                 grid.show(run.sample, run.sample_step)
             for hist in self.query(f"#hist{i}"):
                 if run.class_hist and run.class_hist != hist.hist:
-                    hist.draw(run.class_hist, run.run_id + (f" · {run.class_captions}" if run.class_captions else ""))
+                    title = run.run_id + (f" · {run.class_captions}" if run.class_captions else "")
+                    if len(title) + 4 > hist.size.width:  # a narrow pane: the id alone, never a cut word
+                        title = run.run_id
+                    hist.draw(run.class_hist, title)
         self.query_one(RankingTable).show(snap.runs)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
