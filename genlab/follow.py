@@ -23,7 +23,7 @@ from genlab import metrics_log, schema
 from genlab.store import effective_state, read_checked
 
 METRICS_MARK = b'"kind":"metrics"'
-OTHER_KIND = re.compile(rb'"kind":"(?!metrics")')  # an event that is not a metrics row
+OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
 
 
@@ -312,13 +312,11 @@ class RunFollower:
         """Handle the whole lines in ``block``; returns the newest samples event, if any.
 
         With metrics.bin in use, the metric lines (nearly all of them) are not even split out:
-        the other events are found by their ``"kind":"`` and parsed alone, as long as that
-        accounts for every line of the block (else, line by line)."""
+        every other event is found by its ``"kind":"`` (spaces allowed; a metric line holds no
+        other kind) and parsed alone, each line once however often it matches."""
         if self.use_bin:
-            lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-            others = [m.start() for m in OTHER_KIND.finditer(block)]
-            if block.count(METRICS_MARK) + len(others) == lines:
-                return self._parse_lines((line_at(block, at) for at in others), metric_rows)
+            starts = dict.fromkeys(block.rfind(b"\n", 0, m.start()) + 1 for m in OTHER_KIND.finditer(block))
+            return self._parse_lines((line_at(block, at) for at in starts), metric_rows)
         return self._parse_lines(block.split(b"\n"), metric_rows)
 
     def _parse_lines(self, lines, metric_rows: list) -> dict | None:
