@@ -25,6 +25,7 @@ from genlab.store import effective_state, read_checked
 METRICS_MARK = b'"kind":"metrics"'
 OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
+BULK_ROWS = 50_000  # a first read of more metric rows than this buckets them in one pass
 
 
 def line_at(block: bytes, at: int) -> bytes:
@@ -61,6 +62,15 @@ class MinMaxSeries:
         self.last, self.last_step = float(values[-1]), int(steps[-1])
         self._widen_for(steps)
         self._append(steps // self.width, values, values, values, np.ones(len(values), np.int64))
+        while len(self.idx) > self.capacity:
+            self.width *= 2
+            self._regroup(self.idx // 2)
+
+    def load(self, idx, width: int, lo, hi, total, count, last: float, last_step: int) -> None:
+        """Buckets made elsewhere (RunFollower's bulk load), into an empty series."""
+        self.idx, self.width = np.asarray(idx, np.int64), width
+        self.lo, self.hi, self.sum, self.cnt = lo.copy(), hi.copy(), total.copy(), np.asarray(count, np.int64)
+        self.last, self.last_step = last, last_step
         while len(self.idx) > self.capacity:
             self.width *= 2
             self._regroup(self.idx // 2)
@@ -363,6 +373,30 @@ class RunFollower:
         except (OSError, ValueError, KeyError, EOFError):
             pass  # a grid cut by a resume, not yet readable or not a grid: keep the previous one
 
+    def _bulk_load(self, steps: np.ndarray, values: np.ndarray, names: list[str]) -> None:
+        """A long history read for the first time: every column bucketed in one pass (the same
+        buckets MinMaxSeries.extend would make), each series given its buckets. ``names[i]`` is
+        column i's series ("" for the times)."""
+        steps = steps.astype(np.int64)
+        width = 1
+        while (int(steps[-1]) - int(steps[0])) // width + 1 > self.capacity:
+            width *= 2
+        idx = steps // width
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        finite = np.isfinite(values)
+        lo = np.fmin.reduceat(values, starts, axis=0)
+        hi = np.fmax.reduceat(values, starts, axis=0)
+        total = np.add.reduceat(np.where(finite, values, 0.0), starts, axis=0)
+        count = np.add.reduceat(finite.astype(np.int64), starts, axis=0)
+        for j, name in enumerate(names):
+            series = self._times() if not name else self._series(name)
+            keep = count[:, j] > 0
+            if not keep.any():
+                continue
+            last = np.flatnonzero(finite[:, j])[-1]
+            series.load(idx[starts][keep], width, lo[keep, j], hi[keep, j], total[keep, j], count[keep, j],
+                        float(values[last, j]), int(steps[last]))
+
     def _times(self) -> MinMaxSeries:
         if self.view.times is None:
             self.view.times = MinMaxSeries(self.capacity)
@@ -397,6 +431,11 @@ class RunFollower:
         """Rows of metrics.bin's layout (or events in it) into the series and ``latest``."""
         steps, names = rows[:, 0], metrics_log.metric_names(cols)
         at = {c: i for i, c in enumerate(cols)}
+        if (len(rows) > BULK_ROWS and not metrics_log.aggregated(cols) and not self.view.series
+                and self.view.times is None):
+            self._bulk_load(steps, rows[:, [1, *(at[k] for k in names)]], ["", *names])
+            self.view.latest.update({k: float(rows[-1, at[k]]) for k in names})
+            return
         self._times().extend(steps, rows[:, 1])
         for k in names:
             if metrics_log.aggregated(cols):

@@ -72,3 +72,27 @@ def test_other_events_are_found_among_metric_lines_and_a_tricky_message_reads_ri
     assert [w["message"] for w in warnings][-1] == 'odd text: "kind":"eval" inside'
     assert view.evals["test_d_real"][-1] == (3000, 0.5)
     assert view.series["d_loss"].last_step == 3000
+
+
+def test_a_long_first_read_makes_the_same_buckets_as_row_by_row(tmp_path, monkeypatch):
+    """The bulk load of a long history (one pass over every column) and the incremental path
+    agree bucket for bucket, NaNs and spikes included."""
+    import numpy as np
+
+    from genlab import follow
+    from genlab.follow import RunFollower
+
+    run = make_run(tmp_path, "r", "gan", steps=4000)
+    bulk = RunFollower(run, capacity=256)
+    monkeypatch.setattr(follow, "BULK_ROWS", 100)
+    bulk.poll()
+    monkeypatch.setattr(follow, "BULK_ROWS", 10**9)
+    slow = RunFollower(run, capacity=256)
+    slow.poll()
+    for name, series in slow.view.series.items():
+        other = bulk.view.series[name]
+        assert series.width == other.width and np.array_equal(series.idx, other.idx), name
+        for part in ("lo", "hi", "sum", "cnt"):
+            assert np.allclose(getattr(series, part), getattr(other, part)), (name, part)
+        assert (series.last, series.last_step) == (other.last, other.last_step)
+    assert np.allclose(slow.view.times.sum, bulk.view.times.sum)
