@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab import metrics_log, schema
+from genlab import events_index, metrics_log, schema
 from genlab.store import effective_state, read_checked
 
 METRICS_MARK = b'"kind":"metrics"'
@@ -259,9 +259,18 @@ class RunFollower:
         except OSError as e:
             problems.append(f"events.jsonl: {e.strerror or e}")
             return False
+        metric_rows, newest_grid, any_read = [], None, False
+        if self.offset == 0 and self.use_bin:  # a first read: the index lists the non-metric lines
+            listed = events_index.read(self.path, st.st_size)
+            if listed is not None:
+                for e in listed[0]:
+                    if e["kind"] == "samples":
+                        newest_grid = e
+                    else:
+                        self._event(e)
+                self.offset, any_read = listed[1], True
         with f:
             f.seek(self.offset)
-            metric_rows, newest_grid, any_read = [], None, False
             while True:  # in blocks, so a long history never sits in memory whole
                 data = f.read(CHUNK)
                 end = data.rfind(b"\n") + 1  # a torn last line waits for its end

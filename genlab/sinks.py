@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genlab.events_index import IndexWriter
 from genlab.store import atomic_write_json, open_append
 
 IMMEDIATE = ("state", "samples", "eval", "checkpoint", "warning", "error")
@@ -83,6 +84,7 @@ class JsonlSink:
     def __init__(self, path: Path, flush_every_s: float = 0.5):
         self.path = path
         self.f = open_append(path)
+        self.index = IndexWriter(path.parent, os.fstat(self.f.fileno()).st_size)  # events.idx
         self.buffer: list[str] = []
         self.flush_every_s = flush_every_s
         self.last_flush = time.monotonic()
@@ -97,6 +99,7 @@ class JsonlSink:
         if self.buffer:
             self.f.write("\n".join(self.buffer) + "\n")
             self.f.flush()
+            self.index.written(self.buffer, os.fstat(self.f.fileno()).st_size)
             self.buffer.clear()
         self.last_flush = time.monotonic()
 
@@ -106,11 +109,14 @@ class JsonlSink:
     def reopen(self) -> None:
         """After events.jsonl was rewritten (a rollback cut it): append to the new file."""
         self.f.close()
+        self.index.close()
         self.f = open_append(self.path)
+        self.index = IndexWriter(self.path.parent, os.fstat(self.f.fileno()).st_size)
 
     def close(self) -> None:
         self.flush()
         self.f.close()
+        self.index.close()
 
 
 class StatusSink:

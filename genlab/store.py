@@ -394,7 +394,11 @@ def cut_events(path: Path, step: int) -> int:
                     metric_steps.append(e["step"])
     except FileNotFoundError:
         pass
+    from genlab import events_index
+
+    (path / events_index.FILE).unlink(missing_ok=True)  # never an index of the old file beside the new
     atomic_write_bytes(events_path, b"".join(kept))
+    events_index.rebuild(path, kept)
     metrics_log.cut(path, step, metric_steps)
     for p in (path / "samples").glob("step-*"):
         try:
