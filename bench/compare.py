@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cockpit import rss_mb  # bench/cockpit.py: this process's resident memory
+
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 APPENDER = r"""
 import math, sys, time
@@ -48,14 +50,6 @@ while time.time() < end:
             s.progress(None)
     time.sleep(max(0, 0.1 - (time.time() - t0)))
 """
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def make_runs(root: Path, n: int, rows: int) -> list[str]:

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from tui.messages import CompareUpdated
 from tui.widgets.class_histogram import ClassHistogram
+from tui.screens.toggles import CurveToggles
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.ranking import RankingTable
 from tui.widgets.samples import SamplesPane
@@ -30,7 +31,7 @@ MAX_PANES = 3  # curve panes at most (one below COMPACT_BELOW rows)
 GRID_MIN_WIDTH = 16  # a sample pane needs this many columns: fewer grids on a narrow screen
 
 
-class CompareScreen(Screen):
+class CompareScreen(CurveToggles, Screen):
     BINDINGS = [
         ("x", "toggle_x", "step/time"),
         ("l", "toggle_log", "log scale"),
@@ -152,20 +153,6 @@ class CompareScreen(Screen):
             plot.x_label = "step" if self.x_axis == "step" else "minutes"
         self.curves_wanted = True
         self.query_one("#compare-title", Static).update(self.heading())
-
-    def action_toggle_log(self) -> None:
-        self.log_scale = not self.log_scale
-
-    def action_toggle_smooth(self) -> None:
-        self.smooth = not self.smooth
-
-    def watch_log_scale(self, value: bool) -> None:
-        for plot in self.query(CurvesPlot):
-            plot.log_scale = value
-
-    def watch_smooth(self, value: bool) -> None:
-        for plot in self.query(CurvesPlot):
-            plot.smooth = value
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -23,6 +23,7 @@ from genlab import view
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
 from tui.widgets.class_histogram import ClassHistogram
+from tui.screens.toggles import CurveToggles
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.event_log import EventLog
 from tui.widgets.samples import SamplesPane
@@ -31,7 +32,7 @@ from tui.widgets.status_bar import StatusBar
 POLL_S = 1.0  # status, samples and events: one update a second
 CURVES_S = CurvesPlot.MIN_INTERVAL_S  # curves: as often as a plot may redraw
 
-class Dashboard(Screen):
+class Dashboard(CurveToggles, Screen):
     BINDINGS = [
         ("p", "pause_resume", "pause/resume"),
         ("s", "stop_run", "stop"),
@@ -125,22 +126,8 @@ class Dashboard(Screen):
         self.notify(message.text, severity="error")
 
     # ---- toggles
-    def action_toggle_log(self) -> None:
-        self.log_scale = not self.log_scale
-
-    def action_toggle_smooth(self) -> None:
-        self.smooth = not self.smooth
-
     def action_toggle_ascii(self) -> None:
         self.ascii = not self.ascii
-
-    def watch_log_scale(self, value: bool) -> None:
-        for plot in self.query(CurvesPlot):
-            plot.log_scale = value
-
-    def watch_smooth(self, value: bool) -> None:
-        for plot in self.query(CurvesPlot):
-            plot.smooth = value
 
     def watch_ascii(self, value: bool) -> None:
         self.query_one(SamplesPane).ascii = value

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from tui.messages import Compared
+from tui.widgets.run_table import RunRows
 from tui.widgets.status_bar import COLOURS
 
 
@@ -20,7 +20,7 @@ def rank(runs: list[Compared]) -> list[Compared]:
     return sorted(runs, key=order)
 
 
-class RankingTable(DataTable):
+class RankingTable(RunRows):
     DEFAULT_CSS = """
     RankingTable {
         height: auto;
@@ -53,11 +53,3 @@ class RankingTable(DataTable):
             return text
         cut = text[: room - 1].rsplit(" ", 1)[0]
         return cut + "…"
-
-    def selected_run(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
+from tui.widgets.run_table import RunRows
 from tui.widgets.status_bar import COLOURS
 
 
-class RunsTable(DataTable):
+class RunsTable(RunRows):
     DEFAULT_CSS = """
     RunsTable {
         height: 1fr;
@@ -53,11 +53,3 @@ class RunsTable(DataTable):
                          f"{r['step']:,}/{total:,}{pct}", metric, " ".join(r.get("tags") or []), key=r["id"])
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
-
-    def selected_run(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
