@@ -53,6 +53,7 @@ RunsDir = Annotated[Optional[Path], typer.Option(
 DataDir = Annotated[Optional[Path], typer.Option(
     "--data-dir", help="A directory with MNIST (default: $GENLAB_DATA_DIR, the cache, a download, else the bundled digits).")]
 RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, or 'latest'.")]
+RunOrSweep = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, 'latest', or a sweep id.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Ascii = Annotated[bool, typer.Option("--ascii", help="Draw digits in plain ASCII.")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")]
@@ -230,6 +231,17 @@ def worker(
     raise typer.Exit(0 if state in ("finished", "stopped") else 1)
 
 
+@app.command(name="_sweep", hidden=True)
+def sweep_worker(sweep_dir: Path, parallel: Annotated[int, typer.Option(help="Trials at once.")] = 1) -> None:
+    """A sweep's worker (started by genlab sweep, sweep resume and sweep join)."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    from genlab.sweep_worker import main as work
+
+    work(sweep_dir, parallel)
+
+
 # --------------------------------------------------------------------------- run control
 
 
@@ -258,9 +270,14 @@ def command_and_wait(info, command: str, states: tuple[str, ...], wait: float, *
 
 
 @app.command()
-def pause(run: RunRef, runs_dir: RunsDir = None,
+def pause(run: RunOrSweep, runs_dir: RunsDir = None,
           wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 30.0) -> None:
-    """Pause a running run at its next step boundary (after a checkpoint); it stays in memory."""
+    """Pause a running run at its next step boundary (after a checkpoint); it stays in memory.
+    Given a sweep: its workers start no trial and pause every trial they run."""
+    from genlab.cli_sweep import control, run_or_sweep
+
+    if (sweep := run_or_sweep(run, runs_dir)) is not None:
+        return control(sweep, "pause", wait=wait * 4)
     info = live_run(run, runs_dir)
     if info.state == "paused":
         out.print(f"run {info.run_id} is already paused at step {info.status.get('step', 0):,}")
@@ -272,9 +289,14 @@ def pause(run: RunRef, runs_dir: RunsDir = None,
 
 
 @app.command()
-def stop(run: RunRef, runs_dir: RunsDir = None,
+def stop(run: RunOrSweep, runs_dir: RunsDir = None,
          wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 60.0) -> None:
-    """Stop a run: it writes a checkpoint, records 'stopped' and exits (resume continues it)."""
+    """Stop a run: it writes a checkpoint, records 'stopped' and exits (resume continues it).
+    Given a sweep: every trial it runs stops so, then its workers exit."""
+    from genlab.cli_sweep import control, run_or_sweep
+
+    if (sweep := run_or_sweep(run, runs_dir)) is not None:
+        return control(sweep, "stop", wait=wait * 2)
     info = live_run(run, runs_dir)
     if info.state not in ("running", "paused", "starting", "stalled"):
         raise UsageError(f"run {info.run_id} is {info.state}, not running: nothing to stop")
@@ -284,7 +306,7 @@ def stop(run: RunRef, runs_dir: RunsDir = None,
 
 @app.command()
 def resume(
-    run: RunRef,
+    run: RunOrSweep,
     epochs: Annotated[Optional[int], typer.Option(help="Extend the run to this many epochs in all.")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Extend the run to this many steps in all.")] = None,
     max_minutes: Annotated[Optional[float], typer.Option(
@@ -297,8 +319,13 @@ def resume(
     ascii: Ascii = False,
 ) -> None:
     """Resume a paused run in place, or a stopped, crashed or finished one from its newest good
-    checkpoint (same steps, data order and random streams)."""
+    checkpoint (same steps, data order and random streams). Given a sweep: its paused trials
+    go on, and a sweep with no live worker gets one (as 'genlab sweep resume')."""
+    from genlab.cli_sweep import control, run_or_sweep
     from genlab.validate import new_total, positive
+
+    if (sweep := run_or_sweep(run, runs_dir)) is not None:
+        return control(sweep, "resume")
 
     info = live_run(run, runs_dir, broken_ok=True)
     if info.problem:
@@ -512,6 +539,7 @@ def note(run: RunRef, text: Annotated[str, typer.Argument(help="The note; \"\" r
 def compare(
     runs_: Annotated[Optional[list[str]], typer.Argument(metavar="RUN...", help="Runs: ids, unique prefixes or 'latest'.")] = None,
     tag: TagOption = None,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="Every trial of this sweep.")] = None,
     plot: Annotated[Optional[str], typer.Option(help="Overlay the runs' curves of this metric.")] = None,
     x: Annotated[str, typer.Option(help="The plot's x axis: step or time (minutes).")] = "step",
     runs_dir: RunsDir = None,
@@ -526,7 +554,13 @@ def compare(
     paths = [resolve_run(root, ref) for ref in runs_ or []]
     if tag:
         paths += [r.path for r in tagged(list_runs(root), tag)]
+    if sweep:
+        from genlab.sweep import resolve_sweep, trial_runs
+
+        paths += trial_runs(root, resolve_sweep(root, sweep))
     paths = list(dict.fromkeys(paths))
+    if not paths:
+        raise UsageError("nothing to compare: give runs, --tag or --sweep")
     if x not in ("step", "time"):
         raise UsageError(f"--x must be step or time, got {x!r}")
     keys, summaries = cmp.compare(paths)
@@ -822,6 +856,11 @@ def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
     run_dir = resolve_run(runs_root(runs_dir), run)
     yield_to_training()
     run_app(GenlabApp(RunsSource(runs_dir), open_run=run_dir.name))
+
+
+from genlab.cli_sweep import sweep_app  # noqa: E402  (it uses the helpers above)
+
+app.add_typer(sweep_app, name="sweep")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,9 @@ class Cadence:
     quality_every_s: float = 30.0  # live quality (GAN FLD and classes, VAE IS-NLL, PixelCNN NLL), under 10% of time
     quality_samples: int = 2_000  # digits generated (GANs) or held-out digits scored (VAEs, PixelCNNs)
     quality_k: int = 100  # importance samples per digit for a VAE's live NLL
+    # live quality also every this many steps, exactly (0: by the clock alone): a sweep's
+    # trials so report at the same steps, which its pruner compares
+    quality_every_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class RunConfig:
     max_minutes: float | None = None  # a time budget: training time, pauses not counted
     device_requested: str = "auto"
     preset: str | None = None
+    sweep: str | None = None  # the sweep this run is a trial of (genlab/sweep.py)
     sample_count: int = 64  # digits in the fixed-latent grid (the model's own count)
     cadence: Cadence = Cadence()
     speed: Speed = Speed()
@@ -151,7 +155,7 @@ def parse_hp(pairs: list[str] | None) -> dict:
 def make_config(model: str, *, epochs: int | None = None, max_steps: int | None = None,
                 max_minutes: float | None = None, batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                 device: str | None = None, hp: dict | None = None, preset: str | None = None,
-                compile: bool = False, amp: str | None = None, **cadence) -> RunConfig:
+                compile: bool = False, amp: str | None = None, sweep: str | None = None, **cadence) -> RunConfig:
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
     then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``. ``cadence``: Cadence's fields,
     None for the default."""
@@ -183,11 +187,15 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     for f in fields(Cadence):
         value = cadence.get(f.name)
         kind = int if isinstance(f.default, int) else float
-        cadence_values[f.name] = positive(f.name.replace("_", " "), f.default if value is None else value, kind)
+        value = f.default if value is None else value
+        if f.name == "quality_every_steps" and value == 0:  # off: the clock alone
+            cadence_values[f.name] = 0
+            continue
+        cadence_values[f.name] = positive(f.name.replace("_", " "), value, kind)
     return RunConfig(
         model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
         seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
-        device_requested=device, preset=preset, sample_count=cls.sample_count,
+        device_requested=device, preset=preset, sweep=sweep, sample_count=cls.sample_count,
         cadence=Cadence(**cadence_values), speed=Speed(compile=bool(compile), amp=check_amp(amp)),
     )
 

@@ -83,6 +83,8 @@ class Inbox:
                 for key in ("lr", "max_minutes"):
                     if key in cmd and not (isinstance(cmd[key], (int, float)) and cmd[key] > 0):
                         raise ValueError(f"bad {key} {cmd[key]!r}")
+                if "reason" in cmd and not (isinstance(cmd["reason"], str) and len(cmd["reason"]) <= 300):
+                    raise ValueError("bad reason: a string of at most 300 characters")
                 if "total_steps" in cmd and not (isinstance(cmd["total_steps"], int) and cmd["total_steps"] > 0):
                     raise ValueError(f"bad total_steps {cmd['total_steps']!r}")
             except ValueError as e:

@@ -104,7 +104,7 @@ class Trainer:
         if self.clocks.poll.due(now):
             self.clocks.poll.done(now=now)
             if self.steering.poll() == "stop":
-                return "stopped by request"
+                return self.steering.stop_reason or "stopped by request"
         return None
 
     def train_one_step(self) -> None:
@@ -135,7 +135,10 @@ class Trainer:
             self.jobs.evaluate()
         if clocks.sample.due(now):
             clocks.sample.done(self.jobs.samples())
-        if clocks.quality.due(now):
+        every = self.config.cadence.quality_every_steps  # a sweep's trials: at the same steps
+        if every and self.step % every == 0 and not last:  # (the end checks quality anyway)
+            self.jobs.quality()
+        elif clocks.quality.due(now):
             clocks.quality.done(self.jobs.quality())
         if clocks.checkpoint.due(now):
             self.checkpoints.save()

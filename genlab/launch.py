@@ -5,6 +5,7 @@ one JSON object) with its output appended to the run's log.txt."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,14 +22,16 @@ def read_status(run_dir: Path) -> dict:
     return read_checked(run_dir / "status.json", status_problem)[0]
 
 
-def spawn(run_dir: Path, options: dict | None = None) -> subprocess.Popen:
-    """The worker process; ``options``: execute()'s keyword arguments (JSON types)."""
+def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = None) -> subprocess.Popen:
+    """The worker process; ``options``: execute()'s keyword arguments (JSON types); ``cpus``:
+    the cores it may use (it then trains with a thread for each), else this process's."""
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
     with open_append(run_dir / "log.txt", binary=True) as log:  # never through a link
         proc = subprocess.Popen(
             [sys.executable, "-m", "genlab", "_worker", str(run_dir.resolve()),
              "--options", json.dumps(options or {})],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
+            start_new_session=True, close_fds=True, preexec_fn=pin,
         )
     status = read_status(run_dir)
     if status.get("state") in (None, "starting"):  # the worker has not written yet: it is the owner now

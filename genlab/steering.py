@@ -25,6 +25,7 @@ class Steering:
         self.inbox = Inbox(trainer.run_dir)
         self.queue: deque[dict] = deque()  # commands read but not yet applied, oldest first
         self._next_peek = 0.0
+        self.stop_reason: str | None = None  # a stop command's own reason (a sweep's pruner gives one)
 
     def next_command(self) -> dict | None:
         """The oldest command not yet applied (reading the control channel when none is queued)."""
@@ -57,6 +58,7 @@ class Steering:
         while (cmd := self.next_command()) is not None:
             kind = cmd["command"]
             if kind == "stop":
+                self.stop_reason = cmd.get("reason")
                 return "stop"
             if kind == "pause" and self.pause("paused by request") == "stop":
                 return "stop"
@@ -74,6 +76,7 @@ class Steering:
             while (cmd := self.next_command()) is not None:
                 kind = cmd["command"]
                 if kind == "stop":
+                    self.stop_reason = cmd.get("reason")
                     return "stop"
                 if kind == "resume":
                     if t.diverged:

@@ -42,6 +42,9 @@ class View:
     metrics: tuple[Metric, ...]
     panes: tuple[Pane, ...]
     key: str  # the one metric `genlab runs`, the cockpit's list and comparisons rank by
+    # the held-out figure that says how good the model is (a sweep's default objective): GANs'
+    # FLD, VAEs' importance-sampled NLL, PixelCNNs' test NLL; "" for none (then the key)
+    quality: str = ""
     progress: tuple[str, ...] = ()  # shown in progress lines and bars (default: the key)
     # the class histogram of generated digits, with these metrics in its title (GANs); () for none
     class_histogram: tuple[str, ...] = ()
@@ -66,7 +69,7 @@ class View:
             metrics=tuple(Metric(**m) for m in raw["metrics"]),
             panes=tuple(Pane(p["title"], tuple(p.get("train", ())), tuple(p.get("held_out", ())))
                         for p in raw["panes"]),
-            key=str(raw["key"]), progress=tuple(raw.get("progress", ())),
+            key=str(raw["key"]), quality=str(raw.get("quality", "")), progress=tuple(raw.get("progress", ())),
             class_histogram=tuple(raw.get("class_histogram", ())), sample_classes=int(raw.get("sample_classes", 0)),
         )
 

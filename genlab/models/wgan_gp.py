@@ -33,7 +33,7 @@ class WGANGP(DCGAN):
         panes=(Pane("critic and generator losses", ("d_loss", "g_loss")),
                Pane("Wasserstein estimate and gradient penalty", ("wasserstein", "gp"), ("test_wasserstein",)),
                FLD_PANE),
-        key="d_loss", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
+        key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
     )
     presets = {}  # dcgan's cpu preset was measured for the BCE loss, not for a critic
 
