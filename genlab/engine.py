@@ -136,8 +136,9 @@ class Trainer:
         if clocks.sample.due(now):
             clocks.sample.done(self.jobs.samples())
         every = self.config.cadence.quality_every_steps  # a sweep's trials: at the same steps
-        if every and self.step % every == 0 and not last:  # (the end checks quality anyway)
-            self.jobs.quality()
+        if every:
+            if self.step % every == 0 and not last:  # (the end checks quality anyway)
+                self.jobs.quality()
         elif clocks.quality.due(now):
             clocks.quality.done(self.jobs.quality())
         if clocks.checkpoint.due(now):

@@ -250,7 +250,11 @@ class RunInfo:
 
     @property
     def shown_state(self) -> str:
-        return f"unreadable: {self.problem}" if self.problem else self.state
+        if self.problem:
+            return f"unreadable: {self.problem}"
+        if self.state == "stopped" and str(self.status.get("reason") or "").startswith("pruned"):
+            return "pruned"  # a sweep's pruner stopped it (it can be resumed by hand)
+        return self.state
 
 
 def load_run(path: Path) -> RunInfo:

@@ -38,6 +38,7 @@ from genlab.sweep import WORKERS, live_workers, read_spec, run_options, trial_ru
 
 POLL_S = 0.5
 ADOPT_EVERY_S = 10.0  # how often a worker looks for trials whose worker died
+SNAPSHOT_EVERY_S = 5.0  # trials.json at least this often (at once when a trial starts or ends)
 MAX_RESUMES = 2  # a trial whose run crashes more often than this fails
 
 
@@ -68,7 +69,8 @@ class Worker:
         self.active: dict[int, Active] = {}
         self.started = time.time()
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.next_adopt = 0.0
+        self.next_adopt = self.next_snapshot = 0.0
+        self.changed = True  # trials.json is behind the study
         self.done_here = 0
 
     # ------------------------------------------------------------------ the loop
@@ -107,7 +109,8 @@ class Worker:
                 self.fill()
                 if not self.active and self.remaining() == 0:
                     return "finished"
-            self.snapshot()
+            if self.changed or time.monotonic() >= self.next_snapshot:
+                self.snapshot()
             self.beat({"run": "running", "pause": "paused", "stop": "stopping"}[want])
             time.sleep(POLL_S)
 
@@ -174,6 +177,7 @@ class Worker:
                 if t.number in self.active or t.user_attrs.get("worker") in live:
                     continue
                 trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
+                before = t.user_attrs.get("worker") or "a dead worker"
                 trial = optuna.Trial(self.study, trial_id)
                 trial.set_user_attr("worker", self.name)
                 run_id = t.user_attrs.get("run_id") or trial_run_id(self.spec.sweep_id, t.number)
@@ -190,7 +194,7 @@ class Worker:
                 a = Active(t.number, trial, run_dir, self.free_slot(), reported=set(t.intermediate_values),
                            pruned_at=t.user_attrs.get("pruned_at"))
                 self.active[a.number] = a
-                self.say(f"trial {t.number}: taken over from {t.user_attrs.get('worker') or 'a dead worker'} (run {run_id})")
+                self.say(f"trial {t.number}: taken over from {before} (run {run_id})")
                 state = effective_state(read_status(run_dir), run_dir)
                 if a.pruned_at is None and state in ("stopped", "crashed"):
                     self.resume(a)  # the sweep was stopped, or its worker died: the trial goes on
@@ -308,6 +312,7 @@ class Worker:
 
     def snapshot(self) -> None:
         studies.snapshot(self.dir, self.study)
+        self.changed, self.next_snapshot = False, time.monotonic() + SNAPSHOT_EVERY_S
 
     def cpu_s(self) -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -321,6 +326,7 @@ class Worker:
             "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2)}, durable=False)
 
     def say(self, line: str) -> None:
+        self.changed = True  # everything worth a line changes a trial
         print(time.strftime("%H:%M:%S ") + line, flush=True)
 
 
