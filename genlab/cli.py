@@ -408,7 +408,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
             "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
             "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
             "key_metric": run_view(r.path).key, "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
-            "created": r.created, "path": str(r.path), "problem": r.problem,
+            "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
         return
     if not infos:
@@ -429,16 +429,44 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
                          max_width=30 if col == "status" and not piped else None)
     colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red",
                "stalled": "red", "unreadable": "red"}
-    for r in infos:
+    def add(r, indent=""):
         total = r.config.get("total_steps") or 0
         step = r.status.get("step", 0)
-        table.add_row(r.run_id, r.model, Text(r.shown_state, style=colours.get(r.state, "white")),
+        table.add_row(indent + r.run_id, r.model, Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
                       f"{step:,}/{total:,}", key_metric(r), age(r.created), *([labels[r.run_id]] if len(columns) > 6 else []))
+
+    groups = {k: v for k, v in sweep_groups(root, infos).items() if v[1] or not tag}
+    for r in infos:
+        if r.config.get("sweep") not in groups:
+            add(r)
+    for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
+        table.add_section()
+        c = head["counts"]
+        best = head["best"]
+        table.add_row(Text(f"sweep {sweep_id}", style="bold"), head["model"], Text(head["state"], style="bold"),
+                      f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
+                      f"best {head['objective']} {best['value']:.4g}" if best else "-", age(head["created"]),
+                      *([""] if len(columns) > 6 else []))
+        for r in members:
+            add(r, "  ")
     if piped:  # as wide as the table needs: Rich would cut it to 80 columns
         wide = out.measure(table, options=out.options.update(width=100_000)).maximum
         Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
     else:
         out.print(table, soft_wrap=False)
+
+
+def sweep_groups(root: Path, infos: list) -> dict:
+    """Each sweep in ``root`` (id to its summary and its trials' runs among ``infos``)."""
+    from genlab.sweep import summary, sweep_dirs
+
+    groups = {}
+    for d in sweep_dirs(root):
+        try:
+            groups[d.name] = (summary(d), [r for r in infos if r.config.get("sweep") == d.name])
+        except GenlabError:
+            continue  # an unreadable sweep: its trials are listed as plain runs
+    return groups
 
 
 @app.command()
@@ -559,8 +587,6 @@ def compare(
 
         paths += trial_runs(root, resolve_sweep(root, sweep))
     paths = list(dict.fromkeys(paths))
-    if not paths:
-        raise UsageError("nothing to compare: give runs, --tag or --sweep")
     if x not in ("step", "time"):
         raise UsageError(f"--x must be step or time, got {x!r}")
     keys, summaries = cmp.compare(paths)

@@ -140,3 +140,21 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
         for rid in started:
             subprocess.run([str(GENLAB), "stop", rid, "--runs-dir", str(runs)], capture_output=True, env=env, timeout=120)
         subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
+
+
+def test_a_sweep_is_a_group_on_the_runs_screen_and_opens_as_a_comparison(session, runs):
+    """A finished 2-trial sweep: the runs screen shows its row over its trials (indented), and
+    Enter on that row compares the trials."""
+    env = {**os.environ, "GENLAB_OFFLINE": "1"}
+    p = subprocess.run([str(GENLAB), "sweep", "vae", "--grid", "lr=1e-3,2e-3", "--max-steps", "20", "--hp", "hidden=32",
+                        "--name", "sw", "--wait", "--runs-dir", str(runs)], capture_output=True, text=True, env=env, timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    tmux("send-keys", "-t", session, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} tui --runs-dir {runs}", "Enter")
+    screen = wait_for(session, r"▾ sweep sw .*finished .*2/2 trials .*best test_is_nll")
+    lines = screen.splitlines()
+    head = next(i for i, line in enumerate(lines) if "▾ sweep sw" in line)
+    assert all(re.match(r"^ {3,}sw-00[01] ", lines[head + k]) for k in (1, 2)), "\n".join(lines[head:head + 3])
+    tmux("send-keys", "-t", session, "Enter")
+    screen = wait_for(session, r"comparing 2 runs")
+    wait_for(session, r"(?s)(╭─ sw-000.*╭─ sw-001|╭─ sw-001.*╭─ sw-000)", timeout=60)  # both trials' grids
+    tmux("send-keys", "-t", session, "q")

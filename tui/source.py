@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab import compare, control, tags, view
+from genlab import compare, control, sweep, tags, view
+from genlab.errors import GenlabError
 from genlab.follow import RunFollower, ema
 from genlab.schema import config_problem
 from genlab.store import effective_state, list_runs, read_checked, resolve_run, runs_root
+from genlab.sweep import sweep_dirs
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
 from tui.priority import spawner
@@ -34,16 +36,39 @@ class RunsSource:
 
     # ---- reading
     def rows(self) -> list[dict]:
-        rows = []
-        for r in list_runs(self.root):
-            state = r.shown_state if r.problem else effective_state(r.status, r.path, now=self.clock())
+        """A row a run; a sweep is a row of its own (id ``sweep:<id>``, ``kind`` "sweep", its
+        best objective as its metric, its trials' run ids) followed by its trials' rows."""
+        runs = list_runs(self.root)
+        sweeps = []
+        for d in sweep_dirs(self.root):
+            try:
+                sweeps.append(sweep.summary(d))
+            except GenlabError:
+                continue  # an unreadable sweep: its trials are listed as plain runs
+        members = {s["id"] for s in sweeps}
+        rows = [self.row(r) for r in runs if r.config.get("sweep") not in members]
+        for s in sweeps:
+            trials = [r for r in runs if r.config.get("sweep") == s["id"]]
+            c, best = s["counts"], s["best"]
             rows.append({
-                "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
-                "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
-                "created": r.created, "family": r.config.get("family", ""), "key": view.read(r.path).key,
-                "tags": tags.read(r.path).tags,
+                "id": f"sweep:{s['id']}", "kind": "sweep", "model": s["model"], "state": s["state"],
+                "step": c["complete"] + c["pruned"] + c["fail"], "total": s["trials"],
+                "metrics": {s["objective"]: best["value"]} if best else {}, "key": s["objective"],
+                "created": s["created"], "family": "", "tags": [], "trials": [r.run_id for r in trials],
             })
+            rows += [self.row(r, s["id"]) for r in trials]
         return rows
+
+    def row(self, r, sweep_id: str | None = None) -> dict:
+        state = r.shown_state if r.problem else effective_state(r.status, r.path, now=self.clock())
+        if state == "stopped" and r.shown_state == "pruned":
+            state = "pruned"
+        return {
+            "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
+            "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
+            "created": r.created, "family": r.config.get("family", ""), "key": view.read(r.path).key,
+            "tags": tags.read(r.path).tags, "sweep": sweep_id,
+        }
 
     def resolve(self, ref: str) -> Path:
         return resolve_run(self.root, ref)

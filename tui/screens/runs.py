@@ -1,5 +1,6 @@
 """The runs screen: every run with live status; Enter opens one, n starts a new one, space
-marks runs and c compares the marked ones."""
+marks runs and c compares the marked ones. A sweep is a row over its trials: Enter or c on it
+compares them all; space on it marks them all."""
 
 from __future__ import annotations
 
@@ -51,7 +52,17 @@ class RunsScreen(Screen):
         self.query_one("#empty").display = not message.rows
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_run(event.row_key.value)
+        trials = self.query_one(RunsTable).sweep_trials(event.row_key.value)
+        if trials is not None:  # a sweep's row: its trials side by side
+            self.compare_sweep(trials)
+        else:
+            self.app.open_run(event.row_key.value)
+
+    def compare_sweep(self, trials: list[str]) -> None:
+        if len(trials) < 2:
+            self.notify("this sweep has fewer than two trials to compare yet", severity="warning")
+            return
+        self.app.open_comparison(trials)
 
     def action_mark(self) -> None:
         table = self.query_one(RunsTable)
@@ -66,12 +77,18 @@ class RunsScreen(Screen):
 
     def action_edit_tags(self) -> None:
         run = self.query_one(RunsTable).selected_run()
-        if run is not None:
+        if run is not None and run.startswith("sweep:"):
+            self.notify("tags belong to runs: open the sweep's trials to tag them", severity="warning")
+        elif run is not None:
             self.app.edit_tags(run)
 
     def action_compare(self) -> None:
         table = self.query_one(RunsTable)
         marked = [r["id"] for r in table.last_rows if r["id"] in table.marked]  # in the table's order
+        trials = table.sweep_trials(table.selected_run())
+        if len(marked) < 2 and trials is not None:  # on a sweep's row: compare its trials
+            self.compare_sweep(trials)
+            return
         if len(marked) < 2:
             self.notify("mark two runs or more with space, then press c", severity="warning")
             return

@@ -28,28 +28,48 @@ class RunsTable(RunRows):
         run = self.selected_run()
         if run is None:
             return
+        row = next((r for r in self.last_rows if r["id"] == run), {})
+        if row.get("kind") == "sweep":  # a sweep's row marks (or unmarks) all its trials
+            trials = set(row.get("trials") or [])
+            self.marked = self.marked - trials if trials <= self.marked else self.marked | trials
+            for r in self.last_rows:
+                if r["id"] in trials:
+                    self.update_cell(r["id"], "run", self.run_cell(r["id"], "  "))
+            return
         self.marked ^= {run}
-        self.update_cell(run, "run", self.run_cell(run))
+        indent = "  " if row.get("sweep") else ""
+        self.update_cell(run, "run", self.run_cell(run, indent))
 
-    def run_cell(self, run: str) -> Text:
-        """A run's id, drawn marked (reversed, with ✓ in the footer's count) when it is."""
-        return Text(run, style="bold reverse" if run in self.marked else "")
+    def sweep_trials(self, key: str | None) -> list[str] | None:
+        """The trials of the sweep whose row is ``key`` (None if it is not a sweep's row)."""
+        row = next((r for r in self.last_rows if r["id"] == key), None)
+        return list(row.get("trials") or []) if row and row.get("kind") == "sweep" else None
+
+    def run_cell(self, run: str, indent: str = "") -> Text:
+        """A run's id, drawn marked (reversed, with ✓ in the footer's count) when it is; a
+        sweep's row says so, and its trials sit under it, indented."""
+        if run.startswith("sweep:"):
+            return Text("▾ sweep " + run.removeprefix("sweep:"), style="bold")
+        return Text(indent + run, style="bold reverse" if run in self.marked else "")
 
     def show(self, rows: list[dict]) -> None:
         """Update in place, keeping the cursor on the same run (and the marks on theirs)."""
         self.last_rows = rows
-        self.marked &= {r["id"] for r in rows}
+        self.marked &= {r["id"] for r in rows if r.get("kind") != "sweep"}
         current = self.selected_run()
         self.clear()
         for r in rows:
             total = r["total"] or 0
             pct = f" {100 * r['step'] / total:3.0f}%" if total else ""
-            key = r["key"]  # the run's key metric, as its model declares it
+            key = r["key"]  # the run's key metric, as its model declares it (a sweep's: its objective)
             value = r["metrics"].get(key) if key else None
             metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
             state = r["state"]  # "unreadable: <reason>" for a broken directory
-            self.add_row(self.run_cell(r["id"]), r["model"],
+            sweep = r.get("kind") == "sweep"
+            progress = f"{r['step']}/{total} trials" if sweep else f"{r['step']:,}/{total:,}{pct}"
+            self.add_row(self.run_cell(r["id"], indent="  " if r.get("sweep") else ""), r["model"],
                          Text(state, style=COLOURS.get(state.split(":")[0], "red")),
-                         f"{r['step']:,}/{total:,}{pct}", metric, " ".join(r.get("tags") or []), key=r["id"])
+                         progress, ("best " if sweep and value is not None else "") + metric,
+                         " ".join(r.get("tags") or []), key=r["id"])
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))

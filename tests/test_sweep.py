@@ -1,0 +1,209 @@
+"""Sweeps: grids and Optuna searches of ordinary runs, pruning, recovery after SIGKILL, two workers.
+
+Every trial is tiny (a VAE or the seed's GAN for a few dozen steps). The sweep's worker and its
+trials are real detached processes; each test waits for what it can see (the study's trials,
+the runs' status files) and kills whatever it started before it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from typer.testing import CliRunner
+
+from genlab import study as studies
+from genlab.cli import app
+from genlab.store import read_json
+from genlab.sweep import read_spec, workers
+
+SHORT = ["--max-steps", "20", "--hp", "hidden=32"]
+
+
+def genlab(*args, env=None, timeout=240):
+    return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def wait_until(predicate, timeout=150.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def trials(root: Path, sweep: str) -> list:
+    sweep_dir = root / sweep
+    return studies.load(sweep_dir, read_spec(sweep_dir), for_search=False).get_trials(deepcopy=False)
+
+
+def shown(root: Path, sweep: str) -> dict:
+    p = genlab("sweep", "show", sweep, "--json", "--runs-dir", root)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.fixture(autouse=True)
+def no_strays(tmp_path):
+    """Whatever a test started (workers, trials) is gone when it ends."""
+    yield
+    for _ in range(2):
+        out = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+        for pid in map(int, out):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+
+
+def test_a_grid_runs_every_point_once_two_at_a_time(runs):
+    p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--grid", "latent=4,8", *SHORT, "--parallel", "2",
+               "--name", "g", "--wait", "--runs-dir", runs)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "grid of 4 trials" in p.stdout and "2 at a time" in p.stdout and "how each did" in p.stdout
+    done = trials(runs, "g")
+    assert [t.state for t in done] == [optuna.trial.TrialState.COMPLETE] * 4
+    assert sorted((t.params["lr"], t.params["latent"]) for t in done) == [(1e-3, 4), (1e-3, 8), (2e-3, 4), (2e-3, 8)]
+    for t in done:  # each trial is an ordinary run of its own, with its parameters and its sweep
+        config = read_json(runs / t.user_attrs["run_id"] / "config.json")
+        assert config["sweep"] == "g" and config["lr"] == t.params["lr"] and config["hp"]["latent"] == t.params["latent"]
+        assert t.value == pytest.approx(last_quality(runs / t.user_attrs["run_id"], "test_is_nll"))
+    data = shown(runs, "g")
+    assert data["state"] == "finished" and data["counts"]["complete"] == 4
+    values = [t["value"] for t in data["trials"]]
+    assert values == sorted(values)  # best first
+    # genlab runs puts the trials under their sweep
+    listing = genlab("runs", "--runs-dir", runs).stdout
+    assert "sweep g" in listing and listing.index("sweep g") < listing.index("g-000")
+    assert [r["sweep"] for r in json.loads(genlab("runs", "--json", "--runs-dir", runs).stdout)] == ["g"] * 4
+    compared = genlab("compare", "--sweep", "g", "--runs-dir", runs)
+    assert compared.returncode == 0 and compared.stdout.count("g-00") >= 8  # what differs, how each did
+
+
+def last_quality(run_dir: Path, metric: str) -> float:
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    return [e[metric] for e in events if e["kind"] == "eval" and metric in e][-1]
+
+
+def test_a_tpe_search_prunes_a_hopeless_trial(runs):
+    """Four TPE trials of the learning rate; the pruner, fed the runs' own quality checks (every
+    5 steps, the same steps in every trial), stops one far worse than the median."""
+    p = genlab("sweep", "vae", "--search", "tpe", "--trials", "4", "--range", "lr=1e-7:3e-3:log", "--parallel", "2",
+               "--max-steps", "30", "--hp", "hidden=32", "--prune", "--prune-every", "5", "--prune-startup", "1",
+               "--name", "t", "--wait", "--runs-dir", runs)
+    assert p.returncode == 0, p.stdout + p.stderr
+    done = trials(runs, "t")
+    assert len(done) == 4 and all(t.state.is_finished() for t in done)
+    assert {t.state for t in done} <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    for t in done:
+        events = [json.loads(line) for line in (runs / t.user_attrs["run_id"] / "events.jsonl").read_text().splitlines()]
+        steps = [e["step"] for e in events if e["kind"] == "eval" and e.get("quality")]
+        assert all(s % 5 == 0 for s in steps[:-1])  # aligned, so the pruner compares like with like
+        assert set(t.intermediate_values) <= set(steps)
+
+
+def test_a_pruned_trial_stops_with_its_checkpoint_and_resumes_by_hand(runs):
+    """A grid whose last point (in GridSampler's order, seed 0) is hopeless: far worse than the
+    median of the two before it at the same step, it is pruned."""
+    p = genlab("sweep", "vae", "--grid", "lr=1e-7,2e-3,3e-3", *SHORT[2:], "--max-steps", "30", "--prune",
+               "--prune-every", "5", "--prune-startup", "1", "--name", "p", "--wait", "--runs-dir", runs)
+    assert p.returncode == 0, p.stdout + p.stderr
+    done = trials(runs, "p")
+    assert done[-1].params["lr"] == 1e-7, "GridSampler's order changed: put the hopeless point last again"
+    assert done[0].state == optuna.trial.TrialState.COMPLETE  # nothing to compare it with
+    assert done[2].state == optuna.trial.TrialState.PRUNED, [(t.params, t.state, t.value) for t in done]
+    assert 0 < max(done[2].intermediate_values) < 30  # stopped early, at a step of the grid
+    run_dir = runs / done[2].user_attrs["run_id"]
+    status = read_json(run_dir / "status.json")
+    assert status["state"] == "stopped" and status["reason"].startswith("pruned by sweep p")
+    assert any(run_dir.glob("checkpoints/step-*.pt"))
+    assert "pruned" in genlab("runs", "--runs-dir", runs).stdout
+    r = genlab("resume", run_dir.name, "--runs-dir", runs)
+    assert r.returncode == 0 and read_json(run_dir / "status.json")["state"] == "finished", r.stdout + r.stderr
+
+
+def test_pause_stop_and_a_killed_worker_lose_nothing(runs):
+    """Pause and resume a sweep, stop it, resume it; SIGKILL its worker and a trial's trainer,
+    then `sweep resume`: finished trials are not run again, the killed one resumes from its
+    checkpoint, every trial is told to Optuna once."""
+    p = genlab("sweep", "gan", "--grid", "lr=1e-4,2e-4", "--max-steps", "600", "--name", "k", "--runs-dir", runs)
+    assert p.returncode == 0, p.stdout + p.stderr
+    first = runs / "k-000"
+    wait_until(lambda: (read_json(first / "status.json") or {}).get("step", 0) > 20, what="trial 0 training")
+    assert genlab("pause", "k", "--runs-dir", runs).returncode == 0
+    assert read_json(first / "status.json")["state"] == "paused"
+    assert genlab("resume", "k", "--runs-dir", runs).returncode == 0
+    wait_until(lambda: read_json(first / "status.json")["state"] == "running", what="trial 0 running again")
+    r = genlab("stop", "k", "--runs-dir", runs)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert read_json(first / "status.json")["state"] == "stopped" and shown(runs, "k")["state"] == "stopped"
+    assert genlab("sweep", "resume", "k", "--runs-dir", runs).returncode == 0
+    wait_until(lambda: (read_json(first / "status.json") or {}).get("state") == "running", what="trial 0 resumed")
+    # SIGKILL the worker, and the trainer of the trial it runs
+    live = [w for w in workers(runs / "k") if w["live"]]
+    assert len(live) == 1
+    os.kill(live[0]["pid"], signal.SIGKILL)
+    wait_until(lambda: not [w for w in workers(runs / "k") if w["live"]], what="the worker dead")
+    running = [t for t in trials(runs, "k") if t.state == optuna.trial.TrialState.RUNNING]
+    assert len(running) == 1
+    trainer = runs / running[0].user_attrs["run_id"]
+    os.kill(read_json(trainer / "status.json")["pid"], signal.SIGKILL)
+    assert shown(runs, "k")["state"] == "interrupted"
+    assert genlab("sweep", "resume", "k", "--runs-dir", runs).returncode == 0
+    wait_until(lambda: shown(runs, "k")["state"] == "finished", timeout=240, what="the sweep finished")
+    done = trials(runs, "k")
+    assert len(done) == 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in done)
+    assert sorted(t.user_attrs["run_id"] for t in done) == ["k-000", "k-001"]
+    log = (runs / "k" / "log.txt").read_text()
+    assert log.count("started: run k-000") == 1 and log.count("started: run k-001") == 1
+    assert f"resuming run {trainer.name}" in log
+    for t in done:
+        assert read_json(runs / t.user_attrs["run_id"] / "status.json")["state"] == "finished"
+
+
+def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
+    p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--seeds", "0,1", *SHORT, "--name", "j", "--runs-dir", runs)
+    assert p.returncode == 0, p.stdout + p.stderr
+    j = genlab("sweep", "join", "j", "--runs-dir", runs)
+    assert j.returncode == 0, j.stdout + j.stderr
+    wait_until(lambda: shown(runs, "j")["state"] == "finished", timeout=240, what="the sweep finished")
+    done = trials(runs, "j")
+    assert len(done) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in done)
+    points = sorted((t.params["lr"], t.params["seed"]) for t in done)
+    assert points == sorted((lr, s) for lr in (1e-3, 2e-3) for s in (0, 1))  # each grid point once
+    assert len({t.user_attrs["run_id"] for t in done}) == 4
+    log = (runs / "j" / "log.txt").read_text()
+    started = [line.split("trial ")[1].split()[0] for line in log.splitlines() if " started: run " in line]
+    assert sorted(started, key=int) == [str(n) for n in range(4)]  # no trial started twice
+    assert len(workers(runs / "j")) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["vae", "--grid", "nosuch=1,2"], "unknown key 'nosuch' for vae"),
+    (["vae", "--grid", "latent=big,small"], "--hp latent must be an integer"),
+    (["vae", "--grid", "lr="], "--grid lr= is empty"),
+    (["vae", "--search", "tpe", "--range", "lr=1e-2:1e-4:log"], "its low 1e-2 is above its high 1e-4"),
+    (["vae", "--grid", "lr=1e-3", "--parallel", "0"], "--parallel must be at least 1, got 0"),
+    (["vae", "--search", "tpe", "--range", "lr=1e-4:1e-2", "--trials", "0"], "--trials must be at least 1"),
+    (["vae", "--grid", "lr=1e-3", "--objective", "test_fld"], "vae does not report 'test_fld'"),
+    (["vae", "--grid", "lr=1e-3,2e-3", "--grid", "latent=2,3"], "more than the limit of 3"),
+    (["vae", "--range", "lr=1e-4:1e-2", "--search", "grid"], "add --search random or --search tpe"),
+    (["nosuch", "--grid", "lr=1"], "unknown model"),
+    (["--recipe", "cures"], "give --max-minutes M"),
+])
+def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypatch):
+    monkeypatch.setenv("GENLAB_SWEEP_MAX_TRIALS", "3")
+    r = CliRunner().invoke(app, ["sweep", *args, "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and message in r.output and r.output.strip().count("\n") == 0, (args, r.output)
+    assert not runs.exists() or not any(runs.iterdir())
