@@ -84,6 +84,8 @@ def start(
         grid_ = dict(sweep_plan.RECIPES[recipe]["grid"])
         preset = preset or (sweep_plan.RECIPES[recipe]["preset"] if resolved_device(device) == "cpu" else None)
         wait = True
+    if max_minutes is not None and epochs is None and max_steps is None:
+        epochs = 1000  # a time budget alone: the time decides, not the default epochs
     root = runs_root(runs_dir)
     label = recipe or model or "models"
     run = {"hp": parse_hp(hp), "preset": preset, "epochs": epochs, "max_steps": max_steps,
@@ -110,8 +112,8 @@ def resolved_device(device: str) -> str:
 
 def describe(spec) -> None:
     what = f"{spec.search} search of {spec.trials} trials" if spec.search != "grid" else f"grid of {spec.trials} trials"
-    length = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in spec.run.items()
-                       if k in ("epochs", "max_steps", "max_minutes") and v is not None)
+    lengths = ("max_minutes",) if spec.run.get("max_minutes") else ("epochs", "max_steps")  # a budget decides alone
+    length = ", ".join(f"{k.replace('_', ' ')} {spec.run[k]:g}" for k in lengths if spec.run.get(k) is not None)
     out.print(f"sweep {spec.sweep_id}: {spec.model or 'models ' + ','.join(map(str, spec.grid['model']))}, {what}"
               f"{', ' + length if length else ''}, {spec.parallel} at a time; objective {spec.objective} "
               f"({'lower' if spec.direction == 'minimize' else 'higher'} is better)"

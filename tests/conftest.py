@@ -14,12 +14,31 @@ if os.environ.get("GENLAB_DATA_DIR"):
     os.environ["GENLAB_DATA_DIR"] = str(Path(os.environ["GENLAB_DATA_DIR"]).resolve())
 os.environ["GENLAB_OFFLINE"] = "1"
 
+# pytest -n N (pytest-xdist): each test worker gets its own share of the cores, and so does every
+# process it starts (affinity is inherited; genlab trains with a thread a core it may use), so
+# two workers' training processes never fight over the same cores
+_worker, _count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _worker.startswith("gw") and _count > 1 and hasattr(os, "sched_setaffinity"):
+    _cpus = sorted(os.sched_getaffinity(0))
+    if len(_cpus) >= _count:
+        os.sched_setaffinity(0, _cpus[int(_worker[2:]) % _count::_count])
+
 # tests about full MNIST itself: its files, its 60,000 digits, the steps of an epoch of it
 needs_mnist = pytest.mark.skipif(not os.environ.get("GENLAB_DATA_DIR"),
                                  reason="about full MNIST: set GENLAB_DATA_DIR to a directory holding it")
 
 # giving a file to another user (chown) or becoming one (setuid) takes root
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: it chowns a file to another uid or runs as one")
+
+
+# the longest tests (real runs in a terminal, sweeps, kills) start first, so with -n the suite
+# does not end waiting on one of them
+LONG_FIRST = ("test_terminal.py", "test_sweep.py", "test_control.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: next((i for i, name in enumerate(LONG_FIRST) if item.fspath.basename == name),
+                                     len(LONG_FIRST)))
 
 
 @pytest.fixture(autouse=True)

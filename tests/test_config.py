@@ -45,4 +45,4 @@ def test_the_cli_defaults_are_the_dataclasses():
         assert given[name] == default(field, Cadence), name
     assert given["compile"] == default("compile", Speed) and given["amp"] == default("amp", Speed)
     assert given["seed"] == default("seed") and given["device"] == default("device_requested")
-    assert {f.name for f in fields(Cadence)} - set(option.values()) == {"metrics_every_s", "quality_samples", "quality_k"}
+    assert {f.name for f in fields(Cadence)} - set(option.values()) == {"metrics_every_s", "quality_samples", "quality_k", "quality_every_steps"}

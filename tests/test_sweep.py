@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from genlab import study as studies
 from genlab.cli import app
 from genlab.store import read_json
-from genlab.sweep import read_spec, workers
+from genlab.sweep import read_spec, state, workers
 
 SHORT = ["--max-steps", "20", "--hp", "hidden=32"]
 
@@ -47,10 +47,20 @@ def trials(root: Path, sweep: str) -> list:
     return studies.load(sweep_dir, read_spec(sweep_dir), for_search=False).get_trials(deepcopy=False)
 
 
+def cli(*args) -> str:
+    """A command that only reads (runs, compare, sweep show), in this process."""
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
 def shown(root: Path, sweep: str) -> dict:
-    p = genlab("sweep", "show", sweep, "--json", "--runs-dir", root)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
+    return json.loads(cli("sweep", "show", sweep, "--json", "--runs-dir", root))
+
+
+def sweep_state(root: Path, sweep: str) -> str:
+    """What the sweep's own files say (trials.json, its workers): no Optuna, no subprocess."""
+    return state(root / sweep)
 
 
 @pytest.fixture(autouse=True)
@@ -84,11 +94,10 @@ def test_a_grid_runs_every_point_once_two_at_a_time(runs):
     values = [t["value"] for t in data["trials"]]
     assert values == sorted(values)  # best first
     # genlab runs puts the trials under their sweep
-    listing = genlab("runs", "--runs-dir", runs).stdout
+    listing = cli("runs", "--runs-dir", runs)
     assert "sweep g" in listing and listing.index("sweep g") < listing.index("g-000")
-    assert [r["sweep"] for r in json.loads(genlab("runs", "--json", "--runs-dir", runs).stdout)] == ["g"] * 4
-    compared = genlab("compare", "--sweep", "g", "--runs-dir", runs)
-    assert compared.returncode == 0 and compared.stdout.count("g-00") >= 8  # what differs, how each did
+    assert [r["sweep"] for r in json.loads(cli("runs", "--json", "--runs-dir", runs))] == ["g"] * 4
+    assert cli("compare", "--sweep", "g", "--runs-dir", runs).count("g-00") >= 8  # what differs, how each did
 
 
 def last_quality(run_dir: Path, metric: str) -> float:
@@ -128,27 +137,25 @@ def test_a_pruned_trial_stops_with_its_checkpoint_and_resumes_by_hand(runs):
     status = read_json(run_dir / "status.json")
     assert status["state"] == "stopped" and status["reason"].startswith("pruned by sweep p")
     assert any(run_dir.glob("checkpoints/step-*.pt"))
-    assert "pruned" in genlab("runs", "--runs-dir", runs).stdout
+    assert "pruned" in cli("runs", "--runs-dir", runs)
     r = genlab("resume", run_dir.name, "--runs-dir", runs)
     assert r.returncode == 0 and read_json(run_dir / "status.json")["state"] == "finished", r.stdout + r.stderr
 
 
 def test_pause_stop_and_a_killed_worker_lose_nothing(runs):
-    """Pause and resume a sweep, stop it, resume it; SIGKILL its worker and a trial's trainer,
-    then `sweep resume`: finished trials are not run again, the killed one resumes from its
-    checkpoint, every trial is told to Optuna once."""
-    p = genlab("sweep", "gan", "--grid", "lr=1e-4,2e-4", "--max-steps", "600", "--name", "k", "--runs-dir", runs)
+    """Pause a sweep, stop it, resume it; SIGKILL its worker and its trial's trainer, then
+    `sweep resume`: the killed trial resumes from its checkpoint, the other runs once, every
+    trial is told to Optuna once."""
+    p = genlab("sweep", "gan", "--grid", "lr=1e-4,2e-4", "--max-steps", "300", "--name", "k", "--runs-dir", runs)
     assert p.returncode == 0, p.stdout + p.stderr
     first = runs / "k-000"
-    wait_until(lambda: (read_json(first / "status.json") or {}).get("step", 0) > 20, what="trial 0 training")
-    assert genlab("pause", "k", "--runs-dir", runs).returncode == 0
-    assert read_json(first / "status.json")["state"] == "paused"
-    assert genlab("resume", "k", "--runs-dir", runs).returncode == 0
-    wait_until(lambda: read_json(first / "status.json")["state"] == "running", what="trial 0 running again")
-    r = genlab("stop", "k", "--runs-dir", runs)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert read_json(first / "status.json")["state"] == "stopped" and shown(runs, "k")["state"] == "stopped"
-    assert genlab("sweep", "resume", "k", "--runs-dir", runs).returncode == 0
+    wait_until(lambda: (read_json(first / "status.json") or {}).get("step", 0) > 10, what="trial 0 training")
+    paused = genlab("pause", "k", "--runs-dir", runs)
+    assert paused.returncode == 0 and read_json(first / "status.json")["state"] == "paused", paused.stdout + paused.stderr
+    stopped = genlab("stop", "k", "--runs-dir", runs)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert read_json(first / "status.json")["state"] == "stopped" and sweep_state(runs, "k") == "stopped"
+    assert genlab("resume", "k", "--runs-dir", runs).returncode == 0  # a sweep with no worker gets one
     wait_until(lambda: (read_json(first / "status.json") or {}).get("state") == "running", what="trial 0 resumed")
     # SIGKILL the worker, and the trainer of the trial it runs
     live = [w for w in workers(runs / "k") if w["live"]]
@@ -161,7 +168,7 @@ def test_pause_stop_and_a_killed_worker_lose_nothing(runs):
     os.kill(read_json(trainer / "status.json")["pid"], signal.SIGKILL)
     assert shown(runs, "k")["state"] == "interrupted"
     assert genlab("sweep", "resume", "k", "--runs-dir", runs).returncode == 0
-    wait_until(lambda: shown(runs, "k")["state"] == "finished", timeout=240, what="the sweep finished")
+    wait_until(lambda: sweep_state(runs, "k") == "finished", timeout=240, what="the sweep finished")
     done = trials(runs, "k")
     assert len(done) == 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in done)
     assert sorted(t.user_attrs["run_id"] for t in done) == ["k-000", "k-001"]
@@ -177,7 +184,7 @@ def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
     assert p.returncode == 0, p.stdout + p.stderr
     j = genlab("sweep", "join", "j", "--runs-dir", runs)
     assert j.returncode == 0, j.stdout + j.stderr
-    wait_until(lambda: shown(runs, "j")["state"] == "finished", timeout=240, what="the sweep finished")
+    wait_until(lambda: sweep_state(runs, "j") == "finished", timeout=240, what="the sweep finished")
     done = trials(runs, "j")
     assert len(done) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in done)
     points = sorted((t.params["lr"], t.params["seed"]) for t in done)
