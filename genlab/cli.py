@@ -273,6 +273,7 @@ def command_and_wait(info, command: str, states: tuple[str, ...], wait: float, *
 def pause(run: RunOrSweep, runs_dir: RunsDir = None,
           wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 30.0) -> None:
     """Pause a running run at its next step boundary (after a checkpoint); it stays in memory.
+
     Given a sweep: its workers start no trial and pause every trial they run."""
     from genlab.cli_sweep import control, run_or_sweep
 
@@ -292,6 +293,7 @@ def pause(run: RunOrSweep, runs_dir: RunsDir = None,
 def stop(run: RunOrSweep, runs_dir: RunsDir = None,
          wait: Annotated[float, typer.Option(help="Seconds to wait for the run to confirm.")] = 60.0) -> None:
     """Stop a run: it writes a checkpoint, records 'stopped' and exits (resume continues it).
+
     Given a sweep: every trial it runs stops so, then its workers exit."""
     from genlab.cli_sweep import control, run_or_sweep
 
@@ -319,7 +321,9 @@ def resume(
     ascii: Ascii = False,
 ) -> None:
     """Resume a paused run in place, or a stopped, crashed or finished one from its newest good
-    checkpoint (same steps, data order and random streams). Given a sweep: its paused trials
+    checkpoint (same steps, data order and random streams).
+
+    Given a sweep: its paused trials
     go on, and a sweep with no live worker gets one (as 'genlab sweep resume')."""
     from genlab.cli_sweep import control, run_or_sweep
     from genlab.validate import new_total, positive

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -232,7 +233,11 @@ def print_trials(sweep_dir: Path) -> None:
         table.add_row(str(t.get("number")), t.get("run_id") or "-", t.get("state", "?"),
                       *(fmt_param(params.get(k)) for k in keys),
                       f"{value:.4g}" if isinstance(value, (int, float)) else "-", t.get("reason") or "")
-    out.print(table)
+    if out.is_terminal:
+        out.print(table)
+    else:  # a pipe or a file: whole values, however wide (Rich would cut the table to 80 columns)
+        wide = Console(file=out.file, width=100_000, highlight=False, no_color=True)
+        wide.print(table, width=wide.measure(table).maximum, soft_wrap=False)
     for w in workers(sweep_dir):
         wall = max(1e-9, (w.get("heartbeat") or time.time()) - (w.get("started") or time.time()))
         out.print(f"  worker {w['name']}: {w.get('state')}{'' if w['live'] else ' (gone)'}, "
@@ -248,8 +253,9 @@ def fmt_param(value) -> str:
 
 @sweep_app.command(name="resume")
 def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
-    """Continue a sweep whose worker was stopped or killed: finished trials are not run again,
-    interrupted ones resume from their checkpoints."""
+    """Continue a sweep whose worker was stopped or killed.
+
+    Finished trials are not run again; interrupted ones resume from their checkpoints."""
     from genlab.store import runs_root
     from genlab.sweep import resolve_sweep
 
@@ -258,8 +264,9 @@ def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir =
 
 @sweep_app.command()
 def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
-    """Start another worker on a sweep (here, or on another machine that shares the runs
-    directory): Optuna's storage gives each worker different trials."""
+    """Start another worker on a sweep, here or on another machine sharing the runs directory.
+
+    Optuna's storage gives each worker different trials."""
     from genlab.store import runs_root
     from genlab.sweep import read_spec, resolve_sweep, state
 

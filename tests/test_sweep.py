@@ -214,3 +214,19 @@ def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypa
     r = CliRunner().invoke(app, ["sweep", *args, "--runs-dir", str(runs)])
     assert r.exit_code == 2 and message in r.output and r.output.strip().count("\n") == 0, (args, r.output)
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_the_cures_recipe_gives_each_gan_its_cpu_preset_where_it_has_one():
+    from genlab import models, sweep_plan
+    from genlab.sweep import run_options
+
+    recipe = sweep_plan.RECIPES["cures"]
+    spec = sweep_plan.build(None, sweep_id="c", grid=dict(recipe["grid"]), ranges={}, seeds=(0,), search=None,
+                            trials=None, objective=None, prune=False, prune_every=None, prune_startup=2, parallel=1,
+                            run={"preset": recipe["preset"], "max_minutes": 3, "epochs": 1000})
+    assert spec.trials == 4 and spec.objective == "test_fld" and spec.direction == "minimize"
+    for point in spec.grid_points():
+        options = run_options(spec, point)
+        has = "cpu" in models.get(point["model"]).presets
+        assert options["model"] == point["model"] and options["preset"] == ("cpu" if has else None)
+        assert options["max_minutes"] == 3 and options["sweep"] == "c"
