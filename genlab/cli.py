@@ -415,14 +415,17 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
         return
-    if not infos:
+    from genlab.sweep import sweep_dirs
+
+    if not infos and (tag or not sweep_dirs(root)):
         out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else
                   f"no runs in {root} yet: start one with 'genlab train gan'")
         return
     table = Table(title=f"runs in {root}", title_justify="left")
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
-    widest = {"id": max(len(r.run_id) for r in infos), "status": 8, "key metric": 10, "age": 9,
-              "step": max(len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos)}
+    widest = {"id": max([len(r.run_id) + 2 for r in infos] + [8 + len(d.name) for d in sweep_dirs(root)]),
+              "status": 8, "key metric": 10, "age": 9,
+              "step": max([len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos] + [4])}
     piped = not out.is_terminal  # a pipe or a file: whole values, however wide
     labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
     columns = ("id", "model", "status", "step", "key metric", "age") + (("tags",) if any(labels.values()) else ())
