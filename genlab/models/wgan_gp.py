@@ -35,7 +35,8 @@ class WGANGP(DCGAN):
                FLD_PANE),
         key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
     )
-    presets = {}  # dcgan's cpu preset was measured for the BCE loss, not for a critic
+    # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-wgan-gp-cpu.txt)
+    presets = {"cpu": {"batch_size": 64, "lr": 8e-4, "width": 20, "critic_iters": 4}}
 
     def make_discriminator(self, width: int, classes: int):
         return ConvDiscriminator(width, batchnorm=False, classes=classes)
