@@ -127,6 +127,7 @@ def train(
     eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = default("eval_size", Cadence),
     log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = default("log_every_s", Cadence),
     quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks (kept under 10% of time).")] = default("quality_every_s", Cadence),
+    exclude_digits: Annotated[Optional[str], typer.Option("--exclude-digits", help="Leave these digits out of training, e.g. 9 or 1,7 (for genlab anomaly).")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
@@ -139,7 +140,7 @@ def train(
         max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
         compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
         keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
-        quality_every_s=quality_every,
+        quality_every_s=quality_every, exclude_digits=exclude_digits,
     )
     run_dir = create(prepared)
     if detach:
@@ -780,6 +781,83 @@ def latent(
     print(latent_text(m.points, labels.cpu(), width, height, colour=out.is_terminal and not out.no_color))
     if out_file is not None:
         out.print(f"saved the map to {out_file}")
+
+
+@app.command()
+def anomaly(
+    run: RunRef,
+    images: Annotated[Optional[Path], typer.Option("--images", help="Score these images (.npy, uint8 N×28×28) instead of the test set.")] = None,
+    score: Annotated[str, typer.Option(help="elbo (negative ELBO), recon (reconstruction) or is-nll (importance-sampled).")] = "elbo",
+    k: Annotated[int, typer.Option("-k", help="Importance samples per image for --score is-nll.")] = 100,
+    data_dir: DataDir = None,
+    runs_dir: RunsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Anomaly scores from a VAE (higher = more unusual). On the test set of a run trained with
+    --exclude-digits: the AUROC of the left-out digits against the learnt ones, and both
+    score histograms."""
+    import torch
+
+    from genlab import anomaly as an, latent as lat, trained
+    from genlab.data import load_for_run
+    from genlab.device import resolve
+    from genlab.store import resolve_run, runs_root
+
+    if score not in an.SCORES:
+        raise UsageError(f"unknown --score {score!r}; choose from {', '.join(an.SCORES)}")
+    if k < 1:
+        raise UsageError(f"-k must be positive, got {k}")
+    given = an.read_images(images) if images is not None else None
+    dev = resolve("cpu")
+    run_dir = resolve_run(runs_root(runs_dir), run)
+    t = trained.newest(run_dir, dev, on_bad=warn_skipped)
+    lat.check_vae(t.model, run_dir.name, "anomaly detection")
+    excluded = tuple(t.config.exclude_digits)
+    digits = load_for_run(t.config.data, dev, data_dir)
+    learnt = ~torch.isin(digits.test_labels, torch.tensor(excluded, dtype=digits.test_labels.dtype))
+    base = an.scores(t.model, digits.test_images[learnt], score, k)  # the learnt test digits
+    report = {"run": run_dir.name, "step": t.step, "score": score, "excluded": list(excluded)}
+    if given is not None:
+        mine = an.scores(t.model, given, score, k)
+        pct = torch.searchsorted(base.sort().values, mine).double() / len(base)
+        report.update(n=len(mine), scores=[round(float(v), 4) for v in mine],
+                      percentiles=[round(float(p), 4) for p in pct])
+    elif excluded:
+        other = an.scores(t.model, digits.test_images[~learnt], score, k)
+        per_digit = {int(d): an.auroc(other[digits.test_labels[~learnt] == d], base) for d in excluded}
+        report.update(n_learnt=len(base), n_excluded=len(other), auroc=an.auroc(other, base), auroc_by_digit=per_digit,
+                      mean_learnt=float(base.mean()), mean_excluded=float(other.mean()))
+    else:
+        raise UsageError(f"run {run_dir.name} left out no digits: train with --exclude-digits D to measure "
+                         "how well it finds them, or score your own with --images FILE.npy")
+    if as_json:
+        print(json.dumps(report))
+        return
+    head = f"{run_dir.name} at step {t.step:,}, score {score} (higher = more unusual)"
+    if given is not None:
+        out.print(f"{head}: {len(mine):,} images from {images}; mean {float(mine.mean()):.4g}, "
+                  f"median percentile among the learnt test digits {float(pct.median()):.0%}", soft_wrap=True)
+        for i, (v, p) in enumerate(zip(mine[:10].tolist(), pct[:10].tolist())):
+            out.print(f"  image {i}: {v:.4g}  (above {p:.0%} of the learnt test digits)")
+        return
+    out.print(f"{head}: left out {','.join(map(str, excluded))}; AUROC {report['auroc']:.3f} "
+              f"({len(other):,} left-out against {len(base):,} learnt test digits)", soft_wrap=True)
+    if len(excluded) > 1:
+        out.print("  by digit: " + "  ".join(f"{d}: {a:.3f}" for d, a in per_digit.items()))
+    print(score_histograms(base, other, score, out.width if out.is_terminal else 80, colour=out.is_terminal and not out.no_color))
+
+
+def score_histograms(learnt, left_out, score: str, width: int, colour: bool) -> str:
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, 18)
+    plt.theme("pro" if colour else "clear")
+    plt.hist(learnt.tolist(), bins=40, label="learnt digits", marker="░" if not colour else "sd")
+    plt.hist(left_out.tolist(), bins=40, label="left-out digits", marker="█" if not colour else "hd")
+    plt.title(f"{score} of the test digits")
+    drawn = plt.build()
+    return drawn if colour else plt.uncolorize(drawn)
 
 
 def walk(t, rows: int, steps: int, seed: int, linear: bool, between, data_dir) -> tuple:

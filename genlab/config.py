@@ -68,6 +68,7 @@ class RunConfig:
     device_requested: str = "auto"
     preset: str | None = None
     sweep: str | None = None  # the sweep this run is a trial of (genlab/sweep.py)
+    exclude_digits: tuple = ()  # digits left out of training (anomaly detection); the test set keeps them
     sample_count: int = 64  # digits in the fixed-latent grid (the model's own count)
     cadence: Cadence = Cadence()
     speed: Speed = Speed()
@@ -111,6 +112,8 @@ class RunConfig:
             raw["hp"] = hp
         known = {f.name for f in fields(cls)} - set(parts)
         notes = [f"config.json: unknown key {key!r} ignored" for key in raw if key not in known]
+        if isinstance(raw.get("exclude_digits"), list):
+            raw["exclude_digits"] = tuple(raw["exclude_digits"])
         try:
             config = cls(**{k: v for k, v in raw.items() if k in known}, **parts)
         except TypeError as e:  # a required field missing
@@ -155,7 +158,8 @@ def parse_hp(pairs: list[str] | None) -> dict:
 def make_config(model: str, *, epochs: int | None = None, max_steps: int | None = None,
                 max_minutes: float | None = None, batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                 device: str | None = None, hp: dict | None = None, preset: str | None = None,
-                compile: bool = False, amp: str | None = None, sweep: str | None = None, **cadence) -> RunConfig:
+                compile: bool = False, amp: str | None = None, sweep: str | None = None,
+                exclude_digits=None, **cadence) -> RunConfig:
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
     then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``. ``cadence``: Cadence's fields,
     None for the default."""
@@ -195,9 +199,27 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     return RunConfig(
         model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
         seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
-        device_requested=device, preset=preset, sweep=sweep, sample_count=cls.sample_count,
+        device_requested=device, preset=preset, sweep=sweep, exclude_digits=check_excluded(exclude_digits),
+        sample_count=cls.sample_count,
         cadence=Cadence(**cadence_values), speed=Speed(compile=bool(compile), amp=check_amp(amp)),
     )
+
+
+def check_excluded(digits) -> tuple:
+    """``--exclude-digits``: "9", "1,7" or a list of ints, to a sorted tuple; UsageError for a
+    digit outside 0-9 or all ten of them."""
+    if digits is None or digits == "" or digits == ():
+        return ()
+    raw = digits.split(",") if isinstance(digits, str) else list(digits)
+    try:
+        out = tuple(sorted({int(d) for d in raw}))
+    except (TypeError, ValueError):
+        raise UsageError(f"--exclude-digits expects digits 0-9 separated by commas, got {digits!r}") from None
+    if any(d < 0 or d > 9 for d in out):
+        raise UsageError(f"--exclude-digits takes digits 0 to 9, got {', '.join(map(str, out))}")
+    if len(out) == 10:
+        raise UsageError("--exclude-digits cannot leave out all ten digits: nothing would be left to train on")
+    return out
 
 
 def finish_config(config: RunConfig, *, run_id: str, device, data: dict, steps_per_epoch: int,

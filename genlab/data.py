@@ -138,7 +138,19 @@ class Digits:
             self.source,
             self.location,
             self.notice,
+            self.excluded,
         )
+
+    excluded: tuple = ()  # digits left out of the training set (the test set keeps every digit)
+
+    def without(self, digits) -> "Digits":
+        """The same digits with ``digits`` (e.g. (9,)) left out of the training set: a model of
+        the others, for which the left-out ones are anomalies."""
+        if not digits:
+            return self
+        keep = ~torch.isin(self.train_labels, torch.tensor(sorted(digits), device=self.train_labels.device))
+        return Digits(self.train_images[keep], self.train_labels[keep], self.test_images, self.test_labels,
+                      self.source, self.location, self.notice, tuple(sorted(digits)))
 
     def describe(self) -> dict:
         return {
@@ -147,6 +159,7 @@ class Digits:
             "train": len(self.train_images),
             "test": len(self.test_images),
             "notice": self.notice,
+            **({"excluded": list(self.excluded)} if self.excluded else {}),
         }
 
 
@@ -251,6 +264,7 @@ def load_for_run(data: dict, device: str | torch.device, data_dir: str | os.Path
         if not has_mnist(directory):
             raise UsageError(f"the run's data directory {directory} no longer holds MNIST; pass --data-dir")
     digits = read_bundled() if directory is None else read_directory(directory, source)
+    digits = digits.without(data.get("excluded") or ())
     if (len(digits.train_images), len(digits.test_images)) != (data.get("train"), data.get("test")):
         raise UsageError(f"{directory or 'the bundled sample'} holds {len(digits.train_images):,} training digits; "
                          f"the run was trained on {data.get('train'):,}")

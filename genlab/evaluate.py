@@ -81,17 +81,23 @@ def measure(model, test_images: torch.Tensor, test_labels: torch.Tensor, *, n: i
     return model.evaluate(test_images[:n], test_labels[:n], interrupt=interrupt)
 
 
-@torch.no_grad()
 def vae_importance_nll(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, chunk: int = 100,
                        interrupt=None) -> float:
     """log p(x) ≈ log mean_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x); mean over digits, in nats.
     Gives way (raises Interrupted) when ``interrupt()`` says a command waits."""
+    return float(vae_importance_nll_each(vae, images, k, seed, chunk, interrupt).mean())
+
+
+@torch.no_grad()
+def vae_importance_nll_each(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, chunk: int = 100,
+                            interrupt=None) -> torch.Tensor:
+    """The importance-sampled -log p(x) of each digit (float64, on the CPU)."""
     from genlab.models.base import TEST_BINARIZATION_SEED, Interrupted, binarize
 
     net = vae.net.eval()
     x_all = binarize(images.reshape(len(images), 784), torch.Generator().manual_seed(TEST_BINARIZATION_SEED))
     g = torch.Generator().manual_seed(seed)
-    total = 0.0
+    each = []
     for x in x_all.split(chunk):
         if interrupt is not None and interrupt():
             vae.net.train()
@@ -110,6 +116,6 @@ def vae_importance_nll(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, 
             log_qz = -0.5 * (eps.pow(2) + math.log(2 * math.pi) + logvar).sum(-1)
             weights.append(log_px_z + log_pz - log_qz)
         w = torch.cat(weights)  # k × batch
-        total += float(-(torch.logsumexp(w, 0) - math.log(k)).sum())
+        each.append(-(torch.logsumexp(w, 0) - math.log(k)).double().cpu())
     vae.net.train()
-    return total / len(images)
+    return torch.cat(each)

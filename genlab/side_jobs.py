@@ -11,6 +11,7 @@ import io
 import time
 
 import numpy as np
+import torch
 from torchvision.utils import save_image
 
 from genlab.models.base import Interrupted
@@ -50,11 +51,19 @@ class SideJobs:
     def evaluate(self) -> float | None:
         """The model's held-out metrics on ``eval_size`` test digits."""
         t = self.trainer
-        n = min(t.config.cadence.eval_size, len(t.digits.test_images))
+        images, labels = t.digits.test_images, t.digits.test_labels
+        left_out = None
+        if t.config.exclude_digits:  # the digits it learnt, and apart the ones it never saw
+            gone = torch.isin(labels, torch.tensor(t.config.exclude_digits, device=labels.device))
+            left_out, images, labels = (images[gone], labels[gone]), images[~gone], labels[~gone]
+        n = min(t.config.cadence.eval_size, len(images))
         start = time.perf_counter()
         try:
-            results = t.model.evaluate(t.digits.test_images[:n], t.digits.test_labels[:n],
-                                       interrupt=t.steering.waiting)
+            results = t.model.evaluate(images[:n], labels[:n], interrupt=t.steering.waiting)
+            if left_out is not None:
+                m = min(n, len(left_out[0]))
+                apart = t.model.evaluate(left_out[0][:m], left_out[1][:m], interrupt=t.steering.waiting)
+                results.update({f"{k}_excluded": v for k, v in apart.items()})
         except Interrupted:
             self.eval_pending = True
             return None

@@ -44,7 +44,7 @@ def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, **options) -
     config = make_config(model, **options)
     device = resolve(config.device_requested)
     models.check_fits(config.model, config.model_hp(), device)
-    digits = load_digits(data_dir, device)
+    digits = load_digits(data_dir, device).without(config.exclude_digits)
     batches = Batches(len(digits.train_images), config.batch_size, config.seed, device)
     root = runs_root(runs_dir)
     run_id = new_run_id(config.model, name, root)
