@@ -25,6 +25,7 @@ from genlab.store import effective_state, read_checked
 METRICS_MARK = b'"kind":"metrics"'
 OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
+MAX_HISTORY = 10_000  # sample grids (and class histograms) a follower lists
 BULK_ROWS = 50_000  # a first read of more metric rows than this buckets them in one pass
 
 
@@ -186,6 +187,8 @@ class RunView:
     sample_step: int | None = None
     latest: dict = field(default_factory=dict)
     class_hist: list[float] | None = None  # the newest class histogram of generated digits
+    grids: list = field(default_factory=list)  # (step, .npy path) of every sample grid, oldest first
+    class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
     problem: str | None = None  # what is wrong with the directory, if anything
     version: int = 0  # bumped whenever anything above changed
 
@@ -265,7 +268,7 @@ class RunFollower:
             if listed is not None:
                 for e in listed[0]:
                     if e["kind"] == "samples":
-                        newest_grid = e
+                        newest_grid = self._grid(e)
                     else:
                         self._event(e)
                 self.offset, any_read = listed[1], True
@@ -355,10 +358,17 @@ class RunFollower:
             if kind == "metrics":
                 metric_rows.append(e)
             elif kind == "samples":
-                newest_grid = e  # only the newest grid is ever shown: load just that one
+                newest_grid = self._grid(e)  # only the newest grid is loaded: the others are listed
             else:
                 self._event(e)
         return newest_grid
+
+    def _grid(self, e: dict) -> dict:
+        """A samples event: listed (its step and .npy) for the history, and returned."""
+        if isinstance(e.get("npy"), str):
+            self.view.grids.append((int(e["step"]), e["npy"]))
+            del self.view.grids[:-MAX_HISTORY]
+        return e
 
     def _event(self, e: dict) -> None:
         v = self.view
@@ -367,6 +377,8 @@ class RunFollower:
             hist = e.get("class_hist")
             if isinstance(hist, list) and all(isinstance(h, (int, float)) for h in hist):
                 v.class_hist = hist
+                v.class_hists.append((int(e.get("step", 0)), hist))
+                del v.class_hists[:-MAX_HISTORY]
             for k, val in e.items():
                 if k.startswith("test_") and isinstance(val, (int, float)):
                     v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))

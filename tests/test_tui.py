@@ -319,3 +319,43 @@ def test_dashboard_snapshot(model, tmp_path, snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=loaded)
+
+
+async def test_the_samples_history_steps_back_and_forth(tmp_path):
+    """Left/Right step through a run's saved grids, Home/End jump; the class histogram follows
+    the quality check nearest the grid shown."""
+    import numpy as np
+
+    from tui.widgets.class_histogram import ClassHistogram
+
+    root = tmp_path / "runs"
+    run = make_run(root, "h", "cgan", steps=2000)
+    digits = np.load(run / "samples" / "step-00002000.npy")
+    lines = []
+    for step, first, fld in ((2500, 0.55, 50.0), (3000, 0.1, 20.0)):
+        npy = f"samples/step-{step:08d}.npy"
+        np.save(run / npy, digits[::-1].copy())
+        lines.append({"t": T0 + step * 0.02, "step": step, "kind": "samples", "png": npy.replace(".npy", ".png"),
+                      "npy": npy, "n": 64, "seconds": 0.01})
+        lines.append({"t": T0 + step * 0.02, "step": step, "kind": "eval", "quality": True, "n": 2000,
+                      "test_fld": fld, "test_confident": 0.5, "class_hist": [first] + [(1 - first) / 9] * 9})
+    with open(run / "events.jsonl", "a") as f:
+        f.writelines(json.dumps(e) + "\n" for e in lines)
+    app = GenlabApp(ScriptedSource(root), open_run="h", load_models=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None
+                    and len(app.screen.snapshot.grids) == 3)
+        pane, hist = app.screen.query_one(SamplesPane), app.screen.query_one(ClassHistogram)
+        assert pane.step == 3000 and " of " not in pane.border_title and "FLD 20.0" in hist.border_title
+        await pilot.press("left")
+        assert pane.step == 2500 and "2 of 3" in pane.border_title and "FLD 50.0" in hist.border_title
+        assert hist.hist[0] == 0.55
+        await pilot.press("home")  # the grid of step 2000: the nearest quality check is 2500's
+        assert pane.step == 2000 and "1 of 3" in pane.border_title and hist.hist[0] == 0.55
+        await pilot.press("left")  # the first stays the first
+        assert pane.step == 2000
+        await pilot.press("right", "right")
+        assert pane.step == 3000 and pane.where == "" and app.screen.browsing is None  # the newest: live again
+        assert hist.hist[0] == 0.1
+        await pilot.press("home", "end")
+        assert pane.step == 3000 and app.screen.browsing is None

@@ -37,6 +37,8 @@ class RunSnapshot:
     latest: dict
     problem: str | None
     class_hist: list[float] | None = None
+    grids: list = field(default_factory=list)  # (step, .npy path) of every saved sample grid
+    class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
 
 
 class RunUpdated(Message):

@@ -95,7 +95,16 @@ class RunsSource:
             curves=drawn, evals={k: list(val) for k, val in v.evals.items()}, events=list(v.events),
             sample=v.sample, sample_step=v.sample_step, latest=dict(v.latest), problem=v.problem,
             class_hist=list(v.class_hist) if v.class_hist else None,
+            grids=list(v.grids), class_hists=list(v.class_hists),
         )
+
+    def grid(self, run_id: str, npy: str) -> np.ndarray | None:
+        """A saved sample grid of the run (its path as its samples event gives it), or None."""
+        try:
+            images = np.load(self.root / run_id / npy, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        return images if images.dtype == np.uint8 and images.ndim == 3 else None
 
     # ---- comparing
     def comparison(self, run_ids: list[str]) -> Comparison:

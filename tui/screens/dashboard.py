@@ -13,6 +13,7 @@ import time
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -42,6 +43,11 @@ class Dashboard(CurveToggles, Screen):
         ("e", "toggle_smooth", "smoothing"),
         ("a", "toggle_ascii", "ASCII"),
         ("t", "edit_tags", "tags"),
+        # the samples' history (in README's keys table; kept out of a full footer)
+        Binding("left", "history('back')", "older samples", show=False, priority=True),
+        Binding("right", "history('on')", "newer samples", show=False, priority=True),
+        Binding("home", "history('first')", "first samples", show=False, priority=True),
+        Binding("end", "history('newest')", "newest samples", show=False, priority=True),
         ("escape", "back", "runs"),
         ("q", "app.quit", "quit (runs keep running)"),
     ]
@@ -55,6 +61,7 @@ class Dashboard(CurveToggles, Screen):
         self.run_id = run_id
         self.snapshot = None
         self.plot_columns = 200  # read by the worker: curves need no more buckets than columns
+        self.browsing: int | None = None  # the index of the sample grid shown, when not the newest
         self.curves_wanted = False  # set to have the worker send curves with its next update
 
     def compose(self) -> ComposeResult:
@@ -115,10 +122,36 @@ class Dashboard(CurveToggles, Screen):
         if snap.curves is not None:
             for plot in self.query(CurvesPlot):
                 plot.show(snap)
-        self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
-        for hist in self.query(ClassHistogram):
-            hist.show(snap.class_hist, snap.evals)
+        if self.browsing is None:  # an older grid stays on screen until End (or Right to the newest)
+            self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
+            for hist in self.query(ClassHistogram):
+                hist.show(snap.class_hist, snap.evals)
         self.query_one(EventLog).show(snap.events)
+
+    # ---- the samples' history: Left/Right step through the saved grids, Home/End jump
+    def action_history(self, where: str) -> None:
+        grids = sorted(self.snapshot.grids) if self.snapshot else []
+        if not grids:
+            self.notify("no sample grid saved yet", severity="warning")
+            return
+        last = len(grids) - 1
+        at = last if self.browsing is None else self.browsing
+        at = {"back": at - 1, "on": at + 1, "first": 0, "newest": last}[where]
+        at = max(0, min(last, at))
+        self.browsing = None if at == last else at
+        step, npy = grids[at]
+        images = self.snapshot.sample if at == last and self.snapshot.sample is not None else self.app.source.grid(self.run_id, npy)
+        if images is None:
+            self.notify(f"the grid of step {step:,} cannot be read", severity="warning")
+            return
+        self.query_one(SamplesPane).show(images, step, "" if at == last else f"{at + 1} of {len(grids)}")
+        hists = self.snapshot.class_hists
+        for pane in self.query(ClassHistogram):  # the quality check nearest that grid
+            if hists:
+                hist_step, hist = min(hists, key=lambda h: abs(h[0] - step))
+                evals = {k: [(s, v) for s, v in pts if s <= hist_step] or pts[:1] for k, pts in self.snapshot.evals.items()}
+                pane.hist = None
+                pane.show(hist, evals)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         message.stop()

@@ -29,12 +29,15 @@ class SamplesPane(Static):
         self.class_blocks, self.title = class_blocks, title
         self.images: np.ndarray | None = None
         self.step: int | None = None
+        self.where = ""  # "k of n" while an older grid is shown
         self.border_title = title
 
-    def show(self, images: np.ndarray | None, step: int | None) -> None:
-        if images is None or (step == self.step and self.images is not None):
+    def show(self, images: np.ndarray | None, step: int | None, where: str = "") -> None:
+        """Draw ``images`` (the grid of ``step``); ``where``: its place in the run's history
+        ("3 of 40", when an older grid is shown), else the newest."""
+        if images is None or (step == self.step and where == self.where and self.images is not None):
             return
-        self.images, self.step = images, step
+        self.images, self.step, self.where = images, step, where
         self.redraw()
 
     def watch_ascii(self) -> None:
@@ -52,7 +55,8 @@ class SamplesPane(Static):
         size, per_row = layout(len(self.images), width, height, sizes)
         fits = per_row * max(1, height // (size // 2))
         images = across_classes(self.images, self.class_blocks) if self.class_blocks and fits < len(self.images) else self.images
-        title = f"{self.title} · step {self.step:,}" + (" · ascii" if self.ascii else "")
+        title = (f"{self.title} · step {self.step:,}" + (f" · {self.where}" if self.where else "")
+                 + (" · ascii" if self.ascii else ""))
         if len(title) + 4 > self.size.width:  # a narrow pane (a comparison's): the short form
             title = f"{self.title} · {self.step:,}" if len(self.title) + 12 <= self.size.width else self.title
         self.border_title = title
