@@ -158,3 +158,23 @@ def test_a_sweep_is_a_group_on_the_runs_screen_and_opens_as_a_comparison(session
     screen = wait_for(session, r"comparing 2 runs")
     wait_for(session, r"(?s)(╭─ sw-000.*╭─ sw-001|╭─ sw-001.*╭─ sw-000)", timeout=60)  # both trials' grids
     tmux("send-keys", "-t", session, "q")
+
+
+def test_the_samples_history_in_a_terminal(session, runs):
+    """A finished run with several saved grids: Left shows an older one ("k of n" in the pane's
+    title), Home the first, End the newest again."""
+    env = {**os.environ, "GENLAB_OFFLINE": "1"}
+    p = subprocess.run([str(GENLAB), "train", "gan", "--max-steps", "400", "--sample-every", "0.3", "--name", "hist",
+                        "--runs-dir", str(runs)], capture_output=True, text=True, env=env, timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    grids = sorted(int(path.stem.split("-")[1]) for path in (runs / "hist" / "samples").glob("step-*.npy"))
+    assert len(grids) >= 3, grids
+    tmux("send-keys", "-t", session, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} watch hist --runs-dir {runs}", "Enter")
+    wait_for(session, rf"samples · step {grids[-1]:,}")
+    tmux("send-keys", "-t", session, "Left")
+    wait_for(session, rf"samples · step {grids[-2]:,} · {len(grids) - 1} of {len(grids)}")
+    tmux("send-keys", "-t", session, "Home")
+    wait_for(session, rf"samples · step {grids[0]:,} · 1 of {len(grids)}")
+    tmux("send-keys", "-t", session, "End")
+    wait_for(session, rf"samples · step {grids[-1]:,} ─")  # the newest, with no "k of n": live again
+    tmux("send-keys", "-t", session, "q")
