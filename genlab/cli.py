@@ -686,6 +686,7 @@ def sample(
     steps: Annotated[int, typer.Option(help="--interpolate: digits a walk, its two ends included.")] = 8,
     linear: Annotated[bool, typer.Option("--linear", help="--interpolate along straight lines (default: spherical, for Gaussian latents).")] = False,
     between: Annotated[Optional[tuple[int, int]], typer.Option(help="--interpolate a VAE between test digits I and J (their encodings).")] = None,
+    labels: Annotated[bool, typer.Option("--labels", help="Labelled digits from a conditional model, classes balanced: --out FILE.npz (images, labels).")] = False,
     device: Device = "cpu",
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
@@ -703,7 +704,9 @@ def sample(
 
     if n <= 0:
         raise UsageError(f"-n must be positive, got {n}")
-    if out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):
+    if labels and (out_file is None or out_file.suffix.lower() != ".npz"):
+        raise UsageError("--labels writes images with their labels: give --out FILE.npz")
+    if not labels and out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):
         raise UsageError(f"--out must end in .png or .npy, got {out_file.name!r}")
     if interpolate and (rows < 1 or steps < 2):
         raise UsageError(f"--rows must be at least 1 and --steps at least 2, got {rows} and {steps}")
@@ -712,6 +715,19 @@ def sample(
     run_dir = resolve_run(runs_root(runs_dir), run)
     t = trained.newest(run_dir, resolve(device), on_bad=warn_skipped)
     per_row = min(n, 10)
+    if labels:
+        from genlab import cas
+
+        cas.check_conditional(t.model, run_dir.name, "--labels")
+        images, classes = cas.labelled(t.model, n, seed)
+        buf = io.BytesIO()
+        np.savez(buf, images=images.numpy(), labels=classes.numpy())
+        try:
+            atomic_write_bytes(out_file, buf.getvalue())
+        except OSError as e:
+            raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+        out.print(f"saved {n} labelled digits from {run_dir.name} (step {t.step:,}), {n // 10:,} or more of each, to {out_file}")
+        return
     if interpolate:
         images, what = walk(t, rows, steps, seed, linear, between, data_dir)
         n, per_row = len(images), steps
@@ -971,7 +987,8 @@ def evaluate(
     run: Annotated[str, typer.Argument(help="A run id, prefix or 'latest'; or 'train-classifier' to train the judge.")],
     n: Annotated[int, typer.Option("-n", help="Digits to generate for sample-based models.")] = 10_000,
     k: Annotated[int, typer.Option("-k", help="Importance samples per digit for VAEs.")] = 1_000,
-    epochs: Annotated[int, typer.Option(help="train-classifier: epochs.")] = 4,
+    epochs: Annotated[int, typer.Option(help="train-classifier and --cas: the classifier's epochs.")] = 4,
+    cas: Annotated[bool, typer.Option("--cas", help="Classification Accuracy Score: a classifier trained on N generated digits (a conditional model's), tested on real ones, beside one trained on N real digits.")] = False,
     device: Device = "auto",
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
@@ -988,6 +1005,8 @@ def evaluate(
     if run == "train-classifier":
         train_judge(epochs, dev, data_dir)
         return
+    if cas:
+        return classification_accuracy_score(run, n, epochs, dev, data_dir, runs_dir, as_json)
     result = evaluate_run(run, n, k, dev, data_dir, runs_dir)
     if as_json:
         print(json.dumps(result, indent=2))
@@ -996,6 +1015,35 @@ def evaluate(
     for key, value in result["metrics"].items():
         shown = " ".join(f"{v:.3f}" for v in value) if isinstance(value, list) else f"{value:.4g}"
         out.print(f"  {key:16} {shown}")
+
+
+def classification_accuracy_score(run: str, n: int, epochs: int, dev, data_dir, runs_dir, as_json: bool) -> None:
+    from genlab import cas as cas_, trained
+    from genlab.data import load_for_run
+    from genlab.store import atomic_write_json, resolve_run, runs_root
+
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    if n < cas_.MIN_N:
+        raise UsageError(f"-n must be at least {cas_.MIN_N} (one batch of the classifier) for --cas, got {n}")
+    t = trained.newest(resolve_run(runs_root(runs_dir), run), dev, on_bad=warn_skipped)
+    cas_.check_conditional(t.model, t.run_dir.name, "--cas")
+    digits = load_for_run(t.config.data, dev, data_dir)
+    if not as_json:
+        out.print(f"training the digit classifier twice ({epochs} epochs): on {n:,} digits from {t.run_dir.name} "
+                  f"(step {t.step:,}), and on {n:,} real ones")
+    result = {"run": t.run_dir.name, "step": t.step, **cas_.score(t.model, digits, n, epochs, device=dev)}
+    atomic_write_json(t.run_dir / "cas.json", result)  # the newest CAS, for the cockpit and show
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"classification accuracy on the {len(digits.test_images):,} real test digits", title_justify="left")
+    for col in ("trained on", "all", *map(str, range(10))):
+        table.add_column(col, justify="left" if col == "trained on" else "right", no_wrap=True)
+    table.add_row(f"{n:,} generated (CAS)", f"{result['cas']:.1%}", *(f"{v:.0%}" for v in result["cas_by_class"]))
+    table.add_row(f"{n:,} real", f"{result['real']:.1%}", *(f"{v:.0%}" for v in result["real_by_class"]))
+    out.print(table)
+    out.print(f"gap: {100 * result['gap']:.1f} points (real minus generated)")
 
 
 def train_judge(epochs: int, dev, data_dir) -> None:
