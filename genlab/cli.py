@@ -1042,7 +1042,11 @@ def classification_accuracy_score(run: str, n: int, epochs: int, dev, data_dir, 
         table.add_column(col, justify="left" if col == "trained on" else "right", no_wrap=True)
     table.add_row(f"{n:,} generated (CAS)", f"{result['cas']:.1%}", *(f"{v:.0%}" for v in result["cas_by_class"]))
     table.add_row(f"{n:,} real", f"{result['real']:.1%}", *(f"{v:.0%}" for v in result["real_by_class"]))
-    out.print(table)
+    if out.is_terminal:
+        out.print(table)
+    else:  # a pipe or a file: the whole table (Rich would cut it to 80 columns)
+        wide = Console(file=out.file, width=100_000, highlight=False, no_color=True)
+        wide.print(table, width=wide.measure(table).maximum)
     out.print(f"gap: {100 * result['gap']:.1f} points (real minus generated)")
 
 
