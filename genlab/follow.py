@@ -25,6 +25,7 @@ from genlab.store import effective_state, read_checked
 METRICS_MARK = b'"kind":"metrics"'
 OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
+LATENT_FILE = "latent.npz"  # written by genlab/side_jobs.py (this module imports no torch)
 MAX_HISTORY = 10_000  # sample grids (and class histograms) a follower lists
 BULK_ROWS = 50_000  # a first read of more metric rows than this buckets them in one pass
 
@@ -187,6 +188,7 @@ class RunView:
     sample_step: int | None = None
     latest: dict = field(default_factory=dict)
     class_hist: list[float] | None = None  # the newest class histogram of generated digits
+    latent: dict | None = None  # a VAE's newest latent map: points N×2, labels, step, how
     grids: list = field(default_factory=list)  # (step, .npy path) of every sample grid, oldest first
     class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
     problem: str | None = None  # what is wrong with the directory, if anything
@@ -235,6 +237,7 @@ class RunFollower:
         if state != v.state:
             v.state, changed = state, True
         changed |= self._read_events(problems)
+        changed |= self._read_latent()
         if self.use_bin or (self.path / metrics_log.HEADER).exists():
             self.use_bin = True
             changed |= self._read_bin()
@@ -362,6 +365,29 @@ class RunFollower:
             else:
                 self._event(e)
         return newest_grid
+
+    latent_mtime = 0
+
+    def _read_latent(self) -> bool:
+        """A VAE's newest latent map (latent.npz, replaced at each held-out evaluation)."""
+        path = self.path / LATENT_FILE
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return False
+        if mtime == self.latent_mtime:
+            return False
+        self.latent_mtime = mtime
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                points, labels = z["points"], z["labels"]
+                if points.ndim != 2 or points.shape[1] != 2 or len(labels) != len(points):
+                    return False
+                self.view.latent = {"points": points.astype(float), "labels": labels.astype(int),
+                                    "step": int(z["step"]), "how": str(z["how"])}
+        except (OSError, ValueError, KeyError, EOFError):
+            return False
+        return True
 
     def _grid(self, e: dict) -> dict:
         """A samples event: listed (its step and .npy) for the history, and returned."""

@@ -18,6 +18,10 @@ from genlab.models.base import Interrupted
 from genlab.store import atomic_write_bytes
 
 
+LATENT_FILE = "latent.npz"  # a VAE's newest latent map (the cockpit's latent pane)
+LATENT_POINTS = 2000  # held-out digits on it
+
+
 class SideJobs:
     def __init__(self, trainer):
         self.trainer = trainer
@@ -68,11 +72,31 @@ class SideJobs:
             self.eval_pending = True
             return None
         self.eval_pending = False
+        if t.model.family == "vae":
+            self.latent_map(images[:LATENT_POINTS], labels[:LATENT_POINTS])
         seconds = time.perf_counter() - start
         t.emit("eval", epoch=t.batches.epoch + (1 if t.batches.position else 0), n=n,
                seconds=round(seconds, 3), **{k: round(v, 5) for k, v in results.items()})
         self.last_eval_step = t.step
         return seconds
+
+    def latent_map(self, images, labels) -> None:
+        """A VAE's 2-D map of held-out digits (genlab/latent.py), replaced at each evaluation as
+        ``latent.npz`` (points, labels, step, how), for the cockpit's latent pane. A side
+        picture: whatever goes wrong with it never touches training."""
+        from genlab import latent
+
+        t = self.trainer
+        try:
+            m = latent.project(latent.encode(t.model, images))
+            if not bool(torch.isfinite(m.points).all()):
+                return
+            buf = io.BytesIO()
+            np.savez(buf, points=m.points.numpy().astype(np.float32), labels=labels.cpu().numpy().astype(np.uint8),
+                     step=np.int64(t.step), how=np.str_(m.how))
+            atomic_write_bytes(t.run_dir / LATENT_FILE, buf.getvalue(), durable=False)
+        except (RuntimeError, ValueError):
+            return
 
     def quality(self) -> float | None:
         """Quality on a cadence, as an ``eval`` event with ``quality: true``. GANs: FLD, class

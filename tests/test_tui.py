@@ -359,3 +359,27 @@ async def test_the_samples_history_steps_back_and_forth(tmp_path):
         assert hist.hist[0] == 0.1
         await pilot.press("home", "end")
         assert pane.step == 3000 and app.screen.browsing is None
+
+
+async def test_a_vae_dashboard_draws_its_latent_map(tmp_path):
+    """The trainer's latent.npz (a VAE's map at each evaluation) appears as a pane of its own."""
+    import numpy as np
+
+    from tui.widgets.latent_map import LatentMap
+
+    root = tmp_path / "runs"
+    run = make_run(root, "v", "vae", steps=900)
+    g = np.random.default_rng(0)
+    labels = np.arange(500) % 10
+    points = np.stack([np.cos(labels), np.sin(labels)], 1) * 5 + g.normal(0, 0.2, (500, 2))
+    np.savez(run / "latent.npz", points=points.astype(np.float32), labels=labels.astype(np.uint8),
+             step=np.int64(900), how=np.str_("its first two principal components (61% of the variance)"))
+    app = GenlabApp(ScriptedSource(root), open_run="v", load_models=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, Dashboard) and list(app.screen.query(LatentMap)))
+        pane = app.screen.query_one(LatentMap)
+        await until(pilot, lambda: pane.step == 900)
+        await pilot.pause(0.2)
+        drawn = str(pane.render())
+        assert "latent map · step 900" in drawn or pane.latent["how"].startswith("its first two")
+        assert sum(drawn.count(str(d)) > 5 for d in range(10)) >= 8  # the digits themselves are the markers

@@ -39,6 +39,7 @@ class RunSnapshot:
     class_hist: list[float] | None = None
     grids: list = field(default_factory=list)  # (step, .npy path) of every saved sample grid
     class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
+    latent: dict | None = None  # a VAE's newest latent map (points, labels, step, how)
 
 
 class RunUpdated(Message):

@@ -95,7 +95,7 @@ class RunsSource:
             curves=drawn, evals={k: list(val) for k, val in v.evals.items()}, events=list(v.events),
             sample=v.sample, sample_step=v.sample_step, latest=dict(v.latest), problem=v.problem,
             class_hist=list(v.class_hist) if v.class_hist else None,
-            grids=list(v.grids), class_hists=list(v.class_hists),
+            grids=list(v.grids), class_hists=list(v.class_hists), latent=v.latent,
         )
 
     def grid(self, run_id: str, npy: str) -> np.ndarray | None:

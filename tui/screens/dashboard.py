@@ -27,6 +27,7 @@ from tui.widgets.class_histogram import ClassHistogram
 from tui.screens.toggles import CurveToggles
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.event_log import EventLog
+from tui.widgets.latent_map import LatentMap
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status_bar import StatusBar
 
@@ -122,6 +123,12 @@ class Dashboard(CurveToggles, Screen):
         if snap.curves is not None:
             for plot in self.query(CurvesPlot):
                 plot.show(snap)
+        if snap.latent is not None:  # a VAE's latent map: its pane appears with the first one
+            maps = list(self.query(LatentMap))
+            if not maps:
+                maps = [LatentMap(id="latent")]
+                self.query_one("#samples-column").mount(maps[0])
+            maps[0].show(snap.latent)
         if self.browsing is None:  # an older grid stays on screen until End (or Right to the newest)
             self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
             for hist in self.query(ClassHistogram):
