@@ -150,24 +150,44 @@ def new_run_id(model: str, name: str | None, root: Path) -> str:
         if (root / name).exists():
             raise UsageError(f"a run named {name!r} already exists in {root}")
         return name
-    base = time.strftime("%Y%m%d-%H%M%S") + "-" + model
-    run_id, n = base, 1
-    while (root / run_id).exists():
+    return unique_name(time.strftime("%Y%m%d-%H%M%S") + "-" + model, root)
+
+
+def unique_name(base: str, root: Path) -> str:
+    """``base``, or ``base-2``, ``base-3``, ... : the first not yet in ``root``."""
+    name, n = base, 1
+    while (root / name).exists():
         n += 1
-        run_id = f"{base}-{n}"
-    return run_id
+        name = f"{base}-{n}"
+    return name
+
+
+def build_dir(root: Path, name: str, fill, what: str = "run") -> Path:
+    """``root/name`` built under a temporary name by ``fill(tmp)`` and renamed into place whole,
+    so no reader ever sees half of it; nothing is left behind if filling it fails."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create runs directory {root}: {e.strerror}") from None
+    tmp = root / f".{name}.tmp-{os.getpid()}"
+    try:
+        tmp.mkdir()
+        fill(tmp)
+        os.rename(tmp, root / name)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise GenlabError(f"cannot create {what} directory {root / name}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(root)
+    return root / name
 
 
 def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | None = None) -> Path:
     """Build the run directory under a temporary name and rename it into place, whole.
     ``files``: more JSON files of the run (name to content), e.g. its view."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create runs directory {root}: {e.strerror}") from None
-    tmp = root / f".{run_id}.tmp-{os.getpid()}"
-    try:
-        tmp.mkdir()
+    def fill(tmp: Path) -> None:
         (tmp / "samples").mkdir()
         (tmp / "checkpoints").mkdir()
         (tmp / "events.jsonl").touch()
@@ -176,12 +196,8 @@ def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | N
         for name, content in (files or {}).items():
             atomic_write_json(tmp / name, content, durable=False)
         atomic_write_json(tmp / "status.json", initial_status(config), durable=False)
-        os.rename(tmp, root / run_id)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise GenlabError(f"cannot create run directory {root / run_id}: {e.strerror or e}") from None
-    fsync_dir(root)
-    return root / run_id
+
+    return build_dir(root, run_id, fill)
 
 
 def initial_status(config: dict) -> dict:

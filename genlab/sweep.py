@@ -20,14 +20,13 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import shutil
 import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from genlab.errors import GenlabError, UsageError
-from genlab.store import NAME_RE, STALE_AFTER_S, atomic_write_json, fsync_dir, read_json
+from genlab.store import NAME_RE, STALE_AFTER_S, atomic_write_json, build_dir, read_json, unique_name
 
 SPEC, STUDY, TRIALS, WANTED, WORKERS, LOG = "sweep.json", "study.journal", "trials.json", "wanted.json", "workers", "log.txt"
 SEARCHES = ("grid", "random", "tpe")
@@ -199,12 +198,7 @@ def new_sweep_id(label: str, name: str | None, root: Path) -> str:
         if (root / name).exists():
             raise UsageError(f"a run or sweep named {name!r} already exists in {root}")
         return name
-    base = "sweep-" + time.strftime("%Y%m%d-%H%M%S") + "-" + label
-    sweep_id, n = base, 1
-    while (root / sweep_id).exists():
-        n += 1
-        sweep_id = f"{base}-{n}"
-    return sweep_id
+    return unique_name("sweep-" + time.strftime("%Y%m%d-%H%M%S") + "-" + label, root)
 
 
 def trial_run_id(sweep_id: str, number: int) -> str:
@@ -257,25 +251,15 @@ def create_sweep(root: Path, spec: SweepSpec) -> Path:
     and renamed into place whole."""
     from genlab import study as studies
 
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create runs directory {root}: {e.strerror}") from None
-    tmp = root / f".{spec.sweep_id}.tmp-{os.getpid()}"
-    try:
-        tmp.mkdir()
+    def fill(tmp: Path) -> None:
         (tmp / WORKERS).mkdir()
         (tmp / LOG).touch()
         atomic_write_json(tmp / SPEC, spec.to_json(), durable=False)
         atomic_write_json(tmp / WANTED, {"want": "run", "t": time.time()}, durable=False)
         atomic_write_json(tmp / TRIALS, {"trials": [], "t": time.time()}, durable=False)
         studies.create(tmp, spec)
-        os.rename(tmp, root / spec.sweep_id)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise GenlabError(f"cannot create sweep directory {root / spec.sweep_id}: {e.strerror or e}") from None
-    fsync_dir(root)
-    return root / spec.sweep_id
+
+    return build_dir(root, spec.sweep_id, fill, "sweep")
 
 
 def wanted(sweep_dir: Path) -> str:

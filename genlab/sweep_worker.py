@@ -31,7 +31,7 @@ from optuna.trial import TrialState
 
 from genlab import control, study as studies
 from genlab.errors import GenlabError
-from genlab.launch import read_status, spawn
+from genlab.launch import read_status, spawn, wait_until_settled
 from genlab.lock import RunLock
 from genlab.store import atomic_write_json, effective_state, read_events
 from genlab.sweep import WORKERS, live_workers, read_spec, run_options, trial_run_id, wanted, worker_name
@@ -275,12 +275,10 @@ class Worker:
         a.sent = None
         self.say(f"trial {a.number}: resuming run {a.run_dir.name} from its newest checkpoint")
         a.proc = spawn(a.run_dir, {"resume": True}, cpus=self.slot_cpus(a.slot))
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and a.proc.poll() is None:  # until it reports a state of its own
-            status = read_status(a.run_dir)
-            if status.get("pid") == a.proc.pid and status.get("state") != "starting":
-                break
-            time.sleep(0.1)
+        try:
+            wait_until_settled(a.run_dir, a.proc)  # until it reports a state of its own
+        except GenlabError as e:  # it died or hangs: the next look at its state decides
+            self.say(f"trial {a.number}: {e}")
 
     # ------------------------------------------------------------------ telling Optuna
 
