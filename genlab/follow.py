@@ -26,6 +26,7 @@ METRICS_MARK = b'"kind":"metrics"'
 OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
 LATENT_FILE = "latent.npz"  # written by genlab/side_jobs.py (this module imports no torch)
+CAS_FILE = "cas.json"  # the newest Classification Accuracy Score, written by `genlab eval --cas`
 MAX_HISTORY = 10_000  # sample grids (and class histograms) a follower lists
 BULK_ROWS = 50_000  # a first read of more metric rows than this buckets them in one pass
 
@@ -189,6 +190,7 @@ class RunView:
     latest: dict = field(default_factory=dict)
     class_hist: list[float] | None = None  # the newest class histogram of generated digits
     latent: dict | None = None  # a VAE's newest latent map: points N×2, labels, step, how
+    cas: dict | None = None  # a conditional model's newest CAS (cas.json): cas, real, step, n
     grids: list = field(default_factory=list)  # (step, .npy path) of every sample grid, oldest first
     class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
     problem: str | None = None  # what is wrong with the directory, if anything
@@ -238,6 +240,7 @@ class RunFollower:
             v.state, changed = state, True
         changed |= self._read_events(problems)
         changed |= self._read_latent()
+        changed |= self._read_cas()
         if self.use_bin or (self.path / metrics_log.HEADER).exists():
             self.use_bin = True
             changed |= self._read_bin()
@@ -386,6 +389,26 @@ class RunFollower:
                 self.view.latent = {"points": points.astype(float), "labels": labels.astype(int),
                                     "step": int(z["step"]), "how": str(z["how"])}
         except (OSError, ValueError, KeyError, EOFError):
+            return False
+        return True
+
+    cas_mtime = 0
+
+    def _read_cas(self) -> bool:
+        """The newest CAS of a conditional model (cas.json, replaced by each `genlab eval --cas`)."""
+        path = self.path / CAS_FILE
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return False
+        if mtime == self.cas_mtime:
+            return False
+        self.cas_mtime = mtime
+        try:
+            raw = json.loads(path.read_text())
+            self.view.cas = {"cas": float(raw["cas"]), "real": float(raw["real"]),
+                             "step": int(raw["step"]), "n": int(raw["n"])}
+        except (OSError, ValueError, KeyError, TypeError):
             return False
         return True
 

@@ -51,6 +51,8 @@ class View:
     # a grid of ``classes`` blocks of equal size (a conditional model): when a pane cannot show
     # it whole, it shows digits taken across the blocks, so every class is in view
     sample_classes: int = 0
+    # the model has a latent space to walk between points of (GANs, VAEs): the cockpit's `i`
+    walks: bool = False
     notes: dict = field(default_factory=dict)
 
     def metric(self, name: str) -> Metric | None:
@@ -71,6 +73,7 @@ class View:
                         for p in raw["panes"]),
             key=str(raw["key"]), quality=str(raw.get("quality", "")), progress=tuple(raw.get("progress", ())),
             class_histogram=tuple(raw.get("class_histogram", ())), sample_classes=int(raw.get("sample_classes", 0)),
+            walks=bool(raw.get("walks", False)),
         )
 
 

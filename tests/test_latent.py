@@ -90,6 +90,20 @@ def test_walks_between_latent_points(trained_runs, tmp_path):
     assert torch.allclose(z[0], first[0]) and torch.allclose(z[3], first[1], atol=1e-5)
 
 
+def test_the_cockpit_draws_walks_through_a_genlab_process(trained_runs):
+    """The cockpit holds no model: its walks come from `genlab sample --interpolate`, with the
+    checkpoint's step; a model without a latent gives genlab's one-line error."""
+    from tui.source import RunsSource
+
+    source = RunsSource(trained_runs)
+    images, step = source.walks("gan", 2, 5, seed=3)
+    assert images.shape == (10, 28, 28) and images.dtype == np.uint8 and step == 40
+    again, _ = source.walks("gan", 2, 5, seed=3)
+    assert np.array_equal(images, again)  # the seed decides
+    with pytest.raises(RuntimeError, match="no latent space to walk"):
+        source.walks("pixelcnn", 2, 5)
+
+
 @pytest.mark.parametrize("args, message", [
     (["latent", "gan"], "run gan is a gan: a latent map needs a VAE"),
     (["sample", "pixelcnn", "--interpolate"], "it has no latent space to walk"),

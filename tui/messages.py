@@ -40,6 +40,7 @@ class RunSnapshot:
     grids: list = field(default_factory=list)  # (step, .npy path) of every saved sample grid
     class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
     latent: dict | None = None  # a VAE's newest latent map (points, labels, step, how)
+    cas: dict | None = None  # a conditional model's newest CAS (cas, real, step, n)
 
 
 class RunUpdated(Message):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,7 +97,7 @@ class RunsSource:
             curves=drawn, evals={k: list(val) for k, val in v.evals.items()}, events=list(v.events),
             sample=v.sample, sample_step=v.sample_step, latest=dict(v.latest), problem=v.problem,
             class_hist=list(v.class_hist) if v.class_hist else None,
-            grids=list(v.grids), class_hists=list(v.class_hists), latent=v.latent,
+            grids=list(v.grids), class_hists=list(v.class_hists), latent=v.latent, cas=v.cas,
         )
 
     def grid(self, run_id: str, npy: str) -> np.ndarray | None:
@@ -134,6 +136,20 @@ class RunsSource:
             raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "genlab train failed")
         first = p.stdout.split()
         return first[1] if len(first) > 1 and first[0] == "run" else ""
+
+    def walks(self, run_id: str, rows: int, steps: int, seed: int = 0) -> tuple[np.ndarray, int | None]:
+        """``rows`` latent walks of ``steps`` digits each from the run's newest checkpoint (a
+        ``genlab sample --interpolate`` process: the cockpit holds no model), and its step;
+        RuntimeError with genlab's one-line error."""
+        with tempfile.TemporaryDirectory(prefix="genlab-walks-") as tmp:
+            npy = Path(tmp) / "walks.npy"
+            p = self.genlab("sample", run_id, "--interpolate", "--rows", str(rows), "--steps", str(steps),
+                            "--seed", str(seed), "--out", str(npy), "--runs-dir", str(self.root), timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "genlab sample failed")
+            images = np.load(npy, allow_pickle=False)
+        step = re.search(r"\(step ([\d,]+)\)", p.stdout)
+        return images, int(step.group(1).replace(",", "")) if step else None
 
     def resume(self, run_id: str) -> str:
         p = self.genlab("resume", run_id, "--detach", "--runs-dir", str(self.root))

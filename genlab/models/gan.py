@@ -83,6 +83,7 @@ GAN_VIEW = View(
            Pane("D(x) and D(G(z))", ("d_real", "d_fake"), ("test_d_real", "test_d_fake")),
            FLD_PANE),
     key="d_loss", quality="test_fld", progress=("d_loss", "g_loss"), class_histogram=("test_fld", "test_confident"),
+    walks=True,
 )
 
 

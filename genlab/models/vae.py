@@ -59,7 +59,7 @@ VAE_VIEW = View(
     ),
     panes=(Pane("negative ELBO and importance-sampled NLL, nats", ("loss",), ("test_loss", "test_is_nll")),
            Pane("reconstruction and KL, nats", ("recon", "kl"), ("test_recon", "test_kl"))),
-    key="loss", quality="test_is_nll", progress=("loss", "recon", "kl"),
+    key="loss", quality="test_is_nll", progress=("loss", "recon", "kl"), walks=True,
 )
 
 

@@ -34,6 +34,7 @@ class WGANGP(DCGAN):
                Pane("Wasserstein estimate and gradient penalty", ("wasserstein", "gp"), ("test_wasserstein",)),
                FLD_PANE),
         key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
+        walks=True,
     )
     # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-wgan-gp-cpu.txt)
     presets = {"cpu": {"batch_size": 64, "lr": 8e-4, "width": 20, "critic_iters": 4}}

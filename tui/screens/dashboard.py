@@ -44,11 +44,13 @@ class Dashboard(CurveToggles, Screen):
         ("e", "toggle_smooth", "smoothing"),
         ("a", "toggle_ascii", "ASCII"),
         ("t", "edit_tags", "tags"),
-        # the samples' history (in README's keys table; kept out of a full footer)
+        # the samples' history and walks (in README's keys table and the samples pane's
+        # subtitle; kept out of a full footer)
         Binding("left", "history('back')", "older samples", show=False, priority=True),
         Binding("right", "history('on')", "newer samples", show=False, priority=True),
         Binding("home", "history('first')", "first samples", show=False, priority=True),
         Binding("end", "history('newest')", "newest samples", show=False, priority=True),
+        Binding("i", "walks", "latent walks", show=False),  # said in the samples pane's subtitle
         ("escape", "back", "runs"),
         ("q", "app.quit", "quit (runs keep running)"),
     ]
@@ -64,16 +66,19 @@ class Dashboard(CurveToggles, Screen):
         self.plot_columns = 200  # read by the worker: curves need no more buckets than columns
         self.browsing: int | None = None  # the index of the sample grid shown, when not the newest
         self.curves_wanted = False  # set to have the worker send curves with its next update
+        self.walking = False  # latent walks are in the samples pane (until a history key)
+        self.walk_seed = 0  # each `i` draws new walks
 
     def compose(self) -> ComposeResult:
-        shows = view.read(self.app.source.root / self.run_id)  # what the run's model declares
+        shows = self.shows = view.read(self.app.source.root / self.run_id)  # what the run's model declares
         yield StatusBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="curves"):
                 for i, pane in enumerate(shows.panes):
                     yield CurvesPlot(pane.title, list(pane.train), list(pane.held_out), id=f"plot{i}")
             with Vertical(id="samples-column"):
-                yield SamplesPane(shows.sample_classes, id="samples")
+                keys = "← → history" + (" · i latent walks" if shows.walks else "")
+                yield SamplesPane(shows.sample_classes, hint=keys, id="samples")
                 if shows.class_histogram:
                     captions = tuple(filter(None, map(shows.metric, shows.class_histogram)))
                     yield ClassHistogram(captions, id="classes")
@@ -129,14 +134,17 @@ class Dashboard(CurveToggles, Screen):
                 maps = [LatentMap(id="latent")]
                 self.query_one("#samples-column").mount(maps[0])
             maps[0].show(snap.latent)
-        if self.browsing is None:  # an older grid stays on screen until End (or Right to the newest)
+        if self.browsing is None and not self.walking:  # an older grid or walks stay until End
             self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
             for hist in self.query(ClassHistogram):
                 hist.show(snap.class_hist, snap.evals)
+        for hist in self.query(ClassHistogram):
+            hist.show_cas(snap.cas)
         self.query_one(EventLog).show(snap.events)
 
     # ---- the samples' history: Left/Right step through the saved grids, Home/End jump
     def action_history(self, where: str) -> None:
+        self.walking = False
         grids = sorted(self.snapshot.grids) if self.snapshot else []
         if not grids:
             self.notify("no sample grid saved yet", severity="warning")
@@ -159,6 +167,30 @@ class Dashboard(CurveToggles, Screen):
                 evals = {k: [(s, v) for s, v in pts if s <= hist_step] or pts[:1] for k, pts in self.snapshot.evals.items()}
                 pane.hist = None
                 pane.show(hist, evals)
+
+    # ---- latent walks: `i` draws rows that walk between random latent points (GANs, VAEs)
+    def action_walks(self) -> None:
+        if not self.shows.walks:
+            model = (self.snapshot.config.get("model") if self.snapshot else None) or "this model"
+            self.say(f"{model} has no latent space to walk: GANs and VAEs have")
+            return
+        rows, steps = self.query_one(SamplesPane).walk_shape()
+        self.say(f"drawing {rows} latent walks of {steps} digits from the newest checkpoint…")
+        self.draw_walks(rows, steps, self.walk_seed)
+        self.walk_seed += 1
+
+    @work(thread=True, exclusive=True, group="walks")
+    def draw_walks(self, rows: int, steps: int, seed: int) -> None:
+        try:
+            images, step = self.app.source.walks(self.run_id, rows, steps, seed)
+        except Exception as e:  # report, never crash the cockpit
+            self.post_message(ActionFailed(f"latent walks failed: {e}"))
+            return
+        self.app.call_from_thread(self.show_walks, images, step, steps, seed)
+
+    def show_walks(self, images, step: int | None, steps: int, seed: int) -> None:
+        self.walking, self.browsing = True, None
+        self.query_one(SamplesPane).show_walks(images, step, steps, f"spherical, seed {seed}")
 
     def on_action_failed(self, message: ActionFailed) -> None:
         message.stop()

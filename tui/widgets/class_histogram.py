@@ -14,6 +14,7 @@ class ClassHistogram(Static):
         min-height: 12;
         border: round $primary;
         border-title-align: left;
+        border-subtitle-align: left;
         padding: 0 1;
     }
     """
@@ -35,6 +36,13 @@ class ClassHistogram(Static):
             if value is not None:
                 title += f" · {metric.label or metric.name} {metric.format(value)}"
         self.draw(hist, title)
+
+    def show_cas(self, cas: dict | None) -> None:
+        """The newest Classification Accuracy Score (`genlab eval --cas`), under the bars: a
+        classifier trained on generated digits only, beside one trained on as many real ones."""
+        if cas:
+            self.border_subtitle = (f"CAS {cas['cas']:.1%} · real {cas['real']:.1%} · "
+                                    f"{cas['n']:,} digits of step {cas['step']:,}")
 
     def draw(self, hist: list[float], title: str) -> None:
         """One bar a digit, under ``title``."""

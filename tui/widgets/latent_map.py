@@ -13,6 +13,8 @@ class LatentMap(PlotextPlot):
     LatentMap {
         height: 1fr;
         min-height: 8;
+        border: round $primary;
+        border-title-align: left;
     }
     """
 
@@ -20,6 +22,7 @@ class LatentMap(PlotextPlot):
         super().__init__(**kwargs)
         self.step: int | None = None
         self.latent: dict | None = None
+        self.border_title = "latent map"
 
     def show(self, latent: dict | None) -> None:
         if latent is None or latent["step"] == self.step:
@@ -33,9 +36,10 @@ class LatentMap(PlotextPlot):
         plt.clear_figure()
         m = self.latent
         if m is None:
-            plt.title("latent map · waiting for the first evaluation")
+            plt.title("waiting for the first evaluation")
         else:
-            plt.title(f"latent map · step {m['step']:,} · {m['how']}")
+            self.border_title = f"latent map · step {m['step']:,}"  # in the border: never cropped
+            plt.title(m["how"])
             points, labels = m["points"], m["labels"]
             for d in range(10):
                 sel = labels == d
