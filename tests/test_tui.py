@@ -395,7 +395,8 @@ async def test_walks_on_a_key_and_the_newest_cas(tmp_path):
         await until(pilot, lambda: pane.per_row is not None)
         (_, rows, steps, seed), = WalkingSource.asked
         assert (rows, steps) == pane.walk_shape() and seed == 0
-        assert steps == min(10, (pane.content_size.width + 1) // 15) and rows == min(10, pane.content_size.height // 7)
+        curves = dash.query_one("#curves")
+        assert not curves.display and steps == 10  # the walks take the curves' width: ten digits a walk
         assert pane.border_title.startswith("latent walks · step 2,000 · spherical, seed 0")
         lines = str(pane.render()).splitlines()
         assert max(len(line.rstrip()) for line in lines) <= pane.content_size.width  # whole walks, none cut
@@ -403,6 +404,7 @@ async def test_walks_on_a_key_and_the_newest_cas(tmp_path):
         await until(pilot, lambda: "seed 1" in pane.border_title)
         await pilot.press("end")
         assert pane.per_row is None and pane.border_title.startswith("samples · step 2,000") and not dash.walking
+        assert curves.display
 
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, RunsScreen))
@@ -434,5 +436,5 @@ async def test_a_vae_dashboard_draws_its_latent_map(tmp_path):
         await until(pilot, lambda: pane.step == 900)
         await pilot.pause(0.2)
         drawn = str(pane.render())
-        assert pane.border_title == "latent map · step 900" and "principal components" in drawn
+        assert pane.border_title == "latent map · step 900" and "principal components" in pane.border_subtitle
         assert sum(drawn.count(str(d)) > 5 for d in range(10)) >= 8  # the digits themselves are the markers

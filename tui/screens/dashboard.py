@@ -118,7 +118,7 @@ class Dashboard(CurveToggles, Screen):
         for widget in [*self.query("#plot2"), *self.query(ClassHistogram)]:
             widget.display = not compact
         plots = list(self.query(CurvesPlot))
-        if plots:
+        if plots and not self.walking:  # hidden behind walks: their width is not theirs
             self.plot_columns = max(20, plots[0].size.width)
             self.curves_wanted = True
 
@@ -144,7 +144,7 @@ class Dashboard(CurveToggles, Screen):
 
     # ---- the samples' history: Left/Right step through the saved grids, Home/End jump
     def action_history(self, where: str) -> None:
-        self.walking = False
+        self.stop_walking()
         grids = sorted(self.snapshot.grids) if self.snapshot else []
         if not grids:
             self.notify("no sample grid saved yet", severity="warning")
@@ -174,6 +174,11 @@ class Dashboard(CurveToggles, Screen):
             model = (self.snapshot.config.get("model") if self.snapshot else None) or "this model"
             self.say(f"{model} has no latent space to walk: GANs and VAEs have")
             return
+        self.walking = True
+        self.add_class("-walking")  # the pane takes the curves' width, then walks fill it
+        self.call_after_refresh(self.start_walks)
+
+    def start_walks(self) -> None:
         rows, steps = self.query_one(SamplesPane).walk_shape()
         self.say(f"drawing {rows} latent walks of {steps} digits from the newest checkpoint…")
         self.draw_walks(rows, steps, self.walk_seed)
@@ -185,11 +190,18 @@ class Dashboard(CurveToggles, Screen):
             images, step = self.app.source.walks(self.run_id, rows, steps, seed)
         except Exception as e:  # report, never crash the cockpit
             self.post_message(ActionFailed(f"latent walks failed: {e}"))
+            self.app.call_from_thread(self.stop_walking)
             return
         self.app.call_from_thread(self.show_walks, images, step, steps, seed)
 
+    def stop_walking(self) -> None:
+        self.walking = False
+        self.remove_class("-walking")
+
     def show_walks(self, images, step: int | None, steps: int, seed: int) -> None:
-        self.walking, self.browsing = True, None
+        if not self.walking:  # a history key came first: the samples stay
+            return
+        self.browsing = None
         self.query_one(SamplesPane).show_walks(images, step, steps, f"spherical, seed {seed}")
 
     def on_action_failed(self, message: ActionFailed) -> None:

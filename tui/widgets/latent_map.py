@@ -15,6 +15,7 @@ class LatentMap(PlotextPlot):
         min-height: 8;
         border: round $primary;
         border-title-align: left;
+        border-subtitle-align: left;
     }
     """
 
@@ -38,8 +39,8 @@ class LatentMap(PlotextPlot):
         if m is None:
             plt.title("waiting for the first evaluation")
         else:
-            self.border_title = f"latent map · step {m['step']:,}"  # in the border: never cropped
-            plt.title(m["how"])
+            # in the border, where Textual shortens what does not fit (plotext drops a long title)
+            self.border_title, self.border_subtitle = f"latent map · step {m['step']:,}", m["how"]
             points, labels = m["points"], m["labels"]
             for d in range(10):
                 sel = labels == d
