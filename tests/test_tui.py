@@ -394,7 +394,7 @@ async def test_walks_on_a_key_and_the_newest_cas(tmp_path):
         await pilot.press("i")
         await until(pilot, lambda: pane.per_row is not None)
         (_, rows, steps, seed), = WalkingSource.asked
-        assert (rows, steps) == pane.walk_shape() and seed == 0
+        assert (rows, steps) == pane.walk_shape() and seed == 0  # the shape the pane has now
         curves = dash.query_one("#curves")
         assert not curves.display and steps == 10  # the walks take the curves' width: ten digits a walk
         assert pane.border_title.startswith("latent walks · step 2,000 · spherical, seed 0")

@@ -175,11 +175,8 @@ class Dashboard(CurveToggles, Screen):
             self.say(f"{model} has no latent space to walk: GANs and VAEs have")
             return
         self.walking = True
-        self.add_class("-walking")  # the pane takes the curves' width, then walks fill it
-        self.call_after_refresh(self.start_walks)
-
-    def start_walks(self) -> None:
-        rows, steps = self.query_one(SamplesPane).walk_shape()
+        self.add_class("-walking")  # the pane takes the curves' width (its border aside)
+        rows, steps = self.query_one(SamplesPane).walk_shape(width=self.query_one("#main").size.width - 2)
         self.say(f"drawing {rows} latent walks of {steps} digits from the newest checkpoint…")
         self.draw_walks(rows, steps, self.walk_seed)
         self.walk_seed += 1

@@ -45,10 +45,12 @@ class SamplesPane(Static):
 
     WALK_STEPS = (5, 10)  # digits a walk: fewer at full size, more at half size
 
-    def walk_shape(self) -> tuple[int, int]:
-        """(rows, digits a row) of walks that fill the pane: full-size digits where five a row
-        and two rows fit, else half-size ones, up to ten a row."""
-        width, height = max(14, self.content_size.width), max(7, self.content_size.height)
+    def walk_shape(self, width: int | None = None) -> tuple[int, int]:
+        """(rows, digits a row) of walks that fill the pane (``width``: the width it is about to
+        have, in cells): full-size digits where five a row and two rows fit, else half-size
+        ones, up to ten a row."""
+        width = max(14, width or self.content_size.width)
+        height = max(7, self.content_size.height)
         for size, most in zip(SIZES, self.WALK_STEPS):
             steps, rows = min(most, (width + 1) // (size + 1)), height // (size // 2)
             if (steps >= 5 and rows >= 2) or size == SIZES[-1]:
