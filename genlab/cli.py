@@ -128,6 +128,8 @@ def train(
     log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = default("log_every_s", Cadence),
     quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks (kept under 10% of time).")] = default("quality_every_s", Cadence),
     exclude_digits: Annotated[Optional[str], typer.Option("--exclude-digits", help="Leave these digits out of training, e.g. 9 or 1,7 (for genlab anomaly).")] = None,
+    tensorboard: Annotated[Optional[Path], typer.Option(
+        "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab[tensorboard]').")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
@@ -140,7 +142,7 @@ def train(
         max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
         compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
         keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
-        quality_every_s=quality_every, exclude_digits=exclude_digits,
+        quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard,
     )
     run_dir = create(prepared)
     if detach:
@@ -1113,6 +1115,7 @@ def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
 
 
 from genlab.cli_sweep import sweep_app  # noqa: E402  (it uses the helpers above)
+from genlab import cli_export  # noqa: E402,F401  (genlab export; it uses the helpers above)
 
 app.add_typer(sweep_app, name="sweep")
 

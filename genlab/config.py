@@ -20,6 +20,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 
 from genlab.errors import UsageError
 from genlab.validate import positive
@@ -69,6 +70,7 @@ class RunConfig:
     preset: str | None = None
     sweep: str | None = None  # the sweep this run is a trial of (genlab/sweep.py)
     exclude_digits: tuple = ()  # digits left out of training (anomaly detection); the test set keeps them
+    tensorboard: str | None = None  # a directory: TensorBoard event files written live (DIR/<run id>)
     sample_count: int = 64  # digits in the fixed-latent grid (the model's own count)
     cadence: Cadence = Cadence()
     speed: Speed = Speed()
@@ -155,11 +157,24 @@ def parse_hp(pairs: list[str] | None) -> dict:
     return out
 
 
+def check_tensorboard_dir(path) -> str | None:
+    """The live TensorBoard directory, absolute (a detached run starts elsewhere); UsageError if
+    TensorBoard is not installed or the path is a file."""
+    if path is None:
+        return None
+    from genlab.export import check_destination, check_tensorboard
+
+    check_tensorboard()
+    path = Path(path).expanduser().absolute()
+    check_destination(path, "--tensorboard", want_dir=True)
+    return str(path)
+
+
 def make_config(model: str, *, epochs: int | None = None, max_steps: int | None = None,
                 max_minutes: float | None = None, batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                 device: str | None = None, hp: dict | None = None, preset: str | None = None,
                 compile: bool = False, amp: str | None = None, sweep: str | None = None,
-                exclude_digits=None, **cadence) -> RunConfig:
+                exclude_digits=None, tensorboard=None, **cadence) -> RunConfig:
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
     then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``. ``cadence``: Cadence's fields,
     None for the default."""
@@ -200,7 +215,7 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
         model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
         seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         device_requested=device, preset=preset, sweep=sweep, exclude_digits=check_excluded(exclude_digits),
-        sample_count=cls.sample_count,
+        tensorboard=check_tensorboard_dir(tensorboard), sample_count=cls.sample_count,
         cadence=Cadence(**cadence_values), speed=Speed(compile=bool(compile), amp=check_amp(amp)),
     )
 

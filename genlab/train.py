@@ -220,6 +220,11 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
     elif stream is not None:
         terminal.append(LineSink(stream, every.log_every_s))
     sinks += terminal
+    if config.tensorboard:  # live TensorBoard event files; a resume purges what it trains again
+        from genlab.export import TensorBoardSink
+
+        sinks.append(TensorBoardSink(run_dir, Path(config.tensorboard) / config.run_id,
+                                     start_step=int(ckpt["step"]) if ckpt is not None else 0))
     c, d = config, config.data
     header = (f"run {c.run_id}: {c.model} on {dev}, {c.total_steps:,} steps (batch {c.batch_size}, "
               f"lr {c.lr:g}, seed {c.seed}); data: {d['source']} {d['location']} "
