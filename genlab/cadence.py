@@ -14,6 +14,7 @@ from genlab.config import Cadence
 
 SIDE_JOB_BUDGET = 0.10  # at most this share of wall time goes to sample grids, and as much to quality checks
 POLL_EVERY_S = 0.1  # how often the control directory is looked at
+VITALS_EVERY_S = 5.0  # how often the trainer writes a system event (genlab/vitals.py)
 
 
 class Clock:
@@ -42,12 +43,13 @@ class Clocks:
     sample: Clock  # the fixed-latent sample grid
     quality: Clock  # live quality
     checkpoint: Clock
+    vitals: Clock  # the machine's vital signs (genlab/vitals.py)
 
     @classmethod
     def start(cls, cadence: Cadence, now: float) -> Clocks:
         clocks = cls(poll=Clock(POLL_EVERY_S, now), flush=Clock(cadence.metrics_every_s, now),
                      sample=Clock(cadence.sample_every_s, now, SIDE_JOB_BUDGET),
                      quality=Clock(cadence.quality_every_s, now, SIDE_JOB_BUDGET),
-                     checkpoint=Clock(cadence.checkpoint_every_s, now))
+                     checkpoint=Clock(cadence.checkpoint_every_s, now), vitals=Clock(VITALS_EVERY_S, now))
         clocks.poll.next = now  # the control channel is read before the first step
         return clocks

@@ -335,6 +335,9 @@ def resume(
         return control(sweep, "resume")
 
     info = live_run(run, runs_dir, broken_ok=True)
+    if info.config.get("source") == "script" and info.state not in ("paused", "running", "starting", "stalled"):
+        raise UsageError(f"run {info.run_id} was made by a script (genlab.init) and is {info.state}: "
+                         "genlab can resume it only while the script is paused; run the script again")
     if info.problem:
         from genlab.lock import is_locked
 
@@ -510,8 +513,12 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     out.print(f"[bold]{info.run_id}[/]  {c.get('model')} ({c.get('family')})  [bold]{info.state}[/]  "
               f"step {info.status.get('step', 0):,}/{c.get('total_steps', 0):,}")
     out.print(f"  hyperparameters: {hp}")
-    out.print(f"  seed {c.get('seed')}  device {c.get('device')}  created {time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created))}")
-    out.print(f"  data: {data.get('source')} {data.get('location')} ({data.get('train', 0):,} train / {data.get('test', 0):,} test)")
+    made = time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created))
+    if c.get("source") == "script":  # genlab.init: the script knows its data and device
+        out.print(f"  made by a script (genlab.init): {' '.join(c.get('argv') or [])}  created {made}", markup=False)
+    else:
+        out.print(f"  seed {c.get('seed')}  device {c.get('device')}  created {made}")
+        out.print(f"  data: {data.get('source')} {data.get('location')} ({data.get('train', 0):,} train / {data.get('test', 0):,} test)")
     out.print(f"  directory: {info.path}")
     if marks.tags:
         out.print(f"  tags: {' '.join(marks.tags)}", markup=False)
@@ -522,6 +529,11 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     if shown:
         out.print("  latest: " + "  ".join(f"{m.name} {m.format(v)}" + (f" {m.unit}" if m.unit not in ("", "%") else "")
                                            for m, v in shown))
+    if isinstance(info.status.get("system"), dict):
+        from genlab.vitals import line
+
+        when = "" if info.state in ("running", "paused") else " (its last, while it ran)"
+        out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
     if grids:
         out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
         print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"), classes=view.sample_classes)

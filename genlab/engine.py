@@ -4,8 +4,8 @@ One step: draw a batch by index from the digits on the device, ``model.step`` it
 metrics as tensors. Every ``metrics_every_s`` the buffered metrics are read back in one go,
 checked for NaN and infinity, and emitted, one ``metrics`` event per step. Around the steps, on
 their own clocks (genlab/cadence.py): the sample grid, live quality, the held-out evaluation at
-each epoch's end and checkpoints (genlab/side_jobs.py, genlab/recovery.py), and the control
-channel, read at step boundaries (genlab/steering.py).
+each epoch's end and checkpoints (genlab/side_jobs.py, genlab/recovery.py), the machine's vital
+signs (genlab/vitals.py), and the control channel, read at step boundaries (genlab/steering.py).
 
 A run that is resumed restores everything from its checkpoint: weights, optimiser states, the
 random streams, the data order and position, and the fixed latent, so it is the same run.
@@ -33,6 +33,7 @@ from genlab.sinks import Progress
 from genlab.speed import StepRunner, configure_threads
 from genlab.steering import Steering
 from genlab.store import atomic_write_json, read_events
+from genlab.vitals import Vitals
 
 FAULT_NAN_STEP = "GENLAB_FAULT_NAN_STEP"  # testing the divergence guard: poison the weights at this step
 
@@ -59,6 +60,7 @@ class Trainer:
         self.diverged: str | None = None  # what went non-finite, once it did
         self.last_beat = 0.0
         self.steering, self.checkpoints, self.jobs = Steering(self), Checkpoints(self), SideJobs(self)
+        self.vitals = Vitals(device)
         self.clocks: Clocks | None = None
         fault = os.environ.get(FAULT_NAN_STEP)
         self.fault_step = int(fault) if fault and fault.isdigit() else None
@@ -144,6 +146,9 @@ class Trainer:
         if clocks.checkpoint.due(now):
             self.checkpoints.save()
             clocks.checkpoint.done()
+        if clocks.vitals.due(now):  # is a slow run the machine? CPU, memory, GPU
+            self.emit("system", **self.vitals.sample())
+            clocks.vitals.done(now=now)
 
     def out_of_time(self) -> bool:
         """Whether the time budget (``max_minutes``) is spent: training time, pauses not counted

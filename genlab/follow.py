@@ -191,6 +191,7 @@ class RunView:
     class_hist: list[float] | None = None  # the newest class histogram of generated digits
     latent: dict | None = None  # a VAE's newest latent map: points N×2, labels, step, how
     cas: dict | None = None  # a conditional model's newest CAS (cas.json): cas, real, step, n
+    vitals: dict = field(default_factory=dict)  # vital sign -> [(step, value)] from system events
     grids: list = field(default_factory=list)  # (step, .npy path) of every sample grid, oldest first
     class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
     problem: str | None = None  # what is wrong with the directory, if anything
@@ -415,7 +416,10 @@ class RunFollower:
     def _grid(self, e: dict) -> dict:
         """A samples event: listed (its step and .npy) for the history, and returned."""
         if isinstance(e.get("npy"), str):
-            self.view.grids.append((int(e["step"]), e["npy"]))
+            grids, step = self.view.grids, int(e["step"])
+            if grids and grids[-1][0] == step:  # the same step's grid again (an older run's end)
+                grids.pop()
+            grids.append((step, e["npy"]))
             del self.view.grids[:-MAX_HISTORY]
         return e
 
@@ -431,6 +435,13 @@ class RunFollower:
             for k, val in e.items():
                 if k.startswith("test_") and isinstance(val, (int, float)):
                     v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))
+        elif kind == "system":  # vital signs: series to plot, never lines in the event log
+            for k, val in e.items():
+                if k not in ("t", "step", "kind") and isinstance(val, (int, float)):
+                    points = v.vitals.setdefault(k, [])
+                    points.append((int(e.get("step", 0)), float(val)))
+                    del points[:-MAX_HISTORY]
+            return
         self._events.append(e)
 
     def _load_sample(self, e: dict) -> None:

@@ -69,6 +69,17 @@ def upgrade(rows: np.ndarray, cols: list[str]) -> tuple[np.ndarray, list[str]]:
     return up, new
 
 
+def widen(rows: np.ndarray, cols: list[str], names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Rows with metrics ``names`` added (NaN before they first appeared), in the same layout."""
+    new = layout([*metric_names(cols), *names], aggregated(cols))
+    at = {c: i for i, c in enumerate(cols)}
+    out = np.full((len(rows), len(new)), np.nan)
+    for j, c in enumerate(new):
+        if c in at:
+            out[:, j] = rows[:, at[c]]
+    return out, new
+
+
 def columns(run_dir: Path) -> list[str] | None:
     """The column names from metrics.json, or None if it is missing or not a valid header."""
     header = read_json(run_dir / HEADER)
@@ -158,7 +169,20 @@ class MetricsBinSink:
             atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
         elif COUNT in e and not aggregated(self.cols):
             self.upgrade()
+        if any(k not in NOT_METRICS and k not in self.cols for k in e):  # a metric first logged now
+            self.widen([k for k in e if k not in NOT_METRICS and k not in self.cols])
         self.buffer.extend(row_of(e, self.cols))
+
+    def widen(self, names: list[str]) -> None:
+        """Metrics that were not in the first row (genlab.init's scripts may add some later):
+        rewrite the file with their columns, NaN in the rows before (rare: once a new metric)."""
+        self.flush()
+        cols, rows, _ = read(self.run_dir)
+        wide, self.cols = widen(rows, cols or self.cols, names)
+        self.f.close()
+        atomic_write_bytes(self.run_dir / BIN, wide.astype("<f8").tobytes(), durable=False)
+        atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
+        self.f = open_append(self.run_dir / BIN, binary=True)
 
     def upgrade(self) -> None:
         """The first aggregated row: rewrite the file in the aggregated layout (once a run)."""

@@ -28,11 +28,15 @@ class SideJobs:
         self.sample_seconds = 0.0
         self.eval_pending = False  # an evaluation was interrupted: do it at the next step boundary
         self.last_eval_step = -1
+        self.last_sample_step = -1
         self.judge = None  # the digit classifier, loaded at a GAN's first live quality check
 
     def samples(self) -> float | None:
-        """Decode the fixed latent; write samples/step-XXXXXXXX.png and .npy."""
+        """Decode the fixed latent; write samples/step-XXXXXXXX.png and .npy (once a step: the
+        end's grid is not written again when the clock's was at the same step)."""
         t = self.trainer
+        if t.step == self.last_sample_step:
+            return 0.0
         start = time.perf_counter()
         try:
             images = t.model.decode(t.fixed_latent, interrupt=t.steering.waiting)
@@ -47,6 +51,7 @@ class SideJobs:
         atomic_write_bytes(stem.with_suffix(".png"), png.getvalue(), durable=False)
         seconds = time.perf_counter() - start
         self.sample_seconds += seconds
+        self.last_sample_step = t.step
         rel = stem.relative_to(t.run_dir)  # paths in events are relative to the run directory
         t.emit("samples", png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")),
                n=len(images), seconds=round(seconds, 3))

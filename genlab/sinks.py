@@ -53,7 +53,7 @@ def progress_line(p: Progress) -> str:
 def event_line(e: dict) -> str | None:
     """A human line for the events a person wants in a log; None for per-step metrics."""
     kind = e["kind"]
-    if kind == "metrics":
+    if kind in ("metrics", "system"):  # per-step rows and vital signs: curves and the status line
         return None
     if kind == "state":
         extra = f" ({e['reason']})" if e.get("reason") else ""
@@ -148,6 +148,8 @@ class StatusSink:
             if e["state"] != "running":
                 self.status["images_per_s"] = 0.0
             self.write()
+        elif e["kind"] == "system":  # the newest vital signs, written with the next heartbeat
+            self.status["system"] = {k: v for k, v in e.items() if k not in ("t", "step", "kind")}
         elif e["kind"] in ("lr", "extend", "rollback"):
             self.status.update(step=e["step"], total_steps=e.get("total_steps", self.status["total_steps"]))
             self.write()

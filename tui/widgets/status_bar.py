@@ -1,4 +1,5 @@
-"""One run's state at a glance: state, step of total, epoch, images/s, ETA, elapsed, device, data."""
+"""One run's state at a glance: state, step of total, epoch, images/s, ETA, elapsed, device, data,
+and while it runs the machine's vital signs (its CPU share and memory; on a GPU its use)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from genlab.sinks import fmt_duration, fmt_metrics
+from genlab.vitals import line as vitals_line
 
 COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
            "crashed": "red", "failed": "red", "deleted": "red", "starting": "magenta", "stalled": "red",
@@ -40,6 +42,8 @@ class StatusBar(Widget):
         text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
         if state == "running":
             text.append(f"  {st.get('images_per_s', 0):,.0f} img/s  eta {fmt_duration(st.get('eta_s'))}")
+        if state in ("running", "paused", "stalled") and isinstance(st.get("system"), dict):
+            text.append(f"  {vitals_line(st['system'])}", style="cyan")
         data = cfg.get("data", {})
         text.append(f"\nelapsed {fmt_duration(st.get('elapsed_s'))}  {cfg.get('device', '?')}  "
                     f"data: {data.get('source', '?')}  ")
