@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab import compare, control, sweep, tags, view
+from genlab import compare, control, sweep, tags, view, vitals
 from genlab.errors import GenlabError
 from genlab.follow import RunFollower, ema
 from genlab.schema import config_problem
@@ -188,11 +188,28 @@ class Comparison:
                 f.view.version += 1
         return [f.view.version for f in self.followers] != before
 
+    def vital_signs(self) -> list[str]:
+        """The vital signs some run recorded (genlab.vitals.FIELDS' order)."""
+        have = {k for f in self.followers for k in f.view.vitals}
+        return [key for key, _, _ in vitals.FIELDS if key in have]
+
     def snapshot(self, x: str = "step", max_buckets: int = 200, curves: bool = True,
-                 smooth_alpha: float = 0.05) -> CompareSnapshot:
+                 smooth_alpha: float = 0.05, vital_signs: bool = False) -> CompareSnapshot:
+        """``vital_signs``: the overlays are the runs' vital signs (CPU, memory, GPU), one curve
+        a run, instead of their shared metrics."""
         runs = [self._run(f, v, label) for f, v, label in zip(self.followers, self.views, self.full_labels)]
         overlays = None
-        if curves:
+        if curves and vital_signs:
+            overlays = {}
+            for key in self.vital_signs():
+                drawn = {}
+                for f, label in zip(self.followers, self.labels):
+                    points = f.view.vitals.get(key) or []
+                    if points:
+                        xs, ys = self._x_of(f, x)([p[0] for p in points]), [p[1] for p in points]
+                        drawn[label] = Curve(label, xs, ys, xs, ema(ys, smooth_alpha))
+                overlays[key] = Overlay(drawn, {})
+        elif curves:
             overlays = {}
             for metric, held_out in self.metrics:
                 drawn, evals = {}, {}

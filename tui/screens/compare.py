@@ -12,12 +12,14 @@ import time
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
+from genlab import vitals
 from tui.messages import CompareUpdated
 from tui.widgets.class_histogram import ClassHistogram
 from tui.screens.toggles import CurveToggles
@@ -36,6 +38,7 @@ class CompareScreen(CurveToggles, Screen):
         ("x", "toggle_x", "step/time"),
         ("l", "toggle_log", "log scale"),
         ("e", "toggle_smooth", "smoothing"),
+        Binding("v", "toggle_vitals", "vital signs", show=False),  # said in the heading: the footer is full
         ("escape", "back", "runs"),
         ("q", "app.quit", "quit (runs keep running)"),
     ]
@@ -43,6 +46,7 @@ class CompareScreen(CurveToggles, Screen):
     log_scale = reactive(False)
     smooth = reactive(False)
     x_axis = reactive("step")
+    vital_signs = False  # the curve panes show the runs' vital signs instead of their metrics
 
     COMPACT_BELOW = 34  # rows: under this, one curve pane and no class histograms
 
@@ -58,13 +62,7 @@ class CompareScreen(CurveToggles, Screen):
         yield Static(self.heading(), id="compare-title")
         with Horizontal(id="compare-main"):
             with Vertical(id="compare-curves"):
-                for i, (metric, held_out) in enumerate(self.comparison.metrics[:MAX_PANES]):
-                    labels = self.comparison.labels
-                    yield CurvesPlot(self.pane_title(metric), [] if held_out else labels, labels if held_out else [],
-                                     id=f"cplot{i}")
-                if not self.comparison.metrics:
-                    yield Static("these runs share no metric: compare their samples, quality and speed",
-                                 id="compare-none")
+                yield from self.curve_panes()
             with Vertical(id="compare-side"):
                 with Horizontal(id="compare-grids"):
                     for i, _ in enumerate(self.run_ids):
@@ -76,11 +74,43 @@ class CompareScreen(CurveToggles, Screen):
         yield RankingTable(id="ranking")
         yield Footer()
 
+    def panes(self) -> list[tuple[str, bool]]:
+        """(metric or vital sign, held out) of each curve pane."""
+        if self.vital_signs:
+            return [(key, False) for key in self.comparison.vital_signs()[:MAX_PANES]]
+        return self.comparison.metrics[:MAX_PANES]
+
+    def curve_panes(self):
+        labels = self.comparison.labels
+        for i, (metric, held_out) in enumerate(self.panes()):
+            yield CurvesPlot(self.pane_title(metric), [] if held_out else labels, labels if held_out else [],
+                             id=f"cplot{i}")
+        if not self.panes():
+            yield Static("no vital signs recorded yet (a run writes them every few seconds)" if self.vital_signs else
+                         "these runs share no metric: compare their samples, quality and speed", id="compare-none")
+
+    async def action_toggle_vitals(self) -> None:
+        """Swap the curve panes: the runs' metrics, or their vital signs (CPU, memory, GPU)."""
+        self.vital_signs = not self.vital_signs
+        box = self.query_one("#compare-curves")
+        await box.remove_children()
+        await box.mount_all(list(self.curve_panes()))
+        for plot in box.query(CurvesPlot):
+            plot.log_scale, plot.smooth = self.log_scale, self.smooth
+            plot.x_label = "step" if self.x_axis == "step" else "minutes"
+        self.curves_wanted = True
+        self.call_after_refresh(self.on_resize)
+        self.query_one("#compare-title", Static).update(self.heading())
+
     def heading(self) -> str:
-        return (f"comparing {len(self.run_ids)} runs · x: {'step' if self.x_axis == 'step' else 'minutes'} "
-                "· Enter opens a run")
+        return (f"comparing {len(self.run_ids)} runs{' · vital signs' if self.vital_signs else ''} · "
+                f"x: {'step' if self.x_axis == 'step' else 'minutes'} · Enter opens a run · v "
+                + ("metrics" if self.vital_signs else "vital signs"))
 
     def pane_title(self, metric: str) -> str:
+        vital = next((f for f in vitals.FIELDS if f[0] == metric), None)
+        if self.vital_signs and vital:
+            return f"{vital[1]}, {vital[2]}" + (" (100 = one core)" if metric == "cpu_percent" else "")
         m = next((v.metric(metric) for v in self.comparison.views if v.metric(metric)), None)
         unit = f", {m.unit}" if m is not None and m.unit and m.unit != "%" else ""
         better = {True: " (lower is better)", False: " (higher is better)"}.get(m.lower_is_better if m else None, "")
@@ -101,7 +131,7 @@ class CompareScreen(CurveToggles, Screen):
                 if curves:
                     curves_due, self.curves_wanted = now + CURVES_S, False
                 self.post_message(CompareUpdated(self.comparison.snapshot(
-                    self.x_axis, max_buckets=self.plot_columns, curves=curves)))
+                    self.x_axis, max_buckets=self.plot_columns, curves=curves, vital_signs=self.vital_signs)))
                 first = False
             time.sleep(POLL_S)
 
@@ -128,7 +158,7 @@ class CompareScreen(CurveToggles, Screen):
         snap = self.snapshot = message.snapshot
         self.query_one("#compare-title", Static).update(self.heading())
         if snap.overlays is not None:
-            for plot, (metric, _) in zip(self.query(CurvesPlot), self.comparison.metrics):
+            for plot, (metric, _) in zip(self.query(CurvesPlot), self.panes()):
                 overlay = snap.overlays.get(metric)
                 if overlay is not None:
                     plot.show(overlay)
