@@ -46,6 +46,8 @@ def aggregated(cols: list[str]) -> bool:
 
 def row_of(e: dict, cols: list[str]) -> list[float]:
     """A metrics event as a row of ``cols`` (a plain event: one step, its value its extremes)."""
+    if COUNT not in cols:  # the plain layout: the values alone (the common case, kept quick)
+        return [schema.number(e.get(c)) for c in cols]
     lo, hi = e.get("min") or {}, e.get("max") or {}
     out = []
     for c in cols:
@@ -156,6 +158,7 @@ class MetricsBinSink:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
         self.cols: list[str] | None = columns(run_dir)
+        self.known = {*(self.cols or ()), *NOT_METRICS}  # an event's keys that need no new column
         self.buffer = array("d")
         self.f = open_append(run_dir / BIN, binary=True)
 
@@ -166,11 +169,12 @@ class MetricsBinSink:
             return
         if self.cols is None:
             self.cols = layout([k for k in e if k not in NOT_METRICS], COUNT in e)
+            self.known = {*self.cols, *NOT_METRICS}
             atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
         elif COUNT in e and not aggregated(self.cols):
             self.upgrade()
-        if any(k not in NOT_METRICS and k not in self.cols for k in e):  # a metric first logged now
-            self.widen([k for k in e if k not in NOT_METRICS and k not in self.cols])
+        if not self.known.issuperset(e):  # a metric first logged now
+            self.widen([k for k in e if k not in self.known])
         self.buffer.extend(row_of(e, self.cols))
 
     def widen(self, names: list[str]) -> None:
@@ -179,6 +183,7 @@ class MetricsBinSink:
         self.flush()
         cols, rows, _ = read(self.run_dir)
         wide, self.cols = widen(rows, cols or self.cols, names)
+        self.known = {*self.cols, *NOT_METRICS}
         self.f.close()
         atomic_write_bytes(self.run_dir / BIN, wide.astype("<f8").tobytes(), durable=False)
         atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
@@ -189,6 +194,7 @@ class MetricsBinSink:
         self.flush()
         cols, rows, _ = read(self.run_dir)
         up, self.cols = upgrade(rows, cols)
+        self.known = {*self.cols, *NOT_METRICS}
         self.f.close()
         atomic_write_bytes(self.run_dir / BIN, up.astype("<f8").tobytes(), durable=False)
         atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
