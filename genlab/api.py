@@ -130,6 +130,7 @@ class Run:
         self.latest: dict = {}
         self.started = time.monotonic()
         self._beat_at = self._poll_at = 0.0
+        self._rate = (0, self.started)  # (step, time) the step rate is measured from
         self.vitals = Vitals(SimpleNamespace(type=str(config["device"]).split(":")[0], index=None))
         self._vitals_at = self.started + VITALS_EVERY_S
         self._emit("state", state="running")
@@ -247,6 +248,14 @@ class Run:
         if now >= self._vitals_at:  # the machine's vital signs, as the trainer samples them
             self._vitals_at = now + VITALS_EVERY_S
             self._emit("system", **self.vitals.sample())
+        done, dt = self.step - self._rate[0], now - self._rate[1]
+        if dt >= 1.0 and done >= 0:  # the step rate over the last second or more, and what it says of the end
+            rate = done / dt
+            self._rate = (self.step, now)
+            total = self.config["total_steps"]
+            batch = self.config.get("batch_size")
+            self.status.status.update(steps_per_s=round(rate, 2), eta_s=(total - self.step) / rate if total and rate else None,
+                                      **({"images_per_s": round(rate * batch, 1)} if isinstance(batch, int) else {}))
         self.status.status.update(step=self.step, metrics=dict(self.latest), elapsed_s=round(now - self.started, 1))
         for sink in self.sinks[:2]:  # the buffered rows, then the heartbeat
             sink.flush()

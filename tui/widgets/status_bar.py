@@ -38,15 +38,21 @@ class StatusBar(Widget):
         text = Text()
         text.append(f"● {state}", style=f"bold {COLOURS.get(state, 'white')}")
         total = cfg.get("total_steps") or st.get("total_steps") or 0
-        text.append(f"  {snap.run_id}  {cfg.get('model', '?')}  step {st.get('step', 0):,}/{total:,}")
-        text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
-        if state == "running":
+        script = cfg.get("source") == "script"  # genlab.init: no epochs, data or device of genlab's
+        text.append(f"  {snap.run_id}  {cfg.get('model', '?')}  step {st.get('step', 0):,}" + (f"/{total:,}" if total else ""))
+        if not script:
+            text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
+        if state == "running" and st.get("images_per_s"):
             text.append(f"  {st.get('images_per_s', 0):,.0f} img/s  eta {fmt_duration(st.get('eta_s'))}")
+        elif state == "running" and st.get("steps_per_s"):
+            text.append(f"  {st['steps_per_s']:,.1f} steps/s" + (f"  eta {fmt_duration(st.get('eta_s'))}" if total else ""))
+        elif state == "running":
+            text.append("  0 img/s  eta ?")
         if state in ("running", "paused", "stalled") and isinstance(st.get("system"), dict):
             text.append(f"  {vitals_line(st['system'])}", style="cyan")
         data = cfg.get("data", {})
-        text.append(f"\nelapsed {fmt_duration(st.get('elapsed_s'))}  {cfg.get('device', '?')}  "
-                    f"data: {data.get('source', '?')}  ")
+        text.append(f"\nelapsed {fmt_duration(st.get('elapsed_s'))}  " + (
+            "made by a script (genlab.init)  " if script else f"{cfg.get('device', '?')}  data: {data.get('source', '?')}  "))
         if st.get("reason") and state in ("paused", "stopped", "failed"):
             text.append(f"({st['reason']})  ", style="italic")
         text.append(fmt_metrics(snap.latest, list(snap.latest)), style="dim")
