@@ -130,6 +130,7 @@ def train(
     exclude_digits: Annotated[Optional[str], typer.Option("--exclude-digits", help="Leave these digits out of training, e.g. 9 or 1,7 (for genlab anomaly).")] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(
         "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab[tensorboard]').")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", help="Processes to train on, through PyTorch's launcher (torch.distributed.run): gloo on CPUs, NCCL on GPUs; --batch-size is the global batch.")] = 1,
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
@@ -144,12 +145,37 @@ def train(
         keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
         quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard,
     )
+    if nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, got {nproc}")
+    if prepared.config.batch_size % nproc:
+        raise UsageError(f"--batch-size {prepared.config.batch_size} is the global batch: it must split evenly over "
+                         f"--nproc {nproc} processes")
+    if nproc > 1 and detach:
+        raise UsageError("--detach with --nproc is not supported yet: run it under nohup, or in tmux")
     run_dir = create(prepared)
+    if nproc > 1:
+        return train_on_processes(run_dir, nproc)
     if detach:
         start_detached(run_dir)
         return
     del prepared.digits  # the trainer reads them again, as a resumed run would
     foreground(run_dir, ascii)
+
+
+def train_on_processes(run_dir: Path, nproc: int) -> None:
+    """``nproc`` ranks of one run through PyTorch's own launcher, on this machine."""
+    import subprocess
+
+    from genlab.store import read_json
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "genlab", "_worker", str(run_dir)]
+    out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
+    code = subprocess.call(command)
+    state = (read_json(run_dir / "status.json") or {}).get("state", "?")
+    out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
+    if code:
+        raise typer.Exit(code)
 
 
 def start_detached(run_dir: Path, options: dict | None = None) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 import genlab
-from genlab import checkpoint, models, view
+from genlab import checkpoint, distributed, models, view
 from genlab.config import RunConfig, finish_config, make_config
 from genlab.data import Batches, load_digits, load_for_run
 from genlab.device import resolve
@@ -108,6 +108,11 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     ends as state ``failed`` with its reason and one GenlabError, temporary files removed.
     """
     check_controllable(run_dir)
+    world = distributed.from_env()  # torchrun's ranks, or one process
+    if world.distributed and not world.main:  # rank 0 holds the lock and writes the directory
+        return _execute_rank(run_dir, world, data_dir, device)
+    if world.distributed and resume:
+        raise UsageError(f"run {run_dir.name}: resuming a run of several processes is not supported yet")
     lock = RunLock(run_dir)
     try:
         acquired = lock.acquire()
@@ -119,12 +124,28 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     try:
         remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
         return _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
-                        on_divergence, hangup)
+                        on_divergence, hangup, world)
     except OSError as e:
         remove_stale_temps(run_dir)
         raise GenlabError(os_error_message(e, run_dir)) from None
     finally:
         lock.release()
+        distributed.finish(world)
+
+
+def _execute_rank(run_dir: Path, world, data_dir, device) -> str:
+    """A rank other than 0: the same model, data and decisions as rank 0, nothing written. It
+    ignores Ctrl-C, SIGTERM and hang-ups: rank 0 gets them too and stops every rank at the same
+    step, with one checkpoint (torchrun's agent ends a rank left behind)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    config = read_config(run_dir)
+    dev = distributed.start(world, resolve(device or config.device))
+    digits = load_for_run(config.data, dev, data_dir)
+    try:
+        return Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world).run()
+    finally:
+        distributed.finish(world)
 
 
 def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None = None) -> RunConfig:
@@ -190,7 +211,7 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
 
 
 def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
-             on_divergence, hangup) -> str:
+             on_divergence, hangup, world=distributed.World()) -> str:
     notes: list[str] = []
 
     # ---- what to resume from, and how far to go
@@ -205,6 +226,8 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
             notes.append(f"cut {dropped:,} events after step {step:,}")
 
     dev = resolve(device or config.device)
+    if world.distributed:
+        dev = distributed.start(world, dev)  # waits for every rank
     digits = load_for_run(config.data, dev, data_dir)
     if not (run_dir / view.FILE).exists():  # a run made before views: its model's, for every screen
         view.write(run_dir, models.get(config.model).view)
@@ -253,7 +276,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
     for line in filter(None, [header, d.get("notice"), *notes]):
         say(line)
 
-    trainer = Trainer(run_dir, config, digits, dev, sinks, on_divergence=on_divergence)
+    trainer = Trainer(run_dir, config, digits, dev, sinks, on_divergence=on_divergence, world=world)
     try:
         if ckpt is not None:
             trainer.restore(ckpt)

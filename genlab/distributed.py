@@ -1,0 +1,117 @@
+"""One run on several processes: torchrun's environment, the process group, and what the ranks share.
+
+genlab does not launch processes itself: ``genlab train --nproc N`` runs PyTorch's own launcher
+(``torch.distributed.run``), and a job started with ``torchrun ... -m genlab ...`` works the same.
+Each rank reads ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; the process group is gloo on CPUs
+and NCCL on GPUs, one device a local rank.
+
+What keeps the ranks one run:
+
+- every rank builds the same model from the same seed, and every optimiser step averages the
+  gradients over the ranks first (:func:`average_gradients`, a pre-step hook on each optimiser;
+  what DistributedDataParallel does, for any model's own step), so the weights stay equal;
+- each rank trains on its rows of the global batch and draws the noise of the whole batch,
+  keeping its rows (``GenModel.shard``), so its random stream is the single process's;
+- metrics are averaged over the ranks before rank 0 writes them (:func:`mean`);
+- rank 0 alone writes the run directory.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    local_size: int = 1  # ranks on this machine: they share its cores
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+def from_env() -> World:
+    """The world torchrun describes (one process when it describes none)."""
+    try:
+        return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                     int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    except ValueError:
+        return World()
+
+
+def start(world: World, device: torch.device) -> torch.device:
+    """Join the process group (gloo on a CPU, NCCL on CUDA); this rank's device."""
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    else:  # the machine's cores shared out between its ranks
+        from genlab.speed import cpu_threads
+
+        torch.set_num_threads(max(1, cpu_threads() // max(1, world.local_size)))
+    if not dist.is_initialized():  # a pause of rank 0 holds the others in a collective: no timeout then
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=world.rank, world_size=world.size,
+                                timeout=datetime.timedelta(days=30))
+    return device
+
+
+def average_gradients(optimizers, world: World) -> None:
+    """Before each of these optimisers steps, its gradients are averaged over the ranks (one
+    all-reduce of them all, flattened). Every rank steps the same optimisers in the same order."""
+    if not world.distributed:
+        return
+
+    def hook(optimizer, args, kwargs):
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world.size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    for optimizer in optimizers:
+        optimizer.register_step_pre_hook(hook)
+
+
+def mean(values: torch.Tensor, world: World) -> torch.Tensor:
+    """``values`` averaged over the ranks."""
+    if world.distributed:
+        values = values.clone()
+        dist.all_reduce(values)
+        values /= world.size
+    return values
+
+
+def broadcast_tensor(values: torch.Tensor, world: World) -> None:
+    """Rank 0's ``values`` into every rank's (in place)."""
+    if world.distributed:
+        dist.broadcast(values, src=0)
+
+
+def broadcast(obj, world: World):
+    """Rank 0's ``obj`` on every rank (a small picklable object: a decision, a run id)."""
+    if not world.distributed:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def finish(world: World) -> None:
+    if world.distributed and dist.is_initialized():
+        dist.destroy_process_group()
