@@ -14,6 +14,9 @@ import pytest
 from conftest import needs_mnist
 
 TMUX = shutil.which("tmux")
+# each test process its own tmux server: a session that ends on one xdist worker (and takes its
+# server down with it) never races another worker's new session
+SOCKET = ["-L", f"genlab-test-{os.getpid()}", "-f", "/dev/null"]
 GENLAB = Path(sys.executable).with_name("genlab")
 
 
@@ -25,7 +28,7 @@ def data_env() -> str:
 
 
 def tmux(*args):
-    return subprocess.run([TMUX, *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run([TMUX, *SOCKET, *args], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture
@@ -35,7 +38,7 @@ def session():
     name = f"genlab-test-{uuid.uuid4().hex[:8]}"
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "60")
     yield name
-    subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
+    subprocess.run([TMUX, *SOCKET, "kill-session", "-t", name], capture_output=True)
 
 
 def wait_for(session, pattern, timeout=120.0):
@@ -141,7 +144,7 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
     finally:
         for rid in started:
             subprocess.run([str(GENLAB), "stop", rid, "--runs-dir", str(runs)], capture_output=True, env=env, timeout=120)
-        subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
+        subprocess.run([TMUX, *SOCKET, "kill-session", "-t", name], capture_output=True)
 
 
 def test_a_sweep_is_a_group_on_the_runs_screen_and_opens_as_a_comparison(session, runs):
