@@ -143,13 +143,8 @@ def train(
         max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
         compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
         keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
-        quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard,
+        quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard, processes=nproc,
     )
-    if nproc < 1:
-        raise UsageError(f"--nproc must be at least 1, got {nproc}")
-    if prepared.config.batch_size % nproc:
-        raise UsageError(f"--batch-size {prepared.config.batch_size} is the global batch: it must split evenly over "
-                         f"--nproc {nproc} processes")
     if nproc > 1 and detach:
         raise UsageError("--detach with --nproc is not supported yet: run it under nohup, or in tmux")
     run_dir = create(prepared)
@@ -162,14 +157,15 @@ def train(
     foreground(run_dir, ascii)
 
 
-def train_on_processes(run_dir: Path, nproc: int) -> None:
-    """``nproc`` ranks of one run through PyTorch's own launcher, on this machine."""
+def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None) -> None:
+    """``nproc`` ranks of one run through PyTorch's own launcher, on this machine (``options``:
+    genlab.train.execute's, e.g. a resume's)."""
     import subprocess
 
     from genlab.store import read_json
 
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               "-m", "genlab", "_worker", str(run_dir)]
+               "-m", "genlab", "_worker", str(run_dir), "--options", json.dumps(options or {})]
     out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
     code = subprocess.call(command)
     state = (read_json(run_dir / "status.json") or {}).get("state", "?")
@@ -394,6 +390,11 @@ def resume(
         return
     options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes,
                "data_dir": str(data_dir) if data_dir else None, "device": device}
+    processes = int(info.config.get("processes") or 1)
+    if processes > 1:  # as many ranks as it trained on: the same run, step for step
+        if detach:
+            raise UsageError(f"run {info.run_id} trains on {processes} processes: --detach with them is not supported yet")
+        return train_on_processes(info.path, processes, options)
     if detach:
         start_detached(info.path, options)
     else:

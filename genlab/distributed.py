@@ -51,8 +51,24 @@ def from_env() -> World:
         return World()
 
 
+def die_with_launcher() -> None:
+    """On Linux, this rank is killed when its launcher dies (even by SIGKILL): no rank is left
+    training on its own."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the launcher died before the line above
+            os.kill(os.getpid(), signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def start(world: World, device: torch.device) -> torch.device:
     """Join the process group (gloo on a CPU, NCCL on CUDA); this rank's device."""
+    die_with_launcher()
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)

@@ -110,9 +110,7 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     check_controllable(run_dir)
     world = distributed.from_env()  # torchrun's ranks, or one process
     if world.distributed and not world.main:  # rank 0 holds the lock and writes the directory
-        return _execute_rank(run_dir, world, data_dir, device)
-    if world.distributed and resume:
-        raise UsageError(f"run {run_dir.name}: resuming a run of several processes is not supported yet")
+        return _execute_rank(run_dir, world, resume, data_dir, device)
     lock = RunLock(run_dir)
     try:
         acquired = lock.acquire()
@@ -133,7 +131,7 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
         distributed.finish(world)
 
 
-def _execute_rank(run_dir: Path, world, data_dir, device) -> str:
+def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
     """A rank other than 0: the same model, data and decisions as rank 0, nothing written. It
     ignores Ctrl-C, SIGTERM and hang-ups: rank 0 gets them too and stops every rank at the same
     step, with one checkpoint (torchrun's agent ends a rank left behind)."""
@@ -141,9 +139,18 @@ def _execute_rank(run_dir: Path, world, data_dir, device) -> str:
         signal.signal(sig, signal.SIG_IGN)
     config = read_config(run_dir)
     dev = distributed.start(world, resolve(device or config.device))
-    digits = load_for_run(config.data, dev, data_dir)
     try:
-        return Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world).run()
+        step, what = distributed.broadcast(None, world)  # where rank 0 resumes from (-1: the start)
+        if what == "finish":
+            return "finished"  # only rank 0's end is left to do
+        ckpt = checkpoint.load(checkpoint.path_for(run_dir, step)) if step >= 0 else None
+        if ckpt is not None:
+            config = read_config(run_dir, ckpt["config"])
+        digits = load_for_run(config.data, dev, data_dir)
+        trainer = Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world)
+        if ckpt is not None:
+            trainer.restore(ckpt)
+        return trainer.run()
     finally:
         distributed.finish(world)
 
@@ -227,7 +234,11 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
 
     dev = resolve(device or config.device)
     if world.distributed:
+        if world.size != config.processes:
+            raise UsageError(f"run {run_dir.name} trains on {config.processes} process(es), not {world.size}: "
+                             "its steps are those of that many ranks")
         dev = distributed.start(world, dev)  # waits for every rank
+        distributed.broadcast((int(ckpt["step"]) if ckpt is not None else -1, what), world)
     digits = load_for_run(config.data, dev, data_dir)
     if not (run_dir / view.FILE).exists():  # a run made before views: its model's, for every screen
         view.write(run_dir, models.get(config.model).view)

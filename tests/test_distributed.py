@@ -82,3 +82,49 @@ def test_pause_resume_and_stop_reach_every_rank(tmp_path):
     assert [e["state"] for e in events if e["kind"] == "state"] == ["running", "paused", "running", "stopped"]
     step = read_json(runs / "ctl" / "status.json")["step"]
     assert weights(runs / "ctl")[0] == step  # the stop's checkpoint, at the step every rank stopped
+
+
+def test_killed_and_resumed_on_as_many_ranks_it_is_the_same_run(tmp_path):
+    """SIGKILL to the launcher and its ranks mid-run, then `genlab resume` (which starts as many
+    ranks again): the weights equal, bit for bit, those of the same run trained straight through."""
+    import signal
+    import time
+
+    runs = tmp_path / "runs"
+    args = ["vae", "--nproc", "2", "--max-steps", "300", *SMALL[:-6], "--checkpoint-every", "0.3",
+            "--sample-every", "100000", "--quality-every", "100000", "--runs-dir", str(runs)]
+    straight = genlab("train", *args, "--name", "straight")
+    assert straight.returncode == 0, straight.stdout + straight.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", *args, "--name", "killed"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "GENLAB_OFFLINE": "1"}, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while len(checkpoint.list_checkpoints(runs / "killed")) < 3 if (runs / "killed").exists() else True:
+            assert time.time() < deadline and proc.poll() is None, "no checkpoints came"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert read_json(runs / "killed" / "status.json")["state"] == "running"  # what a kill leaves
+    resumed = genlab("resume", "killed", "--runs-dir", runs)
+    assert resumed.returncode == 0 and "killed finished" in resumed.stdout, resumed.stdout + resumed.stderr
+    (s1, a), (s2, b) = weights(runs / "straight"), weights(runs / "killed")
+    assert s1 == s2 == 300
+    assert all(torch.equal(a[net][k], b[net][k]) for net in a for k in a[net])
+    events, _ = read_events(runs / "killed" / "events.jsonl")
+    assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(1, 301))  # no step twice
+
+
+def test_a_run_of_two_ranks_resumes_only_on_two(tmp_path, monkeypatch):
+    from genlab.errors import UsageError
+    from genlab.train import create, execute, prepare
+
+    run_dir = create(prepare("vae", runs_dir=tmp_path, name="r2", max_steps=10, processes=2, hp={"hidden": 32}))
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("RANK", "0")
+    import pytest
+
+    with pytest.raises(UsageError, match="trains on 2 process"):
+        execute(run_dir)
