@@ -160,14 +160,23 @@ def train(
 def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None) -> None:
     """``nproc`` ranks of one run through PyTorch's own launcher, on this machine (``options``:
     genlab.train.execute's, e.g. a resume's)."""
-    import subprocess
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
 
     from genlab.store import read_json
 
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               "-m", "genlab", "_worker", str(run_dir), "--options", json.dumps(options or {})]
     out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
-    code = subprocess.call(command)
+    code = 0
+    try:  # this process is the launcher: its ranks die with it (genlab.distributed.die_with_launcher)
+        torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "genlab", "_worker", str(run_dir),
+                  "--options", json.dumps(options or {})])
+    except SignalException as e:  # Ctrl-C or SIGTERM: rank 0 stopped every rank with a checkpoint
+        code = 128 + int(e.sigval)
+    except ChildFailedError as e:
+        code = 1
+        err.print(f"genlab: {len(e.failures)} of the {nproc} processes failed (exit codes "
+                  f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {run_dir / 'log.txt'}", markup=False)
     state = (read_json(run_dir / "status.json") or {}).get("state", "?")
     out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
     if code:

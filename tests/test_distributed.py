@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from genlab import checkpoint
+from genlab.lock import is_locked
 from genlab.store import read_events, read_json
 
 SMALL = ["--hp", "hidden=64", "--hp", "latent=8", "--batch-size", "64", "--eval-size", "200",
@@ -26,20 +28,31 @@ def weights(run_dir):
     return ckpt["step"], ckpt["models"]
 
 
-def test_two_gloo_ranks_train_the_weights_of_one_process_with_the_global_batch(tmp_path):
+ARGS = ["--max-steps", "300", *SMALL[:-6], "--checkpoint-every", "0.3", "--sample-every", "100000",
+        "--quality-every", "100000"]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """A vae trained on two gloo ranks, straight through: the reference of the tests below."""
+    runs = tmp_path_factory.mktemp("ddp") / "runs"
+    p = genlab("train", "vae", "--nproc", "2", *ARGS, "--name", "straight", "--runs-dir", runs)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return runs / "straight"
+
+
+def test_two_gloo_ranks_train_the_weights_of_one_process_with_the_global_batch(straight, tmp_path):
     runs = tmp_path / "runs"
-    one = genlab("train", "vae", "--max-steps", "200", "--name", "one", *SMALL, "--runs-dir", runs)
+    one = genlab("train", "vae", *ARGS, "--name", "one", "--runs-dir", runs)
     assert one.returncode == 0, one.stdout + one.stderr
-    two = genlab("train", "vae", "--nproc", "2", "--max-steps", "200", "--name", "two", *SMALL, "--runs-dir", runs)
-    assert two.returncode == 0, two.stdout + two.stderr
-    assert sorted(p.name for p in runs.iterdir()) == ["one", "two"]  # one directory for both ranks
-    assert read_json(runs / "two" / "status.json")["state"] == "finished"
-    events, _ = read_events(runs / "two" / "events.jsonl")
-    assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(1, 201))  # each step once
-    (step_one, a), (step_two, b) = weights(runs / "one"), weights(runs / "two")
-    assert step_one == step_two == 200
+    assert [p.name for p in straight.parent.iterdir()] == ["straight"]  # one directory for both ranks
+    assert read_json(straight / "status.json")["state"] == "finished"
+    events, _ = read_events(straight / "events.jsonl")
+    assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(1, 301))  # each step once
+    (step_one, a), (step_two, b) = weights(runs / "one"), weights(straight)
+    assert step_one == step_two == 300
     worst = max(float((a[net][k].float() - b[net][k].float()).abs().max()) for net in a for k in a[net])
-    print(f"largest weight difference after 200 steps: {worst:.3g}")
+    print(f"largest weight difference after 300 steps: {worst:.3g}")
     assert worst < 1e-4
     rows_one = [e for e in read_events(runs / "one" / "events.jsonl")[0] if e["kind"] == "metrics"]
     rows_two = [e for e in events if e["kind"] == "metrics"]
@@ -84,33 +97,35 @@ def test_pause_resume_and_stop_reach_every_rank(tmp_path):
     assert weights(runs / "ctl")[0] == step  # the stop's checkpoint, at the step every rank stopped
 
 
-def test_killed_and_resumed_on_as_many_ranks_it_is_the_same_run(tmp_path):
-    """SIGKILL to the launcher and its ranks mid-run, then `genlab resume` (which starts as many
-    ranks again): the weights equal, bit for bit, those of the same run trained straight through."""
+def test_killed_and_resumed_on_as_many_ranks_it_is_the_same_run(straight, tmp_path):
+    """SIGKILL to the launcher (its ranks die with it) mid-run, then `genlab resume` (which
+    starts as many ranks again): the weights equal, bit for bit, those of the run trained
+    straight through."""
     import signal
     import time
 
     runs = tmp_path / "runs"
-    args = ["vae", "--nproc", "2", "--max-steps", "300", *SMALL[:-6], "--checkpoint-every", "0.3",
-            "--sample-every", "100000", "--quality-every", "100000", "--runs-dir", str(runs)]
-    straight = genlab("train", *args, "--name", "straight")
-    assert straight.returncode == 0, straight.stdout + straight.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", *args, "--name", "killed"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "GENLAB_OFFLINE": "1"}, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", *ARGS, "--name", "killed",
+                             "--runs-dir", str(runs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "GENLAB_OFFLINE": "1"}, start_new_session=True)
     try:
         deadline = time.time() + 120
-        while len(checkpoint.list_checkpoints(runs / "killed")) < 3 if (runs / "killed").exists() else True:
+        while not (runs / "killed").exists() or len(checkpoint.list_checkpoints(runs / "killed")) < 3:
             assert time.time() < deadline and proc.poll() is None, "no checkpoints came"
             time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks
+        os.kill(proc.pid, signal.SIGKILL)  # the launcher alone: its ranks must not go on without it
         proc.wait()
+        deadline = time.time() + 30
+        while (runs / "killed" / "lock").exists() and is_locked(runs / "killed"):
+            assert time.time() < deadline, "rank 0 outlived its launcher"
+            time.sleep(0.05)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert read_json(runs / "killed" / "status.json")["state"] == "running"  # what a kill leaves
     resumed = genlab("resume", "killed", "--runs-dir", runs)
     assert resumed.returncode == 0 and "killed finished" in resumed.stdout, resumed.stdout + resumed.stderr
-    (s1, a), (s2, b) = weights(runs / "straight"), weights(runs / "killed")
+    (s1, a), (s2, b) = weights(straight), weights(runs / "killed")
     assert s1 == s2 == 300
     assert all(torch.equal(a[net][k], b[net][k]) for net in a for k in a[net])
     events, _ = read_events(runs / "killed" / "events.jsonl")
@@ -124,7 +139,5 @@ def test_a_run_of_two_ranks_resumes_only_on_two(tmp_path, monkeypatch):
     run_dir = create(prepare("vae", runs_dir=tmp_path, name="r2", max_steps=10, processes=2, hp={"hidden": 32}))
     monkeypatch.setenv("WORLD_SIZE", "3")
     monkeypatch.setenv("RANK", "0")
-    import pytest
-
     with pytest.raises(UsageError, match="trains on 2 process"):
         execute(run_dir)
