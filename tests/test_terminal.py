@@ -31,6 +31,17 @@ def tmux(*args):
     return subprocess.run([TMUX, *SOCKET, *args], capture_output=True, text=True, check=True).stdout
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tmux_server():
+    """One tmux server for this test process, kept up by a session of its own: a test's session
+    ending never takes the server down under the next test's new session."""
+    if TMUX:
+        subprocess.run([TMUX, *SOCKET, "new-session", "-d", "-s", "keeper"], capture_output=True)
+    yield
+    if TMUX:
+        subprocess.run([TMUX, *SOCKET, "kill-server"], capture_output=True)
+
+
 @pytest.fixture
 def session():
     if not TMUX:
@@ -112,7 +123,7 @@ def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session,
 
 
 def test_comparing_four_real_runs_in_the_cockpit(runs):
-    """Four small real runs (two models, two learning rates; 200 steps, so they end by
+    """Four small real runs (two models, two learning rates; 120 steps, so they end by
     themselves) marked on the runs screen and compared: four legend entries and four sample
     grids on the screen."""
     name = f"genlab-cmp-{uuid.uuid4().hex[:8]}"
@@ -120,10 +131,10 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
     env = {**os.environ, "GENLAB_OFFLINE": "1"}
     started = []
     try:
-        for rid, model, lr in (("g1", "gan", "2e-4"), ("g2", "gan", "1e-3"), ("d1", "dcgan", "1e-3"), ("d2", "dcgan", "5e-4")):
-            # dcgan's cpu preset at the gan's batch size: the legends differ by model and lr (and width)
-            extra = ["--preset", "cpu", "--batch-size", "64"] if model == "dcgan" else []
-            p = subprocess.run([str(GENLAB), "train", model, *extra, "--lr", lr, "--max-steps", "200", "--name", rid,
+        for rid, model, lr in (("g1", "gan", "2e-4"), ("g2", "gan", "1e-3"), ("c1", "cgan", "1e-3"), ("c2", "cgan", "5e-4")):
+            # cgan's cpu preset at the gan's batch size: the legends differ by model and lr (and width)
+            extra = ["--preset", "cpu", "--batch-size", "64"] if model == "cgan" else []
+            p = subprocess.run([str(GENLAB), "train", model, *extra, "--lr", lr, "--max-steps", "120", "--name", rid,
                                 "--sample-every", "1", "--detach", "--runs-dir", str(runs)],
                                capture_output=True, text=True, env=env, timeout=180)
             assert p.returncode == 0, p.stderr
@@ -138,7 +149,7 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
         screen = wait_for(name, r"(?s)(⢕⢕.*){4}", timeout=60)  # a legend entry a run, in the first pane
         legend = [line for line in screen.splitlines() if "⢕⢕" in line]
         assert sum("lr=0.0002" in line for line in legend) >= 1 and sum("lr=0.001" in line for line in legend) >= 2
-        screen = wait_for(name, r"(?s)(╭─ [gd][12] · .*){4}", timeout=60)  # four sample grids, titled by run
+        screen = wait_for(name, r"(?s)(╭─ [gc][12] · .*){4}", timeout=60)  # four sample grids, titled by run
         assert all(f"╭─ {rid} " in screen for rid in started)
         tmux("send-keys", "-t", name, "q")
     finally:
