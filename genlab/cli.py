@@ -135,16 +135,26 @@ def train(
     ascii: Ascii = False,
 ) -> None:
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
+    from genlab import distributed
     from genlab.config import parse_hp
     from genlab.train import create, prepare
 
-    prepared = prepare(
-        model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
-        max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
-        compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
-        keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
-        quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard, processes=nproc,
-    )
+    def made(processes: int):
+        return prepare(
+            model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
+            max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
+            preset=preset, compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
+            keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
+            quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard, processes=processes,
+        )
+
+    world = distributed.from_env()
+    if world.distributed:  # a rank of a job started by torchrun (on one machine or several)
+        if nproc != 1 or detach:
+            raise UsageError(f"under torchrun (WORLD_SIZE {world.size}) the processes are there already: "
+                             "leave out --nproc and --detach")
+        return train_as_rank(world, made, device, ascii)
+    prepared = made(nproc)
     if nproc > 1 and detach:
         raise UsageError("--detach with --nproc is not supported yet: run it under nohup, or in tmux")
     run_dir = create(prepared)
@@ -155,6 +165,30 @@ def train(
         return
     del prepared.digits  # the trainer reads them again, as a resumed run would
     foreground(run_dir, ascii)
+
+
+def train_as_rank(world, made, device: str, ascii: bool) -> None:
+    """One rank of `torchrun ... -m genlab train MODEL ...`: rank 0 makes the run directory (in
+    a runs directory every rank sees: on several machines, a shared filesystem) and tells the
+    others its id; then every rank trains it (rank 0 in the foreground, writing)."""
+    from genlab import distributed
+    from genlab.device import resolve
+    from genlab.train import create, execute
+
+    distributed.start(world, resolve(device))
+    made_dir, problem = None, None
+    if world.main:
+        try:
+            made_dir = str(create(made(world.size)))
+        except GenlabError as e:
+            problem = str(e)
+    made_dir, problem = distributed.broadcast((made_dir, problem), world)
+    if problem:
+        raise UsageError(problem if world.main else f"rank 0 could not make the run: {problem}")
+    if world.main:
+        foreground(Path(made_dir), ascii)
+    else:
+        execute(Path(made_dir))
 
 
 def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None) -> None:

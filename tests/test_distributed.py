@@ -141,3 +141,21 @@ def test_a_run_of_two_ranks_resumes_only_on_two(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "0")
     with pytest.raises(UsageError, match="trains on 2 process"):
         execute(run_dir)
+
+
+def test_a_job_started_by_torchrun_is_one_run(tmp_path):
+    """`torchrun ... -m genlab train MODEL` as a cluster runs it: rank 0 makes the directory
+    and tells the others; one run, each step once."""
+    runs = tmp_path / "runs"
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                        "-m", "genlab", "train", "vae", "--max-steps", "40", *SMALL, "--name", "raw", "--runs-dir", str(runs)],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "GENLAB_OFFLINE": "1"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert [d.name for d in runs.iterdir()] == ["raw"] and "run raw finished" in p.stdout
+    config = read_json(runs / "raw" / "config.json")
+    assert config["processes"] == 2
+    events, _ = read_events(runs / "raw" / "events.jsonl")
+    assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(1, 41))
+    bad = subprocess.run([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", "--runs-dir", str(runs)],
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "WORLD_SIZE": "2", "RANK": "1"})
+    assert bad.returncode == 2 and "under torchrun (WORLD_SIZE 2)" in bad.stderr  # --nproc inside torchrun
