@@ -599,6 +599,16 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     if shown:
         out.print("  latest: " + "  ".join(f"{m.name} {m.format(v)}" + (f" {m.unit}" if m.unit not in ("", "%") else "")
                                            for m, v in shown))
+    world = info.status.get("world")
+    if isinstance(world, dict) and isinstance(world.get("ranks"), list):
+        from genlab.store import rank_trouble
+
+        ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,})"
+                          for r in world["ranks"] if isinstance(r, dict))
+        out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
+        trouble = rank_trouble(info.status, time.time()) if info.state == "crashed" else None
+        if trouble:
+            out.print(f"  [bold red]{trouble}[/]")
     if isinstance(info.status.get("system"), dict):
         from genlab.vitals import line
 

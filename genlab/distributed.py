@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -131,3 +135,44 @@ def broadcast(obj, world: World):
 def finish(world: World) -> None:
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+RANKS_DIR = "ranks"  # ranks/rank-N.json: each rank's own heartbeat
+BEAT_S = 1.0
+
+
+class RankBeat:
+    """This rank's heartbeat, ``ranks/rank-N.json`` (host, pid, step, time), every second from a
+    thread of its own, so a rank held in a collective (while rank 0 pauses, evaluates or writes a
+    checkpoint) still says it is alive. On rank 0 it also gathers every rank's beat and hands
+    them to ``on_world`` (the status sink: status.json's ``world``)."""
+
+    def __init__(self, run_dir: Path, world: World, step_of, on_world=None):
+        self.dir, self.world, self.step_of, self.on_world = Path(run_dir) / RANKS_DIR, world, step_of, on_world
+        self.dir.mkdir(exist_ok=True)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="rank-beat", daemon=True)
+
+    def __enter__(self) -> RankBeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        from genlab.store import atomic_write_json, read_json
+
+        mine = self.dir / f"rank-{self.world.rank}.json"
+        while True:
+            try:
+                atomic_write_json(mine, {"rank": self.world.rank, "host": socket.gethostname(), "pid": os.getpid(),
+                                         "step": int(self.step_of()), "beat": round(time.time(), 3)}, durable=False)
+                if self.on_world is not None:
+                    ranks = [read_json(self.dir / f"rank-{r}.json") for r in range(self.world.size)]
+                    self.on_world({"size": self.world.size, "ranks": [r for r in ranks if isinstance(r, dict)]})
+            except OSError:
+                pass  # a full disk: the run's own writes will say so
+            if self.done.wait(BEAT_S):
+                return

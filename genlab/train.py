@@ -8,8 +8,10 @@ the directory; ``execute`` trains it in this process (foreground, or as the deta
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from genlab.lock import RunLock
 from genlab.metrics_log import MetricsBinSink
 from genlab.sinks import JsonlSink, LineSink, RichSink, StatusSink
 from genlab.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
-                          read_json, remove_stale_temps, runs_root)
+                          rank_trouble, read_json, remove_stale_temps, runs_root)
 from genlab.validate import new_total, positive
 
 
@@ -150,7 +152,8 @@ def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
         trainer = Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world)
         if ckpt is not None:
             trainer.restore(ckpt)
-        return trainer.run()
+        with distributed.RankBeat(run_dir, world, lambda: trainer.step):
+            return trainer.run()
     finally:
         distributed.finish(world)
 
@@ -303,7 +306,12 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
                 trainer.set_max_minutes(max_minutes)
         elif resume and lr is not None:
             trainer.set_lr(lr)
-        with StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
+        beat = contextlib.nullcontext()
+        if world.distributed:  # every rank's heartbeat, gathered into status.json's "world"
+            status_sink = next(sink for sink in sinks if isinstance(sink, StatusSink))
+            beat = distributed.RankBeat(run_dir, world, lambda: trainer.step,
+                                        on_world=lambda w: status_sink.status.__setitem__("world", w))
+        with beat, StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
             try:
                 return trainer.finish() if what == "finish" else trainer.run()
             except KeyboardInterrupt:
@@ -311,6 +319,11 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
                 raise
     except Exception as e:
         reason = os_error_message(e, run_dir) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
+        if world.distributed:  # a collective fails when another rank is gone: name it
+            status = next((sink.status for sink in sinks if isinstance(sink, StatusSink)), {})
+            gone = rank_trouble(status, time.time())
+            if gone:
+                reason = f"{gone}: {reason}"[:500]
         remove_stale_temps(run_dir)  # frees what a failed write took, so the failure can be recorded
         trainer.record_failure(reason)
         if isinstance(e, OSError):

@@ -159,3 +159,31 @@ def test_a_job_started_by_torchrun_is_one_run(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", "--runs-dir", str(runs)],
                          capture_output=True, text=True, timeout=60, env={**os.environ, "WORLD_SIZE": "2", "RANK": "1"})
     assert bad.returncode == 2 and "under torchrun (WORLD_SIZE 2)" in bad.stderr  # --nproc inside torchrun
+
+
+def test_a_rank_that_dies_is_named_and_the_run_resumes(tmp_path):
+    """SIGKILL to rank 1 alone: rank 0's next collective fails, and the run's reason names the
+    rank that went (every rank beats in ranks/rank-N.json, gathered into status.json's world)."""
+    import signal
+    import time
+
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", *ARGS, "--name", "one-dies",
+                             "--runs-dir", str(runs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "GENLAB_OFFLINE": "1"}, start_new_session=True)
+    beat = runs / "one-dies" / "ranks" / "rank-1.json"
+    try:
+        deadline = time.time() + 120
+        while not (read_json(beat) and len((read_json(runs / "one-dies" / "status.json") or {}).get("world", {}).get("ranks", [])) == 2):
+            assert time.time() < deadline and proc.poll() is None, "no beats came"
+            time.sleep(0.05)
+        os.kill(read_json(beat)["pid"], signal.SIGKILL)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    st = read_json(runs / "one-dies" / "status.json")
+    assert st["state"] != "finished", "the run ended before the kill landed: give it more steps"
+    assert st["state"] == "failed" and st["reason"].startswith("rank 1 (pid "), st
+    resumed = genlab("resume", "one-dies", "--runs-dir", runs)
+    assert resumed.returncode == 0 and "one-dies finished" in resumed.stdout, resumed.stdout + resumed.stderr
