@@ -678,17 +678,8 @@ def compare(
     """Runs side by side: what differs in their configurations, then each run's state, steps,
     time, speed, key metric (newest and best) and quality figures."""
     from genlab import compare as cmp
-    from genlab.store import list_runs, resolve_run, runs_root
 
-    root = runs_root(runs_dir)
-    paths = [resolve_run(root, ref) for ref in runs_ or []]
-    if tag:
-        paths += [r.path for r in tagged(list_runs(root), tag)]
-    if sweep:
-        from genlab.sweep import resolve_sweep, trial_runs
-
-        paths += trial_runs(root, resolve_sweep(root, sweep))
-    paths = list(dict.fromkeys(paths))
+    paths = chosen_runs(runs_, tag, sweep, runs_dir)
     if x not in ("step", "time"):
         raise UsageError(f"--x must be step or time, got {x!r}")
     keys, summaries = cmp.compare(paths)
@@ -700,6 +691,21 @@ def compare(
     print_comparison(keys, summaries)
     if plot is not None:
         print_plot(summaries, plot, x)
+
+
+def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None, runs_dir) -> list[Path]:
+    """The run directories named, tagged (all of ``tag``) and of ``sweep``, each once, in that order."""
+    from genlab.store import list_runs, resolve_run, runs_root
+
+    root = runs_root(runs_dir)
+    paths = [resolve_run(root, ref) for ref in refs or []]
+    if tag:
+        paths += [r.path for r in tagged(list_runs(root), tag)]
+    if sweep:
+        from genlab.sweep import resolve_sweep, trial_runs
+
+        paths += trial_runs(root, resolve_sweep(root, sweep))
+    return list(dict.fromkeys(paths))
 
 
 def print_comparison(keys: list[str], summaries) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from genlab.cli import RunsDir, TagOption, app, out, tagged
+from genlab.cli import RunsDir, TagOption, app, chosen_runs, out
 from genlab.errors import UsageError
 
 
@@ -25,19 +25,10 @@ def export(
     compares them) and CSV. Nothing in a run directory changes; exporting again replaces the
     earlier export of a run."""
     from genlab import export as ex
-    from genlab.store import list_runs, resolve_run, runs_root
 
     if tensorboard is None and csv is None:
         raise UsageError("say where to: --tensorboard DIR and/or --csv FILE")
-    root = runs_root(runs_dir)
-    paths = [resolve_run(root, ref) for ref in runs_ or []]
-    if tag:
-        paths += [r.path for r in tagged(list_runs(root), tag)]
-    if sweep:
-        from genlab.sweep import resolve_sweep, trial_runs
-
-        paths += trial_runs(root, resolve_sweep(root, sweep))
-    paths = list(dict.fromkeys(paths))
+    paths = chosen_runs(runs_, tag, sweep, runs_dir)
     if not paths:
         raise UsageError("no runs to export: name them, or give --tag or --sweep")
     if tensorboard is not None:  # everything checked before anything is written

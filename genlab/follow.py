@@ -211,6 +211,7 @@ class RunFollower:
         self.view = RunView(self.path.name, self.path)
         self._events = deque(maxlen=self.keep_events)
         self.offset, self.rows, self.inode = 0, 0, None
+        self.mtimes = {}  # a new view reads the side files again
         self.cols: list[str] | None = None  # metrics.bin's columns as last read
         self.skipped_lines = 0
         self.use_bin = (self.path / metrics_log.HEADER).exists()
@@ -370,18 +371,25 @@ class RunFollower:
                 self._event(e)
         return newest_grid
 
-    latent_mtime = 0
+    mtimes: dict  # side files (latent.npz, cas.json): the mtime each was last read at
 
-    def _read_latent(self) -> bool:
-        """A VAE's newest latent map (latent.npz, replaced at each held-out evaluation)."""
-        path = self.path / LATENT_FILE
+    def _changed(self, name: str) -> Path | None:
+        """The run's side file ``name`` if it changed since it was last read (else None)."""
+        path = self.path / name
         try:
             mtime = path.stat().st_mtime_ns
         except OSError:
+            return None
+        if self.mtimes.get(name) == mtime:
+            return None
+        self.mtimes[name] = mtime
+        return path
+
+    def _read_latent(self) -> bool:
+        """A VAE's newest latent map (latent.npz, replaced at each held-out evaluation)."""
+        path = self._changed(LATENT_FILE)
+        if path is None:
             return False
-        if mtime == self.latent_mtime:
-            return False
-        self.latent_mtime = mtime
         try:
             with np.load(path, allow_pickle=False) as z:
                 points, labels = z["points"], z["labels"]
@@ -393,18 +401,11 @@ class RunFollower:
             return False
         return True
 
-    cas_mtime = 0
-
     def _read_cas(self) -> bool:
         """The newest CAS of a conditional model (cas.json, replaced by each `genlab eval --cas`)."""
-        path = self.path / CAS_FILE
-        try:
-            mtime = path.stat().st_mtime_ns
-        except OSError:
+        path = self._changed(CAS_FILE)
+        if path is None:
             return False
-        if mtime == self.cas_mtime:
-            return False
-        self.cas_mtime = mtime
         try:
             raw = json.loads(path.read_text())
             self.view.cas = {"cas": float(raw["cas"]), "real": float(raw["real"]),

@@ -18,6 +18,7 @@ import genlab
 from genlab.errors import UsageError
 from genlab.follow import RunFollower
 from genlab.store import list_runs, read_events, read_json
+from test_control import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,16 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def genlab_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})})
-
-
-def wait_until(predicate, what, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # the script a user writes: logs until told to stop, honouring pauses
@@ -74,7 +65,7 @@ def test_a_script_run_is_watched_paused_resumed_and_stopped(tmp_path):
             v = follower.poll()
             return v.sample is not None and "loss" in v.series and "test_loss" in v.evals and v.state == "running"
 
-        wait_until(seen, "curves, samples and an evaluation in the follower")
+        wait_until(seen, what="curves, samples and an evaluation in the follower")
         v = follower.view
         assert v.series["loss"].envelope(50)[0] and v.sample.shape == (16, 28, 28)
         assert [r.state for r in list_runs(runs)] == ["running"]
@@ -88,7 +79,7 @@ def test_a_script_run_is_watched_paused_resumed_and_stopped(tmp_path):
         assert read_json(run_dir / "status.json")["step"] == step
         p = genlab_cli("resume", "loop", "--runs-dir", runs)
         assert p.returncode == 0 and "running" in p.stdout, p.stdout + p.stderr
-        wait_until(lambda: read_json(run_dir / "status.json")["step"] > step, "steps after the resume")
+        wait_until(lambda: read_json(run_dir / "status.json")["step"] > step, what="steps after the resume")
         p = genlab_cli("stop", "loop", "--runs-dir", runs)
         assert p.returncode == 0, p.stdout + p.stderr
         out, err = proc.communicate(timeout=60)

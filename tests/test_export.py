@@ -15,18 +15,11 @@ from pathlib import Path
 import pytest
 
 from genlab import checkpoint
-from genlab.cli import main as cli_main
 from genlab.store import read_events, read_json
 from genlab.train import create, execute, prepare
+from test_faults import run_cli
 
 VAE_SMALL = {"hidden": 50, "latent": 5}
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def reader(logdir: Path):
