@@ -155,14 +155,12 @@ def train(
                              "leave out --nproc and --detach")
         return train_as_rank(world, made, device, ascii)
     prepared = made(nproc)
-    if nproc > 1 and detach:
-        raise UsageError("--detach with --nproc is not supported yet: run it under nohup, or in tmux")
     run_dir = create(prepared)
+    if detach:
+        start_detached(run_dir, nproc=nproc)
+        return
     if nproc > 1:
         return train_on_processes(run_dir, nproc)
-    if detach:
-        start_detached(run_dir)
-        return
     del prepared.digits  # the trainer reads them again, as a resumed run would
     foreground(run_dir, ascii)
 
@@ -185,8 +183,8 @@ def train_as_rank(world, made, device: str, ascii: bool) -> None:
     made_dir, problem = distributed.broadcast((made_dir, problem), world)
     if problem:
         raise UsageError(problem if world.main else f"rank 0 could not make the run: {problem}")
-    if world.main:
-        foreground(Path(made_dir), ascii)
+    if world.main:  # (a divergence on any rank pauses them all, as in a run of --nproc N)
+        foreground(Path(made_dir), ascii, on_divergence="pause")
     else:
         execute(Path(made_dir))
 
@@ -217,16 +215,16 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None) -
         raise typer.Exit(code)
 
 
-def start_detached(run_dir: Path, options: dict | None = None) -> None:
-    """Start the worker on ``run_dir`` with ``options`` (genlab.train.execute's), and wait
-    until it has settled into a state of its own."""
+def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1) -> None:
+    """Start the worker on ``run_dir`` with ``options`` (genlab.train.execute's), or the
+    launcher of its ``nproc`` ranks, and wait until it has settled into a state of its own."""
     from genlab.launch import spawn, wait_until_settled
     from genlab.lock import is_locked
 
     if is_locked(run_dir):
         raise UsageError(f"run {run_dir.name} is held by another process ({lock_holder(run_dir)}): "
                          "it is being trained already")
-    proc = spawn(run_dir, options or {})
+    proc = spawn(run_dir, options or {}, nproc=nproc)
     try:
         status = wait_until_settled(run_dir, proc)
     except GenlabError:
@@ -235,7 +233,8 @@ def start_detached(run_dir: Path, options: dict | None = None) -> None:
                              "it was resumed elsewhere at the same moment") from None
         raise
     rid = run_dir.name
-    out.print(f"run {rid} {status['state']} in the background (pid {proc.pid}, step {status.get('step', 0):,}); "
+    what = f"pid {proc.pid}" if nproc == 1 else f"{nproc} processes, launcher pid {proc.pid}"
+    out.print(f"run {rid} {status['state']} in the background ({what}, step {status.get('step', 0):,}); "
               f"log: {run_dir / 'log.txt'}", soft_wrap=True)
     out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
     out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
@@ -249,13 +248,13 @@ def lock_holder(run_dir: Path) -> str:
     return f"pid {pid}" if pid.isdigit() else "pid unknown"
 
 
-def foreground(run_dir: Path, ascii: bool = False, **resume_args) -> None:
+def foreground(run_dir: Path, ascii: bool = False, on_divergence: str = "stop", **resume_args) -> None:
     """Train (or resume) in this process, then print the final samples and the run id."""
     from genlab.train import execute
 
     sink = {"console": out} if out.is_terminal else {"stream": sys.stdout}
     try:
-        state = execute(run_dir, on_divergence="stop", **sink, **resume_args)
+        state = execute(run_dir, on_divergence=on_divergence, **sink, **resume_args)
     except KeyboardInterrupt:
         err.print(f"genlab: aborted; resume from the last checkpoint with: genlab resume {run_dir.name}")
         raise typer.Exit(130)
@@ -282,6 +281,19 @@ def report_end(run_dir: Path, state: str, ascii: bool) -> None:
     reason = (status.get("reason") if isinstance(status, dict) else None) or state
     out.print(f"run {run_dir.name} {state} ({reason}); continue it with: genlab resume {run_dir.name}")
     raise typer.Exit(130 if "interrupted" in reason else 129 if "hung up" in reason else 1)
+
+
+@app.command(name="_launch", hidden=True)
+def launcher(
+    run_dir: Path,
+    nproc: Annotated[int, typer.Option(help="Ranks to start.")] = 2,
+    options: Annotated[str, typer.Option(help="execute()'s options as a JSON object.")] = "{}",
+) -> None:
+    """The detached launcher of a run's ranks (train --nproc N --detach, and its resume)."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    train_on_processes(run_dir, nproc, json.loads(options))
 
 
 @app.command(name="_worker", hidden=True)
@@ -434,12 +446,10 @@ def resume(
     options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes,
                "data_dir": str(data_dir) if data_dir else None, "device": device}
     processes = int(info.config.get("processes") or 1)
-    if processes > 1:  # as many ranks as it trained on: the same run, step for step
-        if detach:
-            raise UsageError(f"run {info.run_id} trains on {processes} processes: --detach with them is not supported yet")
-        return train_on_processes(info.path, processes, options)
-    if detach:
-        start_detached(info.path, options)
+    if detach:  # (on as many ranks as it trained on: the same run, step for step)
+        start_detached(info.path, options, nproc=processes)
+    elif processes > 1:
+        train_on_processes(info.path, processes, options)
     else:
         foreground(info.path, ascii, **options)
 
@@ -603,8 +613,9 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     if isinstance(world, dict) and isinstance(world.get("ranks"), list):
         from genlab.store import rank_trouble
 
-        ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,})"
-                          for r in world["ranks"] if isinstance(r, dict))
+        ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,}"
+                          + (f", {r['busy_ms']:.1f} ms/step of work" if isinstance(r.get("busy_ms"), (int, float)) else "")
+                          + ")" for r in world["ranks"] if isinstance(r, dict))
         out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
         trouble = rank_trouble(info.status, time.time()) if info.state == "crashed" else None
         if trouble:

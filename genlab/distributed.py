@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from contextlib import contextmanager
 import socket
 import threading
 import time
@@ -86,6 +87,26 @@ def start(world: World, device: torch.device) -> torch.device:
     return device
 
 
+class Waits:
+    """The seconds this process has spent in collectives: waiting for the other ranks and
+    exchanging with them. A step's time less its waits is the rank's own work (on a GPU, as
+    the host sees it), and the rank with the most of it is the one the others wait for."""
+
+    def __init__(self):
+        self.s = 0.0
+
+    @contextmanager
+    def timing(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.s += time.perf_counter() - start
+
+
+WAITS = Waits()
+
+
 def average_gradients(optimizers, world: World) -> None:
     """Before each of these optimisers steps, its gradients are averaged over the ranks (one
     all-reduce of them all, flattened). Every rank steps the same optimisers in the same order."""
@@ -97,7 +118,8 @@ def average_gradients(optimizers, world: World) -> None:
         if not grads:
             return
         flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
+        with WAITS.timing():
+            dist.all_reduce(flat)
         flat /= world.size
         offset = 0
         for g in grads:
@@ -112,7 +134,8 @@ def mean(values: torch.Tensor, world: World) -> torch.Tensor:
     """``values`` averaged over the ranks."""
     if world.distributed:
         values = values.clone()
-        dist.all_reduce(values)
+        with WAITS.timing():
+            dist.all_reduce(values)
         values /= world.size
     return values
 
@@ -142,16 +165,18 @@ BEAT_S = 1.0
 
 
 class RankBeat:
-    """This rank's heartbeat, ``ranks/rank-N.json`` (host, pid, step, time), every second from a
-    thread of its own, so a rank held in a collective (while rank 0 pauses, evaluates or writes a
-    checkpoint) still says it is alive. On rank 0 it also gathers every rank's beat and hands
-    them to ``on_world`` (the status sink: status.json's ``world``)."""
+    """This rank's heartbeat, ``ranks/rank-N.json`` (host, pid, step, time, and ``busy_ms``: its
+    own work a step over the last beat), every second from a thread of its own, so a rank held in
+    a collective (while rank 0 pauses, evaluates or writes a checkpoint) still says it is alive.
+    On rank 0 it also gathers every rank's beat and hands them to ``on_world`` (the status sink:
+    status.json's ``world``). ``trainer``: a genlab.engine.Trainer (its step and busy time)."""
 
-    def __init__(self, run_dir: Path, world: World, step_of, on_world=None):
-        self.dir, self.world, self.step_of, self.on_world = Path(run_dir) / RANKS_DIR, world, step_of, on_world
+    def __init__(self, run_dir: Path, world: World, trainer, on_world=None):
+        self.dir, self.world, self.trainer, self.on_world = Path(run_dir) / RANKS_DIR, world, trainer, on_world
         self.dir.mkdir(exist_ok=True)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="rank-beat", daemon=True)
+        self.last, self.busy_ms = (0.0, 0), None
 
     def __enter__(self) -> RankBeat:
         self.thread.start()
@@ -161,6 +186,14 @@ class RankBeat:
         self.done.set()
         self.thread.join(timeout=5)
 
+    def pace(self) -> float | None:
+        """Milliseconds of this rank's own work a step, over the steps since the last beat."""
+        now = (self.trainer.busy_s, self.trainer.busy_steps)
+        if now[1] > self.last[1]:
+            self.busy_ms = round(1000 * (now[0] - self.last[0]) / (now[1] - self.last[1]), 2)
+        self.last = now
+        return self.busy_ms
+
     def _beat(self) -> None:
         from genlab.store import atomic_write_json, read_json
 
@@ -168,7 +201,8 @@ class RankBeat:
         while True:
             try:
                 atomic_write_json(mine, {"rank": self.world.rank, "host": socket.gethostname(), "pid": os.getpid(),
-                                         "step": int(self.step_of()), "beat": round(time.time(), 3)}, durable=False)
+                                         "step": int(self.trainer.step), "busy_ms": self.pace(),
+                                         "beat": round(time.time(), 3)}, durable=False)
                 if self.on_world is not None:
                     ranks = [read_json(self.dir / f"rank-{r}.json") for r in range(self.world.size)]
                     self.on_world({"size": self.world.size, "ranks": [r for r in ranks if isinstance(r, dict)]})

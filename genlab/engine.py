@@ -37,6 +37,7 @@ from genlab.store import atomic_write_json, read_events
 from genlab.vitals import Vitals
 
 FAULT_NAN_STEP = "GENLAB_FAULT_NAN_STEP"  # testing the divergence guard: poison the weights at this step
+FAULT_RANK = "GENLAB_FAULT_RANK"  # ... on this rank only (several processes; default: every rank)
 
 
 class Trainer:
@@ -67,8 +68,10 @@ class Trainer:
         self.steering, self.checkpoints, self.jobs = Steering(self), Checkpoints(self), SideJobs(self)
         self.vitals = Vitals(device)
         self.clocks: Clocks | None = None
-        fault = os.environ.get(FAULT_NAN_STEP)
-        self.fault_step = int(fault) if fault and fault.isdigit() else None
+        fault, fault_rank = os.environ.get(FAULT_NAN_STEP), os.environ.get(FAULT_RANK, str(world.rank))
+        self.fault_step = int(fault) if fault and fault.isdigit() and fault_rank == str(world.rank) else None
+        self.rolled_back_to = -1  # the step a divergence's rollback returned to, for the other ranks
+        self.busy_s, self.busy_steps = 0.0, 0  # this rank's own work in its steps (its waits for the others left out)
 
     # ------------------------------------------------------------------ the loop
 
@@ -100,14 +103,18 @@ class Trainer:
 
     def agree(self, go_on: bool, reason: str | None) -> tuple[bool, str | None]:
         """On several processes: rank 0's decision (train on, stop, the end) with its learning
-        rate and length, on every rank; one small broadcast a step."""
+        rate, length and any rollback after a divergence, on every rank; one small broadcast a
+        step."""
         if not self.world.distributed:
             return go_on, reason
-        decision = torch.tensor([float(go_on), float(reason is not None), self.config.lr, float(self.config.total_steps)],
-                                dtype=torch.float64, device=self.device)
+        decision = torch.tensor([float(go_on), float(reason is not None), self.config.lr, float(self.config.total_steps),
+                                 float(self.rolled_back_to)], dtype=torch.float64, device=self.device)
+        self.rolled_back_to = -1
         distributed.broadcast_tensor(decision, self.world)
-        go_on, stop, lr, total = decision.tolist()
+        go_on, stop, lr, total, rolled_back_to = decision.tolist()
         if not self.world.main:  # a resume command on rank 0 may have changed these
+            if rolled_back_to >= 0:  # rank 0 rolled back to its last good checkpoint: so does this rank
+                self.checkpoints.restore_step(int(rolled_back_to))
             if lr != self.config.lr:
                 for opt in self.model.optimizers.values():
                     for group in opt.param_groups:
@@ -148,6 +155,7 @@ class Trainer:
             self.fault_step = None  # the documented fault injection: poison the weights, once
             with torch.no_grad():
                 next(self.model.parameters()).fill_(float("nan"))
+        started, waited = time.perf_counter(), distributed.WAITS.s
         idx = self.batches.next()
         if self.world.distributed:  # this rank's rows of the global batch
             local = len(idx) // self.world.size
@@ -157,6 +165,8 @@ class Trainer:
             keys = list(metrics)
             mean = distributed.mean(torch.stack([metrics[k].float() for k in keys]), self.world)
             metrics = dict(zip(keys, mean.unbind()))
+            self.busy_s += time.perf_counter() - started - (distributed.WAITS.s - waited)
+            self.busy_steps += 1
         self.step += 1
         self.pending.append((self.step, time.time(), self.batches.epoch + 1, metrics))
 
@@ -253,7 +263,7 @@ class Trainer:
     def guard(self) -> str:
         """After a divergence: a foreground run stops; a detached one pauses until told what to
         do (and on resume rolls back to the last good checkpoint). "stop" or "resume"."""
-        if self.on_divergence == "stop" or self.world.distributed:  # (a rollback of every rank: not yet)
+        if self.on_divergence == "stop":
             return "stop"
         return self.steering.pause("diverged")
 

@@ -245,6 +245,18 @@ def rank_trouble(status: dict, now: float, stale_s: float = STALE_AFTER_S) -> st
     return f"rank {r.get('rank')} (pid {r.get('pid')} on {r.get('host')}) stopped beating {now - beat:.0f}s ago"
 
 
+def slowest_rank(status: dict) -> str | None:
+    """The rank the others wait for, in words: the most own work a step (``busy_ms`` of each
+    rank's beat), e.g. "slowest rank 1 (12.3 ms/step)"; None with fewer than two figures."""
+    world = status.get("world")
+    ranks = [r for r in world.get("ranks", []) if isinstance(r, dict) and isinstance(r.get("busy_ms"), (int, float))] \
+        if isinstance(world, dict) and isinstance(world.get("ranks"), list) else []
+    if len(ranks) < 2:
+        return None
+    r = max(ranks, key=lambda r: r["busy_ms"])
+    return f"slowest rank {r.get('rank')} ({r['busy_ms']:.1f} ms/step)"
+
+
 def effective_state(status: dict | None, run_dir: Path | None = None, now: float | None = None) -> str:
     """The state a reader should believe: ``crashed`` for a live state whose process is gone,
     ``stalled`` for a live process that has not beaten its heartbeat for STALE_AFTER_S.

@@ -152,7 +152,7 @@ def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
         trainer = Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world)
         if ckpt is not None:
             trainer.restore(ckpt)
-        with distributed.RankBeat(run_dir, world, lambda: trainer.step):
+        with distributed.RankBeat(run_dir, world, trainer):
             return trainer.run()
     finally:
         distributed.finish(world)
@@ -309,7 +309,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         beat = contextlib.nullcontext()
         if world.distributed:  # every rank's heartbeat, gathered into status.json's "world"
             status_sink = next(sink for sink in sinks if isinstance(sink, StatusSink))
-            beat = distributed.RankBeat(run_dir, world, lambda: trainer.step,
+            beat = distributed.RankBeat(run_dir, world, trainer,
                                         on_world=lambda w: status_sink.status.__setitem__("world", w))
         with beat, StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
             try:

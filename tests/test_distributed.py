@@ -3,6 +3,7 @@ one process with the same global batch, and the usage errors."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -65,36 +66,54 @@ def test_an_indivisible_batch_is_a_usage_error(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_pause_resume_and_stop_reach_every_rank(tmp_path):
-    """Rank 0 reads the control channel and every rank follows at the same step; the launcher
-    and both ranks end with the stop, with one checkpoint."""
+def test_detached_a_divergence_on_one_rank_pauses_all_and_control_reaches_every_rank(tmp_path):
+    """`--nproc 2 --detach`: rank 1's weights go NaN, every rank pauses; `resume` rolls both back
+    to the last good checkpoint (a rank left with NaN weights would diverge again at once);
+    pause, resume and stop reach every rank at the same step, and the launcher and its ranks
+    end with the stop, with one checkpoint."""
     import time
 
+    from genlab.store import pid_alive
+
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", "--max-steps", "100000",
-                             "--name", "ctl", *SMALL, "--runs-dir", str(runs)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "GENLAB_OFFLINE": "1"})
-    try:
+    env = {**os.environ, "GENLAB_OFFLINE": "1", "GENLAB_FAULT_NAN_STEP": "30", "GENLAB_FAULT_RANK": "1"}
+    p = subprocess.run([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", "--detach", "--max-steps", "100000",
+                        "--name", "ctl", *SMALL, "--runs-dir", str(runs)], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0 and "2 processes, launcher pid" in p.stdout, p.stdout + p.stderr
+    launcher = int(p.stdout.split("launcher pid ")[1].split(",")[0])
+
+    def wait_for(what, predicate):
         deadline = time.time() + 120
-        while (read_json(runs / "ctl" / "status.json") or {}).get("step", 0) < 20:
-            assert time.time() < deadline and proc.poll() is None, "the run never got going"
+        while not (found := predicate(read_json(runs / "ctl" / "status.json") or {})):
+            assert time.time() < deadline and pid_alive(launcher), f"no {what}"
             time.sleep(0.1)
-        p = genlab("pause", "ctl", "--runs-dir", runs)
-        assert p.returncode == 0 and "paused at step" in p.stdout, p.stdout + p.stderr
+        return found
+
+    try:
+        st = wait_for("pause on the divergence", lambda st: st.get("state") == "paused" and st)
+        assert st["reason"].startswith("diverged: loss is nan at step 30"), st
+        ranks = [r["pid"] for r in st["world"]["ranks"]]
+        assert len(ranks) == 2 and all(pid_alive(pid) for pid in ranks)
         p = genlab("resume", "ctl", "--runs-dir", runs)
-        assert p.returncode == 0 and "running from step" in p.stdout, p.stdout + p.stderr
-        p = genlab("stop", "ctl", "--runs-dir", runs)
-        assert p.returncode == 0 and "stopped at step" in p.stdout, p.stdout + p.stderr
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0, out
+        assert p.returncode == 0 and "running from step 0" in p.stdout, p.stdout + p.stderr  # its only checkpoint
+        wait_for("progress after the rollback", lambda st: st.get("step", 0) >= 60)
+        for command, said in (("pause", "paused at step"), ("resume", "running from step"), ("stop", "stopped at step")):
+            p = genlab(command, "ctl", "--runs-dir", runs)
+            assert p.returncode == 0 and said in p.stdout, (command, p.stdout + p.stderr)
+        deadline = time.time() + 60
+        while any(pid_alive(pid) for pid in (launcher, *ranks)):
+            assert time.time() < deadline, "the launcher or a rank outlived the stop"
+            time.sleep(0.1)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if pid_alive(launcher):
+            os.killpg(launcher, 9)
     events, _ = read_events(runs / "ctl" / "events.jsonl")
-    assert [e["state"] for e in events if e["kind"] == "state"] == ["running", "paused", "running", "stopped"]
+    assert [e["kind"] for e in events].count("rollback") == 1  # the ranks agreed again: no second divergence
+    assert [e["state"] for e in events if e["kind"] == "state"][-3:] == ["paused", "running", "stopped"]
+    rows = [e for e in events if e["kind"] == "metrics"]
+    assert [e["step"] for e in rows] == list(range(1, len(rows) + 1)) and all(math.isfinite(e["loss"]) for e in rows)
     step = read_json(runs / "ctl" / "status.json")["step"]
-    assert weights(runs / "ctl")[0] == step  # the stop's checkpoint, at the step every rank stopped
+    assert weights(runs / "ctl")[0] == step == len(rows)  # the stop's checkpoint, at the step every rank stopped
 
 
 def test_killed_and_resumed_on_as_many_ranks_it_is_the_same_run(straight, tmp_path):

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from genlab.sinks import fmt_duration, fmt_metrics
-from genlab.store import rank_trouble
+from genlab.store import rank_trouble, slowest_rank
 from genlab.vitals import line as vitals_line
 
 COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
@@ -53,7 +53,8 @@ class StatusBar(Widget):
             text.append("  0 img/s  eta ?")
         world = st.get("world") if isinstance(st.get("world"), dict) else None
         if world:  # a run of several processes
-            text.append(f"  {world.get('size', '?')} processes")
+            slowest = slowest_rank(st) if state == "running" else None
+            text.append(f"  {world.get('size', '?')} processes" + (f" · {slowest}" if slowest else ""))
         if state in ("running", "paused", "stalled") and isinstance(st.get("system"), dict):
             text.append(f"  {vitals_line(st['system'])}", style="cyan")
         data = cfg.get("data", {})
