@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -131,6 +132,7 @@ def train(
     tensorboard: Annotated[Optional[Path], typer.Option(
         "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab[tensorboard]').")] = None,
     nproc: Annotated[int, typer.Option("--nproc", help="Processes to train on, through PyTorch's launcher (torch.distributed.run): gloo on CPUs, NCCL on GPUs; --batch-size is the global batch.")] = 1,
+    sync_bn: Annotated[bool, typer.Option("--sync-bn/--no-sync-bn", help="With --nproc on GPUs: BatchNorm over the global batch (SyncBatchNorm), or each rank's own.")] = True,
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
@@ -146,6 +148,7 @@ def train(
             preset=preset, compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
             keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
             quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard, processes=processes,
+            sync_bn=sync_bn,
         )
 
     world = distributed.from_env()
@@ -160,7 +163,7 @@ def train(
         start_detached(run_dir, nproc=nproc)
         return
     if nproc > 1:
-        return train_on_processes(run_dir, nproc)
+        return train_on_processes(run_dir, nproc, ascii=ascii)
     del prepared.digits  # the trainer reads them again, as a resumed run would
     foreground(run_dir, ascii)
 
@@ -189,16 +192,28 @@ def train_as_rank(world, made, device: str, ascii: bool) -> None:
         execute(Path(made_dir))
 
 
-def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None) -> None:
+def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, follow: bool = True,
+                       ascii: bool = False) -> None:
     """``nproc`` ranks of one run through PyTorch's own launcher, on this machine (``options``:
-    genlab.train.execute's, e.g. a resume's)."""
+    genlab.train.execute's, e.g. a resume's). ``follow``: print rank 0's log as it grows, then
+    the samples, as a run of one process does (not when this is the detached launcher, whose
+    output is that log)."""
+    import threading
+
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
 
     from genlab.store import read_json
 
+    from genlab.speed import cpu_threads
+
     out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_threads() // nproc)))  # (its ranks share the cores)
+    done = threading.Event()
+    tail = threading.Thread(target=follow_log, args=(run_dir / "log.txt", done), daemon=True)
+    if follow:
+        tail.start()
     code = 0
     try:  # this process is the launcher: its ranks die with it (genlab.distributed.die_with_launcher)
         torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "genlab", "_worker", str(run_dir),
@@ -209,10 +224,40 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None) -
         code = 1
         err.print(f"genlab: {len(e.failures)} of the {nproc} processes failed (exit codes "
                   f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {run_dir / 'log.txt'}", markup=False)
+    finally:
+        done.set()
+        if follow:
+            tail.join(timeout=5)
     state = (read_json(run_dir / "status.json") or {}).get("state", "?")
+    if follow and not code:
+        return report_end(run_dir, state, ascii)
     out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
     if code:
         raise typer.Exit(code)
+
+
+def follow_log(path: Path, done) -> None:
+    """Print what is appended to ``path`` from now on, until ``done`` is set (and it is read to
+    its end)."""
+    try:
+        offset = path.stat().st_size
+    except OSError:
+        offset = 0
+    while True:
+        finished = done.wait(0.2)
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except OSError:
+            chunk = b""
+        whole = chunk[:chunk.rfind(b"\n") + 1]  # whole lines only
+        if whole:
+            offset += len(whole)
+            sys.stdout.write(whole.decode(errors="replace"))
+            sys.stdout.flush()
+        if finished:
+            return
 
 
 def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1) -> None:
@@ -293,7 +338,7 @@ def launcher(
     import signal
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    train_on_processes(run_dir, nproc, json.loads(options))
+    train_on_processes(run_dir, nproc, json.loads(options), follow=False)
 
 
 @app.command(name="_worker", hidden=True)
@@ -449,7 +494,7 @@ def resume(
     if detach:  # (on as many ranks as it trained on: the same run, step for step)
         start_detached(info.path, options, nproc=processes)
     elif processes > 1:
-        train_on_processes(info.path, processes, options)
+        train_on_processes(info.path, processes, options, ascii=ascii)
     else:
         foreground(info.path, ascii, **options)
 

@@ -130,6 +130,23 @@ def average_gradients(optimizers, world: World) -> None:
         optimizer.register_step_pre_hook(hook)
 
 
+def sync_batchnorm(networks: dict, world: World, device: torch.device, wanted: bool) -> str | None:
+    """On GPUs, every BatchNorm of ``networks`` becomes a SyncBatchNorm (statistics of the global
+    batch, as one process computes them), in place: the optimisers keep their parameters. On
+    CPUs, PyTorch has no SyncBatchNorm: a notice that each rank's BatchNorm sees its own rows."""
+    if not (world.distributed and wanted):
+        return None
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for net in networks.values() for m in net.modules()):
+        return None
+    if device.type != "cuda":
+        return ("BatchNorm stays each rank's own (PyTorch's SyncBatchNorm needs GPUs): its statistics are those "
+                f"of a rank's rows, 1/{world.size} of the batch")
+    for name, net in networks.items():
+        synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        assert synced is net  # a network is never a bare BatchNorm: its children were replaced in place
+    return None
+
+
 def mean(values: torch.Tensor, world: World) -> torch.Tensor:
     """``values`` averaged over the ranks."""
     if world.distributed:

@@ -52,6 +52,7 @@ class Trainer:
         self.model = models.build(config.model, config.model_hp(), device)
         self.model.shard = (world.rank, world.size)  # its rows of each global batch
         distributed.average_gradients(self.model.optimizers.values(), world)
+        self.bn_notice = distributed.sync_batchnorm(self.model.networks, world, device, config.sync_bn)
         self.view = type(self.model).view
         self.run_step: StepRunner | None = None  # model.step under the run's speed settings, from run()
         self.batches = Batches(len(digits.train_images), config.batch_size, config.seed, device)
@@ -133,6 +134,9 @@ class Trainer:
         if self.run_step is None:
             speed = self.config.speed
             self.run_step = StepRunner(self.model, self.device, compile=speed.compile, amp=speed.amp, notice=self.warn)
+        if self.bn_notice and self.world.main:
+            self.warn(self.bn_notice)
+            self.bn_notice = None
         if self.step == 0 and self.world.main:
             self.checkpoints.save()  # a good checkpoint to return to from the first step on
 

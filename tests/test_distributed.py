@@ -206,3 +206,32 @@ def test_a_rank_that_dies_is_named_and_the_run_resumes(tmp_path):
     assert st["state"] == "failed" and st["reason"].startswith("rank 1 (pid "), st
     resumed = genlab("resume", "one-dies", "--runs-dir", runs)
     assert resumed.returncode == 0 and "one-dies finished" in resumed.stdout, resumed.stdout + resumed.stderr
+
+
+def test_batchnorm_is_synced_over_the_ranks_on_gpus_and_said_to_stay_local_on_cpus():
+    """On GPUs each BatchNorm becomes a SyncBatchNorm in place (the optimiser keeps the very same
+    parameters); on CPUs, where PyTorch has none, a notice says so; --no-sync-bn keeps them."""
+    from genlab import distributed, models
+    from genlab.distributed import World
+
+    two = World(rank=0, size=2)
+    model = models.build("dcgan", {}, torch.device("cpu"))
+    params = [id(p) for net in model.networks.values() for p in net.parameters()]
+    assert "SyncBatchNorm needs GPUs" in distributed.sync_batchnorm(model.networks, two, torch.device("cpu"), True)
+    assert distributed.sync_batchnorm(model.networks, two, torch.device("cuda"), False) is None
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for net in model.networks.values() for m in net.modules())
+    assert distributed.sync_batchnorm(model.networks, two, torch.device("cuda"), True) is None  # (conversion only)
+    kinds = {type(m) for net in model.networks.values() for m in net.modules()}
+    assert torch.nn.SyncBatchNorm in kinds and not kinds & {torch.nn.BatchNorm1d, torch.nn.BatchNorm2d}
+    assert [id(p) for net in model.networks.values() for p in net.parameters()] == params
+    opt_params = [id(p) for opt in model.optimizers.values() for g in opt.param_groups for p in g["params"]]
+    assert sorted(opt_params) == sorted(params)
+    assert distributed.sync_batchnorm(models.build("vae", {}, torch.device("cpu")).networks, two,
+                                      torch.device("cpu"), True) is None  # no BatchNorm: nothing to say
+
+
+def test_no_sync_bn_is_recorded(tmp_path):
+    from genlab.train import create, prepare
+
+    run_dir = create(prepare("dcgan", runs_dir=tmp_path, name="nb", max_steps=10, processes=2, sync_bn=False))
+    assert read_json(run_dir / "config.json")["sync_bn"] is False

@@ -131,13 +131,16 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
     env = {**os.environ, "GENLAB_OFFLINE": "1"}
     started = []
     try:
+        starting = {}  # the four started at once: each start waits for its run to settle
         for rid, model, lr in (("g1", "gan", "2e-4"), ("g2", "gan", "1e-3"), ("c1", "cgan", "1e-3"), ("c2", "cgan", "5e-4")):
             # cgan's cpu preset at the gan's batch size: the legends differ by model and lr (and width)
             extra = ["--preset", "cpu", "--batch-size", "64"] if model == "cgan" else []
-            p = subprocess.run([str(GENLAB), "train", model, *extra, "--lr", lr, "--max-steps", "120", "--name", rid,
-                                "--sample-every", "1", "--detach", "--runs-dir", str(runs)],
-                               capture_output=True, text=True, env=env, timeout=180)
-            assert p.returncode == 0, p.stderr
+            starting[rid] = subprocess.Popen([str(GENLAB), "train", model, *extra, "--lr", lr, "--max-steps", "120", "--name", rid,
+                                              "--sample-every", "1", "--detach", "--runs-dir", str(runs)],
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for rid, proc in starting.items():
+            _, stderr = proc.communicate(timeout=180)
+            assert proc.returncode == 0, stderr
             started.append(rid)
         tmux("send-keys", "-t", name, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} tui --runs-dir {runs}", "Enter")
         wait_for(name, r"g1 .*(running|finished)")  # short runs: some may be done already
@@ -193,4 +196,27 @@ def test_the_samples_history_in_a_terminal(session, runs):
     wait_for(session, rf"samples · step {grids[0]:,} · 1 of {len(grids)}")
     tmux("send-keys", "-t", session, "End")
     wait_for(session, rf"samples · step {grids[-1]:,} ─")  # the newest, with no "k of n": live again
+    tmux("send-keys", "-t", session, "q")
+
+
+def test_a_run_of_two_processes_in_the_cockpit(session, runs):
+    """`train --nproc 2 --detach`, watched: the status bar shows the two processes and the rank
+    the other waits for; `p` in the cockpit pauses both ranks, and a stop from the CLI ends them."""
+    env = {**os.environ, "GENLAB_OFFLINE": "1"}
+    p = subprocess.run([str(GENLAB), "train", "vae", "--nproc", "2", "--detach", "--max-steps", "100000", "--hp", "hidden=64",
+                        "--batch-size", "64", "--name", "ddp", "--runs-dir", str(runs)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    try:
+        tmux("send-keys", "-t", session, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} watch ddp --runs-dir {runs}", "Enter")
+        screen = wait_for(session, r"● running .*2 processes · slowest rank [01] \(\d+\.\d")  # (its ms/step)
+        assert "reconstruction" in screen.lower() or "recon" in screen
+        tmux("send-keys", "-t", session, "p")
+        wait_for(session, r"● paused")
+        st = json.loads((runs / "ddp" / "status.json").read_text())
+        assert st["state"] == "paused" and len(st["world"]["ranks"]) == 2
+    finally:
+        stopped = subprocess.run([str(GENLAB), "stop", "ddp", "--runs-dir", str(runs)], capture_output=True, text=True, env=env)
+    assert stopped.returncode == 0 and "stopped at step" in stopped.stdout, stopped.stdout + stopped.stderr
+    wait_for(session, r"● stopped")
     tmux("send-keys", "-t", session, "q")
