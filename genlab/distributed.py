@@ -72,18 +72,22 @@ def die_with_launcher() -> None:
 
 
 def start(world: World, device: torch.device) -> torch.device:
-    """Join the process group (gloo on a CPU, NCCL on CUDA); this rank's device."""
+    """Join the process group (gloo on a CPU, NCCL on CUDA, one GPU a local rank); this rank's
+    device. More ranks on a machine than it has GPUs share them round-robin, over gloo (NCCL
+    puts no two ranks of a group on one GPU): a way to measure the machinery on one GPU."""
     die_with_launcher()
+    backend = "gloo"
     if device.type == "cuda":
-        device = torch.device("cuda", world.local_rank)
+        gpus = max(1, torch.cuda.device_count())
+        device = torch.device("cuda", world.local_rank % gpus)
         torch.cuda.set_device(device)
+        backend = "nccl" if world.local_size <= gpus else "gloo"
     else:  # the machine's cores shared out between its ranks
         from genlab.speed import cpu_threads
 
         torch.set_num_threads(max(1, cpu_threads() // max(1, world.local_size)))
     if not dist.is_initialized():  # a pause of rank 0 holds the others in a collective: no timeout then
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=world.rank, world_size=world.size,
-                                timeout=datetime.timedelta(days=30))
+        dist.init_process_group(backend, rank=world.rank, world_size=world.size, timeout=datetime.timedelta(days=30))
     return device
 
 
