@@ -65,24 +65,45 @@ def test_an_indivisible_batch_is_a_usage_error(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_ranks_die_with_their_launcher(tmp_path):
-    """SIGKILL to the launcher alone, mid-run: its ranks die with it (none trains on by
-    itself), the lock is free and the run is crashed, for `genlab resume` (which starts as many
-    ranks again, as the test above resumes)."""
+def test_sigterm_to_the_launcher_stops_every_rank_and_sigkill_takes_them_with_it(tmp_path):
+    """SIGTERM to the launcher: every rank stops at one step, with one checkpoint, and it exits
+    143. Resumed, then SIGKILL to the launcher alone, mid-run: its ranks die with it (none
+    trains on by itself), the lock is free and the run is crashed, for `genlab resume` (which
+    starts as many ranks again, as the first test resumes)."""
     import signal
     import time
 
     from genlab.store import effective_state, pid_alive
 
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", *ARGS, "--name", "killed",
-                             "--runs-dir", str(runs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "GENLAB_OFFLINE": "1"}, start_new_session=True)
+    env = {**os.environ, "GENLAB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--nproc", "2", "--max-steps", "100000",
+                             *SMALL, "--name", "killed", "--runs-dir", str(runs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     try:
         deadline = time.time() + 120
-        ranks = lambda: (read_json(runs / "killed" / "status.json") or {}).get("world", {}).get("ranks", [])  # noqa: E731
-        while not (runs / "killed").exists() or len(checkpoint.list_checkpoints(runs / "killed")) < 3 or len(ranks()) < 2:
-            assert time.time() < deadline and proc.poll() is None, "no checkpoints came"
+        while (read_json(runs / "killed" / "status.json") or {}).get("step", 0) < 20:
+            assert time.time() < deadline and proc.poll() is None, "the run never got going"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143 and "Traceback" not in out, out
+    st = read_json(runs / "killed" / "status.json")
+    assert st["state"] == "stopped" and weights(runs / "killed")[0] == st["step"]
+
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "resume", "killed", "--runs-dir", str(runs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    stopped_at = st["step"]
+    try:
+        deadline = time.time() + 120
+        status = lambda: read_json(runs / "killed" / "status.json") or {}  # noqa: E731
+        ranks = lambda: status().get("world", {}).get("ranks", [])  # noqa: E731
+        while not (status().get("state") == "running" and status().get("step", 0) > stopped_at + 20
+                   and len(ranks()) == 2 and all(r.get("step", 0) > stopped_at for r in ranks())):
+            assert time.time() < deadline and proc.poll() is None, "the resumed run never got going"
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)  # the launcher alone: its ranks must not go on without it
         proc.wait()
