@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -130,38 +131,145 @@ def train(
     exclude_digits: Annotated[Optional[str], typer.Option("--exclude-digits", help="Leave these digits out of training, e.g. 9 or 1,7 (for genlab anomaly).")] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(
         "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab[tensorboard]').")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", help="Processes to train on, through PyTorch's launcher (torch.distributed.run): gloo on CPUs, NCCL on GPUs; --batch-size is the global batch.")] = 1,
+    sync_bn: Annotated[bool, typer.Option("--sync-bn/--no-sync-bn", help="With --nproc on GPUs: BatchNorm over the global batch (SyncBatchNorm), or each rank's own.")] = True,
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
 ) -> None:
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
+    from genlab import distributed
     from genlab.config import parse_hp
     from genlab.train import create, prepare
 
-    prepared = prepare(
-        model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
-        max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp), preset=preset,
-        compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
-        keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
-        quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard,
-    )
+    def made(processes: int):
+        return prepare(
+            model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
+            max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
+            preset=preset, compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
+            keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
+            quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard, processes=processes,
+            sync_bn=sync_bn,
+        )
+
+    world = distributed.from_env()
+    if world.distributed:  # a rank of a job started by torchrun (on one machine or several)
+        if nproc != 1 or detach:
+            raise UsageError(f"under torchrun (WORLD_SIZE {world.size}) the processes are there already: "
+                             "leave out --nproc and --detach")
+        return train_as_rank(world, made, device, ascii)
+    prepared = made(nproc)
     run_dir = create(prepared)
     if detach:
-        start_detached(run_dir)
+        start_detached(run_dir, nproc=nproc)
         return
+    if nproc > 1:
+        return train_on_processes(run_dir, nproc, ascii=ascii)
     del prepared.digits  # the trainer reads them again, as a resumed run would
     foreground(run_dir, ascii)
 
 
-def start_detached(run_dir: Path, options: dict | None = None) -> None:
-    """Start the worker on ``run_dir`` with ``options`` (genlab.train.execute's), and wait
-    until it has settled into a state of its own."""
+def train_as_rank(world, made, device: str, ascii: bool) -> None:
+    """One rank of `torchrun ... -m genlab train MODEL ...`: rank 0 makes the run directory (in
+    a runs directory every rank sees: on several machines, a shared filesystem) and tells the
+    others its id; then every rank trains it (rank 0 in the foreground, writing)."""
+    from genlab import distributed
+    from genlab.device import resolve
+    from genlab.train import create, execute
+
+    distributed.start(world, resolve(device))
+    made_dir, problem = None, None
+    if world.main:
+        try:
+            made_dir = str(create(made(world.size)))
+        except GenlabError as e:
+            problem = str(e)
+    made_dir, problem = distributed.broadcast((made_dir, problem), world)
+    if problem:
+        raise UsageError(problem if world.main else f"rank 0 could not make the run: {problem}")
+    if world.main:  # (a divergence on any rank pauses them all, as in a run of --nproc N)
+        foreground(Path(made_dir), ascii, on_divergence="pause")
+    else:
+        execute(Path(made_dir))
+
+
+def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, follow: bool = True,
+                       ascii: bool = False) -> None:
+    """``nproc`` ranks of one run through PyTorch's own launcher, on this machine (``options``:
+    genlab.train.execute's, e.g. a resume's). ``follow``: print rank 0's log as it grows, then
+    the samples, as a run of one process does (not when this is the detached launcher, whose
+    output is that log)."""
+    import threading
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    from genlab.store import read_json
+
+    from genlab.speed import cpu_threads
+
+    out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_threads() // nproc)))  # (its ranks share the cores)
+    done = threading.Event()
+    tail = threading.Thread(target=follow_log, args=(run_dir / "log.txt", done), daemon=True)
+    if follow:
+        tail.start()
+    code = 0
+    try:  # this process is the launcher: its ranks die with it (genlab.distributed.die_with_launcher)
+        torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "genlab", "_worker", str(run_dir),
+                  "--options", json.dumps(options or {})])
+    except SignalException as e:  # Ctrl-C or SIGTERM: rank 0 stopped every rank with a checkpoint
+        code = 128 + int(e.sigval)
+    except ChildFailedError as e:
+        code = 1
+        err.print(f"genlab: {len(e.failures)} of the {nproc} processes failed (exit codes "
+                  f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {run_dir / 'log.txt'}", markup=False)
+    finally:
+        done.set()
+        if follow:
+            tail.join(timeout=5)
+    state = (read_json(run_dir / "status.json") or {}).get("state", "?")
+    if follow and not code:
+        return report_end(run_dir, state, ascii)
+    out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
+    if code:
+        raise typer.Exit(code)
+
+
+def follow_log(path: Path, done) -> None:
+    """Print what is appended to ``path`` from now on, until ``done`` is set (and it is read to
+    its end)."""
+    try:
+        offset = path.stat().st_size
+    except OSError:
+        offset = 0
+    while True:
+        finished = done.wait(0.2)
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except OSError:
+            chunk = b""
+        whole = chunk[:chunk.rfind(b"\n") + 1]  # whole lines only
+        if whole:
+            offset += len(whole)
+            sys.stdout.write(whole.decode(errors="replace"))
+            sys.stdout.flush()
+        if finished:
+            return
+
+
+def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1) -> None:
+    """Start the worker on ``run_dir`` with ``options`` (genlab.train.execute's), or the
+    launcher of its ``nproc`` ranks, and wait until it has settled into a state of its own."""
     from genlab.launch import spawn, wait_until_settled
     from genlab.lock import is_locked
 
     if is_locked(run_dir):
         raise UsageError(f"run {run_dir.name} is held by another process ({lock_holder(run_dir)}): "
                          "it is being trained already")
-    proc = spawn(run_dir, options or {})
+    proc = spawn(run_dir, options or {}, nproc=nproc)
     try:
         status = wait_until_settled(run_dir, proc)
     except GenlabError:
@@ -170,7 +278,8 @@ def start_detached(run_dir: Path, options: dict | None = None) -> None:
                              "it was resumed elsewhere at the same moment") from None
         raise
     rid = run_dir.name
-    out.print(f"run {rid} {status['state']} in the background (pid {proc.pid}, step {status.get('step', 0):,}); "
+    what = f"pid {proc.pid}" if nproc == 1 else f"{nproc} processes, launcher pid {proc.pid}"
+    out.print(f"run {rid} {status['state']} in the background ({what}, step {status.get('step', 0):,}); "
               f"log: {run_dir / 'log.txt'}", soft_wrap=True)
     out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
     out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
@@ -184,13 +293,13 @@ def lock_holder(run_dir: Path) -> str:
     return f"pid {pid}" if pid.isdigit() else "pid unknown"
 
 
-def foreground(run_dir: Path, ascii: bool = False, **resume_args) -> None:
+def foreground(run_dir: Path, ascii: bool = False, on_divergence: str = "stop", **resume_args) -> None:
     """Train (or resume) in this process, then print the final samples and the run id."""
     from genlab.train import execute
 
     sink = {"console": out} if out.is_terminal else {"stream": sys.stdout}
     try:
-        state = execute(run_dir, on_divergence="stop", **sink, **resume_args)
+        state = execute(run_dir, on_divergence=on_divergence, **sink, **resume_args)
     except KeyboardInterrupt:
         err.print(f"genlab: aborted; resume from the last checkpoint with: genlab resume {run_dir.name}")
         raise typer.Exit(130)
@@ -217,6 +326,19 @@ def report_end(run_dir: Path, state: str, ascii: bool) -> None:
     reason = (status.get("reason") if isinstance(status, dict) else None) or state
     out.print(f"run {run_dir.name} {state} ({reason}); continue it with: genlab resume {run_dir.name}")
     raise typer.Exit(130 if "interrupted" in reason else 129 if "hung up" in reason else 1)
+
+
+@app.command(name="_launch", hidden=True)
+def launcher(
+    run_dir: Path,
+    nproc: Annotated[int, typer.Option(help="Ranks to start.")] = 2,
+    options: Annotated[str, typer.Option(help="execute()'s options as a JSON object.")] = "{}",
+) -> None:
+    """The detached launcher of a run's ranks (train --nproc N --detach, and its resume)."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    train_on_processes(run_dir, nproc, json.loads(options), follow=False)
 
 
 @app.command(name="_worker", hidden=True)
@@ -368,8 +490,11 @@ def resume(
         return
     options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes,
                "data_dir": str(data_dir) if data_dir else None, "device": device}
-    if detach:
-        start_detached(info.path, options)
+    processes = int(info.config.get("processes") or 1)
+    if detach:  # (on as many ranks as it trained on: the same run, step for step)
+        start_detached(info.path, options, nproc=processes)
+    elif processes > 1:
+        train_on_processes(info.path, processes, options, ascii=ascii)
     else:
         foreground(info.path, ascii, **options)
 
@@ -529,6 +654,17 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     if shown:
         out.print("  latest: " + "  ".join(f"{m.name} {m.format(v)}" + (f" {m.unit}" if m.unit not in ("", "%") else "")
                                            for m, v in shown))
+    world = info.status.get("world")
+    if isinstance(world, dict) and isinstance(world.get("ranks"), list):
+        from genlab.store import rank_trouble
+
+        ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,}"
+                          + (f", {r['busy_ms']:.1f} ms/step of work" if isinstance(r.get("busy_ms"), (int, float)) else "")
+                          + ")" for r in world["ranks"] if isinstance(r, dict))
+        out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
+        trouble = rank_trouble(info.status, time.time()) if info.state == "crashed" else None
+        if trouble:
+            out.print(f"  [bold red]{trouble}[/]")
     if isinstance(info.status.get("system"), dict):
         from genlab.vitals import line
 

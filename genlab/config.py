@@ -71,6 +71,8 @@ class RunConfig:
     sweep: str | None = None  # the sweep this run is a trial of (genlab/sweep.py)
     exclude_digits: tuple = ()  # digits left out of training (anomaly detection); the test set keeps them
     tensorboard: str | None = None  # a directory: TensorBoard event files written live (DIR/<run id>)
+    processes: int = 1  # ranks the run trains on (genlab/distributed.py); a resume needs as many
+    sync_bn: bool = True  # on several GPUs, BatchNorm over the global batch (SyncBatchNorm)
     sample_count: int = 64  # digits in the fixed-latent grid (the model's own count)
     cadence: Cadence = Cadence()
     speed: Speed = Speed()
@@ -157,6 +159,15 @@ def parse_hp(pairs: list[str] | None) -> dict:
     return out
 
 
+def processes_for(processes, batch_size: int) -> int:
+    """The ranks to train on; UsageError unless the global batch splits evenly over them."""
+    processes = positive("processes (--nproc)", processes, int)
+    if batch_size % processes:
+        raise UsageError(f"--batch-size {batch_size} is the global batch: it must split evenly over "
+                         f"--nproc {processes} processes")
+    return processes
+
+
 def check_tensorboard_dir(path) -> str | None:
     """The live TensorBoard directory, absolute (a detached run starts elsewhere); UsageError if
     TensorBoard is not installed or the path is a file."""
@@ -174,7 +185,7 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
                 max_minutes: float | None = None, batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
                 device: str | None = None, hp: dict | None = None, preset: str | None = None,
                 compile: bool = False, amp: str | None = None, sweep: str | None = None,
-                exclude_digits=None, tensorboard=None, **cadence) -> RunConfig:
+                exclude_digits=None, tensorboard=None, processes: int = 1, sync_bn: bool = True, **cadence) -> RunConfig:
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
     then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``. ``cadence``: Cadence's fields,
     None for the default."""
@@ -215,7 +226,8 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
         model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
         seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         device_requested=device, preset=preset, sweep=sweep, exclude_digits=check_excluded(exclude_digits),
-        tensorboard=check_tensorboard_dir(tensorboard), sample_count=cls.sample_count,
+        tensorboard=check_tensorboard_dir(tensorboard), processes=processes_for(processes, batch_size), sync_bn=bool(sync_bn),
+        sample_count=cls.sample_count,
         cadence=Cadence(**cadence_values), speed=Speed(compile=bool(compile), amp=check_amp(amp)),
     )
 

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
-from genlab import models
+from genlab import distributed, models
 from genlab.cadence import Clocks
 from genlab.config import RunConfig
 from genlab.data import Batches, Digits
 from genlab.device import synchronize
+from genlab.distributed import World
 from genlab import record
 from genlab.record import RecordBudget, aggregate
 from genlab.recovery import Checkpoints
@@ -36,16 +37,22 @@ from genlab.store import atomic_write_json, read_events
 from genlab.vitals import Vitals
 
 FAULT_NAN_STEP = "GENLAB_FAULT_NAN_STEP"  # testing the divergence guard: poison the weights at this step
+FAULT_RANK = "GENLAB_FAULT_RANK"  # ... on this rank only (several processes; default: every rank)
 
 
 class Trainer:
     def __init__(self, run_dir: Path, config: RunConfig, digits: Digits, device: torch.device, sinks: list,
-                 on_divergence: str = "pause"):
+                 on_divergence: str = "pause", world: World = World()):
         self.run_dir, self.config, self.digits, self.device, self.sinks = run_dir, config, digits, device, sinks
+        self.world = world  # one process, or this rank of several (genlab/distributed.py): rank 0 writes
         self.on_divergence = on_divergence  # "pause" (detached runs) or "stop" (foreground runs)
         torch.manual_seed(config.seed)
-        configure_threads(device)
+        if not world.distributed:  # (several ranks share the cores out: distributed.start)
+            configure_threads(device)
         self.model = models.build(config.model, config.model_hp(), device)
+        self.model.shard = (world.rank, world.size)  # its rows of each global batch
+        distributed.average_gradients(self.model.optimizers.values(), world)
+        self.bn_notice = distributed.sync_batchnorm(self.model.networks, world, device, config.sync_bn)
         self.view = type(self.model).view
         self.run_step: StepRunner | None = None  # model.step under the run's speed settings, from run()
         self.batches = Batches(len(digits.train_images), config.batch_size, config.seed, device)
@@ -62,30 +69,62 @@ class Trainer:
         self.steering, self.checkpoints, self.jobs = Steering(self), Checkpoints(self), SideJobs(self)
         self.vitals = Vitals(device)
         self.clocks: Clocks | None = None
-        fault = os.environ.get(FAULT_NAN_STEP)
-        self.fault_step = int(fault) if fault and fault.isdigit() else None
+        fault, fault_rank = os.environ.get(FAULT_NAN_STEP), os.environ.get(FAULT_RANK, str(world.rank))
+        self.fault_step = int(fault) if fault and fault.isdigit() and fault_rank == str(world.rank) else None
+        self.rolled_back_to = -1  # the step a divergence's rollback returned to, for the other ranks
+        self.busy_s, self.busy_steps = 0.0, 0  # this rank's own work in its steps (its waits for the others left out)
 
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> str:
         """Train to ``total_steps``; returns the final state: ``finished`` or ``stopped``."""
         self.begin()  # state running, the step runner, a checkpoint of step 0
-        while self.step < self.config.total_steps and not self.time_up:
-            # ---- requests from outside: a signal, then the control channel (which may pause)
-            reason = self.requests()
+        while True:
+            # ---- requests from outside: a signal, then the control channel (which may pause);
+            #      on several processes rank 0 decides for them all, at the same step
+            go_on = self.step < self.config.total_steps and not self.time_up
+            reason = self.requests() if go_on else None
+            go_on, reason = self.agree(go_on, reason)
             if reason:
                 return self.stop(reason)
+            if not go_on:
+                break
             # ---- one optimisation step
             self.train_one_step()
             # ---- bookkeeping, each on its clock: metrics (every one of them after the last
             #      step), evaluation, samples, quality, checkpoint
             self.bookkeeping()
             # ---- the divergence guard: stop, or pause until resumed from the last good checkpoint
+            #      (a stop goes through the next round's agreement, so every rank stops)
             if self.diverged and self.guard() == "stop":
-                return self.stop("diverged")
+                self.stop_request = "diverged"
         # ---- the end: final evaluation, quality check, samples and checkpoint
         return self.end(f"its time budget is spent: {self.config.max_minutes:g} minutes of training"
                         if self.time_up else None)
+
+    def agree(self, go_on: bool, reason: str | None) -> tuple[bool, str | None]:
+        """On several processes: rank 0's decision (train on, stop, the end) with its learning
+        rate, length and any rollback after a divergence, on every rank; one small broadcast a
+        step."""
+        if not self.world.distributed:
+            return go_on, reason
+        decision = torch.tensor([float(go_on), float(reason is not None), self.config.lr, float(self.config.total_steps),
+                                 float(self.rolled_back_to)], dtype=torch.float64, device=self.device)
+        self.rolled_back_to = -1
+        distributed.broadcast_tensor(decision, self.world)
+        go_on, stop, lr, total, rolled_back_to = decision.tolist()
+        if not self.world.main:  # a resume command on rank 0 may have changed these
+            if rolled_back_to >= 0:  # rank 0 rolled back to its last good checkpoint: so does this rank
+                self.checkpoints.restore_step(int(rolled_back_to))
+            if lr != self.config.lr:
+                for opt in self.model.optimizers.values():
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                self.config = self.config.with_lr(lr)
+            if int(total) != self.config.total_steps:
+                self.config = self.config.with_total_steps(int(total))
+            reason = "stopped with rank 0" if stop else None
+        return bool(go_on), reason
 
     def begin(self) -> None:
         self.started = time.monotonic()
@@ -95,11 +134,17 @@ class Trainer:
         if self.run_step is None:
             speed = self.config.speed
             self.run_step = StepRunner(self.model, self.device, compile=speed.compile, amp=speed.amp, notice=self.warn)
-        if self.step == 0:
+        if self.bn_notice and self.world.main:
+            self.warn(self.bn_notice)
+            self.bn_notice = None
+        if self.step == 0 and self.world.main:
             self.checkpoints.save()  # a good checkpoint to return to from the first step on
 
     def requests(self) -> str | None:
-        """Why the run must stop now, if it must: a signal's reason, or a stop command."""
+        """Why the run must stop now, if it must: a signal's reason, or a stop command (rank 0
+        reads them for every rank)."""
+        if not self.world.main:
+            return None
         if self.stop_request:
             return self.stop_request
         now = time.monotonic()
@@ -114,14 +159,27 @@ class Trainer:
             self.fault_step = None  # the documented fault injection: poison the weights, once
             with torch.no_grad():
                 next(self.model.parameters()).fill_(float("nan"))
+        started, waited = time.perf_counter(), distributed.WAITS.s
         idx = self.batches.next()
+        if self.world.distributed:  # this rank's rows of the global batch
+            local = len(idx) // self.world.size
+            idx = idx[self.world.rank * local:(self.world.rank + 1) * local]
         metrics = self.run_step(self.digits.train_images[idx], self.digits.train_labels[idx])
+        if self.world.distributed:  # the global batch's metrics: the mean of the ranks'
+            keys = list(metrics)
+            mean = distributed.mean(torch.stack([metrics[k].float() for k in keys]), self.world)
+            metrics = dict(zip(keys, mean.unbind()))
+            self.busy_s += time.perf_counter() - started - (distributed.WAITS.s - waited)
+            self.busy_steps += 1
         self.step += 1
         self.pending.append((self.step, time.time(), self.batches.epoch + 1, metrics))
 
     def bookkeeping(self) -> None:
         """The side jobs that are due after a step. A divergence found when the metrics are
         read back skips the rest: the guard decides first."""
+        if not self.world.main:  # rank 0 writes, evaluates, samples and checkpoints for all
+            self.pending.clear()
+            return
         clocks, now = self.clocks, time.monotonic()
         end_of_epoch = self.batches.position == self.batches.steps_per_epoch
         last = self.step >= self.config.total_steps or self.out_of_time()
@@ -161,6 +219,8 @@ class Trainer:
         return self.time_up
 
     def end(self, reason: str | None = None) -> str:
+        if not self.world.main:
+            return "finished"
         if self.jobs.last_eval_step != self.step:
             self.jobs.evaluate()
         self.jobs.quality()
@@ -198,6 +258,8 @@ class Trainer:
         self.report_progress()
 
     def stop(self, reason: str) -> str:
+        if not self.world.main:
+            return "stopped"
         self.settle()
         self.set_state("stopped", f"diverged: {self.diverged}" if self.diverged else reason)
         return "stopped"

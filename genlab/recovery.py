@@ -60,6 +60,10 @@ class Checkpoints:
         t.pending.clear()
         t.diverged = None
 
+    def restore_step(self, step: int) -> None:
+        """Restore the checkpoint of ``step`` (a rank other than 0, after rank 0 rolled back to it)."""
+        self.restore(checkpoint.load(checkpoint.path_for(self.trainer.run_dir, step), self.trainer.device))
+
     def rollback(self) -> None:
         """Back to the newest good checkpoint, in this process, after a divergence: the events
         after it are cut, as a resume would."""
@@ -73,6 +77,7 @@ class Checkpoints:
         for sink in t.sinks:
             getattr(sink, "reopen", lambda: None)()
         self.restore(ckpt)
+        t.rolled_back_to = t.step  # the other ranks of a run of several processes follow (Trainer.agree)
         t.emit("rollback", checkpoint=str(path.relative_to(t.run_dir)), dropped_events=dropped)
 
     def quarantine(self, path: Path, error: str) -> None:

@@ -210,13 +210,51 @@ def initial_status(config: dict) -> dict:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` lives: a zombie (dead, not yet reaped by its parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): signal 0 said it is there
+
+
+def rank_trouble(status: dict, now: float, stale_s: float = STALE_AFTER_S) -> str | None:
+    """Which rank of a live run of several processes is gone, in words (None: every rank beats):
+    one whose beat (status.json's ``world``, from genlab.distributed.RankBeat) is older than
+    ``stale_s``, or on this host one whose process is gone; the one that went first (its beat
+    the oldest) is named."""
+    world = status.get("world")
+    if not isinstance(world, dict) or not isinstance(world.get("ranks"), list):
+        return None
+    gone = []
+    for r in world["ranks"]:
+        try:
+            beat, pid, host = float(r["beat"]), int(r["pid"]), str(r["host"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if now - beat > stale_s or (host == socket.gethostname() and not pid_alive(pid)):
+            gone.append((beat, r))
+    if not gone:
+        return None
+    beat, r = min(gone, key=lambda g: g[0])
+    return f"rank {r.get('rank')} (pid {r.get('pid')} on {r.get('host')}) stopped beating {now - beat:.0f}s ago"
+
+
+def slowest_rank(status: dict) -> str | None:
+    """The rank the others wait for, in words: the most own work a step (``busy_ms`` of each
+    rank's beat), e.g. "slowest rank 1 (12.3 ms/step)"; None with fewer than two figures."""
+    world = status.get("world")
+    ranks = [r for r in world.get("ranks", []) if isinstance(r, dict) and isinstance(r.get("busy_ms"), (int, float))] \
+        if isinstance(world, dict) and isinstance(world.get("ranks"), list) else []
+    if len(ranks) < 2:
+        return None
+    r = max(ranks, key=lambda r: r["busy_ms"])
+    return f"slowest rank {r.get('rank')} ({r['busy_ms']:.1f} ms/step)"
 
 
 def effective_state(status: dict | None, run_dir: Path | None = None, now: float | None = None) -> str:
@@ -236,6 +274,9 @@ def effective_state(status: dict | None, run_dir: Path | None = None, now: float
         return state
     now = now or time.time()
     stale = now - float(status.get("heartbeat", 0)) > STALE_AFTER_S
+    if state != "starting" and isinstance(status.get("world"), dict):  # a run of several processes: any rank gone
+        if rank_trouble(status, now):
+            return "crashed"
     if status.get("host") == socket.gethostname():
         locked = None
         if run_dir is not None and state != "starting":

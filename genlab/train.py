@@ -8,15 +8,17 @@ the directory; ``execute`` trains it in this process (foreground, or as the deta
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 import genlab
-from genlab import checkpoint, models, view
+from genlab import checkpoint, distributed, models, view
 from genlab.config import RunConfig, finish_config, make_config
 from genlab.data import Batches, load_digits, load_for_run
 from genlab.device import resolve
@@ -27,7 +29,7 @@ from genlab.lock import RunLock
 from genlab.metrics_log import MetricsBinSink
 from genlab.sinks import JsonlSink, LineSink, RichSink, StatusSink
 from genlab.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
-                          read_json, remove_stale_temps, runs_root)
+                          rank_trouble, read_json, remove_stale_temps, runs_root)
 from genlab.validate import new_total, positive
 
 
@@ -108,6 +110,9 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     ends as state ``failed`` with its reason and one GenlabError, temporary files removed.
     """
     check_controllable(run_dir)
+    world = distributed.from_env()  # torchrun's ranks, or one process
+    if world.distributed and not world.main:  # rank 0 holds the lock and writes the directory
+        return _execute_rank(run_dir, world, resume, data_dir, device)
     lock = RunLock(run_dir)
     try:
         acquired = lock.acquire()
@@ -119,12 +124,38 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     try:
         remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
         return _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
-                        on_divergence, hangup)
+                        on_divergence, hangup, world)
     except OSError as e:
         remove_stale_temps(run_dir)
         raise GenlabError(os_error_message(e, run_dir)) from None
     finally:
         lock.release()
+        distributed.finish(world)
+
+
+def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
+    """A rank other than 0: the same model, data and decisions as rank 0, nothing written. It
+    ignores Ctrl-C, SIGTERM and hang-ups: rank 0 gets them too and stops every rank at the same
+    step, with one checkpoint (torchrun's agent ends a rank left behind)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    config = read_config(run_dir)
+    dev = distributed.start(world, resolve(device or config.device))
+    try:
+        step, what = distributed.broadcast(None, world)  # where rank 0 resumes from (-1: the start)
+        if what == "finish":
+            return "finished"  # only rank 0's end is left to do
+        ckpt = checkpoint.load(checkpoint.path_for(run_dir, step)) if step >= 0 else None
+        if ckpt is not None:
+            config = read_config(run_dir, ckpt["config"])
+        digits = load_for_run(config.data, dev, data_dir)
+        trainer = Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world)
+        if ckpt is not None:
+            trainer.restore(ckpt)
+        with distributed.RankBeat(run_dir, world, trainer):
+            return trainer.run()
+    finally:
+        distributed.finish(world)
 
 
 def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None = None) -> RunConfig:
@@ -190,7 +221,7 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
 
 
 def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
-             on_divergence, hangup) -> str:
+             on_divergence, hangup, world=distributed.World()) -> str:
     notes: list[str] = []
 
     # ---- what to resume from, and how far to go
@@ -205,6 +236,12 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
             notes.append(f"cut {dropped:,} events after step {step:,}")
 
     dev = resolve(device or config.device)
+    if world.distributed:
+        if world.size != config.processes:
+            raise UsageError(f"run {run_dir.name} trains on {config.processes} process(es), not {world.size}: "
+                             "its steps are those of that many ranks")
+        dev = distributed.start(world, dev)  # waits for every rank
+        distributed.broadcast((int(ckpt["step"]) if ckpt is not None else -1, what), world)
     digits = load_for_run(config.data, dev, data_dir)
     if not (run_dir / view.FILE).exists():  # a run made before views: its model's, for every screen
         view.write(run_dir, models.get(config.model).view)
@@ -253,7 +290,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
     for line in filter(None, [header, d.get("notice"), *notes]):
         say(line)
 
-    trainer = Trainer(run_dir, config, digits, dev, sinks, on_divergence=on_divergence)
+    trainer = Trainer(run_dir, config, digits, dev, sinks, on_divergence=on_divergence, world=world)
     try:
         if ckpt is not None:
             trainer.restore(ckpt)
@@ -269,7 +306,12 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
                 trainer.set_max_minutes(max_minutes)
         elif resume and lr is not None:
             trainer.set_lr(lr)
-        with StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
+        beat = contextlib.nullcontext()
+        if world.distributed:  # every rank's heartbeat, gathered into status.json's "world"
+            status_sink = next(sink for sink in sinks if isinstance(sink, StatusSink))
+            beat = distributed.RankBeat(run_dir, world, trainer,
+                                        on_world=lambda w: status_sink.status.__setitem__("world", w))
+        with beat, StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
             try:
                 return trainer.finish() if what == "finish" else trainer.run()
             except KeyboardInterrupt:
@@ -277,6 +319,11 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
                 raise
     except Exception as e:
         reason = os_error_message(e, run_dir) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
+        if world.distributed:  # a collective fails when another rank is gone: name it
+            status = next((sink.status for sink in sinks if isinstance(sink, StatusSink)), {})
+            gone = rank_trouble(status, time.time())
+            if gone:
+                reason = f"{gone}: {reason}"[:500]
         remove_stale_temps(run_dir)  # frees what a failed write took, so the failure can be recorded
         trainer.record_failure(reason)
         if isinstance(e, OSError):

@@ -146,7 +146,8 @@ def test_pause_resume_stop_from_the_cli(detached, runs):
 STEPS = {"gan": 300, "vae": 1000, "pixelcnn": 300}
 
 
-@pytest.mark.parametrize("model", ["gan", "vae", "pixelcnn"])
+# (the vae's exact resume, after a SIGKILL of one of its two ranks: tests/test_distributed.py)
+@pytest.mark.parametrize("model", ["gan", "pixelcnn"])
 def test_sigkill_then_resume_is_the_same_run(model, detached, runs):
     n = STEPS[model]
     hp = {"pixelcnn": {"channels": 16, "layers": 2, "batch_size": 32}}.get(model, {})

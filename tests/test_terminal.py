@@ -123,24 +123,23 @@ def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session,
 
 
 def test_comparing_four_real_runs_in_the_cockpit(runs):
-    """Four small real runs (two models, two learning rates; 120 steps, so they end by
-    themselves) marked on the runs screen and compared: four legend entries and four sample
-    grids on the screen."""
+    """Four small real runs (two models, two learning rates; 120 steps, finished) marked on the
+    runs screen and compared: four legend entries and four sample grids on the screen."""
     name = f"genlab-cmp-{uuid.uuid4().hex[:8]}"
     tmux("new-session", "-d", "-s", name, "-x", "170", "-y", "50")
-    env = {**os.environ, "GENLAB_OFFLINE": "1"}
+    from genlab.train import create, execute, prepare
+
     started = []
     try:
-        for rid, model, lr in (("g1", "gan", "2e-4"), ("g2", "gan", "1e-3"), ("c1", "cgan", "1e-3"), ("c2", "cgan", "5e-4")):
-            # cgan's cpu preset at the gan's batch size: the legends differ by model and lr (and width)
-            extra = ["--preset", "cpu", "--batch-size", "64"] if model == "cgan" else []
-            p = subprocess.run([str(GENLAB), "train", model, *extra, "--lr", lr, "--max-steps", "120", "--name", rid,
-                                "--sample-every", "1", "--detach", "--runs-dir", str(runs)],
-                               capture_output=True, text=True, env=env, timeout=180)
-            assert p.returncode == 0, p.stderr
+        for rid, model, lr in (("g1", "gan", 2e-4), ("g2", "gan", 1e-3), ("c1", "cgan", 1e-3), ("c2", "cgan", 5e-4)):
+            # cgan's cpu preset at the gan's batch size: the legends differ by model and lr (and width).
+            # Trained here, in the test's process (a process of its own each would only add start-ups)
+            extra = {"preset": "cpu", "batch_size": 64} if model == "cgan" else {}
+            run_dir = create(prepare(model, runs_dir=runs, name=rid, lr=lr, max_steps=120, sample_every_s=1, **extra))
+            assert execute(run_dir) == "finished"
             started.append(rid)
         tmux("send-keys", "-t", name, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} tui --runs-dir {runs}", "Enter")
-        wait_for(name, r"g1 .*(running|finished)")  # short runs: some may be done already
+        wait_for(name, r"g1 .*finished")
         for _ in started:
             tmux("send-keys", "-t", name, "Space")
         wait_for(name, "compare 4")
@@ -153,8 +152,6 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
         assert all(f"╭─ {rid} " in screen for rid in started)
         tmux("send-keys", "-t", name, "q")
     finally:
-        for rid in started:
-            subprocess.run([str(GENLAB), "stop", rid, "--runs-dir", str(runs)], capture_output=True, env=env, timeout=120)
         subprocess.run([TMUX, *SOCKET, "kill-session", "-t", name], capture_output=True)
 
 
@@ -179,10 +176,9 @@ def test_a_sweep_is_a_group_on_the_runs_screen_and_opens_as_a_comparison(session
 def test_the_samples_history_in_a_terminal(session, runs):
     """A finished run with several saved grids: Left shows an older one ("k of n" in the pane's
     title), Home the first, End the newest again."""
-    env = {**os.environ, "GENLAB_OFFLINE": "1"}
-    p = subprocess.run([str(GENLAB), "train", "gan", "--max-steps", "400", "--sample-every", "0.3", "--name", "hist",
-                        "--runs-dir", str(runs)], capture_output=True, text=True, env=env, timeout=240)
-    assert p.returncode == 0, p.stdout + p.stderr
+    from genlab.train import create, execute, prepare
+
+    assert execute(create(prepare("gan", runs_dir=runs, name="hist", max_steps=400, sample_every_s=0.3))) == "finished"
     grids = sorted(int(path.stem.split("-")[1]) for path in (runs / "hist" / "samples").glob("step-*.npy"))
     assert len(grids) >= 3, grids
     tmux("send-keys", "-t", session, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} watch hist --runs-dir {runs}", "Enter")
@@ -194,3 +190,61 @@ def test_the_samples_history_in_a_terminal(session, runs):
     tmux("send-keys", "-t", session, "End")
     wait_for(session, rf"samples · step {grids[-1]:,} ─")  # the newest, with no "k of n": live again
     tmux("send-keys", "-t", session, "q")
+
+
+def test_a_run_of_two_processes_in_the_cockpit(session, runs):
+    """`train --nproc 2 --detach` with rank 1's weights poisoned at step 30, watched: every rank
+    pauses on the divergence; `resume` rolls them all back (a rank left with NaN weights would
+    diverge again at once) and the status bar shows the two processes and the rank the other
+    waits for; `p` in the cockpit pauses both; a stop from the CLI ends the launcher and its
+    ranks, with one checkpoint at the step they all stopped at."""
+    from genlab import checkpoint
+    from genlab.store import pid_alive, read_events
+
+    env = {**os.environ, "GENLAB_OFFLINE": "1", "GENLAB_FAULT_NAN_STEP": "30", "GENLAB_FAULT_RANK": "1"}
+    p = subprocess.run([str(GENLAB), "train", "vae", "--nproc", "2", "--detach", "--max-steps", "100000", "--hp", "hidden=64",
+                        "--batch-size", "64", "--checkpoint-every", "1000", "--name", "ddp", "--runs-dir", str(runs)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0 and "2 processes, launcher pid" in p.stdout, p.stdout + p.stderr
+    launcher = int(p.stdout.split("launcher pid ")[1].split(",")[0])
+    status = lambda: json.loads((runs / "ddp" / "status.json").read_text())  # noqa: E731
+    cli = lambda *args: subprocess.run([str(GENLAB), *args, "ddp", "--runs-dir", str(runs)],  # noqa: E731
+                                       capture_output=True, text=True, env=env, timeout=120)
+    try:
+        tmux("send-keys", "-t", session, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} watch ddp --runs-dir {runs}", "Enter")
+        wait_for(session, r"● paused")
+        deadline = time.time() + 60
+        while len((st := status()).get("world", {}).get("ranks", [])) < 2:  # (each rank's beat, gathered each second)
+            assert time.time() < deadline, st
+            time.sleep(0.2)
+        assert st["reason"].startswith("diverged: loss is nan at step 30"), st
+        ranks = [r["pid"] for r in st["world"]["ranks"]]
+        resumed = cli("resume")
+        assert resumed.returncode == 0 and "running from step" in resumed.stdout, resumed.stdout
+        wait_for(session, r"● running .*2 processes · slowest rank [01] \(\d+\.\d")  # (its ms/step)
+        tmux("send-keys", "-t", session, "p")
+        wait_for(session, r"● paused")
+        assert status()["state"] == "paused" and status()["reason"] == "paused by request"
+    finally:
+        stopped = cli("stop")
+    assert stopped.returncode == 0 and "stopped at step" in stopped.stdout, stopped.stdout + stopped.stderr
+    wait_for(session, r"● stopped")
+    tmux("send-keys", "-t", session, "q")
+    deadline = time.time() + 60
+    while any(pid_alive(pid) for pid in (launcher, *ranks)):
+        assert time.time() < deadline, "the launcher or a rank outlived the stop"
+        time.sleep(0.1)
+    events, _ = read_events(runs / "ddp" / "events.jsonl")
+    (rollback,) = [e for e in events if e["kind"] == "rollback"]  # the ranks agreed again: no second divergence
+    assert rollback["checkpoint"] == "checkpoints/step-00000000.pt"
+    assert [e["state"] for e in events if e["kind"] == "state"][-3:] == ["running", "paused", "stopped"]
+    rows = [e for e in events if e["kind"] == "metrics"]
+    assert [e["step"] for e in rows] == list(range(1, len(rows) + 1)) and all(e["loss"] < 1e4 for e in rows)
+    step = status()["step"]
+    assert torch_step(checkpoint.list_checkpoints(runs / "ddp")[-1]) == step == len(rows)  # the stop's checkpoint
+
+
+def torch_step(path) -> int:
+    import torch
+
+    return int(torch.load(path, weights_only=True)["step"])

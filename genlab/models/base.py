@@ -52,6 +52,10 @@ class GenModel:
     # A model may have a faster step of its own for eager float32 on this device (gan on the CPU:
     # gan_cpu.py). StepRunner turns it off under --compile and --amp, which need the networks.
     hand_step: bool = False
+    # (rank, ranks) of a run on several processes (genlab/distributed.py): each rank trains on
+    # its rows of every global batch and draws the noise of the whole batch, keeping its rows, so
+    # its random stream and its rows' noise are those of one process with the global batch
+    shard: tuple[int, int] = (0, 1)
 
     def __init__(self, hp: dict, device: torch.device):
         self.hp = {**self.defaults, **hp}
@@ -60,6 +64,22 @@ class GenModel:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
     # ---- training
+    def rows(self, local: int) -> tuple[slice, int]:
+        """This rank's rows of a global batch whose local part has ``local`` rows, and its size."""
+        rank, ranks = self.shard
+        return slice(rank * local, (rank + 1) * local), local * ranks
+
+    def noise(self, local: int, *shape: int) -> torch.Tensor:
+        """Standard normal noise for this rank's ``local`` rows (the whole batch's drawn)."""
+        rows, n = self.rows(local)
+        return torch.randn(n, *shape, device=self.device)[rows]
+
+    def binarize_rows(self, images: torch.Tensor) -> torch.Tensor:
+        """:func:`binarize` of this rank's rows, from the uniform draws of the whole batch."""
+        rows, n = self.rows(len(images))
+        p = images.float().reshape(len(images), -1) / 255
+        return (torch.rand(n, p.shape[1], device=p.device)[rows] < p).float()
+
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a ``uint8`` batch; metrics as detached 0-d tensors."""
         raise NotImplementedError

@@ -24,9 +24,11 @@ class GaussianVAE(nn.Module):
         h = self.enc(x)
         return self.mu(h), self.logvar(h)
 
-    def forward(self, x):
+    def forward(self, x, eps=None):
+        """``eps``: the reparameterisation's standard normal noise (drawn here if not given)."""
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        eps = torch.randn_like(mu) if eps is None else eps
+        z = mu + eps * torch.exp(0.5 * logvar)
         return self.dec(z), mu, logvar
 
 
@@ -80,8 +82,8 @@ class VAE(GenModel):
         return VAENet(int(self.hp["hidden"]), int(self.hp["latent"]))
 
     def step(self, images, labels):
-        x = binarize(images.reshape(len(images), 784))
-        logits, mu, logvar = self.net(x)
+        x = self.binarize_rows(images)  # (the noise of the whole batch, this rank's rows)
+        logits, mu, logvar = self.net(x, self.noise(len(images), int(self.hp["latent"])))
         recon, kl = vae_loss(logits, x, mu, logvar)
         recon, kl = recon.mean(), kl.mean()
         loss = recon + kl

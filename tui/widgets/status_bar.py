@@ -3,10 +3,13 @@ and while it runs the machine's vital signs (its CPU share and memory; on a GPU 
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.widget import Widget
 
 from genlab.sinks import fmt_duration, fmt_metrics
+from genlab.store import rank_trouble, slowest_rank
 from genlab.vitals import line as vitals_line
 
 COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
@@ -48,6 +51,10 @@ class StatusBar(Widget):
             text.append(f"  {st['steps_per_s']:,.1f} steps/s" + (f"  eta {fmt_duration(st.get('eta_s'))}" if total else ""))
         elif state == "running":
             text.append("  0 img/s  eta ?")
+        world = st.get("world") if isinstance(st.get("world"), dict) else None
+        if world:  # a run of several processes
+            slowest = slowest_rank(st) if state == "running" else None
+            text.append(f"  {world.get('size', '?')} processes" + (f" · {slowest}" if slowest else ""))
         if state in ("running", "paused", "stalled") and isinstance(st.get("system"), dict):
             text.append(f"  {vitals_line(st['system'])}", style="cyan")
         data = cfg.get("data", {})
@@ -56,6 +63,9 @@ class StatusBar(Widget):
         if st.get("reason") and state in ("paused", "stopped", "failed"):
             text.append(f"({st['reason']})  ", style="italic")
         text.append(fmt_metrics(snap.latest, list(snap.latest)), style="dim")
+        trouble = rank_trouble(st, time.time()) if world and state == "crashed" else None
+        if trouble:
+            text.append(f"\n⚠ {trouble}", style="bold red")
         if snap.problem:
             text.append(f"\n⚠ {snap.problem}", style="bold red")
         if text == self.text:
