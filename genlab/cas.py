@@ -51,15 +51,14 @@ def score(model, digits, n: int = 10_000, epochs: int = 4, seed: int = 0, device
 
     if n < MIN_N:
         raise UsageError(f"-n must be at least {MIN_N} (one batch of the classifier) for --cas, got {n}")
-    quiet = lambda *_: None  # noqa: E731
     fake_x, fake_y = labelled(model, n, seed)
     test = {"test_images": digits.test_images.to(device), "test_labels": digits.test_labels.to(device)}
     on_fake, _ = classifier.train(SimpleNamespace(train_images=fake_x, train_labels=fake_y, **test),
-                                  epochs=epochs, seed=seed, device=device, log=quiet)
+                                  epochs=epochs, seed=seed, device=device, log=None)
     pick = torch.randperm(len(digits.train_images), generator=torch.Generator().manual_seed(seed))[:n]
     on_real, _ = classifier.train(SimpleNamespace(train_images=digits.train_images[pick.to(digits.train_images.device)],
                                                   train_labels=digits.train_labels[pick.to(digits.train_labels.device)], **test),
-                                  epochs=epochs, seed=seed, device=device, log=quiet)
+                                  epochs=epochs, seed=seed, device=device, log=None)
     cas, cas_classes = per_class(on_fake, test["test_images"], test["test_labels"])
     real, real_classes = per_class(on_real, test["test_images"], test["test_labels"])
     return {"n": n, "epochs": epochs, "cas": cas, "cas_by_class": cas_classes, "real": real,

@@ -63,3 +63,27 @@ def digits():
 @pytest.fixture
 def runs(tmp_path) -> Path:
     return tmp_path / "runs"
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """What ``build(root)`` makes, built once per test session whichever xdist worker asks first
+    (the others wait on a lock, then reuse it), and copied into a directory of this worker's, so
+    tests that write into it never meet another worker's. The pattern pytest-xdist documents
+    for a session fixture run once; the saving is a module's training, not done twice."""
+    import fcntl
+    import shutil
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-once"
+    shared.mkdir(exist_ok=True)
+    target = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / f"{name}.done").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            build(target)
+            (shared / f"{name}.done").touch()
+    mine = tmp_path_factory.mktemp(name) / "runs"
+    shutil.copytree(target, mine)
+    return mine

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from genlab import anomaly as an
 from genlab.cli import app
 from genlab.store import read_events, read_json
+from conftest import built_once
 
 runner = CliRunner()
 
@@ -32,12 +33,13 @@ def test_auroc_has_the_known_answers():
 
 @pytest.fixture(scope="module")
 def left_out_ones(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    r = invoke("train", "vae", "--max-steps", "40", "--exclude-digits", "1", "--name", "no1", "--runs-dir", root)
-    assert r.exit_code == 0, r.output
-    r = invoke("train", "gan", "--max-steps", "5", "--name", "g", "--runs-dir", root)
-    assert r.exit_code == 0, r.output
-    return root
+    def build(root):
+        r = invoke("train", "vae", "--max-steps", "40", "--exclude-digits", "1", "--name", "no1", "--runs-dir", root)
+        assert r.exit_code == 0, r.output
+        r = invoke("train", "gan", "--max-steps", "5", "--name", "g", "--runs-dir", root)
+        assert r.exit_code == 0, r.output
+
+    return built_once(tmp_path_factory, "anomaly-runs", build)
 
 
 def test_a_vae_without_a_digit_finds_it_or_says_how_badly(left_out_ones, digits):

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from genlab import cas, models
 from genlab.cli import app
+from conftest import built_once
 
 runner = CliRunner()
 
@@ -21,11 +22,12 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def runs_with_a_cgan(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    for model, extra in (("cgan", ["--preset", "cpu"]), ("gan", [])):
-        r = invoke("train", model, *extra, "--max-steps", "20", "--name", model, "--runs-dir", root)
-        assert r.exit_code == 0, r.output
-    return root
+    def build(root):
+        for model, extra in (("cgan", ["--preset", "cpu"]), ("gan", [])):
+            r = invoke("train", model, *extra, "--max-steps", "20", "--name", model, "--runs-dir", root)
+            assert r.exit_code == 0, r.output
+
+    return built_once(tmp_path_factory, "cas-runs", build)
 
 
 def test_labelled_digits_are_balanced_and_saved_with_their_labels(runs_with_a_cgan, tmp_path):

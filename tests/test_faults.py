@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import needs_root
+from conftest import built_once, needs_root
 from genlab import checkpoint, control, metrics_log
 from genlab.cli import main as cli_main
 from genlab.follow import CHUNK, RunFollower
@@ -57,11 +57,12 @@ def as_crashed(run_dir: Path) -> None:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     """A small finished VAE run with three checkpoints, copied by the tests that break one."""
-    root = tmp_path_factory.mktemp("finished") / "runs"
-    run_dir = create(prepare("vae", runs_dir=root, name="done", max_steps=60, hp=VAE_SMALL,
-                             checkpoint_every_s=1e-6, eval_size=200))
-    assert execute(run_dir) == "finished"
-    return run_dir
+    def build(root):
+        run_dir = create(prepare("vae", runs_dir=root, name="done", max_steps=60, hp=VAE_SMALL,
+                                 checkpoint_every_s=1e-6, eval_size=200))
+        assert execute(run_dir) == "finished"
+
+    return built_once(tmp_path_factory, "finished-run", build) / "done"
 
 
 def copy_run(src: Path, runs: Path, name: str) -> Path:

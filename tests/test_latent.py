@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from genlab import latent as lat
 from genlab.cli import app
 from genlab.latent_plot import TAB10
+from conftest import built_once
 
 runner = CliRunner()
 
@@ -48,12 +49,13 @@ def test_the_map_separates_what_is_separate_and_not_what_is_not():
 
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    for model in ("vae", "gan", "pixelcnn"):
-        extra = ["--hp", "channels=8", "--hp", "layers=1"] if model == "pixelcnn" else []
-        r = invoke("train", model, "--max-steps", "40", "--name", model, *extra, "--runs-dir", root)
-        assert r.exit_code == 0, r.output
-    return root
+    def build(root):
+        for model in ("vae", "gan", "pixelcnn"):
+            extra = ["--hp", "channels=8", "--hp", "layers=1"] if model == "pixelcnn" else []
+            r = invoke("train", model, "--max-steps", "40", "--name", model, *extra, "--runs-dir", root)
+            assert r.exit_code == 0, r.output
+
+    return built_once(tmp_path_factory, "latent-runs", build)
 
 
 def test_latent_map_of_a_vae(trained_runs, tmp_path):
