@@ -162,8 +162,7 @@ class Trainer:
         started, waited = time.perf_counter(), distributed.WAITS.s
         idx = self.batches.next()
         if self.world.distributed:  # this rank's rows of the global batch
-            local = len(idx) // self.world.size
-            idx = idx[self.world.rank * local:(self.world.rank + 1) * local]
+            idx = idx[self.model.rows(len(idx) // self.world.size)[0]]
         metrics = self.run_step(self.digits.train_images[idx], self.digits.train_labels[idx])
         if self.world.distributed:  # the global batch's metrics: the mean of the ranks'
             keys = list(metrics)

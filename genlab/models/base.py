@@ -69,16 +69,16 @@ class GenModel:
         rank, ranks = self.shard
         return slice(rank * local, (rank + 1) * local), local * ranks
 
-    def noise(self, local: int, *shape: int) -> torch.Tensor:
-        """Standard normal noise for this rank's ``local`` rows (the whole batch's drawn)."""
+    def noise(self, local: int, *shape: int, draw=torch.randn) -> torch.Tensor:
+        """Noise for this rank's ``local`` rows (standard normal, or ``draw``'s, e.g. torch.rand):
+        the whole batch's drawn, this rank's rows kept. On one process, ``draw(local, *shape)``."""
         rows, n = self.rows(local)
-        return torch.randn(n, *shape, device=self.device)[rows]
+        return draw(n, *shape, device=self.device)[rows]
 
     def binarize_rows(self, images: torch.Tensor) -> torch.Tensor:
         """:func:`binarize` of this rank's rows, from the uniform draws of the whole batch."""
-        rows, n = self.rows(len(images))
         p = images.float().reshape(len(images), -1) / 255
-        return (torch.rand(n, p.shape[1], device=p.device)[rows] < p).float()
+        return (self.noise(len(images), p.shape[1], draw=torch.rand) < p).float()
 
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a ``uint8`` batch; metrics as detached 0-d tensors."""

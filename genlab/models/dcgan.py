@@ -49,7 +49,7 @@ class DCGAN(GenModel):
         b = len(images)
         x = scale(images)
         y = labels if self.conditional else None
-        fake = self.G(torch.randn(b, int(self.hp["latent"]), device=self.device), y)
+        fake = self.G(self.noise(b, int(self.hp["latent"])), y)
         ones, zeros = torch.ones(b, 1, device=self.device), torch.zeros(b, 1, device=self.device)
 
         # ---- discriminator

@@ -128,7 +128,7 @@ class GAN(GenModel):
         b = len(images)
         x = scale(images)
         t = self.targets(b)
-        fake = self.G(torch.randn(b, LATENT, device=self.device))
+        fake = self.G(self.noise(b, LATENT))  # (a rank's rows of the whole batch's noise)
 
         # ---- discriminator: BCE(D(x), 1) + BCE(D(G(z)), 0)
         out = self.D(torch.cat([x, fake.detach()]))

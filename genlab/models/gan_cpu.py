@@ -107,7 +107,7 @@ def step(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
     G, D = linears(model.G), linears(model.D)
     widths, p = [lin.out_features for lin in D[:-1]], dropout_p(model.D)
     target = model.targets(b).t()  # 1 × 2b: ones for the real half, zeros for the fake
-    z = torch.randn(b, LATENT).t()
+    z = model.noise(b, LATENT).t()  # (a rank's rows of the whole batch's noise)
 
     # ---- G(z), kept for G's backward
     h, g_inputs, g_pre = forward(G, z)

@@ -52,8 +52,8 @@ class WGANGP(DCGAN):
         x_all = scale(images)
         for x in x_all.chunk(n_critic):
             b = len(x)
-            fake = self.G(torch.randn(b, latent, device=self.device)).detach()
-            eps = torch.rand(b, 1, 1, 1, device=self.device)
+            fake = self.G(self.noise(b, latent)).detach()
+            eps = self.noise(b, 1, 1, 1, draw=torch.rand)
             mix = (eps * x + (1 - eps) * fake).requires_grad_(True)
             grad, = torch.autograd.grad(self.D(mix).sum(), mix, create_graph=True)
             gp = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
@@ -64,7 +64,7 @@ class WGANGP(DCGAN):
             self.optimizers["D"].step()
 
         self.D.requires_grad_(False)
-        g_loss = -self.D(self.G(torch.randn(len(x_all) // n_critic, latent, device=self.device))).mean()
+        g_loss = -self.D(self.G(self.noise(len(x_all) // n_critic, latent))).mean()
         self.optimizers["G"].zero_grad(set_to_none=True)
         g_loss.backward()
         self.optimizers["G"].step()
