@@ -2,7 +2,7 @@
 
     {"format": 1, "step", "epoch", "config",
      "models": {name: state_dict}, "optimizers": {name: state_dict},
-     "rng": {"torch", "cuda", "python", "numpy"}, "data": Batches.state(),
+     "rng": genlab.streams.state(), "data": Batches.state(),
      "fixed_latent": tensor}
 
 ``checkpoints/step-XXXXXXXX.pt`` sits beside ``step-XXXXXXXX.pt.sha256``; the last ``keep`` are kept.
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from genlab.errors import GenlabError
@@ -26,32 +24,6 @@ FORMAT = 1
 
 def path_for(run_dir: Path, step: int) -> Path:
     return run_dir / "checkpoints" / f"step-{step:08d}.pt"
-
-
-# --------------------------------------------------------------------------- random streams
-
-
-def rng_state() -> dict:
-    """Every random stream training draws from, in types ``weights_only`` loading accepts."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "python": random.getstate(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    v, internal, gauss = state["python"]
-    random.setstate((v, tuple(internal), gauss))
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 # --------------------------------------------------------------------------- files

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from genlab import checkpoint
+from genlab import checkpoint, streams
 from genlab.config import RunConfig
 from genlab.store import cut_events
 
@@ -29,7 +29,7 @@ class Checkpoints:
             "epoch": t.batches.epoch,
             "config": t.config.to_json(),  # plain types only: weights_only loads
             **t.model.state(),
-            "rng": checkpoint.rng_state(),
+            "rng": streams.state(),
             "data": t.batches.state(),
             "fixed_latent": t.fixed_latent,
             "trained_s": t.trained_s,  # training time so far, for a time budget
@@ -55,7 +55,7 @@ class Checkpoints:
         t.step = int(ckpt["step"])
         t.fixed_latent = ckpt["fixed_latent"].cpu()
         t.trained_s = float(ckpt.get("trained_s", 0.0))
-        checkpoint.set_rng_state(ckpt["rng"])
+        streams.restore(ckpt["rng"])
         self.last_step = t.step
         t.pending.clear()
         t.diverged = None

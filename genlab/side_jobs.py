@@ -3,6 +3,10 @@
 Each emits one event and returns the seconds it took, or None when a waiting command
 interrupted it (the steering's ``waiting``): an interrupted evaluation is done again at the next
 step boundary, an interrupted grid or quality check at its next time.
+
+Each runs on random streams of its own (genlab/streams.py: seeded from the run's seed, the step
+and the job), so when the clocks ran them never changes what training draws, and their own
+figures at a step are the same in every run of that seed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 import torch
 from torchvision.utils import save_image
 
+from genlab import streams
 from genlab.models.base import Interrupted
 from genlab.store import atomic_write_bytes
 
@@ -39,7 +44,8 @@ class SideJobs:
             return 0.0
         start = time.perf_counter()
         try:
-            images = t.model.decode(t.fixed_latent, interrupt=t.steering.waiting)
+            with streams.apart(t.config.seed, t.step, "samples"):
+                images = t.model.decode(t.fixed_latent, interrupt=t.steering.waiting)
         except Interrupted:
             return None
         stem = t.run_dir / "samples" / f"step-{t.step:08d}"
@@ -68,17 +74,19 @@ class SideJobs:
         n = min(t.config.cadence.eval_size, len(images))
         start = time.perf_counter()
         try:
-            results = t.model.evaluate(images[:n], labels[:n], interrupt=t.steering.waiting)
-            if left_out is not None:
-                m = min(n, len(left_out[0]))
-                apart = t.model.evaluate(left_out[0][:m], left_out[1][:m], interrupt=t.steering.waiting)
-                results.update({f"{k}_excluded": v for k, v in apart.items()})
+            with streams.apart(t.config.seed, t.step, "evaluate"):
+                results = t.model.evaluate(images[:n], labels[:n], interrupt=t.steering.waiting)
+                if left_out is not None:
+                    m = min(n, len(left_out[0]))
+                    apart = t.model.evaluate(left_out[0][:m], left_out[1][:m], interrupt=t.steering.waiting)
+                    results.update({f"{k}_excluded": v for k, v in apart.items()})
         except Interrupted:
             self.eval_pending = True
             return None
         self.eval_pending = False
         if t.model.family == "vae":
-            self.latent_map(images[:LATENT_POINTS], labels[:LATENT_POINTS])
+            with streams.apart(t.config.seed, t.step, "latent map"):
+                self.latent_map(images[:LATENT_POINTS], labels[:LATENT_POINTS])
         seconds = time.perf_counter() - start
         t.emit("eval", epoch=t.batches.epoch + (1 if t.batches.position else 0), n=n,
                seconds=round(seconds, 3), **{k: round(v, 5) for k, v in results.items()})
@@ -114,11 +122,12 @@ class SideJobs:
         c = t.config.cadence
         start = time.perf_counter()
         n = min(c.quality_samples, len(t.digits.test_images))
-        if t.model.family == "gan" and self.judge is None:
-            self.judge = evaluate.Judge(t.digits.test_images, t.device)
         try:
-            q = evaluate.measure(t.model, t.digits.test_images, t.digits.test_labels, n=n, k=c.quality_k,
-                                 judge=self.judge, seed=t.config.seed + 1, interrupt=t.steering.waiting)
+            with streams.apart(t.config.seed, t.step, "quality") as seed:
+                if t.model.family == "gan" and self.judge is None:  # (building a network draws)
+                    self.judge = evaluate.Judge(t.digits.test_images, t.device)
+                q = evaluate.measure(t.model, t.digits.test_images, t.digits.test_labels, n=n, k=c.quality_k,
+                                     judge=self.judge, seed=seed, interrupt=t.steering.waiting)
         except Interrupted:
             return None
         fields = t.model.quality_fields(q)  # the figures under the model's own metric names
