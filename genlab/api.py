@@ -39,6 +39,7 @@ from genlab import __version__, view
 from genlab.cadence import VITALS_EVERY_S
 from genlab.control import Inbox
 from genlab.errors import UsageError
+from genlab.held import HeldDir
 from genlab.lock import RunLock
 from genlab.metrics_log import MetricsBinSink
 from genlab.sinks import JsonlSink, LineSink, StatusSink
@@ -114,8 +115,11 @@ def _number(value) -> float:
 class Run:
     def __init__(self, path: Path, config: dict):
         self.path, self.config, self.id = path, config, path.name
+        self.held = HeldDir(path)  # every write goes through this descriptor (genlab/held.py)
+        path = self.held.root
         self.lock = RunLock(path)
         if not self.lock.acquire():
+            self.held.close()
             raise UsageError(f"run {self.id} is held by another process")
         self.step = 0
         self.state = "running"
@@ -164,7 +168,7 @@ class Run:
             raise UsageError(f"log_images takes N×28×28 digits, got shape {a.shape}")
         if a.dtype != np.uint8:
             a = (np.clip(a.astype(np.float64), 0, 1) * 255).round().astype(np.uint8)
-        stem = self.path / "samples" / f"step-{step:08d}"
+        stem = self.held.root / "samples" / f"step-{step:08d}"
         npy = io.BytesIO()
         np.save(npy, a)
         atomic_write_bytes(stem.with_suffix(".npy"), npy.getvalue(), durable=False)
@@ -178,7 +182,7 @@ class Run:
             atomic_write_bytes(png, buf.getvalue(), durable=False)
         except ImportError:
             pass
-        rel = stem.relative_to(self.path)
+        rel = stem.relative_to(self.held.root)
         self._emit("samples", step=step, png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")), n=len(a))
         return png
 
@@ -217,6 +221,7 @@ class Run:
         for sink in self.sinks:
             sink.close()
         self.lock.release()
+        self.held.close()
 
     def __enter__(self) -> Run:
         return self
@@ -275,6 +280,10 @@ class Run:
         if now < self._poll_at:
             return
         self._poll_at = now + POLL_S
+        if self.stop_asked is None and self.held.moved():  # renamed away or replaced: stop, as the trainer does
+            self.stop_asked = "its directory was moved or replaced"
+            self._emit("error", message=f"{self.path} no longer names this run's directory: stopping; "
+                                        "nothing was written anywhere else")
         for cmd in self._commands():
             if cmd["command"] == "pause":
                 self.pause_asked = True

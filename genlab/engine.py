@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from genlab import distributed, models
+from genlab import distributed, held, models
 from genlab.cadence import Clocks
 from genlab.config import RunConfig
 from genlab.data import Batches, Digits
@@ -45,6 +45,7 @@ class Trainer:
                  on_divergence: str = "pause", world: World = World()):
         self.run_dir, self.config, self.digits, self.device, self.sinks = run_dir, config, digits, device, sinks
         self.world = world  # one process, or this rank of several (genlab/distributed.py): rank 0 writes
+        self.held = held.holding(run_dir)  # the directory held open, whose path it checks (genlab/held.py)
         self.on_divergence = on_divergence  # "pause" (detached runs) or "stop" (foreground runs)
         torch.manual_seed(config.seed)
         if not world.distributed:  # (several ranks share the cores out: distributed.start)
@@ -150,9 +151,19 @@ class Trainer:
         now = time.monotonic()
         if self.clocks.poll.due(now):
             self.clocks.poll.done(now=now)
+            if self.held is not None and self.held.moved():
+                return self.directory_moved()
             if self.steering.poll() == "stop":
                 return self.steering.stop_reason or "stopped by request"
         return None
+
+    def directory_moved(self) -> str:
+        """The run's path no longer names the directory this process holds (renamed away, or
+        replaced by a link or another directory): say so through the descriptor, then stop; the
+        run is whole where its directory now is, and resumes from there."""
+        self.emit("error", message=f"{self.held.path} no longer names this run's directory (it was moved or "
+                                   "replaced): stopping; nothing was written anywhere else")
+        return "its directory was moved or replaced"
 
     def train_one_step(self) -> None:
         if self.fault_step is not None and self.step + 1 == self.fault_step:

@@ -59,26 +59,36 @@ def fsync_dir(path: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     """Write to a temporary file beside ``path``, fsync, rename: readers see old or new, never half.
 
-    The temporary name is unpredictable and created exclusively (``O_EXCL``, no link followed),
-    so a link planted in the directory is never written through; it is removed on any failure
-    (a full disk leaves nothing behind)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o644)
+    The work is done relative to the directory, held open for it (``dir_fd``): the temporary
+    name is unpredictable and created exclusively (``O_EXCL``, no link followed), so a link
+    planted in the directory is never written through, and the rename lands in the directory
+    that was opened even if its path is swapped meanwhile. The temporary file is removed on any
+    failure (a full disk leaves nothing behind)."""
+    path = Path(path)
+    parent = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        tmp = f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o644, dir_fd=parent)
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if durable:
-        fsync_dir(path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path.name, src_dir_fd=parent, dst_dir_fd=parent)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=parent)
+            except OSError:
+                pass
+            raise
+        if durable:
+            try:
+                os.fsync(parent)
+            except OSError:
+                pass
+    finally:
+        os.close(parent)
 
 
 def open_append(path: Path, binary: bool = False):

@@ -33,6 +33,7 @@ from genlab import control, study as studies
 from genlab.errors import GenlabError
 from genlab.launch import read_status, spawn, wait_until_settled
 from genlab.lock import RunLock
+from genlab.held import HeldDir
 from genlab.store import atomic_write_json, effective_state, read_events
 from genlab.sweep import WORKERS, live_workers, read_spec, run_options, trial_run_id, wanted, worker_name
 
@@ -60,12 +61,14 @@ class Active:
 
 
 class Worker:
-    def __init__(self, sweep_dir: Path, parallel: int):
-        self.dir, self.root = sweep_dir, sweep_dir.parent
-        self.spec = read_spec(sweep_dir)
+    def __init__(self, sweep_dir: Path, parallel: int, held: HeldDir | None = None):
+        # the sweep's files through the directory held open (genlab/held.py); its trials beside it
+        self.held = held
+        self.dir, self.root = (held.root if held else sweep_dir), sweep_dir.parent
+        self.spec = read_spec(self.dir)
         self.parallel = parallel
         self.name = worker_name()
-        self.home = sweep_dir / WORKERS / self.name
+        self.home = self.dir / WORKERS / self.name
         self.active: dict[int, Active] = {}
         self.started = time.time()
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -97,6 +100,10 @@ class Worker:
 
     def loop(self) -> str:
         while True:
+            if self.held is not None and self.held.moved():
+                self.say(f"{self.held.path} no longer names this sweep's directory (moved or replaced): this worker "
+                         "stops here, its trials go on; `genlab sweep join` where the sweep now is takes them over")
+                return "stopped"
             want = wanted(self.dir)
             if time.monotonic() >= self.next_adopt:
                 self.next_adopt = time.monotonic() + ADOPT_EVERY_S
@@ -329,7 +336,12 @@ class Worker:
 
 
 def main(sweep_dir: Path, parallel: int) -> str:
-    return Worker(sweep_dir, parallel).run()
+    try:
+        held = HeldDir(sweep_dir)
+    except OSError as e:
+        raise GenlabError(f"sweep {sweep_dir.name}: cannot open its directory ({e.strerror})") from None
+    with held:
+        return Worker(sweep_dir, parallel, held).run()
 
 
 def spawn_worker(sweep_dir: Path, parallel: int) -> subprocess.Popen:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from genlab import schema
 from genlab.errors import UsageError
+from genlab.held import HeldDir
 from genlab.store import atomic_write_json, read_checked
 
 FILE, LOCK = "tags.json", ".tags.lock"
@@ -67,10 +68,15 @@ def change(run_dir: Path, add: list[str] = (), remove: list[str] = (), note: str
         check_tag(tag)
     if note is not None and len(note) > NOTE_MAX:
         raise UsageError(f"a note is at most {NOTE_MAX:,} characters, got {len(note):,}")
-    with _locked(run_dir):
-        t = read(run_dir)
+    try:
+        held = HeldDir(run_dir)  # read and replaced in the directory held open (genlab/held.py)
+    except OSError as e:
+        raise UsageError(f"run {run_dir.name}: cannot open its directory ({e.strerror}); "
+                         "genlab writes only into real run directories") from None
+    with held, _locked(held.root):
+        t = read(held.root)
         t.tags = [x for x in t.tags if x not in remove] + [x for x in dict.fromkeys(add) if x not in t.tags]
         if note is not None:
             t.note = note.strip()
-        atomic_write_json(run_dir / FILE, {"tags": t.tags, "note": t.note})
+        atomic_write_json(held.root / FILE, {"tags": t.tags, "note": t.note})
     return t

@@ -25,6 +25,7 @@ from genlab.device import resolve
 from genlab.engine import Trainer
 from genlab import schema
 from genlab.errors import GenlabError, UsageError, os_error_message
+from genlab.held import HeldDir, shown
 from genlab.lock import RunLock
 from genlab.metrics_log import MetricsBinSink
 from genlab.sinks import JsonlSink, LineSink, RichSink, StatusSink
@@ -110,6 +111,19 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     ends as state ``failed`` with its reason and one GenlabError, temporary files removed.
     """
     check_controllable(run_dir)
+    try:
+        held = HeldDir(run_dir)  # every write below goes through this descriptor (genlab/held.py)
+    except OSError as e:
+        raise UsageError(f"run {shown(run_dir).name}: cannot open its directory ({e.strerror})") from None
+    with held:
+        return _execute_held(held.root, resume=resume, lr=lr, epochs=epochs, max_steps=max_steps,
+                             max_minutes=max_minutes, data_dir=data_dir, device=device, console=console,
+                             stream=stream, on_divergence=on_divergence, hangup=hangup)
+
+
+def _execute_held(run_dir: Path, *, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
+                  on_divergence, hangup) -> str:
+    """:func:`execute` in a run directory held open (``run_dir`` is its descriptor's path)."""
     world = distributed.from_env()  # torchrun's ranks, or one process
     if world.distributed and not world.main:  # rank 0 holds the lock and writes the directory
         return _execute_rank(run_dir, world, resume, data_dir, device)
@@ -117,17 +131,17 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     try:
         acquired = lock.acquire()
     except OSError as e:
-        raise GenlabError(f"run {run_dir.name}: cannot open its lock: {e.strerror}") from None
+        raise GenlabError(f"run {shown(run_dir).name}: cannot open its lock: {e.strerror}") from None
     if not acquired:
         holder = (run_dir / "lock").read_text(errors="replace").strip() or "?"
-        raise UsageError(f"run {run_dir.name} is live: process {holder} is training it (pause or stop it first)")
+        raise UsageError(f"run {shown(run_dir).name} is live: process {holder} is training it (pause or stop it first)")
     try:
         remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
         return _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
                         on_divergence, hangup, world)
     except OSError as e:
         remove_stale_temps(run_dir)
-        raise GenlabError(os_error_message(e, run_dir)) from None
+        raise GenlabError(os_error_message(e, shown(run_dir))) from None
     finally:
         lock.release()
         distributed.finish(world)
@@ -164,11 +178,11 @@ def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None 
     if raw is None:
         raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
         if problem:
-            raise GenlabError(f"run {run_dir.name}: {problem}")
+            raise GenlabError(f"run {shown(run_dir).name}: {problem}")
     try:
         config, unknown = RunConfig.from_json(raw)
     except UsageError as e:
-        raise GenlabError(f"run {run_dir.name}: {e}") from None
+        raise GenlabError(f"run {shown(run_dir).name}: {e}") from None
     if notes is not None:
         notes += unknown
     return config
@@ -187,34 +201,34 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
     if found is None:
         raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
         if problem:
-            raise GenlabError(f"run {run_dir.name} has no usable checkpoint, and its {problem}")
+            raise GenlabError(f"run {shown(run_dir).name} has no usable checkpoint, and its {problem}")
         config, ckpt, step = read_config(run_dir, raw, notes), None, 0
-        notes.insert(0, f"run {run_dir.name} has no checkpoint yet: starting it again from step 0")
+        notes.insert(0, f"run {shown(run_dir).name} has no checkpoint yet: starting it again from step 0")
     else:
         path, ckpt = found
         step = int(ckpt["step"])
         config = read_config(run_dir, ckpt["config"], notes)  # the configuration that produced these weights
-        notes.insert(0, f"resuming run {run_dir.name} from {path.name} (step {step:,})")
+        notes.insert(0, f"resuming run {shown(run_dir).name} from {path.name} (step {step:,})")
     if lr is not None:
         positive("learning rate", lr, float)
     if max_minutes is not None:
         positive("max minutes", max_minutes, float)
         trained = float(ckpt.get("trained_s", 0.0)) if ckpt is not None else 0.0
         if max_minutes * 60 <= trained:
-            raise UsageError(f"run {run_dir.name} has trained {trained / 60:.1f} minutes already; ask for more than that")
+            raise UsageError(f"run {shown(run_dir).name} has trained {trained / 60:.1f} minutes already; ask for more than that")
     elif (config.max_minutes is not None and ckpt is not None
           and float(ckpt.get("trained_s", 0.0)) >= config.max_minutes * 60):
-        raise UsageError(f"run {run_dir.name} has spent its time budget ({config.max_minutes:g} minutes); "
+        raise UsageError(f"run {shown(run_dir).name} has spent its time budget ({config.max_minutes:g} minutes); "
                          "extend it with --max-minutes")
     total = new_total(config.steps_per_epoch, epochs, max_steps)
     if total is not None:
         if total <= step:
-            raise UsageError(f"run {run_dir.name} is already at step {step:,}; ask for more than that")
+            raise UsageError(f"run {shown(run_dir).name} is already at step {step:,}; ask for more than that")
         return config, ckpt, "train"
     if step >= config.total_steps:
         status = read_json(run_dir / "status.json")
         if isinstance(status, dict) and status.get("state") == "finished":
-            raise UsageError(f"run {run_dir.name} finished at step {step:,}; extend it with --epochs or --max-steps")
+            raise UsageError(f"run {shown(run_dir).name} finished at step {step:,}; extend it with --epochs or --max-steps")
         notes.append(f"its final checkpoint (step {step:,}) was written before it ended: finishing it, no training")
         return config, ckpt, "finish"
     return config, ckpt, "train"
@@ -238,7 +252,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
     dev = resolve(device or config.device)
     if world.distributed:
         if world.size != config.processes:
-            raise UsageError(f"run {run_dir.name} trains on {config.processes} process(es), not {world.size}: "
+            raise UsageError(f"run {shown(run_dir).name} trains on {config.processes} process(es), not {world.size}: "
                              "its steps are those of that many ranks")
         dev = distributed.start(world, dev)  # waits for every rank
         distributed.broadcast((int(ckpt["step"]) if ckpt is not None else -1, what), world)
@@ -318,7 +332,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
                 trainer.set_state("stopped", "aborted by a second Ctrl-C (resumes from the last checkpoint)")
                 raise
     except Exception as e:
-        reason = os_error_message(e, run_dir) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
+        reason = os_error_message(e, shown(run_dir)) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
         if world.distributed:  # a collective fails when another rank is gone: name it
             status = next((sink.status for sink in sinks if isinstance(sink, StatusSink)), {})
             gone = rank_trouble(status, time.time())
