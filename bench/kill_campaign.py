@@ -11,10 +11,14 @@ each killed with SIGKILL and resumed until it finishes. Each trial's kills, in t
 - ``checkpoint``: the moment a checkpoint's temporary file appears (mid-write);
 - ``random``: at a random moment of the run;
 
-and half the trials kill the resume too (at its next checkpoint write). A trial passes when
-resume finishes it (exit 0) and the final checkpoint's models and optimiser states equal the
-straight run's (``torch.equal``), with the same metric rows, step by step. Prints a row a model,
-and for a failed trial what differed (``--keep DIR`` keeps its run directory).
+and half the trials kill the resume too (at its next checkpoint write). The straight run has no
+side job until its end (sample grids and quality checks every 1,000 s); each trial runs them on
+other clocks (every 0.05 s, every 0.5-2 s, or grids only), so a side job that moved the
+training's random streams shows as a difference. A trial passes when resume finishes it
+(exit 0) and the final checkpoint's models and optimiser states equal the straight run's
+(``torch.equal``), with the same metric rows, step by step. Prints a row a model (with the mean
+number of live quality checks a trial ran, against the straight run's one), and for a failed
+trial what differed (``--keep DIR`` keeps its run directory).
 """
 
 from __future__ import annotations
@@ -47,7 +51,11 @@ SIZES = {
     "pixelcnn": (120, ["--hp", "channels=16", "--hp", "layers=2", "--hp", "batch_size=32"]),
     "gated-pixelcnn": (60, ["--hp", "channels=16", "--hp", "layers=2", "--hp", "batch_size=32"]),
 }
-COMMON = ["--checkpoint-every", "0.3", "--eval-size", "200", "--sample-every", "2", "--quality-every", "1000"]
+COMMON = ["--checkpoint-every", "0.3", "--eval-size", "200"]
+STRAIGHT = ["--sample-every", "1000", "--quality-every", "1000"]  # side jobs at the end only
+CADENCES = (["--sample-every", "0.05", "--quality-every", "0.05"],  # as often as their 10% budgets allow
+            ["--sample-every", "2", "--quality-every", "0.5"],
+            ["--sample-every", "0.3", "--quality-every", "1000"])
 MODES = ("first-second", "checkpoint", "random")
 
 
@@ -109,14 +117,17 @@ def trial(model: str, root: Path, i: int, rng: random.Random, reference: tuple, 
     name = f"{model}-{i}"
     run_dir = root / name
     mode = MODES[i % len(MODES)]
+    cadence = CADENCES[(i // len(MODES)) % len(CADENCES)]  # every kill mode with every cadence
     proc = start(genlab("train", model, "--name", name, "--max-steps", str(steps), "--runs-dir", str(root),
-                        *hp, *COMMON))
+                        *hp, *COMMON, *cadence))
     kills = [kill_when(proc, run_dir, mode, rng, span)]
     if i % 2:  # kill the resume too, mid-checkpoint
         kills.append(kill_when(start(genlab("resume", name, "--runs-dir", str(root))), run_dir, "checkpoint", rng, span))
     p = subprocess.run(genlab("resume", name, "--runs-dir", str(root)), capture_output=True, text=True)
     ok_exit = p.returncode == 0 or (p.returncode == 2 and "finished at step" in p.stderr)
-    result = {"trial": i, "mode": mode, "kills": kills, "resume_exit": p.returncode,
+    events, _ = read_events(run_dir / "events.jsonl")
+    result = {"trial": i, "mode": mode, "cadence": " ".join(cadence), "kills": kills, "resume_exit": p.returncode,
+              "quality_checks": sum(e["kind"] == "eval" and bool(e.get("quality")) for e in events),
               "error": p.stderr.strip().splitlines()[-1] if p.returncode and p.stderr.strip() else None}
     if not ok_exit:
         return result | {"equal": False}
@@ -132,7 +143,7 @@ def trial(model: str, root: Path, i: int, rng: random.Random, reference: tuple, 
 def campaign(model: str, root: Path, trials: int, rng: random.Random, keep: Path | None = None) -> dict:
     steps, hp = SIZES[model]
     subprocess.run(genlab("train", model, "--name", f"{model}-straight", "--max-steps", str(steps),
-                          "--runs-dir", str(root), *hp, *COMMON), check=True, capture_output=True)
+                          "--runs-dir", str(root), *hp, *COMMON, *STRAIGHT), check=True, capture_output=True)
     straight = root / f"{model}-straight"
     events, _ = read_events(straight / "events.jsonl")
     span = events[-1]["t"] - events[0]["t"]  # how long one run trains, first event to last
@@ -146,6 +157,7 @@ def campaign(model: str, root: Path, trials: int, rng: random.Random, keep: Path
             "kills": sum(k == "killed" for r in results for k in r["kills"]),
             "mid_checkpoint": sum(r["mode"] == "checkpoint" for r in results) + sum(len(r["kills"]) > 1 for r in results),
             "first_second": sum(r["mode"] == "first-second" for r in results),
+            "quality_checks": round(sum(r.get("quality_checks", 0) for r in results) / max(1, trials), 1),
             "failures": [r for r in results if not r["equal"]], "run_seconds": round(span, 1)}
 
 
@@ -161,13 +173,14 @@ def main() -> None:
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         if not args.json:
-            print(f"{'model':15} {'equal':>9} {'kills':>6} {'mid-ckpt':>9} {'1st s':>6} {'run':>6}", flush=True)
+            print(f"{'model':15} {'equal':>9} {'kills':>6} {'mid-ckpt':>9} {'1st s':>6} {'quality':>8} {'run':>6}",
+                  flush=True)
         for model in args.models.split(","):
             r = campaign(model, Path(tmp), args.trials, rng, args.keep)
             out.append(r)
             if not args.json:
                 print(f"{r['model']:15} {r['equal']:>4}/{r['trials']:<4} {r['kills']:>6} {r['mid_checkpoint']:>9} "
-                      f"{r['first_second']:>6} {r['run_seconds']:>5}s", flush=True)
+                      f"{r['first_second']:>6} {r['quality_checks']:>8} {r['run_seconds']:>5}s", flush=True)
                 for f in r["failures"]:
                     print(f"   failed: {json.dumps(f)}", flush=True)
     if args.json:
