@@ -858,8 +858,11 @@ def sample(
     from genlab.device import resolve
     from genlab.store import atomic_write_bytes, resolve_run, runs_root
 
+    from genlab.validate import check_seed
+
     if n <= 0:
         raise UsageError(f"-n must be positive, got {n}")
+    check_seed("--seed", seed)
     if labels and (out_file is None or out_file.suffix.lower() != ".npz"):
         raise UsageError("--labels writes images with their labels: give --out FILE.npz")
     if not labels and out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):

@@ -42,6 +42,9 @@ BAD_TRAIN = [
     (["train", "wgan-gp", "--hp", "beta1=1"], "--hp beta1 for wgan-gp must be >= 0 and < 1, got 1"),
     (["train", "vae", "--hp", "hidden=2000000"], "training needs about"),  # refused with its size
     (["train", "vae", "--name", "trail\n"], "run name 'trail\\n' must be"),
+    # seeds have a range (torch's, less what genlab derives from them): not a traceback
+    (["train", "vae", "--seed", "99999999999999999999"], "seed must be a whole number from 0 to 4,294,967,295"),
+    (["train", "vae", "--seed", "-1"], "seed must be a whole number from 0 to 4,294,967,295, got -1"),
 ]
 
 
@@ -111,6 +114,8 @@ def test_sample_bad_options(runs):
     assert r.exit_code == 2 and "-n must be positive" in r.output
     r = runner.invoke(app, ["sample", "one", "--out", "x.jpg", "--runs-dir", str(runs)])
     assert r.exit_code == 2 and ".png or .npy" in r.output
+    r = runner.invoke(app, ["sample", "one", "--seed", str(2**64), "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "--seed must be a whole number from 0" in r.output
 
 
 def test_duplicate_name(runs):
