@@ -210,6 +210,10 @@ def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
     (["nosuch", "--grid", "lr=1"], "unknown model"),
     (["--recipe", "cures"], "give --max-minutes M"),
     (["vae", "--grid", "lr=1e-3", "--seeds", "1,99999999999999999999"], "--seeds: a seed must be a whole number"),
+    # every grid value and both ends of a range are checked as `genlab train` checks them
+    (["vae", "--grid", "batch_size=64,100000"], "batch size 100,000 is larger than the data set"),
+    (["vae", "--grid", "latent=99999999999"], "training needs about"),
+    (["vae", "--search", "tpe", "--trials", "2", "--range", "latent=2:99999999999:int"], "training needs about"),
 ])
 def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypatch):
     monkeypatch.setenv("GENLAB_SWEEP_MAX_TRIALS", "3")
