@@ -236,3 +236,21 @@ def test_the_cures_recipe_gives_each_gan_its_cpu_preset_where_it_has_one():
         has = "cpu" in models.get(point["model"]).presets
         assert options["model"] == point["model"] and options["preset"] == ("cpu" if has else None)
         assert options["max_minutes"] == 3 and options["sweep"] == "c"
+
+
+@pytest.mark.parametrize("journal, reason", [(b"garbage\n{{{\n", "is not an Optuna journal"),
+                                             (b"", "holds no study 'broken'")])
+def test_a_sweep_whose_journal_is_unreadable_is_reported_as_such(runs, journal, reason):
+    """A study.journal holding garbage, or nothing: `sweep show` says the sweep is unreadable in one
+    line (exit 2), and `genlab runs` still lists it (it reads the sweep's own files, not Optuna's)."""
+    from genlab.sweep import SweepSpec, create_sweep
+
+    spec = SweepSpec(sweep_id="broken", model="vae", grid={"lr": [1e-3]}, trials=1, objective="test_is_nll",
+                     created=time.time())
+    (create_sweep(runs, spec) / "study.journal").write_bytes(journal)
+    for json_flag in ([], ["--json"]):
+        r = CliRunner().invoke(app, ["sweep", "show", "broken", *json_flag, "--runs-dir", str(runs)])
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith("genlab: error: sweep broken is unreadable: its study.journal " + reason)
+        assert r.output.strip().count("\n") == 0
+    assert "sweep broken" in cli("runs", "--runs-dir", runs)
