@@ -30,7 +30,7 @@ import numpy as np
 
 from genlab import compare, events_index, metrics_log, view
 from genlab.errors import GenlabError, UsageError
-from genlab.store import atomic_write_bytes, read_events, read_json
+from genlab.store import atomic_write_bytes, read_events, read_grid, read_json
 
 NOT_FIGURES = {"t", "step", "first_step", "kind", "epoch", "n", "quality", "seconds", "k", "pid", "host"}
 INSTALL = "pip install 'genlab[tensorboard]'"
@@ -102,11 +102,8 @@ def sample_grids(run_dir: Path) -> Iterator[tuple[int, float, np.ndarray]]:
     """(step, time, uint8 N×28×28) of every saved sample grid that can be read."""
     for e in other_events(run_dir):
         if e["kind"] == "samples" and isinstance(e.get("npy"), str):
-            try:
-                images = np.load(run_dir / e["npy"], allow_pickle=False)
-            except (OSError, ValueError):
-                continue
-            if images.dtype == np.uint8 and images.ndim == 3:
+            images = read_grid(run_dir / e["npy"])
+            if images is not None:
                 yield int(e["step"]), float(e["t"]), images
 
 

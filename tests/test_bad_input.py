@@ -132,3 +132,20 @@ def test_real_command_bad_model_one_line(runs):
 
     assert p.stderr == f"genlab: error: unknown model 'gna'; choose from {', '.join(MODELS)}\n"
     assert not runs.exists()
+
+
+def test_show_with_a_garbage_sample_file(runs):
+    """A garbage samples/*.npy: `show` shows the run, says that grid is unreadable and draws the
+    newest one it can read (a run built by hand: nothing trained)."""
+    import numpy as np
+
+    from genlab.store import create_run
+
+    run_dir = create_run(runs, "grid", {"model": "vae", "family": "vae", "total_steps": 3})
+    (run_dir / "samples" / "step-00000003.npy").write_bytes(b"garbage, not a grid\n")
+    r = runner.invoke(app, ["show", "grid", "--ascii", "--runs-dir", str(runs)])
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert "step-00000003.npy is unreadable (not a grid of digits)" in r.output
+    np.save(run_dir / "samples" / "step-00000001.npy", np.zeros((4, 28, 28), np.uint8))
+    r = runner.invoke(app, ["show", "grid", "--ascii", "--runs-dir", str(runs)])
+    assert r.exit_code == 0 and "is unreadable" in r.output and "samples at step 1:" in r.output, r.output
