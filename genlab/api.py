@@ -17,7 +17,10 @@ The calls are shaped like W&B's and Trackio's (``init``, ``log``, ``finish``). T
 ordinary genlab run directory (config.json, status.json with a heartbeat, events.jsonl,
 metrics.bin, samples/), so ``genlab runs``, ``show``, ``compare``, ``export`` and the cockpit
 treat it like any other; figures whose names start with ``test_`` are held-out figures (drawn as
-points over the curves). ``log`` costs the loop little: rows are buffered and written in batches
+points over the curves). A figure is a number or a one-element tensor; a name the record uses
+itself (``t``, ``step``, ``kind``, ``epoch``, ``first_step``, ``n``, ``min``, ``max``) is refused
+(UsageError); a NaN or infinite value is not recorded, and the first of each figure is told as
+a ``warning`` event. ``log`` costs the loop little: rows are buffered and written in batches
 as genlab's own trainer writes them (bench/api_cost.py measures it). Control is cooperative:
 genlab asks, the script decides when to pause or stop; a script that never asks is never
 paused. There are no checkpoints: resuming is the script's business.
@@ -41,7 +44,7 @@ from genlab.control import Inbox
 from genlab.errors import UsageError
 from genlab.held import HeldDir
 from genlab.lock import RunLock
-from genlab.metrics_log import MetricsBinSink
+from genlab.metrics_log import NOT_METRICS, MetricsBinSink
 from genlab.sinks import JsonlSink, LineSink, StatusSink
 from genlab.store import atomic_write_bytes, create_run, new_run_id, open_append, runs_root
 from genlab.vitals import Vitals
@@ -103,12 +106,30 @@ def _plain(value):
     return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def _number(value) -> float:
-    """A logged value as a float: Python and NumPy numbers, 0-d tensors (``.item()``)."""
+def _figure(name, value) -> float:
+    """One figure given to ``run.log``, checked: its name a string that is none of a metrics row's
+    own fields (``t``, ``step``, ``kind``, ``epoch``, an aggregated row's ``first_step``, ``n``,
+    ``min``, ``max``: a figure so named would corrupt the record) and no metrics.bin column of
+    extremes (``min:...``, ``max:...``); its value a number (UsageError, naming the key)."""
+    if not isinstance(name, str):
+        raise UsageError(f"run.log takes figures named by strings, got the key {name!r}")
+    if name in NOT_METRICS or name.startswith(("min:", "max:")):
+        reserved = ", ".join(sorted(NOT_METRICS))
+        raise UsageError(f"run.log: {name!r} is a name genlab's record uses itself ({reserved}, min:..., max:...); "
+                         "name the figure otherwise")
+    return _number(name, value)
+
+
+def _number(name: str, value) -> float:
+    """A logged value as a float: Python and NumPy numbers, tensors and arrays of one element
+    (``.item()``)."""
     if hasattr(value, "item"):
+        count = value.numel() if callable(getattr(value, "numel", None)) else getattr(value, "size", 1)
+        if count != 1:
+            raise UsageError(f"run.log {name!r}: a value is a number or a one-element tensor, got {count} elements")
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"run.log takes numbers, got {type(value).__name__} {value!r:.40}")
+        raise UsageError(f"run.log takes numbers, got {type(value).__name__} {value!r:.40} for {name!r}")
     return float(value)
 
 
@@ -132,6 +153,7 @@ class Run:
         self.sinks = [JsonlSink(path / "events.jsonl", FLUSH_S), MetricsBinSink(path), self.status,
                       LineSink(self.log_file, 10.0, close_stream=True)]
         self.latest: dict = {}
+        self._warned: set[str] = set()  # figures whose non-finite values were told once
         self.started = time.monotonic()
         self._beat_at = self._poll_at = 0.0
         self._rate = (0, self.started)  # (step, time) the step rate is measured from
@@ -142,14 +164,21 @@ class Run:
     # ---- what the script reports
     def log(self, metrics: dict, step: int | None = None) -> None:
         """Figures of one step (the next one when ``step`` is not given): training metrics, and
-        held-out ones named ``test_...`` (an evaluation)."""
+        held-out ones named ``test_...`` (an evaluation). Values are numbers or one-element
+        tensors; the names of a metrics row's own fields (``step``, ``n``, ...) are refused, and
+        nothing of a refused call is recorded. A NaN or infinite value is not recorded (as the
+        trainer records none): the first of each figure is told as a ``warning`` event, and the
+        script's own guard decides what to do."""
+        if not isinstance(metrics, dict):
+            raise UsageError(f"run.log takes a dict of figures, got {type(metrics).__name__}")
+        figures = {key: _figure(key, value) for key, value in metrics.items()}  # all checked before any is kept
         self.step = int(step) if step is not None else self.step + 1
         train, held_out = {}, {}
-        for key, value in metrics.items():
-            v = _number(value)
+        for key, v in figures.items():
             if not math.isfinite(v):
-                continue  # NaN and infinity are not drawn; the script's own guard decides
-            (held_out if key.startswith("test_") else train)[str(key)] = v
+                self._non_finite(key, v)
+                continue
+            (held_out if key.startswith("test_") else train)[key] = v
         if train:
             self.latest.update(train)
             self._emit("metrics", epoch=1, **train)
@@ -241,6 +270,15 @@ class Run:
     def _set_state(self, state: str, reason: str | None = None) -> None:
         self.state = state
         self._emit("state", state=state, **({"reason": reason} if reason else {}))
+
+    def _non_finite(self, key: str, value: float) -> None:
+        """A NaN or infinite figure, dropped: a warning event the first time for each figure (so a
+        diverged script does not fill its record with them)."""
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        self._emit("warning", message=f"{key} is {value} at step {self.step:,}: not recorded (genlab records no NaN "
+                                      f"or infinite value; this is said once for {key})")
 
     def _tick(self) -> None:
         now = time.monotonic()

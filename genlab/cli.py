@@ -310,16 +310,10 @@ def foreground(run_dir: Path, ascii: bool = False, on_divergence: str = "stop", 
 
 
 def report_end(run_dir: Path, state: str, ascii: bool) -> None:
-    import numpy as np
+    from genlab.store import read_json
 
-    from genlab.store import read_json, samples
-
-    grids = samples(run_dir)
-    if grids and state == "finished":
-        out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
-        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"),
-                     classes=run_view(run_dir).sample_classes)
     if state == "finished":
+        print_newest_grid(run_dir, ascii, run_view(run_dir).sample_classes)
         out.print(f"run {run_dir.name} finished: genlab show {run_dir.name}")
         return
     status = read_json(run_dir / "status.json")
@@ -610,8 +604,6 @@ def sweep_groups(root: Path, infos: list) -> dict:
 @app.command()
 def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False) -> None:
     """A run's configuration, latest metrics and latest samples."""
-    import numpy as np
-
     from genlab.store import latest_metrics, load_run, resolve_run, runs_root, samples
 
     info = load_run(resolve_run(runs_root(runs_dir), run))
@@ -670,11 +662,26 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
         when = "" if info.state in ("running", "paused") else " (its last, while it ran)"
         out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
-    if grids:
-        out.print(f"samples at step {int(grids[-1].stem.split('-')[1]):,}:")
-        print_digits(np.load(grids[-1]), ascii, png=grids[-1].with_suffix(".png"), classes=view.sample_classes)
-    else:
+    if not print_newest_grid(info.path, ascii, view.sample_classes):
         out.print("no samples yet")
+
+
+def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
+    """Draw the run's newest sample grid that can be read, saying so in one line when a newer one
+    cannot (a garbage .npy); False when the run has no grid file."""
+    from genlab.store import read_grid, samples
+
+    grids = samples(run_dir)
+    for path in reversed(grids):
+        images = read_grid(path)
+        if images is None:
+            if path == grids[-1]:
+                out.print(f"samples: {path} is unreadable (not a grid of digits)", soft_wrap=True, markup=False)
+            continue
+        out.print(f"samples at step {int(path.stem.split('-')[1]):,}:")
+        print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes)
+        break
+    return bool(grids)
 
 
 # --------------------------------------------------------------------------- tags, notes, compare
@@ -858,8 +865,11 @@ def sample(
     from genlab.device import resolve
     from genlab.store import atomic_write_bytes, resolve_run, runs_root
 
+    from genlab.validate import check_seed
+
     if n <= 0:
         raise UsageError(f"-n must be positive, got {n}")
+    check_seed("--seed", seed)
     if labels and (out_file is None or out_file.suffix.lower() != ".npz"):
         raise UsageError("--labels writes images with their labels: give --out FILE.npz")
     if not labels and out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):

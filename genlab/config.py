@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from genlab.errors import UsageError
-from genlab.validate import positive
+from genlab.validate import check_seed, positive
 
 FORMAT = 2
 TRAINING = ("batch_size", "lr")  # declared by each model beside its hyperparameters, kept apart here
@@ -224,7 +224,7 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
         cadence_values[f.name] = positive(f.name.replace("_", " "), value, kind)
     return RunConfig(
         model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
-        seed=default("seed") if seed is None else int(seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
+        seed=check_seed("seed", default("seed") if seed is None else seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         device_requested=device, preset=preset, sweep=sweep, exclude_digits=check_excluded(exclude_digits),
         tensorboard=check_tensorboard_dir(tensorboard), processes=processes_for(processes, batch_size), sync_bn=bool(sync_bn),
         sample_count=cls.sample_count,

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import math
 import os
 import shutil
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,8 +29,8 @@ from typing import Iterator
 import numpy as np
 
 from genlab import compare, events_index, metrics_log, view
-from genlab.errors import UsageError
-from genlab.store import read_events, read_json
+from genlab.errors import GenlabError, UsageError
+from genlab.store import atomic_write_bytes, read_events, read_grid, read_json
 
 NOT_FIGURES = {"t", "step", "first_step", "kind", "epoch", "n", "quality", "seconds", "k", "pid", "host"}
 INSTALL = "pip install 'genlab[tensorboard]'"
@@ -99,11 +102,8 @@ def sample_grids(run_dir: Path) -> Iterator[tuple[int, float, np.ndarray]]:
     """(step, time, uint8 N×28×28) of every saved sample grid that can be read."""
     for e in other_events(run_dir):
         if e["kind"] == "samples" and isinstance(e.get("npy"), str):
-            try:
-                images = np.load(run_dir / e["npy"], allow_pickle=False)
-            except (OSError, ValueError):
-                continue
-            if images.dtype == np.uint8 and images.ndim == 3:
+            images = read_grid(run_dir / e["npy"])
+            if images is not None:
                 yield int(e["step"]), float(e["t"]), images
 
 
@@ -124,31 +124,52 @@ def hparams(run_dir: Path) -> tuple[dict, dict]:
 
 
 def check_destination(path: Path, what: str, want_dir: bool) -> None:
-    if want_dir and path.exists() and not path.is_dir():
-        raise UsageError(f"{what} {path} is a file, not a directory")
-    if not want_dir and path.is_dir():
-        raise UsageError(f"{what} {path} is a directory, not a file")
+    """UsageError unless ``path`` can be written as the user means: a directory (made if missing)
+    for ``want_dir``, else a file that is new or a regular file (never a link, FIFO, device or
+    directory: replacing one would destroy it or write through it), in a directory that exists."""
+    if want_dir:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{what} {path} is a file, not a directory")
+    else:
+        check_file_target(path, what)
     parent = path if want_dir and path.exists() else path.parent
     if parent.exists() and not os.access(parent, os.W_OK):
         raise UsageError(f"{what} {path}: cannot write there")
 
 
-def to_csv(run_dirs: list[Path], out: Path) -> int:
-    """One tidy table of every run's figures (run, step, time, metric, value); rows written."""
-    check_destination(out, "--csv", want_dir=False)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    n = 0
+def check_file_target(path: Path, what: str) -> None:
     try:
-        with open(tmp, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["run", "step", "time", "metric", "value"])
-            for run_dir in run_dirs:
-                for s in scalars(run_dir):
-                    w.writerow([run_dir.name, s.step, f"{s.t:.3f}", s.tag, repr(s.value)])
-                    n += 1
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+        st = path.lstat()  # lstat: a link is judged as itself, not as what it points at
+    except FileNotFoundError:
+        if not path.parent.is_dir():
+            raise UsageError(f"{what} {path}: there is no directory {path.parent}") from None
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{what} {path} is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a special file (a FIFO, socket or device)"
+        raise UsageError(f"{what} {path} is {kind}, not a regular file: genlab only replaces regular files")
+
+
+def to_csv(run_dirs: list[Path], out: Path) -> int:
+    """One tidy table of every run's figures (run, step, time, metric, value); rows written.
+    Built in memory and written as every genlab file is (store.atomic_write_bytes: an exclusive,
+    unpredictable temporary name, never through a link), so a planted link is never followed."""
+    check_destination(out, "--csv", want_dir=False)
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(["run", "step", "time", "metric", "value"])
+    n = 0
+    for run_dir in run_dirs:
+        for s in scalars(run_dir):
+            w.writerow([run_dir.name, s.step, f"{s.t:.3f}", s.tag, repr(s.value)])
+            n += 1
+    try:
+        atomic_write_bytes(out, text.getvalue().encode())
+    except FileNotFoundError:  # its directory went away since the check: name the user's path
+        raise UsageError(f"--csv {out}: there is no directory {out.parent}") from None
+    except OSError as e:  # a full disk, say: one line naming the user's path, not the temporary one
+        raise GenlabError(f"cannot write --csv {out}: {e.strerror or e}") from None
     return n
 
 
@@ -167,7 +188,10 @@ def to_tensorboard(run_dir: Path, out: Path) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
     out.mkdir(parents=True, exist_ok=True)
-    final, tmp, old = out / run_dir.name, out / f".{run_dir.name}.tmp-{os.getpid()}", out / f".{run_dir.name}.old-{os.getpid()}"
+    # the new export and the old one it replaces live in a directory of our own, made exclusively
+    # under an unpredictable name (mkdtemp), so nothing planted beside out/<run id> is written into
+    work = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.tmp-", dir=out))
+    final, tmp, old = out / run_dir.name, work / "new", work / "old"
     counts = {"scalars": 0, "images": 0}
     try:
         with SummaryWriter(log_dir=str(tmp)) as w:
@@ -180,12 +204,11 @@ def to_tensorboard(run_dir: Path, out: Path) -> dict:
             hp, finals = hparams(run_dir)
             if finals:
                 w.add_hparams(hp, finals, run_name=".")
-        if final.exists():
+        if os.path.lexists(final):
             final.rename(old)
         tmp.rename(final)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     return counts
 
 

@@ -498,3 +498,16 @@ def latest_metrics(path: Path, tail_bytes: int = 256_000) -> dict:
 
 def samples(path: Path) -> list[Path]:
     return sorted((path / "samples").glob("step-*.npy"))
+
+
+def read_grid(path: Path):
+    """A saved sample grid (``uint8`` N×28×28), or None for a file that is not one (garbage, a
+    torn write, a pickle, another array): readers show an older grid or say so, never a traceback."""
+    import numpy as np
+
+    try:
+        images = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    ok = isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 3 and len(images) > 0
+    return images if ok else None

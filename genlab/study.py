@@ -17,8 +17,9 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from genlab.sweep import STUDY, TRIALS, SweepSpec
+from genlab.errors import UsageError
 from genlab.store import atomic_write_json
+from genlab.sweep import STUDY, TRIALS, SweepSpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -50,9 +51,16 @@ def pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
 
 
 def load(sweep_dir: Path, spec: SweepSpec, for_search: bool = True) -> optuna.Study:
-    return optuna.load_study(study_name=spec.sweep_id, storage=storage(sweep_dir),
-                             sampler=sampler(spec) if for_search else None,
-                             pruner=pruner(spec) if for_search else None)
+    """The sweep's study; UsageError (one line) when its journal cannot be read, as a broken run's
+    files are reported: garbage in it (Optuna's JSONDecodeError) or no study (an empty journal:
+    Optuna's KeyError), rather than Optuna's traceback."""
+    search = {"sampler": sampler(spec), "pruner": pruner(spec)} if for_search else {}
+    try:
+        return optuna.load_study(study_name=spec.sweep_id, storage=storage(sweep_dir), **search)
+    except KeyError:
+        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {STUDY} holds no study {spec.sweep_id!r}") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError: lines that are not Optuna's
+        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {STUDY} is not an Optuna journal ({e})") from None
 
 
 def suggest(trial: optuna.Trial, spec: SweepSpec) -> dict:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from genlab.errors import GenlabError, UsageError
 from genlab.store import NAME_RE, STALE_AFTER_S, atomic_write_json, build_dir, read_json, unique_name
+from genlab.validate import check_seed
 
 SPEC, STUDY, TRIALS, WANTED, WORKERS, LOG = "sweep.json", "study.journal", "trials.json", "wanted.json", "workers", "log.txt"
 SEARCHES = ("grid", "random", "tpe")
@@ -180,6 +181,8 @@ def parse_seeds(raw: str | None) -> tuple:
         raise UsageError(f"--seeds expects whole numbers separated by commas, got {raw!r}") from None
     if not seeds:
         raise UsageError("--seeds is empty: give at least one seed")
+    for value in seeds:
+        check_seed("--seeds: a seed", value)  # the range train's --seed has
     return seeds
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 from genlab import models
-from genlab.config import make_config
 from genlab.errors import UsageError
 from genlab.sweep import SEARCHES, TRAINING_KEYS, SweepSpec, max_trials, run_options
 
@@ -110,19 +109,26 @@ def check_objective(objective: str | None, names: list[str]) -> tuple[str, str]:
 
 
 def check_configs(spec: SweepSpec) -> None:
-    """Every trial the sweep can make must be a valid run: each grid point, and a range's ends."""
+    """Every trial the sweep can make must be a run ``genlab train`` would start: each grid point,
+    and a range's ends, checked by train.prepare itself (the numbers, the device, whether the model
+    fits in its memory, the batch size against the data set), on one load of the data."""
+    from genlab.data import load_digits
+    from genlab.train import prepare
+
     points = spec.grid_points() or [{}]
     ends = [{}]
     for key, r in spec.ranges.items():
         cast = int if r.integer else float
         ends = [{**e, key: cast(v)} for e in ends for v in (r.low, r.high)]
+    digits = None
     seen = 0
     for point in points:
         for end in ends:
             options = run_options(spec, {**point, **end})
-            model = options.pop("model")
-            options.pop("data_dir", None)
-            make_config(model, **options)
+            model, data_dir = options.pop("model"), options.pop("data_dir", None)
+            if digits is None:
+                digits = load_digits(data_dir)  # on the CPU: only their count is checked
+            prepare(model, data_dir=data_dir, digits=digits, **options)
             seen += 1
             if seen >= 4096:  # a huge grid: its keys and values were checked once each already
                 return

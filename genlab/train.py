@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -22,7 +23,6 @@ from genlab import checkpoint, distributed, models, view
 from genlab.config import RunConfig, finish_config, make_config
 from genlab.data import Batches, load_digits, load_for_run
 from genlab.device import resolve
-from genlab.engine import Trainer
 from genlab import schema
 from genlab.errors import GenlabError, UsageError, os_error_message
 from genlab.held import HeldDir, shown
@@ -33,6 +33,11 @@ from genlab.store import (check_controllable, create_run, cut_events, new_run_id
                           rank_trouble, read_json, remove_stale_temps, runs_root)
 from genlab.validate import new_total, positive
 
+# The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays
+# light: `genlab sweep` checks every trial it can make with it before it starts.
+if TYPE_CHECKING:
+    from genlab.engine import Trainer
+
 
 @dataclass
 class Prepared:
@@ -42,12 +47,14 @@ class Prepared:
     root: Path
 
 
-def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, **options) -> Prepared:
-    """Everything a run needs, validated; nothing is written yet. ``options``: make_config's."""
+def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, digits=None, **options) -> Prepared:
+    """Everything a run needs, validated; nothing is written yet. ``options``: make_config's.
+    ``digits``: the data set already loaded, as they are (a sweep checks every trial it can make
+    on one load, genlab/sweep_plan.py); else they are loaded from ``data_dir`` onto the device."""
     config = make_config(model, **options)
     device = resolve(config.device_requested)
     models.check_fits(config.model, config.model_hp(), device)
-    digits = load_digits(data_dir, device).without(config.exclude_digits)
+    digits = (digits if digits is not None else load_digits(data_dir, device)).without(config.exclude_digits)
     batches = Batches(len(digits.train_images), config.batch_size, config.seed, device)
     root = runs_root(runs_dir)
     run_id = new_run_id(config.model, name, root)
@@ -163,6 +170,8 @@ def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
         if ckpt is not None:
             config = read_config(run_dir, ckpt["config"])
         digits = load_for_run(config.data, dev, data_dir)
+        from genlab.engine import Trainer
+
         trainer = Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world)
         if ckpt is not None:
             trainer.restore(ckpt)
@@ -303,6 +312,8 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
 
     for line in filter(None, [header, d.get("notice"), *notes]):
         say(line)
+
+    from genlab.engine import Trainer
 
     trainer = Trainer(run_dir, config, digits, dev, sinks, on_divergence=on_divergence, world=world)
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import genlab
 from genlab.errors import UsageError
@@ -150,3 +151,37 @@ def test_a_script_that_raises_is_failed_and_bad_values_are_one_line(tmp_path):
     run.finish()
     with pytest.raises(UsageError, match="panes maps a title"):
         genlab.init(name="p", runs_dir=tmp_path, panes={"x": "loss"})
+
+
+@pytest.mark.parametrize("figures, message", [
+    *[({name: 1.0}, f"{name!r} is a name genlab's record uses itself")
+      for name in ("t", "step", "first_step", "n", "min", "max", "kind", "epoch", "min:loss")],
+    ({"loss": torch.ones(3)}, "'loss': a value is a number or a one-element tensor, got 3 elements"),
+    ({"loss": np.ones(2)}, "'loss': a value is a number or a one-element tensor, got 2 elements"),
+    ({3: 1.0}, "run.log takes figures named by strings, got the key 3"),
+])
+def test_log_refuses_the_records_own_names_and_values_that_are_not_one_number(tmp_path, figures, message):
+    """A refused call is one UsageError naming the key, and nothing of it is recorded: no row moved
+    to another step, metrics.bin kept in its plain layout."""
+    with genlab.init(name="names", runs_dir=tmp_path) as run:
+        run.log({"loss": 1.0})
+        with pytest.raises(UsageError, match=re.escape(message)):
+            run.log({"ok": 2.0, **figures})
+        run.log({"loss": torch.tensor([3.0])})  # one element: a number
+    events, _ = read_events(tmp_path / "names" / "events.jsonl")
+    rows = [e for e in events if e["kind"] == "metrics"]
+    assert [(e["step"], e["loss"]) for e in rows] == [(1, 1.0), (2, 3.0)] and not any("ok" in e for e in rows)
+    assert read_json(tmp_path / "names" / "metrics.json")["columns"] == ["step", "t", "epoch", "loss"]
+
+
+def test_a_non_finite_figure_is_dropped_with_one_warning(tmp_path):
+    with genlab.init(name="nan", runs_dir=tmp_path) as run:
+        run.log({"loss": 1.0, "acc": 0.5})
+        run.log({"loss": float("nan"), "acc": 0.6})
+        run.log({"loss": float("inf"), "acc": 0.7})
+    events, _ = read_events(tmp_path / "nan" / "events.jsonl")
+    rows = [e for e in events if e["kind"] == "metrics"]
+    assert [(e["step"], e.get("loss"), e["acc"]) for e in rows] == [(1, 1.0, 0.5), (2, None, 0.6), (3, None, 0.7)]
+    warnings = [e for e in events if e["kind"] == "warning"]
+    assert len(warnings) == 1 and warnings[0]["step"] == 2
+    assert warnings[0]["message"].startswith("loss is nan at step 2: not recorded")

@@ -42,6 +42,9 @@ BAD_TRAIN = [
     (["train", "wgan-gp", "--hp", "beta1=1"], "--hp beta1 for wgan-gp must be >= 0 and < 1, got 1"),
     (["train", "vae", "--hp", "hidden=2000000"], "training needs about"),  # refused with its size
     (["train", "vae", "--name", "trail\n"], "run name 'trail\\n' must be"),
+    # seeds have a range (torch's, less what genlab derives from them): not a traceback
+    (["train", "vae", "--seed", "99999999999999999999"], "seed must be a whole number from 0 to 4,294,967,295"),
+    (["train", "vae", "--seed", "-1"], "seed must be a whole number from 0 to 4,294,967,295, got -1"),
 ]
 
 
@@ -111,6 +114,8 @@ def test_sample_bad_options(runs):
     assert r.exit_code == 2 and "-n must be positive" in r.output
     r = runner.invoke(app, ["sample", "one", "--out", "x.jpg", "--runs-dir", str(runs)])
     assert r.exit_code == 2 and ".png or .npy" in r.output
+    r = runner.invoke(app, ["sample", "one", "--seed", str(2**64), "--runs-dir", str(runs)])
+    assert r.exit_code == 2 and "--seed must be a whole number from 0" in r.output
 
 
 def test_duplicate_name(runs):
@@ -127,3 +132,20 @@ def test_real_command_bad_model_one_line(runs):
 
     assert p.stderr == f"genlab: error: unknown model 'gna'; choose from {', '.join(MODELS)}\n"
     assert not runs.exists()
+
+
+def test_show_with_a_garbage_sample_file(runs):
+    """A garbage samples/*.npy: `show` shows the run, says that grid is unreadable and draws the
+    newest one it can read (a run built by hand: nothing trained)."""
+    import numpy as np
+
+    from genlab.store import create_run
+
+    run_dir = create_run(runs, "grid", {"model": "vae", "family": "vae", "total_steps": 3})
+    (run_dir / "samples" / "step-00000003.npy").write_bytes(b"garbage, not a grid\n")
+    r = runner.invoke(app, ["show", "grid", "--ascii", "--runs-dir", str(runs)])
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert "step-00000003.npy is unreadable (not a grid of digits)" in r.output
+    np.save(run_dir / "samples" / "step-00000001.npy", np.zeros((4, 28, 28), np.uint8))
+    r = runner.invoke(app, ["show", "grid", "--ascii", "--runs-dir", str(runs)])
+    assert r.exit_code == 0 and "is unreadable" in r.output and "samples at step 1:" in r.output, r.output

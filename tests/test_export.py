@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -124,13 +126,47 @@ def test_export_reads_back_the_record_with_hparams_and_leaves_the_run_alone(resu
     (["export", "nosuch", "--csv", "x.csv"], "nosuch"),
     (["export", "tb", "--tensorboard", "{file}"], "is a file, not a directory"),
     (["export", "tb", "--csv", "{dir}"], "is a directory, not a file"),
+    # a target that is not a regular file is refused, not replaced (a FIFO of the test's own
+    # stands for /dev/full: code without the check, run as root, would replace the real device)
+    (["export", "tb", "--csv", "{fifo}"], "is a special file"),
+    (["export", "tb", "--csv", "{link}"], "is a symbolic link, not a regular file"),
+    # the path the user gave is named, not a temporary file beside it
+    (["export", "tb", "--csv", "{dir}/none/x.csv"], "none/x.csv: there is no directory"),
 ])
 def test_bad_export_input_is_one_line(resumed_run, tmp_path, capsys, args, message):
     run_dir, _ = resumed_run
     (tmp_path / "afile").write_text("x")
-    args = [a.format(file=tmp_path / "afile", dir=tmp_path) for a in args]
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "afile")
+    args = [a.format(file=tmp_path / "afile", dir=tmp_path, fifo=tmp_path / "fifo", link=tmp_path / "link") for a in args]
     code, _, err = run_cli(capsys, *args, "--runs-dir", run_dir.parent)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert ".tmp-" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "fifo", "link"]  # nothing written
+    assert stat.S_ISFIFO((tmp_path / "fifo").lstat().st_mode) and (tmp_path / "link").is_symlink()
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_export_never_writes_through_a_planted_link(resumed_run, tmp_path, capsys):
+    """Links planted at every temporary name export once used (predictable: the pid) are never
+    followed: the file they point at keeps its bytes, and the export is a regular file."""
+    run_dir, _ = resumed_run
+    victim = tmp_path / "victim"
+    victim.write_text("secret")
+    victim.chmod(0o600)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f".all.csv.tmp-{os.getpid()}").symlink_to(victim)
+    (tmp_path / "tb").mkdir()
+    for name in (f".tb.tmp-{os.getpid()}", f".tb.old-{os.getpid()}"):
+        (tmp_path / "tb" / name).symlink_to(victim)
+    code, _, err = run_cli(capsys, "export", "tb", "--csv", out / "all.csv", "--tensorboard", tmp_path / "tb",
+                           "--runs-dir", run_dir.parent)
+    assert code == 0, err
+    assert victim.read_text() == "secret" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert stat.S_ISREG((out / "all.csv").lstat().st_mode)
+    assert (out / "all.csv").read_text().startswith("run,step,time,metric,value")
+    assert stat.S_ISDIR((tmp_path / "tb" / "tb").lstat().st_mode)
 
 
 def test_without_tensorboard_the_option_says_how_to_get_it(resumed_run, tmp_path, capsys, monkeypatch):

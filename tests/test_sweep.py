@@ -209,6 +209,11 @@ def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
     (["vae", "--range", "lr=1e-4:1e-2", "--search", "grid"], "add --search random or --search tpe"),
     (["nosuch", "--grid", "lr=1"], "unknown model"),
     (["--recipe", "cures"], "give --max-minutes M"),
+    (["vae", "--grid", "lr=1e-3", "--seeds", "1,99999999999999999999"], "--seeds: a seed must be a whole number"),
+    # every grid value and both ends of a range are checked as `genlab train` checks them
+    (["vae", "--grid", "batch_size=64,100000"], "batch size 100,000 is larger than the data set"),
+    (["vae", "--grid", "latent=99999999999"], "training needs about"),
+    (["vae", "--search", "tpe", "--trials", "2", "--range", "latent=2:99999999999:int"], "training needs about"),
 ])
 def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypatch):
     monkeypatch.setenv("GENLAB_SWEEP_MAX_TRIALS", "3")
@@ -231,3 +236,21 @@ def test_the_cures_recipe_gives_each_gan_its_cpu_preset_where_it_has_one():
         has = "cpu" in models.get(point["model"]).presets
         assert options["model"] == point["model"] and options["preset"] == ("cpu" if has else None)
         assert options["max_minutes"] == 3 and options["sweep"] == "c"
+
+
+@pytest.mark.parametrize("journal, reason", [(b"garbage\n{{{\n", "is not an Optuna journal"),
+                                             (b"", "holds no study 'broken'")])
+def test_a_sweep_whose_journal_is_unreadable_is_reported_as_such(runs, journal, reason):
+    """A study.journal holding garbage, or nothing: `sweep show` says the sweep is unreadable in one
+    line (exit 2), and `genlab runs` still lists it (it reads the sweep's own files, not Optuna's)."""
+    from genlab.sweep import SweepSpec, create_sweep
+
+    spec = SweepSpec(sweep_id="broken", model="vae", grid={"lr": [1e-3]}, trials=1, objective="test_is_nll",
+                     created=time.time())
+    (create_sweep(runs, spec) / "study.journal").write_bytes(journal)
+    for json_flag in ([], ["--json"]):
+        r = CliRunner().invoke(app, ["sweep", "show", "broken", *json_flag, "--runs-dir", str(runs)])
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith("genlab: error: sweep broken is unreadable: its study.journal " + reason)
+        assert r.output.strip().count("\n") == 0
+    assert "sweep broken" in cli("runs", "--runs-dir", runs)
