@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from genlab.store import check_own_dir
+from genlab.store import atomic_write_bytes, check_own_dir
 
 COMMANDS = ("pause", "resume", "stop")
 DIRNAME = "control"
@@ -47,11 +47,7 @@ def send(run_dir: Path, command: str, **args) -> Path:
     """Drop one command file (written under a dot-name, then renamed, so it is read whole)."""
     d = ensure(run_dir)
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-    tmp = d / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"command": command, **args}, f)
-    os.replace(tmp, d / name)
+    atomic_write_bytes(d / name, json.dumps({"command": command, **args}).encode(), durable=False, mode=0o600)
     return d / name
 
 

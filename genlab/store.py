@@ -56,7 +56,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True, mode: int = 0o644) -> None:
     """Write to a temporary file beside ``path``, fsync, rename: readers see old or new, never half.
 
     The work is done relative to the directory, held open for it (``dir_fd``): the temporary
@@ -68,7 +68,7 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     parent = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         tmp = f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o644, dir_fd=parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, mode, dir_fd=parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
