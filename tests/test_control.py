@@ -328,3 +328,23 @@ def test_commands_from_another_user_are_ignored(tmp_path):
     assert commands == [] and "owned by uid 12345" in warnings[0]
     control.send(tmp_path, "pause")
     assert inbox.poll() == ([{"command": "pause"}], [])
+
+
+def test_a_control_file_that_grows_as_it_is_read_is_too_big_not_malformed(tmp_path, monkeypatch):
+    """A big file caught while its writer is still at it: empty when looked at (fstat), more
+    than a command once read. It is reported as too big, never as malformed JSON."""
+    inbox = control.Inbox(tmp_path)
+    (tmp_path / "control" / "0001-big.json").write_bytes(b"\0" * 100_000)
+    real_fstat = os.fstat
+
+    def as_just_created(fd):
+        st = real_fstat(fd)
+        return os.stat_result((*st[:6], 0, *st[7:]))  # st_size 0: the writer has not written yet
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fstat", as_just_created)
+        commands, warnings = inbox.poll()
+    assert commands == [] and len(warnings) == 1
+    assert "more than a command's 4,096 bytes" in warnings[0] and "malformed" not in warnings[0], warnings
+    assert not (tmp_path / "control" / "0001-big.json").exists()
+

@@ -150,6 +150,34 @@ def test_killed_before_its_first_checkpoint_a_run_starts_again_from_step_0(runs,
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def pickled(run_dir: Path, step: int, marker: Path) -> Path:
+    """A hostile checkpoint at ``step``: a plain pickle that would make ``marker`` if unpickled,
+    its checksum beside it (whoever could write the one could write the other)."""
+    import hashlib
+    import pickle
+
+    class Hostile:
+        def __reduce__(self):
+            return os.mkdir, (str(marker),)
+
+    path = checkpoint.path_for(run_dir, step)
+    data = pickle.dumps({"format": checkpoint.FORMAT, "step": step, "models": Hostile()}, protocol=4)
+    path.write_bytes(data)
+    path.with_name(path.name + ".sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
+    return path
+
+
+def test_a_pickle_checkpoint_is_refused_in_one_line(finished_run, runs, capsys, tmp_path):
+    run_dir = copy_run(finished_run, runs, "hostile")
+    newest = checkpoint.list_checkpoints(run_dir)[-1]
+    pickled(run_dir, int(newest.stem[5:]), tmp_path / "ran")
+    code, _, err = run_cli(capsys, "sample", "hostile", "-n", 4, "--out", tmp_path / "x.npy", "--runs-dir", runs)
+    assert code == 0, err
+    assert err == f"genlab: warning: skipping {newest}: not a genlab checkpoint (it holds more than tensors and " \
+                  "plain data; nothing in it was run)\n"
+    assert not (tmp_path / "ran").exists()
+
+
 # --------------------------------------------------------------------------- 4. a full disk
 
 
