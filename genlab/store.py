@@ -31,6 +31,7 @@ from genlab.errors import GenlabError, UsageError
 STALE_AFTER_S = 60.0  # a running process writes status.json at least every few seconds
 LIVE_STATES = ("starting", "running", "paused")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline
+RESERVED_NAMES = ("latest",)  # what a RUN argument means by itself: a run so named could be reached only by prefix
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 IN_PLACE = ("log.txt", "events.jsonl", "metrics.bin", "lock")  # files a trainer appends to or opens in place
 TEMP_GLOBS = (".*.tmp-*", "checkpoints/.*.tmp-*", "samples/.*.tmp-*")  # what atomic_write_bytes leaves if killed
@@ -147,10 +148,17 @@ def new_run_id(model: str, name: str | None, root: Path) -> str:
     if name:
         if not NAME_RE.fullmatch(name):
             raise UsageError(f"run name {name!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        check_not_reserved(name, "run")
         if (root / name).exists():
             raise UsageError(f"a run named {name!r} already exists in {root}")
         return name
     return unique_name(time.strftime("%Y%m%d-%H%M%S") + "-" + model, root)
+
+
+def check_not_reserved(name: str, what: str) -> None:
+    """UsageError for a name that commands read as something else ('latest': the newest run)."""
+    if name in RESERVED_NAMES:
+        raise UsageError(f"{what} name {name!r} is reserved ('{name}' means the newest run); choose another")
 
 
 def unique_name(base: str, root: Path) -> str:

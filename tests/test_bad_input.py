@@ -42,6 +42,7 @@ BAD_TRAIN = [
     (["train", "wgan-gp", "--hp", "beta1=1"], "--hp beta1 for wgan-gp must be >= 0 and < 1, got 1"),
     (["train", "vae", "--hp", "hidden=2000000"], "training needs about"),  # refused with its size
     (["train", "vae", "--name", "trail\n"], "run name 'trail\\n' must be"),
+    (["train", "vae", "--name", "latest"], "run name 'latest' is reserved"),  # RUN 'latest' is the newest run
 ]
 
 

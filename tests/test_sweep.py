@@ -209,6 +209,7 @@ def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
     (["vae", "--range", "lr=1e-4:1e-2", "--search", "grid"], "add --search random or --search tpe"),
     (["nosuch", "--grid", "lr=1"], "unknown model"),
     (["--recipe", "cures"], "give --max-minutes M"),
+    (["vae", "--grid", "lr=1e-3", "--name", "latest"], "sweep name 'latest' is reserved"),
 ])
 def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypatch):
     monkeypatch.setenv("GENLAB_SWEEP_MAX_TRIALS", "3")
