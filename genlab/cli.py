@@ -378,7 +378,7 @@ def live_run(run: str, runs_dir: Path | None, broken_ok: bool = False):
     info = load_run(resolve_run(runs_root(runs_dir), run))
     check_controllable(info.path)
     if info.problem and not broken_ok:
-        raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
+        raise UsageError(f"run {info.run_id} is unreadable: {info.problem}")
     return info
 
 
@@ -616,7 +616,7 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
     info = load_run(resolve_run(runs_root(runs_dir), run))
     if info.problem and not as_json:
-        raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
+        raise UsageError(f"run {info.run_id} is unreadable: {info.problem}")
     from genlab import tags
 
     latest = latest_metrics(info.path)

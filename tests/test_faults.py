@@ -326,7 +326,7 @@ def test_a_file_of_the_wrong_type_makes_one_run_unreadable(name, text, problem, 
         assert rows["broken"]["state"] == "finished"
     code, out, err = run_cli(capsys, "show", "broken", "--runs-dir", runs)
     if problem:
-        assert code == 1 and err.count("\n") == 1 and "is unreadable" in err and problem in err
+        assert code == 2 and err.count("\n") == 1 and "is unreadable" in err and problem in err
     else:
         assert code == 0
     code, out, err = run_cli(capsys, "resume", "broken", "--max-steps", 70, "--runs-dir", runs)
