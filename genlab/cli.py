@@ -486,11 +486,18 @@ def resume(
         if max_minutes is not None:
             args["max_minutes"] = max_minutes
         status = command_and_wait(info, "resume", ("running", "finished", "stopped"), 30.0, **args)
-        out.print(f"run {info.run_id} {status['state']} from step {status.get('step', 0):,}")
+        if status["state"] == "running":  # from where it paused: by the time it says so, it may be steps further
+            out.print(f"run {info.run_id} running from step {info.status.get('step', 0):,}")
+        else:
+            out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
         return
     options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes,
                "data_dir": str(data_dir) if data_dir else None, "device": device}
     processes = int(info.config.get("processes") or 1)
+    if processes > 1:  # refused here, not by rank 0 once launched: its other ranks would wait for it in vain
+        from genlab.train import check_resumable
+
+        check_resumable(info.path, epochs=epochs, max_steps=max_steps, lr=lr, max_minutes=max_minutes)
     if detach:  # (on as many ranks as it trained on: the same run, step for step)
         start_detached(info.path, options, nproc=processes)
     elif processes > 1:

@@ -117,7 +117,7 @@ def test_pause_resume_stop_from_the_cli(detached, runs):
     assert st2["step"] == st["step"] and st2["state"] == "paused" and alive(pid)
 
     p = genlab("resume", "ctl", "--runs-dir", runs, check=True)
-    assert "running from step" in p.stdout
+    assert f"running from step {st['step']:,}" in p.stdout  # the step it paused at, however far it is by now
     wait_until(lambda: status(run_dir)["step"] > st["step"] + 5, what="training to continue")
     assert status(run_dir)["pid"] == pid  # resumed in place, same process
 
@@ -348,3 +348,39 @@ def test_a_control_file_that_grows_as_it_is_read_is_too_big_not_malformed(tmp_pa
     assert "more than a command's 4,096 bytes" in warnings[0] and "malformed" not in warnings[0], warnings
     assert not (tmp_path / "control" / "0001-big.json").exists()
 
+
+def test_resume_after_a_pause_says_the_step_it_paused_at(tmp_path, capsys):
+    """Paused at step 3,837, resumed: "running from step 3,837", though the trainer (here a
+    stand-in holding the lock) is a step further by the time it says it runs."""
+    import socket
+    import threading
+
+    from genlab.cli import main as cli_main
+    from genlab.lock import RunLock
+    from genlab.store import atomic_write_json
+
+    run_dir = create(prepare("vae", runs_dir=tmp_path, name="held", max_steps=10_000))
+    lock = RunLock(run_dir)
+    assert lock.acquire()
+    paused = {**read_json(run_dir / "status.json"), "state": "paused", "pid": os.getpid(),
+              "host": socket.gethostname(), "step": 3837, "heartbeat": time.time()}
+    atomic_write_json(run_dir / "status.json", paused)
+    gone = threading.Event()
+
+    def trainer():  # obeys the resume, then steps on before the command reads its status
+        while not gone.is_set() and not any((run_dir / "control").glob("*.json")):
+            time.sleep(0.01)
+        atomic_write_json(run_dir / "status.json", {**paused, "state": "running", "step": 3838,
+                                                    "heartbeat": time.time()})
+
+    stand_in = threading.Thread(target=trainer)
+    stand_in.start()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(["resume", "held", "--runs-dir", str(tmp_path)])
+    finally:
+        gone.set()
+        stand_in.join()
+        lock.release()
+    out = capsys.readouterr().out
+    assert exit_info.value.code in (0, None) and "run held running from step 3,837" in out, out
