@@ -786,7 +786,7 @@ def print_comparison(keys: list[str], summaries) -> None:
             f = flat(s.config)
             differs.add_row(s.run_id, *(fmt(f.get(k)) for k in keys))
         wide.print(differs, soft_wrap=False, width=wide.measure(differs).maximum if piped else None)
-    else:
+    elif len(summaries) > 1:
         out.print("the runs' configurations are the same")
     quality_keys = list(dict.fromkeys(k for s in summaries for k in s.quality))
     table = Table(title="how each did", title_justify="left")
