@@ -667,9 +667,10 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
         ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,}"
                           + (f", {r['busy_ms']:.1f} ms/step of work" if isinstance(r.get("busy_ms"), (int, float)) else "")
+                          + (", done" if r.get("done") is True else "")
                           + ")" for r in world["ranks"] if isinstance(r, dict))
         out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
-        trouble = rank_trouble(info.status, time.time()) if info.state == "crashed" else None
+        trouble = rank_trouble(info.status, time.time(), run_dir=info.path) if info.state == "crashed" else None
         if trouble:
             out.print(f"  [bold red]{trouble}[/]")
     if isinstance(info.status.get("system"), dict):

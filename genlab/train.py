@@ -329,7 +329,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         reason = os_error_message(e, run_dir) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
         if world.distributed:  # a collective fails when another rank is gone: name it
             status = next((sink.status for sink in sinks if isinstance(sink, StatusSink)), {})
-            gone = rank_trouble(status, time.time())
+            gone = rank_trouble(status, time.time(), run_dir=run_dir)
             if gone:
                 reason = f"{gone}: {reason}"[:500]
         remove_stale_temps(run_dir)  # frees what a failed write took, so the failure can be recorded
