@@ -49,6 +49,9 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 def load(path: Path, map_location="cpu") -> dict:
     """Verify the checksum, then load with ``weights_only=True``; GenlabError if anything is off."""
+    import pickle
+    import warnings
+
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -63,9 +66,15 @@ def load(path: Path, map_location="cpu") -> dict:
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise GenlabError(f"{path}: checksum mismatch (truncated or corrupt)")
     try:
-        ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-    except Exception as e:  # a torn zip archive raises RuntimeError, pickle errors vary
-        raise GenlabError(f"{path}: cannot load ({e.__class__.__name__}: {e})") from None
+        with warnings.catch_warnings():  # (torch warns of a pickle protocol it may not read: the error says it all)
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # what weights_only refuses (code, objects) and garbage: torch's page of text, in a line
+        raise GenlabError(f"{path}: not a genlab checkpoint (it holds more than tensors and plain data; "
+                          "nothing in it was run)") from None
+    except Exception as e:  # a torn zip archive raises RuntimeError: its first sentence says what
+        first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:200]
+        raise GenlabError(f"{path}: cannot load ({e.__class__.__name__}: {first})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GenlabError(f"{path}: not a genlab checkpoint (format {FORMAT})")
     return ckpt

@@ -372,7 +372,7 @@ def live_run(run: str, runs_dir: Path | None, broken_ok: bool = False):
     info = load_run(resolve_run(runs_root(runs_dir), run))
     check_controllable(info.path)
     if info.problem and not broken_ok:
-        raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
+        raise UsageError(f"run {info.run_id} is unreadable: {info.problem}")
     return info
 
 
@@ -480,11 +480,18 @@ def resume(
         if max_minutes is not None:
             args["max_minutes"] = max_minutes
         status = command_and_wait(info, "resume", ("running", "finished", "stopped"), 30.0, **args)
-        out.print(f"run {info.run_id} {status['state']} from step {status.get('step', 0):,}")
+        if status["state"] == "running":  # from where it paused: by the time it says so, it may be steps further
+            out.print(f"run {info.run_id} running from step {info.status.get('step', 0):,}")
+        else:
+            out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
         return
     options = {"resume": True, "lr": lr, "epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes,
                "data_dir": str(data_dir) if data_dir else None, "device": device}
     processes = int(info.config.get("processes") or 1)
+    if processes > 1:  # refused here, not by rank 0 once launched: its other ranks would wait for it in vain
+        from genlab.train import check_resumable
+
+        check_resumable(info.path, epochs=epochs, max_steps=max_steps, lr=lr, max_minutes=max_minutes)
     if detach:  # (on as many ranks as it trained on: the same run, step for step)
         start_detached(info.path, options, nproc=processes)
     elif processes > 1:
@@ -608,7 +615,7 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
     info = load_run(resolve_run(runs_root(runs_dir), run))
     if info.problem and not as_json:
-        raise GenlabError(f"run {info.run_id} is unreadable: {info.problem}")
+        raise UsageError(f"run {info.run_id} is unreadable: {info.problem}")
     from genlab import tags
 
     latest = latest_metrics(info.path)
@@ -652,9 +659,10 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
         ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,}"
                           + (f", {r['busy_ms']:.1f} ms/step of work" if isinstance(r.get("busy_ms"), (int, float)) else "")
+                          + (", done" if r.get("done") is True else "")
                           + ")" for r in world["ranks"] if isinstance(r, dict))
         out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
-        trouble = rank_trouble(info.status, time.time()) if info.state == "crashed" else None
+        trouble = rank_trouble(info.status, time.time(), run_dir=info.path) if info.state == "crashed" else None
         if trouble:
             out.print(f"  [bold red]{trouble}[/]")
     if isinstance(info.status.get("system"), dict):
@@ -786,7 +794,7 @@ def print_comparison(keys: list[str], summaries) -> None:
             f = flat(s.config)
             differs.add_row(s.run_id, *(fmt(f.get(k)) for k in keys))
         wide.print(differs, soft_wrap=False, width=wide.measure(differs).maximum if piped else None)
-    else:
+    elif len(summaries) > 1:
         out.print("the runs' configurations are the same")
     quality_keys = list(dict.fromkeys(k for s in summaries for k in s.quality))
     table = Table(title="how each did", title_justify="left")

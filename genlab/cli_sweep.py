@@ -178,9 +178,10 @@ def follow(root: Path, sweep_dir: Path) -> None:
     from genlab.sweep import trial_runs
 
     paths = trial_runs(root, sweep_dir)
-    if paths:
-        keys, summaries = cmp.compare(paths)
-        print_comparison(keys, summaries)
+    if len(paths) > 1:
+        print_comparison(*cmp.compare(paths))
+    elif paths:  # a sweep of one trial: nothing to compare it with, its own figures
+        print_comparison([], [cmp.summarise(paths[0])])
     print_trials(sweep_dir)
 
 

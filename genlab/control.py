@@ -109,7 +109,10 @@ class Inbox:
                 return None, f"owned by uid {st.st_uid}, not the run's owner"
             if st.st_size > MAX_BYTES:
                 return None, f"{st.st_size:,} bytes, more than a command's {MAX_BYTES:,}"
-            return os.read(fd, MAX_BYTES + 1)[:MAX_BYTES], None
+            raw = os.read(fd, MAX_BYTES + 1)
+            if len(raw) > MAX_BYTES:  # it grew since fstat: a file still being written, however big it ends
+                return None, f"more than a command's {MAX_BYTES:,} bytes (it grew as it was read)"
+            return raw, None
         except OSError as e:
             return None, e.strerror or str(e)
         finally:

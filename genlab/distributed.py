@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from genlab.store import RANKS_DIR, atomic_write_json, read_json
+
 
 @dataclass(frozen=True)
 class World:
@@ -181,7 +183,6 @@ def finish(world: World) -> None:
         dist.destroy_process_group()
 
 
-RANKS_DIR = "ranks"  # ranks/rank-N.json: each rank's own heartbeat
 BEAT_S = 1.0
 
 
@@ -190,7 +191,11 @@ class RankBeat:
     own work a step over the last beat), every second from a thread of its own, so a rank held in
     a collective (while rank 0 pauses, evaluates or writes a checkpoint) still says it is alive.
     On rank 0 it also gathers every rank's beat and hands them to ``on_world`` (the status sink:
-    status.json's ``world``). ``trainer``: a genlab.engine.Trainer (its step and busy time)."""
+    status.json's ``world``). ``trainer``: a genlab.engine.Trainer (its step and busy time).
+
+    A rank whose part ends (its loop returned: finished, or stopped with rank 0) beats once more
+    with ``"done": true`` before its process exits: readers (genlab.store.rank_trouble) then take
+    its silence while rank 0 still evaluates and writes for the run as done, not dead."""
 
     def __init__(self, run_dir: Path, world: World, trainer, on_world=None):
         self.dir, self.world, self.trainer, self.on_world = Path(run_dir) / RANKS_DIR, world, trainer, on_world
@@ -203,9 +208,11 @@ class RankBeat:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.done.set()
         self.thread.join(timeout=5)
+        if exc_type is None:  # its part is over; an exception (a failed collective) is no end of it
+            self._beat_once(done=True)
 
     def pace(self) -> float | None:
         """Milliseconds of this rank's own work a step, over the steps since the last beat."""
@@ -216,18 +223,20 @@ class RankBeat:
         return self.busy_ms
 
     def _beat(self) -> None:
-        from genlab.store import atomic_write_json, read_json
-
-        mine = self.dir / f"rank-{self.world.rank}.json"
         while True:
-            try:
-                atomic_write_json(mine, {"rank": self.world.rank, "host": socket.gethostname(), "pid": os.getpid(),
-                                         "step": int(self.trainer.step), "busy_ms": self.pace(),
-                                         "beat": round(time.time(), 3)}, durable=False)
-                if self.on_world is not None:
-                    ranks = [read_json(self.dir / f"rank-{r}.json") for r in range(self.world.size)]
-                    self.on_world({"size": self.world.size, "ranks": [r for r in ranks if isinstance(r, dict)]})
-            except OSError:
-                pass  # a full disk: the run's own writes will say so
+            self._beat_once()
             if self.done.wait(BEAT_S):
                 return
+
+    def _beat_once(self, done: bool = False) -> None:
+        beat = {"rank": self.world.rank, "host": socket.gethostname(), "pid": os.getpid(),
+                "step": int(self.trainer.step), "busy_ms": self.pace(), "beat": round(time.time(), 3)}
+        if done:
+            beat["done"] = True
+        try:
+            atomic_write_json(self.dir / f"rank-{self.world.rank}.json", beat, durable=False)
+            if self.on_world is not None:
+                ranks = [read_json(self.dir / f"rank-{r}.json") for r in range(self.world.size)]
+                self.on_world({"size": self.world.size, "ranks": [r for r in ranks if isinstance(r, dict)]})
+        except OSError:
+            pass  # a full disk: the run's own writes will say so

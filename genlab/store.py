@@ -29,8 +29,10 @@ from genlab import schema
 from genlab.errors import GenlabError, UsageError
 
 STALE_AFTER_S = 60.0  # a running process writes status.json at least every few seconds
+RANKS_DIR = "ranks"  # ranks/rank-N.json: each rank's own heartbeat (genlab.distributed.RankBeat)
 LIVE_STATES = ("starting", "running", "paused")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline
+RESERVED_NAMES = ("latest",)  # what a RUN argument means by itself: a run so named could be reached only by prefix
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 IN_PLACE = ("log.txt", "events.jsonl", "metrics.bin", "lock")  # files a trainer appends to or opens in place
 TEMP_GLOBS = (".*.tmp-*", "checkpoints/.*.tmp-*", "samples/.*.tmp-*")  # what atomic_write_bytes leaves if killed
@@ -157,10 +159,17 @@ def new_run_id(model: str, name: str | None, root: Path) -> str:
     if name:
         if not NAME_RE.fullmatch(name):
             raise UsageError(f"run name {name!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        check_not_reserved(name, "run")
         if (root / name).exists():
             raise UsageError(f"a run named {name!r} already exists in {root}")
         return name
     return unique_name(time.strftime("%Y%m%d-%H%M%S") + "-" + model, root)
+
+
+def check_not_reserved(name: str, what: str) -> None:
+    """UsageError for a name that commands read as something else ('latest': the newest run)."""
+    if name in RESERVED_NAMES:
+        raise UsageError(f"{what} name {name!r} is reserved ('{name}' means the newest run); choose another")
 
 
 def unique_name(base: str, root: Path) -> str:
@@ -233,11 +242,12 @@ def pid_alive(pid: int) -> bool:
         return True  # no /proc (not Linux): signal 0 said it is there
 
 
-def rank_trouble(status: dict, now: float, stale_s: float = STALE_AFTER_S) -> str | None:
+def rank_trouble(status: dict, now: float, stale_s: float = STALE_AFTER_S, run_dir: Path | None = None) -> str | None:
     """Which rank of a live run of several processes is gone, in words (None: every rank beats):
     one whose beat (status.json's ``world``, from genlab.distributed.RankBeat) is older than
     ``stale_s``, or on this host one whose process is gone; the one that went first (its beat
-    the oldest) is named."""
+    the oldest) is named. A rank done with its part (while rank 0 ends the run) is not gone:
+    its last beat says so, in status.json or, fresher, in ``run_dir``'s ranks/rank-N.json."""
     world = status.get("world")
     if not isinstance(world, dict) or not isinstance(world.get("ranks"), list):
         return None
@@ -247,12 +257,25 @@ def rank_trouble(status: dict, now: float, stale_s: float = STALE_AFTER_S) -> st
             beat, pid, host = float(r["beat"]), int(r["pid"]), str(r["host"])
         except (KeyError, TypeError, ValueError):
             continue
-        if now - beat > stale_s or (host == socket.gethostname() and not pid_alive(pid)):
+        silent = now - beat > stale_s or (host == socket.gethostname() and not pid_alive(pid))
+        if silent and not rank_done(r, run_dir):
             gone.append((beat, r))
     if not gone:
         return None
     beat, r = min(gone, key=lambda g: g[0])
     return f"rank {r.get('rank')} (pid {r.get('pid')} on {r.get('host')}) stopped beating {now - beat:.0f}s ago"
+
+
+def rank_done(r: dict, run_dir: Path | None) -> bool:
+    """Whether rank ``r`` (an entry of status.json's world) has beaten its last beat, ``done``:
+    there, or in its own file, written by the same process just before it exited (rank 0
+    gathers the files only every second)."""
+    if r.get("done") is True:
+        return True
+    if run_dir is None or not isinstance(r.get("rank"), int):
+        return False
+    own = read_json(run_dir / RANKS_DIR / f"rank-{r['rank']}.json")
+    return isinstance(own, dict) and own.get("done") is True and own.get("pid") == r.get("pid")
 
 
 def slowest_rank(status: dict) -> str | None:
@@ -285,7 +308,7 @@ def effective_state(status: dict | None, run_dir: Path | None = None, now: float
     now = now or time.time()
     stale = now - float(status.get("heartbeat", 0)) > STALE_AFTER_S
     if state != "starting" and isinstance(status.get("world"), dict):  # a run of several processes: any rank gone
-        if rank_trouble(status, now):
+        if rank_trouble(status, now, run_dir=run_dir):
             return "crashed"
     if status.get("host") == socket.gethostname():
         locked = None

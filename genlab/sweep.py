@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from genlab.errors import GenlabError, UsageError
-from genlab.store import NAME_RE, STALE_AFTER_S, atomic_write_json, build_dir, read_json, unique_name
+from genlab.store import (NAME_RE, STALE_AFTER_S, atomic_write_json, build_dir, check_not_reserved, read_json,
+                          unique_name)
 from genlab.validate import check_seed
 
 SPEC, STUDY, TRIALS, WANTED, WORKERS, LOG = "sweep.json", "study.journal", "trials.json", "wanted.json", "workers", "log.txt"
@@ -198,6 +199,7 @@ def new_sweep_id(label: str, name: str | None, root: Path) -> str:
     if name:
         if not NAME_RE.fullmatch(name) or len(name) > 56:
             raise UsageError(f"sweep name {name!r} must be 1-56 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        check_not_reserved(name, "sweep")
         if (root / name).exists():
             raise UsageError(f"a run or sweep named {name!r} already exists in {root}")
         return name

@@ -198,13 +198,15 @@ def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None 
 
 
 def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
-                 max_minutes: float | None = None) -> tuple[RunConfig, dict | None, str]:
+                 max_minutes: float | None = None, quarantine: bool = True) -> tuple[RunConfig, dict | None, str]:
     """(the configuration to train, the checkpoint to start from or None, what to do: "train"
     or "finish"). A run with no usable checkpoint starts again from step 0 with its
-    config.json; a run killed after its final checkpoint is only finished."""
+    config.json; a run killed after its final checkpoint is only finished. A bad checkpoint is
+    renamed ``.corrupt`` (unless not ``quarantine``: only a look, by a process without the lock)."""
     def bad(path, error):
         notes.append(f"skipping checkpoint {path.name}: {error}")
-        path.rename(path.with_name(path.name + ".corrupt"))
+        if quarantine:
+            path.rename(path.with_name(path.name + ".corrupt"))
 
     found = checkpoint.newest_good(run_dir, on_bad=bad)
     if found is None:
@@ -241,6 +243,13 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
         notes.append(f"its final checkpoint (step {step:,}) was written before it ended: finishing it, no training")
         return config, ckpt, "finish"
     return config, ckpt, "train"
+
+
+def check_resumable(run_dir: Path, epochs=None, max_steps=None, lr=None, max_minutes=None) -> None:
+    """What a resume would refuse at its start (a finished run, a length it has passed, a spent
+    time budget), refused now with the same UsageError, changing nothing. For a run of several
+    processes, before they are launched: a rank 0 that refuses leaves its other ranks waiting."""
+    resume_point(run_dir, epochs, max_steps, lr, [], max_minutes, quarantine=False)
 
 
 def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
@@ -319,6 +328,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
     try:
         if ckpt is not None:
             trainer.restore(ckpt)
+        if resume:  # from a checkpoint, or from step 0 when none is usable: what was skipped, what changes
             for note in notes:
                 if note.startswith(("skipping", "config.json")):
                     trainer.warn(note)
@@ -329,8 +339,6 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
                 trainer.set_total_steps(total)
             if max_minutes is not None:
                 trainer.set_max_minutes(max_minutes)
-        elif resume and lr is not None:
-            trainer.set_lr(lr)
         beat = contextlib.nullcontext()
         if world.distributed:  # every rank's heartbeat, gathered into status.json's "world"
             status_sink = next(sink for sink in sinks if isinstance(sink, StatusSink))
@@ -346,7 +354,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         reason = os_error_message(e, shown(run_dir)) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
         if world.distributed:  # a collective fails when another rank is gone: name it
             status = next((sink.status for sink in sinks if isinstance(sink, StatusSink)), {})
-            gone = rank_trouble(status, time.time())
+            gone = rank_trouble(status, time.time(), run_dir=run_dir)
             if gone:
                 reason = f"{gone}: {reason}"[:500]
         remove_stale_temps(run_dir)  # frees what a failed write took, so the failure can be recorded

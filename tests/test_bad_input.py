@@ -45,6 +45,7 @@ BAD_TRAIN = [
     # seeds have a range (torch's, less what genlab derives from them): not a traceback
     (["train", "vae", "--seed", "99999999999999999999"], "seed must be a whole number from 0 to 4,294,967,295"),
     (["train", "vae", "--seed", "-1"], "seed must be a whole number from 0 to 4,294,967,295, got -1"),
+    (["train", "vae", "--name", "latest"], "run name 'latest' is reserved"),  # RUN 'latest' is the newest run
 ]
 
 

@@ -117,7 +117,7 @@ def test_pause_resume_stop_from_the_cli(detached, runs):
     assert st2["step"] == st["step"] and st2["state"] == "paused" and alive(pid)
 
     p = genlab("resume", "ctl", "--runs-dir", runs, check=True)
-    assert "running from step" in p.stdout
+    assert f"running from step {st['step']:,}" in p.stdout  # the step it paused at, however far it is by now
     wait_until(lambda: status(run_dir)["step"] > st["step"] + 5, what="training to continue")
     assert status(run_dir)["pid"] == pid  # resumed in place, same process
 
@@ -328,3 +328,59 @@ def test_commands_from_another_user_are_ignored(tmp_path):
     assert commands == [] and "owned by uid 12345" in warnings[0]
     control.send(tmp_path, "pause")
     assert inbox.poll() == ([{"command": "pause"}], [])
+
+
+def test_a_control_file_that_grows_as_it_is_read_is_too_big_not_malformed(tmp_path, monkeypatch):
+    """A big file caught while its writer is still at it: empty when looked at (fstat), more
+    than a command once read. It is reported as too big, never as malformed JSON."""
+    inbox = control.Inbox(tmp_path)
+    (tmp_path / "control" / "0001-big.json").write_bytes(b"\0" * 100_000)
+    real_fstat = os.fstat
+
+    def as_just_created(fd):
+        st = real_fstat(fd)
+        return os.stat_result((*st[:6], 0, *st[7:]))  # st_size 0: the writer has not written yet
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fstat", as_just_created)
+        commands, warnings = inbox.poll()
+    assert commands == [] and len(warnings) == 1
+    assert "more than a command's 4,096 bytes" in warnings[0] and "malformed" not in warnings[0], warnings
+    assert not (tmp_path / "control" / "0001-big.json").exists()
+
+
+def test_resume_after_a_pause_says_the_step_it_paused_at(tmp_path, capsys):
+    """Paused at step 3,837, resumed: "running from step 3,837", though the trainer (here a
+    stand-in holding the lock) is a step further by the time it says it runs."""
+    import socket
+    import threading
+
+    from genlab.cli import main as cli_main
+    from genlab.lock import RunLock
+    from genlab.store import atomic_write_json
+
+    run_dir = create(prepare("vae", runs_dir=tmp_path, name="held", max_steps=10_000))
+    lock = RunLock(run_dir)
+    assert lock.acquire()
+    paused = {**read_json(run_dir / "status.json"), "state": "paused", "pid": os.getpid(),
+              "host": socket.gethostname(), "step": 3837, "heartbeat": time.time()}
+    atomic_write_json(run_dir / "status.json", paused)
+    gone = threading.Event()
+
+    def trainer():  # obeys the resume, then steps on before the command reads its status
+        while not gone.is_set() and not any((run_dir / "control").glob("*.json")):
+            time.sleep(0.01)
+        atomic_write_json(run_dir / "status.json", {**paused, "state": "running", "step": 3838,
+                                                    "heartbeat": time.time()})
+
+    stand_in = threading.Thread(target=trainer)
+    stand_in.start()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(["resume", "held", "--runs-dir", str(tmp_path)])
+    finally:
+        gone.set()
+        stand_in.join()
+        lock.release()
+    out = capsys.readouterr().out
+    assert exit_info.value.code in (0, None) and "run held running from step 3,837" in out, out

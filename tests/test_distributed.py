@@ -45,6 +45,7 @@ def test_two_gloo_ranks_train_the_weights_of_one_process_and_a_killed_rank_resum
     assert one.returncode == 0, one.stdout + one.stderr
     assert [p.name for p in straight.parent.iterdir()] == ["straight"]  # one directory for both ranks
     assert read_json(straight / "status.json")["state"] == "finished"
+    assert read_json(straight / "ranks" / "rank-1.json")["done"] is True  # its part ended: done, not dead
     events, _ = read_events(straight / "events.jsonl")
     assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(1, 301))  # each step once
     (step_one, a), (step_two, b) = weights(runs / "one"), weights(straight)
@@ -206,3 +207,51 @@ def test_no_sync_bn_is_recorded(tmp_path):
 
     run_dir = create(prepare("dcgan", runs_dir=tmp_path, name="nb", max_steps=10, processes=2, sync_bn=False))
     assert read_json(run_dir / "config.json")["sync_bn"] is False
+
+
+class Stepping:
+    """What RankBeat reads of a trainer."""
+    step, busy_s, busy_steps = 300, 1.5, 300
+
+
+def test_a_rank_that_has_done_its_part_says_so_and_is_no_crash(tmp_path):
+    """While rank 0 evaluates at the end, rank 1 has ended: its process is gone, its beats
+    stopped. Its last beat says it is done, so the run is not called crashed for it (a rank
+    that simply stops beating still is)."""
+    import socket
+    import time
+
+    from genlab.distributed import RankBeat, World
+    from genlab.lock import RunLock
+    from genlab.store import atomic_write_json, effective_state, rank_trouble
+
+    with RankBeat(tmp_path, World(rank=1, size=2), Stepping()):
+        pass
+    mine = read_json(tmp_path / "ranks" / "rank-1.json")
+    assert mine["done"] is True and mine["pid"] == os.getpid() and mine["step"] == 300
+    with pytest.raises(RuntimeError), RankBeat(tmp_path, World(rank=1, size=2), Stepping()):
+        raise RuntimeError("a collective failed")  # no end of its part
+    assert "done" not in read_json(tmp_path / "ranks" / "rank-1.json")
+
+    run_dir = tmp_path / "run"
+    (run_dir / "ranks").mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    now, host = time.time(), socket.gethostname()
+    rank1 = {"rank": 1, "host": host, "pid": dead.pid, "step": 300, "beat": now - 4}
+    status = {"state": "running", "pid": os.getpid(), "host": host, "step": 300, "heartbeat": now, "updated": now,
+              "world": {"size": 2, "ranks": [{"rank": 0, "host": host, "pid": os.getpid(), "step": 300, "beat": now},
+                                             rank1]}}
+    atomic_write_json(run_dir / "status.json", status)
+    lock = RunLock(run_dir)  # rank 0 (this process) holds the run
+    assert lock.acquire()
+    try:
+        atomic_write_json(run_dir / "ranks" / "rank-1.json", rank1)  # it went silent: dead
+        assert effective_state(status, run_dir) == "crashed"
+        assert rank_trouble(status, now, run_dir=run_dir).startswith(f"rank 1 (pid {dead.pid} on {host}) stopped")
+        atomic_write_json(run_dir / "ranks" / "rank-1.json", {**rank1, "done": True})  # its last beat: done
+        assert effective_state(status, run_dir) == "running" and rank_trouble(status, now, run_dir=run_dir) is None
+        gathered = {**status, "world": {**status["world"], "ranks": [status["world"]["ranks"][0], {**rank1, "done": True}]}}
+        assert rank_trouble(gathered, now) is None  # as rank 0 gathers it into status.json
+    finally:
+        lock.release()

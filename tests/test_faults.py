@@ -150,6 +150,74 @@ def test_killed_before_its_first_checkpoint_a_run_starts_again_from_step_0(runs,
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def pickled(run_dir: Path, step: int, marker: Path) -> Path:
+    """A hostile checkpoint at ``step``: a plain pickle that would make ``marker`` if unpickled,
+    its checksum beside it (whoever could write the one could write the other)."""
+    import hashlib
+    import pickle
+
+    class Hostile:
+        def __reduce__(self):
+            return os.mkdir, (str(marker),)
+
+    path = checkpoint.path_for(run_dir, step)
+    data = pickle.dumps({"format": checkpoint.FORMAT, "step": step, "models": Hostile()}, protocol=4)
+    path.write_bytes(data)
+    path.with_name(path.name + ".sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
+    return path
+
+
+def test_a_pickle_checkpoint_is_refused_in_one_line(finished_run, runs, capsys, tmp_path):
+    run_dir = copy_run(finished_run, runs, "hostile")
+    newest = checkpoint.list_checkpoints(run_dir)[-1]
+    pickled(run_dir, int(newest.stem[5:]), tmp_path / "ran")
+    code, _, err = run_cli(capsys, "sample", "hostile", "-n", 4, "--out", tmp_path / "x.npy", "--runs-dir", runs)
+    assert code == 0, err
+    assert err == f"genlab: warning: skipping {newest}: not a genlab checkpoint (it holds more than tensors and " \
+                  "plain data; nothing in it was run)\n"
+    assert not (tmp_path / "ran").exists()
+
+
+def test_with_every_checkpoint_corrupt_a_resume_starts_again_at_the_length_it_asks(runs, capsys, tmp_path):
+    """No good checkpoint: the run starts again from step 0 (as promised), to the new length
+    asked for, and each checkpoint it skipped is a warning event, not only a line on stderr."""
+    run_dir = create(prepare("vae", runs_dir=runs, name="rotten", max_steps=30, hp=VAE_SMALL, eval_size=200,
+                             quality_samples=200, quality_k=10))
+    as_crashed(run_dir)
+    pickled(run_dir, 10, tmp_path / "ran")
+    checkpoint.path_for(run_dir, 20).write_bytes(b"torn")
+    code, out, err = run_cli(capsys, "resume", "rotten", "--max-steps", 3, "--runs-dir", runs)
+    assert code == 0, out + err
+    assert "starting it again from step 0" in out
+    assert [r["step"] for r in metrics_rows(run_dir)] == [1, 2, 3]
+    assert read_json(run_dir / "config.json")["total_steps"] == 3 and status(run_dir)["state"] == "finished"
+    warnings = [e["message"] for e in read_events(run_dir / "events.jsonl")[0] if e["kind"] == "warning"]
+    assert [w.split(":")[0] for w in warnings] == ["skipping checkpoint step-00000020.pt",
+                                                   "skipping checkpoint step-00000010.pt"], warnings
+    assert not (tmp_path / "ran").exists()
+
+
+def test_resuming_a_finished_run_of_two_processes_is_refused_before_any_starts(finished_run, runs, capsys,
+                                                                               monkeypatch):
+    """As a finished run of one process is: at once, one line, exit 2, no launcher started."""
+    import genlab.cli
+
+    run_dir = copy_run(finished_run, runs, "two")
+    config = read_json(run_dir / "config.json")
+    (run_dir / "config.json").write_text(json.dumps({**config, "processes": 2}))
+
+    def launched(*args, **kwargs):
+        raise AssertionError("processes were started")
+
+    monkeypatch.setattr(genlab.cli, "train_on_processes", launched)
+    monkeypatch.setattr(genlab.cli, "start_detached", launched)
+    for detach in ([], ["--detach"]):
+        code, _, err = run_cli(capsys, "resume", "two", *detach, "--runs-dir", runs)
+        assert code == 2 and err == "genlab: error: run two finished at step 60; extend it with --epochs or " \
+                                    "--max-steps\n", err
+    assert len(checkpoint.list_checkpoints(run_dir)) == len(checkpoint.list_checkpoints(finished_run))
+
+
 # --------------------------------------------------------------------------- 4. a full disk
 
 
@@ -298,7 +366,7 @@ def test_a_file_of_the_wrong_type_makes_one_run_unreadable(name, text, problem, 
         assert rows["broken"]["state"] == "finished"
     code, out, err = run_cli(capsys, "show", "broken", "--runs-dir", runs)
     if problem:
-        assert code == 1 and err.count("\n") == 1 and "is unreadable" in err and problem in err
+        assert code == 2 and err.count("\n") == 1 and "is unreadable" in err and problem in err
     else:
         assert code == 0
     code, out, err = run_cli(capsys, "resume", "broken", "--max-steps", 70, "--runs-dir", runs)

@@ -214,6 +214,7 @@ def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
     (["vae", "--grid", "batch_size=64,100000"], "batch size 100,000 is larger than the data set"),
     (["vae", "--grid", "latent=99999999999"], "training needs about"),
     (["vae", "--search", "tpe", "--trials", "2", "--range", "latent=2:99999999999:int"], "training needs about"),
+    (["vae", "--grid", "lr=1e-3", "--name", "latest"], "sweep name 'latest' is reserved"),
 ])
 def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypatch):
     monkeypatch.setenv("GENLAB_SWEEP_MAX_TRIALS", "3")
@@ -254,3 +255,26 @@ def test_a_sweep_whose_journal_is_unreadable_is_reported_as_such(runs, journal, 
         assert r.output.startswith("genlab: error: sweep broken is unreadable: its study.journal " + reason)
         assert r.output.strip().count("\n") == 0
     assert "sweep broken" in cli("runs", "--runs-dir", runs)
+def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
+    """`genlab sweep vae --grid lr=1e-3 --wait`: one trial, nothing to compare it with; the sweep
+    ends with its figures and exit 0. (The worker is a stand-in that finishes the trial's run
+    by hand: what is tested is the end of --wait.)"""
+    import genlab.cli_sweep
+    from genlab.store import atomic_write_json
+    from genlab.sweep import TRIALS, trial_run_id
+    from genlab.train import create, prepare
+
+    def worker(sweep_dir, parallel):
+        run_id = trial_run_id(sweep_dir.name, 0)
+        run_dir = create(prepare("vae", runs_dir=runs, name=run_id, max_steps=5, lr=1e-3, sweep=sweep_dir.name))
+        atomic_write_json(run_dir / "status.json", {**read_json(run_dir / "status.json"), "state": "finished",
+                                                    "step": 5})
+        atomic_write_json(sweep_dir / TRIALS, {"trials": [{"number": 0, "run_id": run_id, "params": {"lr": 1e-3},
+                                                           "state": "complete", "value": 123.4}], "t": time.time()})
+
+    monkeypatch.setattr(genlab.cli_sweep, "start_worker", worker)
+    r = CliRunner().invoke(app, ["sweep", "vae", "--grid", "lr=1e-3", "--max-steps", "5", "--wait", "--name", "one",
+                                 "--runs-dir", str(runs)])
+    assert r.exit_code == 0, r.output
+    assert "sweep one finished" in r.output and "how each did" in r.output and "one-000" in r.output
+    assert "compare needs" not in r.output and "configurations are the same" not in r.output

@@ -63,7 +63,7 @@ class StatusBar(Widget):
         if st.get("reason") and state in ("paused", "stopped", "failed"):
             text.append(f"({st['reason']})  ", style="italic")
         text.append(fmt_metrics(snap.latest, list(snap.latest)), style="dim")
-        trouble = rank_trouble(st, time.time()) if world and state == "crashed" else None
+        trouble = rank_trouble(st, time.time(), run_dir=snap.path) if world and state == "crashed" else None
         if trouble:
             text.append(f"\n⚠ {trouble}", style="bold red")
         if snap.problem:
