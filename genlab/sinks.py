@@ -174,7 +174,7 @@ class LineSink:
 
     def __init__(self, stream, every_s: float = 10.0, close_stream: bool = False):
         self.stream, self.every_s, self.close_stream = stream, every_s, close_stream
-        self.last = 0.0
+        self.last: float | None = None  # when a progress line was last written (None: never)
         self.latest: Progress | None = None
         self.written: Progress | None = None  # the last progress line written
         self.detached = False  # the terminal hung up: write nothing more to it
@@ -201,7 +201,7 @@ class LineSink:
     def progress(self, p: Progress) -> None:
         self.latest = p
         now = time.monotonic()
-        if now - self.last >= self.every_s:
+        if self.last is None or now - self.last >= self.every_s:  # (the monotonic clock starts near boot)
             self.last = now
             self.written = p
             self.write(progress_line(p))
