@@ -51,7 +51,8 @@ def equal_states(a, b) -> bool:
 
 
 @pytest.mark.parametrize("model", list(models.MODELS))
-def test_side_jobs_never_move_training(runs, model):
+def test_side_jobs_never_move_training(runs, model, monkeypatch):
+    monkeypatch.delenv("GENLAB_DATA_DIR", raising=False)  # the bundled digits: a GAN's judge reads 1,000 test digits
     often, often_events = trained(runs, model, "often", OFTEN)
     never, never_events = trained(runs, model, "never", NEVER)
     quality_steps = [e["step"] for e in often_events if e["kind"] == "eval" and e.get("quality")]
