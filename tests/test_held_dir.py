@@ -112,3 +112,23 @@ def test_tags_refuse_a_run_that_is_a_link(runs):
     with pytest.raises(UsageError, match="cannot open its directory"):
         tags.change(runs / "linked", add=["x"])
     assert not (other / "tags.json").exists()
+
+
+def test_sweep_worker_stops_when_its_directory_is_swapped(runs, capsys):
+    import time
+
+    from genlab.sweep import SweepSpec, create_sweep
+    from genlab.sweep_worker import Worker
+
+    spec = SweepSpec(sweep_id="sw", model="vae", grid={"lr": [1e-3]}, trials=1, objective="test_is_nll",
+                     created=time.time())
+    sweep_dir = create_sweep(runs, spec)
+    other = victim_run(runs.parent)
+    before = snapshot(other)
+    with HeldDir(sweep_dir) as held:
+        worker = Worker(sweep_dir, 1, held)
+        os.rename(sweep_dir, runs / "sw-moved")
+        sweep_dir.symlink_to(other)
+        assert worker.loop() == "stopped"  # before it asks Optuna for anything
+    assert "no longer names this sweep's directory" in capsys.readouterr().out
+    assert snapshot(other) == before
