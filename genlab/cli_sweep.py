@@ -132,10 +132,13 @@ def describe(spec) -> None:
 
 
 def start_worker(sweep_dir: Path, parallel: int) -> None:
-    """Start a worker detached and wait until it reports (or dies)."""
-    from genlab.sweep import WORKERS
+    """Start a worker detached and wait until it reports (or dies). A sweep whose journal cannot
+    be read is refused first, in one line (the worker would only fail on it)."""
+    from genlab import study
+    from genlab.sweep import WORKERS, read_spec
     from genlab.sweep_worker import spawn_worker
 
+    study.load(sweep_dir, read_spec(sweep_dir), for_search=False)  # UsageError when unreadable
     proc = spawn_worker(sweep_dir, parallel)
     home = sweep_dir / WORKERS / f"{__import__('socket').gethostname()}-{proc.pid}"
     deadline = time.monotonic() + 120

@@ -254,6 +254,10 @@ def test_a_sweep_whose_journal_is_unreadable_is_reported_as_such(runs, journal, 
         assert r.exit_code == 2, r.output
         assert r.output.startswith("genlab: error: sweep broken is unreadable: its study.journal " + reason)
         assert r.output.strip().count("\n") == 0
+    for command in (["sweep", "resume", "broken"], ["sweep", "join", "broken"]):  # refused before a worker starts
+        r = CliRunner().invoke(app, [*command, "--runs-dir", str(runs)])
+        assert r.exit_code == 2 and "is unreadable" in r.output, r.output
+        assert not (runs / "broken" / "workers").exists() or not any((runs / "broken" / "workers").iterdir())
     assert "sweep broken" in cli("runs", "--runs-dir", runs)
 def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
     """`genlab sweep vae --grid lr=1e-3 --wait`: one trial, nothing to compare it with; the sweep

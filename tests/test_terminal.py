@@ -135,7 +135,9 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
             # cgan's cpu preset at the gan's batch size: the legends differ by model and lr (and width).
             # Trained here, in the test's process (a process of its own each would only add start-ups)
             extra = {"preset": "cpu", "batch_size": 64} if model == "cgan" else {}
-            run_dir = create(prepare(model, runs_dir=runs, name=rid, lr=lr, max_steps=120, sample_every_s=1, **extra))
+            # (the end's evaluation and quality check on 500 digits: what is on screen needs no more)
+            run_dir = create(prepare(model, runs_dir=runs, name=rid, lr=lr, max_steps=120, sample_every_s=1,
+                                     eval_size=500, quality_samples=500, **extra))
             assert execute(run_dir) == "finished"
             started.append(rid)
         tmux("send-keys", "-t", name, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} tui --runs-dir {runs}", "Enter")
