@@ -233,9 +233,8 @@ class TensorBoardSink:
             for tag, v in figures(e, prefix):
                 self.w.add_scalar(tag, v, int(e["step"]), walltime=float(e["t"]))
         elif kind == "samples" and isinstance(e.get("npy"), str):
-            try:
-                images = np.load(self.run_dir / e["npy"], allow_pickle=False)
-            except (OSError, ValueError):
+            images = read_grid(self.run_dir / e["npy"])
+            if images is None:
                 return
             self.w.add_image("samples", grid_chw(images), int(e["step"]), walltime=float(e["t"]))
         elif kind == "state" and e.get("state") in ("finished", "stopped", "failed"):

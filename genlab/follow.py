@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab import events_index, metrics_log, schema
-from genlab.store import effective_state, read_checked
+from genlab.store import effective_state, read_checked, read_grid
 
 METRICS_MARK = b'"kind":"metrics"'
 OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
@@ -446,14 +446,11 @@ class RunFollower:
         self._events.append(e)
 
     def _load_sample(self, e: dict) -> None:
-        try:
-            sample = np.load(self.path / str(e["npy"]), allow_pickle=False)
-            if sample.dtype != np.uint8 or sample.ndim != 3:
-                return
+        npy = e.get("npy")
+        sample = read_grid(self.path / npy) if isinstance(npy, str) else None
+        if sample is not None:  # else a grid cut by a resume, not yet readable or not a grid: keep the previous one
             self.view.sample = sample
             self.view.sample_step = int(e.get("step", 0))
-        except (OSError, ValueError, KeyError, EOFError):
-            pass  # a grid cut by a resume, not yet readable or not a grid: keep the previous one
 
     def _bulk_load(self, steps: np.ndarray, values: np.ndarray, names: list[str]) -> None:
         """A long history read for the first time: every column bucketed in one pass (the same

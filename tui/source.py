@@ -22,7 +22,7 @@ from genlab import compare, control, sweep, tags, view, vitals
 from genlab.errors import GenlabError
 from genlab.follow import RunFollower, ema
 from genlab.schema import config_problem
-from genlab.store import effective_state, list_runs, read_checked, resolve_run, runs_root
+from genlab.store import effective_state, list_runs, read_checked, read_grid, resolve_run, runs_root
 from genlab.sweep import sweep_dirs
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
@@ -102,11 +102,7 @@ class RunsSource:
 
     def grid(self, run_id: str, npy: str) -> np.ndarray | None:
         """A saved sample grid of the run (its path as its samples event gives it), or None."""
-        try:
-            images = np.load(self.root / run_id / npy, allow_pickle=False)
-        except (OSError, ValueError, EOFError):
-            return None
-        return images if images.dtype == np.uint8 and images.ndim == 3 else None
+        return read_grid(self.root / run_id / npy)
 
     # ---- comparing
     def comparison(self, run_ids: list[str]) -> Comparison:
