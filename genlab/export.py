@@ -32,7 +32,7 @@ from genlab import compare, events_index, metrics_log, view
 from genlab.errors import GenlabError, UsageError
 from genlab.store import atomic_write_bytes, read_events, read_grid, read_json
 
-NOT_FIGURES = {"t", "step", "first_step", "kind", "epoch", "n", "quality", "seconds", "k", "pid", "host"}
+NOT_FIGURES = metrics_log.NOT_METRICS | {"quality", "seconds", "k", "pid", "host"}  # the record's own keys, and what an event says of itself
 INSTALL = "pip install 'genlab[tensorboard]'"
 
 
