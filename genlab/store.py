@@ -520,7 +520,8 @@ def latest_metrics(path: Path, tail_bytes: int = 256_000) -> dict:
 
 
 def samples(path: Path) -> list[Path]:
-    return sorted((path / "samples").glob("step-*.npy"))
+    """The run's saved grids, oldest first (``step-XXXXXXXX.npy``; a stray name is not one)."""
+    return sorted(p for p in (path / "samples").glob("step-*.npy") if re.fullmatch(r"step-\d{8}\.npy", p.name))
 
 
 def read_grid(path: Path):

@@ -150,3 +150,6 @@ def test_show_with_a_garbage_sample_file(runs):
     np.save(run_dir / "samples" / "step-00000001.npy", np.zeros((4, 28, 28), np.uint8))
     r = runner.invoke(app, ["show", "grid", "--ascii", "--runs-dir", str(runs)])
     assert r.exit_code == 0 and "is unreadable" in r.output and "samples at step 1:" in r.output, r.output
+    np.save(run_dir / "samples" / "step-abc.npy", np.zeros((4, 28, 28), np.uint8))  # a stray name is no grid
+    r = runner.invoke(app, ["show", "grid", "--ascii", "--runs-dir", str(runs)])
+    assert r.exit_code == 0 and "samples at step 1:" in r.output, r.output
