@@ -45,7 +45,7 @@ class Judge:
     def __init__(self, test_images: torch.Tensor, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.model = clf.load(self.device)
-        self.test_features, _ = features_and_probs(self.model, test_images.to(self.device))
+        self.test_features = reference_features(self.model, test_images, self.device)
 
     def judge(self, images: torch.Tensor) -> dict:
         """FLD, class histogram, coverage (smallest and largest class share) and confident share."""
@@ -60,6 +60,40 @@ class Judge:
             "confident": round(float((conf >= CONFIDENT).double().mean()), 4),
             "n": len(images),
         }
+
+
+def reference_features(model: clf.DigitClassifier, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The classifier's features of the test digits: the same for every run that judges on them,
+    so computed once and kept in the user's cache directory (``genlab/judge/``), keyed by the
+    classifier's weights, the digits and the kind of device. A missing or unreadable cache file is
+    computed again; one that cannot be written is passed over."""
+    import hashlib
+    import io
+
+    import numpy as np
+
+    from genlab.data import cache_dir
+    from genlab.store import atomic_write_bytes
+
+    key = hashlib.sha256(clf.WEIGHTS.read_bytes())
+    key.update(images.cpu().numpy().tobytes())
+    key.update(device.type.encode())
+    path = cache_dir().parent / "judge" / f"{key.hexdigest()[:32]}.npy"
+    try:
+        kept = np.load(path, allow_pickle=False)
+        if kept.dtype == np.float32 and kept.shape == (len(images), model.fc1.out_features):
+            return torch.from_numpy(kept).double().to(device)
+    except (OSError, ValueError, EOFError):
+        pass
+    feats, _ = features_and_probs(model, images.to(device))
+    buf = io.BytesIO()
+    np.save(buf, feats.float().cpu().numpy())  # float32 features, widened: kept exactly
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue(), durable=False)
+    except OSError:
+        pass
+    return feats
 
 
 def generate(model, n: int, seed: int = 0) -> torch.Tensor:

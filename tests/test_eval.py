@@ -65,3 +65,22 @@ def test_genlab_eval_on_runs(runs):
     assert vae["k"] == 20 and vae["test_is_nll"] < vae["test_loss"]
     r = runner.invoke(app, ["eval", "nothing", "--runs-dir", str(runs)])
     assert r.exit_code == 2 and "no run matches" in r.output
+
+
+def test_the_test_sets_features_are_computed_once_and_kept(digits, monkeypatch):
+    """A second judge of the same digits reads the features the first kept in the cache directory
+    (the same numbers, torch.equal); a cache file that is garbage is computed again."""
+    from genlab.data import cache_dir
+
+    first = evaluate.Judge(digits.test_images[:500])
+    [kept] = list((cache_dir().parent / "judge").glob("*.npy"))
+    calls = []
+    real = evaluate.features_and_probs
+    monkeypatch.setattr(evaluate, "features_and_probs", lambda *a: calls.append(1) or real(*a))
+    assert torch.equal(evaluate.Judge(digits.test_images[:500]).test_features, first.test_features)
+    assert calls == []  # read, not computed
+    kept.write_bytes(b"garbage")
+    assert torch.equal(evaluate.Judge(digits.test_images[:500]).test_features, first.test_features)
+    assert calls == [1] and kept.stat().st_size > 100_000  # computed again, and kept again
+    evaluate.Judge(digits.test_images[:400])  # other digits: another file
+    assert len(list(kept.parent.glob("*.npy"))) == 2
