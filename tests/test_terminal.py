@@ -123,7 +123,7 @@ def test_cockpit_in_a_terminal_starts_watches_pauses_and_leaves_the_run(session,
 
 
 def test_comparing_four_real_runs_in_the_cockpit(runs):
-    """Four small real runs (two models, two learning rates; 120 steps, finished) marked on the
+    """Four small real runs (two models, two learning rates; 60 steps, finished) marked on the
     runs screen and compared: four legend entries and four sample grids on the screen."""
     name = f"genlab-cmp-{uuid.uuid4().hex[:8]}"
     tmux("new-session", "-d", "-s", name, "-x", "170", "-y", "50")
@@ -136,7 +136,7 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
             # Trained here, in the test's process (a process of its own each would only add start-ups)
             extra = {"preset": "cpu", "batch_size": 64} if model == "cgan" else {}
             # (the end's evaluation and quality check on 500 digits: what is on screen needs no more)
-            run_dir = create(prepare(model, runs_dir=runs, name=rid, lr=lr, max_steps=120, sample_every_s=1,
+            run_dir = create(prepare(model, runs_dir=runs, name=rid, lr=lr, max_steps=60, sample_every_s=1,
                                      eval_size=500, quality_samples=500, **extra))
             assert execute(run_dir) == "finished"
             started.append(rid)
