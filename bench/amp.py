@@ -16,9 +16,11 @@ import statistics
 
 import torch
 
-from genlab import models, speed
-from genlab.bench import throughput
-from genlab.data import load_digits
+from genlab import models
+
+from genlab.core import speed
+from genlab.train.bench import throughput
+from genlab.core.data import load_digits
 
 
 def cpu_name() -> str:

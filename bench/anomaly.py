@@ -22,9 +22,11 @@ from pathlib import Path
 
 import torch
 
-from genlab import anomaly, trained
-from genlab.data import load_for_run
-from genlab.train import create, execute, prepare
+from genlab.eval import anomaly
+
+from genlab.core import trained
+from genlab.core.data import load_for_run
+from genlab.train.execute import create, execute, prepare
 
 PUBLISHED = {2: "0.66 to 0.97 by digit", 32: "digit 1 inverted: 0.09"}
 

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import torch
 
-from genlab import cas, trained
-from genlab.data import load_for_run
-from genlab.train import create, execute, prepare
+from genlab.eval import cas
+
+from genlab.core import trained
+from genlab.core.data import load_for_run
+from genlab.train.execute import create, execute, prepare
 
 
 def main() -> None:

@@ -43,8 +43,8 @@ def rss_mb() -> float:
 APPENDER = r"""
 import sys, time, math
 from pathlib import Path
-from genlab.sinks import JsonlSink
-from genlab.metrics_log import MetricsBinSink
+from genlab.run.sinks import JsonlSink
+from genlab.run.metrics_log import MetricsBinSink
 run = Path(sys.argv[1]); step = int(sys.argv[2]); seconds = float(sys.argv[3]); rate = int(sys.argv[4])
 sinks = [JsonlSink(run / "events.jsonl"), MetricsBinSink(run)]
 end = time.time() + seconds
@@ -108,7 +108,7 @@ def main() -> None:
         written = time.perf_counter() - t
         size_mb = (run / "events.jsonl").stat().st_size / 1e6
 
-        from genlab.follow import RunFollower
+        from genlab.run.follow import RunFollower
 
         t = time.perf_counter()
         view = RunFollower(run).poll()

@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from genlab import metrics_log
-from genlab.store import effective_state, read_json
+from genlab.run import metrics_log
+from genlab.run.store import effective_state, read_json
 
 GENLAB = [sys.executable, "-m", "genlab"]
 

@@ -31,8 +31,8 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 APPENDER = r"""
 import math, sys, time
 from pathlib import Path
-from genlab.metrics_log import MetricsBinSink
-from genlab.sinks import JsonlSink
+from genlab.run.metrics_log import MetricsBinSink
+from genlab.run.sinks import JsonlSink
 runs, start, seconds = [Path(p) for p in sys.argv[3:]], int(sys.argv[1]), float(sys.argv[2])
 sinks = [[JsonlSink(r / "events.jsonl"), MetricsBinSink(r)] for r in runs]
 step, end = start, time.time() + seconds

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from genlab import control
-from genlab.store import read_events, read_json
+from genlab.run import control
+from genlab.run.store import read_events, read_json
 
 
 def wait(run_dir: Path, state: str, timeout: float = 120.0) -> dict:

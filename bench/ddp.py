@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from genlab.store import read_events
+from genlab.run.store import read_events
 
 QUIET = ["--sample-every", "100000", "--quality-every", "100000", "--checkpoint-every", "100000",
          "--eval-size", "200", "--log-every", "100000"]

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import torch
 
-from genlab import checkpoint
-from genlab.store import read_events
+from genlab.core import checkpoint
+from genlab.run.store import read_events
 
 # per model: steps and hyperparameters that train in a few seconds on a 2-core CPU
 SIZES = {

@@ -22,9 +22,11 @@ import time
 
 import torch
 
-from genlab import evaluate, models
-from genlab.data import Batches, load_digits
-from genlab.device import resolve, synchronize
+from genlab import models
+
+from genlab.eval import quality as evaluate
+from genlab.core.data import Batches, load_digits
+from genlab.core.device import resolve, synchronize
 
 ALL = ("gan", "dcgan", "wgan-gp", "cgan", "vae", "conv-vae", "pixelcnn", "gated-pixelcnn")
 

@@ -23,11 +23,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from genlab import models, record
-from genlab.engine import Trainer
+from genlab import models
+
+from genlab.run import record
+from genlab.train.trainer import Trainer
 from genlab.models.base import GenModel, adam
-from genlab.store import read_events
-from genlab.train import create, execute, prepare
+from genlab.run.store import read_events
+from genlab.train.execute import create, execute, prepare
 from genlab.view import Metric, Pane, View
 
 

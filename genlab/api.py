@@ -39,15 +39,15 @@ from types import SimpleNamespace
 import numpy as np
 
 from genlab import __version__, view
-from genlab.cadence import VITALS_EVERY_S
-from genlab.control import Inbox
+from genlab.train.cadence import VITALS_EVERY_S
+from genlab.run.control import Inbox
 from genlab.errors import UsageError
-from genlab.held import HeldDir
-from genlab.lock import RunLock
-from genlab.metrics_log import NOT_METRICS, MetricsBinSink
-from genlab.sinks import JsonlSink, LineSink, StatusSink
-from genlab.store import atomic_write_bytes, create_run, new_run_id, open_append, runs_root
-from genlab.vitals import Vitals
+from genlab.run.held import HeldDir
+from genlab.run.lock import RunLock
+from genlab.run.metrics_log import NOT_METRICS, MetricsBinSink
+from genlab.run.sinks import JsonlSink, LineSink, StatusSink
+from genlab.run.store import atomic_write_bytes, create_run, new_run_id, open_append, runs_root
+from genlab.run.vitals import Vitals
 
 FLUSH_S = 0.5  # metric rows are written at most this often (and at every other event)
 BEAT_S = 1.0  # status.json: the step and the heartbeat

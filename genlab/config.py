@@ -190,8 +190,8 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``. ``cadence``: Cadence's fields,
     None for the default."""
     from genlab import models
-    from genlab.device import CHOICES
-    from genlab.speed import check_amp
+    from genlab.core.device import CHOICES
+    from genlab.core.speed import check_amp
 
     cls = models.get(model)
     hp = dict(hp or {})

@@ -28,9 +28,15 @@ from typing import Iterator
 
 import numpy as np
 
-from genlab import compare, events_index, metrics_log, view
+from genlab import view
+
+from genlab.run import compare
+
+from genlab.run import events_index
+
+from genlab.run import metrics_log
 from genlab.errors import GenlabError, UsageError
-from genlab.store import atomic_write_bytes, read_events, read_grid, read_json
+from genlab.run.store import atomic_write_bytes, read_events, read_grid, read_json
 
 NOT_FIGURES = metrics_log.NOT_METRICS | {"quality", "seconds", "k", "pid", "host"}  # the record's own keys, and what an event says of itself
 INSTALL = "pip install 'genlab[tensorboard]'"

@@ -86,7 +86,7 @@ def fallback(metric_names: list[str]) -> View:
 
 
 def write(run_dir: Path, view: View) -> None:
-    from genlab.store import atomic_write_json
+    from genlab.run.store import atomic_write_json
 
     atomic_write_json(run_dir / FILE, view.to_json(), durable=False)
 
@@ -102,6 +102,5 @@ def read(run_dir: Path, known=None) -> View:
         found = known(run_dir)
         if found is not None:
             return found
-    from genlab import metrics_log
-
+    from genlab.run import metrics_log
     return fallback(metrics_log.columns(run_dir) or [])

@@ -52,7 +52,7 @@ def isolated(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def digits():
-    from genlab.data import load_digits
+    from genlab.core.data import load_digits
 
     d = load_digits(os.environ.get("GENLAB_DATA_DIR"))  # full MNIST, or the bundled 9,000 + 1,000
     if os.environ.get("GENLAB_DATA_DIR"):

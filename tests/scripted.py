@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from genlab import models
-from genlab.data import read_bundled
-from genlab.metrics_log import MetricsBinSink
-from genlab.sinks import JsonlSink
+from genlab.core.data import read_bundled
+from genlab.run.metrics_log import MetricsBinSink
+from genlab.run.sinks import JsonlSink
 
 T0 = 1_795_000_000.0  # a fixed clock for snapshots: 2026-11-18
 HOST = "scripted-host"  # not this machine: liveness comes from the heartbeat and the fixed clock

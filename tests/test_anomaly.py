@@ -9,9 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from genlab import anomaly as an
-from genlab.cli import app
-from genlab.store import read_events, read_json
+from genlab.eval import anomaly as an
+from genlab.cli.main import app
+from genlab.run.store import read_events, read_json
 from conftest import built_once
 
 runner = CliRunner()

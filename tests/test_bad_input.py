@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from genlab.cli import app
+from genlab.cli.main import app
 from conftest import needs_mnist
 
 runner = CliRunner()
@@ -140,7 +140,7 @@ def test_show_with_a_garbage_sample_file(runs):
     newest one it can read (a run built by hand: nothing trained)."""
     import numpy as np
 
-    from genlab.store import create_run
+    from genlab.run.store import create_run
 
     run_dir = create_run(runs, "grid", {"model": "vae", "family": "vae", "total_steps": 3})
     (run_dir / "samples" / "step-00000003.npy").write_bytes(b"garbage, not a grid\n")

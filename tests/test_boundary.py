@@ -9,12 +9,12 @@ import genlab
 
 def test_importing_all_of_genlab_loads_no_textual():
     names = [m.name for m in pkgutil.walk_packages(genlab.__path__, "genlab.") if m.name != "genlab.__main__"]
-    assert {"genlab.cli", "genlab.engine", "genlab.models.gan", "genlab.render"} <= set(names)
+    assert {"genlab.cli.main", "genlab.train.trainer", "genlab.models.gan", "genlab.render.digits"} <= set(names)
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}: importlib.import_module(name)\n"
         "from typer.testing import CliRunner\n"
-        "from genlab.cli import app\n"
+        "from genlab.cli.main import app\n"
         "assert CliRunner().invoke(app, ['models']).exit_code == 0\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print(loaded)\n"
@@ -41,7 +41,7 @@ def test_the_cockpit_never_imports_a_model_or_torch(tmp_path):
         "        while not (isinstance(app.screen, Dashboard) and app.screen.snapshot):\n"
         "            await pilot.pause(0.05)\n"
         "asyncio.run(main())\n"
-        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'genlab.models', 'genlab.engine')))\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'genlab.models', 'genlab.train.trainer')))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )

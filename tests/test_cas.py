@@ -9,8 +9,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from genlab import cas, models
-from genlab.cli import app
+from genlab import models
+
+from genlab.eval import cas
+from genlab.cli.main import app
 from conftest import built_once
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from typer.testing import CliRunner
 
-from genlab.cli import app
+from genlab.cli.main import app
 from conftest import needs_mnist
 
 runner = CliRunner()

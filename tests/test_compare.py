@@ -7,10 +7,10 @@ import threading
 
 from typer.testing import CliRunner
 
-from genlab import tags
-from genlab.cli import app
-from genlab.store import read_events, read_json
-from genlab.train import create, execute, prepare
+from genlab.run import tags
+from genlab.cli.main import app
+from genlab.run.store import read_events, read_json
+from genlab.train.execute import create, execute, prepare
 from scripted import make_run
 
 runner = CliRunner()

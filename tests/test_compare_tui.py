@@ -104,7 +104,7 @@ def test_compare_snapshot(size, tmp_path, snap_compare):
 
 
 async def test_tags_and_note_are_edited_in_the_cockpit(tmp_path):
-    from genlab import tags
+    from genlab.run import tags
     from tui.screens.tags_form import TagsForm
 
     root = tmp_path / "runs"

@@ -8,7 +8,7 @@ from dataclasses import fields
 import pytest
 import typer
 
-from genlab.cli import app
+from genlab.cli.main import app
 from genlab.config import Cadence, RunConfig, Speed, default, make_config
 from genlab.errors import UsageError
 

@@ -5,8 +5,8 @@ import struct
 import pytest
 import torch
 
-from genlab import data
-from genlab.data import Batches, parse_idx, read_idx
+from genlab.core import data
+from genlab.core.data import Batches, parse_idx, read_idx
 from genlab.errors import DataError, UsageError
 from conftest import needs_mnist
 

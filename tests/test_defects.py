@@ -11,11 +11,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from genlab import control, evaluate, models, speed
-from genlab.cli import app
+from genlab import models
+
+from genlab.run import control
+
+from genlab.eval import quality as evaluate
+
+from genlab.core import speed
+from genlab.cli.main import app
 from genlab.models.base import Interrupted
-from genlab.render import across_classes
-from genlab.sinks import LineSink, Progress, event_line
+from genlab.render.digits import across_classes
+from genlab.run.sinks import LineSink, Progress, event_line
 from scripted import make_run
 from test_control import SMALL_HP, genlab, status
 from tui.app import GenlabApp

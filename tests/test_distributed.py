@@ -10,9 +10,9 @@ import sys
 import pytest
 import torch
 
-from genlab import checkpoint
-from genlab.lock import is_locked
-from genlab.store import read_events, read_json
+from genlab.core import checkpoint
+from genlab.run.lock import is_locked
+from genlab.run.store import read_events, read_json
 
 SMALL = ["--hp", "hidden=64", "--hp", "latent=8", "--batch-size", "64", "--eval-size", "200",
          "--checkpoint-every", "100000", "--sample-every", "100000", "--quality-every", "100000"]
@@ -74,7 +74,7 @@ def test_sigterm_to_the_launcher_stops_every_rank_and_sigkill_takes_them_with_it
     import signal
     import time
 
-    from genlab.store import effective_state, pid_alive
+    from genlab.run.store import effective_state, pid_alive
 
     runs = tmp_path / "runs"
     env = {**os.environ, "GENLAB_OFFLINE": "1"}
@@ -122,7 +122,7 @@ def test_sigterm_to_the_launcher_stops_every_rank_and_sigkill_takes_them_with_it
 
 def test_a_run_of_two_ranks_resumes_only_on_two(tmp_path, monkeypatch):
     from genlab.errors import UsageError
-    from genlab.train import create, execute, prepare
+    from genlab.train.execute import create, execute, prepare
 
     run_dir = create(prepare("vae", runs_dir=tmp_path, name="r2", max_steps=10, processes=2, hp={"hidden": 32}))
     monkeypatch.setenv("WORLD_SIZE", "3")
@@ -183,8 +183,9 @@ def a_rank_that_dies_is_named_and_the_run_resumes_exactly(straight, tmp_path):
 def test_batchnorm_is_synced_over_the_ranks_on_gpus_and_said_to_stay_local_on_cpus():
     """On GPUs each BatchNorm becomes a SyncBatchNorm in place (the optimiser keeps the very same
     parameters); on CPUs, where PyTorch has none, a notice says so; --no-sync-bn keeps them."""
-    from genlab import distributed, models
-    from genlab.distributed import World
+    from genlab import models
+    from genlab.train.execute import distributed
+    from genlab.train.distributed import World
 
     two = World(rank=0, size=2)
     model = models.build("dcgan", {}, torch.device("cpu"))
@@ -203,7 +204,7 @@ def test_batchnorm_is_synced_over_the_ranks_on_gpus_and_said_to_stay_local_on_cp
 
 
 def test_no_sync_bn_is_recorded(tmp_path):
-    from genlab.train import create, prepare
+    from genlab.train.execute import create, prepare
 
     run_dir = create(prepare("dcgan", runs_dir=tmp_path, name="nb", max_steps=10, processes=2, sync_bn=False))
     assert read_json(run_dir / "config.json")["sync_bn"] is False
@@ -221,9 +222,9 @@ def test_a_rank_that_has_done_its_part_says_so_and_is_no_crash(tmp_path):
     import socket
     import time
 
-    from genlab.distributed import RankBeat, World
-    from genlab.lock import RunLock
-    from genlab.store import atomic_write_json, effective_state, rank_trouble
+    from genlab.train.distributed import RankBeat, World
+    from genlab.run.lock import RunLock
+    from genlab.run.store import atomic_write_json, effective_state, rank_trouble
 
     with RankBeat(tmp_path, World(rank=1, size=2), Stepping()):
         pass

@@ -6,8 +6,12 @@ import json
 import torch
 from typer.testing import CliRunner
 
-from genlab import classifier, evaluate, models
-from genlab.cli import app
+from genlab import models
+
+from genlab.eval import classifier
+
+from genlab.eval import quality as evaluate
+from genlab.cli.main import app
 
 
 def test_shipped_classifier_is_at_least_99_percent_accurate(digits):
@@ -70,7 +74,7 @@ def test_genlab_eval_on_runs(runs):
 def test_the_test_sets_features_are_computed_once_and_kept(digits, monkeypatch):
     """A second judge of the same digits reads the features the first kept in the cache directory
     (the same numbers, torch.equal); a cache file that is garbage is computed again."""
-    from genlab.data import cache_dir
+    from genlab.core.data import cache_dir
 
     first = evaluate.Judge(digits.test_images[:500])
     [kept] = list((cache_dir().parent / "judge").glob("*.npy"))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from genlab import checkpoint
-from genlab.store import read_events, read_json
-from genlab.train import create, execute, prepare
+from genlab.core import checkpoint
+from genlab.run.store import read_events, read_json
+from genlab.train.execute import create, execute, prepare
 from test_faults import run_cli
 
 VAE_SMALL = {"hidden": 50, "latent": 5}

@@ -22,12 +22,14 @@ import pytest
 import torch
 
 from conftest import built_once, needs_root
-from genlab import checkpoint, control, metrics_log
-from genlab.cli import main as cli_main
-from genlab.follow import CHUNK, RunFollower
-from genlab.lock import RunLock
-from genlab.store import effective_state, list_runs, read_events, read_json
-from genlab.train import create, execute, prepare
+from genlab.core import checkpoint
+from genlab.run import control
+from genlab.run import metrics_log
+from genlab.cli.main import main as cli_main
+from genlab.run.follow import CHUNK, RunFollower
+from genlab.run.lock import RunLock
+from genlab.run.store import effective_state, list_runs, read_events, read_json
+from genlab.train.execute import create, execute, prepare
 from test_control import alive, detached, genlab, metrics_rows, status, wait_until  # noqa: F401 (fixture)
 
 VAE_SMALL = {"hidden": 50, "latent": 5}
@@ -200,7 +202,7 @@ def test_with_every_checkpoint_corrupt_a_resume_starts_again_at_the_length_it_as
 def test_resuming_a_finished_run_of_two_processes_is_refused_before_any_starts(finished_run, runs, capsys,
                                                                                monkeypatch):
     """As a finished run of one process is: at once, one line, exit 2, no launcher started."""
-    import genlab.cli
+    import genlab.cli.main
 
     run_dir = copy_run(finished_run, runs, "two")
     config = read_json(run_dir / "config.json")
@@ -209,8 +211,8 @@ def test_resuming_a_finished_run_of_two_processes_is_refused_before_any_starts(f
     def launched(*args, **kwargs):
         raise AssertionError("processes were started")
 
-    monkeypatch.setattr(genlab.cli, "train_on_processes", launched)
-    monkeypatch.setattr(genlab.cli, "start_detached", launched)
+    monkeypatch.setattr(genlab.cli.main, "train_on_processes", launched)
+    monkeypatch.setattr(genlab.cli.main, "start_detached", launched)
     for detach in ([], ["--detach"]):
         code, _, err = run_cli(capsys, "resume", "two", *detach, "--runs-dir", runs)
         assert code == 2 and err == "genlab: error: run two finished at step 60; extend it with --epochs or " \
@@ -416,7 +418,7 @@ async def test_the_cockpit_shows_broken_runs_and_carries_on(finished_run, runs):
 def test_the_cockpit_exits_non_zero_when_it_fails():
     import typer
 
-    from genlab.cli import run_app
+    from genlab.cli.main import run_app
 
     class Failed:
         return_code = 1
@@ -598,7 +600,7 @@ def test_another_user_sees_a_live_run_as_live_and_cannot_control_it():
     pid = status(run_dir)["pid"]
     try:
         def look() -> str:
-            from genlab.store import check_controllable, load_run
+            from genlab.run.store import check_controllable, load_run
 
             state = load_run(run_dir).state
             try:
@@ -621,8 +623,8 @@ def test_another_user_sees_a_live_run_as_live_and_cannot_control_it():
 
 KILLED_AFTER_CHECKPOINT = """
 import os, sys
-from genlab import checkpoint
-from genlab.train import execute
+from genlab.core import checkpoint
+from genlab.train.execute import execute
 real_save, calls = checkpoint.save, []
 def save(*args, **kwargs):
     path = real_save(*args, **kwargs)

@@ -1,10 +1,10 @@
-"""genlab.follow: bounded min/max history and the incremental reader of a run directory."""
+"""genlab.run.follow: bounded min/max history and the incremental reader of a run directory."""
 
 import json
 
 import numpy as np
 
-from genlab.follow import MinMaxSeries, RunFollower, ema
+from genlab.run.follow import MinMaxSeries, RunFollower, ema
 from scripted import make_run
 
 
@@ -45,7 +45,7 @@ def test_follower_reads_only_what_was_appended(tmp_path):
 
 
 def test_follower_starts_over_when_a_resume_cut_the_history(tmp_path):
-    from genlab.store import cut_events
+    from genlab.run.store import cut_events
 
     run = make_run(tmp_path, "r", "gan", steps=1000)
     f = RunFollower(run)
@@ -58,10 +58,10 @@ def test_follower_starts_over_when_a_resume_cut_the_history(tmp_path):
 def test_other_events_are_found_among_metric_lines_and_a_tricky_message_reads_right(tmp_path):
     """With metrics.bin, the follower picks the few non-metric lines out of a block without
     splitting it; a message that itself holds '"kind":"' makes it read that block line by line."""
-    from genlab.follow import RunFollower
+    from genlab.run.follow import RunFollower
 
     run = make_run(tmp_path, "r", "gan", steps=3000)
-    from genlab.sinks import JsonlSink
+    from genlab.run.sinks import JsonlSink
 
     sink = JsonlSink(run / "events.jsonl")
     sink.event({"t": 1.0, "step": 3000, "kind": "warning", "message": 'odd text: "kind":"eval" inside'})
@@ -79,8 +79,8 @@ def test_a_long_first_read_makes_the_same_buckets_as_row_by_row(tmp_path, monkey
     agree bucket for bucket, NaNs and spikes included."""
     import numpy as np
 
-    from genlab import follow
-    from genlab.follow import RunFollower
+    from genlab.run import follow
+    from genlab.run.follow import RunFollower
 
     run = make_run(tmp_path, "r", "gan", steps=4000)
     bulk = RunFollower(run, capacity=256)
@@ -101,10 +101,10 @@ def test_a_long_first_read_makes_the_same_buckets_as_row_by_row(tmp_path, monkey
 def test_the_events_index_gives_the_same_view_and_is_never_trusted_blindly(tmp_path):
     """events.idx lists the non-metric lines: a first read through it sees what a full scan
     sees; a garbage index, another writer's append and a resume's cut never make it lie."""
-    from genlab import events_index
-    from genlab.follow import RunFollower
-    from genlab.sinks import JsonlSink
-    from genlab.store import cut_events
+    from genlab.run import events_index
+    from genlab.run.follow import RunFollower
+    from genlab.run.sinks import JsonlSink
+    from genlab.run.store import cut_events
 
     def seen(run):
         v = RunFollower(run).poll()

@@ -3,7 +3,9 @@
 import torch
 import torch.nn.functional as F
 
-from genlab import models, speed
+from genlab import models
+
+from genlab.core import speed
 from genlab.models import gan_cpu
 
 aten = torch.ops.aten

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 import genlab
-from genlab import tags, train
+from genlab.run import tags
+from genlab.train.execute import execute as train
 from genlab.errors import UsageError
-from genlab.held import HeldDir
-from genlab.store import read_events, read_json
+from genlab.run.held import HeldDir
+from genlab.run.store import read_events, read_json
 
 from test_control import wait_until
 
@@ -117,8 +118,8 @@ def test_tags_refuse_a_run_that_is_a_link(runs):
 def test_sweep_worker_stops_when_its_directory_is_swapped(runs, capsys):
     import time
 
-    from genlab.sweep import SweepSpec, create_sweep
-    from genlab.sweep_worker import Worker
+    from genlab.sweep.spec import SweepSpec, create_sweep
+    from genlab.sweep.worker import Worker
 
     spec = SweepSpec(sweep_id="sw", model="vae", grid={"lr": [1e-3]}, trials=1, objective="test_is_nll",
                      created=time.time())

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from genlab import latent as lat
-from genlab.cli import app
-from genlab.latent_plot import TAB10
+from genlab.eval import latent as lat
+from genlab.cli.main import app
+from genlab.render.latent import TAB10
 from conftest import built_once
 
 runner = CliRunner()
@@ -85,7 +85,6 @@ def test_walks_between_latent_points(trained_runs, tmp_path):
     assert walk.shape == (5, 28, 28) and not np.array_equal(walk[0], walk[-1])
     # a walk's ends are its two latents: the first digit of each row is the first point drawn
     from genlab import models
-
     model = models.build("gan")
     z = lat.walks(model, 2, 4, torch.Generator().manual_seed(5))
     first = model.latent(2, torch.Generator().manual_seed(5))

@@ -7,11 +7,15 @@ import math
 
 import numpy as np
 
-from genlab import checkpoint, metrics_log, record
-from genlab.follow import RunFollower
-from genlab.record import RecordBudget, aggregate
-from genlab.store import cut_events, read_events
-from genlab.train import create, execute, prepare
+from genlab.core import checkpoint
+
+from genlab.run import metrics_log
+
+from genlab.run import record
+from genlab.run.follow import RunFollower
+from genlab.run.record import RecordBudget, aggregate
+from genlab.run.store import cut_events, read_events
+from genlab.train.execute import create, execute, prepare
 
 
 def test_the_budget_keeps_every_step_until_it_is_spent():

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import torch
 
-from genlab import checkpoint
-from genlab.store import list_runs, read_events, resolve_run
-from genlab.train import create, execute, prepare
+from genlab.core import checkpoint
+from genlab.run.store import list_runs, read_events, resolve_run
+from genlab.train.execute import create, execute, prepare
 from conftest import needs_mnist
 
 
@@ -40,8 +40,7 @@ def test_run_directory_is_complete(runs):
     assert {"state", "metrics", "samples", "eval", "checkpoint"} <= kinds
 
     # metrics.bin mirrors the metrics rows exactly, for fast opening
-    from genlab import metrics_log
-
+    from genlab.run import metrics_log
     cols, rows, n = metrics_log.read(run_dir)
     assert cols[:3] == ["step", "t", "epoch"] and set(cols[3:]) == {"d_loss", "g_loss", "d_real", "d_fake"}
     metric_events = [e for e in events if e["kind"] == "metrics"]
@@ -111,7 +110,7 @@ def test_resolve_run_by_prefix_and_latest(runs):
 
 def test_live_quality_of_gan_samples(runs):
     """GAN runs judge their samples as they train: FLD, class histogram, confident share."""
-    from genlab.follow import RunFollower
+    from genlab.run.follow import RunFollower
 
     run_dir, _ = short_run(runs, "gan", steps=60, quality_every_s=1e-6, quality_samples=500)
     events, _ = read_events(run_dir / "events.jsonl")

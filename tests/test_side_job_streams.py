@@ -15,8 +15,12 @@ import dataclasses
 import pytest
 import torch
 
-from genlab import checkpoint, models, train
-from genlab.store import read_events
+from genlab import models
+
+from genlab.core import checkpoint
+
+from genlab.train.execute import execute as train
+from genlab.run.store import read_events
 
 STEPS = 6
 SMALL = {"width": 16, "channels": 8, "layers": 2, "hidden": 64}  # small networks, where a model has the knob

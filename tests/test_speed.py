@@ -7,9 +7,11 @@ import os
 import torch
 from typer.testing import CliRunner
 
-from genlab import models, speed
-from genlab.cli import app
-from genlab.store import read_events
+from genlab import models
+
+from genlab.core import speed
+from genlab.cli.main import app
+from genlab.run.store import read_events
 
 runner = CliRunner()
 

@@ -19,10 +19,10 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
-from genlab import study as studies
-from genlab.cli import app
-from genlab.store import read_json
-from genlab.sweep import read_spec, state, workers
+from genlab.sweep.spec import study as studies
+from genlab.cli.main import app
+from genlab.run.store import read_json
+from genlab.sweep.spec import read_spec, state, workers
 
 SHORT = ["--max-steps", "20", "--hp", "hidden=32"]
 
@@ -224,8 +224,9 @@ def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypa
 
 
 def test_the_cures_recipe_gives_each_gan_its_cpu_preset_where_it_has_one():
-    from genlab import models, sweep_plan
-    from genlab.sweep import run_options
+    from genlab import models
+    from genlab.sweep.spec import plan as sweep_plan
+    from genlab.sweep.spec import run_options
 
     recipe = sweep_plan.RECIPES["cures"]
     spec = sweep_plan.build(None, sweep_id="c", grid=dict(recipe["grid"]), ranges={}, seeds=(0,), search=None,
@@ -244,7 +245,7 @@ def test_the_cures_recipe_gives_each_gan_its_cpu_preset_where_it_has_one():
 def test_a_sweep_whose_journal_is_unreadable_is_reported_as_such(runs, journal, reason):
     """A study.journal holding garbage, or nothing: `sweep show` says the sweep is unreadable in one
     line (exit 2), and `genlab runs` still lists it (it reads the sweep's own files, not Optuna's)."""
-    from genlab.sweep import SweepSpec, create_sweep
+    from genlab.sweep.spec import SweepSpec, create_sweep
 
     spec = SweepSpec(sweep_id="broken", model="vae", grid={"lr": [1e-3]}, trials=1, objective="test_is_nll",
                      created=time.time())
@@ -263,10 +264,10 @@ def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
     """`genlab sweep vae --grid lr=1e-3 --wait`: one trial, nothing to compare it with; the sweep
     ends with its figures and exit 0. (The worker is a stand-in that finishes the trial's run
     by hand: what is tested is the end of --wait.)"""
-    import genlab.cli_sweep
-    from genlab.store import atomic_write_json
-    from genlab.sweep import TRIALS, trial_run_id
-    from genlab.train import create, prepare
+    import genlab.cli.sweep
+    from genlab.run.store import atomic_write_json
+    from genlab.sweep.spec import TRIALS, trial_run_id
+    from genlab.train.execute import create, prepare
 
     def worker(sweep_dir, parallel):
         run_id = trial_run_id(sweep_dir.name, 0)
@@ -276,7 +277,7 @@ def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
         atomic_write_json(sweep_dir / TRIALS, {"trials": [{"number": 0, "run_id": run_id, "params": {"lr": 1e-3},
                                                            "state": "complete", "value": 123.4}], "t": time.time()})
 
-    monkeypatch.setattr(genlab.cli_sweep, "start_worker", worker)
+    monkeypatch.setattr(genlab.cli.sweep, "start_worker", worker)
     r = CliRunner().invoke(app, ["sweep", "vae", "--grid", "lr=1e-3", "--max-steps", "5", "--wait", "--name", "one",
                                  "--runs-dir", str(runs)])
     assert r.exit_code == 0, r.output

@@ -127,7 +127,7 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
     runs screen and compared: four legend entries and four sample grids on the screen."""
     name = f"genlab-cmp-{uuid.uuid4().hex[:8]}"
     tmux("new-session", "-d", "-s", name, "-x", "170", "-y", "50")
-    from genlab.train import create, execute, prepare
+    from genlab.train.execute import create, execute, prepare
 
     started = []
     try:
@@ -178,7 +178,7 @@ def test_a_sweep_is_a_group_on_the_runs_screen_and_opens_as_a_comparison(session
 def test_the_samples_history_in_a_terminal(session, runs):
     """A finished run with several saved grids: Left shows an older one ("k of n" in the pane's
     title), Home the first, End the newest again."""
-    from genlab.train import create, execute, prepare
+    from genlab.train.execute import create, execute, prepare
 
     assert execute(create(prepare("gan", runs_dir=runs, name="hist", max_steps=400, sample_every_s=0.3))) == "finished"
     grids = sorted(int(path.stem.split("-")[1]) for path in (runs / "hist" / "samples").glob("step-*.npy"))
@@ -200,8 +200,8 @@ def test_a_run_of_two_processes_in_the_cockpit(session, runs):
     diverge again at once) and the status bar shows the two processes and the rank the other
     waits for; `p` in the cockpit pauses both; a stop from the CLI ends the launcher and its
     ranks, with one checkpoint at the step they all stopped at."""
-    from genlab import checkpoint
-    from genlab.store import pid_alive, read_events
+    from genlab.core import checkpoint
+    from genlab.run.store import pid_alive, read_events
 
     env = {**os.environ, "GENLAB_OFFLINE": "1", "GENLAB_FAULT_NAN_STEP": "30", "GENLAB_FAULT_RANK": "1"}
     p = subprocess.run([str(GENLAB), "train", "vae", "--nproc", "2", "--detach", "--max-steps", "100000", "--hp", "hidden=64",

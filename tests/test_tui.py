@@ -366,7 +366,7 @@ async def test_walks_on_a_key_and_the_newest_cas(tmp_path):
     pane until End; a cgan's class pane shows the newest CAS from cas.json; a model without a
     latent says so."""
 
-    from genlab.data import read_bundled
+    from genlab.core.data import read_bundled
     from tui.widgets.class_histogram import ClassHistogram
 
     class WalkingSource(ScriptedSource):

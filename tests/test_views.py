@@ -9,9 +9,9 @@ from torch import nn
 from typer.testing import CliRunner
 
 from genlab import models
-from genlab.cli import app as cli
+from genlab.cli.main import app as cli
 from genlab.models.base import GenModel, adam
-from genlab.train import create, execute, prepare
+from genlab.train.execute import create, execute, prepare
 from genlab.view import Metric, Pane, View
 from scripted import make_run
 from test_tui import until

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from genlab import cadence
-from genlab.sinks import JsonlSink
-from genlab.store import read_events, read_json
-from genlab.train import create, execute, prepare
-from genlab.vitals import Vitals, line
+from genlab.train.execute import cadence
+from genlab.run.sinks import JsonlSink
+from genlab.run.store import read_events, read_json
+from genlab.train.execute import create, execute, prepare
+from genlab.run.vitals import Vitals, line
 from scripted import T0, make_run
 from test_compare_tui import mark_and_compare
 from test_tui import ScriptedSource, until
@@ -62,7 +62,7 @@ def test_the_trainer_writes_system_events_and_show_prints_them(tmp_path, monkeyp
     assert system and all(e["rss_mb"] > 10 and 0 <= e["cpu_percent"] and "gpu_util" not in e for e in system)
     assert read_json(run_dir / "status.json")["system"]["rss_mb"] > 10
     assert "system" not in (run_dir / "log.txt").read_text()  # vital signs are not log lines
-    from genlab.cli import main
+    from genlab.cli.main import main
 
     with pytest.raises(SystemExit):
         main(["show", "v", "--runs-dir", str(tmp_path)])

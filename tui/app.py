@@ -3,7 +3,7 @@
     genlab tui [--runs-dir DIR]     the runs screen
     genlab watch RUN                straight to one run's dashboard
 
-The app is a view and a remote control: it reads runs through genlab.follow, controls them
+The app is a view and a remote control: it reads runs through genlab.run.follow, controls them
 through their control channel, and starts them as detached processes. Quitting never stops a run.
 """
 

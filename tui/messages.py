@@ -1,6 +1,6 @@
 """Messages that carry data from background workers to the cockpit's widgets.
 
-Workers build these from the run directory (genlab.follow) and send them with ``post_message``,
+Workers build these from the run directory (genlab.run.follow) and send them with ``post_message``,
 which is safe from any thread. They hold plain data only: the worker never shares live objects.
 """
 

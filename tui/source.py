@@ -1,7 +1,7 @@
 """Where the cockpit's data comes from and where its commands go: the run directories.
 
-The cockpit never imports a model or holds training state. It reads runs through genlab.store
-and genlab.follow, sends pause/resume/stop through genlab.control, and launches or resumes runs
+The cockpit never imports a model or holds training state. It reads runs through genlab.run.store
+and genlab.run.follow, sends pause/resume/stop through genlab.run.control, and launches or resumes runs
 as detached `genlab` processes. A test injects a ``RunsSource`` with its own root and clock.
 """
 
@@ -18,12 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab import compare, control, sweep, tags, view, vitals
+from genlab import view
+
+from genlab.run import compare
+
+from genlab.run import control
+
+from genlab.sweep.spec import spec as sweep
+
+from genlab.run import tags
+
+from genlab.run import vitals
 from genlab.errors import GenlabError
-from genlab.follow import RunFollower, ema
-from genlab.schema import config_problem
-from genlab.store import effective_state, list_runs, read_checked, read_grid, resolve_run, runs_root
-from genlab.sweep import sweep_dirs
+from genlab.run.follow import RunFollower, ema
+from genlab.run.schema import config_problem
+from genlab.run.store import effective_state, list_runs, read_checked, read_grid, resolve_run, runs_root
+from genlab.sweep.spec import sweep_dirs
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
 from tui.priority import spawner
@@ -185,7 +195,7 @@ class Comparison:
         return [f.view.version for f in self.followers] != before
 
     def vital_signs(self) -> list[str]:
-        """The vital signs some run recorded (genlab.vitals.FIELDS' order)."""
+        """The vital signs some run recorded (genlab.run.vitals.FIELDS' order)."""
         have = {k for f in self.followers for k in f.view.vitals}
         return [key for key, _, _ in vitals.FIELDS if key in have]
 

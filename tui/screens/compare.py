@@ -1,7 +1,7 @@
 """Runs side by side: the metrics they share overlaid, one colour a run, each run's newest
 samples and (GANs) class histogram, and a table ranking them by their key metric.
 
-A thread worker follows every run (genlab.follow, through tui.source.Comparison) once a
+A thread worker follows every run (genlab.run.follow, through tui.source.Comparison) once a
 second and posts a snapshot; curves every few seconds, as on a dashboard. Enter on a run opens
 its dashboard, Esc comes back; quitting never touches a run.
 """
@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from genlab import vitals
+from genlab.run import vitals
 from tui.messages import CompareUpdated
 from tui.widgets.class_histogram import ClassHistogram
 from tui.screens.toggles import CurveToggles

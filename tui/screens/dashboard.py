@@ -1,6 +1,6 @@
 """One run's dashboard: the curves its model declares, the newest samples, status and events.
 
-A thread worker polls the run directory (genlab.follow) once a second and posts a snapshot
+A thread worker polls the run directory (genlab.run.follow) once a second and posts a snapshot
 when something changed, with the curves every few seconds (as often as a plot redraws: the
 cockpit shares the machine with the training it shows); the widgets only draw. Keys drive the
 run through its control channel; quitting or leaving never touches the run.

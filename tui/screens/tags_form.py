@@ -7,7 +7,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from genlab import tags
+from genlab.run import tags
 from genlab.errors import GenlabError
 
 

@@ -6,7 +6,7 @@ import time
 
 from textual.widgets import RichLog
 
-from genlab.sinks import event_line
+from genlab.run.sinks import event_line
 
 
 class EventLog(RichLog):

@@ -7,7 +7,7 @@ import numpy as np
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from genlab.render import SIZES, across_classes, layout, render
+from genlab.render.digits import SIZES, across_classes, layout, render
 
 
 class SamplesPane(Static):

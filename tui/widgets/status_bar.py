@@ -8,9 +8,9 @@ import time
 from rich.text import Text
 from textual.widget import Widget
 
-from genlab.sinks import fmt_duration, fmt_metrics
-from genlab.store import rank_trouble, slowest_rank
-from genlab.vitals import line as vitals_line
+from genlab.run.sinks import fmt_duration, fmt_metrics
+from genlab.run.store import rank_trouble, slowest_rank
+from genlab.run.vitals import line as vitals_line
 
 COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
            "crashed": "red", "failed": "red", "deleted": "red", "starting": "magenta", "stalled": "red",

@@ -1,0 +1,1 @@
+"""The typer commands: each parses options, calls one library function and prints."""

@@ -1,0 +1,340 @@
+"""``genlab sweep``: many runs from one command (genlab/sweep.py), and the sweep's subcommands.
+
+``genlab sweep MODEL ...`` is ``genlab sweep start MODEL ...``: the group sends whatever is not
+one of its subcommands to ``start``. Pausing, resuming and stopping a sweep are the top-level
+``pause``, ``resume`` and ``stop`` given a sweep id (they call :func:`control`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from genlab.cli.main import DataDir, RunsDir, AsJson, out, print_comparison
+from genlab.errors import GenlabError, UsageError
+
+
+class SweepGroup(TyperGroup):
+    """``genlab sweep MODEL`` and ``genlab sweep --recipe ...`` go to ``start``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+sweep_app = typer.Typer(
+    cls=SweepGroup, no_args_is_help=True, add_completion=False,
+    help="Many runs from one command, searched and pruned by Optuna: genlab sweep MODEL --grid lr=1e-4,1e-3 ... "
+         "(the same as 'genlab sweep start MODEL ...'); then show, resume and join. Pause, resume or stop a "
+         "whole sweep with 'genlab pause|resume|stop SWEEP'.")
+
+SweepRef = Annotated[str, typer.Argument(help="A sweep id, or a unique prefix of one.")]
+Parallel = Annotated[Optional[int], typer.Option("--parallel", help="Trials at once (default: the sweep's; 1 on a CPU).")]
+
+
+@sweep_app.command()
+def start(
+    model: Annotated[Optional[str], typer.Argument(help="The model (or --grid model=a,b, or --recipe).")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option("--grid", help="KEY=V1,V2,... every value tried (repeatable): lr, batch_size, model, a hyperparameter.")] = None,
+    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds, e.g. 0,1,2: every grid point once per seed.")] = None,
+    search: Annotated[Optional[str], typer.Option("--search", help="grid, random or tpe (default: grid; tpe with --range).")] = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", help="Trials of a random or TPE search (default 10).")] = None,
+    range_: Annotated[Optional[list[str]], typer.Option("--range", help="KEY=LOW:HIGH[:log|int|log-int] searched (repeatable), e.g. lr=1e-4:1e-2:log.")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="The metric to optimise (default: the model's key quality figure: FLD, IS-NLL, test NLL).")] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Stop trials whose quality is worse than the median of earlier trials at the same step.")] = False,
+    prune_every: Annotated[Optional[int], typer.Option("--prune-every", help="Steps between the quality checks the pruner compares (default 500).")] = None,
+    prune_startup: Annotated[int, typer.Option("--prune-startup", help="Trials that must finish before the pruner stops another.")] = 2,
+    parallel: Annotated[int, typer.Option("--parallel", help="Trials at once (each gets its share of the CPU's cores).")] = 1,
+    preset: Annotated[Optional[str], typer.Option(help="A preset every trial starts from (with a grid of models: where the model has it).")] = None,
+    hp: Annotated[Optional[list[str]], typer.Option("--hp", help="A hyperparameter every trial shares, KEY=VALUE (repeatable).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Each trial's epochs.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Each trial's steps.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Each trial's time budget in minutes of training.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    amp: Annotated[str, typer.Option(help="Mixed precision for every trial: off or bf16.")] = "off",
+    quality_every: Annotated[Optional[float], typer.Option("--quality-every", help="Seconds between each trial's live quality checks.")] = None,
+    recipe: Annotated[Optional[str], typer.Option("--recipe", help="A ready-made sweep: cures (gan, dcgan, wgan-gp, cgan for the same time).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="The sweep id (default: sweep-<time>-<model>).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Run a sweep of more trials than the limit (50; GENLAB_SWEEP_MAX_TRIALS).")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Stay until the sweep ends, then print the comparison (a recipe always does).")] = False,
+    data_dir: DataDir = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Start a sweep: print its id and its trials, start its worker detached, and return."""
+    from genlab.sweep.spec import plan as sweep_plan
+    from genlab.config import parse_hp
+    from genlab.run.store import runs_root
+    from genlab.sweep.spec import create_sweep, new_sweep_id, parse_grid, parse_range, parse_seeds
+
+    grid_ = parse_grid(grid)
+    if recipe is not None:
+        if recipe not in sweep_plan.RECIPES:
+            raise UsageError(f"unknown --recipe {recipe!r}; choose from {', '.join(sweep_plan.RECIPES)}")
+        if model is not None or grid_:
+            raise UsageError(f"--recipe {recipe} chooses its models: give no MODEL and no --grid")
+        if max_minutes is None and max_steps is None and epochs is None:
+            raise UsageError(f"--recipe {recipe} trains each model for the same time: give --max-minutes M")
+        grid_ = dict(sweep_plan.RECIPES[recipe]["grid"])
+        preset = preset or (sweep_plan.RECIPES[recipe]["preset"] if resolved_device(device) == "cpu" else None)
+        wait = True
+    if max_minutes is not None and epochs is None and max_steps is None:
+        epochs = 1000  # a time budget alone: the time decides, not the default epochs
+    root = runs_root(runs_dir)
+    label = recipe or model or "models"
+    run = {"hp": parse_hp(hp), "preset": preset, "epochs": epochs, "max_steps": max_steps,
+           "max_minutes": max_minutes, "device": device, "amp": amp,
+           "data_dir": str(data_dir) if data_dir else None}
+    if quality_every is not None:
+        run["quality_every_s"] = quality_every
+    spec = sweep_plan.build(
+        model, sweep_id=new_sweep_id(label, name, root), grid=grid_, ranges=parse_range(range_),
+        seeds=parse_seeds(seeds), search=search, trials=trials, objective=objective, prune=prune,
+        prune_every=prune_every, prune_startup=prune_startup, parallel=parallel, run=run, yes=yes, recipe=recipe)
+    sweep_dir = create_sweep(root, spec)
+    describe(spec)
+    start_worker(sweep_dir, parallel)
+    if wait:
+        follow(root, sweep_dir)
+
+
+def resolved_device(device: str) -> str:
+    from genlab.core.device import resolve
+
+    return resolve(device).type
+
+
+def describe(spec) -> None:
+    what = f"{spec.search} search of {spec.trials} trials" if spec.search != "grid" else f"grid of {spec.trials} trials"
+    lengths = ("max_minutes",) if spec.run.get("max_minutes") else ("epochs", "max_steps")  # a budget decides alone
+    length = ", ".join(f"{k.replace('_', ' ')} {spec.run[k]:g}" for k in lengths if spec.run.get(k) is not None)
+    out.print(f"sweep {spec.sweep_id}: {spec.model or 'models ' + ','.join(map(str, spec.grid['model']))}, {what}"
+              f"{', ' + length if length else ''}, {spec.parallel} at a time; objective {spec.objective} "
+              f"({'lower' if spec.direction == 'minimize' else 'higher'} is better)"
+              + (f", pruned at the median every {spec.prune_every:,} steps" if spec.prune else ""), soft_wrap=True)
+    if spec.search == "grid":
+        for point in spec.grid_points()[:20]:  # Optuna's GridSampler runs them in an order of its own
+            out.print("  " + " ".join(f"{k}={v}" for k, v in point.items()), soft_wrap=True)
+        if spec.trials > 20:
+            out.print(f"  ... and {spec.trials - 20} more")
+    else:
+        for key, values in spec.grid.items():
+            out.print(f"  {key}: one of {', '.join(map(str, values))}")
+        for key, r in spec.ranges.items():
+            out.print(f"  {key}: {r.low:g} to {r.high:g}{' (log)' if r.log else ''}{' (whole numbers)' if r.integer else ''}")
+
+
+def start_worker(sweep_dir: Path, parallel: int) -> None:
+    """Start a worker detached and wait until it reports (or dies). A sweep whose journal cannot
+    be read is refused first, in one line (the worker would only fail on it)."""
+    from genlab.sweep.spec import study
+    from genlab.sweep.spec import WORKERS, read_spec
+    from genlab.sweep.worker import spawn_worker
+
+    study.load(sweep_dir, read_spec(sweep_dir), for_search=False)  # UsageError when unreadable
+    proc = spawn_worker(sweep_dir, parallel)
+    home = sweep_dir / WORKERS / f"{__import__('socket').gethostname()}-{proc.pid}"
+    deadline = time.monotonic() + 120
+    while not (home / "status.json").exists():
+        if proc.poll() is not None:
+            tail = (sweep_dir / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise GenlabError(f"the sweep worker exited with code {proc.returncode}: {tail[0]}")
+        if time.monotonic() > deadline:
+            raise GenlabError(f"the sweep worker (pid {proc.pid}) has not started after 120s; see {sweep_dir / 'log.txt'}")
+        time.sleep(0.1)
+    sid = sweep_dir.name
+    out.print(f"sweep {sid}: worker pid {proc.pid} in the background; log: {sweep_dir / 'log.txt'}", soft_wrap=True)
+    out.print(f"  watch:   genlab sweep show {sid}   |   genlab runs   |   genlab tui", soft_wrap=True)
+    out.print(f"  control: genlab pause {sid}   genlab resume {sid}   genlab stop {sid}   genlab sweep join {sid}", soft_wrap=True)
+
+
+def follow(root: Path, sweep_dir: Path) -> None:
+    """Print each trial as it ends, until the sweep does; then the comparison of its runs."""
+    from genlab.run import compare as cmp
+    from genlab.sweep.spec import read_spec, read_trials, state
+
+    spec, said = read_spec(sweep_dir), {}
+    try:
+        while True:
+            trials = read_trials(sweep_dir)
+            for t in trials:
+                if said.get(t["number"]) != t.get("state") and t.get("state") != "waiting":
+                    said[t["number"]] = t.get("state")
+                    value = f" {spec.objective} {t['value']:.4g}" if t.get("value") is not None else ""
+                    out.print(time.strftime("%H:%M:%S ") + f"trial {t['number']} {t.get('state')}{value} "
+                              f"(run {t.get('run_id')})", soft_wrap=True)
+            now = state(sweep_dir, spec, trials)
+            if now not in ("running", "paused", "stopping"):
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        out.print(f"\nthe sweep goes on in the background: genlab sweep show {sweep_dir.name}")
+        raise typer.Exit(130)
+    out.print(f"sweep {sweep_dir.name} {now}")
+    from genlab.sweep.spec import trial_runs
+
+    paths = trial_runs(root, sweep_dir)
+    if len(paths) > 1:
+        print_comparison(*cmp.compare(paths))
+    elif paths:  # a sweep of one trial: nothing to compare it with, its own figures
+        print_comparison([], [cmp.summarise(paths[0])])
+    print_trials(sweep_dir)
+
+
+@sweep_app.command()
+def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
+    """A sweep's trials, best first: parameters, state, objective, run; and its workers."""
+    from genlab.run.store import runs_root
+    from genlab.sweep.spec import resolve_sweep
+
+    sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
+    refresh(sweep_dir)
+    if as_json:
+        from genlab.sweep.spec import read_spec, read_trials, ranked, summary, workers
+
+        spec = read_spec(sweep_dir)
+        print(json.dumps({**summary(sweep_dir), "spec": spec.to_json(), "workers": workers(sweep_dir),
+                          "trials": ranked(read_trials(sweep_dir), spec.direction)}, indent=2))
+        return
+    print_trials(sweep_dir)
+
+
+def refresh(sweep_dir: Path) -> None:
+    """trials.json from the study itself, when no worker keeps it (after a kill)."""
+    from genlab.sweep.spec import live_workers, read_spec
+
+    if not live_workers(sweep_dir):
+        from genlab.sweep.spec import study
+        study.snapshot(sweep_dir, study.load(sweep_dir, read_spec(sweep_dir), for_search=False))
+
+
+def print_trials(sweep_dir: Path) -> None:
+    from genlab.run.sinks import fmt_duration
+    from genlab.sweep.spec import ranked, read_spec, read_trials, summary, workers
+
+    spec, s = read_spec(sweep_dir), summary(sweep_dir)
+    trials = ranked(read_trials(sweep_dir), spec.direction)
+    c = s["counts"]
+    out.print(f"[bold]sweep {spec.sweep_id}[/]  {s['model']}  {spec.search}  [bold]{s['state']}[/]  "
+              f"{c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed, {c['running']} running of {spec.trials}; "
+              f"objective {spec.objective} ({'lower' if spec.direction == 'minimize' else 'higher'} is better)",
+              soft_wrap=True)
+    keys = list(dict.fromkeys(k for t in trials for k in t.get("params", {})))
+    table = Table(title_justify="left")
+    for col in ("trial", "run", "state", *keys, spec.objective, "note"):
+        table.add_column(col, no_wrap=col != "note", justify="right" if col == "trial" else "left")
+    for t in trials:
+        params = t.get("params", {})
+        value = t.get("value")
+        table.add_row(str(t.get("number")), t.get("run_id") or "-", t.get("state", "?"),
+                      *(fmt_param(params.get(k)) for k in keys),
+                      f"{value:.4g}" if isinstance(value, (int, float)) else "-", t.get("reason") or "")
+    if out.is_terminal:
+        out.print(table)
+    else:  # a pipe or a file: whole values, however wide (Rich would cut the table to 80 columns)
+        wide = Console(file=out.file, width=100_000, highlight=False, no_color=True)
+        wide.print(table, width=wide.measure(table).maximum, soft_wrap=False)
+    for w in workers(sweep_dir):
+        wall = max(1e-9, (w.get("heartbeat") or time.time()) - (w.get("started") or time.time()))
+        out.print(f"  worker {w['name']}: {w.get('state')}{'' if w['live'] else ' (gone)'}, "
+                  f"{w.get('parallel', 1)} at a time, its own CPU {w.get('cpu_s', 0):.1f} s in {fmt_duration(wall)} "
+                  f"({100 * w.get('cpu_s', 0) / wall:.1f}% of a core)", soft_wrap=True)
+
+
+def fmt_param(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+@sweep_app.command(name="resume")
+def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
+    """Continue a sweep whose worker was stopped or killed.
+
+    Finished trials are not run again; interrupted ones resume from their checkpoints."""
+    from genlab.run.store import runs_root
+    from genlab.sweep.spec import resolve_sweep
+
+    control(resolve_sweep(runs_root(runs_dir), sweep), "resume", parallel=parallel)
+
+
+@sweep_app.command()
+def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
+    """Start another worker on a sweep, here or on another machine sharing the runs directory.
+
+    Optuna's storage gives each worker different trials."""
+    from genlab.run.store import runs_root
+    from genlab.sweep.spec import read_spec, resolve_sweep, state
+
+    sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
+    spec = read_spec(sweep_dir)
+    if parallel is not None and parallel < 1:
+        raise UsageError(f"--parallel must be at least 1, got {parallel}")
+    if state(sweep_dir, spec) == "finished":
+        raise UsageError(f"sweep {sweep_dir.name} is finished: every trial has run")
+    start_worker(sweep_dir, parallel or spec.parallel)
+
+
+def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:
+    """``genlab pause|resume|stop SWEEP``: what the sweep is wanted to do, which its workers pass
+    on to every trial they run; a resume with no live worker starts one."""
+    from genlab.sweep.spec import live_workers, read_spec, set_wanted, state
+
+    spec = read_spec(sweep_dir)
+    if parallel is not None and parallel < 1:
+        raise UsageError(f"--parallel must be at least 1, got {parallel}")
+    now = state(sweep_dir, spec)
+    if now == "finished":
+        raise UsageError(f"sweep {sweep_dir.name} is finished: nothing to {command}")
+    set_wanted(sweep_dir, {"pause": "pause", "stop": "stop", "resume": "run"}[command])
+    if command == "resume":
+        if live_workers(sweep_dir):
+            out.print(f"sweep {sweep_dir.name} running (its workers resume its paused trials)")
+        else:
+            start_worker(sweep_dir, parallel or spec.parallel)
+        return
+    if not live_workers(sweep_dir):
+        out.print(f"sweep {sweep_dir.name} {'stopped' if command == 'stop' else 'has no live worker'}: "
+                  f"continue it with genlab sweep resume {sweep_dir.name}")
+        return
+    goal = ("paused",) if command == "pause" else ("stopped",)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if command == "stop" and not live_workers(sweep_dir):
+            break
+        if command == "pause" and all_paused(sweep_dir):
+            break
+        time.sleep(0.2)
+    else:
+        raise GenlabError(f"sweep {sweep_dir.name} has not confirmed the {command} after {wait:g}s")
+    out.print(f"sweep {sweep_dir.name} {goal[0]}: " + (f"continue it with genlab resume {sweep_dir.name}"))
+
+
+def all_paused(sweep_dir: Path) -> bool:
+    """Every trial the live workers run is paused (or ended)."""
+    from genlab.run.launch import read_status
+    from genlab.run.store import effective_state
+    from genlab.sweep.spec import live_workers, read_trials
+
+    numbers = {n for w in live_workers(sweep_dir) for n in w.get("trials", [])}
+    runs = {t["number"]: t.get("run_id") for t in read_trials(sweep_dir)}
+    for n in numbers:
+        run_dir = sweep_dir.parent / (runs.get(n) or "")
+        if runs.get(n) and effective_state(read_status(run_dir), run_dir) in ("running", "starting"):
+            return False
+    return True
+
+
+def run_or_sweep(ref: str, runs_dir: Path | None) -> Path | None:
+    """The sweep ``ref`` names, if it names one (pause, resume and stop take runs or sweeps)."""
+    from genlab.run.store import runs_root
+    from genlab.sweep.spec import find_sweep
+
+    return find_sweep(runs_root(runs_dir), ref)

@@ -1,0 +1,97 @@
+"""Checkpoints: one plain dict, written atomically with a checksum, read with ``weights_only=True``.
+
+    {"format": 1, "step", "epoch", "config",
+     "models": {name: state_dict}, "optimizers": {name: state_dict},
+     "rng": genlab.core.streams.state(), "data": Batches.state(),
+     "fixed_latent": tensor}
+
+``checkpoints/step-XXXXXXXX.pt`` sits beside ``step-XXXXXXXX.pt.sha256``; the last ``keep`` are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import torch
+
+from genlab.config import RunConfig
+from genlab.errors import GenlabError
+from genlab.run.store import atomic_write_bytes
+
+FORMAT = 1
+
+
+def path_for(run_dir: Path, step: int) -> Path:
+    return run_dir / "checkpoints" / f"step-{step:08d}.pt"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def save(run_dir: Path, ckpt: dict, keep: int = 3) -> Path:
+    """Write ``ckpt`` atomically with its SHA-256 beside it, then drop all but the newest ``keep``."""
+    path = path_for(run_dir, int(ckpt["step"]))
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(path.with_name(path.name + ".sha256"), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+        old.with_name(old.name + ".sha256").unlink(missing_ok=True)
+    return path
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / "checkpoints").glob("step-*.pt"))
+
+
+def load(path: Path, map_location="cpu") -> dict:
+    """Verify the checksum, then load with ``weights_only=True``; GenlabError if anything is off."""
+    import pickle
+    import warnings
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise GenlabError(f"{path}: cannot read ({e.strerror})") from None
+    sums = path.with_name(path.name + ".sha256")
+    try:
+        expected = sums.read_bytes()[:200].decode("ascii", errors="replace").strip()
+    except FileNotFoundError:
+        expected = None  # killed between writing the checkpoint and its sum: the rename made it whole
+    except OSError as e:
+        raise GenlabError(f"{sums}: cannot read ({e.strerror})") from None
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise GenlabError(f"{path}: checksum mismatch (truncated or corrupt)")
+    try:
+        with warnings.catch_warnings():  # (torch warns of a pickle protocol it may not read: the error says it all)
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # what weights_only refuses (code, objects) and garbage: torch's page of text, in a line
+        raise GenlabError(f"{path}: not a genlab checkpoint (it holds more than tensors and plain data; "
+                          "nothing in it was run)") from None
+    except Exception as e:  # a torn zip archive raises RuntimeError: its first sentence says what
+        first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:200]
+        raise GenlabError(f"{path}: cannot load ({e.__class__.__name__}: {first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise GenlabError(f"{path}: not a genlab checkpoint (format {FORMAT})")
+    return ckpt
+
+
+def newest_good(run_dir: Path, map_location="cpu", on_bad=None) -> tuple[Path, dict] | None:
+    """The newest checkpoint that verifies and loads; ``on_bad(path, error)`` hears of the others."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            return path, load(path, map_location)
+        except GenlabError as e:
+            if on_bad:
+                on_bad(path, str(e))
+    return None
+
+
+def config_of(ckpt: dict) -> RunConfig:
+    """The configuration that produced a checkpoint's weights (any format genlab wrote)."""
+    return RunConfig.from_json(ckpt["config"])[0]

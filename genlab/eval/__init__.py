@@ -1,0 +1,1 @@
+"""Judging trained models: quality figures, the digit classifier, CAS, anomaly scores, latent maps."""

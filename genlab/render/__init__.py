@@ -1,0 +1,1 @@
+"""Digits and plots drawn as text or images."""

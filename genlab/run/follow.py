@@ -1,0 +1,530 @@
+"""Follow a run directory as it grows: what the cockpit (and any other viewer) reads.
+
+A :class:`RunFollower` keeps offsets into events.jsonl and metrics.bin and, at each ``poll()``,
+reads only what was appended since. Metric histories live in :class:`MinMaxSeries`, a fixed
+number of buckets that keep each bucket's minimum and maximum (spikes never vanish) and merge
+pairwise as the run grows, so memory stays flat however long a run gets. Nothing here imports
+torch or Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genlab.run import events_index
+
+from genlab.run import metrics_log
+
+from genlab.run import schema
+from genlab.run.store import effective_state, read_checked, read_grid
+
+METRICS_MARK = b'"kind":"metrics"'
+OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
+CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
+LATENT_FILE = "latent.npz"  # written by genlab/side_jobs.py (this module imports no torch)
+CAS_FILE = "cas.json"  # the newest Classification Accuracy Score, written by `genlab eval --cas`
+MAX_HISTORY = 10_000  # sample grids (and class histograms) a follower lists
+BULK_ROWS = 50_000  # a first read of more metric rows than this buckets them in one pass
+
+
+def line_at(block: bytes, at: int) -> bytes:
+    """The whole line of ``block`` that holds byte ``at``."""
+    start = block.rfind(b"\n", 0, at) + 1
+    end = block.find(b"\n", at)
+    return block[start:] if end < 0 else block[start:end]
+
+
+class MinMaxSeries:
+    """At most ``capacity`` buckets of ``width`` steps each (a power of two); per bucket the
+    minimum, maximum, sum and count of the values that fell in it."""
+
+    def __init__(self, capacity: int = 1024):
+        self.capacity, self.width = capacity, 1
+        self.idx = np.empty(0, np.int64)
+        self.lo = np.empty(0)
+        self.hi = np.empty(0)
+        self.sum = np.empty(0)
+        self.cnt = np.empty(0, np.int64)
+        self.last: float | None = None
+        self.last_step = 0
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def extend(self, steps, values) -> None:
+        steps = np.asarray(steps, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        ok = np.isfinite(values)
+        steps, values = steps[ok], values[ok]
+        if not len(steps):
+            return
+        self.last, self.last_step = float(values[-1]), int(steps[-1])
+        self._widen_for(steps)
+        self._append(steps // self.width, values, values, values, np.ones(len(values), np.int64))
+        while len(self.idx) > self.capacity:
+            self.width *= 2
+            self._regroup(self.idx // 2)
+
+    def load(self, idx, width: int, lo, hi, total, count, last: float, last_step: int) -> None:
+        """Buckets made elsewhere (RunFollower's bulk load), into an empty series."""
+        self.idx, self.width = np.asarray(idx, np.int64), width
+        self.lo, self.hi, self.sum, self.cnt = lo.copy(), hi.copy(), total.copy(), np.asarray(count, np.int64)
+        self.last, self.last_step = last, last_step
+        while len(self.idx) > self.capacity:
+            self.width *= 2
+            self._regroup(self.idx // 2)
+
+    def _widen_for(self, steps: np.ndarray) -> None:
+        """Before a large append: widen the buckets at once to what the new steps will need, so
+        a million rows are grouped in one pass rather than halved a dozen times."""
+        first = int(self.idx[0]) * self.width if len(self.idx) else int(steps.min())
+        width = self.width
+        while (int(steps.max()) - first) // width + 1 > self.capacity:
+            width *= 2
+        if width != self.width:
+            factor, self.width = width // self.width, width
+            if len(self.idx):
+                self._regroup(self.idx // factor)
+
+    def extend_buckets(self, steps, lo, hi, total, count) -> None:
+        """Rows that each stand for several steps (an aggregated record: genlab/record.py):
+        their minimum, maximum, sum and count go into the buckets as they are."""
+        steps = np.asarray(steps, dtype=np.int64)
+        lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        total, count = np.asarray(total, dtype=np.float64), np.asarray(count, dtype=np.float64)
+        ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(total) & (count >= 1)
+        steps, lo, hi, total, count = steps[ok], lo[ok], hi[ok], total[ok], count[ok].astype(np.int64)
+        if not len(steps):
+            return
+        self.last, self.last_step = float(total[-1] / count[-1]), int(steps[-1])
+        self._widen_for(steps)
+        self._append(steps // self.width, lo, hi, total, count)
+        while len(self.idx) > self.capacity:
+            self.width *= 2
+            self._regroup(self.idx // 2)
+
+    def _append(self, idx, lo, hi, s, cnt) -> None:
+        self.idx = np.concatenate([self.idx, idx])
+        self.lo = np.concatenate([self.lo, lo])
+        self.hi = np.concatenate([self.hi, hi])
+        self.sum = np.concatenate([self.sum, s])
+        self.cnt = np.concatenate([self.cnt, cnt])
+        self._regroup(self.idx)
+
+    def _regroup(self, idx) -> None:
+        """Merge consecutive entries that share a bucket index (idx is non-decreasing)."""
+        if len(idx) == 0:
+            return
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        self.idx = idx[starts]
+        self.lo = np.minimum.reduceat(self.lo, starts)
+        self.hi = np.maximum.reduceat(self.hi, starts)
+        self.sum = np.add.reduceat(self.sum, starts)
+        self.cnt = np.add.reduceat(self.cnt, starts)
+
+    def centres(self) -> np.ndarray:
+        """Each bucket's middle step; the last (still filling) bucket sits at the newest step."""
+        c = self.idx * self.width + (self.width - 1) / 2
+        c[-1] = self.last_step
+        return c
+
+    def coarse(self, max_buckets: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(centres, lo, hi, sum, count), merged down to at most ``max_buckets`` buckets (a plot
+        never needs more buckets than it has columns), still keeping every minimum and maximum."""
+        x, lo, hi, s, n = self.centres(), self.lo, self.hi, self.sum, self.cnt
+        if max_buckets and len(x) > max_buckets:
+            f = -(-len(x) // max_buckets)
+            starts = np.arange(0, len(x), f)
+            ends = np.minimum(starts + f, len(x)) - 1
+            x = (x[starts] + x[ends]) / 2
+            x[-1] = self.last_step
+            lo, hi = np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts)
+            s, n = np.add.reduceat(s, starts), np.add.reduceat(n, starts)
+        return x, lo, hi, s, n
+
+    def envelope(self, max_buckets: int | None = None) -> tuple[list[float], list[float]]:
+        """x, y points tracing each bucket's minimum then maximum: a line that keeps spikes."""
+        if not len(self.idx):
+            return [], []
+        x, lo, hi, _, _ = self.coarse(max_buckets)
+        ys = np.empty(2 * len(x))
+        ys[0::2], ys[1::2] = lo, hi
+        return np.repeat(x, 2).tolist(), ys.tolist()
+
+    def means(self, max_buckets: int | None = None) -> tuple[list[float], list[float]]:
+        if not len(self.idx):
+            return [], []
+        x, _, _, s, n = self.coarse(max_buckets)
+        return x.tolist(), (s / n).tolist()
+
+
+def ema(values: list[float], alpha: float = 0.1) -> list[float]:
+    """Exponential moving average (bias-corrected at the start)."""
+    out, avg, weight = [], 0.0, 0.0
+    for v in values:
+        avg = (1 - alpha) * avg + alpha * v
+        weight = (1 - alpha) * weight + alpha
+        out.append(avg / weight)
+    return out
+
+
+@dataclass
+class RunView:
+    """What a viewer needs of one run at one moment (plain data, safe to hand to another thread)."""
+
+    run_id: str
+    path: Path
+    config: dict = field(default_factory=dict)
+    status: dict = field(default_factory=dict)
+    state: str = "unknown"
+    series: dict[str, MinMaxSeries] = field(default_factory=dict)
+    times: MinMaxSeries | None = None  # unix time by step: curves against wall time
+    evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)  # the newest notable events, oldest first
+    sample: np.ndarray | None = None
+    sample_step: int | None = None
+    latest: dict = field(default_factory=dict)
+    class_hist: list[float] | None = None  # the newest class histogram of generated digits
+    latent: dict | None = None  # a VAE's newest latent map: points N×2, labels, step, how
+    cas: dict | None = None  # a conditional model's newest CAS (cas.json): cas, real, step, n
+    vitals: dict = field(default_factory=dict)  # vital sign -> [(step, value)] from system events
+    grids: list = field(default_factory=list)  # (step, .npy path) of every sample grid, oldest first
+    class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
+    problem: str | None = None  # what is wrong with the directory, if anything
+    version: int = 0  # bumped whenever anything above changed
+
+
+class RunFollower:
+    """Incremental reader of one run directory. ``poll()`` never raises for a broken run: it
+    reports the problem in ``view.problem`` and carries on with what it has."""
+
+    def __init__(self, run_dir: Path, capacity: int = 1024, keep_events: int = 200, clock=time.time):
+        self.path, self.capacity, self.clock = Path(run_dir), capacity, clock
+        self.keep_events = keep_events
+        self.reset()
+
+    def reset(self) -> None:
+        self.view = RunView(self.path.name, self.path)
+        self._events = deque(maxlen=self.keep_events)
+        self.offset, self.rows, self.inode = 0, 0, None
+        self.mtimes = {}  # a new view reads the side files again
+        self.cols: list[str] | None = None  # metrics.bin's columns as last read
+        self.skipped_lines = 0
+        self.use_bin = (self.path / metrics_log.HEADER).exists()
+
+    # ------------------------------------------------------------------ reading
+
+    def poll(self) -> RunView:
+        v = self.view
+        changed = False
+        if not self.path.is_dir():
+            if v.problem != "the run directory was deleted":
+                v.problem, changed = "the run directory was deleted", True
+            v.state = "deleted"
+            return self._done(changed)
+        problems = []
+        if not v.config:
+            v.config, problem = read_checked(self.path / "config.json", schema.config_problem)
+            if problem:
+                problems.append(problem)
+            changed = True
+        status, problem = read_checked(self.path / "status.json", schema.status_problem)
+        if problem:
+            problems.append(problem)
+        elif status != v.status:
+            v.status, changed = status, True
+        state = effective_state(v.status, self.path, now=self.clock()) if v.status else "unknown"
+        if state != v.state:
+            v.state, changed = state, True
+        changed |= self._read_events(problems)
+        changed |= self._read_latent()
+        changed |= self._read_cas()
+        if self.use_bin or (self.path / metrics_log.HEADER).exists():
+            self.use_bin = True
+            changed |= self._read_bin()
+        problem = "; ".join(problems) or None
+        if problem != v.problem:
+            v.problem, changed = problem, True
+        return self._done(changed)
+
+    def _done(self, changed: bool) -> RunView:
+        if changed:
+            self.view.version += 1
+        return self.view
+
+    def _read_events(self, problems: list[str]) -> bool:
+        path = self.path / "events.jsonl"
+        try:
+            st = path.stat()
+            if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
+                self.reset()  # rewritten (a resume cut it): start over
+                self.view.config, _ = read_checked(self.path / "config.json", schema.config_problem)
+            self.inode = st.st_ino
+            if st.st_size == self.offset:
+                return False
+            f = open(path, "rb")
+        except OSError as e:
+            problems.append(f"events.jsonl: {e.strerror or e}")
+            return False
+        metric_rows, newest_grid, any_read = [], None, False
+        if self.offset == 0 and self.use_bin:  # a first read: the index lists the non-metric lines
+            listed = events_index.read(self.path, st.st_size)
+            if listed is not None:
+                for e in listed[0]:
+                    if e["kind"] == "samples":
+                        newest_grid = self._grid(e)
+                    else:
+                        self._event(e)
+                self.offset, any_read = listed[1], True
+        with f:
+            f.seek(self.offset)
+            while True:  # in blocks, so a long history never sits in memory whole
+                data = f.read(CHUNK)
+                end = data.rfind(b"\n") + 1  # a torn last line waits for its end
+                if not end:
+                    if len(data) == CHUNK:  # one line longer than a block: no event is that long
+                        skipped = self._skip_line(f)
+                        if skipped:
+                            any_read = True
+                            self.skipped_lines += 1
+                            continue
+                    break
+                any_read = True
+                self.offset += end
+                newest_grid = self._parse(data[:end], metric_rows) or newest_grid
+                if end < len(data):
+                    f.seek(self.offset)
+                if len(data) < CHUNK:
+                    break
+        v = self.view
+        if newest_grid is not None:
+            self._load_sample(newest_grid)
+        if metric_rows:
+            keys = metrics_log.metric_names(metrics_log.layout(
+                [k for k in metric_rows[-1] if k not in metrics_log.NOT_METRICS], False))
+            steps = [r["step"] for r in metric_rows]
+            if any(metrics_log.COUNT in r for r in metric_rows):  # an aggregated record
+                cols = metrics_log.layout(keys, True)
+                rows = np.array([metrics_log.row_of(r, cols) for r in metric_rows], dtype=np.float64)
+                self._extend(cols, rows)
+            else:
+                self._times().extend(steps, [schema.number(r.get("t")) for r in metric_rows])
+                for k in keys:
+                    self._series(k).extend(steps, [schema.number(r.get(k)) for r in metric_rows])
+            v.latest.update({k: schema.number(metric_rows[-1].get(k)) for k in keys})
+        v.events = list(self._events)
+        if self.skipped_lines:
+            problems.append(f"events.jsonl: skipped {self.skipped_lines} line(s) over {CHUNK >> 20} MiB")
+        return any_read
+
+    def _skip_line(self, f) -> bool:
+        """Move past the line at ``self.offset`` (over CHUNK bytes long) if its end has been
+        written; False while it has not (it is skipped once it has)."""
+        pos = self.offset + CHUNK
+        f.seek(pos)
+        while True:
+            data = f.read(1 << 20)
+            if not data:
+                f.seek(self.offset)
+                return False
+            nl = data.find(b"\n")
+            if nl >= 0:
+                self.offset = pos + nl + 1
+                f.seek(self.offset)
+                return True
+            pos += len(data)
+
+    def _parse(self, block: bytes, metric_rows: list) -> dict | None:
+        """Handle the whole lines in ``block``; returns the newest samples event, if any.
+
+        With metrics.bin in use, the metric lines (nearly all of them) are not even split out:
+        every other event is found by its ``"kind":"`` (spaces allowed; a metric line holds no
+        other kind) and parsed alone, each line once however often it matches."""
+        if self.use_bin:
+            starts = dict.fromkeys(block.rfind(b"\n", 0, m.start()) + 1 for m in OTHER_KIND.finditer(block))
+            return self._parse_lines((line_at(block, at) for at in starts), metric_rows)
+        return self._parse_lines(block.split(b"\n"), metric_rows)
+
+    def _parse_lines(self, lines, metric_rows: list) -> dict | None:
+        newest_grid = None
+        for line in lines:
+            if not line:
+                continue
+            if METRICS_MARK in line and self.use_bin:
+                continue  # metrics.bin has them, far cheaper to read
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if not schema.event_ok(e):
+                continue
+            kind = e["kind"]
+            if kind == "metrics":
+                metric_rows.append(e)
+            elif kind == "samples":
+                newest_grid = self._grid(e)  # only the newest grid is loaded: the others are listed
+            else:
+                self._event(e)
+        return newest_grid
+
+    mtimes: dict  # side files (latent.npz, cas.json): the mtime each was last read at
+
+    def _changed(self, name: str) -> Path | None:
+        """The run's side file ``name`` if it changed since it was last read (else None)."""
+        path = self.path / name
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        if self.mtimes.get(name) == mtime:
+            return None
+        self.mtimes[name] = mtime
+        return path
+
+    def _read_latent(self) -> bool:
+        """A VAE's newest latent map (latent.npz, replaced at each held-out evaluation)."""
+        path = self._changed(LATENT_FILE)
+        if path is None:
+            return False
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                points, labels = z["points"], z["labels"]
+                if points.ndim != 2 or points.shape[1] != 2 or len(labels) != len(points):
+                    return False
+                self.view.latent = {"points": points.astype(float), "labels": labels.astype(int),
+                                    "step": int(z["step"]), "how": str(z["how"])}
+        except (OSError, ValueError, KeyError, EOFError):
+            return False
+        return True
+
+    def _read_cas(self) -> bool:
+        """The newest CAS of a conditional model (cas.json, replaced by each `genlab eval --cas`)."""
+        path = self._changed(CAS_FILE)
+        if path is None:
+            return False
+        try:
+            raw = json.loads(path.read_text())
+            self.view.cas = {"cas": float(raw["cas"]), "real": float(raw["real"]),
+                             "step": int(raw["step"]), "n": int(raw["n"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return True
+
+    def _grid(self, e: dict) -> dict:
+        """A samples event: listed (its step and .npy) for the history, and returned."""
+        if isinstance(e.get("npy"), str):
+            grids, step = self.view.grids, int(e["step"])
+            if grids and grids[-1][0] == step:  # the same step's grid again (an older run's end)
+                grids.pop()
+            grids.append((step, e["npy"]))
+            del self.view.grids[:-MAX_HISTORY]
+        return e
+
+    def _event(self, e: dict) -> None:
+        v = self.view
+        kind = e.get("kind")
+        if kind == "eval":
+            hist = e.get("class_hist")
+            if isinstance(hist, list) and all(isinstance(h, (int, float)) for h in hist):
+                v.class_hist = hist
+                v.class_hists.append((int(e.get("step", 0)), hist))
+                del v.class_hists[:-MAX_HISTORY]
+            for k, val in e.items():
+                if k.startswith("test_") and isinstance(val, (int, float)):
+                    v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))
+        elif kind == "system":  # vital signs: series to plot, never lines in the event log
+            for k, val in e.items():
+                if k not in ("t", "step", "kind") and isinstance(val, (int, float)):
+                    points = v.vitals.setdefault(k, [])
+                    points.append((int(e.get("step", 0)), float(val)))
+                    del points[:-MAX_HISTORY]
+            return
+        self._events.append(e)
+
+    def _load_sample(self, e: dict) -> None:
+        npy = e.get("npy")
+        sample = read_grid(self.path / npy) if isinstance(npy, str) else None
+        if sample is not None:  # else a grid cut by a resume, not yet readable or not a grid: keep the previous one
+            self.view.sample = sample
+            self.view.sample_step = int(e.get("step", 0))
+
+    def _bulk_load(self, steps: np.ndarray, values: np.ndarray, names: list[str]) -> None:
+        """A long history read for the first time: every column bucketed in one pass (the same
+        buckets MinMaxSeries.extend would make), each series given its buckets. ``names[i]`` is
+        column i's series ("" for the times)."""
+        steps = steps.astype(np.int64)
+        width = 1
+        while (int(steps[-1]) - int(steps[0])) // width + 1 > self.capacity:
+            width *= 2
+        idx = steps // width
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        finite = np.isfinite(values)
+        lo = np.fmin.reduceat(values, starts, axis=0)
+        hi = np.fmax.reduceat(values, starts, axis=0)
+        total = np.add.reduceat(np.where(finite, values, 0.0), starts, axis=0)
+        count = np.add.reduceat(finite.astype(np.int64), starts, axis=0)
+        for j, name in enumerate(names):
+            series = self._times() if not name else self._series(name)
+            keep = count[:, j] > 0
+            if not keep.any():
+                continue
+            last = np.flatnonzero(finite[:, j])[-1]
+            series.load(idx[starts][keep], width, lo[keep, j], hi[keep, j], total[keep, j], count[keep, j],
+                        float(values[last, j]), int(steps[last]))
+
+    def _times(self) -> MinMaxSeries:
+        if self.view.times is None:
+            self.view.times = MinMaxSeries(self.capacity)
+        return self.view.times
+
+    def _series(self, key: str) -> MinMaxSeries:
+        if key not in self.view.series:
+            self.view.series[key] = MinMaxSeries(self.capacity)
+        return self.view.series[key]
+
+    def _read_bin(self) -> bool:
+        try:
+            size = os.path.getsize(self.path / metrics_log.BIN)
+        except OSError:
+            return False
+        cols = metrics_log.columns(self.path)
+        if not cols:
+            return False
+        if self.cols is not None and cols != self.cols:
+            self.reset()  # rewritten in the aggregated layout: read it all again
+            return True
+        if size < self.rows * 8 * len(cols):
+            return False  # cut by a resume; events.jsonl's rewrite resets us
+        cols, rows, new_offset = metrics_log.read(self.path, self.rows)
+        if not len(rows) or metrics_log.columns(self.path) != cols:
+            return False  # nothing new, or rewritten while we read: next time
+        self.cols, self.rows = cols, new_offset
+        self._extend(cols, rows)
+        return True
+
+    def _extend(self, cols: list[str], rows: np.ndarray) -> None:
+        """Rows of metrics.bin's layout (or events in it) into the series and ``latest``."""
+        steps, names = rows[:, 0], metrics_log.metric_names(cols)
+        at = {c: i for i, c in enumerate(cols)}
+        if (len(rows) > BULK_ROWS and not metrics_log.aggregated(cols) and not self.view.series
+                and self.view.times is None):
+            self._bulk_load(steps, rows[:, [1, *(at[k] for k in names)]], ["", *names])
+            self.view.latest.update({k: float(rows[-1, at[k]]) for k in names})
+            return
+        self._times().extend(steps, rows[:, 1])
+        for k in names:
+            if metrics_log.aggregated(cols):
+                n = rows[:, at[metrics_log.COUNT]]
+                self._series(k).extend_buckets(steps, rows[:, at[f"min:{k}"]], rows[:, at[f"max:{k}"]],
+                                               rows[:, at[k]] * n, n)
+            else:
+                self._series(k).extend(steps, rows[:, at[k]])
+        self.view.latest.update({k: float(rows[-1, at[k]]) for k in names})

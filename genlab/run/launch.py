@@ -1,0 +1,79 @@
+"""Detached runs: a training process in its own session, so it outlives the terminal and the SSH
+connection. It is ``genlab _worker RUN_DIR --options JSON`` (genlab.train.execute.execute's options as
+one JSON object) with its output appended to the run's log.txt; a run of several processes is
+``genlab _launch --nproc N RUN_DIR --options JSON``, PyTorch's launcher of its ranks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from genlab.errors import GenlabError
+from genlab.run.schema import status_problem
+from genlab.run.store import atomic_write_json, effective_state, open_append, read_checked
+
+SETTLED = ("running", "paused", "stopped", "finished", "failed")
+
+
+def read_status(run_dir: Path) -> dict:
+    return read_checked(run_dir / "status.json", status_problem)[0]
+
+
+def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = None, nproc: int = 1) -> subprocess.Popen:
+    """The worker process; ``options``: execute()'s keyword arguments (JSON types); ``cpus``:
+    the cores it may use (it then trains with a thread for each), else this process's. With
+    ``nproc`` over 1 it is the launcher of that many ranks (``genlab _launch``)."""
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
+    command = ["_worker"] if nproc == 1 else ["_launch", "--nproc", str(nproc)]
+    with open_append(run_dir / "log.txt", binary=True) as log:  # never through a link
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "genlab", *command, str(run_dir.resolve()),
+             "--options", json.dumps(options or {})],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, preexec_fn=pin,
+        )
+    status = read_status(run_dir)
+    if status.get("state") in (None, "starting"):  # the worker has not written yet: it is the owner now
+        atomic_write_json(run_dir / "status.json", {**status, "state": "starting", "pid": proc.pid,
+                                                    "heartbeat": time.time()}, durable=False)
+    return proc
+
+
+def wait_until_settled(run_dir: Path, proc: subprocess.Popen, timeout: float = 120.0) -> dict:
+    """Wait for the worker to report a state of its own (or die); its status, or GenlabError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = read_status(run_dir)
+        if status.get("state") in SETTLED and status.get("pid") in (proc.pid, *children(proc.pid)):
+            return status  # (a launcher's: its rank 0 writes status.json)
+        if proc.poll() is not None:
+            tail = (run_dir / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise GenlabError(f"the training process exited with code {proc.returncode}: {tail[0]}")
+        time.sleep(0.1)
+    raise GenlabError(f"the training process (pid {proc.pid}) has not started after {timeout:.0f}s; see {run_dir / 'log.txt'}")
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (a launcher's ranks)."""
+    import psutil
+
+    try:
+        return [c.pid for c in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+def wait_for_state(run_dir: Path, states: tuple[str, ...], timeout: float = 60.0) -> dict | None:
+    """Poll status.json until the run reaches one of ``states`` (or dies); None on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = read_status(run_dir)
+        state = effective_state(status, run_dir)
+        if state in states or state in ("crashed", "failed"):
+            return {**status, "state": state}
+        time.sleep(0.05)
+    return None

@@ -1,0 +1,100 @@
+"""A sweep's Optuna study: its storage, sampler and pruner, and the trials as genlab shows them.
+
+The storage is Optuna's file journal in the sweep directory (``JournalFileBackend`` with its
+default lock, which works on NFS), so workers on several machines that share the runs directory
+join one study with no server. Optuna does the searching: ``GridSampler`` for a grid (trial
+``n`` is grid point ``n``), ``RandomSampler``, ``TPESampler`` (with a constant liar, so workers
+running at once do not all try one point), and ``MedianPruner``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from genlab.errors import UsageError
+from genlab.run.store import atomic_write_json
+from genlab.sweep.spec import STUDY, TRIALS, SweepSpec
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+STATES = {TrialState.RUNNING: "running", TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned",
+          TrialState.FAIL: "fail", TrialState.WAITING: "waiting"}
+
+
+def storage(sweep_dir: Path) -> JournalStorage:
+    return JournalStorage(JournalFileBackend(str(sweep_dir / STUDY)))
+
+
+def create(sweep_dir: Path, spec: SweepSpec) -> optuna.Study:
+    return optuna.create_study(storage=storage(sweep_dir), study_name=spec.sweep_id, direction=spec.direction)
+
+
+def sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
+    if spec.search == "grid":
+        return optuna.samplers.GridSampler(spec.search_space(), seed=0)
+    if spec.search == "random":
+        return optuna.samplers.RandomSampler()
+    return optuna.samplers.TPESampler(n_startup_trials=max(2, min(10, spec.trials // 3)), constant_liar=True)
+
+
+def pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
+    if not spec.prune:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=spec.prune_startup, n_warmup_steps=0)
+
+
+def load(sweep_dir: Path, spec: SweepSpec, for_search: bool = True) -> optuna.Study:
+    """The sweep's study; UsageError (one line) when its journal cannot be read, as a broken run's
+    files are reported: garbage in it (Optuna's JSONDecodeError) or no study (an empty journal:
+    Optuna's KeyError), rather than Optuna's traceback."""
+    search = {"sampler": sampler(spec), "pruner": pruner(spec)} if for_search else {}
+    try:
+        return optuna.load_study(study_name=spec.sweep_id, storage=storage(sweep_dir), **search)
+    except KeyError:
+        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {STUDY} holds no study {spec.sweep_id!r}") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError: lines that are not Optuna's
+        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {STUDY} is not an Optuna journal ({e})") from None
+
+
+def suggest(trial: optuna.Trial, spec: SweepSpec) -> dict:
+    """The trial's parameters, asked of Optuna: grid keys (and a grid's seeds) as categorical
+    choices, ranges as floats or ints (log-scaled when asked)."""
+    for key, values in spec.search_space().items():
+        trial.suggest_categorical(key, values)
+    for key, r in spec.ranges.items():
+        if r.integer:
+            trial.suggest_int(key, int(r.low), int(r.high), log=r.log)
+        else:
+            trial.suggest_float(key, r.low, r.high, log=r.log)
+    return dict(trial.params)
+
+
+def trials(study: optuna.Study) -> list[dict]:
+    """Every trial as genlab shows it: number, run id, params, state, value, pruned step, why."""
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        out.append({
+            "number": t.number, "run_id": t.user_attrs.get("run_id"), "params": dict(t.params),
+            "state": STATES.get(t.state, t.state.name.lower()), "value": t.value,
+            "steps": max(t.intermediate_values) if t.intermediate_values else None,
+            "reason": t.user_attrs.get("reason"), "worker": t.user_attrs.get("worker"),
+            "started": t.datetime_start.timestamp() if t.datetime_start else None,
+            "finished": t.datetime_complete.timestamp() if t.datetime_complete else None,
+        })
+    return out
+
+
+def snapshot(sweep_dir: Path, study: optuna.Study) -> list[dict]:
+    """Write trials.json (for readers without Optuna: the cockpit, ``genlab runs``)."""
+    import time
+
+    rows = trials(study)
+    atomic_write_json(sweep_dir / TRIALS, {"trials": rows, "t": time.time()}, durable=False)
+    return rows

@@ -1,0 +1,357 @@
+"""The sweep worker: asks Optuna for trials, runs each as an ordinary detached genlab run, feeds
+the runs' own quality checks to the pruner and tells Optuna how each ended.
+
+``genlab _sweep SWEEP_DIR --parallel N`` (started detached by ``genlab sweep``, ``sweep resume``
+and ``sweep join``). Several workers, on one machine or several sharing the runs directory, can
+work one sweep: a trial is asked of Optuna under the sweep's ``ask.lock`` (a POSIX lock, which
+NFS honours), so no more trials are asked than the sweep has and no grid point is given twice;
+each trial records the worker that runs it. A worker that finds a running trial whose worker is
+dead (killed, its machine gone) takes it over: a live run it watches, a stopped or crashed one
+it resumes from its checkpoint, a finished one it only reports; a trial is told to Optuna once.
+
+The loop, every POLL_S: what the sweep is wanted to do (run, pause, stop); each trial's new
+events (quality checks reported to the pruner) and state (told to Optuna when it ends); new
+trials while there is room; the worker's heartbeat; trials.json for readers without Optuna.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import resource
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from genlab.run import control
+
+from genlab.sweep.spec import study as studies
+from genlab.errors import GenlabError
+from genlab.run.launch import read_status, spawn, wait_until_settled
+from genlab.run.lock import RunLock
+from genlab.run.held import HeldDir
+from genlab.run.store import atomic_write_json, effective_state, read_events
+from genlab.sweep.spec import WORKERS, live_workers, read_spec, run_options, trial_run_id, wanted, worker_name
+
+POLL_S = 0.5
+ADOPT_EVERY_S = 10.0  # how often a worker looks for trials whose worker died
+SNAPSHOT_EVERY_S = 5.0  # trials.json at least this often (at once when a trial starts or ends)
+MAX_RESUMES = 2  # a trial whose run crashes more often than this fails
+
+
+@dataclass
+class Active:
+    """A trial this worker runs."""
+
+    number: int
+    trial: optuna.Trial
+    run_dir: Path
+    slot: int
+    proc: subprocess.Popen | None = None
+    offset: int = 0  # how far events.jsonl has been read
+    last: float | None = None  # the objective's newest value
+    reported: set = field(default_factory=set)  # steps reported to the pruner
+    pruned_at: int | None = None
+    sent: str | None = None  # the last command this worker sent the run (pause, stop)
+    resumes: int = 0
+
+
+class Worker:
+    def __init__(self, sweep_dir: Path, parallel: int, held: HeldDir | None = None):
+        # the sweep's files through the directory held open (genlab/held.py); its trials beside it
+        self.held = held
+        self.dir, self.root = (held.root if held else sweep_dir), sweep_dir.parent
+        self.spec = read_spec(self.dir)
+        self.parallel = parallel
+        self.name = worker_name()
+        self.home = self.dir / WORKERS / self.name
+        self.active: dict[int, Active] = {}
+        self.started = time.time()
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.next_adopt = self.next_snapshot = 0.0
+        self.changed = True  # trials.json is behind the study
+        self.done_here = 0
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> str:
+        self.home.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(self.home)
+        if not lock.acquire():
+            raise GenlabError(f"worker {self.name} is running already")
+        try:
+            self.study = studies.load(self.dir, self.spec)
+            self.storage = studies.storage(self.dir)
+            self.study_id = self.storage.get_study_id_from_name(self.spec.sweep_id)
+            self.say(f"worker {self.name} on sweep {self.spec.sweep_id}: {self.parallel} trial(s) at once")
+            self.beat("running")
+            end = self.loop()
+            self.snapshot()
+            self.beat(end)
+            self.say(f"worker {self.name} {end}: {self.done_here} trial(s) ended here; "
+                     f"CPU {self.cpu_s():.1f} s in {time.time() - self.started:.0f} s")
+            return end
+        finally:
+            lock.release()
+
+    def loop(self) -> str:
+        while True:
+            if self.held is not None and self.held.moved():
+                self.say(f"{self.held.path} no longer names this sweep's directory (moved or replaced): this worker "
+                         "stops here, its trials go on; `genlab sweep join` where the sweep now is takes them over")
+                return "stopped"
+            want = wanted(self.dir)
+            if time.monotonic() >= self.next_adopt:
+                self.next_adopt = time.monotonic() + ADOPT_EVERY_S
+                self.adopt()
+            for a in list(self.active.values()):
+                self.watch(a, want)
+            if want == "stop" and not self.active:
+                return "stopped"
+            if want == "run":
+                self.fill()
+                if not self.active and self.remaining() == 0:
+                    return "finished"
+            if self.changed or time.monotonic() >= self.next_snapshot:
+                self.snapshot()
+            self.beat({"run": "running", "pause": "paused", "stop": "stopping"}[want])
+            time.sleep(POLL_S)
+
+    # ------------------------------------------------------------------ new trials
+
+    @contextmanager
+    def ask_lock(self):
+        with open(self.dir / "ask.lock", "a+") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(f, fcntl.LOCK_UN)
+
+    def remaining(self) -> int:
+        return max(0, self.spec.trials - len(self.study.get_trials(deepcopy=False)))
+
+    def fill(self) -> None:
+        while len(self.active) < self.parallel:
+            with self.ask_lock():
+                if self.remaining() == 0:
+                    return
+                trial = self.study.ask()
+                trial.set_user_attr("worker", self.name)
+                run_id = trial_run_id(self.spec.sweep_id, trial.number)
+                trial.set_user_attr("run_id", run_id)
+                params = studies.suggest(trial, self.spec)
+            self.start(trial, params, run_id)
+
+    def start(self, trial: optuna.Trial, params: dict, run_id: str) -> None:
+        """Create the trial's run and start it detached; a trial whose run is refused fails."""
+        from genlab.train.execute import create, prepare
+
+        options = run_options(self.spec, params)
+        model, data_dir = options.pop("model"), options.pop("data_dir", None)
+        try:
+            run_dir = create(prepare(model, data_dir=data_dir, runs_dir=self.root, name=run_id, **options))
+        except GenlabError as e:
+            self.fail(trial.number, f"its run was refused: {e}")
+            return
+        a = Active(trial.number, trial, run_dir, self.free_slot())
+        a.proc = spawn(run_dir, {}, cpus=self.slot_cpus(a.slot))
+        self.active[a.number] = a
+        self.say(f"trial {trial.number} started: run {run_id} " + " ".join(f"{k}={v}" for k, v in params.items()))
+
+    def free_slot(self) -> int:
+        used = {a.slot for a in self.active.values()}
+        return next(s for s in range(len(self.active) + 1) if s not in used)
+
+    def slot_cpus(self, slot: int) -> set[int] | None:
+        """Trials at once on a CPU share its cores: slot ``s`` gets every ``parallel``-th core
+        (one thread a core each); one trial at a time gets them all."""
+        if self.parallel <= 1 or not self.cpus or self.spec.run.get("device") not in (None, "auto", "cpu"):
+            return None
+        mine = self.cpus[slot % self.parallel::self.parallel] or [self.cpus[slot % len(self.cpus)]]
+        return set(mine)
+
+    # ------------------------------------------------------------------ trials whose worker died
+
+    def adopt(self) -> None:
+        live = {w["name"] for w in live_workers(self.dir)} | {self.name}
+        with self.ask_lock():
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if t.number in self.active or t.user_attrs.get("worker") in live:
+                    continue
+                trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
+                before = t.user_attrs.get("worker") or "a dead worker"
+                trial = optuna.Trial(self.study, trial_id)
+                trial.set_user_attr("worker", self.name)
+                run_id = t.user_attrs.get("run_id") or trial_run_id(self.spec.sweep_id, t.number)
+                run_dir = self.root / run_id
+                if not (run_dir / "config.json").exists():
+                    expected = set(self.spec.search_space()) | set(self.spec.ranges)
+                    if set(t.params) != expected:
+                        self.fail(t.number, "its worker died before its parameters were chosen")
+                        continue
+                    trial.set_user_attr("run_id", run_id)
+                    self.say(f"trial {t.number}: its worker died before its run was made; making it now")
+                    self.start(trial, dict(t.params), run_id)
+                    continue
+                a = Active(t.number, trial, run_dir, self.free_slot(), reported=set(t.intermediate_values),
+                           pruned_at=t.user_attrs.get("pruned_at"))
+                self.active[a.number] = a
+                self.say(f"trial {t.number}: taken over from {before} (run {run_id})")
+                state = effective_state(read_status(run_dir), run_dir)
+                if a.pruned_at is None and state in ("stopped", "crashed"):
+                    self.resume(a)  # the sweep was stopped, or its worker died: the trial goes on
+
+    # ------------------------------------------------------------------ watching a trial
+
+    def watch(self, a: Active, want: str) -> None:
+        if a.proc is not None:
+            a.proc.poll()  # reap it when it exits
+        self.read_events(a)
+        status = read_status(a.run_dir)
+        state = effective_state(status, a.run_dir)
+        if state == "finished":
+            if a.last is None:
+                self.fail(a.number, f"its run finished without reporting {self.spec.objective}")
+            else:
+                self.tell(a, TrialState.COMPLETE, a.last, f"{self.spec.objective} {a.last:.4g}")
+        elif state == "failed":
+            self.fail(a.number, f"its run failed: {status.get('reason') or 'see its log'}")
+        elif a.pruned_at is not None and state in ("stopped", "crashed"):
+            self.tell(a, TrialState.PRUNED, None, f"pruned at step {a.pruned_at:,}")
+        elif state == "stopped" and (want == "stop" or a.sent != "stop"):
+            # stopped for the sweep, or by hand: it stays unfinished; `genlab sweep resume` continues it
+            self.active.pop(a.number)
+            self.say(f"trial {a.number} stopped at step {status.get('step', 0):,} (run {a.run_dir.name})")
+        elif state in ("crashed", "stopped"):
+            self.resume(a)
+        elif state in ("running", "paused", "starting", "stalled"):
+            self.steer(a, want, state)
+
+    def read_events(self, a: Active) -> None:
+        path = a.run_dir / "events.jsonl"
+        try:
+            if path.stat().st_size < a.offset:  # a resume cut it at its checkpoint
+                a.offset, a.last = 0, None
+        except OSError:
+            return
+        events, a.offset = read_events(path, a.offset)
+        objective, every = self.spec.objective, self.spec.prune_every
+        for e in events:
+            value = e.get(objective)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+                continue
+            a.last = float(value)
+            on_grid = e["kind"] == "eval" or (every and e["step"] % every == 0)
+            if self.spec.prune and on_grid and e["step"] > 0 and e["step"] not in a.reported and a.pruned_at is None:
+                a.trial.report(float(value), e["step"])
+                a.reported.add(e["step"])
+                if a.trial.should_prune():
+                    self.prune(a, e["step"], float(value))
+
+    def prune(self, a: Active, step: int, value: float) -> None:
+        a.pruned_at = step
+        a.trial.set_user_attr("pruned_at", step)
+        reason = f"pruned by sweep {self.spec.sweep_id}: {self.spec.objective} {value:.4g} at step {step:,} is worse than the median of earlier trials"
+        a.trial.set_user_attr("reason", reason)
+        control.send(a.run_dir, "stop", reason=reason)
+        a.sent = "stop"
+        self.say(f"trial {a.number}: {reason}")
+
+    def steer(self, a: Active, want: str, state: str) -> None:
+        """Make the run do what the sweep is wanted to do; each command sent once."""
+        if want == "stop" and a.sent != "stop":
+            control.send(a.run_dir, "stop")
+            a.sent = "stop"
+        elif want == "pause" and state == "running" and a.sent is None:
+            control.send(a.run_dir, "pause")
+            a.sent = "pause"
+        elif want == "run" and a.sent == "pause" and state == "paused":
+            control.send(a.run_dir, "resume")
+            a.sent = None
+
+    def resume(self, a: Active) -> None:
+        if a.resumes >= MAX_RESUMES:
+            self.fail(a.number, f"its run crashed {a.resumes + 1} times")
+            return
+        a.resumes += 1
+        a.sent = None
+        self.say(f"trial {a.number}: resuming run {a.run_dir.name} from its newest checkpoint")
+        a.proc = spawn(a.run_dir, {"resume": True}, cpus=self.slot_cpus(a.slot))
+        try:
+            wait_until_settled(a.run_dir, a.proc)  # until it reports a state of its own
+        except GenlabError as e:  # it died or hangs: the next look at its state decides
+            self.say(f"trial {a.number}: {e}")
+
+    # ------------------------------------------------------------------ telling Optuna
+
+    def told(self, number: int, value: float | None, state: TrialState) -> None:
+        """Tell Optuna once. GridSampler calls ``study.stop()`` when its grid is done, which
+        only works inside ``optimize``; the trial is stored by then, and the worker stops
+        asking by its own count."""
+        try:
+            self.study.tell(number, value, state=state, skip_if_finished=True)
+        except RuntimeError as e:
+            if "Study.stop" not in str(e):
+                raise
+
+    def tell(self, a: Active, state: TrialState, value: float | None, what: str) -> None:
+        self.told(a.number, value, state)
+        self.active.pop(a.number, None)
+        self.done_here += 1
+        self.say(f"trial {a.number} {studies.STATES[state]}: {what} (run {a.run_dir.name})")
+
+    def fail(self, number: int, reason: str) -> None:
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+        self.storage.set_trial_user_attr(trial_id, "reason", reason)
+        self.told(number, None, TrialState.FAIL)
+        self.active.pop(number, None)
+        self.done_here += 1
+        self.say(f"trial {number} failed: {reason}")
+
+    # ------------------------------------------------------------------ being seen
+
+    def snapshot(self) -> None:
+        studies.snapshot(self.dir, self.study)
+        self.changed, self.next_snapshot = False, time.monotonic() + SNAPSHOT_EVERY_S
+
+    def cpu_s(self) -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    def beat(self, state: str) -> None:
+        now = time.time()
+        atomic_write_json(self.home / "status.json", {
+            "state": state, "pid": os.getpid(), "host": self.name.rsplit("-", 1)[0], "heartbeat": now,
+            "updated": now, "started": self.started, "parallel": self.parallel,
+            "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2)}, durable=False)
+
+    def say(self, line: str) -> None:
+        self.changed = True  # everything worth a line changes a trial
+        print(time.strftime("%H:%M:%S ") + line, flush=True)
+
+
+def main(sweep_dir: Path, parallel: int) -> str:
+    try:
+        held = HeldDir(sweep_dir)
+    except OSError as e:
+        raise GenlabError(f"sweep {sweep_dir.name}: cannot open its directory ({e.strerror})") from None
+    with held:
+        return Worker(sweep_dir, parallel, held).run()
+
+
+def spawn_worker(sweep_dir: Path, parallel: int) -> subprocess.Popen:
+    """The worker as a detached process (its own session), output appended to the sweep's log."""
+    from genlab.run.store import open_append
+    from genlab.sweep.spec import LOG
+
+    with open_append(sweep_dir / LOG, binary=True) as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "genlab", "_sweep", str(sweep_dir.resolve()), "--parallel", str(parallel)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)

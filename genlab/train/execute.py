@@ -1,0 +1,372 @@
+"""Start, run and resume runs.
+
+``prepare`` validates everything that can fail on bad input (model, numbers, device, data, batch
+size) before the run directory exists, so a refused run leaves nothing behind. ``create`` makes
+the directory; ``execute`` trains it in this process (foreground, or as the detached worker that
+``genlab.run.launch`` starts), holding the run's lock, and resumes from its newest good checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+import genlab
+from genlab import models, view
+from genlab.core import checkpoint
+from genlab.train.execute import distributed
+from genlab.config import RunConfig, finish_config, make_config
+from genlab.core.data import Batches, load_digits, load_for_run
+from genlab.core.device import resolve
+from genlab.run import schema
+from genlab.errors import GenlabError, UsageError, os_error_message
+from genlab.run.held import HeldDir, shown
+from genlab.run.lock import RunLock
+from genlab.run.metrics_log import MetricsBinSink
+from genlab.run.sinks import JsonlSink, LineSink, RichSink, StatusSink
+from genlab.run.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
+                          rank_trouble, read_json, remove_stale_temps, runs_root)
+from genlab.validate import new_total, positive
+
+# The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays
+# light: `genlab sweep` checks every trial it can make with it before it starts.
+if TYPE_CHECKING:
+    from genlab.train.trainer import Trainer
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    digits: object
+    device: torch.device
+    root: Path
+
+
+def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, digits=None, **options) -> Prepared:
+    """Everything a run needs, validated; nothing is written yet. ``options``: make_config's.
+    ``digits``: the data set already loaded, as they are (a sweep checks every trial it can make
+    on one load, genlab/sweep_plan.py); else they are loaded from ``data_dir`` onto the device."""
+    config = make_config(model, **options)
+    device = resolve(config.device_requested)
+    models.check_fits(config.model, config.model_hp(), device)
+    digits = (digits if digits is not None else load_digits(data_dir, device)).without(config.exclude_digits)
+    batches = Batches(len(digits.train_images), config.batch_size, config.seed, device)
+    root = runs_root(runs_dir)
+    run_id = new_run_id(config.model, name, root)
+    config = finish_config(config, run_id=run_id, device=device, data=digits.describe(),
+                           steps_per_epoch=batches.steps_per_epoch,
+                           versions={"genlab": genlab.__version__, "torch": str(torch.__version__)})
+    return Prepared(config, digits, device, root)
+
+
+def create(prepared: Prepared) -> Path:
+    """The run directory, with its configuration and its model's view (what screens draw)."""
+    config = prepared.config
+    return create_run(prepared.root, config.run_id, config.to_json(),
+                      {view.FILE: models.get(config.model).view.to_json()})
+
+
+class StopOnSignals:
+    """Ctrl-C, SIGTERM or a hang-up asks the trainer to stop at the next step boundary
+    (checkpoint, state ``stopped``); a second Ctrl-C aborts at once. A detached run
+    (``hangup="ignore"``) ignores hang-ups: it has no terminal to lose. Only from the main
+    thread (signal's rule)."""
+
+    REASONS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated",
+               signal.SIGHUP: "hung up: the terminal or SSH connection closed"}
+
+    def __init__(self, trainer: Trainer, console_note=None, hangup: str = "stop", on_hangup=None):
+        self.trainer, self.note, self.saved = trainer, console_note, {}
+        self.hangup, self.on_hangup = hangup, on_hangup
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                handler = signal.SIG_IGN if sig == signal.SIGHUP and self.hangup == "ignore" else self.handle
+                self.saved[sig] = signal.signal(sig, handler)
+        return self
+
+    def handle(self, signum, frame):
+        if self.trainer.stop_request and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.trainer.stop_request = self.REASONS[signum]
+        if signum == signal.SIGHUP and self.on_hangup:
+            self.on_hangup()  # the terminal is gone: stop writing to it
+        elif self.note and signum == signal.SIGINT:
+            self.note("stopping at the next step boundary (checkpoint first); Ctrl-C again to abort now")
+
+    def __exit__(self, *exc):
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epochs: int | None = None,
+            max_steps: int | None = None, max_minutes: float | None = None, data_dir=None,
+            device: str | None = None, console=None, stream=None, on_divergence: str = "stop",
+            hangup: str = "stop") -> str:
+    """Train ``run_dir`` in this process until it finishes, stops or fails; returns the state.
+
+    ``console``: a Rich console for a progress bar; else plain lines go to ``stream`` (if any).
+    Everything also goes to the run's files: events.jsonl, status.json and log.txt. A run
+    directory that is a link or another user's is refused; a failure to write (a full disk)
+    ends as state ``failed`` with its reason and one GenlabError, temporary files removed.
+    """
+    check_controllable(run_dir)
+    try:
+        held = HeldDir(run_dir)  # every write below goes through this descriptor (genlab/held.py)
+    except OSError as e:
+        raise UsageError(f"run {shown(run_dir).name}: cannot open its directory ({e.strerror})") from None
+    with held:
+        return _execute_held(held.root, resume=resume, lr=lr, epochs=epochs, max_steps=max_steps,
+                             max_minutes=max_minutes, data_dir=data_dir, device=device, console=console,
+                             stream=stream, on_divergence=on_divergence, hangup=hangup)
+
+
+def _execute_held(run_dir: Path, *, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
+                  on_divergence, hangup) -> str:
+    """:func:`execute` in a run directory held open (``run_dir`` is its descriptor's path)."""
+    world = distributed.from_env()  # torchrun's ranks, or one process
+    if world.distributed and not world.main:  # rank 0 holds the lock and writes the directory
+        return _execute_rank(run_dir, world, resume, data_dir, device)
+    lock = RunLock(run_dir)
+    try:
+        acquired = lock.acquire()
+    except OSError as e:
+        raise GenlabError(f"run {shown(run_dir).name}: cannot open its lock: {e.strerror}") from None
+    if not acquired:
+        holder = (run_dir / "lock").read_text(errors="replace").strip() or "?"
+        raise UsageError(f"run {shown(run_dir).name} is live: process {holder} is training it (pause or stop it first)")
+    try:
+        remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
+        return _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
+                        on_divergence, hangup, world)
+    except OSError as e:
+        remove_stale_temps(run_dir)
+        raise GenlabError(os_error_message(e, shown(run_dir))) from None
+    finally:
+        lock.release()
+        distributed.finish(world)
+
+
+def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
+    """A rank other than 0: the same model, data and decisions as rank 0, nothing written. It
+    ignores Ctrl-C, SIGTERM and hang-ups: rank 0 gets them too and stops every rank at the same
+    step, with one checkpoint (torchrun's agent ends a rank left behind)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    config = read_config(run_dir)
+    dev = distributed.start(world, resolve(device or config.device))
+    try:
+        step, what = distributed.broadcast(None, world)  # where rank 0 resumes from (-1: the start)
+        if what == "finish":
+            return "finished"  # only rank 0's end is left to do
+        ckpt = checkpoint.load(checkpoint.path_for(run_dir, step)) if step >= 0 else None
+        if ckpt is not None:
+            config = read_config(run_dir, ckpt["config"])
+        digits = load_for_run(config.data, dev, data_dir)
+        from genlab.train.trainer import Trainer
+
+        trainer = Trainer(run_dir, config, digits, dev, [], on_divergence="stop", world=world)
+        if ckpt is not None:
+            trainer.restore(ckpt)
+        with distributed.RankBeat(run_dir, world, trainer):
+            return trainer.run()
+    finally:
+        distributed.finish(world)
+
+
+def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None = None) -> RunConfig:
+    """The run's configuration from config.json (or ``raw``, a checkpoint's), checked; notes
+    for keys it does not know. GenlabError if it is not one."""
+    if raw is None:
+        raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        if problem:
+            raise GenlabError(f"run {shown(run_dir).name}: {problem}")
+    try:
+        config, unknown = RunConfig.from_json(raw)
+    except UsageError as e:
+        raise GenlabError(f"run {shown(run_dir).name}: {e}") from None
+    if notes is not None:
+        notes += unknown
+    return config
+
+
+def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
+                 max_minutes: float | None = None, quarantine: bool = True) -> tuple[RunConfig, dict | None, str]:
+    """(the configuration to train, the checkpoint to start from or None, what to do: "train"
+    or "finish"). A run with no usable checkpoint starts again from step 0 with its
+    config.json; a run killed after its final checkpoint is only finished. A bad checkpoint is
+    renamed ``.corrupt`` (unless not ``quarantine``: only a look, by a process without the lock)."""
+    def bad(path, error):
+        notes.append(f"skipping checkpoint {path.name}: {error}")
+        if quarantine:
+            path.rename(path.with_name(path.name + ".corrupt"))
+
+    found = checkpoint.newest_good(run_dir, on_bad=bad)
+    if found is None:
+        raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        if problem:
+            raise GenlabError(f"run {shown(run_dir).name} has no usable checkpoint, and its {problem}")
+        config, ckpt, step = read_config(run_dir, raw, notes), None, 0
+        notes.insert(0, f"run {shown(run_dir).name} has no checkpoint yet: starting it again from step 0")
+    else:
+        path, ckpt = found
+        step = int(ckpt["step"])
+        config = read_config(run_dir, ckpt["config"], notes)  # the configuration that produced these weights
+        notes.insert(0, f"resuming run {shown(run_dir).name} from {path.name} (step {step:,})")
+    if lr is not None:
+        positive("learning rate", lr, float)
+    if max_minutes is not None:
+        positive("max minutes", max_minutes, float)
+        trained = float(ckpt.get("trained_s", 0.0)) if ckpt is not None else 0.0
+        if max_minutes * 60 <= trained:
+            raise UsageError(f"run {shown(run_dir).name} has trained {trained / 60:.1f} minutes already; ask for more than that")
+    elif (config.max_minutes is not None and ckpt is not None
+          and float(ckpt.get("trained_s", 0.0)) >= config.max_minutes * 60):
+        raise UsageError(f"run {shown(run_dir).name} has spent its time budget ({config.max_minutes:g} minutes); "
+                         "extend it with --max-minutes")
+    total = new_total(config.steps_per_epoch, epochs, max_steps)
+    if total is not None:
+        if total <= step:
+            raise UsageError(f"run {shown(run_dir).name} is already at step {step:,}; ask for more than that")
+        return config, ckpt, "train"
+    if step >= config.total_steps:
+        status = read_json(run_dir / "status.json")
+        if isinstance(status, dict) and status.get("state") == "finished":
+            raise UsageError(f"run {shown(run_dir).name} finished at step {step:,}; extend it with --epochs or --max-steps")
+        notes.append(f"its final checkpoint (step {step:,}) was written before it ended: finishing it, no training")
+        return config, ckpt, "finish"
+    return config, ckpt, "train"
+
+
+def check_resumable(run_dir: Path, epochs=None, max_steps=None, lr=None, max_minutes=None) -> None:
+    """What a resume would refuse at its start (a finished run, a length it has passed, a spent
+    time budget), refused now with the same UsageError, changing nothing. For a run of several
+    processes, before they are launched: a rank 0 that refuses leaves its other ranks waiting."""
+    resume_point(run_dir, epochs, max_steps, lr, [], max_minutes, quarantine=False)
+
+
+def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
+             on_divergence, hangup, world=distributed.World()) -> str:
+    notes: list[str] = []
+
+    # ---- what to resume from, and how far to go
+    ckpt, what = None, "train"
+    if not resume:
+        config = read_config(run_dir, notes=notes)
+    else:
+        config, ckpt, what = resume_point(run_dir, epochs, max_steps, lr, notes, max_minutes)
+        step = int(ckpt["step"]) if ckpt is not None else 0
+        dropped = cut_events(run_dir, step)
+        if dropped:
+            notes.append(f"cut {dropped:,} events after step {step:,}")
+
+    dev = resolve(device or config.device)
+    if world.distributed:
+        if world.size != config.processes:
+            raise UsageError(f"run {shown(run_dir).name} trains on {config.processes} process(es), not {world.size}: "
+                             "its steps are those of that many ranks")
+        dev = distributed.start(world, dev)  # waits for every rank
+        distributed.broadcast((int(ckpt["step"]) if ckpt is not None else -1, what), world)
+    digits = load_for_run(config.data, dev, data_dir)
+    if not (run_dir / view.FILE).exists():  # a run made before views: its model's, for every screen
+        view.write(run_dir, models.get(config.model).view)
+
+    # ---- sinks: files always; a progress bar or plain lines in the foreground
+    log = open_append(run_dir / "log.txt")
+    every = config.cadence
+    sinks = [JsonlSink(run_dir / "events.jsonl", every.metrics_every_s), MetricsBinSink(run_dir),
+             StatusSink(run_dir / "status.json", config), LineSink(log, every.log_every_s, close_stream=True)]
+    terminal = []  # the sinks that write to a terminal, dropped if it hangs up
+    if console is not None:
+        terminal.append(RichSink(console, config))
+    elif stream is not None:
+        terminal.append(LineSink(stream, every.log_every_s))
+    sinks += terminal
+    if config.tensorboard:  # live TensorBoard event files; a resume purges what it trains again
+        from genlab.export import TensorBoardSink
+
+        sinks.append(TensorBoardSink(run_dir, Path(config.tensorboard) / config.run_id,
+                                     start_step=int(ckpt["step"]) if ckpt is not None else 0))
+    c, d = config, config.data
+    header = (f"run {c.run_id}: {c.model} on {dev}, {c.total_steps:,} steps (batch {c.batch_size}, "
+              f"lr {c.lr:g}, seed {c.seed}); data: {d['source']} {d['location']} "
+              f"({d['train']:,} train / {d['test']:,} test)")
+    hung_up = []
+
+    def say(line: str) -> None:
+        log.write(line + "\n")
+        log.flush()
+        if hung_up:
+            return
+        try:
+            if console is not None:
+                console.print(line, highlight=False)
+            elif stream is not None:
+                stream.write(line + "\n")
+                stream.flush()
+        except OSError:
+            hung_up.append(True)
+
+    def drop_terminal() -> None:
+        hung_up.append(True)
+        for sink in terminal:
+            sink.detach()
+
+    for line in filter(None, [header, d.get("notice"), *notes]):
+        say(line)
+
+    from genlab.train.trainer import Trainer
+
+    trainer = Trainer(run_dir, config, digits, dev, sinks, on_divergence=on_divergence, world=world)
+    try:
+        if ckpt is not None:
+            trainer.restore(ckpt)
+        if resume:  # from a checkpoint, or from step 0 when none is usable: what was skipped, what changes
+            for note in notes:
+                if note.startswith(("skipping", "config.json")):
+                    trainer.warn(note)
+            if lr is not None:
+                trainer.set_lr(lr)
+            total = new_total(config.steps_per_epoch, epochs, max_steps)
+            if total is not None:
+                trainer.set_total_steps(total)
+            if max_minutes is not None:
+                trainer.set_max_minutes(max_minutes)
+        beat = contextlib.nullcontext()
+        if world.distributed:  # every rank's heartbeat, gathered into status.json's "world"
+            status_sink = next(sink for sink in sinks if isinstance(sink, StatusSink))
+            beat = distributed.RankBeat(run_dir, world, trainer,
+                                        on_world=lambda w: status_sink.status.__setitem__("world", w))
+        with beat, StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
+            try:
+                return trainer.finish() if what == "finish" else trainer.run()
+            except KeyboardInterrupt:
+                trainer.set_state("stopped", "aborted by a second Ctrl-C (resumes from the last checkpoint)")
+                raise
+    except Exception as e:
+        reason = os_error_message(e, shown(run_dir)) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
+        if world.distributed:  # a collective fails when another rank is gone: name it
+            status = next((sink.status for sink in sinks if isinstance(sink, StatusSink)), {})
+            gone = rank_trouble(status, time.time(), run_dir=run_dir)
+            if gone:
+                reason = f"{gone}: {reason}"[:500]
+        remove_stale_temps(run_dir)  # frees what a failed write took, so the failure can be recorded
+        trainer.record_failure(reason)
+        if isinstance(e, OSError):
+            raise GenlabError(reason) from None
+        raise
+    finally:
+        for sink in sinks:
+            try:
+                sink.close()
+            except OSError:
+                pass

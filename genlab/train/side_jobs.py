@@ -1,0 +1,135 @@
+"""The jobs that run beside the steps: the sample grid, held-out evaluation, live quality.
+
+Each emits one event and returns the seconds it took, or None when a waiting command
+interrupted it (the steering's ``waiting``): an interrupted evaluation is done again at the next
+step boundary, an interrupted grid or quality check at its next time.
+
+Each runs on random streams of its own (genlab/streams.py: seeded from the run's seed, the step
+and the job), so when the clocks ran them never changes what training draws, and their own
+figures at a step are the same in every run of that seed.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import torch
+from torchvision.utils import save_image
+
+from genlab.core import streams
+from genlab.models.base import Interrupted
+from genlab.run.store import atomic_write_bytes
+
+
+LATENT_FILE = "latent.npz"  # a VAE's newest latent map (the cockpit's latent pane)
+LATENT_POINTS = 2000  # held-out digits on it
+
+
+class SideJobs:
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.sample_seconds = 0.0
+        self.eval_pending = False  # an evaluation was interrupted: do it at the next step boundary
+        self.last_eval_step = -1
+        self.last_sample_step = -1
+        self.judge = None  # the digit classifier, loaded at a GAN's first live quality check
+
+    def samples(self) -> float | None:
+        """Decode the fixed latent; write samples/step-XXXXXXXX.png and .npy (once a step: the
+        end's grid is not written again when the clock's was at the same step)."""
+        t = self.trainer
+        if t.step == self.last_sample_step:
+            return 0.0
+        start = time.perf_counter()
+        try:
+            with streams.apart(t.config.seed, t.step, "samples"):
+                images = t.model.decode(t.fixed_latent, interrupt=t.steering.waiting)
+        except Interrupted:
+            return None
+        stem = t.run_dir / "samples" / f"step-{t.step:08d}"
+        npy = io.BytesIO()
+        np.save(npy, images.numpy())
+        png = io.BytesIO()
+        save_image(images.unsqueeze(1).float() / 255, png, format="png", nrow=8, padding=2)
+        atomic_write_bytes(stem.with_suffix(".npy"), npy.getvalue(), durable=False)
+        atomic_write_bytes(stem.with_suffix(".png"), png.getvalue(), durable=False)
+        seconds = time.perf_counter() - start
+        self.sample_seconds += seconds
+        self.last_sample_step = t.step
+        rel = stem.relative_to(t.run_dir)  # paths in events are relative to the run directory
+        t.emit("samples", png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")),
+               n=len(images), seconds=round(seconds, 3))
+        return seconds
+
+    def evaluate(self) -> float | None:
+        """The model's held-out metrics on ``eval_size`` test digits."""
+        t = self.trainer
+        images, labels = t.digits.test_images, t.digits.test_labels
+        left_out = None
+        if t.config.exclude_digits:  # the digits it learnt, and apart the ones it never saw
+            gone = torch.isin(labels, torch.tensor(t.config.exclude_digits, device=labels.device))
+            left_out, images, labels = (images[gone], labels[gone]), images[~gone], labels[~gone]
+        n = min(t.config.cadence.eval_size, len(images))
+        start = time.perf_counter()
+        try:
+            with streams.apart(t.config.seed, t.step, "evaluate"):
+                results = t.model.evaluate(images[:n], labels[:n], interrupt=t.steering.waiting)
+                if left_out is not None:
+                    m = min(n, len(left_out[0]))
+                    apart = t.model.evaluate(left_out[0][:m], left_out[1][:m], interrupt=t.steering.waiting)
+                    results.update({f"{k}_excluded": v for k, v in apart.items()})
+        except Interrupted:
+            self.eval_pending = True
+            return None
+        self.eval_pending = False
+        if t.model.family == "vae":
+            with streams.apart(t.config.seed, t.step, "latent map"):
+                self.latent_map(images[:LATENT_POINTS], labels[:LATENT_POINTS])
+        seconds = time.perf_counter() - start
+        t.emit("eval", epoch=t.batches.epoch + (1 if t.batches.position else 0), n=n,
+               seconds=round(seconds, 3), **{k: round(v, 5) for k, v in results.items()})
+        self.last_eval_step = t.step
+        return seconds
+
+    def latent_map(self, images, labels) -> None:
+        """A VAE's 2-D map of held-out digits (genlab/latent.py), replaced at each evaluation as
+        ``latent.npz`` (points, labels, step, how), for the cockpit's latent pane. A side
+        picture: whatever goes wrong with it never touches training."""
+        from genlab.eval import latent
+        t = self.trainer
+        try:
+            m = latent.project(latent.encode(t.model, images))
+            if not bool(torch.isfinite(m.points).all()):
+                return
+            buf = io.BytesIO()
+            np.savez(buf, points=m.points.numpy().astype(np.float32), labels=labels.cpu().numpy().astype(np.uint8),
+                     step=np.int64(t.step), how=np.str_(m.how))
+            atomic_write_bytes(t.run_dir / LATENT_FILE, buf.getvalue(), durable=False)
+        except (RuntimeError, ValueError):
+            return
+
+    def quality(self) -> float | None:
+        """Quality on a cadence, as an ``eval`` event with ``quality: true``. GANs: FLD, class
+        histogram and confident share of ``quality_samples`` fresh digits. VAEs: importance-sampled
+        NLL (``quality_k`` samples) of as many held-out digits. PixelCNNs: their test NLL on as
+        many held-out digits."""
+        from genlab.eval import quality as evaluate
+        t = self.trainer
+        c = t.config.cadence
+        start = time.perf_counter()
+        n = min(c.quality_samples, len(t.digits.test_images))
+        try:
+            with streams.apart(t.config.seed, t.step, "quality") as seed:
+                if t.model.family == "gan" and self.judge is None:  # (building a network draws)
+                    self.judge = evaluate.Judge(t.digits.test_images, t.device)
+                q = evaluate.measure(t.model, t.digits.test_images, t.digits.test_labels, n=n, k=c.quality_k,
+                                     judge=self.judge, seed=seed, interrupt=t.steering.waiting)
+        except Interrupted:
+            return None
+        fields = t.model.quality_fields(q)  # the figures under the model's own metric names
+        seconds = time.perf_counter() - start
+        t.emit("eval", quality=True, n=n, seconds=round(seconds, 3), **fields)
+        return seconds
+
