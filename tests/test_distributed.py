@@ -184,7 +184,7 @@ def test_batchnorm_is_synced_over_the_ranks_on_gpus_and_said_to_stay_local_on_cp
     """On GPUs each BatchNorm becomes a SyncBatchNorm in place (the optimiser keeps the very same
     parameters); on CPUs, where PyTorch has none, a notice says so; --no-sync-bn keeps them."""
     from genlab import models
-    from genlab.train.execute import distributed
+    from genlab.train import distributed
     from genlab.train.distributed import World
 
     two = World(rank=0, size=2)

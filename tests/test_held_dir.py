@@ -16,7 +16,7 @@ import pytest
 
 import genlab
 from genlab.run import tags
-from genlab.train.execute import execute as train
+from genlab.train import execute as train
 from genlab.errors import UsageError
 from genlab.run.held import HeldDir
 from genlab.run.store import read_events, read_json

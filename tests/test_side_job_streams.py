@@ -19,7 +19,7 @@ from genlab import models
 
 from genlab.core import checkpoint
 
-from genlab.train.execute import execute as train
+from genlab.train import execute as train
 from genlab.run.store import read_events
 
 STEPS = 6

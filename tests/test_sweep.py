@@ -19,7 +19,7 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
-from genlab.sweep.spec import study as studies
+from genlab.sweep import study as studies
 from genlab.cli.main import app
 from genlab.run.store import read_json
 from genlab.sweep.spec import read_spec, state, workers
@@ -225,7 +225,7 @@ def test_bad_sweeps_are_one_line_and_leave_nothing(runs, args, message, monkeypa
 
 def test_the_cures_recipe_gives_each_gan_its_cpu_preset_where_it_has_one():
     from genlab import models
-    from genlab.sweep.spec import plan as sweep_plan
+    from genlab.sweep import plan as sweep_plan
     from genlab.sweep.spec import run_options
 
     recipe = sweep_plan.RECIPES["cures"]

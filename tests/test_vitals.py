@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from genlab.train.execute import cadence
+from genlab.train import cadence
 from genlab.run.sinks import JsonlSink
 from genlab.run.store import read_events, read_json
 from genlab.train.execute import create, execute, prepare

@@ -24,7 +24,7 @@ from genlab.run import compare
 
 from genlab.run import control
 
-from genlab.sweep.spec import spec as sweep
+from genlab.sweep import spec as sweep
 
 from genlab.run import tags
 

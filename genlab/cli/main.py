@@ -136,7 +136,7 @@ def train(
     ascii: Ascii = False,
 ) -> None:
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
-    from genlab.train.execute import distributed
+    from genlab.train import distributed
     from genlab.config import parse_hp
     from genlab.train.execute import create, prepare
 
@@ -171,7 +171,7 @@ def train_as_rank(world, made, device: str, ascii: bool) -> None:
     """One rank of `torchrun ... -m genlab train MODEL ...`: rank 0 makes the run directory (in
     a runs directory every rank sees: on several machines, a shared filesystem) and tells the
     others its id; then every rank trains it (rank 0 in the foreground, writing)."""
-    from genlab.train.execute import distributed
+    from genlab.train import distributed
     from genlab.core.device import resolve
     from genlab.train.execute import create, execute
 

@@ -69,7 +69,7 @@ def start(
     runs_dir: RunsDir = None,
 ) -> None:
     """Start a sweep: print its id and its trials, start its worker detached, and return."""
-    from genlab.sweep.spec import plan as sweep_plan
+    from genlab.sweep import plan as sweep_plan
     from genlab.config import parse_hp
     from genlab.run.store import runs_root
     from genlab.sweep.spec import create_sweep, new_sweep_id, parse_grid, parse_range, parse_seeds
@@ -134,7 +134,7 @@ def describe(spec) -> None:
 def start_worker(sweep_dir: Path, parallel: int) -> None:
     """Start a worker detached and wait until it reports (or dies). A sweep whose journal cannot
     be read is refused first, in one line (the worker would only fail on it)."""
-    from genlab.sweep.spec import study
+    from genlab.sweep import study
     from genlab.sweep.spec import WORKERS, read_spec
     from genlab.sweep.worker import spawn_worker
 
@@ -211,7 +211,7 @@ def refresh(sweep_dir: Path) -> None:
     from genlab.sweep.spec import live_workers, read_spec
 
     if not live_workers(sweep_dir):
-        from genlab.sweep.spec import study
+        from genlab.sweep import study
         study.snapshot(sweep_dir, study.load(sweep_dir, read_spec(sweep_dir), for_search=False))
 
 

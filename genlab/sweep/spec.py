@@ -253,7 +253,7 @@ def read_spec(sweep_dir: Path) -> SweepSpec:
 def create_sweep(root: Path, spec: SweepSpec) -> Path:
     """The sweep directory with its spec and a new Optuna study, built under a temporary name
     and renamed into place whole."""
-    from genlab.sweep.spec import study as studies
+    from genlab.sweep import study as studies
     def fill(tmp: Path) -> None:
         (tmp / WORKERS).mkdir()
         (tmp / LOG).touch()

@@ -31,7 +31,7 @@ from optuna.trial import TrialState
 
 from genlab.run import control
 
-from genlab.sweep.spec import study as studies
+from genlab.sweep import study as studies
 from genlab.errors import GenlabError
 from genlab.run.launch import read_status, spawn, wait_until_settled
 from genlab.run.lock import RunLock

@@ -21,7 +21,7 @@ import torch
 import genlab
 from genlab import models, view
 from genlab.core import checkpoint
-from genlab.train.execute import distributed
+from genlab.train import distributed
 from genlab.config import RunConfig, finish_config, make_config
 from genlab.core.data import Batches, load_digits, load_for_run
 from genlab.core.device import resolve

@@ -22,7 +22,7 @@ import torch
 
 from genlab import models
 
-from genlab.train.execute import distributed
+from genlab.train import distributed
 
 from genlab.run import held
 from genlab.train.cadence import Clocks
