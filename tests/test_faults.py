@@ -202,7 +202,7 @@ def test_with_every_checkpoint_corrupt_a_resume_starts_again_at_the_length_it_as
 def test_resuming_a_finished_run_of_two_processes_is_refused_before_any_starts(finished_run, runs, capsys,
                                                                                monkeypatch):
     """As a finished run of one process is: at once, one line, exit 2, no launcher started."""
-    import genlab.cli.main
+    import genlab.cli.control
 
     run_dir = copy_run(finished_run, runs, "two")
     config = read_json(run_dir / "config.json")
@@ -211,8 +211,8 @@ def test_resuming_a_finished_run_of_two_processes_is_refused_before_any_starts(f
     def launched(*args, **kwargs):
         raise AssertionError("processes were started")
 
-    monkeypatch.setattr(genlab.cli.main, "train_on_processes", launched)
-    monkeypatch.setattr(genlab.cli.main, "start_detached", launched)
+    monkeypatch.setattr(genlab.cli.control, "train_on_processes", launched)
+    monkeypatch.setattr(genlab.cli.control, "start_detached", launched)
     for detach in ([], ["--detach"]):
         code, _, err = run_cli(capsys, "resume", "two", *detach, "--runs-dir", runs)
         assert code == 2 and err == "genlab: error: run two finished at step 60; extend it with --epochs or " \
@@ -418,7 +418,7 @@ async def test_the_cockpit_shows_broken_runs_and_carries_on(finished_run, runs):
 def test_the_cockpit_exits_non_zero_when_it_fails():
     import typer
 
-    from genlab.cli.main import run_app
+    from genlab.cli.cockpit import run_app
 
     class Failed:
         return_code = 1

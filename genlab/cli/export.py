@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from genlab.cli.main import RunsDir, TagOption, app, chosen_runs, out
+from genlab.cli.app import RunsDir, TagOption, app, out
+from genlab.cli.runs import chosen_runs
 from genlab.errors import UsageError
 
 

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from genlab.cli.main import DataDir, RunsDir, AsJson, out, print_comparison
+from genlab.cli.app import AsJson, DataDir, RunsDir, out
+from genlab.cli.runs import print_comparison
 from genlab.errors import GenlabError, UsageError
 
 

@@ -1,0 +1,39 @@
+"""genlab tui and watch: open the cockpit."""
+
+
+import typer
+
+from genlab.cli.app import RunRef, RunsDir, app
+
+
+@app.command()
+def tui(runs_dir: RunsDir = None) -> None:
+    """Open the cockpit: every run, live; n starts a new one. Quitting never stops a run.
+
+    The cockpit runs at a lower priority (nice +10) than the runs it starts and watches."""
+    from tui.app import GenlabApp
+    from tui.priority import yield_to_training
+    from tui.source import RunsSource
+
+    yield_to_training()
+    run_app(GenlabApp(RunsSource(runs_dir)))
+
+
+def run_app(app) -> None:
+    """Run the cockpit; if it failed (Textual printed why), exit non-zero."""
+    app.run()
+    if app.return_code:
+        raise typer.Exit(app.return_code)
+
+
+@app.command()
+def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
+    """Open the cockpit on one run's dashboard (at a lower priority than training, as tui)."""
+    from genlab.run.store import resolve_run, runs_root
+    from tui.app import GenlabApp
+    from tui.priority import yield_to_training
+    from tui.source import RunsSource
+
+    run_dir = resolve_run(runs_root(runs_dir), run)
+    yield_to_training()
+    run_app(GenlabApp(RunsSource(runs_dir), open_run=run_dir.name))

@@ -1,0 +1,368 @@
+"""genlab runs, show, tag, untag, note and compare: what the run directories hold."""
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from genlab.errors import GenlabError, UsageError
+from genlab.cli.app import AsJson, Ascii, RunRef, RunsDir, TagOption, app, out
+from genlab.cli.sample import print_digits
+
+
+def run_view(run_dir: Path):
+    """What a run declares it shows (view.json; for a run made before views, its model's)."""
+    from genlab import view
+    def known(path: Path):
+        from genlab import models
+        from genlab.run.store import read_json
+
+        config = read_json(path / "config.json")
+        try:
+            return models.get(config.get("model")).view
+        except (UsageError, AttributeError, TypeError):
+            return None
+
+    return view.read(run_dir, known)
+
+
+# --------------------------------------------------------------------------- train
+
+
+def key_metric(info) -> str:
+    """The run's key metric (as its view declares) at its latest step, or "-"."""
+    metrics = info.status.get("metrics") or {}
+    key = run_view(info.path).key
+    value = metrics.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{key} {value:.4g}"
+    return "-"
+
+
+def age(t: float) -> str:
+    from genlab.run.sinks import fmt_duration
+
+    return fmt_duration(max(0.0, time.time() - t)) + " ago"
+
+
+def tagged(infos: list, wanted: list[str] | None) -> list:
+    """The runs that carry every tag in ``wanted`` (all of them when it is empty)."""
+    from genlab.run import tags
+    for tag in wanted or []:
+        tags.check_tag(tag)
+    return [r for r in infos if set(wanted or []) <= set(tags.read(r.path).tags)]
+
+
+@app.command()
+def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = False) -> None:
+    """List runs: id, model, status, progress, key metric, age and tags."""
+    from genlab.run import tags
+    from genlab.run.store import list_runs, runs_root
+
+    root = runs_root(runs_dir)
+    infos = tagged(list_runs(root), tag)
+    if as_json:
+        print(json.dumps([{
+            "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
+            "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
+            "key_metric": run_view(r.path).key, "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
+            "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
+        } for r in infos], indent=2))
+        return
+    from genlab.sweep.spec import sweep_dirs
+
+    if not infos and (tag or not sweep_dirs(root)):
+        out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else
+                  f"no runs in {root} yet: start one with 'genlab train gan'")
+        return
+    table = Table(title=f"runs in {root}", title_justify="left")
+    # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
+    widest = {"id": max([len(r.run_id) + 2 for r in infos] + [8 + len(d.name) for d in sweep_dirs(root)]),
+              "status": 8, "key metric": 10, "age": 9,
+              "step": max([len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos] + [4])}
+    piped = not out.is_terminal  # a pipe or a file: whole values, however wide
+    labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
+    columns = ("id", "model", "status", "step", "key metric", "age") + (("tags",) if any(labels.values()) else ())
+    for col in columns:
+        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
+                         overflow="fold" if piped else "ellipsis",
+                         min_width=max(len(col), min(widest.get(col, 0), 40)),
+                         max_width=30 if col == "status" and not piped else None)
+    colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red",
+               "stalled": "red", "unreadable": "red"}
+    def add(r, indent=""):
+        total = r.config.get("total_steps") or 0
+        step = r.status.get("step", 0)
+        table.add_row(indent + r.run_id, r.model, Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
+                      f"{step:,}/{total:,}", key_metric(r), age(r.created), *([labels[r.run_id]] if len(columns) > 6 else []))
+
+    groups = {k: v for k, v in sweep_groups(root, infos).items() if v[1] or not tag}
+    for r in infos:
+        if r.config.get("sweep") not in groups:
+            add(r)
+    for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
+        table.add_section()
+        c = head["counts"]
+        best = head["best"]
+        table.add_row(Text(f"sweep {sweep_id}", style="bold"), head["model"], Text(head["state"], style="bold"),
+                      f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
+                      f"best {head['objective']} {best['value']:.4g}" if best else "-", age(head["created"]),
+                      *([""] if len(columns) > 6 else []))
+        for r in members:
+            add(r, "  ")
+    if piped:  # as wide as the table needs: Rich would cut it to 80 columns
+        wide = out.measure(table, options=out.options.update(width=100_000)).maximum
+        Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
+    else:
+        out.print(table, soft_wrap=False)
+
+
+def sweep_groups(root: Path, infos: list) -> dict:
+    """Each sweep in ``root`` (id to its summary and its trials' runs among ``infos``)."""
+    from genlab.sweep.spec import summary, sweep_dirs
+
+    groups = {}
+    for d in sweep_dirs(root):
+        try:
+            groups[d.name] = (summary(d), [r for r in infos if r.config.get("sweep") == d.name])
+        except GenlabError:
+            continue  # an unreadable sweep: its trials are listed as plain runs
+    return groups
+
+
+@app.command()
+def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False) -> None:
+    """A run's configuration, latest metrics and latest samples."""
+    from genlab.run.store import latest_metrics, load_run, resolve_run, runs_root, samples
+
+    info = load_run(resolve_run(runs_root(runs_dir), run))
+    if info.problem and not as_json:
+        raise UsageError(f"run {info.run_id} is unreadable: {info.problem}")
+    from genlab.run import tags
+    latest = latest_metrics(info.path)
+    grids = samples(info.path)
+    view = run_view(info.path)
+    marks = tags.read(info.path)
+    if as_json:
+        print(json.dumps({
+            "id": info.run_id, "path": str(info.path), "state": info.state, "problem": info.problem,
+            "status": info.status, "config": info.config, "latest": latest, "view": view.to_json(),
+            "tags": marks.tags, "note": marks.note,
+            "samples": str(grids[-1].with_suffix(".png")) if grids else None,
+        }, indent=2))
+        return
+    c = info.config
+    hp = ", ".join(f"{k}={v}" for k, v in {**c.get("hp", {}), "batch_size": c.get("batch_size"),
+                                          "lr": c.get("lr")}.items())
+    data = c.get("data", {})
+    out.print(f"[bold]{info.run_id}[/]  {c.get('model')} ({c.get('family')})  [bold]{info.state}[/]  "
+              f"step {info.status.get('step', 0):,}/{c.get('total_steps', 0):,}")
+    out.print(f"  hyperparameters: {hp}")
+    made = time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created))
+    if c.get("source") == "script":  # genlab.init: the script knows its data and device
+        out.print(f"  made by a script (genlab.init): {' '.join(c.get('argv') or [])}  created {made}", markup=False)
+    else:
+        out.print(f"  seed {c.get('seed')}  device {c.get('device')}  created {made}")
+        out.print(f"  data: {data.get('source')} {data.get('location')} ({data.get('train', 0):,} train / {data.get('test', 0):,} test)")
+    out.print(f"  directory: {info.path}")
+    if marks.tags:
+        out.print(f"  tags: {' '.join(marks.tags)}", markup=False)
+    if marks.note:
+        out.print(f"  note: {marks.note}", markup=False)
+    shown = [(m, latest[m.name]) for m in view.metrics
+             if isinstance(latest.get(m.name), (int, float)) and not isinstance(latest.get(m.name), bool)]
+    if shown:
+        out.print("  latest: " + "  ".join(f"{m.name} {m.format(v)}" + (f" {m.unit}" if m.unit not in ("", "%") else "")
+                                           for m, v in shown))
+    world = info.status.get("world")
+    if isinstance(world, dict) and isinstance(world.get("ranks"), list):
+        from genlab.run.store import rank_trouble
+
+        ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,}"
+                          + (f", {r['busy_ms']:.1f} ms/step of work" if isinstance(r.get("busy_ms"), (int, float)) else "")
+                          + (", done" if r.get("done") is True else "")
+                          + ")" for r in world["ranks"] if isinstance(r, dict))
+        out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
+        trouble = rank_trouble(info.status, time.time(), run_dir=info.path) if info.state == "crashed" else None
+        if trouble:
+            out.print(f"  [bold red]{trouble}[/]")
+    if isinstance(info.status.get("system"), dict):
+        from genlab.run.vitals import line
+
+        when = "" if info.state in ("running", "paused") else " (its last, while it ran)"
+        out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
+    if not print_newest_grid(info.path, ascii, view.sample_classes):
+        out.print("no samples yet")
+
+
+def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
+    """Draw the run's newest sample grid that can be read, saying so in one line when a newer one
+    cannot (a garbage .npy); False when the run has no grid file."""
+    from genlab.run.store import read_grid, samples
+
+    grids = samples(run_dir)
+    for path in reversed(grids):
+        images = read_grid(path)
+        if images is None:
+            if path == grids[-1]:
+                out.print(f"samples: {path} is unreadable (not a grid of digits)", soft_wrap=True, markup=False)
+            continue
+        out.print(f"samples at step {int(path.stem.split('-')[1]):,}:")
+        print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes)
+        break
+    return bool(grids)
+
+
+# --------------------------------------------------------------------------- tags, notes, compare
+
+
+def own_run(run: str, runs_dir: Path | None):
+    """A run whose tags and note this user may change: its own (a link or another's is refused)."""
+    from genlab.run.store import check_controllable, resolve_run, runs_root
+
+    path = resolve_run(runs_root(runs_dir), run)
+    check_controllable(path)
+    return path
+
+
+@app.command()
+def tag(run: RunRef, tags_: Annotated[list[str], typer.Argument(metavar="TAG...", help="Tags to add.")],
+        runs_dir: RunsDir = None) -> None:
+    """Tag a run (letters, digits and . _ + = : -); safe while it trains."""
+    from genlab.run import tags
+    path = own_run(run, runs_dir)
+    out.print(f"run {path.name} tags: {' '.join(tags.change(path, add=tags_).tags)}", markup=False)
+
+
+@app.command()
+def untag(run: RunRef, tags_: Annotated[list[str], typer.Argument(metavar="TAG...", help="Tags to remove.")],
+          runs_dir: RunsDir = None) -> None:
+    """Remove tags from a run."""
+    from genlab.run import tags
+    path = own_run(run, runs_dir)
+    left = tags.change(path, remove=tags_).tags
+    out.print(f"run {path.name} tags: {' '.join(left) or '(none)'}", markup=False)
+
+
+@app.command()
+def note(run: RunRef, text: Annotated[str, typer.Argument(help="The note; \"\" removes it.")],
+         runs_dir: RunsDir = None) -> None:
+    """Set a run's note (shown by runs, show, compare and the cockpit)."""
+    from genlab.run import tags
+    path = own_run(run, runs_dir)
+    kept = tags.change(path, note=text).note
+    out.print(f"run {path.name} note: {kept}" if kept else f"run {path.name}: note removed", markup=False)
+
+
+@app.command()
+def compare(
+    runs_: Annotated[Optional[list[str]], typer.Argument(metavar="RUN...", help="Runs: ids, unique prefixes or 'latest'.")] = None,
+    tag: TagOption = None,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="Every trial of this sweep.")] = None,
+    plot: Annotated[Optional[str], typer.Option(help="Overlay the runs' curves of this metric.")] = None,
+    x: Annotated[str, typer.Option(help="The plot's x axis: step or time (minutes).")] = "step",
+    runs_dir: RunsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Runs side by side: what differs in their configurations, then each run's state, steps,
+    time, speed, key metric (newest and best) and quality figures."""
+    from genlab.run import compare as cmp
+    paths = chosen_runs(runs_, tag, sweep, runs_dir)
+    if x not in ("step", "time"):
+        raise UsageError(f"--x must be step or time, got {x!r}")
+    keys, summaries = cmp.compare(paths)
+    if plot is not None and not any(cmp.has_metric(p, plot) for p in paths):
+        raise UsageError(f"none of these runs has a metric {plot!r}")
+    if as_json:
+        print(json.dumps({"differs": keys, "runs": [s.to_json() for s in summaries]}, indent=2))
+        return
+    print_comparison(keys, summaries)
+    if plot is not None:
+        print_plot(summaries, plot, x)
+
+
+def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None, runs_dir) -> list[Path]:
+    """The run directories named, tagged (all of ``tag``) and of ``sweep``, each once, in that order."""
+    from genlab.run.store import list_runs, resolve_run, runs_root
+
+    root = runs_root(runs_dir)
+    paths = [resolve_run(root, ref) for ref in refs or []]
+    if tag:
+        paths += [r.path for r in tagged(list_runs(root), tag)]
+    if sweep:
+        from genlab.sweep.spec import resolve_sweep, trial_runs
+
+        paths += trial_runs(root, resolve_sweep(root, sweep))
+    return list(dict.fromkeys(paths))
+
+
+def print_comparison(keys: list[str], summaries) -> None:
+    from genlab.run.compare import flat, fmt
+    from genlab.run.sinks import fmt_duration
+
+    piped = not out.is_terminal
+    wide = Console(file=out.file, width=100_000, highlight=False, no_color=True) if piped else out
+    if keys:
+        differs = Table(title="what differs", title_justify="left")
+        differs.add_column("run", no_wrap=True)
+        for k in keys:
+            differs.add_column(k, no_wrap=True)
+        for s in summaries:
+            f = flat(s.config)
+            differs.add_row(s.run_id, *(fmt(f.get(k)) for k in keys))
+        wide.print(differs, soft_wrap=False, width=wide.measure(differs).maximum if piped else None)
+    elif len(summaries) > 1:
+        out.print("the runs' configurations are the same")
+    quality_keys = list(dict.fromkeys(k for s in summaries for k in s.quality))
+    table = Table(title="how each did", title_justify="left")
+    for col in ("run", "state", "step", "time", "img/s", "key metric", "best (step)", *quality_keys):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("run", "state", "key metric") else "right")
+    for s in summaries:
+        metric = s.view.metric(s.key)
+        show = metric.format if metric else fmt
+
+        def q(k, s=s):
+            m = s.view.metric(k)
+            return (m.format(s.quality[k]) if m else fmt(s.quality[k])) if k in s.quality else "-"
+
+        table.add_row(s.run_id, s.state, f"{s.step:,}/{s.total:,}", fmt_duration(s.wall_s) if s.wall_s else "-",
+                      f"{s.images_per_s:,.0f}" if s.images_per_s else "-",
+                      f"{s.key} {show(s.key_latest)}" if s.key_latest is not None else "-",
+                      f"{show(s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
+                      *(q(k) for k in quality_keys))
+    wide.print(table, soft_wrap=False, width=wide.measure(table).maximum if piped else None)
+
+
+def print_plot(summaries, metric: str, x: str) -> None:
+    """The runs' curves of ``metric`` overlaid, drawn by plotext as text."""
+
+    import plotext as plt
+
+    from genlab.run.compare import curve
+
+    plt.clear_figure()
+    width, height = (out.width, max(15, min(out.height - 4, 30))) if out.is_terminal else (100, 25)
+    plt.plotsize(width, height)
+    if not out.is_terminal or "NO_COLOR" in os.environ:
+        plt.theme("clear")
+    for s in summaries:
+        xs, ys = curve(s.path, metric, x)
+        if xs:
+            plt.plot(xs, ys, label=f"{s.run_id} {s.label}" if s.label != s.run_id else s.run_id, marker="braille")
+    plt.title(f"{metric} against {'step' if x == 'step' else 'minutes'}")
+    plt.xlabel("step" if x == "step" else "minutes")
+    drawn = plt.build()
+    if not out.is_terminal:  # plain text for a pipe or a file
+        import re
+
+        drawn = re.sub(r"\x1b\[[0-9;]*m", "", drawn)
+    print(drawn)
+
+
+# --------------------------------------------------------------------------- sample

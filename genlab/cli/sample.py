@@ -1,0 +1,193 @@
+"""genlab sample and latent: new digits and latent maps from a run's newest good checkpoint."""
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from genlab.errors import UsageError
+from genlab.cli.app import AsJson, Ascii, DataDir, Device, RunRef, RunsDir, app, err, out
+
+
+def print_digits(images, ascii: bool = False, png: Path | None = None, classes: int = 0) -> None:
+    """Draw digits to fit the terminal: full size when they fit, else half size (half blocks only:
+    ASCII digits need full size to be legible), else the first rows that fit, saying where the
+    whole grid is (a grid of ``classes`` blocks shows digits across the blocks, every class).
+    Not a terminal: 80 columns, at most 42 lines."""
+    from genlab.render.digits import SIZES, across_classes, layout, render, should_use_ascii
+
+    use_ascii = ascii or should_use_ascii(stream=sys.stdout) or not out.is_terminal
+    sizes = SIZES[:1] if use_ascii else SIZES
+    width, height = (out.width, max(14, out.height - 8)) if out.is_terminal else (80, 42)
+    size, per_row = layout(len(images), width, height, sizes)
+    fits = per_row * max(1, height // (size // 2))
+    if fits < len(images) and classes:
+        images = across_classes(images, classes)
+    grid = render(images[:fits], width=width, height=height, ascii=use_ascii, sizes=sizes)
+    if use_ascii:
+        print(grid)
+    else:
+        out.print(grid)
+    if fits < len(images):
+        out.print(f"({fits} of {len(images)} digits shown" + (f"; all of them: {png})" if png else ")"), soft_wrap=True)
+
+
+@app.command()
+def sample(
+    run: RunRef,
+    n: Annotated[int, typer.Option("-n", "--n", help="How many digits.")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed of the latent draw.")] = 0,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Save to FILE.png (a grid) or FILE.npy (uint8 N×28×28).")] = None,
+    interpolate: Annotated[bool, typer.Option("--interpolate", help="Rows that walk between pairs of latent points (GANs, VAEs).")] = False,
+    rows: Annotated[int, typer.Option(help="--interpolate: how many walks.")] = 4,
+    steps: Annotated[int, typer.Option(help="--interpolate: digits a walk, its two ends included.")] = 8,
+    linear: Annotated[bool, typer.Option("--linear", help="--interpolate along straight lines (default: spherical, for Gaussian latents).")] = False,
+    between: Annotated[Optional[tuple[int, int]], typer.Option(help="--interpolate a VAE between test digits I and J (their encodings).")] = None,
+    labels: Annotated[bool, typer.Option("--labels", help="Labelled digits from a conditional model, classes balanced: --out FILE.npz (images, labels).")] = False,
+    device: Device = "cpu",
+    data_dir: DataDir = None,
+    runs_dir: RunsDir = None,
+    ascii: Ascii = False,
+) -> None:
+    """New digits from a run's newest good checkpoint: printed as text, or saved as PNG or NPY;
+    --interpolate walks between latent points instead."""
+    import numpy as np
+    import torch
+    from torchvision.utils import save_image
+
+    from genlab.core import trained
+    from genlab.core.device import resolve
+    from genlab.run.store import atomic_write_bytes, resolve_run, runs_root
+
+    from genlab.validate import check_seed
+
+    if n <= 0:
+        raise UsageError(f"-n must be positive, got {n}")
+    check_seed("--seed", seed)
+    if labels and (out_file is None or out_file.suffix.lower() != ".npz"):
+        raise UsageError("--labels writes images with their labels: give --out FILE.npz")
+    if not labels and out_file is not None and out_file.suffix.lower() not in (".png", ".npy"):
+        raise UsageError(f"--out must end in .png or .npy, got {out_file.name!r}")
+    if interpolate and (rows < 1 or steps < 2):
+        raise UsageError(f"--rows must be at least 1 and --steps at least 2, got {rows} and {steps}")
+    if between is not None and not interpolate:
+        raise UsageError("--between is for --interpolate")
+    run_dir = resolve_run(runs_root(runs_dir), run)
+    t = trained.newest(run_dir, resolve(device), on_bad=warn_skipped)
+    per_row = min(n, 10)
+    if labels:
+        from genlab.eval import cas
+        cas.check_conditional(t.model, run_dir.name, "--labels")
+        images, classes = cas.labelled(t.model, n, seed)
+        buf = io.BytesIO()
+        np.savez(buf, images=images.numpy(), labels=classes.numpy())
+        try:
+            atomic_write_bytes(out_file, buf.getvalue())
+        except OSError as e:
+            raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+        out.print(f"saved {n} labelled digits from {run_dir.name} (step {t.step:,}), {n // 10:,} or more of each, to {out_file}")
+        return
+    if interpolate:
+        images, what = walk(t, rows, steps, seed, linear, between, data_dir)
+        n, per_row = len(images), steps
+    else:
+        images, what = t.model.sample(n, torch.Generator().manual_seed(seed)), f"{n} digits"
+    if out_file is None:
+        out.print(f"{what} from {run_dir.name} at step {t.step:,} (seed {seed}):", soft_wrap=True)
+        print_digits(images, ascii)
+        return
+    buf = io.BytesIO()
+    if out_file.suffix.lower() == ".npy":
+        np.save(buf, images.numpy())
+    else:
+        save_image(images.unsqueeze(1).float() / 255, buf, format="png", nrow=per_row, padding=2)
+    try:
+        atomic_write_bytes(out_file, buf.getvalue())
+    except OSError as e:
+        raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+    out.print(f"saved {n} digits from {run_dir.name} (step {t.step:,}) to {out_file}")
+
+
+@app.command()
+def latent(
+    run: RunRef,
+    n: Annotated[int, typer.Option("-n", help="Held-out digits to place (default: all of them).")] = 0,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Save the map as FILE.png.")] = None,
+    data_dir: DataDir = None,
+    runs_dir: RunsDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """A VAE's latent map: the held-out digits where its encoder puts them, one colour (and
+    character) a digit, and how well the map separates them (k-NN accuracy on the 2-D points)."""
+    from genlab.eval import latent as lat
+    from genlab.core import trained
+    from genlab.core.data import load_for_run
+    from genlab.core.device import resolve
+    from genlab.render.latent import latent_png, latent_text
+    from genlab.run.store import atomic_write_bytes, resolve_run, runs_root
+
+    if n < 0:
+        raise UsageError(f"-n must be positive, got {n}")
+    if out_file is not None and out_file.suffix.lower() != ".png":
+        raise UsageError(f"--out must end in .png, got {out_file.name!r}")
+    dev = resolve("cpu")
+    run_dir = resolve_run(runs_root(runs_dir), run)
+    t = trained.newest(run_dir, dev, on_bad=warn_skipped)
+    lat.check_vae(t.model, run_dir.name, "a latent map")
+    digits = load_for_run(t.config.data, dev, data_dir)
+    images, labels = digits.test_images, digits.test_labels
+    if n:
+        images, labels = images[:n], labels[:n]
+    m = lat.project(lat.encode(t.model, images))
+    accuracy = lat.knn_accuracy(m.points, labels.cpu())
+    if out_file is not None:
+        try:
+            atomic_write_bytes(out_file, latent_png(m.points, labels.cpu(), f"{run_dir.name} step {t.step:,}: {m.how}"))
+        except OSError as e:
+            raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+    if as_json:
+        print(json.dumps({"run": run_dir.name, "step": t.step, "dims": m.dims, "how": m.how, "knn_accuracy": accuracy,
+                          "k": 5, "n": len(labels), "png": str(out_file) if out_file else None,
+                          "points": [[round(float(x), 4), round(float(y), 4), int(c)]
+                                     for (x, y), c in zip(m.points.tolist(), labels.tolist())]}))
+        return
+    width, height = (out.width, max(16, out.height - 6)) if out.is_terminal else (80, 30)
+    out.print(f"{run_dir.name} at step {t.step:,}: {len(labels):,} held-out digits in its {m.dims}-d latent, "
+              f"drawn as {m.how}; 5-NN accuracy on the map {accuracy:.1%}", soft_wrap=True)
+    print(latent_text(m.points, labels.cpu(), width, height, colour=out.is_terminal and not out.no_color))
+    if out_file is not None:
+        out.print(f"saved the map to {out_file}")
+
+
+def walk(t, rows: int, steps: int, seed: int, linear: bool, between, data_dir) -> tuple:
+    """The digits of ``rows`` latent walks of ``steps`` each, and what they are, in words."""
+    import torch
+
+    from genlab.eval import latent as lat
+    lat.check_latent(t.model, t.run_dir.name)
+    ends = None
+    if between is not None:
+        from genlab.core.data import load_for_run
+
+        lat.check_vae(t.model, t.run_dir.name, "--between (walking between encoded digits)")
+        digits = load_for_run(t.config.data, torch.device("cpu"), data_dir)
+        i, j = between
+        if not (0 <= i < len(digits.test_images) and 0 <= j < len(digits.test_images)):
+            raise UsageError(f"--between takes test digits 0 to {len(digits.test_images) - 1}, got {i} and {j}")
+        z = lat.encode(t.model, digits.test_images[[i, j]])
+        ends = (z[0], z[1])
+        rows = 1
+    latents = lat.walks(t.model, rows, steps, torch.Generator().manual_seed(seed), linear=linear, ends=ends)
+    how = "straight" if linear else "spherical"
+    where = f"between test digits {between[0]} and {between[1]}" if between else "between random latent points"
+    return t.model.decode(latents), f"{rows} {how} walk{'s' if rows > 1 else ''} of {steps} {where}"
+
+
+def warn_skipped(path: Path, error: str) -> None:
+    err.print(f"genlab: warning: skipping {error}", markup=False)
+
+
+# --------------------------------------------------------------------------- bench, models, data
