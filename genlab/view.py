@@ -1,4 +1,5 @@
-"""What a model declares of itself for the screens: its metrics, its curve panes, its key metric.
+"""What a model declares of itself for the screens: its metrics, its curve panes, its key metric
+and the quality figure runs are ranked by.
 
 Each model declares a :class:`View` beside its code (genlab/models); it is written into the run
 directory as ``view.json`` when the run is created, so the torch-free readers (the cockpit,
@@ -41,9 +42,13 @@ class Pane:
 class View:
     metrics: tuple[Metric, ...]
     panes: tuple[Pane, ...]
-    key: str  # the one metric `genlab runs`, the cockpit's list and comparisons rank by
-    # the held-out figure that says how good the model is (a sweep's default objective): GANs'
-    # FLD, VAEs' importance-sampled NLL, PixelCNNs' test NLL; "" for none (then the key)
+    # the training metric shown first (the runs tables' live figure, comparisons' key metric);
+    # a loss, on the curves: it ranks nothing (a discriminator's loss says nothing of samples)
+    key: str
+    # the quality figure: the held-out figure that says how good the model is, which runs are
+    # ranked by everywhere (genlab/run/summary.py) and a sweep's default objective, in the
+    # direction its Metric declares: GANs' FLD, VAEs' importance-sampled NLL, PixelCNNs' test
+    # NLL (lower is better); "" for none (a sweep then optimises the key; runs are not ranked)
     quality: str = ""
     progress: tuple[str, ...] = ()  # shown in progress lines and bars (default: the key)
     # the class histogram of generated digits, with these metrics in its title (GANs); () for none
@@ -57,6 +62,11 @@ class View:
 
     def metric(self, name: str) -> Metric | None:
         return next((m for m in self.metrics if m.name == name), None)
+
+    def ranks_by(self) -> tuple[str, bool]:
+        """(the quality figure runs are ranked by, whether lower is better); ("", True) for none."""
+        metric = self.metric(self.quality) if self.quality else None
+        return self.quality, not (metric is not None and metric.lower_is_better is False)
 
     def shown_in_progress(self) -> tuple[str, ...]:
         return self.progress or (self.key,)

@@ -7,10 +7,12 @@ which is safe from any thread. They hold plain data only: the worker never share
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from textual.message import Message
+
+from genlab.run.follow import RunView
+from genlab.run.summary import Summary
 
 
 @dataclass
@@ -23,24 +25,11 @@ class Curve:
 
 
 @dataclass
-class RunSnapshot:
-    run_id: str
-    path: Path
-    state: str
-    config: dict
-    status: dict
-    curves: dict[str, Curve] | None  # metric name -> curve; None in an update without curves
-    evals: dict[str, list[tuple[int, float]]]
-    events: list[dict]
-    sample: np.ndarray | None
-    sample_step: int | None
-    latest: dict
-    problem: str | None
-    class_hist: list[float] | None = None
-    grids: list = field(default_factory=list)  # (step, .npy path) of every saved sample grid
-    class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
-    latent: dict | None = None  # a VAE's newest latent map (points, labels, step, how)
-    cas: dict | None = None  # a conditional model's newest CAS (cas, real, step, n)
+class RunSnapshot(RunView):
+    """The follower's view of a run at one moment (genlab.run.follow.RunView, every field copied),
+    with its curves ready to draw in place of its live series."""
+
+    curves: dict[str, Curve] | None = None  # metric name -> curve; None in an update without curves
 
 
 class RunUpdated(Message):
@@ -93,25 +82,13 @@ class Overlay:
 
 
 @dataclass
-class Compared:
-    """One run of a comparison, as plain data."""
+class Compared(Summary):
+    """One run of a comparison: its summary (genlab.run.summary, as `genlab compare` gives it),
+    with what the cockpit draws of it besides."""
 
-    run_id: str
-    label: str
-    model: str
-    family: str
-    state: str
-    step: int
-    total: int
-    key: str
-    lower_is_better: bool
-    key_latest: float | None
-    key_best: float | None
-    images_per_s: float | None
-    sample: np.ndarray | None
-    sample_step: int | None
-    class_hist: list[float] | None
-    class_captions: str  # the class histogram's title figures (FLD, confident share)
+    sample: np.ndarray | None = None
+    sample_step: int | None = None
+    class_captions: str = ""  # the class histogram's title figures (FLD, confident share)
 
 
 @dataclass

@@ -14,26 +14,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from genlab import view
 
-from genlab.run import compare
+from genlab.run import compare, summary
 
 from genlab.run import control
-
-from genlab.sweep import spec as sweep
 
 from genlab.run import tags
 
 from genlab.run import vitals
-from genlab.errors import GenlabError
-from genlab.run.follow import RunFollower, ema
+from genlab.run.follow import RunFollower, RunView, ema
 from genlab.run.schema import config_problem
 from genlab.run.store import effective_state, list_runs, read_checked, read_grid, resolve_run, runs_root
-from genlab.sweep.spec import sweep_dirs
+from genlab.sweep.listing import sweep_groups, ungrouped
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
 from tui.priority import spawner
@@ -45,22 +43,18 @@ class RunsSource:
     def __init__(self, runs_dir=None, clock=time.time, capacity: int = 512):
         self.root = runs_root(runs_dir)
         self.clock, self.capacity = clock, capacity
+        self.summaries: dict = {}  # run directory -> (events.jsonl's size, its summary without curves)
 
     # ---- reading
     def rows(self) -> list[dict]:
         """A row a run; a sweep is a row of its own (id ``sweep:<id>``, ``kind`` "sweep", its
-        best objective as its metric, its trials' run ids) followed by its trials' rows."""
+        best objective as its metric, its trials' run ids) followed by its trials' rows. Each
+        run's row gives its quality figure with its rank (``quality``), as `genlab runs` does."""
         runs = list_runs(self.root)
-        sweeps = []
-        for d in sweep_dirs(self.root):
-            try:
-                sweeps.append(sweep.summary(d))
-            except GenlabError:
-                continue  # an unreadable sweep: its trials are listed as plain runs
-        members = {s["id"] for s in sweeps}
-        rows = [self.row(r) for r in runs if r.config.get("sweep") not in members]
-        for s in sweeps:
-            trials = [r for r in runs if r.config.get("sweep") == s["id"]]
+        groups = sweep_groups(self.root, runs)
+        ranked = {s.run_id: s for s in summary.rank([self.summary(r.path) for r in runs])}
+        rows = [self.row(r, quality=ranked[r.run_id]) for r in ungrouped(runs, groups)]
+        for s, trials in groups.values():
             c, best = s["counts"], s["best"]
             rows.append({
                 "id": f"sweep:{s['id']}", "kind": "sweep", "model": s["model"], "state": s["state"],
@@ -68,10 +62,21 @@ class RunsSource:
                 "metrics": {s["objective"]: best["value"]} if best else {}, "key": s["objective"],
                 "created": s["created"], "family": "", "tags": [], "trials": [r.run_id for r in trials],
             })
-            rows += [self.row(r, s["id"]) for r in trials]
+            rows += [self.row(r, s["id"], quality=ranked[r.run_id]) for r in trials]
         return rows
 
-    def row(self, r, sweep_id: str | None = None) -> dict:
+    def summary(self, run_dir: Path) -> summary.Summary:
+        """The run's summary without its curves, read again only when its events grew."""
+        try:
+            size = (run_dir / "events.jsonl").stat().st_size
+        except OSError:
+            size = -1
+        kept = self.summaries.get(run_dir)
+        if kept is None or kept[0] != size:
+            self.summaries[run_dir] = kept = (size, summary.summarise(run_dir, curves=False))
+        return kept[1]
+
+    def row(self, r, sweep_id: str | None = None, quality: summary.Summary | None = None) -> dict:
         state = r.shown_state if r.problem else effective_state(r.status, r.path, now=self.clock())
         if state == "stopped" and r.shown_state == "pruned":
             state = "pruned"
@@ -80,6 +85,7 @@ class RunsSource:
             "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
             "created": r.created, "family": r.config.get("family", ""), "key": view.read(r.path).key,
             "tags": tags.read(r.path).tags, "sweep": sweep_id,
+            "quality": quality.ranked_text() if quality is not None else "",
         }
 
     def resolve(self, ref: str) -> Path:
@@ -91,7 +97,7 @@ class RunsSource:
     @staticmethod
     def snapshot(follower: RunFollower, max_buckets: int = 200, smooth_alpha: float = 0.05,
                  curves: bool = True) -> RunSnapshot:
-        """Plain-data copy of the follower's view, with the curves ready to draw: at most
+        """A copy of the follower's view, with the curves ready to draw: at most
         ``max_buckets`` min/max pairs a curve (about a plot's width in columns). Without
         ``curves``, its ``curves`` is None: the status, events and samples only."""
         v = follower.view
@@ -102,13 +108,9 @@ class RunsSource:
                 x, y = series.envelope(max_buckets)
                 mx, my = series.means(max_buckets)
                 drawn[name] = Curve(name, x, y, mx, ema(my, smooth_alpha) if my else [])
-        return RunSnapshot(
-            run_id=v.run_id, path=v.path, state=v.state, config=dict(v.config), status=dict(v.status),
-            curves=drawn, evals={k: list(val) for k, val in v.evals.items()}, events=list(v.events),
-            sample=v.sample, sample_step=v.sample_step, latest=dict(v.latest), problem=v.problem,
-            class_hist=list(v.class_hist) if v.class_hist else None,
-            grids=list(v.grids), class_hists=list(v.class_hists), latent=v.latent, cas=v.cas,
-        )
+        live = ("series", "times")  # the follower's own buckets: the curves stand for them
+        return RunSnapshot(**{f.name: _copied(getattr(v, f.name)) for f in fields(RunView) if f.name not in live},
+                           curves=drawn)
 
     def grid(self, run_id: str, npy: str) -> np.ndarray | None:
         """A saved sample grid of the run (its path as its samples event gives it), or None."""
@@ -252,29 +254,21 @@ class Comparison:
 
     @staticmethod
     def _run(f: RunFollower, shows, label: str) -> Compared:
+        """The run's summary, as `genlab compare` gives it, with its newest samples and the class
+        histogram's caption."""
         v = f.view
-        metric = shows.metric(shows.key)
-        lower = not (metric is not None and metric.lower_is_better is False)
-        series = v.series.get(shows.key)
-        best = None
-        if series is not None and len(series):
-            best = float(series.lo.min()) if lower else float(series.hi.max())
-        ips = v.status.get("images_per_s") or None
-        if not ips and v.times is not None and len(v.times) > 1:
-            tx, ty = v.times.means(None)
-            if ty[-1] > ty[0]:
-                ips = (tx[-1] - tx[0]) * int(v.config.get("batch_size") or 0) / (ty[-1] - ty[0]) or None
         captions = []
         for name in shows.class_histogram:
             points, m = v.evals.get(name), shows.metric(name)
             if points and m is not None:
                 captions.append(f"{m.label or m.name} {m.format(points[-1][1])}")
-        latest = v.latest.get(shows.key)
-        return Compared(
-            run_id=v.run_id, label=label, model=str(v.config.get("model", "?")), family=str(v.config.get("family", "")),
-            state=v.state, step=int(v.status.get("step", 0)), total=int(v.config.get("total_steps") or 0),
-            key=shows.key, lower_is_better=lower,
-            key_latest=float(latest) if isinstance(latest, (int, float)) else None, key_best=best,
-            images_per_s=ips, sample=v.sample, sample_step=v.sample_step,
-            class_hist=list(v.class_hist) if v.class_hist else None, class_captions=" · ".join(captions),
-        )
+        s = summary.of_follower(v, shows, label)
+        return Compared(**{k.name: getattr(s, k.name) for k in fields(summary.Summary)}, sample=v.sample,
+                        sample_step=v.sample_step, class_captions=" · ".join(captions))
+
+
+def _copied(value):
+    """``value`` as a snapshot keeps it: a dict or list copied (and the lists a dict holds)."""
+    if isinstance(value, dict):
+        return {k: list(x) if isinstance(x, list) else x for k, x in value.items()}
+    return list(value) if isinstance(value, list) else value

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genlab.errors import GenlabError, UsageError
+from genlab.errors import UsageError
 from genlab.cli.app import AsJson, Ascii, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
 
@@ -19,17 +19,20 @@ from genlab.cli.sample import print_digits
 def run_view(run_dir: Path):
     """What a run declares it shows (view.json; for a run made before views, its model's)."""
     from genlab import view
-    def known(path: Path):
-        from genlab import models
-        from genlab.run.store import read_json
 
-        config = read_json(path / "config.json")
-        try:
-            return models.get(config.get("model")).view
-        except (UsageError, AttributeError, TypeError):
-            return None
+    return view.read(run_dir, known_view)
 
-    return view.read(run_dir, known)
+
+def known_view(path: Path):
+    """The view of the run's model, for a run made before views (None for a model not known)."""
+    from genlab import models
+    from genlab.run.store import read_json
+
+    config = read_json(path / "config.json")
+    try:
+        return models.get(config.get("model")).view
+    except (UsageError, AttributeError, TypeError):
+        return None
 
 
 # --------------------------------------------------------------------------- train
@@ -61,20 +64,25 @@ def tagged(infos: list, wanted: list[str] | None) -> list:
 
 @app.command()
 def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = False) -> None:
-    """List runs: id, model, status, progress, key metric, age and tags."""
+    """List runs: id, model, status, progress, key metric, quality figure (with its rank), age
+    and tags."""
     from genlab.run import tags
     from genlab.run.store import list_runs, runs_root
+    from genlab.run.summary import rank, summarise
 
     root = runs_root(runs_dir)
     infos = tagged(list_runs(root), tag)
+    summaries = {s.run_id: s for s in rank([summarise(r.path, curves=False, known=known_view) for r in infos])}
     if as_json:
         print(json.dumps([{
             "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
             "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
-            "key_metric": run_view(r.path).key, "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
+            "key_metric": run_view(r.path).key, "ranked_by": summaries[r.run_id].to_json()["ranked_by"],
+            "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
         return
+    from genlab.sweep.listing import sweep_groups, ungrouped
     from genlab.sweep.spec import sweep_dirs
 
     if not infos and (tag or not sweep_dirs(root)):
@@ -84,11 +92,11 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
     table = Table(title=f"runs in {root}", title_justify="left")
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
     widest = {"id": max([len(r.run_id) + 2 for r in infos] + [8 + len(d.name) for d in sweep_dirs(root)]),
-              "status": 8, "key metric": 10, "age": 9,
+              "status": 8, "key metric": 10, "quality": 12, "age": 9,
               "step": max([len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos] + [4])}
     piped = not out.is_terminal  # a pipe or a file: whole values, however wide
     labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
-    columns = ("id", "model", "status", "step", "key metric", "age") + (("tags",) if any(labels.values()) else ())
+    columns = ("id", "model", "status", "step", "key metric", "quality", "age") + (("tags",) if any(labels.values()) else ())
     for col in columns:
         table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
                          overflow="fold" if piped else "ellipsis",
@@ -100,20 +108,20 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
         total = r.config.get("total_steps") or 0
         step = r.status.get("step", 0)
         table.add_row(indent + r.run_id, r.model, Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
-                      f"{step:,}/{total:,}", key_metric(r), age(r.created), *([labels[r.run_id]] if len(columns) > 6 else []))
+                      f"{step:,}/{total:,}", key_metric(r), summaries[r.run_id].ranked_text(), age(r.created),
+                      *([labels[r.run_id]] if len(columns) > 7 else []))
 
     groups = {k: v for k, v in sweep_groups(root, infos).items() if v[1] or not tag}
-    for r in infos:
-        if r.config.get("sweep") not in groups:
-            add(r)
+    for r in ungrouped(infos, groups):
+        add(r)
     for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
         table.add_section()
         c = head["counts"]
         best = head["best"]
         table.add_row(Text(f"sweep {sweep_id}", style="bold"), head["model"], Text(head["state"], style="bold"),
                       f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
-                      f"best {head['objective']} {best['value']:.4g}" if best else "-", age(head["created"]),
-                      *([""] if len(columns) > 6 else []))
+                      f"best {head['objective']} {best['value']:.4g}" if best else "-", "", age(head["created"]),
+                      *([""] if len(columns) > 7 else []))
         for r in members:
             add(r, "  ")
     if piped:  # as wide as the table needs: Rich would cut it to 80 columns
@@ -121,19 +129,6 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
         Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
     else:
         out.print(table, soft_wrap=False)
-
-
-def sweep_groups(root: Path, infos: list) -> dict:
-    """Each sweep in ``root`` (id to its summary and its trials' runs among ``infos``)."""
-    from genlab.sweep.spec import summary, sweep_dirs
-
-    groups = {}
-    for d in sweep_dirs(root):
-        try:
-            groups[d.name] = (summary(d), [r for r in infos if r.config.get("sweep") == d.name])
-        except GenlabError:
-            continue  # an unreadable sweep: its trials are listed as plain runs
-    return groups
 
 
 @app.command()
@@ -270,21 +265,22 @@ def compare(
     runs_dir: RunsDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Runs side by side: what differs in their configurations, then each run's state, steps,
-    time, speed, key metric (newest and best) and quality figures."""
+    """Runs side by side: what differs in their configurations and settings (and whether their
+    figures are comparable), then each run, best first by its quality figure: its state, steps,
+    time, speed, quality figure, key metric (newest and best) and quality check's figures."""
     from genlab.run import compare as cmp
     paths = chosen_runs(runs_, tag, sweep, runs_dir)
     if x not in ("step", "time"):
         raise UsageError(f"--x must be step or time, got {x!r}")
-    keys, summaries = cmp.compare(paths)
+    compared = cmp.compare(paths)
     if plot is not None and not any(cmp.has_metric(p, plot) for p in paths):
         raise UsageError(f"none of these runs has a metric {plot!r}")
     if as_json:
-        print(json.dumps({"differs": keys, "runs": [s.to_json() for s in summaries]}, indent=2))
+        print(json.dumps(compared.to_json(), indent=2))
         return
-    print_comparison(keys, summaries)
+    print_comparison(compared)
     if plot is not None:
-        print_plot(summaries, plot, x)
+        print_plot(compared.runs, plot, x)
 
 
 def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None, runs_dir) -> list[Path]:
@@ -302,40 +298,39 @@ def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None
     return list(dict.fromkeys(paths))
 
 
-def print_comparison(keys: list[str], summaries) -> None:
-    from genlab.run.compare import flat, fmt
+def print_comparison(compared) -> None:
+    """What differs (or that nothing does), whether the figures are comparable, then how each did."""
+    from genlab.run.compare import described, fmt
     from genlab.run.sinks import fmt_duration
 
+    summaries = compared.runs
     piped = not out.is_terminal
     wide = Console(file=out.file, width=100_000, highlight=False, no_color=True) if piped else out
-    if keys:
+    if compared.differs:
         differs = Table(title="what differs", title_justify="left")
         differs.add_column("run", no_wrap=True)
-        for k in keys:
+        for k in compared.differs:
             differs.add_column(k, no_wrap=True)
         for s in summaries:
-            f = flat(s.config)
-            differs.add_row(s.run_id, *(fmt(f.get(k)) for k in keys))
+            f = described(s.config)
+            differs.add_row(s.run_id, *(fmt(f.get(k)) for k in compared.differs))
         wide.print(differs, soft_wrap=False, width=wide.measure(differs).maximum if piped else None)
     elif len(summaries) > 1:
         out.print("the runs' configurations are the same")
+    if compared.not_comparable:
+        out.print(f"[bold red]{compared.not_comparable}[/]", soft_wrap=True)
     quality_keys = list(dict.fromkeys(k for s in summaries for k in s.quality))
-    table = Table(title="how each did", title_justify="left")
-    for col in ("run", "state", "step", "time", "img/s", "key metric", "best (step)", *quality_keys):
-        table.add_column(col, no_wrap=True, justify="left" if col in ("run", "state", "key metric") else "right")
+    table = Table(title="how each did, best first" + (" (not comparable)" if compared.not_comparable else ""),
+                  title_justify="left")
+    for col in ("#", "run", "state", "step", "time", "img/s", "quality", "key metric", "best (step)", *quality_keys):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("run", "state", "quality", "key metric") else "right")
     for s in summaries:
-        metric = s.view.metric(s.key)
-        show = metric.format if metric else fmt
-
-        def q(k, s=s):
-            m = s.view.metric(k)
-            return (m.format(s.quality[k]) if m else fmt(s.quality[k])) if k in s.quality else "-"
-
-        table.add_row(s.run_id, s.state, f"{s.step:,}/{s.total:,}", fmt_duration(s.wall_s) if s.wall_s else "-",
-                      f"{s.images_per_s:,.0f}" if s.images_per_s else "-",
-                      f"{s.key} {show(s.key_latest)}" if s.key_latest is not None else "-",
-                      f"{show(s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
-                      *(q(k) for k in quality_keys))
+        table.add_row(str(s.rank or "-"), s.run_id, s.state, f"{s.step:,}/{s.total:,}",
+                      fmt_duration(s.wall_s) if s.wall_s else "-",
+                      f"{s.images_per_s:,.0f}" if s.images_per_s else "-", s.figure_text(),
+                      f"{s.key} {s.formatted(s.key, s.key_latest)}" if s.key_latest is not None else "-",
+                      f"{s.formatted(s.key, s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
+                      *(s.formatted(k, s.quality.get(k)) for k in quality_keys))
     wide.print(table, soft_wrap=False, width=wide.measure(table).maximum if piped else None)
 
 

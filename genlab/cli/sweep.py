@@ -159,6 +159,7 @@ def start_worker(sweep_dir: Path, parallel: int) -> None:
 def follow(root: Path, sweep_dir: Path) -> None:
     """Print each trial as it ends, until the sweep does; then the comparison of its runs."""
     from genlab.run import compare as cmp
+    from genlab.run.summary import rank, summarise
     from genlab.sweep.spec import read_spec, read_trials, state
 
     spec, said = read_spec(sweep_dir), {}
@@ -183,9 +184,9 @@ def follow(root: Path, sweep_dir: Path) -> None:
 
     paths = trial_runs(root, sweep_dir)
     if len(paths) > 1:
-        print_comparison(*cmp.compare(paths))
+        print_comparison(cmp.compare(paths))
     elif paths:  # a sweep of one trial: nothing to compare it with, its own figures
-        print_comparison([], [cmp.summarise(paths[0])])
+        print_comparison(cmp.SideBySide([], rank([summarise(paths[0])])))
     print_trials(sweep_dir)
 
 
@@ -198,11 +199,11 @@ def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     refresh(sweep_dir)
     if as_json:
-        from genlab.sweep.spec import read_spec, read_trials, ranked, summary, workers
+        from genlab.sweep.spec import read_spec, read_trials, summary, workers
 
         spec = read_spec(sweep_dir)
         print(json.dumps({**summary(sweep_dir), "spec": spec.to_json(), "workers": workers(sweep_dir),
-                          "trials": ranked(read_trials(sweep_dir), spec.direction)}, indent=2))
+                          "trials": ranked_trials(spec, read_trials(sweep_dir))}, indent=2))
         return
     print_trials(sweep_dir)
 
@@ -218,10 +219,10 @@ def refresh(sweep_dir: Path) -> None:
 
 def print_trials(sweep_dir: Path) -> None:
     from genlab.run.sinks import fmt_duration
-    from genlab.sweep.spec import ranked, read_spec, read_trials, summary, workers
+    from genlab.sweep.spec import read_spec, read_trials, summary, workers
 
     spec, s = read_spec(sweep_dir), summary(sweep_dir)
-    trials = ranked(read_trials(sweep_dir), spec.direction)
+    trials = ranked_trials(spec, read_trials(sweep_dir))
     c = s["counts"]
     out.print(f"[bold]sweep {spec.sweep_id}[/]  {s['model']}  {spec.search}  [bold]{s['state']}[/]  "
               f"{c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed, {c['running']} running of {spec.trials}; "
@@ -247,6 +248,15 @@ def print_trials(sweep_dir: Path) -> None:
         out.print(f"  worker {w['name']}: {w.get('state')}{'' if w['live'] else ' (gone)'}, "
                   f"{w.get('parallel', 1)} at a time, its own CPU {w.get('cpu_s', 0):.1f} s in {fmt_duration(wall)} "
                   f"({100 * w.get('cpu_s', 0) / wall:.1f}% of a core)", soft_wrap=True)
+
+
+def ranked_trials(spec, trials: list[dict]) -> list[dict]:
+    """Best first by the objective's newest value, as runs are ranked (genlab.run.summary.ranked);
+    trials with none yet after, by number."""
+    from genlab.run.summary import ranked
+
+    lower = spec.direction == "minimize"
+    return ranked(sorted(trials, key=lambda t: t.get("number", 0)), lambda t: (spec.objective, t.get("value"), lower))
 
 
 def fmt_param(value) -> str:

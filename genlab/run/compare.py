@@ -1,62 +1,49 @@
 """Runs side by side: what differs in their configurations, and how each one did.
 
-Read from the run directories only (config.json, status.json, view.json, metrics.bin, the tail of
-events.jsonl, tags.json): no torch, so the CLI and the cockpit both use it. A run is named in
-legends by what differs (``lr=0.001 width=16``); its key metric (as its model declares it) is
-given at its newest step and at its best, with the step of the best; its quality figures are
-those of its newest live quality check, as its view names them.
+Read from the run directories only: no torch, so the CLI and the cockpit both use it. What
+differs is every configuration value that changes what the figures mean: the hyperparameters,
+and the settings (data, length, cadences of measurement, device, versions); figures measured on
+different test sets are said to be not comparable. A run is named in legends by what differs
+(``lr=0.001 width=16``). How each did is its summary (genlab/run/summary.py), ranked by its
+quality figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from genlab import view
-
-from genlab.run import metrics_log
-
-from genlab.run import tags
 from genlab.errors import UsageError
-from genlab.run.store import effective_state, read_checked, read_events
-from genlab.run.schema import config_problem, status_problem
+from genlab.run import metrics_log
+from genlab.run.store import read_events
+from genlab.run.summary import Summary, rank, summarise
 
 # what may tell runs apart, in the order a table shows it (hyperparameters after the model)
 SHOWN = ("model", "preset", "batch_size", "lr", "seed", "device", "amp", "compile")
-TAIL_BYTES = 2_000_000  # the newest evaluations are looked for in this much of events.jsonl
+# what else changes what a run's figures mean: how long it trained, how often it was measured,
+# on what, and with which genlab and torch (after the hyperparameters, in this order)
+SETTINGS = ("data", "train_digits", "test_digits", "excluded", "epochs", "max_steps", "max_minutes", "total_steps",
+            "eval_size", "quality_every_s", "quality_every_steps", "quality_samples", "quality_k", "processes",
+            "genlab", "torch")
+# of those, what makes the held-out figures measured on different digits: not comparable
+MEASURED_ON = ("data", "train_digits", "test_digits", "excluded", "eval_size", "quality_samples", "quality_k")
 
 
 @dataclass
-class Summary:
-    run_id: str
-    path: Path
-    config: dict
-    view: view.View
-    state: str
-    step: int
-    total: int
-    wall_s: float | None  # from its first metric row to its newest
-    images_per_s: float | None  # over that time
-    key: str
-    key_latest: float | None = None
-    key_best: float | None = None
-    key_best_step: int | None = None
-    quality: dict = field(default_factory=dict)  # the newest live quality check's figures
-    class_hist: list | None = None
-    held_out: dict = field(default_factory=dict)  # the newest evaluation's figures
-    tags: list = field(default_factory=list)
-    note: str = ""
-    label: str = ""  # what tells it apart from the others
+class SideBySide:
+    """Runs compared: the configuration keys that differ, each run's summary (best first, with
+    its label), and why their figures are not comparable ("" when they are)."""
+
+    differs: list[str]
+    runs: list[Summary]
+    not_comparable: str = ""
 
     def to_json(self) -> dict:
-        return {"id": self.run_id, "label": self.label, "model": self.config.get("model"), "state": self.state,
-                "step": self.step, "total_steps": self.total, "wall_s": self.wall_s,
-                "images_per_s": self.images_per_s, "key_metric": {"name": self.key, "latest": self.key_latest,
-                                                                  "best": self.key_best, "best_step": self.key_best_step},
-                "quality": self.quality, "class_hist": self.class_hist, "held_out": self.held_out,
-                "tags": self.tags, "note": self.note, "path": str(self.path)}
+        return {"differs": self.differs, "comparable": not self.not_comparable,
+                "not_comparable": self.not_comparable or None, "runs": [s.to_json() for s in self.runs]}
 
 
 def flat(config: dict) -> dict:
@@ -69,11 +56,36 @@ def flat(config: dict) -> dict:
     return out
 
 
+def settings(config: dict) -> dict:
+    """The SETTINGS of a configuration (None where it does not say)."""
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    versions = config.get("versions") if isinstance(config.get("versions"), dict) else {}
+    excluded = data.get("excluded") or config.get("exclude_digits") or None
+    out = {"data": data.get("source"), "train_digits": data.get("train"), "test_digits": data.get("test"),
+           "excluded": ",".join(map(str, excluded)) if isinstance(excluded, (list, tuple)) else excluded,
+           "genlab": versions.get("genlab"), "torch": versions.get("torch")}
+    return {k: out[k] if k in out else config.get(k) for k in SETTINGS}
+
+
+def described(config: dict) -> dict:
+    """Everything that may tell runs apart: :func:`flat`, then :func:`settings`."""
+    return {**flat(config), **settings(config)}
+
+
 def differing(configs: list[dict]) -> list[str]:
     """The keys whose values are not the same in every configuration (model first)."""
-    flats = [flat(c) for c in configs]
-    keys = list(dict.fromkeys(k for f in flats for k in f))
-    return [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+    described_ = [described(c) for c in configs]
+    keys = list(dict.fromkeys(k for d in described_ for k in d))
+    return [k for k in keys if len({repr(d.get(k)) for d in described_}) > 1]
+
+
+def not_comparable(configs: list[dict]) -> str:
+    """Why these runs' held-out figures cannot be set side by side, or "": they were measured on
+    different digits (another data source, other counts, digits left out, other sample sizes)."""
+    apart = [k for k in differing(configs) if k in MEASURED_ON]
+    if not apart:
+        return ""
+    return f"not comparable: the figures were measured on different test sets ({', '.join(apart)} differ)"
 
 
 def fmt(value) -> str:
@@ -82,69 +94,15 @@ def fmt(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def summarise(run_dir: Path) -> Summary:
-    config, _ = read_checked(run_dir / "config.json", config_problem)
-    status, _ = read_checked(run_dir / "status.json", status_problem)
-    shows = view.read(run_dir)
-    s = Summary(run_dir.name, run_dir, config, shows, effective_state(status, run_dir) if status else "unreadable",
-                int(status.get("step", 0)), int(config.get("total_steps") or 0), None, None, shows.key)
-    t = tags.read(run_dir)
-    s.tags, s.note = t.tags, t.note
-    _key_and_time(s)
-    _evaluations(s)
-    return s
-
-
-def _key_and_time(s: Summary) -> None:
-    cols, rows, _ = metrics_log.read(s.path)
-    if not cols or not len(rows):
-        return
-    steps, t = rows[:, 0], rows[:, 1]
-    if len(rows) > 1 and t[-1] > t[0]:
-        s.wall_s = float(t[-1] - t[0])
-        s.images_per_s = float((steps[-1] - steps[0]) * int(s.config.get("batch_size") or 0) / s.wall_s) or None
-    if s.key not in cols:
-        return
-    metric = s.view.metric(s.key)
-    higher = metric is not None and metric.lower_is_better is False
-    column = f"{'max' if higher else 'min'}:{s.key}"
-    values = rows[:, cols.index(column if column in cols else s.key)]
-    ok = np.isfinite(values)
-    if not ok.any():
-        return
-    best = int(np.nanargmax(np.where(ok, values, -np.inf)) if higher else np.nanargmin(np.where(ok, values, np.inf)))
-    s.key_best, s.key_best_step = float(values[best]), int(steps[best])
-    s.key_latest = float(rows[-1, cols.index(s.key)])
-
-
-def _evaluations(s: Summary) -> None:
-    path = s.path / "events.jsonl"
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return
-    events, _ = read_events(path, max(0, size - TAIL_BYTES))
-    declared = {m.name for m in s.view.metrics}
-    for e in events:
-        if e["kind"] != "eval":
-            continue
-        figures = {k: v for k, v in e.items() if k in declared and isinstance(v, (int, float))}
-        if e.get("quality"):
-            s.quality = figures
-            if isinstance(e.get("class_hist"), list):
-                s.class_hist = e["class_hist"]
-        else:
-            s.held_out = figures
-
-
-def compare(run_dirs: list[Path]) -> tuple[list[str], list[Summary]]:
-    """(the configuration keys that differ, a summary a run with its label)."""
+def compare(run_dirs: list[Path]) -> SideBySide:
+    """The runs side by side, best first by their quality figure (genlab.run.summary.rank)."""
     if len(run_dirs) < 2:
         raise UsageError("compare needs two runs or more")
     runs = [summarise(p) for p in run_dirs]
-    for r, label in zip(runs, labels([r.config for r in runs], [r.run_id for r in runs])):
+    configs = [r.config for r in runs]
+    for r, label in zip(runs, labels(configs, [r.run_id for r in runs])):
         r.label = label
-    return differing([r.config for r in runs]), runs
+    return SideBySide(differing(configs), rank(runs), not_comparable(configs))
 
 
 def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:
@@ -172,7 +130,6 @@ def has_metric(run_dir: Path, metric: str) -> bool:
     return metric in cols or view.read(run_dir).metric(metric) is not None
 
 
-
 def shared_metrics(views: list[view.View]) -> list[tuple[str, bool]]:
     """The metrics every run's view draws in a pane, as (name, held_out): training metrics
     first, then held-out ones, in the first view's order."""
@@ -197,7 +154,7 @@ def labels(configs: list[dict], run_ids: list[str]) -> list[str]:
     """Each run's label: the configuration values that differ; its id first where that alone
     does not tell it apart (and its id alone when nothing differs)."""
     keys = differing(configs)
-    flats = [flat(c) for c in configs]
+    flats = [described(c) for c in configs]
     out = [" ".join(f"{k}={fmt(f[k])}" for k in keys if f.get(k) is not None) for f in flats]
     return [label if label and out.count(label) == 1 else f"{rid} {label}".strip()
             for label, rid in zip(out, run_ids)]

@@ -1,4 +1,5 @@
-"""Every run in the runs root: id, model, live status, progress and key metric."""
+"""Every run in the runs root: id, model, live status, progress, key metric and quality figure
+(with its rank, as `genlab runs` gives it)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class RunsTable(RunRows):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for col in ("run", "model", "status", "progress", "key metric", "tags"):
+        for col in ("run", "model", "status", "progress", "key metric", "quality", "tags"):
             self.add_column(col, key=col)
         self.marked: set[str] = set()
         self.last_rows: list[dict] = []
@@ -70,6 +71,6 @@ class RunsTable(RunRows):
             self.add_row(self.run_cell(r["id"], indent="  " if r.get("sweep") else ""), r["model"],
                          Text(state, style=COLOURS.get(state.split(":")[0], "red")),
                          progress, ("best " if sweep and value is not None else "") + metric,
-                         " ".join(r.get("tags") or []), key=r["id"])
+                         r.get("quality", ""), " ".join(r.get("tags") or []), key=r["id"])
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))

@@ -1,0 +1,251 @@
+"""One summary of a run, and the one order runs are ranked in.
+
+How a run did, as ``genlab runs``, ``genlab compare``, ``genlab sweep show`` and the cockpit all
+give it: its state, steps, time and images a second; its quality figure, newest and best; its
+training key metric, newest and best; its newest quality check's figures.
+
+A run is ranked by its **quality figure**: the held-out figure its model declares (``View.quality``:
+GANs' FLD, VAEs' importance-sampled NLL, PixelCNNs' test NLL; what its sweeps optimise), at its
+newest value, in the direction its ``Metric`` declares. A run with no quality figure yet comes
+after those with one and says so (:data:`NO_FIGURE`). Its training key metric (``View.key``, a
+loss) is given beside it and stays on the curves, but ranks nothing: a discriminator's loss says
+nothing of its samples.
+
+A summary is read from a run directory (:func:`summarise`) or from a follower's view, which the
+cockpit already holds (:func:`of_follower`); both read the same fields the same way. No torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genlab import view
+from genlab.run import events_index, metrics_log, tags
+from genlab.run.schema import config_problem, status_problem
+from genlab.run.store import effective_state, read_checked, read_events
+
+NO_FIGURE = "no quality figure yet"
+TAIL_BYTES = 2_000_000  # without an events index, the evaluations are looked for in this much of events.jsonl
+
+
+@dataclass
+class Summary:
+    run_id: str
+    path: Path
+    config: dict
+    view: view.View
+    state: str
+    step: int
+    total: int
+    wall_s: float | None = None  # from its first metric row to its newest
+    images_per_s: float | None = None  # over that time
+    key: str = ""  # the training key metric (View.key): shown, never ranked by
+    key_latest: float | None = None
+    key_best: float | None = None
+    key_best_step: int | None = None
+    figure: str = ""  # the quality figure it is ranked by (View.quality); "" when its model declares none
+    lower_is_better: bool = True  # the quality figure's direction
+    figure_latest: float | None = None
+    figure_best: float | None = None
+    figure_best_step: int | None = None
+    rank: int | None = None  # its place among the runs ranked with it by the same figure (1: best)
+    quality: dict = field(default_factory=dict)  # the newest live quality check's figures
+    class_hist: list | None = None
+    held_out: dict = field(default_factory=dict)  # the newest evaluation's figures
+    tags: list = field(default_factory=list)
+    note: str = ""
+    label: str = ""  # what tells it apart from the runs it is compared with
+
+    def formatted(self, name: str, value: float | None) -> str:
+        """``value`` of metric ``name`` as its view prints it; "-" for none."""
+        if value is None:
+            return "-"
+        metric = self.view.metric(name)
+        return metric.format(value) if metric else f"{value:g}"
+
+    def figure_text(self) -> str:
+        """``test_fld 23.1``, or :data:`NO_FIGURE`."""
+        if self.figure_latest is None:
+            return NO_FIGURE
+        return f"{self.figure} {self.formatted(self.figure, self.figure_latest)}"
+
+    def ranked_text(self) -> str:
+        """The quality figure with its rank (``#1 test_fld 23.1``), or :data:`NO_FIGURE`."""
+        return f"#{self.rank} {self.figure_text()}" if self.rank else self.figure_text()
+
+    def to_json(self) -> dict:
+        return {"id": self.run_id, "label": self.label, "model": self.config.get("model"), "state": self.state,
+                "step": self.step, "total_steps": self.total, "wall_s": self.wall_s,
+                "images_per_s": self.images_per_s,
+                "ranked_by": {"name": self.figure, "lower_is_better": self.lower_is_better,
+                              "latest": self.figure_latest, "best": self.figure_best,
+                              "best_step": self.figure_best_step, "rank": self.rank,
+                              **({"says": NO_FIGURE} if self.figure_latest is None else {})},
+                "key_metric": {"name": self.key, "latest": self.key_latest,
+                               "best": self.key_best, "best_step": self.key_best_step},
+                "quality": self.quality, "class_hist": self.class_hist, "held_out": self.held_out,
+                "tags": self.tags, "note": self.note, "path": str(self.path)}
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+def ranked(items: list, figure) -> list:
+    """``items`` best first by ``figure(item)``, a (name, newest value or None, lower is better):
+    those with a value by it (grouped by the figure's name, in the order the names first come),
+    then those without, in their order."""
+    names: dict = {}
+    for item in items:
+        names.setdefault(figure(item)[0], len(names))
+
+    def order(item):
+        name, value, lower = figure(item)
+        if not _finite(value):
+            return (1, 0, 0.0)
+        return (0, names[name], value if lower else -value)
+
+    return sorted(items, key=order)
+
+
+def rank(summaries: list[Summary]) -> list[Summary]:
+    """The summaries best first by their quality figure (:func:`ranked`), each given its ``rank``
+    among those with the same figure; a run with no figure yet has none."""
+    out = ranked(summaries, lambda s: (s.figure, s.figure_latest, s.lower_is_better))
+    places: dict = {}
+    for s in out:
+        if s.figure_latest is None:
+            s.rank = None
+        else:
+            s.rank = places[s.figure] = places.get(s.figure, 0) + 1
+    return out
+
+
+# --------------------------------------------------------------------------- from a run directory
+
+
+def summarise(run_dir: Path, curves: bool = True, known=None) -> Summary:
+    """A run's summary from its directory. Without ``curves``, metrics.bin is not read (no time,
+    speed or training key best): what ``genlab runs`` needs of many runs. ``known``: as
+    genlab.view.read's."""
+    config, _ = read_checked(run_dir / "config.json", config_problem)
+    status, _ = read_checked(run_dir / "status.json", status_problem)
+    shows = view.read(run_dir, known)
+    s = _new(run_dir.name, run_dir, config, shows, effective_state(status, run_dir) if status else "unreadable",
+             int(status.get("step", 0)))
+    t = tags.read(run_dir)
+    s.tags, s.note = t.tags, t.note
+    latest = (status.get("metrics") or {}).get(s.key)
+    s.key_latest = float(latest) if _finite(latest) else None
+    if curves:
+        _key_and_time(s)
+    _evaluations(s, eval_events(run_dir))
+    return s
+
+
+def _new(run_id: str, path: Path, config: dict, shows: view.View, state: str, step: int) -> Summary:
+    figure, lower = shows.ranks_by()
+    return Summary(run_id, path, config, shows, state, step, int(config.get("total_steps") or 0), key=shows.key,
+                   figure=figure, lower_is_better=lower)
+
+
+def eval_events(run_dir: Path) -> list[dict]:
+    """The run's ``eval`` events, oldest first: all of them through events.idx, else those in
+    the last TAIL_BYTES of events.jsonl."""
+    path = run_dir / "events.jsonl"
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return []
+    indexed = events_index.read(run_dir, size)
+    if indexed is not None:
+        events, end = indexed
+        events = events + read_events(path, end)[0]
+    else:
+        events, _ = read_events(path, max(0, size - TAIL_BYTES))
+    return [e for e in events if e["kind"] == "eval"]
+
+
+def _key_and_time(s: Summary) -> None:
+    cols, rows, _ = metrics_log.read(s.path)
+    if not cols or not len(rows):
+        return
+    steps, t = rows[:, 0], rows[:, 1]
+    if len(rows) > 1 and t[-1] > t[0]:
+        s.wall_s = float(t[-1] - t[0])
+        s.images_per_s = float((steps[-1] - steps[0]) * int(s.config.get("batch_size") or 0) / s.wall_s) or None
+    if s.key not in cols:
+        return
+    metric = s.view.metric(s.key)
+    higher = metric is not None and metric.lower_is_better is False
+    column = f"{'max' if higher else 'min'}:{s.key}"
+    values = rows[:, cols.index(column if column in cols else s.key)]
+    ok = np.isfinite(values)
+    if not ok.any():
+        return
+    best = int(np.nanargmax(np.where(ok, values, -np.inf)) if higher else np.nanargmin(np.where(ok, values, np.inf)))
+    s.key_best, s.key_best_step = float(values[best]), int(steps[best])
+    s.key_latest = float(rows[-1, cols.index(s.key)])
+
+
+def _evaluations(s: Summary, events: list[dict]) -> None:
+    declared = {m.name for m in s.view.metrics}
+    points = []
+    for e in events:
+        figures = {k: v for k, v in e.items() if k in declared and isinstance(v, (int, float))}
+        if e.get("quality"):
+            s.quality = figures
+            if isinstance(e.get("class_hist"), list):
+                s.class_hist = e["class_hist"]
+        else:
+            s.held_out = figures
+        if s.figure and _finite(e.get(s.figure)):
+            points.append((int(e.get("step", 0)), float(e[s.figure])))
+    _figure(s, points)
+
+
+def _figure(s: Summary, points: list[tuple[int, float]]) -> None:
+    """The quality figure's newest and best from its (step, value) points."""
+    if not points:
+        return
+    best = (min if s.lower_is_better else max)(points, key=lambda p: p[1])
+    s.figure_latest = points[-1][1]
+    s.figure_best, s.figure_best_step = best[1], best[0]
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# --------------------------------------------------------------------------- from a follower
+
+
+def of_follower(v, shows: view.View, label: str = "") -> Summary:
+    """A run's summary from a follower's view (genlab.run.follow.RunView), which the cockpit
+    holds already: its evaluations, status and bucketed curves."""
+    s = _new(v.run_id, v.path, dict(v.config), shows, v.state, int(v.status.get("step", 0)))
+    s.label = label
+    latest = v.latest.get(s.key)
+    s.key_latest = float(latest) if _finite(latest) else None
+    metric = shows.metric(s.key)
+    higher = metric is not None and metric.lower_is_better is False
+    series = v.series.get(s.key)
+    if series is not None and len(series):
+        i = int(np.argmax(series.hi) if higher else np.argmin(series.lo))
+        s.key_best = float(series.hi[i] if higher else series.lo[i])
+        s.key_best_step = int(series.centres()[i])
+    s.images_per_s = v.status.get("images_per_s") or None
+    if v.times is not None and len(v.times) > 1:
+        tx, ty = v.times.means(None)
+        if ty[-1] > ty[0]:
+            s.wall_s = float(ty[-1] - ty[0])
+            if not s.images_per_s:
+                s.images_per_s = (tx[-1] - tx[0]) * int(v.config.get("batch_size") or 0) / s.wall_s or None
+    s.held_out = {k: points[-1][1] for k, points in v.evals.items() if points and shows.metric(k) is not None}
+    s.class_hist = list(v.class_hist) if v.class_hist else None
+    if s.figure:
+        _figure(s, [(step, value) for step, value in v.evals.get(s.figure) or [] if _finite(value)])
+    return s
