@@ -84,13 +84,15 @@ async def test_the_cockpit_ranks_as_compare_does(tmp_path):
     async with app_.run_test(size=(180, 48)) as pilot:
         await until(pilot, lambda: isinstance(app_.screen, RunsScreen) and app_.screen.query_one(RunsTable).row_count == 3)
         table = app_.screen.query_one(RunsTable)
-        assert str(table.get_cell("gan-a", "quality")) == "#1 test_fld 12.5"
         await pilot.press("space", "space", "space", "c")
         await until(pilot, lambda: isinstance(app_.screen, CompareScreen) and app_.screen.snapshot is not None)
         ranking = app_.screen.query_one(RankingTable)
         await until(pilot, lambda: ranking.row_count == 3)
         assert [str(ranking.get_row_at(i)[1]) for i in range(3)] == ["gan-a", "cgan-b", "gan-d"]
         assert str(ranking.get_row_at(0)[4]) == "test_fld 12.5" and str(ranking.get_row_at(2)[4]) == NO_FIGURE
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app_.screen, RunsScreen))
+        assert str(table.get_cell("gan-a", "quality")) == "#1 test_fld 12.5"  # as `genlab runs` gives it
 
 
 def test_compare_names_every_difference_that_changes_what_the_figures_mean(tmp_path):
