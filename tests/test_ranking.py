@@ -123,3 +123,19 @@ def test_every_model_declares_the_quality_figure_it_is_ranked_by():
         figure, lower = cls.view.ranks_by()
         assert cls.view.metric(figure) is not None and cls.view.metric(figure).lower_is_better is True, name
         assert lower and figure == expected[cls.family], name
+
+
+async def test_the_cockpit_says_figures_on_different_test_sets_are_not_comparable(tmp_path):
+    root = tmp_path / "runs"
+    make_run(root, "full", "vae", steps=300)
+    bundled = make_run(root, "small", "vae", steps=300)
+    config = json.loads((bundled / "config.json").read_text())
+    config["data"] = {"source": "bundled", "location": "genlab/bundled", "train": 8000, "test": 2000, "notice": None}
+    (bundled / "config.json").write_text(json.dumps(config))
+    app_ = GenlabApp(ScriptedSource(root), load_models=False)
+    async with app_.run_test(size=(180, 48)) as pilot:
+        await until(pilot, lambda: isinstance(app_.screen, RunsScreen) and app_.screen.query_one(RunsTable).row_count == 2)
+        await pilot.press("space", "space", "c")
+        await until(pilot, lambda: isinstance(app_.screen, CompareScreen) and app_.screen.snapshot is not None)
+        title = str(app_.screen.query_one("#compare-title").render())
+        assert "not comparable" in title and "different test sets" in title

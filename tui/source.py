@@ -183,6 +183,7 @@ class Comparison:
         self.labels: list[str] = short if len(set(short)) == len(short) else [
             compare.shorten(f"{f.path.name} {label}", LEGEND_WIDTH) for f, label in zip(followers, full)]
         self.full_labels = full
+        self.not_comparable = compare.not_comparable(configs)  # why their figures are not, or ""
         self.metrics: list[tuple[str, bool]] = compare.shared_metrics(self.views)
 
     def poll(self) -> bool:

@@ -105,7 +105,8 @@ class CompareScreen(CurveToggles, Screen):
     def heading(self) -> str:
         return (f"comparing {len(self.run_ids)} runs{' · vital signs' if self.vital_signs else ''} · "
                 f"x: {'step' if self.x_axis == 'step' else 'minutes'} · Enter opens a run · v "
-                + ("metrics" if self.vital_signs else "vital signs"))
+                + ("metrics" if self.vital_signs else "vital signs")
+                + (f" · {self.comparison.not_comparable}" if self.comparison.not_comparable else ""))
 
     def pane_title(self, metric: str) -> str:
         vital = next((f for f in vitals.FIELDS if f[0] == metric), None)
