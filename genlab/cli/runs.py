@@ -38,16 +38,6 @@ def known_view(path: Path):
 # --------------------------------------------------------------------------- train
 
 
-def key_metric(info) -> str:
-    """The run's key metric (as its view declares) at its latest step, or "-"."""
-    metrics = info.status.get("metrics") or {}
-    key = run_view(info.path).key
-    value = metrics.get(key)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{key} {value:.4g}"
-    return "-"
-
-
 def age(t: float) -> str:
     from genlab.run.sinks import fmt_duration
 
@@ -108,7 +98,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
         total = r.config.get("total_steps") or 0
         step = r.status.get("step", 0)
         table.add_row(indent + r.run_id, r.model, Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
-                      f"{step:,}/{total:,}", key_metric(r), summaries[r.run_id].ranked_text(), age(r.created),
+                      f"{step:,}/{total:,}", summaries[r.run_id].key_text(), summaries[r.run_id].ranked_text(), age(r.created),
                       *([labels[r.run_id]] if len(columns) > 7 else []))
 
     groups = {k: v for k, v in sweep_groups(root, infos).items() if v[1] or not tag}
@@ -328,7 +318,7 @@ def print_comparison(compared) -> None:
         table.add_row(str(s.rank or "-"), s.run_id, s.state, f"{s.step:,}/{s.total:,}",
                       fmt_duration(s.wall_s) if s.wall_s else "-",
                       f"{s.images_per_s:,.0f}" if s.images_per_s else "-", s.figure_text(),
-                      f"{s.key} {s.formatted(s.key, s.key_latest)}" if s.key_latest is not None else "-",
+                      s.key_text(),
                       f"{s.formatted(s.key, s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
                       *(s.formatted(k, s.quality.get(k)) for k in quality_keys))
     wide.print(table, soft_wrap=False, width=wide.measure(table).maximum if piped else None)

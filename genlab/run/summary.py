@@ -65,7 +65,11 @@ class Summary:
         if value is None:
             return "-"
         metric = self.view.metric(name)
-        return metric.format(value) if metric else f"{value:g}"
+        return metric.format(value) if metric else format(value, ".4g")
+
+    def key_text(self) -> str:
+        """``d_loss 1.33``: the training key metric at its newest, or "-"."""
+        return f"{self.key} {self.formatted(self.key, self.key_latest)}" if self.key_latest is not None else "-"
 
     def figure_text(self) -> str:
         """``test_fld 23.1``, or :data:`NO_FIGURE`."""

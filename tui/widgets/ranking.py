@@ -28,12 +28,11 @@ class RankingTable(RunRows):
         current = self.selected_run()
         self.clear()
         for i, r in enumerate(rank(list(runs)), start=1):
-            latest = f"{r.key} {r.formatted(r.key, r.key_latest)}" if r.key_latest is not None else "-"
             best = r.formatted(r.key, r.key_best)
             ips = f"{r.images_per_s:,.0f}" if r.images_per_s else "-"
             differs = r.label.removeprefix(r.run_id).strip()  # the id is in its own column
             self.add_row(str(i), r.run_id, Text(r.state, style=COLOURS.get(r.state, "white")),
-                         f"{r.step:,}/{r.total:,}", r.figure_text(), latest, best, ips, self.fit(differs),
+                         f"{r.step:,}/{r.total:,}", r.figure_text(), r.key_text(), best, ips, self.fit(differs),
                          key=r.run_id)
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
