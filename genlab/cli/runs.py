@@ -139,7 +139,8 @@ def sweep_groups(root: Path, infos: list) -> dict:
 @app.command()
 def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False) -> None:
     """A run's configuration, latest metrics and latest samples."""
-    from genlab.run.store import latest_metrics, load_run, resolve_run, runs_root, samples
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import latest_metrics, load_run, runs_root, samples
 
     info = load_run(resolve_run(runs_root(runs_dir), run))
     if info.problem and not as_json:
@@ -182,7 +183,7 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
                                            for m, v in shown))
     world = info.status.get("world")
     if isinstance(world, dict) and isinstance(world.get("ranks"), list):
-        from genlab.run.store import rank_trouble
+        from genlab.run.state import rank_trouble
 
         ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,}"
                           + (f", {r['busy_ms']:.1f} ms/step of work" if isinstance(r.get("busy_ms"), (int, float)) else "")
@@ -224,7 +225,8 @@ def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
 
 def own_run(run: str, runs_dir: Path | None):
     """A run whose tags and note this user may change: its own (a link or another's is refused)."""
-    from genlab.run.store import check_controllable, resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import check_controllable, runs_root
 
     path = resolve_run(runs_root(runs_dir), run)
     check_controllable(path)
@@ -289,14 +291,16 @@ def compare(
 
 def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None, runs_dir) -> list[Path]:
     """The run directories named, tagged (all of ``tag``) and of ``sweep``, each once, in that order."""
-    from genlab.run.store import list_runs, resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import list_runs, runs_root
 
     root = runs_root(runs_dir)
     paths = [resolve_run(root, ref) for ref in refs or []]
     if tag:
         paths += [r.path for r in tagged(list_runs(root), tag)]
     if sweep:
-        from genlab.sweep.spec import resolve_sweep, trial_runs
+        from genlab.run.resolve import resolve_sweep
+        from genlab.sweep.spec import trial_runs
 
         paths += trial_runs(root, resolve_sweep(root, sweep))
     return list(dict.fromkeys(paths))

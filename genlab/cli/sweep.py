@@ -192,8 +192,8 @@ def follow(root: Path, sweep_dir: Path) -> None:
 @sweep_app.command()
 def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
     """A sweep's trials, best first: parameters, state, objective, run; and its workers."""
+    from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import resolve_sweep
 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     refresh(sweep_dir)
@@ -260,8 +260,8 @@ def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir =
     """Continue a sweep whose worker was stopped or killed.
 
     Finished trials are not run again; interrupted ones resume from their checkpoints."""
+    from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import resolve_sweep
 
     control(resolve_sweep(runs_root(runs_dir), sweep), "resume", parallel=parallel)
 
@@ -271,8 +271,9 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
     """Start another worker on a sweep, here or on another machine sharing the runs directory.
 
     Optuna's storage gives each worker different trials."""
+    from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import read_spec, resolve_sweep, state
+    from genlab.sweep.spec import read_spec, state
 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     spec = read_spec(sweep_dir)
@@ -319,23 +320,15 @@ def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: fl
 
 
 def all_paused(sweep_dir: Path) -> bool:
-    """Every trial the live workers run is paused (or ended)."""
+    """Every trial the live workers run is paused (or ended): none still moving."""
     from genlab.run.launch import read_status
-    from genlab.run.store import effective_state
+    from genlab.run.state import RunState, effective_state
     from genlab.sweep.spec import live_workers, read_trials
 
     numbers = {n for w in live_workers(sweep_dir) for n in w.get("trials", [])}
     runs = {t["number"]: t.get("run_id") for t in read_trials(sweep_dir)}
     for n in numbers:
         run_dir = sweep_dir.parent / (runs.get(n) or "")
-        if runs.get(n) and effective_state(read_status(run_dir), run_dir) in ("running", "starting"):
+        if runs.get(n) and effective_state(read_status(run_dir), run_dir) in (RunState.RUNNING, RunState.STARTING):
             return False
     return True
-
-
-def run_or_sweep(ref: str, runs_dir: Path | None) -> Path | None:
-    """The sweep ``ref`` names, if it names one (pause, resume and stop take runs or sweeps)."""
-    from genlab.run.store import runs_root
-    from genlab.sweep.spec import find_sweep
-
-    return find_sweep(runs_root(runs_dir), ref)

@@ -20,7 +20,8 @@ from genlab.run import metrics_log
 
 from genlab.run import tags
 from genlab.errors import UsageError
-from genlab.run.store import effective_state, read_checked, read_events
+from genlab.run.state import effective_state
+from genlab.run.store import read_checked, read_events
 from genlab.run.schema import config_problem, status_problem
 
 # what may tell runs apart, in the order a table shows it (hyperparameters after the model)

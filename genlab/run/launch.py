@@ -14,7 +14,8 @@ from pathlib import Path
 
 from genlab.errors import GenlabError
 from genlab.run.schema import status_problem
-from genlab.run.store import atomic_write_json, effective_state, open_append, read_checked
+from genlab.run.state import effective_state
+from genlab.run.store import atomic_write_json, open_append, read_checked
 
 SETTLED = ("running", "paused", "stopped", "finished", "failed")
 

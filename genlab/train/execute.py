@@ -31,8 +31,9 @@ from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.sinks import JsonlSink, LineSink, RichSink, StatusSink
+from genlab.run.state import rank_trouble
 from genlab.run.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
-                          rank_trouble, read_json, remove_stale_temps, runs_root)
+                          read_json, remove_stale_temps, runs_root)
 from genlab.validate import new_total, positive
 
 # The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from genlab.run.sinks import fmt_duration, fmt_metrics
-from genlab.run.store import rank_trouble, slowest_rank
+from genlab.run.state import rank_trouble, slowest_rank
 from genlab.run.vitals import line as vitals_line
 
 COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
