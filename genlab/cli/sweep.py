@@ -172,7 +172,7 @@ def follow(root: Path, sweep_dir: Path) -> None:
                     out.print(time.strftime("%H:%M:%S ") + f"trial {t['number']} {t.get('state')}{value} "
                               f"(run {t.get('run_id')})", soft_wrap=True)
             now = state(sweep_dir, spec, trials)
-            if now not in ("running", "paused", "stopping"):
+            if not now.live:
                 break
             time.sleep(1.0)
     except KeyboardInterrupt:
@@ -273,13 +273,13 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
     Optuna's storage gives each worker different trials."""
     from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import read_spec, state
+    from genlab.sweep.spec import SweepState, read_spec, state
 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     spec = read_spec(sweep_dir)
     if parallel is not None and parallel < 1:
         raise UsageError(f"--parallel must be at least 1, got {parallel}")
-    if state(sweep_dir, spec) == "finished":
+    if state(sweep_dir, spec) is SweepState.FINISHED:
         raise UsageError(f"sweep {sweep_dir.name} is finished: every trial has run")
     start_worker(sweep_dir, parallel or spec.parallel)
 
@@ -287,13 +287,13 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
 def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:
     """``genlab pause|resume|stop SWEEP``: what the sweep is wanted to do, which its workers pass
     on to every trial they run; a resume with no live worker starts one."""
-    from genlab.sweep.spec import live_workers, read_spec, set_wanted, state
+    from genlab.sweep.spec import SweepState, live_workers, read_spec, set_wanted, state
 
     spec = read_spec(sweep_dir)
     if parallel is not None and parallel < 1:
         raise UsageError(f"--parallel must be at least 1, got {parallel}")
     now = state(sweep_dir, spec)
-    if now == "finished":
+    if now is SweepState.FINISHED:
         raise UsageError(f"sweep {sweep_dir.name} is finished: nothing to {command}")
     set_wanted(sweep_dir, {"pause": "pause", "stop": "stop", "resume": "run"}[command])
     if command == "resume":
@@ -303,10 +303,10 @@ def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: fl
             start_worker(sweep_dir, parallel or spec.parallel)
         return
     if not live_workers(sweep_dir):
-        out.print(f"sweep {sweep_dir.name} {'stopped' if command == 'stop' else 'has no live worker'}: "
+        out.print(f"sweep {sweep_dir.name} {SweepState.STOPPED if command == 'stop' else 'has no live worker'}: "
                   f"continue it with genlab sweep resume {sweep_dir.name}")
         return
-    goal = ("paused",) if command == "pause" else ("stopped",)
+    goal = SweepState.PAUSED if command == "pause" else SweepState.STOPPED
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if command == "stop" and not live_workers(sweep_dir):
@@ -316,7 +316,7 @@ def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: fl
         time.sleep(0.2)
     else:
         raise GenlabError(f"sweep {sweep_dir.name} has not confirmed the {command} after {wait:g}s")
-    out.print(f"sweep {sweep_dir.name} {goal[0]}: " + (f"continue it with genlab resume {sweep_dir.name}"))
+    out.print(f"sweep {sweep_dir.name} {goal}: continue it with genlab resume {sweep_dir.name}")
 
 
 def all_paused(sweep_dir: Path) -> bool:

@@ -23,6 +23,7 @@ import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from genlab.errors import GenlabError, UsageError
@@ -37,6 +38,23 @@ WANTS = ("run", "pause", "stop")
 TRAINING_KEYS = ("model", "seed", "lr", "batch_size")  # trial parameters that are not model hyperparameters
 MAX_TRIALS = 50  # a sweep of more trials than this asks for --yes (GENLAB_SWEEP_MAX_TRIALS)
 FINISHED = ("complete", "pruned", "fail")
+
+
+class SweepState(StrEnum):
+    """A sweep's state (:func:`state`), and its workers' (each beats its own into its status.json).
+    Its trials' states are their runs' (genlab.run.state.RunState) or Optuna's verdict."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"  # asked to stop; its workers are stopping its trials
+    STOPPED = "stopped"
+    FINISHED = "finished"  # every trial has run
+    INTERRUPTED = "interrupted"  # its workers died: `genlab sweep resume` continues it
+
+    @property
+    def live(self) -> bool:
+        """A worker works the sweep."""
+        return self in (SweepState.RUNNING, SweepState.PAUSED, SweepState.STOPPING)
 
 
 @dataclass(frozen=True)
@@ -283,7 +301,7 @@ def worker_alive(status: dict, home: Path) -> bool:
     """On its own host a worker lives while it holds its lock; elsewhere while its heartbeat is fresh."""
     from genlab.run.lock import is_locked
 
-    if status.get("state") in ("finished", "stopped"):
+    if status.get("state") in (SweepState.FINISHED, SweepState.STOPPED):
         return False
     if status.get("host") == socket.gethostname():
         return bool(is_locked(home))
@@ -330,7 +348,7 @@ def ranked(trials: list[dict], direction: str) -> list[dict]:
     return sorted(trials, key=lambda t: (t.get("value") is None, sign * (t.get("value") or 0), t.get("number", 0)))
 
 
-def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | None = None) -> str:
+def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | None = None) -> SweepState:
     """``running`` or ``paused`` while a worker lives; else ``finished`` when every trial is,
     ``stopped`` when it was asked to stop, and ``interrupted`` (its workers died: ``genlab sweep
     resume``)."""
@@ -338,11 +356,11 @@ def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | N
     trials = read_trials(sweep_dir) if trials is None else trials
     want = wanted(sweep_dir)
     if live_workers(sweep_dir):
-        return "paused" if want == "pause" else "stopping" if want == "stop" else "running"
+        return SweepState.PAUSED if want == "pause" else SweepState.STOPPING if want == "stop" else SweepState.RUNNING
     done = sum(t.get("state") in FINISHED for t in trials)
     if done >= spec.trials:
-        return "finished"
-    return "stopped" if want == "stop" else "interrupted"
+        return SweepState.FINISHED
+    return SweepState.STOPPED if want == "stop" else SweepState.INTERRUPTED
 
 
 def trial_runs(root: Path, sweep_dir: Path) -> list[Path]:

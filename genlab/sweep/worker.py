@@ -38,7 +38,8 @@ from genlab.run.lock import RunLock
 from genlab.run.held import HeldDir
 from genlab.run.state import RunState, effective_state
 from genlab.run.store import atomic_write_json, read_events
-from genlab.sweep.spec import WORKERS, live_workers, read_spec, run_options, trial_run_id, wanted, worker_name
+from genlab.sweep.spec import (WORKERS, SweepState, live_workers, read_spec, run_options, trial_run_id, wanted,
+                               worker_name)
 
 POLL_S = 0.5
 ADOPT_EVERY_S = 10.0  # how often a worker looks for trials whose worker died
@@ -91,7 +92,7 @@ class Worker:
             self.storage = studies.storage(self.dir)
             self.study_id = self.storage.get_study_id_from_name(self.spec.sweep_id)
             self.say(f"worker {self.name} on sweep {self.spec.sweep_id}: {self.parallel} trial(s) at once")
-            self.beat("running")
+            self.beat(SweepState.RUNNING)
             end = self.loop()
             self.snapshot()
             self.beat(end)
@@ -106,7 +107,7 @@ class Worker:
             if self.held is not None and self.held.moved():
                 self.say(f"{self.held.path} no longer names this sweep's directory (moved or replaced): this worker "
                          "stops here, its trials go on; `genlab sweep join` where the sweep now is takes them over")
-                return "stopped"
+                return SweepState.STOPPED
             want = wanted(self.dir)
             if time.monotonic() >= self.next_adopt:
                 self.next_adopt = time.monotonic() + ADOPT_EVERY_S
@@ -114,14 +115,14 @@ class Worker:
             for a in list(self.active.values()):
                 self.watch(a, want)
             if want == "stop" and not self.active:
-                return "stopped"
+                return SweepState.STOPPED
             if want == "run":
                 self.fill()
                 if not self.active and self.remaining() == 0:
-                    return "finished"
+                    return SweepState.FINISHED
             if self.changed or time.monotonic() >= self.next_snapshot:
                 self.snapshot()
-            self.beat({"run": "running", "pause": "paused", "stop": "stopping"}[want])
+            self.beat({"run": SweepState.RUNNING, "pause": SweepState.PAUSED, "stop": SweepState.STOPPING}[want])
             time.sleep(POLL_S)
 
     # ------------------------------------------------------------------ new trials
