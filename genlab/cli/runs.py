@@ -14,6 +14,7 @@ from rich.text import Text
 from genlab.errors import GenlabError, UsageError
 from genlab.cli.app import AsJson, Ascii, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
+from genlab.run.state import RunState
 
 
 def run_view(run_dir: Path):
@@ -94,8 +95,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
                          overflow="fold" if piped else "ellipsis",
                          min_width=max(len(col), min(widest.get(col, 0), 40)),
                          max_width=30 if col == "status" and not piped else None)
-    colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red",
-               "stalled": "red", "unreadable": "red"}
+    colours = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.FINISHED: "blue", RunState.CRASHED: "red",
+               RunState.FAILED: "red", RunState.STALLED: "red", RunState.UNREADABLE: "red"}
     def add(r, indent=""):
         total = r.config.get("total_steps") or 0
         step = r.status.get("step", 0)
@@ -190,13 +191,13 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
                           + (", done" if r.get("done") is True else "")
                           + ")" for r in world["ranks"] if isinstance(r, dict))
         out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
-        trouble = rank_trouble(info.status, time.time(), run_dir=info.path) if info.state == "crashed" else None
+        trouble = rank_trouble(info.status, time.time(), run_dir=info.path) if info.state == RunState.CRASHED else None
         if trouble:
             out.print(f"  [bold red]{trouble}[/]")
     if isinstance(info.status.get("system"), dict):
         from genlab.run.vitals import line
 
-        when = "" if info.state in ("running", "paused") else " (its last, while it ran)"
+        when = "" if info.state in (RunState.RUNNING, RunState.PAUSED) else " (its last, while it ran)"
         out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
     if not print_newest_grid(info.path, ascii, view.sample_classes):
         out.print("no samples yet")
