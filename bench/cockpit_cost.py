@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 from genlab.run import metrics_log
-from genlab.run.store import effective_state, read_json
+from genlab.run.state import effective_state
+from genlab.run.store import read_json
 
 GENLAB = [sys.executable, "-m", "genlab"]
 

@@ -46,6 +46,7 @@ from genlab.run.held import HeldDir
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import NOT_METRICS, MetricsBinSink
 from genlab.run.sinks import JsonlSink, LineSink, StatusSink
+from genlab.run.state import RunState
 from genlab.run.store import atomic_write_bytes, create_run, new_run_id, open_append, runs_root
 from genlab.run.vitals import Vitals
 
@@ -143,7 +144,7 @@ class Run:
             self.held.close()
             raise UsageError(f"run {self.id} is held by another process")
         self.step = 0
-        self.state = "running"
+        self.state = RunState.RUNNING
         self.stop_asked: str | None = None
         self.pause_asked = False
         self.inbox = Inbox(path)
@@ -159,7 +160,7 @@ class Run:
         self._rate = (0, self.started)  # (step, time) the step rate is measured from
         self.vitals = Vitals(SimpleNamespace(type=str(config["device"]).split(":")[0], index=None))
         self._vitals_at = self.started + VITALS_EVERY_S
-        self._emit("state", state="running")
+        self._emit("state", state=RunState.RUNNING)
 
     # ---- what the script reports
     def log(self, metrics: dict, step: int | None = None) -> None:
@@ -231,11 +232,11 @@ class Run:
         if not self.should_pause():
             return
         self.pause_asked = False
-        self._set_state("paused", "paused by request")
+        self._set_state(RunState.PAUSED, "paused by request")
         while self.stop_asked is None:
             for cmd in self._commands():
                 if cmd["command"] == "resume":
-                    self._set_state("running")
+                    self._set_state(RunState.RUNNING)
                     return
             self._beat()
             time.sleep(POLL_S)
@@ -243,9 +244,9 @@ class Run:
     def finish(self, state: str | None = None, reason: str | None = None) -> None:
         """End the run: ``finished`` (or ``stopped`` when a stop was asked, or the ``state``
         given: failed, with a ``reason``). Idempotent."""
-        if self.state in ("finished", "stopped", "failed"):
+        if RunState.of(self.state).ended:
             return
-        state = state or ("stopped" if self.stop_asked else "finished")
+        state = state or (RunState.STOPPED if self.stop_asked else RunState.FINISHED)
         self._set_state(state, reason or self.stop_asked)
         for sink in self.sinks:
             sink.close()
@@ -257,7 +258,7 @@ class Run:
 
     def __exit__(self, kind, error, tb) -> None:
         if error is not None:
-            self.finish("failed", f"{kind.__name__}: {error}"[:200])
+            self.finish(RunState.FAILED, f"{kind.__name__}: {error}"[:200])
         else:
             self.finish()
 

@@ -37,6 +37,7 @@ from genlab.run import events_index
 from genlab.run import metrics_log
 from genlab.errors import GenlabError, UsageError
 from genlab.run.store import atomic_write_bytes, read_events, read_grid, read_json
+from genlab.run.state import RunState
 
 NOT_FIGURES = metrics_log.NOT_METRICS | {"quality", "seconds", "k", "pid", "host"}  # the record's own keys, and what an event says of itself
 INSTALL = "pip install 'genlab[tensorboard]'"
@@ -243,7 +244,7 @@ class TensorBoardSink:
             if images is None:
                 return
             self.w.add_image("samples", grid_chw(images), int(e["step"]), walltime=float(e["t"]))
-        elif kind == "state" and e.get("state") in ("finished", "stopped", "failed"):
+        elif kind == "state" and RunState.of(e.get("state")).ended:
             self.w.flush()
 
     def progress(self, p) -> None:

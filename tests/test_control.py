@@ -20,7 +20,8 @@ from genlab.core import checkpoint
 from genlab.run import control
 from genlab.run import metrics_log
 from genlab.errors import UsageError
-from genlab.run.store import effective_state, read_events, read_json
+from genlab.run.state import effective_state
+from genlab.run.store import read_events, read_json
 from genlab.train.execute import StopOnSignals, create, execute, prepare
 
 SMALL_HP = {"gan": [], "vae": [], "pixelcnn": ["--hp", "channels=16", "--hp", "layers=2", "--hp", "batch_size=32"]}

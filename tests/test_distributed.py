@@ -74,7 +74,7 @@ def test_sigterm_to_the_launcher_stops_every_rank_and_sigkill_takes_them_with_it
     import signal
     import time
 
-    from genlab.run.store import effective_state, pid_alive
+    from genlab.run.state import effective_state, pid_alive
 
     runs = tmp_path / "runs"
     env = {**os.environ, "GENLAB_OFFLINE": "1"}
@@ -224,7 +224,8 @@ def test_a_rank_that_has_done_its_part_says_so_and_is_no_crash(tmp_path):
 
     from genlab.train.distributed import RankBeat, World
     from genlab.run.lock import RunLock
-    from genlab.run.store import atomic_write_json, effective_state, rank_trouble
+    from genlab.run.state import effective_state, rank_trouble
+    from genlab.run.store import atomic_write_json
 
     with RankBeat(tmp_path, World(rank=1, size=2), Stepping()):
         pass

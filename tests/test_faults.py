@@ -28,7 +28,8 @@ from genlab.run import metrics_log
 from genlab.cli.main import main as cli_main
 from genlab.run.follow import CHUNK, RunFollower
 from genlab.run.lock import RunLock
-from genlab.run.store import effective_state, list_runs, read_events, read_json
+from genlab.run.state import effective_state
+from genlab.run.store import list_runs, read_events, read_json
 from genlab.train.execute import create, execute, prepare
 from test_control import alive, detached, genlab, metrics_rows, status, wait_until  # noqa: F401 (fixture)
 

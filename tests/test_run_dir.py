@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from genlab.core import checkpoint
-from genlab.run.store import list_runs, read_events, resolve_run
+from genlab.run.resolve import resolve_run
+from genlab.run.store import list_runs, read_events
 from genlab.train.execute import create, execute, prepare
 from conftest import needs_mnist
 

@@ -201,7 +201,8 @@ def test_a_run_of_two_processes_in_the_cockpit(session, runs):
     waits for; `p` in the cockpit pauses both; a stop from the CLI ends the launcher and its
     ranks, with one checkpoint at the step they all stopped at."""
     from genlab.core import checkpoint
-    from genlab.run.store import pid_alive, read_events
+    from genlab.run.state import pid_alive
+    from genlab.run.store import read_events
 
     env = {**os.environ, "GENLAB_OFFLINE": "1", "GENLAB_FAULT_NAN_STEP": "30", "GENLAB_FAULT_RANK": "1"}
     p = subprocess.run([str(GENLAB), "train", "vae", "--nproc", "2", "--detach", "--max-steps", "100000", "--hp", "hidden=64",

@@ -30,7 +30,8 @@ from genlab.run import tags
 from genlab.run import vitals
 from genlab.run.follow import RunFollower, RunView, ema
 from genlab.run.schema import config_problem
-from genlab.run.store import effective_state, list_runs, read_checked, read_grid, resolve_run, runs_root
+from genlab.run.state import RunState, effective_state
+from genlab.run.store import list_runs, read_checked, read_grid, runs_root
 from genlab.sweep.listing import sweep_groups, ungrouped
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
@@ -78,7 +79,7 @@ class RunsSource:
 
     def row(self, r, sweep_id: str | None = None, quality: summary.Summary | None = None) -> dict:
         state = r.shown_state if r.problem else effective_state(r.status, r.path, now=self.clock())
-        if state == "stopped" and r.shown_state == "pruned":
+        if state == RunState.STOPPED and r.shown_state == "pruned":
             state = "pruned"
         return {
             "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
@@ -87,9 +88,6 @@ class RunsSource:
             "tags": tags.read(r.path).tags, "sweep": sweep_id,
             "quality": quality.ranked_text() if quality is not None else "",
         }
-
-    def resolve(self, ref: str) -> Path:
-        return resolve_run(self.root, ref)
 
     def follower(self, run_id: str) -> RunFollower:
         return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock)

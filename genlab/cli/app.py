@@ -60,7 +60,7 @@ DataDir = Annotated[Optional[Path], typer.Option(
 RunRef = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, or 'latest'.")]
 
 
-RunOrSweep = Annotated[str, typer.Argument(help="A run id, a unique prefix of one, 'latest', or a sweep id.")]
+RunOrSweep = Annotated[str, typer.Argument(help="A run or sweep id, a unique prefix of one, or 'latest' (the newest run).")]
 
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]

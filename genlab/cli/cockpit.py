@@ -29,7 +29,8 @@ def run_app(app) -> None:
 @app.command()
 def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
     """Open the cockpit on one run's dashboard (at a lower priority than training, as tui)."""
-    from genlab.run.store import resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import runs_root
     from tui.app import GenlabApp
     from tui.priority import yield_to_training
     from tui.source import RunsSource

@@ -35,7 +35,8 @@ def anomaly(
     from genlab.core import trained
     from genlab.core.data import load_for_run
     from genlab.core.device import resolve
-    from genlab.run.store import resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import runs_root
 
     if score not in an.SCORES:
         raise UsageError(f"unknown --score {score!r}; choose from {', '.join(an.SCORES)}")
@@ -133,7 +134,8 @@ def classification_accuracy_score(run: str, n: int, epochs: int, dev, data_dir, 
     from genlab.eval import cas as cas_
     from genlab.core import trained
     from genlab.core.data import load_for_run
-    from genlab.run.store import atomic_write_json, resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import atomic_write_json, runs_root
 
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
@@ -178,7 +180,8 @@ def evaluate_run(run: str, n: int, k: int, dev, data_dir, runs_dir) -> dict:
     from genlab.eval import quality as evaluate
     from genlab.core import trained
     from genlab.core.data import load_for_run
-    from genlab.run.store import resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import runs_root
 
     t = trained.newest(resolve_run(runs_root(runs_dir), run), dev, on_bad=warn_skipped)
     digits = load_for_run(t.config.data, dev, data_dir)

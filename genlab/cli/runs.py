@@ -14,6 +14,7 @@ from rich.text import Text
 from genlab.errors import UsageError
 from genlab.cli.app import AsJson, Ascii, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
+from genlab.run.state import RunState
 
 
 def run_view(run_dir: Path):
@@ -92,8 +93,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
                          overflow="fold" if piped else "ellipsis",
                          min_width=max(len(col), min(widest.get(col, 0), 40)),
                          max_width=30 if col == "status" and not piped else None)
-    colours = {"running": "green", "paused": "yellow", "finished": "blue", "crashed": "red", "failed": "red",
-               "stalled": "red", "unreadable": "red"}
+    colours = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.FINISHED: "blue", RunState.CRASHED: "red",
+               RunState.FAILED: "red", RunState.STALLED: "red", RunState.UNREADABLE: "red"}
     def add(r, indent=""):
         total = r.config.get("total_steps") or 0
         step = r.status.get("step", 0)
@@ -124,7 +125,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
 @app.command()
 def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False) -> None:
     """A run's configuration, latest metrics and latest samples."""
-    from genlab.run.store import latest_metrics, load_run, resolve_run, runs_root, samples
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import latest_metrics, load_run, runs_root, samples
 
     info = load_run(resolve_run(runs_root(runs_dir), run))
     if info.problem and not as_json:
@@ -167,20 +169,20 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
                                            for m, v in shown))
     world = info.status.get("world")
     if isinstance(world, dict) and isinstance(world.get("ranks"), list):
-        from genlab.run.store import rank_trouble
+        from genlab.run.state import rank_trouble
 
         ranks = ", ".join(f"rank {r.get('rank')} on {r.get('host')} (pid {r.get('pid')}, step {r.get('step', 0):,}"
                           + (f", {r['busy_ms']:.1f} ms/step of work" if isinstance(r.get("busy_ms"), (int, float)) else "")
                           + (", done" if r.get("done") is True else "")
                           + ")" for r in world["ranks"] if isinstance(r, dict))
         out.print(f"  {world.get('size')} processes: {ranks}", markup=False)
-        trouble = rank_trouble(info.status, time.time(), run_dir=info.path) if info.state == "crashed" else None
+        trouble = rank_trouble(info.status, time.time(), run_dir=info.path) if info.state == RunState.CRASHED else None
         if trouble:
             out.print(f"  [bold red]{trouble}[/]")
     if isinstance(info.status.get("system"), dict):
         from genlab.run.vitals import line
 
-        when = "" if info.state in ("running", "paused") else " (its last, while it ran)"
+        when = "" if info.state in (RunState.RUNNING, RunState.PAUSED) else " (its last, while it ran)"
         out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
     if not print_newest_grid(info.path, ascii, view.sample_classes):
         out.print("no samples yet")
@@ -209,7 +211,8 @@ def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
 
 def own_run(run: str, runs_dir: Path | None):
     """A run whose tags and note this user may change: its own (a link or another's is refused)."""
-    from genlab.run.store import check_controllable, resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import check_controllable, runs_root
 
     path = resolve_run(runs_root(runs_dir), run)
     check_controllable(path)
@@ -275,14 +278,16 @@ def compare(
 
 def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None, runs_dir) -> list[Path]:
     """The run directories named, tagged (all of ``tag``) and of ``sweep``, each once, in that order."""
-    from genlab.run.store import list_runs, resolve_run, runs_root
+    from genlab.run.resolve import resolve_run
+    from genlab.run.store import list_runs, runs_root
 
     root = runs_root(runs_dir)
     paths = [resolve_run(root, ref) for ref in refs or []]
     if tag:
         paths += [r.path for r in tagged(list_runs(root), tag)]
     if sweep:
-        from genlab.sweep.spec import resolve_sweep, trial_runs
+        from genlab.run.resolve import resolve_sweep
+        from genlab.sweep.spec import trial_runs
 
         paths += trial_runs(root, resolve_sweep(root, sweep))
     return list(dict.fromkeys(paths))

@@ -173,7 +173,7 @@ def follow(root: Path, sweep_dir: Path) -> None:
                     out.print(time.strftime("%H:%M:%S ") + f"trial {t['number']} {t.get('state')}{value} "
                               f"(run {t.get('run_id')})", soft_wrap=True)
             now = state(sweep_dir, spec, trials)
-            if now not in ("running", "paused", "stopping"):
+            if not now.live:
                 break
             time.sleep(1.0)
     except KeyboardInterrupt:
@@ -193,8 +193,8 @@ def follow(root: Path, sweep_dir: Path) -> None:
 @sweep_app.command()
 def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
     """A sweep's trials, best first: parameters, state, objective, run; and its workers."""
+    from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import resolve_sweep
 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     refresh(sweep_dir)
@@ -270,8 +270,8 @@ def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir =
     """Continue a sweep whose worker was stopped or killed.
 
     Finished trials are not run again; interrupted ones resume from their checkpoints."""
+    from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import resolve_sweep
 
     control(resolve_sweep(runs_root(runs_dir), sweep), "resume", parallel=parallel)
 
@@ -281,14 +281,15 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
     """Start another worker on a sweep, here or on another machine sharing the runs directory.
 
     Optuna's storage gives each worker different trials."""
+    from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import read_spec, resolve_sweep, state
+    from genlab.sweep.spec import SweepState, read_spec, state
 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     spec = read_spec(sweep_dir)
     if parallel is not None and parallel < 1:
         raise UsageError(f"--parallel must be at least 1, got {parallel}")
-    if state(sweep_dir, spec) == "finished":
+    if state(sweep_dir, spec) is SweepState.FINISHED:
         raise UsageError(f"sweep {sweep_dir.name} is finished: every trial has run")
     start_worker(sweep_dir, parallel or spec.parallel)
 
@@ -296,13 +297,13 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
 def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:
     """``genlab pause|resume|stop SWEEP``: what the sweep is wanted to do, which its workers pass
     on to every trial they run; a resume with no live worker starts one."""
-    from genlab.sweep.spec import live_workers, read_spec, set_wanted, state
+    from genlab.sweep.spec import SweepState, live_workers, read_spec, set_wanted, state
 
     spec = read_spec(sweep_dir)
     if parallel is not None and parallel < 1:
         raise UsageError(f"--parallel must be at least 1, got {parallel}")
     now = state(sweep_dir, spec)
-    if now == "finished":
+    if now is SweepState.FINISHED:
         raise UsageError(f"sweep {sweep_dir.name} is finished: nothing to {command}")
     set_wanted(sweep_dir, {"pause": "pause", "stop": "stop", "resume": "run"}[command])
     if command == "resume":
@@ -312,10 +313,10 @@ def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: fl
             start_worker(sweep_dir, parallel or spec.parallel)
         return
     if not live_workers(sweep_dir):
-        out.print(f"sweep {sweep_dir.name} {'stopped' if command == 'stop' else 'has no live worker'}: "
+        out.print(f"sweep {sweep_dir.name} {SweepState.STOPPED if command == 'stop' else 'has no live worker'}: "
                   f"continue it with genlab sweep resume {sweep_dir.name}")
         return
-    goal = ("paused",) if command == "pause" else ("stopped",)
+    goal = SweepState.PAUSED if command == "pause" else SweepState.STOPPED
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if command == "stop" and not live_workers(sweep_dir):
@@ -325,27 +326,19 @@ def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: fl
         time.sleep(0.2)
     else:
         raise GenlabError(f"sweep {sweep_dir.name} has not confirmed the {command} after {wait:g}s")
-    out.print(f"sweep {sweep_dir.name} {goal[0]}: " + (f"continue it with genlab resume {sweep_dir.name}"))
+    out.print(f"sweep {sweep_dir.name} {goal}: continue it with genlab resume {sweep_dir.name}")
 
 
 def all_paused(sweep_dir: Path) -> bool:
-    """Every trial the live workers run is paused (or ended)."""
+    """Every trial the live workers run is paused (or ended): none still moving."""
     from genlab.run.launch import read_status
-    from genlab.run.store import effective_state
+    from genlab.run.state import RunState, effective_state
     from genlab.sweep.spec import live_workers, read_trials
 
     numbers = {n for w in live_workers(sweep_dir) for n in w.get("trials", [])}
     runs = {t["number"]: t.get("run_id") for t in read_trials(sweep_dir)}
     for n in numbers:
         run_dir = sweep_dir.parent / (runs.get(n) or "")
-        if runs.get(n) and effective_state(read_status(run_dir), run_dir) in ("running", "starting"):
+        if runs.get(n) and effective_state(read_status(run_dir), run_dir) in (RunState.RUNNING, RunState.STARTING):
             return False
     return True
-
-
-def run_or_sweep(ref: str, runs_dir: Path | None) -> Path | None:
-    """The sweep ``ref`` names, if it names one (pause, resume and stop take runs or sweeps)."""
-    from genlab.run.store import runs_root
-    from genlab.sweep.spec import find_sweep
-
-    return find_sweep(runs_root(runs_dir), ref)

@@ -12,6 +12,7 @@ from genlab.config import Cadence, Speed, default
 from genlab.errors import GenlabError, UsageError
 from genlab.cli.app import Ascii, DataDir, Device, RunsDir, app, err, out
 from genlab.cli.runs import print_newest_grid, run_view
+from genlab.run.state import RunState
 
 
 @app.command()
@@ -223,7 +224,7 @@ def foreground(run_dir: Path, ascii: bool = False, on_divergence: str = "stop", 
 def report_end(run_dir: Path, state: str, ascii: bool) -> None:
     from genlab.run.store import read_json
 
-    if state == "finished":
+    if state == RunState.FINISHED:
         print_newest_grid(run_dir, ascii, run_view(run_dir).sample_classes)
         out.print(f"run {run_dir.name} finished: genlab show {run_dir.name}")
         return
@@ -258,7 +259,7 @@ def worker(
     from genlab.train.execute import execute
 
     state = execute(run_dir, **json.loads(options), on_divergence="pause", hangup="ignore")
-    raise typer.Exit(0 if state in ("finished", "stopped") else 1)
+    raise typer.Exit(0 if state in (RunState.FINISHED, RunState.STOPPED) else 1)
 
 
 @app.command(name="_sweep", hidden=True)

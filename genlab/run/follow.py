@@ -24,7 +24,8 @@ from genlab.run import events_index
 from genlab.run import metrics_log
 
 from genlab.run import schema
-from genlab.run.store import effective_state, read_checked, read_grid
+from genlab.run.state import effective_state
+from genlab.run.store import read_checked, read_grid
 
 METRICS_MARK = b'"kind":"metrics"'
 OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from genlab.errors import GenlabError
 from genlab.run.schema import status_problem
-from genlab.run.store import atomic_write_json, effective_state, open_append, read_checked
+from genlab.run.state import RunState, effective_state
+from genlab.run.store import atomic_write_json, open_append, read_checked
 
-SETTLED = ("running", "paused", "stopped", "finished", "failed")
+SETTLED = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPED, RunState.FINISHED, RunState.FAILED)
 
 
 def read_status(run_dir: Path) -> dict:
@@ -37,8 +38,8 @@ def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = No
             start_new_session=True, close_fds=True, preexec_fn=pin,
         )
     status = read_status(run_dir)
-    if status.get("state") in (None, "starting"):  # the worker has not written yet: it is the owner now
-        atomic_write_json(run_dir / "status.json", {**status, "state": "starting", "pid": proc.pid,
+    if status.get("state") in (None, RunState.STARTING):  # the worker has not written yet: it is the owner now
+        atomic_write_json(run_dir / "status.json", {**status, "state": RunState.STARTING, "pid": proc.pid,
                                                     "heartbeat": time.time()}, durable=False)
     return proc
 
@@ -73,7 +74,7 @@ def wait_for_state(run_dir: Path, states: tuple[str, ...], timeout: float = 60.0
     while time.monotonic() < deadline:
         status = read_status(run_dir)
         state = effective_state(status, run_dir)
-        if state in states or state in ("crashed", "failed"):
+        if state in states or state in (RunState.CRASHED, RunState.FAILED):
             return {**status, "state": state}
         time.sleep(0.05)
     return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genlab.run.events_index import IndexWriter
+from genlab.run.state import RunState
 from genlab.run.store import atomic_write_json, open_append
 
 IMMEDIATE = ("state", "samples", "eval", "checkpoint", "warning", "error")
@@ -125,7 +126,7 @@ class StatusSink:
     def __init__(self, path: Path, config):
         self.path = path
         self.status = {
-            "state": "starting", "pid": os.getpid(), "host": socket.gethostname(), "step": 0,
+            "state": RunState.STARTING, "pid": os.getpid(), "host": socket.gethostname(), "step": 0,
             "total_steps": config.total_steps, "epoch": 1, "epochs": config.epochs,
             "device": config.device, "model": config.model, "started": time.time(),
         }
@@ -145,7 +146,7 @@ class StatusSink:
     def event(self, e: dict) -> None:
         if e["kind"] == "state":
             self.status.update(state=e["state"], step=e["step"], reason=e.get("reason"))
-            if e["state"] != "running":
+            if e["state"] != RunState.RUNNING:
                 self.status["images_per_s"] = 0.0
             self.write()
         elif e["kind"] == "system":  # the newest vital signs, written with the next heartbeat

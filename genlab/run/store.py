@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genlab.run import schema
+from genlab.run.state import RunState, effective_state
 from genlab.errors import GenlabError, UsageError
 
-STALE_AFTER_S = 60.0  # a running process writes status.json at least every few seconds
 RANKS_DIR = "ranks"  # ranks/rank-N.json: each rank's own heartbeat (genlab.train.distributed.RankBeat)
-LIVE_STATES = ("starting", "running", "paused")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline
 RESERVED_NAMES = ("latest",)  # what a RUN argument means by itself: a run so named could be reached only by prefix
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -221,106 +220,11 @@ def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | N
 
 def initial_status(config: dict) -> dict:
     now = time.time()
-    return {"state": "starting", "pid": os.getpid(), "host": socket.gethostname(), "step": 0,
+    return {"state": RunState.STARTING, "pid": os.getpid(), "host": socket.gethostname(), "step": 0,
             "total_steps": config.get("total_steps"), "epoch": 0, "heartbeat": now, "updated": now}
 
 
 # --------------------------------------------------------------------------- reading runs
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` lives: a zombie (dead, not yet reaped by its parent) does not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): signal 0 said it is there
-
-
-def rank_trouble(status: dict, now: float, stale_s: float = STALE_AFTER_S, run_dir: Path | None = None) -> str | None:
-    """Which rank of a live run of several processes is gone, in words (None: every rank beats):
-    one whose beat (status.json's ``world``, from genlab.train.distributed.RankBeat) is older than
-    ``stale_s``, or on this host one whose process is gone; the one that went first (its beat
-    the oldest) is named. A rank done with its part (while rank 0 ends the run) is not gone:
-    its last beat says so, in status.json or, fresher, in ``run_dir``'s ranks/rank-N.json."""
-    world = status.get("world")
-    if not isinstance(world, dict) or not isinstance(world.get("ranks"), list):
-        return None
-    gone = []
-    for r in world["ranks"]:
-        try:
-            beat, pid, host = float(r["beat"]), int(r["pid"]), str(r["host"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        silent = now - beat > stale_s or (host == socket.gethostname() and not pid_alive(pid))
-        if silent and not rank_done(r, run_dir):
-            gone.append((beat, r))
-    if not gone:
-        return None
-    beat, r = min(gone, key=lambda g: g[0])
-    return f"rank {r.get('rank')} (pid {r.get('pid')} on {r.get('host')}) stopped beating {now - beat:.0f}s ago"
-
-
-def rank_done(r: dict, run_dir: Path | None) -> bool:
-    """Whether rank ``r`` (an entry of status.json's world) has beaten its last beat, ``done``:
-    there, or in its own file, written by the same process just before it exited (rank 0
-    gathers the files only every second)."""
-    if r.get("done") is True:
-        return True
-    if run_dir is None or not isinstance(r.get("rank"), int):
-        return False
-    own = read_json(run_dir / RANKS_DIR / f"rank-{r['rank']}.json")
-    return isinstance(own, dict) and own.get("done") is True and own.get("pid") == r.get("pid")
-
-
-def slowest_rank(status: dict) -> str | None:
-    """The rank the others wait for, in words: the most own work a step (``busy_ms`` of each
-    rank's beat), e.g. "slowest rank 1 (12.3 ms/step)"; None with fewer than two figures."""
-    world = status.get("world")
-    ranks = [r for r in world.get("ranks", []) if isinstance(r, dict) and isinstance(r.get("busy_ms"), (int, float))] \
-        if isinstance(world, dict) and isinstance(world.get("ranks"), list) else []
-    if len(ranks) < 2:
-        return None
-    r = max(ranks, key=lambda r: r["busy_ms"])
-    return f"slowest rank {r.get('rank')} ({r['busy_ms']:.1f} ms/step)"
-
-
-def effective_state(status: dict | None, run_dir: Path | None = None, now: float | None = None) -> str:
-    """The state a reader should believe: ``crashed`` for a live state whose process is gone,
-    ``stalled`` for a live process that has not beaten its heartbeat for STALE_AFTER_S.
-
-    On the run's own host the trainer's lock decides (the kernel drops it when the process dies,
-    and a recycled pid cannot fool it); a reader who may not open the lock, and a reader on
-    another host, go by the pid and the heartbeat.
-    """
-    from genlab.run.lock import is_locked
-
-    if not isinstance(status, dict) or schema.status_problem(status):
-        return "unknown"
-    state = status["state"]
-    if state not in LIVE_STATES:
-        return state
-    now = now or time.time()
-    stale = now - float(status.get("heartbeat", 0)) > STALE_AFTER_S
-    if state != "starting" and isinstance(status.get("world"), dict):  # a run of several processes: any rank gone
-        if rank_trouble(status, now, run_dir=run_dir):
-            return "crashed"
-    if status.get("host") == socket.gethostname():
-        locked = None
-        if run_dir is not None and state != "starting":
-            locked = is_locked(run_dir)  # None: no lock file, or not ours to open
-        if locked is False:
-            return "crashed"
-        if locked is None and status.get("pid") and not pid_alive(int(status["pid"])):
-            return "crashed"
-        if locked:
-            return "stalled" if stale else state
-    return "crashed" if stale else state
 
 
 @dataclass
@@ -342,7 +246,7 @@ class RunInfo:
     def shown_state(self) -> str:
         if self.problem:
             return f"unreadable: {self.problem}"
-        if self.state == "stopped" and str(self.status.get("reason") or "").startswith("pruned"):
+        if self.state == RunState.STOPPED and str(self.status.get("reason") or "").startswith("pruned"):
             return "pruned"  # a sweep's pruner stopped it (it can be resumed by hand)
         return self.state
 
@@ -356,7 +260,7 @@ def load_run(path: Path) -> RunInfo:
         mtime = path.stat().st_mtime
     except OSError:
         mtime, problem = 0.0, problem or "the run directory is gone"
-    state = "unreadable" if problem else effective_state(status, path)
+    state = RunState.UNREADABLE if problem else effective_state(status, path)
     return RunInfo(path.name, path, config, status, state,
                    created=float(config.get("created", mtime)), problem=problem)
 
@@ -442,25 +346,6 @@ def remove_stale_temps(run_dir: Path) -> int:
             except OSError:
                 continue
     return freed
-
-
-def resolve_run(root: Path, ref: str) -> Path:
-    """A run id, a unique prefix of one, or ``latest``."""
-    dirs = run_dirs(root)
-    if not dirs:
-        raise UsageError(f"no runs in {root}")
-    if ref == "latest":
-        return list_runs(root)[-1].path
-    exact = [p for p in dirs if p.name == ref]
-    if exact:
-        return exact[0]
-    matches = sorted(p.name for p in dirs if p.name.startswith(ref))
-    if not matches:
-        raise UsageError(f"no run matches {ref!r} in {root}")
-    if len(matches) > 1:
-        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-        raise UsageError(f"{ref!r} matches {len(matches)} runs ({shown}); give more of the id")
-    return root / matches[0]
 
 
 def cut_events(path: Path, step: int) -> int:

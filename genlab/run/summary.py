@@ -26,7 +26,8 @@ import numpy as np
 from genlab import view
 from genlab.run import events_index, metrics_log, tags
 from genlab.run.schema import config_problem, status_problem
-from genlab.run.store import effective_state, read_checked, read_events
+from genlab.run.state import effective_state
+from genlab.run.store import read_checked, read_events
 
 NO_FIGURE = "no quality figure yet"
 TAIL_BYTES = 2_000_000  # without an events index, the evaluations are looked for in this much of events.jsonl

@@ -23,10 +23,12 @@ import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from genlab.errors import GenlabError, UsageError
-from genlab.run.store import (NAME_RE, STALE_AFTER_S, atomic_write_json, build_dir, check_not_reserved, read_json,
+from genlab.run.state import STALE_AFTER_S
+from genlab.run.store import (NAME_RE, atomic_write_json, build_dir, check_not_reserved, read_json,
                           unique_name)
 from genlab.validate import check_seed
 
@@ -36,6 +38,23 @@ WANTS = ("run", "pause", "stop")
 TRAINING_KEYS = ("model", "seed", "lr", "batch_size")  # trial parameters that are not model hyperparameters
 MAX_TRIALS = 50  # a sweep of more trials than this asks for --yes (GENLAB_SWEEP_MAX_TRIALS)
 FINISHED = ("complete", "pruned", "fail")
+
+
+class SweepState(StrEnum):
+    """A sweep's state (:func:`state`), and its workers' (each beats its own into its status.json).
+    Its trials' states are their runs' (genlab.run.state.RunState) or Optuna's verdict."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"  # asked to stop; its workers are stopping its trials
+    STOPPED = "stopped"
+    FINISHED = "finished"  # every trial has run
+    INTERRUPTED = "interrupted"  # its workers died: `genlab sweep resume` continues it
+
+    @property
+    def live(self) -> bool:
+        """A worker works the sweep."""
+        return self in (SweepState.RUNNING, SweepState.PAUSED, SweepState.STOPPING)
 
 
 @dataclass(frozen=True)
@@ -220,26 +239,6 @@ def sweep_dirs(root: Path) -> list[Path]:
         return []
 
 
-def resolve_sweep(root: Path, ref: str) -> Path:
-    """A sweep id or a unique prefix of one; UsageError if none or several match."""
-    dirs = sweep_dirs(root)
-    exact = [p for p in dirs if p.name == ref]
-    if exact:
-        return exact[0]
-    matches = [p for p in dirs if p.name.startswith(ref)]
-    if not matches:
-        raise UsageError(f"no sweep matches {ref!r} in {root}")
-    if len(matches) > 1:
-        raise UsageError(f"{ref!r} matches {len(matches)} sweeps ({', '.join(p.name for p in matches[:5])}); give more of the id")
-    return matches[0]
-
-
-def find_sweep(root: Path, ref: str) -> Path | None:
-    """The sweep ``ref`` names exactly, if it names one (for commands that take runs or sweeps)."""
-    path = root / ref
-    return path if ref and "/" not in ref and is_sweep(path) else None
-
-
 def read_spec(sweep_dir: Path) -> SweepSpec:
     raw = read_json(sweep_dir / SPEC)
     if not isinstance(raw, dict):
@@ -302,7 +301,7 @@ def worker_alive(status: dict, home: Path) -> bool:
     """On its own host a worker lives while it holds its lock; elsewhere while its heartbeat is fresh."""
     from genlab.run.lock import is_locked
 
-    if status.get("state") in ("finished", "stopped"):
+    if status.get("state") in (SweepState.FINISHED, SweepState.STOPPED):
         return False
     if status.get("host") == socket.gethostname():
         return bool(is_locked(home))
@@ -318,10 +317,29 @@ def live_workers(sweep_dir: Path) -> list[dict]:
 
 def read_trials(sweep_dir: Path) -> list[dict]:
     """The trials as the workers last wrote them (trials.json): number, run id, params, state
-    (``running``, ``complete``, ``pruned``, ``fail``, ``waiting``), value."""
+    (``complete``, ``pruned``, ``fail``, ``waiting``, or for a trial not ended its run's: see
+    :func:`trial_state`), value."""
     raw = read_json(sweep_dir / TRIALS)
     trials = raw.get("trials") if isinstance(raw, dict) else None
-    return [t for t in trials if isinstance(t, dict)] if isinstance(trials, list) else []
+    return [trial_state(sweep_dir.parent, t) for t in trials if isinstance(t, dict)] if isinstance(trials, list) else []
+
+
+def trial_state(root: Path, trial: dict) -> dict:
+    """``trial`` with the state it is shown with everywhere. Optuna's verdict on a trial it has
+    ended (complete, pruned, fail) is the sweep's; a trial it has not ended (``running`` in the
+    study) is as its run is, read from the run directory (one truth: a trial stopped with its
+    sweep is ``stopped``, as ``genlab runs`` says, not ``running``). A trial whose run is not
+    made yet, or unreadable, keeps the study's word."""
+    from genlab.run.store import load_run
+
+    run_id = trial.get("run_id")
+    if trial.get("state") != "running" or not isinstance(run_id, str) or not NAME_RE.fullmatch(run_id):
+        return trial
+    path = root / run_id
+    if not (path / "config.json").exists():
+        return trial
+    info = load_run(path)
+    return trial if info.problem else {**trial, "state": info.shown_state}
 
 
 def ranked(trials: list[dict], direction: str) -> list[dict]:
@@ -330,7 +348,7 @@ def ranked(trials: list[dict], direction: str) -> list[dict]:
     return sorted(trials, key=lambda t: (t.get("value") is None, sign * (t.get("value") or 0), t.get("number", 0)))
 
 
-def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | None = None) -> str:
+def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | None = None) -> SweepState:
     """``running`` or ``paused`` while a worker lives; else ``finished`` when every trial is,
     ``stopped`` when it was asked to stop, and ``interrupted`` (its workers died: ``genlab sweep
     resume``)."""
@@ -338,11 +356,11 @@ def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | N
     trials = read_trials(sweep_dir) if trials is None else trials
     want = wanted(sweep_dir)
     if live_workers(sweep_dir):
-        return "paused" if want == "pause" else "stopping" if want == "stop" else "running"
+        return SweepState.PAUSED if want == "pause" else SweepState.STOPPING if want == "stop" else SweepState.RUNNING
     done = sum(t.get("state") in FINISHED for t in trials)
     if done >= spec.trials:
-        return "finished"
-    return "stopped" if want == "stop" else "interrupted"
+        return SweepState.FINISHED
+    return SweepState.STOPPED if want == "stop" else SweepState.INTERRUPTED
 
 
 def trial_runs(root: Path, sweep_dir: Path) -> list[Path]:

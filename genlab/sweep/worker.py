@@ -36,8 +36,10 @@ from genlab.errors import GenlabError
 from genlab.run.launch import read_status, spawn, wait_until_settled
 from genlab.run.lock import RunLock
 from genlab.run.held import HeldDir
-from genlab.run.store import atomic_write_json, effective_state, read_events
-from genlab.sweep.spec import WORKERS, live_workers, read_spec, run_options, trial_run_id, wanted, worker_name
+from genlab.run.state import RunState, effective_state
+from genlab.run.store import atomic_write_json, read_events
+from genlab.sweep.spec import (WORKERS, SweepState, live_workers, read_spec, run_options, trial_run_id, wanted,
+                               worker_name)
 
 POLL_S = 0.5
 ADOPT_EVERY_S = 10.0  # how often a worker looks for trials whose worker died
@@ -90,7 +92,7 @@ class Worker:
             self.storage = studies.storage(self.dir)
             self.study_id = self.storage.get_study_id_from_name(self.spec.sweep_id)
             self.say(f"worker {self.name} on sweep {self.spec.sweep_id}: {self.parallel} trial(s) at once")
-            self.beat("running")
+            self.beat(SweepState.RUNNING)
             end = self.loop()
             self.snapshot()
             self.beat(end)
@@ -105,7 +107,7 @@ class Worker:
             if self.held is not None and self.held.moved():
                 self.say(f"{self.held.path} no longer names this sweep's directory (moved or replaced): this worker "
                          "stops here, its trials go on; `genlab sweep join` where the sweep now is takes them over")
-                return "stopped"
+                return SweepState.STOPPED
             want = wanted(self.dir)
             if time.monotonic() >= self.next_adopt:
                 self.next_adopt = time.monotonic() + ADOPT_EVERY_S
@@ -113,14 +115,14 @@ class Worker:
             for a in list(self.active.values()):
                 self.watch(a, want)
             if want == "stop" and not self.active:
-                return "stopped"
+                return SweepState.STOPPED
             if want == "run":
                 self.fill()
                 if not self.active and self.remaining() == 0:
-                    return "finished"
+                    return SweepState.FINISHED
             if self.changed or time.monotonic() >= self.next_snapshot:
                 self.snapshot()
-            self.beat({"run": "running", "pause": "paused", "stop": "stopping"}[want])
+            self.beat({"run": SweepState.RUNNING, "pause": SweepState.PAUSED, "stop": SweepState.STOPPING}[want])
             time.sleep(POLL_S)
 
     # ------------------------------------------------------------------ new trials
@@ -205,7 +207,7 @@ class Worker:
                 self.active[a.number] = a
                 self.say(f"trial {t.number}: taken over from {before} (run {run_id})")
                 state = effective_state(read_status(run_dir), run_dir)
-                if a.pruned_at is None and state in ("stopped", "crashed"):
+                if a.pruned_at is None and state in (RunState.STOPPED, RunState.CRASHED):
                     self.resume(a)  # the sweep was stopped, or its worker died: the trial goes on
 
     # ------------------------------------------------------------------ watching a trial
@@ -216,22 +218,22 @@ class Worker:
         self.read_events(a)
         status = read_status(a.run_dir)
         state = effective_state(status, a.run_dir)
-        if state == "finished":
+        if state is RunState.FINISHED:
             if a.last is None:
                 self.fail(a.number, f"its run finished without reporting {self.spec.objective}")
             else:
                 self.tell(a, TrialState.COMPLETE, a.last, f"{self.spec.objective} {a.last:.4g}")
-        elif state == "failed":
+        elif state is RunState.FAILED:
             self.fail(a.number, f"its run failed: {status.get('reason') or 'see its log'}")
-        elif a.pruned_at is not None and state in ("stopped", "crashed"):
+        elif a.pruned_at is not None and state in (RunState.STOPPED, RunState.CRASHED):
             self.tell(a, TrialState.PRUNED, None, f"pruned at step {a.pruned_at:,}")
-        elif state == "stopped" and (want == "stop" or a.sent != "stop"):
+        elif state is RunState.STOPPED and (want == "stop" or a.sent != "stop"):
             # stopped for the sweep, or by hand: it stays unfinished; `genlab sweep resume` continues it
             self.active.pop(a.number)
             self.say(f"trial {a.number} stopped at step {status.get('step', 0):,} (run {a.run_dir.name})")
-        elif state in ("crashed", "stopped"):
+        elif state in (RunState.CRASHED, RunState.STOPPED):
             self.resume(a)
-        elif state in ("running", "paused", "starting", "stalled"):
+        elif state.live:
             self.steer(a, want, state)
 
     def read_events(self, a: Active) -> None:
@@ -264,15 +266,15 @@ class Worker:
         a.sent = "stop"
         self.say(f"trial {a.number}: {reason}")
 
-    def steer(self, a: Active, want: str, state: str) -> None:
+    def steer(self, a: Active, want: str, state: RunState) -> None:
         """Make the run do what the sweep is wanted to do; each command sent once."""
         if want == "stop" and a.sent != "stop":
             control.send(a.run_dir, "stop")
             a.sent = "stop"
-        elif want == "pause" and state == "running" and a.sent is None:
+        elif want == "pause" and state.can_pause and a.sent is None:
             control.send(a.run_dir, "pause")
             a.sent = "pause"
-        elif want == "run" and a.sent == "pause" and state == "paused":
+        elif want == "run" and a.sent == "pause" and state.resumes_in_place:
             control.send(a.run_dir, "resume")
             a.sent = None
 

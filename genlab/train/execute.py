@@ -31,8 +31,9 @@ from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.sinks import JsonlSink, LineSink, RichSink, StatusSink
+from genlab.run.state import RunState, rank_trouble
 from genlab.run.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
-                          rank_trouble, read_json, remove_stale_temps, runs_root)
+                          read_json, remove_stale_temps, runs_root)
 from genlab.validate import new_total, positive
 
 # The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays
@@ -167,7 +168,7 @@ def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
     try:
         step, what = distributed.broadcast(None, world)  # where rank 0 resumes from (-1: the start)
         if what == "finish":
-            return "finished"  # only rank 0's end is left to do
+            return RunState.FINISHED  # only rank 0's end is left to do
         ckpt = checkpoint.load(checkpoint.path_for(run_dir, step)) if step >= 0 else None
         if ckpt is not None:
             config = read_config(run_dir, ckpt["config"])
@@ -240,7 +241,7 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
         return config, ckpt, "train"
     if step >= config.total_steps:
         status = read_json(run_dir / "status.json")
-        if isinstance(status, dict) and status.get("state") == "finished":
+        if isinstance(status, dict) and status.get("state") == RunState.FINISHED:
             raise UsageError(f"run {shown(run_dir).name} finished at step {step:,}; extend it with --epochs or --max-steps")
         notes.append(f"its final checkpoint (step {step:,}) was written before it ended: finishing it, no training")
         return config, ckpt, "finish"
@@ -350,7 +351,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
             try:
                 return trainer.finish() if what == "finish" else trainer.run()
             except KeyboardInterrupt:
-                trainer.set_state("stopped", "aborted by a second Ctrl-C (resumes from the last checkpoint)")
+                trainer.set_state(RunState.STOPPED, "aborted by a second Ctrl-C (resumes from the last checkpoint)")
                 raise
     except Exception as e:
         reason = os_error_message(e, shown(run_dir)) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"

@@ -15,6 +15,7 @@ from collections import deque
 
 from genlab.train.cadence import POLL_EVERY_S
 from genlab.run.control import Inbox, control_dir
+from genlab.run.state import RunState
 
 HEARTBEAT_S = 1.0  # status.json's heartbeat while paused or inside a long side job
 
@@ -71,7 +72,7 @@ class Steering:
         run rolls back to its last good checkpoint when it resumes."""
         t = self.trainer
         t.settle()
-        t.set_state("paused", f"diverged: {t.diverged}" if t.diverged else reason)
+        t.set_state(RunState.PAUSED, f"diverged: {t.diverged}" if t.diverged else reason)
         while not t.stop_request:
             while (cmd := self.next_command()) is not None:
                 kind = cmd["command"]
@@ -83,7 +84,7 @@ class Steering:
                         t.checkpoints.rollback()
                     t.apply(cmd)
                     t.reset_rate()
-                    t.set_state("running")
+                    t.set_state(RunState.RUNNING)
                     return "resume"
                 # a pause while paused changes nothing
             if time.monotonic() - t.last_beat >= HEARTBEAT_S:

@@ -32,6 +32,7 @@ from genlab.core.device import synchronize
 from genlab.train.distributed import World
 from genlab.run import record
 from genlab.run.record import RecordBudget, aggregate
+from genlab.run.state import RunState
 from genlab.train.resume import Checkpoints
 from genlab.train.side_jobs import SideJobs
 from genlab.run.sinks import Progress
@@ -66,7 +67,7 @@ class Trainer:
         self.pending: list[tuple[int, float, int, dict]] = []  # (step, t, epoch, metric tensors)
         self.record = RecordBudget(record.ROWS_PER_S, record.BURST_ROWS)  # metric rows it may write
         self.latest: dict = {}
-        self.state = "starting"
+        self.state = RunState.STARTING
         self.stop_request: str | None = None  # set by a signal handler: the reason to stop
         self.trained_s, self.tick, self.time_up = 0.0, time.monotonic(), False  # for --max-minutes
         self.diverged: str | None = None  # what went non-finite, once it did
@@ -135,7 +136,7 @@ class Trainer:
         self.started = time.monotonic()
         self.reset_rate()
         self.clocks = Clocks.start(self.config.cadence, self.started)
-        self.set_state("running")
+        self.set_state(RunState.RUNNING)
         if self.run_step is None:
             speed = self.config.speed
             self.run_step = StepRunner(self.model, self.device, compile=speed.compile, amp=speed.amp, notice=self.warn)
@@ -234,15 +235,15 @@ class Trainer:
 
     def end(self, reason: str | None = None) -> str:
         if not self.world.main:
-            return "finished"
+            return RunState.FINISHED
         if self.jobs.last_eval_step != self.step:
             self.jobs.evaluate()
         self.jobs.quality()
         self.jobs.samples()
         self.checkpoints.save()
         self.report_progress()
-        self.set_state("finished", reason)
-        return "finished"
+        self.set_state(RunState.FINISHED, reason)
+        return RunState.FINISHED
 
     def finish(self) -> str:
         """A run killed after its final checkpoint: no training, only the end's evaluation,
@@ -259,8 +260,8 @@ class Trainer:
         if "samples" not in done:
             self.jobs.samples()
         self.report_progress()
-        self.set_state("finished")
-        return "finished"
+        self.set_state(RunState.FINISHED)
+        return RunState.FINISHED
 
     # ------------------------------------------------------------------ ending, pausing, diverging
 
@@ -273,10 +274,10 @@ class Trainer:
 
     def stop(self, reason: str) -> str:
         if not self.world.main:
-            return "stopped"
+            return RunState.STOPPED
         self.settle()
-        self.set_state("stopped", f"diverged: {self.diverged}" if self.diverged else reason)
-        return "stopped"
+        self.set_state(RunState.STOPPED, f"diverged: {self.diverged}" if self.diverged else reason)
+        return RunState.STOPPED
 
     def guard(self) -> str:
         """After a divergence: a foreground run stops; a detached one pauses until told what to
@@ -333,7 +334,7 @@ class Trainer:
 
     def set_state(self, state: str, reason: str | None = None) -> None:
         self.state = state
-        if state == "running":
+        if state == RunState.RUNNING:
             self.tick = time.monotonic()  # a pause is not training time
         self.emit("state", state=state, **({"reason": reason} if reason else {}))
 
@@ -343,8 +344,8 @@ class Trainer:
     def record_failure(self, reason: str) -> None:
         """An ``error`` event and state ``failed``, as far as the disk allows: a sink that cannot
         write is passed over (status.json is then overwritten in place)."""
-        self.state = "failed"
-        for kind, fields in (("error", {"message": reason}), ("state", {"state": "failed", "reason": reason})):
+        self.state = RunState.FAILED
+        for kind, fields in (("error", {"message": reason}), ("state", {"state": RunState.FAILED, "reason": reason})):
             event = {"t": round(time.time(), 3), "step": self.step, "kind": kind, **fields}
             for sink in self.sinks:
                 try:

@@ -21,6 +21,7 @@ from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from genlab import view
+from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
 from tui.widgets.class_histogram import ClassHistogram
@@ -229,17 +230,18 @@ class Dashboard(CurveToggles, Screen):
         self.notify(text)
 
     def action_pause_resume(self) -> None:
-        if self.state == "running":
+        state = RunState.of(self.state)  # what each state allows: genlab.run.state, as for genlab pause|resume|stop
+        if state.can_pause:
             self.app.source.send(self.run_id, "pause")
             self.say("pause requested: the run pauses at its next step")
-        elif self.state == "paused":
+        elif state.resumes_in_place:
             self.app.source.send(self.run_id, "resume")
             self.say("resume requested")
         else:
-            self.say(f"the run is {self.state}: nothing to pause" + ("; r resumes it" if self.state in ("stopped", "crashed") else ""))
+            self.say(f"the run is {self.state}: nothing to pause" + ("; r resumes it" if state.can_resume else ""))
 
     def action_stop_run(self) -> None:
-        if self.state not in ("running", "paused"):
+        if not RunState.of(self.state).can_stop:
             self.say(f"the run is {self.state}: nothing to stop")
             return
 
@@ -251,13 +253,14 @@ class Dashboard(CurveToggles, Screen):
         self.app.push_screen(Confirm(f"Stop run {self.run_id}? It can be resumed later."), answered)
 
     def action_resume_run(self) -> None:
-        if self.state == "paused":
+        state = RunState.of(self.state)
+        if state.resumes_in_place:
             self.action_pause_resume()
-        elif self.state in ("stopped", "crashed", "failed"):
+        elif state.resumes_from_checkpoint:  # (a finished run only to a longer length: genlab resume says so)
             self.say("resuming from the newest good checkpoint…")
             self.resume_detached()
         else:
-            self.say(f"the run is {self.state}: r resumes stopped or crashed runs")
+            self.say(f"the run is {self.state}: r resumes paused, stopped, crashed or failed runs")
 
     @work(thread=True, group="resume")
     def resume_detached(self) -> None:

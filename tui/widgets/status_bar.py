@@ -9,12 +9,12 @@ from rich.text import Text
 from textual.widget import Widget
 
 from genlab.run.sinks import fmt_duration, fmt_metrics
-from genlab.run.store import rank_trouble, slowest_rank
+from genlab.run.state import RunState, rank_trouble, slowest_rank
 from genlab.run.vitals import line as vitals_line
 
-COLOURS = {"running": "green", "paused": "yellow", "stopped": "cyan", "finished": "blue",
-           "crashed": "red", "failed": "red", "deleted": "red", "starting": "magenta", "stalled": "red",
-           "unreadable": "red"}
+COLOURS = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.STOPPED: "cyan", RunState.FINISHED: "blue",
+           RunState.CRASHED: "red", RunState.FAILED: "red", "deleted": "red", RunState.STARTING: "magenta",
+           RunState.STALLED: "red", RunState.UNREADABLE: "red"}
 
 
 class StatusBar(Widget):
@@ -45,25 +45,25 @@ class StatusBar(Widget):
         text.append(f"  {snap.run_id}  {cfg.get('model', '?')}  step {st.get('step', 0):,}" + (f"/{total:,}" if total else ""))
         if not script:
             text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
-        if state == "running" and st.get("images_per_s"):
+        if state == RunState.RUNNING and st.get("images_per_s"):
             text.append(f"  {st.get('images_per_s', 0):,.0f} img/s  eta {fmt_duration(st.get('eta_s'))}")
-        elif state == "running" and st.get("steps_per_s"):
+        elif state == RunState.RUNNING and st.get("steps_per_s"):
             text.append(f"  {st['steps_per_s']:,.1f} steps/s" + (f"  eta {fmt_duration(st.get('eta_s'))}" if total else ""))
-        elif state == "running":
+        elif state == RunState.RUNNING:
             text.append("  0 img/s  eta ?")
         world = st.get("world") if isinstance(st.get("world"), dict) else None
         if world:  # a run of several processes
-            slowest = slowest_rank(st) if state == "running" else None
+            slowest = slowest_rank(st) if state == RunState.RUNNING else None
             text.append(f"  {world.get('size', '?')} processes" + (f" · {slowest}" if slowest else ""))
-        if state in ("running", "paused", "stalled") and isinstance(st.get("system"), dict):
+        if state in (RunState.RUNNING, RunState.PAUSED, RunState.STALLED) and isinstance(st.get("system"), dict):
             text.append(f"  {vitals_line(st['system'])}", style="cyan")
         data = cfg.get("data", {})
         text.append(f"\nelapsed {fmt_duration(st.get('elapsed_s'))}  " + (
             "made by a script (genlab.init)  " if script else f"{cfg.get('device', '?')}  data: {data.get('source', '?')}  "))
-        if st.get("reason") and state in ("paused", "stopped", "failed"):
+        if st.get("reason") and state in (RunState.PAUSED, RunState.STOPPED, RunState.FAILED):
             text.append(f"({st['reason']})  ", style="italic")
         text.append(fmt_metrics(snap.latest, list(snap.latest)), style="dim")
-        trouble = rank_trouble(st, time.time(), run_dir=snap.path) if world and state == "crashed" else None
+        trouble = rank_trouble(st, time.time(), run_dir=snap.path) if world and state == RunState.CRASHED else None
         if trouble:
             text.append(f"\n⚠ {trouble}", style="bold red")
         if snap.problem:
