@@ -116,3 +116,74 @@ def test_real_command_usage_error_is_one_line(runs):
     assert p.stderr.count("\n") == 1 and "genlab: error:" in p.stderr and "batch-size" in p.stderr
     p = run_genlab("show", "nothing-like-this", "--runs-dir", str(runs))
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0
+
+
+def main_says(capsys, monkeypatch, *args, columns=400):
+    """``genlab ARGS`` through the real entry point (its usage errors and hints): exit code,
+    standard output, standard error."""
+    import pytest
+
+    from genlab.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    said = capsys.readouterr()
+    return e.value.code, said.out, said.err
+
+
+def test_a_usage_error_names_the_command_as_typed_and_its_help_exists(capsys, monkeypatch):
+    for args, command in ((["sweep", "gan", "--bogus"], "genlab sweep start"),
+                          (["sweep", "show", "--bogus"], "genlab sweep show"),
+                          (["eval", "train-classifier", "--bogus"], "genlab eval"),
+                          (["train", "gan", "--bogus"], "genlab train"),
+                          (["bogus"], "genlab")):
+        code, _, err = main_says(capsys, monkeypatch, *args)
+        assert code == 2 and err.strip().endswith(f"(see '{command} --help')"), (args, err)
+        code, out, _ = main_says(capsys, monkeypatch, *command.split()[1:], "--help")
+        assert code == 0 and "Usage: " + command in out, (command, out)
+
+
+def help_paragraphs(command) -> list[str]:
+    import inspect
+
+    return [" ".join(line.strip() for line in block.splitlines())
+            for block in inspect.cleandoc(command.help or "").split("\n\n")]
+
+
+def test_help_texts_never_break_mid_sentence(capsys, monkeypatch):
+    """Each command's help, in `genlab --help` and its own --help, is whole paragraphs: at 400
+    columns every paragraph is on one line (a docstring's wrapping shows as no break)."""
+    import typer
+
+    group = typer.main.get_command(app)
+    _, listed, _ = main_says(capsys, monkeypatch, "--help")
+    for name, command in [(n, group.get_command(None, n)) for n in group.list_commands(None)]:
+        if command.hidden:
+            continue
+        first = help_paragraphs(command)[0]
+        assert any(first in line for line in listed.splitlines()), (name, first)
+        subcommands = [[name, sub] for sub in getattr(command, "commands", {})]
+        for path in [[name], *subcommands]:
+            shown = command if len(path) == 1 else command.get_command(None, path[1])
+            _, text, _ = main_says(capsys, monkeypatch, *path, "--help")
+            lines = text.splitlines()
+            for paragraph in help_paragraphs(shown):
+                assert any(paragraph in line for line in lines), (path, paragraph)
+
+
+def test_a_detached_run_answers_json(runs):
+    """`genlab train --detach --json`: the started run as one JSON object (what the cockpit
+    reads); --json without --detach is refused in one line."""
+    p = run_genlab("train", "vae", "--detach", "--json", "--name", "bg", "--max-steps", "100000", "--hp", "hidden=32",
+                   "--runs-dir", str(runs))
+    try:
+        assert p.returncode == 0, p.stderr
+        started = json.loads(p.stdout)
+        assert started["run"] == "bg" and started["run_dir"] == str(runs / "bg") and started["processes"] == 1
+        assert started["state"] in ("starting", "running") and started["pid"] > 0
+        assert started["log"] == str(runs / "bg" / "log.txt")
+    finally:
+        run_genlab("stop", "bg", "--runs-dir", str(runs))
+    r = invoke("train", "vae", "--json", "--runs-dir", str(runs))
+    assert r.exit_code == 2 and "--json is for --detach" in r.output

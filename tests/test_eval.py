@@ -88,3 +88,23 @@ def test_the_test_sets_features_are_computed_once_and_kept(digits, monkeypatch):
     assert calls == [1] and kept.stat().st_size > 100_000  # computed again, and kept again
     evaluate.Judge(digits.test_images[:400])  # other digits: another file
     assert len(list(kept.parent.glob("*.npy"))) == 2
+
+
+def test_each_model_declares_its_evaluation_and_no_code_outside_models_branches_on_family():
+    """What evaluation a model needs is its own declaration (GenModel.measured_by, encodes, its
+    view's walks), read by genlab/eval: nothing outside genlab/models compares a model family."""
+    import re
+    from pathlib import Path
+
+    from genlab import models
+
+    for name, cls in models.MODELS.items():
+        assert cls.measured_by in ("samples", "importance", "evaluate"), name
+        assert cls.encodes == (cls.measured_by == "importance"), name  # (today the VAEs, both ways)
+    assert models.MODELS["gan"].measured_by == "samples" and models.MODELS["pixelcnn"].measured_by == "evaluate"
+    root = Path(__file__).resolve().parents[1]
+    branch = re.compile(r"\bfamily\s*(==|!=|\bin\b|\bnot in\b)|\bFAMILY\b")
+    found = [f"{path.relative_to(root)}:{n}" for folder in ("genlab", "tui") for path in (root / folder).rglob("*.py")
+             if "models" not in path.relative_to(root).parts
+             for n, line in enumerate(path.read_text().splitlines(), 1) if branch.search(line)]
+    assert found == []

@@ -117,3 +117,62 @@ def test_the_cockpit_draws_walks_through_a_genlab_process(trained_runs):
 def test_bad_latent_input_is_one_line(trained_runs, args, message):
     r = invoke(*args, "--runs-dir", trained_runs)
     assert r.exit_code == 2 and message in r.output and r.output.strip().count("\n") == 0, (args, r.output)
+
+
+def test_sample_answers_json_with_what_it_saved(trained_runs, tmp_path):
+    """`genlab sample --out FILE --json` (and --interpolate): one JSON object, the path, the run,
+    the checkpoint's step and the images' shape, for the cockpit and scripts; --json without
+    --out is refused in one line."""
+    out = tmp_path / "walk.npy"
+    r = invoke("sample", "gan", "--interpolate", "--rows", "2", "--steps", "4", "--seed", "1", "--out", out, "--json",
+               "--runs-dir", trained_runs)
+    assert r.exit_code == 0, r.output
+    saved = json.loads(r.output)
+    assert saved["path"] == str(out) and saved["run"] == "gan" and saved["step"] == 40 and saved["seed"] == 1
+    assert saved["shape"] == [8, 28, 28] == list(np.load(out).shape) and "2 spherical walks of 4" in saved["what"]
+    png = tmp_path / "d.png"
+    r = invoke("sample", "vae", "-n", "3", "--out", png, "--json", "--runs-dir", trained_runs)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {**json.loads(r.output), "path": str(png), "run": "vae", "step": 40,
+                                    "shape": [3, 28, 28], "what": "3 digits"} and png.exists()
+    r = invoke("sample", "vae", "--json", "--runs-dir", trained_runs)
+    assert r.exit_code == 2 and "give --out FILE" in r.output and r.output.strip().count("\n") == 0
+
+
+def test_the_cockpit_reads_what_genlab_answers_not_its_prose(tmp_path):
+    """The cockpit asks `genlab train --detach` and `genlab sample --interpolate` for --json and
+    takes the run id and the step from that, whatever prose stands around."""
+    import subprocess
+
+    from tui.source import RunsSource
+
+    asked = []
+
+    class Answering(RunsSource):
+        def genlab(self, *args, timeout=300):
+            asked.append(args)
+            if args[0] == "train":
+                said = {"run": "r-7", "run_dir": str(self.root / "r-7"), "state": "running", "step": 0}
+            else:
+                np.save(args[args.index("--out") + 1], np.zeros((6, 28, 28), np.uint8))
+                said = {"path": args[args.index("--out") + 1], "run": "r-7", "step": 1234, "shape": [6, 28, 28]}
+            return subprocess.CompletedProcess(args, 0, json.dumps(said), "")
+
+    source = Answering(tmp_path)
+    assert source.launch("vae", ["--max-steps", "10"]) == "r-7"
+    images, step = source.walks("r-7", 2, 3)
+    assert step == 1234 and images.shape == (6, 28, 28)
+    assert all("--json" in args for args in asked)
+
+
+def test_the_cockpit_says_what_a_failed_genlab_said(tmp_path):
+    import subprocess
+
+    from tui.source import RunsSource
+
+    class Refusing(RunsSource):
+        def genlab(self, *args, timeout=300):
+            return subprocess.CompletedProcess(args, 2, "", "genlab: error: unknown model 'gna' (see ...)\n")
+
+    with pytest.raises(RuntimeError, match="unknown model 'gna'"):
+        Refusing(tmp_path).launch("gna", [])

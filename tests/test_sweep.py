@@ -283,3 +283,13 @@ def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "sweep one finished" in r.output and "how each did" in r.output and "one-000" in r.output
     assert "compare needs" not in r.output and "configurations are the same" not in r.output
+
+
+def test_sweep_help_shows_how_to_start_one():
+    """`genlab sweep --help` lists the subcommands and start's own arguments and options (a sweep
+    starts with `genlab sweep MODEL ...`, whose options would otherwise hide under `start`)."""
+    r = CliRunner().invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    for shown in ("show", "join", "resume", "genlab sweep start [OPTIONS] [MODEL]", "--grid", "--range", "--recipe",
+                  "--max-minutes", "--parallel", "--prune", "'genlab sweep MODEL ...' is short for"):
+        assert shown in r.output, shown

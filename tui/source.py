@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -135,13 +134,23 @@ class RunsSource:
             raise RuntimeError(p.stderr.strip() or "genlab models failed")
         return json.loads(p.stdout)
 
+    def answer(self, *args: str, timeout: float = 300) -> dict:
+        """Run ``genlab ARGS --json`` and read the JSON object it answers; RuntimeError with
+        genlab's one-line error if it failed (or answered no JSON object)."""
+        p = self.genlab(*args, "--json", timeout=timeout)
+        if p.returncode != 0:
+            raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"genlab {args[0]} failed")
+        try:
+            answer = json.loads(p.stdout)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise RuntimeError(f"genlab {args[0]} answered no JSON object: {p.stdout.strip()[:200]!r}")
+        return answer
+
     def launch(self, model: str, options: list[str]) -> str:
         """Start a detached run; its id, or RuntimeError with genlab's one-line error."""
-        p = self.genlab("train", model, "--detach", "--runs-dir", str(self.root), *options)
-        if p.returncode != 0:
-            raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "genlab train failed")
-        first = p.stdout.split()
-        return first[1] if len(first) > 1 and first[0] == "run" else ""
+        return str(self.answer("train", model, "--detach", "--runs-dir", str(self.root), *options)["run"])
 
     def walks(self, run_id: str, rows: int, steps: int, seed: int = 0) -> tuple[np.ndarray, int | None]:
         """``rows`` latent walks of ``steps`` digits each from the run's newest checkpoint (a
@@ -149,13 +158,11 @@ class RunsSource:
         RuntimeError with genlab's one-line error."""
         with tempfile.TemporaryDirectory(prefix="genlab-walks-") as tmp:
             npy = Path(tmp) / "walks.npy"
-            p = self.genlab("sample", run_id, "--interpolate", "--rows", str(rows), "--steps", str(steps),
-                            "--seed", str(seed), "--out", str(npy), "--runs-dir", str(self.root), timeout=120)
-            if p.returncode != 0:
-                raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "genlab sample failed")
+            saved = self.answer("sample", run_id, "--interpolate", "--rows", str(rows), "--steps", str(steps),
+                                "--seed", str(seed), "--out", str(npy), "--runs-dir", str(self.root), timeout=120)
             images = np.load(npy, allow_pickle=False)
-        step = re.search(r"\(step ([\d,]+)\)", p.stdout)
-        return images, int(step.group(1).replace(",", "")) if step else None
+        step = saved.get("step")
+        return images, int(step) if isinstance(step, int) else None
 
     def resume(self, run_id: str) -> str:
         p = self.genlab("resume", run_id, "--detach", "--runs-dir", str(self.root))

@@ -17,7 +17,26 @@ out = Console(highlight=False, soft_wrap=True)  # plain lines never break mid-pa
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class Commands(TyperGroup):
+def paragraphs(text: str) -> str:
+    """A help text as paragraphs: the line breaks a docstring wraps its lines with are joined, so
+    ``--help`` never breaks mid-sentence (blank lines still part paragraphs)."""
+    import inspect
+
+    return "\n\n".join(" ".join(line.strip() for line in block.splitlines())
+                       for block in inspect.cleandoc(text).split("\n\n"))
+
+
+class HelpInParagraphs(TyperGroup):
+    """A group whose commands' help texts are shown as :func:`paragraphs`."""
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None and command.help:
+            command.help = paragraphs(command.help)
+        return command
+
+
+class Commands(HelpInParagraphs):
     """Where a command's GenlabError becomes one line on standard error and its exit code."""
 
     def invoke(self, ctx):
@@ -75,6 +94,11 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")]
 TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Only runs with this tag (repeatable: all of them).")]
 
 
+def warn_skipped(path: Path, error: str) -> None:
+    """What a command says of a checkpoint it passed over (genlab.core.trained.newest's on_bad)."""
+    err.print(f"genlab: warning: skipping {error}", markup=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage errors become one line on standard error and exit 2.
 
@@ -100,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(0)
         ctx = getattr(e, "ctx", None)
         hint = ""
-        if e.exit_code == 2:
-            hint = f" (see 'genlab {ctx.info_name} --help')" if ctx is not None and ctx.parent else " (see 'genlab --help')"
+        if e.exit_code == 2:  # the command as typed, e.g. 'genlab sweep start --help'
+            hint = f" (see '{ctx.command_path if ctx is not None else 'genlab'} --help')"
         err.print(f"genlab: error: {e.format_message()}{hint}", soft_wrap=True, markup=False)
         sys.exit(e.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -330,29 +330,14 @@ def print_comparison(compared) -> None:
 
 
 def print_plot(summaries, metric: str, x: str) -> None:
-    """The runs' curves of ``metric`` overlaid, drawn by plotext as text."""
-
-    import plotext as plt
-
+    """The runs' curves of ``metric`` overlaid, drawn by plotext as text (genlab/render/plots.py)."""
+    from genlab.render.plots import curves
     from genlab.run.compare import curve
 
-    plt.clear_figure()
     width, height = (out.width, max(15, min(out.height - 4, 30))) if out.is_terminal else (100, 25)
-    plt.plotsize(width, height)
-    if not out.is_terminal or "NO_COLOR" in os.environ:
-        plt.theme("clear")
-    for s in summaries:
-        xs, ys = curve(s.path, metric, x)
-        if xs:
-            plt.plot(xs, ys, label=f"{s.run_id} {s.label}" if s.label != s.run_id else s.run_id, marker="braille")
-    plt.title(f"{metric} against {'step' if x == 'step' else 'minutes'}")
-    plt.xlabel("step" if x == "step" else "minutes")
-    drawn = plt.build()
-    if not out.is_terminal:  # plain text for a pipe or a file
-        import re
-
-        drawn = re.sub(r"\x1b\[[0-9;]*m", "", drawn)
-    print(drawn)
+    lines = [(f"{s.run_id} {s.label}" if s.label != s.run_id else s.run_id, *curve(s.path, metric, x)) for s in summaries]
+    print(curves(lines, f"{metric} against {'step' if x == 'step' else 'minutes'}", "step" if x == "step" else "minutes",
+                 width, height, colour=out.is_terminal and "NO_COLOR" not in os.environ))
 
 
 # --------------------------------------------------------------------------- sample

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from genlab.errors import UsageError
-from genlab.cli.app import AsJson, Ascii, DataDir, Device, RunRef, RunsDir, app, err, out
+from genlab.cli.app import AsJson, Ascii, DataDir, Device, RunRef, RunsDir, app, out, warn_skipped
 
 
 def print_digits(images, ascii: bool = False, png: Path | None = None, classes: int = 0) -> None:
@@ -51,6 +51,7 @@ def sample(
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
     ascii: Ascii = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --out: print what was saved as JSON (path, run, step, shape, seed).")] = False,
 ) -> None:
     """New digits from a run's newest good checkpoint: printed as text, or saved as PNG or NPY;
     --interpolate walks between latent points instead."""
@@ -61,7 +62,7 @@ def sample(
     from genlab.core import trained
     from genlab.core.device import resolve
     from genlab.run.resolve import resolve_run
-    from genlab.run.store import atomic_write_bytes, runs_root
+    from genlab.run.store import runs_root
 
     from genlab.validate import check_seed
 
@@ -76,6 +77,8 @@ def sample(
         raise UsageError(f"--rows must be at least 1 and --steps at least 2, got {rows} and {steps}")
     if between is not None and not interpolate:
         raise UsageError("--between is for --interpolate")
+    if as_json and out_file is None:
+        raise UsageError("--json says what was saved: give --out FILE")
     run_dir = resolve_run(runs_root(runs_dir), run)
     t = trained.newest(run_dir, resolve(device), on_bad=warn_skipped)
     per_row = min(n, 10)
@@ -85,13 +88,14 @@ def sample(
         images, classes = cas.labelled(t.model, n, seed)
         buf = io.BytesIO()
         np.savez(buf, images=images.numpy(), labels=classes.numpy())
-        try:
-            atomic_write_bytes(out_file, buf.getvalue())
-        except OSError as e:
-            raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+        save(out_file, buf.getvalue())
+        if as_json:
+            return print_saved(out_file, t, images, seed, f"{n} labelled digits")
         out.print(f"saved {n} labelled digits from {run_dir.name} (step {t.step:,}), {n // 10:,} or more of each, to {out_file}")
         return
     if interpolate:
+        from genlab.eval.latent import walk
+
         images, what = walk(t, rows, steps, seed, linear, between, data_dir)
         n, per_row = len(images), steps
     else:
@@ -105,11 +109,25 @@ def sample(
         np.save(buf, images.numpy())
     else:
         save_image(images.unsqueeze(1).float() / 255, buf, format="png", nrow=per_row, padding=2)
-    try:
-        atomic_write_bytes(out_file, buf.getvalue())
-    except OSError as e:
-        raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+    save(out_file, buf.getvalue())
+    if as_json:
+        return print_saved(out_file, t, images, seed, what)
     out.print(f"saved {n} digits from {run_dir.name} (step {t.step:,}) to {out_file}")
+
+
+def save(path: Path, data: bytes) -> None:
+    from genlab.run.store import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
+
+
+def print_saved(path: Path, t, images, seed: int, what: str) -> None:
+    """``genlab sample --out FILE --json``: what was saved, for scripts and the cockpit."""
+    print(json.dumps({"path": str(path), "run": t.run_dir.name, "step": t.step, "checkpoint": str(t.checkpoint),
+                      "shape": list(images.shape), "seed": seed, "what": what}))
 
 
 @app.command()
@@ -123,73 +141,28 @@ def latent(
 ) -> None:
     """A VAE's latent map: the held-out digits where its encoder puts them, one colour (and
     character) a digit, and how well the map separates them (k-NN accuracy on the 2-D points)."""
-    from genlab.eval import latent as lat
-    from genlab.core import trained
-    from genlab.core.data import load_for_run
-    from genlab.core.device import resolve
+    from genlab.eval.latent import map_run
     from genlab.render.latent import latent_png, latent_text
     from genlab.run.resolve import resolve_run
-    from genlab.run.store import atomic_write_bytes, runs_root
+    from genlab.run.store import runs_root
 
     if n < 0:
         raise UsageError(f"-n must be positive, got {n}")
     if out_file is not None and out_file.suffix.lower() != ".png":
         raise UsageError(f"--out must end in .png, got {out_file.name!r}")
-    dev = resolve("cpu")
-    run_dir = resolve_run(runs_root(runs_dir), run)
-    t = trained.newest(run_dir, dev, on_bad=warn_skipped)
-    lat.check_vae(t.model, run_dir.name, "a latent map")
-    digits = load_for_run(t.config.data, dev, data_dir)
-    images, labels = digits.test_images, digits.test_labels
-    if n:
-        images, labels = images[:n], labels[:n]
-    m = lat.project(lat.encode(t.model, images))
-    accuracy = lat.knn_accuracy(m.points, labels.cpu())
+    found = map_run(resolve_run(runs_root(runs_dir), run), n, data_dir, on_bad=warn_skipped)
+    m, labels = found.map, found.labels
     if out_file is not None:
-        try:
-            atomic_write_bytes(out_file, latent_png(m.points, labels.cpu(), f"{run_dir.name} step {t.step:,}: {m.how}"))
-        except OSError as e:
-            raise UsageError(f"cannot write {out_file}: {e.strerror}") from None
+        save(out_file, latent_png(m.points, labels, f"{found.run} step {found.step:,}: {m.how}"))
     if as_json:
-        print(json.dumps({"run": run_dir.name, "step": t.step, "dims": m.dims, "how": m.how, "knn_accuracy": accuracy,
-                          "k": 5, "n": len(labels), "png": str(out_file) if out_file else None,
-                          "points": [[round(float(x), 4), round(float(y), 4), int(c)]
-                                     for (x, y), c in zip(m.points.tolist(), labels.tolist())]}))
+        print(json.dumps({**found.to_json(), "png": str(out_file) if out_file else None}))
         return
     width, height = (out.width, max(16, out.height - 6)) if out.is_terminal else (80, 30)
-    out.print(f"{run_dir.name} at step {t.step:,}: {len(labels):,} held-out digits in its {m.dims}-d latent, "
-              f"drawn as {m.how}; 5-NN accuracy on the map {accuracy:.1%}", soft_wrap=True)
-    print(latent_text(m.points, labels.cpu(), width, height, colour=out.is_terminal and not out.no_color))
+    out.print(f"{found.run} at step {found.step:,}: {len(labels):,} held-out digits in its {m.dims}-d latent, "
+              f"drawn as {m.how}; 5-NN accuracy on the map {found.knn_accuracy:.1%}", soft_wrap=True)
+    print(latent_text(m.points, labels, width, height, colour=out.is_terminal and not out.no_color))
     if out_file is not None:
         out.print(f"saved the map to {out_file}")
-
-
-def walk(t, rows: int, steps: int, seed: int, linear: bool, between, data_dir) -> tuple:
-    """The digits of ``rows`` latent walks of ``steps`` each, and what they are, in words."""
-    import torch
-
-    from genlab.eval import latent as lat
-    lat.check_latent(t.model, t.run_dir.name)
-    ends = None
-    if between is not None:
-        from genlab.core.data import load_for_run
-
-        lat.check_vae(t.model, t.run_dir.name, "--between (walking between encoded digits)")
-        digits = load_for_run(t.config.data, torch.device("cpu"), data_dir)
-        i, j = between
-        if not (0 <= i < len(digits.test_images) and 0 <= j < len(digits.test_images)):
-            raise UsageError(f"--between takes test digits 0 to {len(digits.test_images) - 1}, got {i} and {j}")
-        z = lat.encode(t.model, digits.test_images[[i, j]])
-        ends = (z[0], z[1])
-        rows = 1
-    latents = lat.walks(t.model, rows, steps, torch.Generator().manual_seed(seed), linear=linear, ends=ends)
-    how = "straight" if linear else "spherical"
-    where = f"between test digits {between[0]} and {between[1]}" if between else "between random latent points"
-    return t.model.decode(latents), f"{rows} {how} walk{'s' if rows > 1 else ''} of {steps} {where}"
-
-
-def warn_skipped(path: Path, error: str) -> None:
-    err.print(f"genlab: warning: skipping {error}", markup=False)
 
 
 # --------------------------------------------------------------------------- bench, models, data

@@ -15,20 +15,25 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
-from typer.core import TyperGroup
-
-from genlab.cli.app import AsJson, DataDir, RunsDir, out
+from genlab.cli.app import AsJson, DataDir, HelpInParagraphs, RunsDir, out
 from genlab.cli.runs import print_comparison
 from genlab.errors import GenlabError, UsageError
 
 
-class SweepGroup(TyperGroup):
-    """``genlab sweep MODEL`` and ``genlab sweep --recipe ...`` go to ``start``."""
+class SweepGroup(HelpInParagraphs):
+    """``genlab sweep MODEL`` and ``genlab sweep --recipe ...`` go to ``start``; so ``genlab sweep
+    --help`` shows start's arguments and options after the subcommands."""
 
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = ["start", *args]
         return super().parse_args(ctx, args)
+
+    def format_help(self, ctx, formatter):
+        super().format_help(ctx, formatter)
+        start = self.get_command(ctx, "start")
+        with start.make_context("start", [], parent=ctx, resilient_parsing=True) as start_ctx:
+            start.format_help(start_ctx, formatter)
 
 
 sweep_app = typer.Typer(
@@ -43,7 +48,7 @@ Parallel = Annotated[Optional[int], typer.Option("--parallel", help="Trials at o
 
 @sweep_app.command()
 def start(
-    model: Annotated[Optional[str], typer.Argument(help="The model (or --grid model=a,b, or --recipe).")] = None,
+    model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="The model (or --grid model=a,b, or --recipe).")] = None,
     grid: Annotated[Optional[list[str]], typer.Option("--grid", help="KEY=V1,V2,... every value tried (repeatable): lr, batch_size, model, a hyperparameter.")] = None,
     seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds, e.g. 0,1,2: every grid point once per seed.")] = None,
     search: Annotated[Optional[str], typer.Option("--search", help="grid, random or tpe (default: grid; tpe with --range).")] = None,
@@ -69,7 +74,8 @@ def start(
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Start a sweep: print its id and its trials, start its worker detached, and return."""
+    """Start a sweep: print its id and its trials, start its worker detached, and return.
+    'genlab sweep MODEL ...' is short for 'genlab sweep start MODEL ...'."""
     from genlab.sweep import plan as sweep_plan
     from genlab.config import parse_hp
     from genlab.run.store import runs_root

@@ -47,6 +47,7 @@ def train(
     sync_bn: Annotated[bool, typer.Option("--sync-bn/--no-sync-bn", help="With --nproc on GPUs: BatchNorm over the global batch (SyncBatchNorm), or each rank's own.")] = True,
     detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
     ascii: Ascii = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --detach: print the started run as JSON (run, run_dir, state, step, pid, log).")] = False,
 ) -> None:
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
     from genlab.train import distributed
@@ -63,6 +64,8 @@ def train(
             sync_bn=sync_bn,
         )
 
+    if as_json and not detach:
+        raise UsageError("--json is for --detach: a run in the foreground prints its progress")
     world = distributed.from_env()
     if world.distributed:  # a rank of a job started by torchrun (on one machine or several)
         if nproc != 1 or detach:
@@ -72,7 +75,7 @@ def train(
     prepared = made(nproc)
     run_dir = create(prepared)
     if detach:
-        start_detached(run_dir, nproc=nproc)
+        start_detached(run_dir, nproc=nproc, as_json=as_json)
         return
     if nproc > 1:
         return train_on_processes(run_dir, nproc, ascii=ascii)
@@ -172,9 +175,11 @@ def follow_log(path: Path, done) -> None:
             return
 
 
-def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1) -> None:
+def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1, as_json: bool = False) -> dict:
     """Start the worker on ``run_dir`` with ``options`` (genlab.train.execute.execute's), or the
-    launcher of its ``nproc`` ranks, and wait until it has settled into a state of its own."""
+    launcher of its ``nproc`` ranks, and wait until it has settled into a state of its own. Says
+    so in words, or (``as_json``) as the JSON object it returns: run, run_dir, state, step, pid,
+    processes, log."""
     from genlab.run.launch import spawn, wait_until_settled
     from genlab.run.lock import is_locked
 
@@ -190,11 +195,17 @@ def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1) -
                              "it was resumed elsewhere at the same moment") from None
         raise
     rid = run_dir.name
+    started = {"run": rid, "run_dir": str(run_dir), "state": status["state"], "step": status.get("step", 0),
+               "pid": proc.pid, "processes": nproc, "log": str(run_dir / "log.txt")}
+    if as_json:
+        print(json.dumps(started))
+        return started
     what = f"pid {proc.pid}" if nproc == 1 else f"{nproc} processes, launcher pid {proc.pid}"
     out.print(f"run {rid} {status['state']} in the background ({what}, step {status.get('step', 0):,}); "
               f"log: {run_dir / 'log.txt'}", soft_wrap=True)
     out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
     out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
+    return started
 
 
 def lock_holder(run_dir: Path) -> str:

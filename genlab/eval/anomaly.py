@@ -10,6 +10,8 @@ wrong way round, as digit 1 famously is, being simple to explain whether seen or
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
 from genlab.errors import UsageError
@@ -69,3 +71,65 @@ def read_images(path) -> torch.Tensor:
         raise UsageError(f"{path} holds {array.dtype} {'×'.join(map(str, array.shape))}; "
                          "genlab anomaly wants uint8 N×28×28 (as genlab sample --out FILE.npy writes)")
     return torch.from_numpy(array.copy())
+
+
+@dataclass
+class Report:
+    """What ``genlab anomaly`` finds: the learnt test digits' scores, and either the given images'
+    scores with their percentiles among those, or the left-out digits' with the AUROC."""
+    run: str
+    step: int
+    score: str
+    excluded: list[int]
+    learnt: torch.Tensor  # the scores of the test digits of the learnt classes
+    given: torch.Tensor | None = None  # the scores of the images given (--images)
+    percentiles: torch.Tensor | None = None  # each given image's among the learnt test digits'
+    left_out: torch.Tensor | None = None  # the scores of the test digits of the left-out classes
+    auroc: float | None = None
+    auroc_by_digit: dict[int, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        fields = {"run": self.run, "step": self.step, "score": self.score, "excluded": self.excluded}
+        if self.given is not None:
+            fields.update(n=len(self.given), scores=[round(float(v), 4) for v in self.given],
+                          percentiles=[round(float(p), 4) for p in self.percentiles])
+        else:
+            fields.update(n_learnt=len(self.learnt), n_excluded=len(self.left_out), auroc=self.auroc,
+                          auroc_by_digit=self.auroc_by_digit, mean_learnt=float(self.learnt.mean()),
+                          mean_excluded=float(self.left_out.mean()))
+        return fields
+
+
+def report(run_dir, score: str = "elbo", k: int = 100, images=None, data_dir=None, on_bad=None) -> Report:
+    """Anomaly scores from a VAE run's newest good checkpoint (on the CPU): of the ``images`` file
+    (:func:`read_images`) against the learnt test digits, or, with none, how well the scores tell the
+    digits the run left out (``--exclude-digits``) from the learnt ones. UsageError for a run
+    that is no VAE, or that left out nothing when no images are given."""
+    from genlab.core import trained
+    from genlab.core.data import load_for_run
+    from genlab.eval.latent import check_vae
+
+    if score not in SCORES:
+        raise UsageError(f"unknown --score {score!r}; choose from {', '.join(SCORES)}")
+    if k < 1:
+        raise UsageError(f"-k must be positive, got {k}")
+    given = read_images(images) if images is not None else None
+    dev = torch.device("cpu")
+    t = trained.newest(run_dir, dev, on_bad=on_bad)
+    check_vae(t.model, t.run_dir.name, "anomaly detection")
+    excluded = tuple(t.config.exclude_digits)
+    digits = load_for_run(t.config.data, dev, data_dir)
+    learnt = ~torch.isin(digits.test_labels, torch.tensor(excluded, dtype=digits.test_labels.dtype))
+    base = scores(t.model, digits.test_images[learnt], score, k)
+    found = Report(t.run_dir.name, t.step, score, list(excluded), base)
+    if given is not None:
+        found.given = scores(t.model, given, score, k)
+        found.percentiles = torch.searchsorted(base.sort().values, found.given).double() / len(base)
+    elif excluded:
+        other = scores(t.model, digits.test_images[~learnt], score, k)
+        found.left_out, found.auroc = other, auroc(other, base)
+        found.auroc_by_digit = {int(d): auroc(other[digits.test_labels[~learnt] == d], base) for d in excluded}
+    else:
+        raise UsageError(f"run {t.run_dir.name} left out no digits: train with --exclude-digits D to measure "
+                         "how well it finds them, or score your own with --images FILE.npy")
+    return found

@@ -62,3 +62,28 @@ def score(model, digits, n: int = 10_000, epochs: int = 4, seed: int = 0, device
     real, real_classes = per_class(on_real, test["test_images"], test["test_labels"])
     return {"n": n, "epochs": epochs, "cas": cas, "cas_by_class": cas_classes, "real": real,
             "real_by_class": real_classes, "gap": real - cas}
+
+
+def score_run(run_dir, n: int = 10_000, epochs: int = 4, device="cpu", data_dir=None, on_bad=None,
+              log=None) -> dict:
+    """:func:`score` of a conditional run's newest good checkpoint on its own data, kept as the
+    run's ``cas.json`` (the newest CAS, for the cockpit and ``genlab show``): run, step and the
+    figures. ``log``: told, before the classifiers train, what is about to take a while."""
+    from genlab.core import trained
+    from genlab.core.data import load_for_run
+    from genlab.run.store import atomic_write_json
+
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    if n < MIN_N:
+        raise UsageError(f"-n must be at least {MIN_N} (one batch of the classifier) for --cas, got {n}")
+    t = trained.newest(run_dir, device, on_bad=on_bad)
+    check_conditional(t.model, t.run_dir.name, "--cas")
+    digits = load_for_run(t.config.data, device, data_dir)
+    if log is not None:
+        log(f"training the digit classifier twice ({epochs} epochs): on {n:,} digits from {t.run_dir.name} "
+            f"(step {t.step:,}), and on {n:,} real ones")
+    result = {"run": t.run_dir.name, "step": t.step, "n_test": len(digits.test_images),
+              **score(t.model, digits, n, epochs, device=device)}
+    atomic_write_json(t.run_dir / "cas.json", result)
+    return result

@@ -91,3 +91,16 @@ def save(model: DigitClassifier, test_accuracy: float, path: Path = WEIGHTS) -> 
     torch.save({"model": model.state_dict(), "test_accuracy": test_accuracy,
                 "made_by": "genlab eval train-classifier"}, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def train_judge(epochs: int, device, data_dir=None, log=print) -> float:
+    """Train the judge (``genlab eval train-classifier``) on the digits ``data_dir`` gives and
+    save it into the package (WEIGHTS); its test accuracy. ``log``: told what happens, a line
+    at a time."""
+    from genlab.core.data import load_digits
+
+    digits = load_digits(data_dir, device)
+    log(f"training the digit classifier on {len(digits.train_images):,} digits ({digits.source}), {epochs} epochs")
+    model, acc = train(digits, epochs=epochs, device=device, log=log)
+    save(model.cpu(), acc)
+    return acc

@@ -17,16 +17,15 @@ import torch
 
 from genlab.errors import UsageError
 
-VAE_FAMILY = "vae"
-
-
 def check_vae(model, run_id: str, what: str) -> None:
-    if model.family != VAE_FAMILY:
+    """UsageError unless the model has an encoder (it declares ``encodes``: the VAEs)."""
+    if not model.encodes:
         raise UsageError(f"run {run_id} is a {model.name}: {what} needs a VAE (vae, conv-vae)")
 
 
 def check_latent(model, run_id: str) -> None:
-    if not hasattr(model, "latent") or model.family not in ("vae", "gan"):
+    """UsageError unless the model has a latent space to walk (its view declares ``walks``)."""
+    if not model.view.walks:
         raise UsageError(f"run {run_id} is a {model.name}: it has no latent space to walk (GANs and VAEs have)")
 
 
@@ -111,3 +110,61 @@ def walks(model, rows: int, steps: int, generator: torch.Generator, linear: bool
         else:
             out.append(between(a, b, t))
     return torch.cat(out)
+
+
+def walk(t, rows: int, steps: int, seed: int = 0, linear: bool = False, between: tuple[int, int] | None = None,
+         data_dir=None) -> tuple[torch.Tensor, str]:
+    """The digits (``uint8``, rows × steps of them, in order) of ``rows`` latent walks of ``steps``
+    each from a trained run ``t`` (genlab.core.trained.Trained), and what they are, in words:
+    between random latent points, or (``between``: two test digits' indices, a VAE) between the
+    encodings of two test digits of the run's own data (one walk)."""
+    ends = None
+    check_latent(t.model, t.run_dir.name)
+    if between is not None:
+        from genlab.core.data import load_for_run
+
+        check_vae(t.model, t.run_dir.name, "--between (walking between encoded digits)")
+        digits = load_for_run(t.config.data, torch.device("cpu"), data_dir)
+        i, j = between
+        if not (0 <= i < len(digits.test_images) and 0 <= j < len(digits.test_images)):
+            raise UsageError(f"--between takes test digits 0 to {len(digits.test_images) - 1}, got {i} and {j}")
+        z = encode(t.model, digits.test_images[[i, j]])
+        ends, rows = (z[0], z[1]), 1  # one walk: every row would be the same
+    latents = walks(t.model, rows, steps, torch.Generator().manual_seed(seed), linear=linear, ends=ends)
+    how = "straight" if linear else "spherical"
+    where = f"between test digits {between[0]} and {between[1]}" if between else "between random latent points"
+    return t.model.decode(latents), f"{rows} {how} walk{'s' if rows > 1 else ''} of {steps} {where}"
+
+
+@dataclass
+class LatentReport:
+    """A run's latent map of held-out digits: where they lie, how, and how well apart."""
+    run: str
+    step: int
+    map: Map
+    labels: torch.Tensor
+    knn_accuracy: float
+    k: int = 5
+
+    def to_json(self) -> dict:
+        return {"run": self.run, "step": self.step, "dims": self.map.dims, "how": self.map.how,
+                "knn_accuracy": self.knn_accuracy, "k": self.k, "n": len(self.labels),
+                "points": [[round(float(x), 4), round(float(y), 4), int(c)]
+                           for (x, y), c in zip(self.map.points.tolist(), self.labels.tolist())]}
+
+
+def map_run(run_dir, n: int = 0, data_dir=None, on_bad=None) -> LatentReport:
+    """The latent map of a VAE run's newest good checkpoint: its first ``n`` test digits (0: all)."""
+    from genlab.core import trained
+    from genlab.core.data import load_for_run
+
+    dev = torch.device("cpu")
+    t = trained.newest(run_dir, dev, on_bad=on_bad)
+    check_vae(t.model, t.run_dir.name, "a latent map")
+    digits = load_for_run(t.config.data, dev, data_dir)
+    images, labels = digits.test_images, digits.test_labels
+    if n:
+        images, labels = images[:n], labels[:n]
+    m = project(encode(t.model, images))
+    labels = labels.cpu()
+    return LatentReport(t.run_dir.name, t.step, m, labels, knn_accuracy(m.points, labels))

@@ -101,17 +101,46 @@ def generate(model, n: int, seed: int = 0) -> torch.Tensor:
                       for i in range(0, n, 1000)])
 
 
+def needs_judge(model) -> bool:
+    """Its quality is the judge's verdict on digits it generates (it declares "samples")."""
+    return model.measured_by == "samples"
+
+
 def measure(model, test_images: torch.Tensor, test_labels: torch.Tensor, *, n: int, k: int,
             judge: Judge | None = None, seed: int = 0, interrupt=None) -> dict:
-    """The family's quality figures: a GAN's :meth:`Judge.judge` of ``n`` generated digits, a
-    VAE's importance-sampled NLL (``k`` samples) of ``n`` held-out digits, a PixelCNN's own
-    held-out evaluation of ``n`` digits. What `genlab eval`, live quality and bench/quality.py report."""
-    if model.family == "gan":
+    """The model's quality figures, measured as it declares (GenModel.measured_by): "samples",
+    :meth:`Judge.judge` of ``n`` generated digits (GANs); "importance", the importance-sampled NLL
+    (``k`` samples) of ``n`` held-out digits (VAEs); "evaluate", its own held-out evaluation of
+    ``n`` digits (PixelCNNs). What `genlab eval`, live quality and bench/quality.py report."""
+    if needs_judge(model):
         judge = judge or Judge(test_images, test_images.device)
         return judge.judge(generate(model, n, seed))
-    if model.family == "vae":
+    if model.measured_by == "importance":
         return {"test_is_nll": vae_importance_nll(model, test_images[:n], k=k, interrupt=interrupt), "k": k}
     return model.evaluate(test_images[:n], test_labels[:n], interrupt=interrupt)
+
+
+def assess(model, test_images: torch.Tensor, test_labels: torch.Tensor, *, n: int, k: int) -> dict:
+    """What ``genlab eval`` reports of a model: its quality figures (:func:`measure`) on ``n``
+    generated digits when they come from samples, else on the whole test set; and, where those
+    figures are not its own held-out evaluation, that evaluation too (a VAE's negative ELBO
+    beside its importance-sampled NLL)."""
+    figures = measure(model, test_images, test_labels, n=n if needs_judge(model) else len(test_images), k=k)
+    if model.measured_by == "importance":
+        figures = {**model.evaluate(test_images, test_labels), **figures}
+    return figures
+
+
+def assess_run(run_dir, *, n: int, k: int, device, data_dir=None, on_bad=None) -> dict:
+    """:func:`assess` of a run's newest good checkpoint on its own data's test set: run, model,
+    step and metrics (``on_bad(path, error)``: told of each checkpoint passed over)."""
+    from genlab.core import trained
+    from genlab.core.data import load_for_run
+
+    t = trained.newest(run_dir, device, on_bad=on_bad)
+    digits = load_for_run(t.config.data, device, data_dir)
+    metrics = assess(t.model, digits.test_images, digits.test_labels, n=n, k=k)
+    return {"run": t.run_dir.name, "model": t.config.model, "step": t.step, "metrics": metrics}
 
 
 def vae_importance_nll(vae, images: torch.Tensor, k: int = 1000, seed: int = 0, chunk: int = 100,

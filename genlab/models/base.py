@@ -48,6 +48,14 @@ class GenModel:
     # hyperparameter -> (low, high, low allowed); unlisted: integers >= 1, numbers > 0
     limits: ClassVar[dict[str, tuple]] = {"beta1": (0.0, 1.0, True), "beta2": (0.0, 1.0, True),
                                           "penalty": (0.0, float("inf"), True)}
+    # What evaluation it needs (genlab/eval/quality.py measure and assess): its quality figures come
+    # from "samples" (the judge's FLD, class histogram and confident share of digits it generates),
+    # "importance" (the importance-sampled NLL of held-out digits) or "evaluate" (its own held-out
+    # evaluation, e.g. a PixelCNN's exact test NLL)
+    measured_by: ClassVar[str] = "evaluate"
+    # it has an encoder (``net.encode`` gives a digit's posterior mean and log-variance): latent maps,
+    # anomaly scores and walks between encoded digits need one (genlab/eval/latent.py, anomaly.py)
+    encodes: ClassVar[bool] = False
     channels_last: ClassVar[bool] = False  # convolutions in NHWC on the CPU, where measured to pay
     # A model may have a faster step of its own for eager float32 on this device (gan on the CPU:
     # gan_cpu.py). StepRunner turns it off under --compile and --amp, which need the networks.

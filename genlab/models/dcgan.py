@@ -24,6 +24,7 @@ from genlab.models.gan import GAN_VIEW, gan_quality_fields
 class DCGAN(GenModel):
     name = "dcgan"
     family = "gan"
+    measured_by = "samples"  # its quality: the judge's figures of digits it generates
     description = "convolutional GAN (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 128"
     defaults = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64}
     # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-dcgan-cpu.txt)

@@ -96,6 +96,7 @@ def gan_quality_fields(figures: dict) -> dict:
 class GAN(GenModel):
     name = "gan"
     family = "gan"
+    measured_by = "samples"  # its quality: the judge's figures of digits it generates
     description = "the seed's MLP GAN (BCE, Adam 2e-4): the reference point"
     defaults = {"batch_size": 64, "lr": 2e-4}
     presets = {"large-batch": {"batch_size": 4096, "lr": 1.6e-3}}

@@ -68,6 +68,8 @@ VAE_VIEW = View(
 class VAE(GenModel):
     name = "vae"
     family = "vae"
+    measured_by = "importance"  # its quality: the importance-sampled NLL of held-out digits
+    encodes = True  # net.encode: latent maps, anomaly scores, walks between encoded digits
     description = "MLP VAE, Bernoulli decoder on binarised digits (pytorch/examples)"
     defaults = {"batch_size": 128, "lr": 1e-3, "hidden": 400, "latent": 20}
     view = VAE_VIEW

@@ -84,7 +84,7 @@ class SideJobs:
             self.eval_pending = True
             return None
         self.eval_pending = False
-        if t.model.family == "vae":
+        if t.model.encodes:  # a latent map of what its encoder makes of the digits
             with streams.apart(t.config.seed, t.step, "latent map"):
                 self.latent_map(images[:LATENT_POINTS], labels[:LATENT_POINTS])
         seconds = time.perf_counter() - start
@@ -122,7 +122,7 @@ class SideJobs:
         n = min(c.quality_samples, len(t.digits.test_images))
         try:
             with streams.apart(t.config.seed, t.step, "quality") as seed:
-                if t.model.family == "gan" and self.judge is None:  # (building a network draws)
+                if evaluate.needs_judge(t.model) and self.judge is None:  # (building a network draws)
                     self.judge = evaluate.Judge(t.digits.test_images, t.device)
                 q = evaluate.measure(t.model, t.digits.test_images, t.digits.test_labels, n=n, k=c.quality_k,
                                      judge=self.judge, seed=seed, interrupt=t.steering.waiting)
