@@ -47,7 +47,7 @@ from genlab.run.lock import RunLock
 from genlab.run.metrics_log import NOT_METRICS, MetricsBinSink
 from genlab.run.sinks import JsonlSink, LineSink, StatusSink
 from genlab.run.store import atomic_write_bytes, create_run, new_run_id, open_append, runs_root
-from genlab.run.vitals import Vitals
+from genlab.train.vitals import Vitals
 
 FLUSH_S = 0.5  # metric rows are written at most this often (and at every other event)
 BEAT_S = 1.0  # status.json: the step and the heartbeat

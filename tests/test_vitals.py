@@ -13,7 +13,8 @@ from genlab.train import cadence
 from genlab.run.sinks import JsonlSink
 from genlab.run.store import read_events, read_json
 from genlab.train.execute import create, execute, prepare
-from genlab.run.vitals import Vitals, line
+from genlab.run.vitals import line
+from genlab.train.vitals import Vitals
 from scripted import T0, make_run
 from test_compare_tui import mark_and_compare
 from test_tui import ScriptedSource, until

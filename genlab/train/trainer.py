@@ -38,7 +38,7 @@ from genlab.run.sinks import Progress
 from genlab.core.speed import StepRunner, configure_threads
 from genlab.train.steering import Steering
 from genlab.run.store import atomic_write_json, read_events
-from genlab.run.vitals import Vitals
+from genlab.train.vitals import Vitals
 
 FAULT_NAN_STEP = "GENLAB_FAULT_NAN_STEP"  # testing the divergence guard: poison the weights at this step
 FAULT_RANK = "GENLAB_FAULT_RANK"  # ... on this rank only (several processes; default: every rank)
