@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from genlab.sweep import study as studies
 from genlab.cli.main import app
 from genlab.run.store import read_json
-from genlab.sweep.spec import read_spec, state, workers
+from genlab.run.sweeps import read_spec, state, workers
 
 SHORT = ["--max-steps", "20", "--hp", "hidden=32"]
 
@@ -266,7 +266,8 @@ def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
     by hand: what is tested is the end of --wait.)"""
     import genlab.cli.sweep
     from genlab.run.store import atomic_write_json
-    from genlab.sweep.spec import TRIALS, trial_run_id
+    from genlab.run.rundir import SweepDir
+    from genlab.sweep.spec import trial_run_id
     from genlab.train.execute import create, prepare
 
     def worker(sweep_dir, parallel):
@@ -274,7 +275,7 @@ def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
         run_dir = create(prepare("vae", runs_dir=runs, name=run_id, max_steps=5, lr=1e-3, sweep=sweep_dir.name))
         atomic_write_json(run_dir / "status.json", {**read_json(run_dir / "status.json"), "state": "finished",
                                                     "step": 5})
-        atomic_write_json(sweep_dir / TRIALS, {"trials": [{"number": 0, "run_id": run_id, "params": {"lr": 1e-3},
+        atomic_write_json(SweepDir(sweep_dir).trials, {"trials": [{"number": 0, "run_id": run_id, "params": {"lr": 1e-3},
                                                            "state": "complete", "value": 123.4}], "t": time.time()})
 
     monkeypatch.setattr(genlab.cli.sweep, "start_worker", worker)

@@ -24,7 +24,7 @@ from genlab.run import compare
 
 from genlab.run import control
 
-from genlab.sweep import spec as sweep
+from genlab.run import sweeps as sweep
 
 from genlab.run import tags
 
@@ -33,7 +33,7 @@ from genlab.errors import GenlabError
 from genlab.run.follow import RunFollower, ema
 from genlab.run.schema import config_problem
 from genlab.run.store import effective_state, list_runs, read_checked, read_grid, resolve_run, runs_root
-from genlab.sweep.spec import sweep_dirs
+from genlab.run.sweeps import sweep_dirs
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
 from tui.priority import spawner

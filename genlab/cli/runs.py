@@ -75,7 +75,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
         return
-    from genlab.sweep.spec import sweep_dirs
+    from genlab.run.sweeps import sweep_dirs
 
     if not infos and (tag or not sweep_dirs(root)):
         out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else
@@ -125,7 +125,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
 
 def sweep_groups(root: Path, infos: list) -> dict:
     """Each sweep in ``root`` (id to its summary and its trials' runs among ``infos``)."""
-    from genlab.sweep.spec import summary, sweep_dirs
+    from genlab.run.sweeps import summary, sweep_dirs
 
     groups = {}
     for d in sweep_dirs(root):
@@ -296,7 +296,8 @@ def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None
     if tag:
         paths += [r.path for r in tagged(list_runs(root), tag)]
     if sweep:
-        from genlab.sweep.spec import resolve_sweep, trial_runs
+        from genlab.sweep.spec import resolve_sweep
+        from genlab.run.sweeps import trial_runs
 
         paths += trial_runs(root, resolve_sweep(root, sweep))
     return list(dict.fromkeys(paths))

@@ -37,7 +37,9 @@ from genlab.run.launch import read_status, spawn, wait_until_settled
 from genlab.run.lock import RunLock
 from genlab.run.held import HeldDir
 from genlab.run.store import atomic_write_json, effective_state, read_events
-from genlab.sweep.spec import WORKERS, live_workers, read_spec, run_options, trial_run_id, wanted, worker_name
+from genlab.run.rundir import RunDir, SweepDir
+from genlab.run.sweeps import live_workers, read_spec, wanted
+from genlab.sweep.spec import run_options, trial_run_id, worker_name
 
 POLL_S = 0.5
 ADOPT_EVERY_S = 10.0  # how often a worker looks for trials whose worker died
@@ -70,7 +72,7 @@ class Worker:
         self.spec = read_spec(self.dir)
         self.parallel = parallel
         self.name = worker_name()
-        self.home = self.dir / WORKERS / self.name
+        self.home = SweepDir(self.dir).worker_home(self.name)
         self.active: dict[int, Active] = {}
         self.started = time.time()
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -127,7 +129,7 @@ class Worker:
 
     @contextmanager
     def ask_lock(self):
-        with open(self.dir / "ask.lock", "a+") as f:
+        with open(SweepDir(self.dir).ask_lock, "a+") as f:
             fcntl.lockf(f, fcntl.LOCK_EX)
             try:
                 yield
@@ -191,7 +193,7 @@ class Worker:
                 trial.set_user_attr("worker", self.name)
                 run_id = t.user_attrs.get("run_id") or trial_run_id(self.spec.sweep_id, t.number)
                 run_dir = self.root / run_id
-                if not (run_dir / "config.json").exists():
+                if not RunDir(run_dir).config.exists():
                     expected = set(self.spec.search_space()) | set(self.spec.ranges)
                     if set(t.params) != expected:
                         self.fail(t.number, "its worker died before its parameters were chosen")
@@ -327,7 +329,7 @@ class Worker:
 
     def beat(self, state: str) -> None:
         now = time.time()
-        atomic_write_json(self.home / "status.json", {
+        atomic_write_json(SweepDir(self.dir).worker_status(self.name), {
             "state": state, "pid": os.getpid(), "host": self.name.rsplit("-", 1)[0], "heartbeat": now,
             "updated": now, "started": self.started, "parallel": self.parallel,
             "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2)}, durable=False)
@@ -348,10 +350,9 @@ def main(sweep_dir: Path, parallel: int) -> str:
 
 def spawn_worker(sweep_dir: Path, parallel: int) -> subprocess.Popen:
     """The worker as a detached process (its own session), output appended to the sweep's log."""
-    from genlab.run.store import open_append
-    from genlab.sweep.spec import LOG
+    from genlab.run.files import open_append
 
-    with open_append(sweep_dir / LOG, binary=True) as log:
+    with open_append(SweepDir(sweep_dir).log, binary=True) as log:
         return subprocess.Popen(
             [sys.executable, "-m", "genlab", "_sweep", str(sweep_dir.resolve()), "--parallel", str(parallel)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
