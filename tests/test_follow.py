@@ -36,8 +36,8 @@ def test_follower_reads_only_what_was_appended(tmp_path):
     v = f.poll()
     assert v.series["loss"].cnt.sum() == 1000 and v.sample.shape == (64, 28, 28)
     assert [e["kind"] for e in v.events][:1] == ["state"]
-    version, offset = v.version, f.offset
-    assert f.poll().version == version and f.offset == offset  # nothing new: no change
+    version, offset = v.version, f.tail.offset
+    assert f.poll().version == version and f.tail.offset == offset  # nothing new: no change
     with open(run / "events.jsonl", "a") as fh:
         fh.write(json.dumps({"t": 1, "step": 1000, "kind": "warning", "message": "look"}) + "\n")
     v = f.poll()

@@ -31,8 +31,7 @@ from genlab.run import tags
 from genlab.run import vitals
 from genlab.errors import GenlabError
 from genlab.run.follow import RunFollower, ema
-from genlab.run.schema import config_problem
-from genlab.run.store import effective_state, list_runs, read_checked, read_grid, resolve_run, runs_root
+from genlab.run.store import effective_state, list_runs, read_grid, resolve_run, runs_root
 from genlab.run.sweeps import sweep_dirs
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
@@ -174,7 +173,7 @@ class Comparison:
     def __init__(self, followers: list[RunFollower]):
         self.followers = followers
         self.views = [view.read(f.path) for f in followers]
-        configs = [read_checked(f.path / "config.json", config_problem)[0] for f in followers]
+        configs = [f.run.read_config()[0] for f in followers]
         full = compare.labels(configs, [f.path.name for f in followers])
         short = [compare.shorten(label, LEGEND_WIDTH) for label in full]
         # legends need short labels (plotext drops a legend wider than its plot), and unique ones
@@ -187,11 +186,7 @@ class Comparison:
         """Read what the runs appended; True when anything changed."""
         before = [f.view.version for f in self.followers]
         for f in self.followers:
-            try:
-                f.poll()
-            except Exception as e:  # a broken directory: that run says so, the others carry on
-                f.view.problem = f"cannot read the run: {e.__class__.__name__}: {e}"
-                f.view.version += 1
+            f.poll()  # never raises: a broken directory says so in its view, the others carry on
         return [f.view.version for f in self.followers] != before
 
     def vital_signs(self) -> list[str]:

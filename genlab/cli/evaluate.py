@@ -11,6 +11,7 @@ from rich.table import Table
 from genlab.errors import UsageError
 from genlab.cli.app import AsJson, DataDir, Device, RunRef, RunsDir, app, out
 from genlab.cli.sample import warn_skipped
+from genlab.run.rundir import RunDir
 
 
 @app.command()
@@ -146,7 +147,7 @@ def classification_accuracy_score(run: str, n: int, epochs: int, dev, data_dir, 
         out.print(f"training the digit classifier twice ({epochs} epochs): on {n:,} digits from {t.run_dir.name} "
                   f"(step {t.step:,}), and on {n:,} real ones")
     result = {"run": t.run_dir.name, "step": t.step, **cas_.score(t.model, digits, n, epochs, device=dev)}
-    atomic_write_json(t.run_dir / "cas.json", result)  # the newest CAS, for the cockpit and show
+    atomic_write_json(RunDir(t.run_dir).cas, result)  # the newest CAS, for the cockpit and show
     if as_json:
         print(json.dumps(result, indent=2))
         return

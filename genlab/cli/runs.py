@@ -14,6 +14,7 @@ from rich.text import Text
 from genlab.errors import GenlabError, UsageError
 from genlab.cli.app import AsJson, Ascii, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
+from genlab.run.rundir import RunDir, step_of
 
 
 def run_view(run_dir: Path):
@@ -23,7 +24,7 @@ def run_view(run_dir: Path):
         from genlab import models
         from genlab.run.store import read_json
 
-        config = read_json(path / "config.json")
+        config = read_json(RunDir(path).config)
         try:
             return models.get(config.get("model")).view
         except (UsageError, AttributeError, TypeError):
@@ -213,7 +214,7 @@ def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
             if path == grids[-1]:
                 out.print(f"samples: {path} is unreadable (not a grid of digits)", soft_wrap=True, markup=False)
             continue
-        out.print(f"samples at step {int(path.stem.split('-')[1]):,}:")
+        out.print(f"samples at step {step_of(path):,}:")
         print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes)
         break
     return bool(grids)

@@ -12,6 +12,7 @@ from genlab.config import Cadence, Speed, default
 from genlab.errors import GenlabError, UsageError
 from genlab.cli.app import Ascii, DataDir, Device, RunsDir, app, err, out
 from genlab.cli.runs import print_newest_grid, run_view
+from genlab.run.rundir import RunDir
 
 
 @app.command()
@@ -122,7 +123,7 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, f
     out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_threads() // nproc)))  # (its ranks share the cores)
     done = threading.Event()
-    tail = threading.Thread(target=follow_log, args=(run_dir / "log.txt", done), daemon=True)
+    tail = threading.Thread(target=follow_log, args=(RunDir(run_dir).log, done), daemon=True)
     if follow:
         tail.start()
     code = 0
@@ -134,12 +135,12 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, f
     except ChildFailedError as e:
         code = 1
         err.print(f"genlab: {len(e.failures)} of the {nproc} processes failed (exit codes "
-                  f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {run_dir / 'log.txt'}", markup=False)
+                  f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {RunDir(run_dir).log}", markup=False)
     finally:
         done.set()
         if follow:
             tail.join(timeout=5)
-    state = (read_json(run_dir / "status.json") or {}).get("state", "?")
+    state = (read_json(RunDir(run_dir).status) or {}).get("state", "?")
     if follow and not code:
         return report_end(run_dir, state, ascii)
     out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
@@ -198,7 +199,7 @@ def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1) -
 
 def lock_holder(run_dir: Path) -> str:
     try:
-        pid = (run_dir / "lock").read_text(errors="replace").strip()
+        pid = RunDir(run_dir).lock.read_text(errors="replace").strip()
     except OSError:
         pid = ""
     return f"pid {pid}" if pid.isdigit() else "pid unknown"
@@ -227,7 +228,7 @@ def report_end(run_dir: Path, state: str, ascii: bool) -> None:
         print_newest_grid(run_dir, ascii, run_view(run_dir).sample_classes)
         out.print(f"run {run_dir.name} finished: genlab show {run_dir.name}")
         return
-    status = read_json(run_dir / "status.json")
+    status = read_json(RunDir(run_dir).status)
     reason = (status.get("reason") if isinstance(status, dict) else None) or state
     out.print(f"run {run_dir.name} {state} ({reason}); continue it with: genlab resume {run_dir.name}")
     raise typer.Exit(130 if "interrupted" in reason else 129 if "hung up" in reason else 1)

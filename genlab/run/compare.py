@@ -20,12 +20,11 @@ from genlab.run import metrics_log
 
 from genlab.run import tags
 from genlab.errors import UsageError
-from genlab.run.store import effective_state, read_checked, read_events
-from genlab.run.schema import config_problem, status_problem
+from genlab.run.rundir import RunDir
+from genlab.run.store import effective_state, newest_events, read_events
 
 # what may tell runs apart, in the order a table shows it (hyperparameters after the model)
 SHOWN = ("model", "preset", "batch_size", "lr", "seed", "device", "amp", "compile")
-TAIL_BYTES = 2_000_000  # the newest evaluations are looked for in this much of events.jsonl
 
 
 @dataclass
@@ -83,8 +82,8 @@ def fmt(value) -> str:
 
 
 def summarise(run_dir: Path) -> Summary:
-    config, _ = read_checked(run_dir / "config.json", config_problem)
-    status, _ = read_checked(run_dir / "status.json", status_problem)
+    config, _ = RunDir(run_dir).read_config()
+    status, _ = RunDir(run_dir).read_status()
     shows = view.read(run_dir)
     s = Summary(run_dir.name, run_dir, config, shows, effective_state(status, run_dir) if status else "unreadable",
                 int(status.get("step", 0)), int(config.get("total_steps") or 0), None, None, shows.key)
@@ -118,12 +117,7 @@ def _key_and_time(s: Summary) -> None:
 
 
 def _evaluations(s: Summary) -> None:
-    path = s.path / "events.jsonl"
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return
-    events, _ = read_events(path, max(0, size - TAIL_BYTES))
+    events = newest_events(s.path)
     declared = {m.name for m in s.view.metrics}
     for e in events:
         if e["kind"] != "eval":
@@ -160,7 +154,7 @@ def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tu
             n = len(rows) // f * f
             xs, ys = xs[:n].reshape(-1, f)[:, -1], np.nanmean(ys[:n].reshape(-1, f), axis=1)
         return xs.tolist(), ys.tolist()
-    events, _ = read_events(run_dir / "events.jsonl")
+    events, _ = read_events(RunDir(run_dir).events)
     t0 = next((e["t"] for e in events if e["kind"] == "metrics"), events[0]["t"] if events else 0)
     pts = [(e["step"] if x == "step" else (e["t"] - t0) / 60, e[metric]) for e in events
            if e["kind"] == "eval" and isinstance(e.get(metric), (int, float))]

@@ -148,9 +148,13 @@ class RunDir:
     def ranks(self) -> Path:
         return self.path / self.RANKS
 
+    @staticmethod
+    def rank_name(rank: int) -> str:
+        return f"rank-{rank}.json"
+
     def rank_file(self, rank: int) -> Path:
         """``ranks/rank-N.json``: rank N's own heartbeat (genlab.train.distributed.RankBeat)."""
-        return self.ranks / f"rank-{rank}.json"
+        return self.ranks / self.rank_name(rank)
 
     def grid_path(self, step: int, suffix: str = ".npy") -> Path:
         """The sample grid saved at ``step``: ``samples/step-XXXXXXXX.npy`` (its picture: ``.png``)."""

@@ -38,11 +38,28 @@ def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
 # --------------------------------------------------------------------------- events
 
 
+TAIL_BYTES = 2_000_000  # the newest events are looked for in this much of the end of events.jsonl
+
+
+def parse_events(block: bytes) -> list[dict]:
+    """The valid events (genlab.run.schema.event_ok) of ``block``'s lines; any other line is skipped."""
+    events = []
+    for line in block.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if schema.event_ok(e):
+            events.append(e)
+    return events
+
+
 def read_events(path: Path, offset: int = 0, limit: int | None = None) -> tuple[list[dict], int]:
     """Events from byte ``offset``; returns them and the offset after the last whole line.
 
     A last line without its newline (a writer mid-append, or a crash) is left for the next read;
-    a line that is not a valid event (genlab.run.schema.event_ok) is skipped.
+    a line that is not a valid event (genlab.run.schema.event_ok) is skipped. To follow a file
+    as it grows: genlab.run.follow.EventTail.
     """
     try:
         with open(path, "rb") as f:
@@ -51,15 +68,27 @@ def read_events(path: Path, offset: int = 0, limit: int | None = None) -> tuple[
     except OSError:
         return [], offset
     end = data.rfind(b"\n") + 1
-    events = []
-    for line in data[:end].splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if schema.event_ok(e):
-            events.append(e)
-    return events, offset + end
+    return parse_events(data[:end]), offset + end
+
+
+def newest_events(run_dir: Path) -> list[dict]:
+    """The events at the end of the run's events.jsonl (its last TAIL_BYTES), oldest first: where
+    the newest evaluation, quality check or metrics are looked for. Never raises."""
+    path = RunDir(run_dir).events
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return []
+    start = max(0, size - TAIL_BYTES)
+    if start == 0:
+        return read_events(path)[0]
+    try:  # from the first whole line after the cut
+        with open(path, "rb") as f:
+            f.seek(start - 1)
+            start += len(f.readline()) - 1
+    except OSError:
+        return []
+    return read_events(path, start)[0]
 
 
 # --------------------------------------------------------------------------- creating a run
@@ -405,7 +434,7 @@ def cut_events(path: Path, step: int) -> int:
     atomic_write_bytes(events_path, b"".join(kept))
     events_index.rebuild(path, kept)
     metrics_log.cut(path, step, metric_steps)
-    for p in d.samples.glob("step-*"):
+    for p in d.samples.glob("*"):
         try:
             if (step_of(p) or 0) > step:
                 p.unlink()
@@ -414,18 +443,11 @@ def cut_events(path: Path, step: int) -> int:
     return dropped
 
 
-def latest_metrics(path: Path, tail_bytes: int = 256_000) -> dict:
+def latest_metrics(path: Path) -> dict:
     """The newest ``metrics`` and ``eval`` values, read from the end of events.jsonl."""
-    events_path = RunDir(path).events
-    try:
-        size = events_path.stat().st_size
-    except OSError:
-        return {}
-    start = max(0, size - tail_bytes)
-    events, _ = read_events(events_path, start)
     out: dict = {}
-    for e in events:
-        if schema.event_ok(e) and e["kind"] in ("metrics", "eval"):
+    for e in newest_events(path):
+        if e["kind"] in ("metrics", "eval"):
             out.update({k: v for k, v in e.items() if k not in ("t", "kind")})
     return out
 

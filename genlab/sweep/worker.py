@@ -36,7 +36,9 @@ from genlab.errors import GenlabError
 from genlab.run.launch import read_status, spawn, wait_until_settled
 from genlab.run.lock import RunLock
 from genlab.run.held import HeldDir
-from genlab.run.store import atomic_write_json, effective_state, read_events
+from genlab.run.files import atomic_write_json
+from genlab.run.follow import EventTail
+from genlab.run.store import effective_state
 from genlab.run.rundir import RunDir, SweepDir
 from genlab.run.sweeps import live_workers, read_spec, wanted
 from genlab.sweep.spec import run_options, trial_run_id, worker_name
@@ -56,12 +58,15 @@ class Active:
     run_dir: Path
     slot: int
     proc: subprocess.Popen | None = None
-    offset: int = 0  # how far events.jsonl has been read
+    tail: EventTail | None = None  # its events.jsonl, read as it grows
     last: float | None = None  # the objective's newest value
     reported: set = field(default_factory=set)  # steps reported to the pruner
     pruned_at: int | None = None
     sent: str | None = None  # the last command this worker sent the run (pause, stop)
     resumes: int = 0
+
+    def __post_init__(self):
+        self.tail = EventTail(RunDir(self.run_dir).events)
 
 
 class Worker:
@@ -237,13 +242,12 @@ class Worker:
             self.steer(a, want, state)
 
     def read_events(self, a: Active) -> None:
-        path = a.run_dir / "events.jsonl"
-        try:
-            if path.stat().st_size < a.offset:  # a resume cut it at its checkpoint
-                a.offset, a.last = 0, None
-        except OSError:
+        change = a.tail.look()
+        if change is None:
             return
-        events, a.offset = read_events(path, a.offset)
+        if change == EventTail.REWRITTEN:  # a resume cut it at its checkpoint
+            a.last = None
+        events = a.tail.events()
         objective, every = self.spec.objective, self.spec.prune_every
         for e in events:
             value = e.get(objective)

@@ -37,7 +37,9 @@ from genlab.train.side_jobs import SideJobs
 from genlab.run.sinks import Progress
 from genlab.core.speed import StepRunner, configure_threads
 from genlab.train.steering import Steering
-from genlab.run.store import atomic_write_json, read_events
+from genlab.run.files import atomic_write_json
+from genlab.run.rundir import RunDir
+from genlab.run.store import newest_events
 from genlab.train.vitals import Vitals
 
 FAULT_NAN_STEP = "GENLAB_FAULT_NAN_STEP"  # testing the divergence guard: poison the weights at this step
@@ -249,8 +251,7 @@ class Trainer:
         quality check and samples that its events lack, then ``finished``."""
         self.started = time.monotonic()
         self.reset_rate()
-        path = self.run_dir / "events.jsonl"
-        events, _ = read_events(path, max(0, path.stat().st_size - 1_000_000))
+        events = newest_events(self.run_dir)
         done = {e["kind"] + ("-quality" if e.get("quality") else "") for e in events if e["step"] == self.step}
         if "eval" not in done:
             self.jobs.evaluate()
@@ -322,7 +323,7 @@ class Trainer:
         self.emit("extend", max_minutes=minutes, previous_minutes=previous, trained_minutes=round(self.trained_s / 60, 3))
 
     def save_config(self) -> None:
-        atomic_write_json(self.run_dir / "config.json", self.config.to_json())
+        atomic_write_json(RunDir(self.run_dir).config, self.config.to_json())
 
     # ------------------------------------------------------------------ events
 
