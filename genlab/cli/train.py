@@ -45,7 +45,7 @@ def train(
         "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab[tensorboard]').")] = None,
     nproc: Annotated[int, typer.Option("--nproc", help="Processes to train on, through PyTorch's launcher (torch.distributed.run): gloo on CPUs, NCCL on GPUs; --batch-size is the global batch.")] = 1,
     sync_bn: Annotated[bool, typer.Option("--sync-bn/--no-sync-bn", help="With --nproc on GPUs: BatchNorm over the global batch (SyncBatchNorm), or each rank's own.")] = True,
-    detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help=f"Train in the background, in its own session; output to {RunDir.LOG}.")] = False,
     ascii: Ascii = False,
 ) -> None:
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
@@ -192,8 +192,8 @@ def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1) -
     rid = run_dir.name
     what = f"pid {proc.pid}" if nproc == 1 else f"{nproc} processes, launcher pid {proc.pid}"
     out.print(f"run {rid} {status['state']} in the background ({what}, step {status.get('step', 0):,}); "
-              f"log: {run_dir / 'log.txt'}", soft_wrap=True)
-    out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
+              f"log: {RunDir(run_dir).log}", soft_wrap=True)
+    out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {RunDir(run_dir).log}", soft_wrap=True)
     out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
 
 
