@@ -134,7 +134,8 @@ def classification_accuracy_score(run: str, n: int, epochs: int, dev, data_dir, 
     from genlab.eval import cas as cas_
     from genlab.core import trained
     from genlab.core.data import load_for_run
-    from genlab.run.store import atomic_write_json, resolve_run, runs_root
+    from genlab.run.files import atomic_write_json
+    from genlab.run.store import resolve_run, runs_root
 
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")

@@ -60,7 +60,8 @@ def sample(
 
     from genlab.core import trained
     from genlab.core.device import resolve
-    from genlab.run.store import atomic_write_bytes, resolve_run, runs_root
+    from genlab.run.files import atomic_write_bytes
+    from genlab.run.store import resolve_run, runs_root
 
     from genlab.validate import check_seed
 
@@ -127,7 +128,8 @@ def latent(
     from genlab.core.data import load_for_run
     from genlab.core.device import resolve
     from genlab.render.latent import latent_png, latent_text
-    from genlab.run.store import atomic_write_bytes, resolve_run, runs_root
+    from genlab.run.files import atomic_write_bytes
+    from genlab.run.store import resolve_run, runs_root
 
     if n < 0:
         raise UsageError(f"-n must be positive, got {n}")

@@ -19,8 +19,6 @@ from pathlib import Path
 from genlab.run import schema
 from genlab.errors import GenlabError, UsageError
 from genlab.run.files import TEMP_GLOB, atomic_write_bytes, atomic_write_json, fsync_dir, read_json, temp_dir
-# (re-exported for the importers that predate genlab.run.files; new code imports them from there)
-from genlab.run.files import open_append as open_append, read_checked as read_checked  # noqa: F401
 from genlab.run.rundir import RunDir, step_of
 
 STALE_AFTER_S = 60.0  # a running process writes status.json at least every few seconds

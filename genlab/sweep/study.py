@@ -18,7 +18,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from genlab.errors import UsageError
-from genlab.run.store import atomic_write_json
+from genlab.run.files import atomic_write_json
 from genlab.run.rundir import SweepDir
 from genlab.run.sweeps import SweepSpec
 

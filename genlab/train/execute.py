@@ -31,8 +31,9 @@ from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.rundir import RunDir
 from genlab.run.sinks import JsonlSink, LineSink, RichSink, StatusSink
-from genlab.run.store import (check_controllable, create_run, cut_events, new_run_id, open_append, rank_trouble,
-                          read_json, remove_stale_temps, runs_root)
+from genlab.run.files import open_append, read_json
+from genlab.run.store import (check_controllable, create_run, cut_events, new_run_id, rank_trouble, remove_stale_temps,
+                          runs_root)
 from genlab.validate import new_total, positive
 
 # The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays
