@@ -58,12 +58,12 @@ class Active:
     run_dir: Path
     slot: int
     proc: subprocess.Popen | None = None
-    tail: EventTail | None = None  # its events.jsonl, read as it grows
     last: float | None = None  # the objective's newest value
     reported: set = field(default_factory=set)  # steps reported to the pruner
     pruned_at: int | None = None
     sent: str | None = None  # the last command this worker sent the run (pause, stop)
     resumes: int = 0
+    tail: EventTail = field(init=False)  # its events.jsonl, read as it grows
 
     def __post_init__(self):
         self.tail = EventTail(RunDir(self.run_dir).events)
