@@ -28,7 +28,7 @@ from pathlib import Path
 
 from genlab.run import metrics_log
 from genlab.run.state import effective_state
-from genlab.run.store import read_json
+from genlab.run.files import read_json
 
 GENLAB = [sys.executable, "-m", "genlab"]
 

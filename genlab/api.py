@@ -46,9 +46,11 @@ from genlab.run.held import HeldDir
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import NOT_METRICS, MetricsBinSink
 from genlab.run.sinks import JsonlSink, LineSink, StatusSink
+from genlab.run.files import atomic_write_bytes, open_append
+from genlab.run.rundir import RunDir
 from genlab.run.state import RunState
-from genlab.run.store import atomic_write_bytes, create_run, new_run_id, open_append, runs_root
-from genlab.run.vitals import Vitals
+from genlab.run.store import create_run, new_run_id, runs_root
+from genlab.train.vitals import Vitals
 
 FLUSH_S = 0.5  # metric rows are written at most this often (and at every other event)
 BEAT_S = 1.0  # status.json: the step and the heartbeat
@@ -82,7 +84,7 @@ def init(name: str | None = None, config: dict | None = None, *, family: str = "
     }
     files = {}
     if panes:
-        files[view.FILE] = declared_view(panes).to_json()
+        files[RunDir.VIEW] = declared_view(panes).to_json()
     return Run(create_run(root, run_id, record, files), record)
 
 
@@ -148,10 +150,10 @@ class Run:
         self.stop_asked: str | None = None
         self.pause_asked = False
         self.inbox = Inbox(path)
-        self.status = StatusSink(path / "status.json", SimpleNamespace(
+        self.status = StatusSink(RunDir(path).status, SimpleNamespace(
             total_steps=config["total_steps"], epochs=None, device=config["device"], model=config["model"]))
-        self.log_file = open_append(path / "log.txt")
-        self.sinks = [JsonlSink(path / "events.jsonl", FLUSH_S), MetricsBinSink(path), self.status,
+        self.log_file = open_append(RunDir(path).log)
+        self.sinks = [JsonlSink(RunDir(path).events, FLUSH_S), MetricsBinSink(path), self.status,
                       LineSink(self.log_file, 10.0, close_stream=True)]
         self.latest: dict = {}
         self._warned: set[str] = set()  # figures whose non-finite values were told once
@@ -198,7 +200,7 @@ class Run:
             raise UsageError(f"log_images takes N×28×28 digits, got shape {a.shape}")
         if a.dtype != np.uint8:
             a = (np.clip(a.astype(np.float64), 0, 1) * 255).round().astype(np.uint8)
-        stem = self.held.root / "samples" / f"step-{step:08d}"
+        stem = RunDir(self.held.root).grid_path(step, suffix="")
         npy = io.BytesIO()
         np.save(npy, a)
         atomic_write_bytes(stem.with_suffix(".npy"), npy.getvalue(), durable=False)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from genlab.errors import UsageError
+from genlab.run.rundir import RunDir
 from genlab.validate import check_seed, positive
 
 FORMAT = 2
@@ -105,7 +106,7 @@ class RunConfig:
         raw = dict(raw)
         version = raw.pop("format", 1)
         if version not in (1, FORMAT):
-            raise UsageError(f"config.json has format {version!r}; this genlab reads formats 1 and {FORMAT}")
+            raise UsageError(f"{RunDir.CONFIG} has format {version!r}; this genlab reads formats 1 and {FORMAT}")
         parts = {name: kind(**{f.name: raw.pop(f.name) for f in fields(kind) if f.name in raw})
                  for name, kind in (("cadence", Cadence), ("speed", Speed))}
         if version == 1:  # hp repeated the batch size and learning rate
@@ -115,13 +116,13 @@ class RunConfig:
                 raw.setdefault(key, value)
             raw["hp"] = hp
         known = {f.name for f in fields(cls)} - set(parts)
-        notes = [f"config.json: unknown key {key!r} ignored" for key in raw if key not in known]
+        notes = [f"{RunDir.CONFIG}: unknown key {key!r} ignored" for key in raw if key not in known]
         if isinstance(raw.get("exclude_digits"), list):
             raw["exclude_digits"] = tuple(raw["exclude_digits"])
         try:
             config = cls(**{k: v for k, v in raw.items() if k in known}, **parts)
         except TypeError as e:  # a required field missing
-            raise UsageError(f"config.json is not a run configuration: {e}") from None
+            raise UsageError(f"{RunDir.CONFIG} is not a run configuration: {e}") from None
         return config, notes
 
     def with_lr(self, lr: float) -> RunConfig:

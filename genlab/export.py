@@ -21,7 +21,6 @@ import math
 import os
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -36,8 +35,10 @@ from genlab.run import events_index
 
 from genlab.run import metrics_log
 from genlab.errors import GenlabError, UsageError
-from genlab.run.store import atomic_write_bytes, read_events, read_grid, read_json
+from genlab.run.files import atomic_write_bytes, read_json, temp_dir
+from genlab.run.rundir import RunDir
 from genlab.run.state import RunState
+from genlab.run.store import read_events, read_grid
 
 NOT_FIGURES = metrics_log.NOT_METRICS | {"quality", "seconds", "k", "pid", "host"}  # the record's own keys, and what an event says of itself
 INSTALL = "pip install 'genlab[tensorboard]'"
@@ -66,7 +67,7 @@ def figures(e: dict, prefix: str) -> Iterator[tuple[str, float]]:
 
 def other_events(run_dir: Path) -> list[dict]:
     """Every event that is not a per-step metrics row, in order (events.idx when it is good)."""
-    path = run_dir / "events.jsonl"
+    path = RunDir(run_dir).events
     size = path.stat().st_size if path.exists() else 0
     indexed = events_index.read(run_dir, size)
     if indexed is not None:
@@ -88,7 +89,7 @@ def training_scalars(run_dir: Path) -> Iterator[Scalar]:
                 if not np.isnan(v):
                     yield Scalar(step, t, f"train/{name}", float(v))
         return
-    events, _ = read_events(run_dir / "events.jsonl")
+    events, _ = read_events(RunDir(run_dir).events)
     for e in events:
         if e["kind"] == "metrics":
             for tag, v in figures(e, "train"):
@@ -117,7 +118,7 @@ def sample_grids(run_dir: Path) -> Iterator[tuple[int, float, np.ndarray]]:
 def hparams(run_dir: Path) -> tuple[dict, dict]:
     """(the hyperparameters that may tell runs apart, the run's final figures: its model's
     quality figure and key metric, as TensorBoard's HParams view shows them)."""
-    config = read_json(run_dir / "config.json")
+    config = read_json(RunDir(run_dir).config)
     hp = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in compare.flat(config).items()}
     shows = view.read(run_dir)
     last: dict = {}
@@ -160,7 +161,7 @@ def check_file_target(path: Path, what: str) -> None:
 
 def to_csv(run_dirs: list[Path], out: Path) -> int:
     """One tidy table of every run's figures (run, step, time, metric, value); rows written.
-    Built in memory and written as every genlab file is (store.atomic_write_bytes: an exclusive,
+    Built in memory and written as every genlab file is (genlab.run.files.atomic_write_bytes: an exclusive,
     unpredictable temporary name, never through a link), so a planted link is never followed."""
     check_destination(out, "--csv", want_dir=False)
     text = io.StringIO(newline="")
@@ -196,8 +197,9 @@ def to_tensorboard(run_dir: Path, out: Path) -> dict:
 
     out.mkdir(parents=True, exist_ok=True)
     # the new export and the old one it replaces live in a directory of our own, made exclusively
-    # under an unpredictable name (mkdtemp), so nothing planted beside out/<run id> is written into
-    work = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.tmp-", dir=out))
+    # under an unpredictable name (genlab.run.files.temp_dir), so nothing planted beside out/<run id>
+    # is written into
+    work = temp_dir(out, run_dir.name, mode=0o700)
     final, tmp, old = out / run_dir.name, work / "new", work / "old"
     counts = {"scalars": 0, "images": 0}
     try:

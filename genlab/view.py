@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FILE = "view.json"
+from genlab.run.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -96,16 +96,16 @@ def fallback(metric_names: list[str]) -> View:
 
 
 def write(run_dir: Path, view: View) -> None:
-    from genlab.run.store import atomic_write_json
+    from genlab.run.files import atomic_write_json
 
-    atomic_write_json(run_dir / FILE, view.to_json(), durable=False)
+    atomic_write_json(RunDir(run_dir).view, view.to_json(), durable=False)
 
 
 def read(run_dir: Path, known=None) -> View:
     """The run's view.json; else ``known(run_dir)`` (the CLI passes its models' views: that
     imports torch, which the cockpit never does); else a fallback from metrics.json's columns."""
     try:
-        return View.from_json(json.loads((run_dir / FILE).read_text()))
+        return View.from_json(json.loads(RunDir(run_dir).view.read_text()))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass
     if known is not None:

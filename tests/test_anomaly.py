@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from genlab.eval import anomaly as an
 from genlab.cli.main import app
-from genlab.run.store import read_events, read_json
+from genlab.run.store import read_events
+from genlab.run.files import read_json
 from conftest import built_once
 
 runner = CliRunner()

@@ -18,7 +18,8 @@ import torch
 import genlab
 from genlab.errors import UsageError
 from genlab.run.follow import RunFollower
-from genlab.run.store import list_runs, read_events, read_json
+from genlab.run.store import list_runs, read_events
+from genlab.run.files import read_json
 from test_control import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from genlab.run import tags
 from genlab.cli.main import app
-from genlab.run.store import read_events, read_json
+from genlab.run.store import read_events
+from genlab.run.files import read_json
 from genlab.train.execute import create, execute, prepare
 from scripted import make_run
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from genlab.core import checkpoint
-from genlab.run.store import read_events, read_json
+from genlab.run.store import read_events
+from genlab.run.files import read_json
 from genlab.train.execute import create, execute, prepare
 from test_faults import run_cli
 

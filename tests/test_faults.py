@@ -23,13 +23,13 @@ import torch
 
 from conftest import built_once, needs_root
 from genlab.core import checkpoint
-from genlab.run import control
-from genlab.run import metrics_log
+from genlab.run import control, metrics_log
 from genlab.cli.main import main as cli_main
 from genlab.run.follow import CHUNK, RunFollower
 from genlab.run.lock import RunLock
 from genlab.run.state import effective_state
-from genlab.run.store import list_runs, read_events, read_json
+from genlab.run.store import list_runs, read_events
+from genlab.run.files import read_json
 from genlab.train.execute import create, execute, prepare
 from test_control import alive, detached, genlab, metrics_rows, status, wait_until  # noqa: F401 (fixture)
 

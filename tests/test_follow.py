@@ -36,8 +36,8 @@ def test_follower_reads_only_what_was_appended(tmp_path):
     v = f.poll()
     assert v.series["loss"].cnt.sum() == 1000 and v.sample.shape == (64, 28, 28)
     assert [e["kind"] for e in v.events][:1] == ["state"]
-    version, offset = v.version, f.offset
-    assert f.poll().version == version and f.offset == offset  # nothing new: no change
+    version, offset = v.version, f.tail.offset
+    assert f.poll().version == version and f.tail.offset == offset  # nothing new: no change
     with open(run / "events.jsonl", "a") as fh:
         fh.write(json.dumps({"t": 1, "step": 1000, "kind": "warning", "message": "look"}) + "\n")
     v = f.poll()
@@ -102,6 +102,7 @@ def test_the_events_index_gives_the_same_view_and_is_never_trusted_blindly(tmp_p
     """events.idx lists the non-metric lines: a first read through it sees what a full scan
     sees; a garbage index, another writer's append and a resume's cut never make it lie."""
     from genlab.run import events_index
+    from genlab.run.rundir import RunDir
     from genlab.run.follow import RunFollower
     from genlab.run.sinks import JsonlSink
     from genlab.run.store import cut_events
@@ -111,24 +112,24 @@ def test_the_events_index_gives_the_same_view_and_is_never_trusted_blindly(tmp_p
         return [(e["kind"], e["step"], e.get("message")) for e in v.events], v.sample_step, v.evals
 
     run = make_run(tmp_path, "r", "gan", steps=3000)
-    assert events_index.covered(run / events_index.FILE) == (run / "events.jsonl").stat().st_size
+    assert events_index.covered(run / RunDir.EVENTS_INDEX) == (run / "events.jsonl").stat().st_size
     with_index = seen(run)
-    (run / events_index.FILE).rename(run / "saved.idx")
+    (run / RunDir.EVENTS_INDEX).rename(run / "saved.idx")
     assert seen(run) == with_index  # the full scan agrees
-    (run / events_index.FILE).write_bytes(b"\x07" * 64)  # garbage: not trusted
+    (run / RunDir.EVENTS_INDEX).write_bytes(b"\x07" * 64)  # garbage: not trusted
     assert seen(run) == with_index
-    (run / "saved.idx").rename(run / events_index.FILE)
+    (run / "saved.idx").rename(run / RunDir.EVENTS_INDEX)
 
     with open(run / "events.jsonl", "a") as f:  # another writer appends, then the sink again
         f.write('{"t":1,"step":3000,"kind":"warning","message":"from outside"}\n')
     sink = JsonlSink(run / "events.jsonl")
     sink.event({"t": 2.0, "step": 3000, "kind": "warning", "message": "from the sink"})
     sink.close()
-    assert not (run / events_index.FILE).exists()  # dropped: it no longer covers the file
+    assert not (run / RunDir.EVENTS_INDEX).exists()  # dropped: it no longer covers the file
     messages = [m for _, _, m in seen(run)[0] if m]
     assert messages[-2:] == ["from outside", "from the sink"]
 
     cut_events(run, 1500)  # a resume's cut writes the index of the new file
-    assert events_index.covered(run / events_index.FILE) == (run / "events.jsonl").stat().st_size
+    assert events_index.covered(run / RunDir.EVENTS_INDEX) == (run / "events.jsonl").stat().st_size
     kinds = seen(run)[0]
     assert kinds and all(step <= 1500 for _, step, _ in kinds)

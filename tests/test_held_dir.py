@@ -19,7 +19,8 @@ from genlab.run import tags
 from genlab.train import execute as train
 from genlab.errors import UsageError
 from genlab.run.held import HeldDir
-from genlab.run.store import read_events, read_json
+from genlab.run.store import read_events
+from genlab.run.files import read_json
 
 from test_control import wait_until
 
@@ -118,7 +119,9 @@ def test_tags_refuse_a_run_that_is_a_link(runs):
 def test_sweep_worker_stops_when_its_directory_is_swapped(runs, capsys):
     import time
 
-    from genlab.sweep.spec import SweepSpec, create_sweep
+    from genlab.run.sweeps import SweepSpec
+
+    from genlab.sweep.spec import create_sweep
     from genlab.sweep.worker import Worker
 
     spec = SweepSpec(sweep_id="sw", model="vae", grid={"lr": [1e-3]}, trials=1, objective="test_is_nll",

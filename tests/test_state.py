@@ -15,7 +15,7 @@ from genlab.cli.main import app
 from genlab.errors import UsageError
 from genlab.run.resolve import resolve_run, resolve_sweep, resolve_target
 from genlab.run.state import RunState
-from genlab.sweep.spec import SweepSpec, read_trials
+from genlab.run.sweeps import SweepSpec, read_trials
 from scripted import make_run
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from genlab.sweep import study as studies
 from genlab.cli.main import app
-from genlab.run.store import read_json
-from genlab.sweep.spec import read_spec, state, workers
+from genlab.run.files import read_json
+from genlab.run.sweeps import read_spec, state, workers
 
 SHORT = ["--max-steps", "20", "--hp", "hidden=32"]
 
@@ -245,7 +245,8 @@ def test_the_cures_recipe_gives_each_gan_its_cpu_preset_where_it_has_one():
 def test_a_sweep_whose_journal_is_unreadable_is_reported_as_such(runs, journal, reason):
     """A study.journal holding garbage, or nothing: `sweep show` says the sweep is unreadable in one
     line (exit 2), and `genlab runs` still lists it (it reads the sweep's own files, not Optuna's)."""
-    from genlab.sweep.spec import SweepSpec, create_sweep
+    from genlab.run.sweeps import SweepSpec
+    from genlab.sweep.spec import create_sweep
 
     spec = SweepSpec(sweep_id="broken", model="vae", grid={"lr": [1e-3]}, trials=1, objective="test_is_nll",
                      created=time.time())
@@ -265,8 +266,9 @@ def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
     ends with its figures and exit 0. (The worker is a stand-in that finishes the trial's run
     by hand: what is tested is the end of --wait.)"""
     import genlab.cli.sweep
-    from genlab.run.store import atomic_write_json
-    from genlab.sweep.spec import TRIALS, trial_run_id
+    from genlab.run.files import atomic_write_json
+    from genlab.run.rundir import SweepDir
+    from genlab.sweep.spec import trial_run_id
     from genlab.train.execute import create, prepare
 
     def worker(sweep_dir, parallel):
@@ -274,7 +276,7 @@ def test_a_sweep_of_one_trial_ends_with_that_trials_figures(runs, monkeypatch):
         run_dir = create(prepare("vae", runs_dir=runs, name=run_id, max_steps=5, lr=1e-3, sweep=sweep_dir.name))
         atomic_write_json(run_dir / "status.json", {**read_json(run_dir / "status.json"), "state": "finished",
                                                     "step": 5})
-        atomic_write_json(sweep_dir / TRIALS, {"trials": [{"number": 0, "run_id": run_id, "params": {"lr": 1e-3},
+        atomic_write_json(SweepDir(sweep_dir).trials, {"trials": [{"number": 0, "run_id": run_id, "params": {"lr": 1e-3},
                                                            "state": "complete", "value": 123.4}], "t": time.time()})
 
     monkeypatch.setattr(genlab.cli.sweep, "start_worker", worker)

@@ -11,9 +11,11 @@ import torch
 
 from genlab.train import cadence
 from genlab.run.sinks import JsonlSink
-from genlab.run.store import read_events, read_json
+from genlab.run.store import read_events
+from genlab.run.files import read_json
 from genlab.train.execute import create, execute, prepare
-from genlab.run.vitals import Vitals, line
+from genlab.run.vitals import line
+from genlab.train.vitals import Vitals
 from scripted import T0, make_run
 from test_compare_tui import mark_and_compare
 from test_tui import ScriptedSource, until

@@ -24,14 +24,12 @@ from genlab.run import compare, summary
 
 from genlab.run import control
 
-from genlab.run import tags
-
-from genlab.run import vitals
+from genlab.run import tags, vitals
 from genlab.run.follow import RunFollower, RunView, ema
-from genlab.run.schema import config_problem
+from genlab.run.rundir import RunDir
 from genlab.run.state import RunState, effective_state
-from genlab.run.store import list_runs, read_checked, read_grid, runs_root
-from genlab.sweep.listing import sweep_groups, ungrouped
+from genlab.run.store import list_runs, read_grid, runs_root
+from genlab.run.sweeps import sweep_groups, ungrouped
 
 from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
 from tui.priority import spawner
@@ -68,7 +66,7 @@ class RunsSource:
     def summary(self, run_dir: Path) -> summary.Summary:
         """The run's summary without its curves, read again only when its events grew."""
         try:
-            size = (run_dir / "events.jsonl").stat().st_size
+            size = RunDir(run_dir).events.stat().st_size
         except OSError:
             size = -1
         kept = self.summaries.get(run_dir)
@@ -181,7 +179,7 @@ class Comparison:
     def __init__(self, followers: list[RunFollower]):
         self.followers = followers
         self.views = [view.read(f.path) for f in followers]
-        configs = [read_checked(f.path / "config.json", config_problem)[0] for f in followers]
+        configs = [f.run.read_config()[0] for f in followers]
         full = compare.labels(configs, [f.path.name for f in followers])
         short = [compare.shorten(label, LEGEND_WIDTH) for label in full]
         # legends need short labels (plotext drops a legend wider than its plot), and unique ones
@@ -195,11 +193,7 @@ class Comparison:
         """Read what the runs appended; True when anything changed."""
         before = [f.view.version for f in self.followers]
         for f in self.followers:
-            try:
-                f.poll()
-            except Exception as e:  # a broken directory: that run says so, the others carry on
-                f.view.problem = f"cannot read the run: {e.__class__.__name__}: {e}"
-                f.view.version += 1
+            f.poll()  # never raises: a broken directory says so in its view, the others carry on
         return [f.view.version for f in self.followers] != before
 
     def vital_signs(self) -> list[str]:

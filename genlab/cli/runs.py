@@ -14,6 +14,7 @@ from rich.text import Text
 from genlab.errors import UsageError
 from genlab.cli.app import AsJson, Ascii, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
+from genlab.run.rundir import step_of
 from genlab.run.state import RunState
 
 
@@ -27,9 +28,10 @@ def run_view(run_dir: Path):
 def known_view(path: Path):
     """The view of the run's model, for a run made before views (None for a model not known)."""
     from genlab import models
-    from genlab.run.store import read_json
+    from genlab.run.files import read_json
+    from genlab.run.rundir import RunDir
 
-    config = read_json(path / "config.json")
+    config = read_json(RunDir(path).config)
     try:
         return models.get(config.get("model")).view
     except (UsageError, AttributeError, TypeError):
@@ -73,8 +75,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
         return
-    from genlab.sweep.listing import sweep_groups, ungrouped
-    from genlab.sweep.spec import sweep_dirs
+    from genlab.run.sweeps import sweep_dirs
+    from genlab.run.sweeps import sweep_groups, ungrouped
 
     if not infos and (tag or not sweep_dirs(root)):
         out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else
@@ -200,7 +202,7 @@ def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
             if path == grids[-1]:
                 out.print(f"samples: {path} is unreadable (not a grid of digits)", soft_wrap=True, markup=False)
             continue
-        out.print(f"samples at step {int(path.stem.split('-')[1]):,}:")
+        out.print(f"samples at step {step_of(path):,}:")
         print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes)
         break
     return bool(grids)
@@ -287,7 +289,7 @@ def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None
         paths += [r.path for r in tagged(list_runs(root), tag)]
     if sweep:
         from genlab.run.resolve import resolve_sweep
-        from genlab.sweep.spec import trial_runs
+        from genlab.run.sweeps import trial_runs
 
         paths += trial_runs(root, resolve_sweep(root, sweep))
     return list(dict.fromkeys(paths))

@@ -116,7 +116,7 @@ def sample(
 
 
 def save(path: Path, data: bytes) -> None:
-    from genlab.run.store import atomic_write_bytes
+    from genlab.run.files import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, data)

@@ -142,22 +142,23 @@ def start_worker(sweep_dir: Path, parallel: int) -> None:
     """Start a worker detached and wait until it reports (or dies). A sweep whose journal cannot
     be read is refused first, in one line (the worker would only fail on it)."""
     from genlab.sweep import study
-    from genlab.sweep.spec import WORKERS, read_spec
+    from genlab.run.rundir import SweepDir
+    from genlab.run.sweeps import read_spec
     from genlab.sweep.worker import spawn_worker
 
     study.load(sweep_dir, read_spec(sweep_dir), for_search=False)  # UsageError when unreadable
     proc = spawn_worker(sweep_dir, parallel)
-    home = sweep_dir / WORKERS / f"{__import__('socket').gethostname()}-{proc.pid}"
+    status = SweepDir(sweep_dir).worker_status(f"{__import__('socket').gethostname()}-{proc.pid}")
     deadline = time.monotonic() + 120
-    while not (home / "status.json").exists():
+    while not status.exists():
         if proc.poll() is not None:
-            tail = (sweep_dir / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            tail = SweepDir(sweep_dir).log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             raise GenlabError(f"the sweep worker exited with code {proc.returncode}: {tail[0]}")
         if time.monotonic() > deadline:
-            raise GenlabError(f"the sweep worker (pid {proc.pid}) has not started after 120s; see {sweep_dir / 'log.txt'}")
+            raise GenlabError(f"the sweep worker (pid {proc.pid}) has not started after 120s; see {SweepDir(sweep_dir).log}")
         time.sleep(0.1)
     sid = sweep_dir.name
-    out.print(f"sweep {sid}: worker pid {proc.pid} in the background; log: {sweep_dir / 'log.txt'}", soft_wrap=True)
+    out.print(f"sweep {sid}: worker pid {proc.pid} in the background; log: {SweepDir(sweep_dir).log}", soft_wrap=True)
     out.print(f"  watch:   genlab sweep show {sid}   |   genlab runs   |   genlab tui", soft_wrap=True)
     out.print(f"  control: genlab pause {sid}   genlab resume {sid}   genlab stop {sid}   genlab sweep join {sid}", soft_wrap=True)
 
@@ -166,7 +167,7 @@ def follow(root: Path, sweep_dir: Path) -> None:
     """Print each trial as it ends, until the sweep does; then the comparison of its runs."""
     from genlab.run import compare as cmp
     from genlab.run.summary import rank, summarise
-    from genlab.sweep.spec import read_spec, read_trials, state
+    from genlab.run.sweeps import read_spec, read_trials, state
 
     spec, said = read_spec(sweep_dir), {}
     try:
@@ -186,7 +187,7 @@ def follow(root: Path, sweep_dir: Path) -> None:
         out.print(f"\nthe sweep goes on in the background: genlab sweep show {sweep_dir.name}")
         raise typer.Exit(130)
     out.print(f"sweep {sweep_dir.name} {now}")
-    from genlab.sweep.spec import trial_runs
+    from genlab.run.sweeps import trial_runs
 
     paths = trial_runs(root, sweep_dir)
     if len(paths) > 1:
@@ -205,7 +206,7 @@ def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     refresh(sweep_dir)
     if as_json:
-        from genlab.sweep.spec import read_spec, read_trials, summary, workers
+        from genlab.run.sweeps import read_spec, read_trials, summary, workers
 
         spec = read_spec(sweep_dir)
         print(json.dumps({**summary(sweep_dir), "spec": spec.to_json(), "workers": workers(sweep_dir),
@@ -216,7 +217,7 @@ def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> 
 
 def refresh(sweep_dir: Path) -> None:
     """trials.json from the study itself, when no worker keeps it (after a kill)."""
-    from genlab.sweep.spec import live_workers, read_spec
+    from genlab.run.sweeps import live_workers, read_spec
 
     if not live_workers(sweep_dir):
         from genlab.sweep import study
@@ -225,7 +226,7 @@ def refresh(sweep_dir: Path) -> None:
 
 def print_trials(sweep_dir: Path) -> None:
     from genlab.run.sinks import fmt_duration
-    from genlab.sweep.spec import read_spec, read_trials, summary, workers
+    from genlab.run.sweeps import read_spec, read_trials, summary, workers
 
     spec, s = read_spec(sweep_dir), summary(sweep_dir)
     trials = ranked_trials(spec, read_trials(sweep_dir))
@@ -289,7 +290,7 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
     Optuna's storage gives each worker different trials."""
     from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
-    from genlab.sweep.spec import SweepState, read_spec, state
+    from genlab.run.sweeps import SweepState, read_spec, state
 
     sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
     spec = read_spec(sweep_dir)
@@ -303,7 +304,7 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
 def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:
     """``genlab pause|resume|stop SWEEP``: what the sweep is wanted to do, which its workers pass
     on to every trial they run; a resume with no live worker starts one."""
-    from genlab.sweep.spec import SweepState, live_workers, read_spec, set_wanted, state
+    from genlab.run.sweeps import SweepState, live_workers, read_spec, set_wanted, state
 
     spec = read_spec(sweep_dir)
     if parallel is not None and parallel < 1:
@@ -339,7 +340,7 @@ def all_paused(sweep_dir: Path) -> bool:
     """Every trial the live workers run is paused (or ended): none still moving."""
     from genlab.run.launch import read_status
     from genlab.run.state import RunState, effective_state
-    from genlab.sweep.spec import live_workers, read_trials
+    from genlab.run.sweeps import live_workers, read_trials
 
     numbers = {n for w in live_workers(sweep_dir) for n in w.get("trials", [])}
     runs = {t["number"]: t.get("run_id") for t in read_trials(sweep_dir)}

@@ -12,6 +12,7 @@ from genlab.config import Cadence, Speed, default
 from genlab.errors import GenlabError, UsageError
 from genlab.cli.app import Ascii, DataDir, Device, RunsDir, app, err, out
 from genlab.cli.runs import print_newest_grid, run_view
+from genlab.run.rundir import RunDir
 from genlab.run.state import RunState
 
 
@@ -45,7 +46,7 @@ def train(
         "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab[tensorboard]').")] = None,
     nproc: Annotated[int, typer.Option("--nproc", help="Processes to train on, through PyTorch's launcher (torch.distributed.run): gloo on CPUs, NCCL on GPUs; --batch-size is the global batch.")] = 1,
     sync_bn: Annotated[bool, typer.Option("--sync-bn/--no-sync-bn", help="With --nproc on GPUs: BatchNorm over the global batch (SyncBatchNorm), or each rank's own.")] = True,
-    detach: Annotated[bool, typer.Option("--detach", help="Train in the background, in its own session; output to log.txt.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help=f"Train in the background, in its own session; output to {RunDir.LOG}.")] = False,
     ascii: Ascii = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --detach: print the started run as JSON (run, run_dir, state, step, pid, log).")] = False,
 ) -> None:
@@ -119,14 +120,14 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, f
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
 
-    from genlab.run.store import read_json
+    from genlab.run.files import read_json
 
     from genlab.core.speed import cpu_threads
 
     out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_threads() // nproc)))  # (its ranks share the cores)
     done = threading.Event()
-    tail = threading.Thread(target=follow_log, args=(run_dir / "log.txt", done), daemon=True)
+    tail = threading.Thread(target=follow_log, args=(RunDir(run_dir).log, done), daemon=True)
     if follow:
         tail.start()
     code = 0
@@ -138,12 +139,12 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, f
     except ChildFailedError as e:
         code = 1
         err.print(f"genlab: {len(e.failures)} of the {nproc} processes failed (exit codes "
-                  f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {run_dir / 'log.txt'}", markup=False)
+                  f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {RunDir(run_dir).log}", markup=False)
     finally:
         done.set()
         if follow:
             tail.join(timeout=5)
-    state = (read_json(run_dir / "status.json") or {}).get("state", "?")
+    state = (read_json(RunDir(run_dir).status) or {}).get("state", "?")
     if follow and not code:
         return report_end(run_dir, state, ascii)
     out.print(f"run {run_dir.name} {state}: genlab show {run_dir.name}")
@@ -196,21 +197,21 @@ def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1, a
         raise
     rid = run_dir.name
     started = {"run": rid, "run_dir": str(run_dir), "state": status["state"], "step": status.get("step", 0),
-               "pid": proc.pid, "processes": nproc, "log": str(run_dir / "log.txt")}
+               "pid": proc.pid, "processes": nproc, "log": str(RunDir(run_dir).log)}
     if as_json:
         print(json.dumps(started))
         return started
     what = f"pid {proc.pid}" if nproc == 1 else f"{nproc} processes, launcher pid {proc.pid}"
     out.print(f"run {rid} {status['state']} in the background ({what}, step {status.get('step', 0):,}); "
-              f"log: {run_dir / 'log.txt'}", soft_wrap=True)
-    out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {run_dir / 'log.txt'}", soft_wrap=True)
+              f"log: {RunDir(run_dir).log}", soft_wrap=True)
+    out.print(f"  watch:   genlab watch {rid}   |   genlab tui   |   tail -f {RunDir(run_dir).log}", soft_wrap=True)
     out.print(f"  control: genlab pause {rid}   genlab resume {rid}   genlab stop {rid}", soft_wrap=True)
     return started
 
 
 def lock_holder(run_dir: Path) -> str:
     try:
-        pid = (run_dir / "lock").read_text(errors="replace").strip()
+        pid = RunDir(run_dir).lock.read_text(errors="replace").strip()
     except OSError:
         pid = ""
     return f"pid {pid}" if pid.isdigit() else "pid unknown"
@@ -233,13 +234,13 @@ def foreground(run_dir: Path, ascii: bool = False, on_divergence: str = "stop", 
 
 
 def report_end(run_dir: Path, state: str, ascii: bool) -> None:
-    from genlab.run.store import read_json
+    from genlab.run.files import read_json
 
     if state == RunState.FINISHED:
         print_newest_grid(run_dir, ascii, run_view(run_dir).sample_classes)
         out.print(f"run {run_dir.name} finished: genlab show {run_dir.name}")
         return
-    status = read_json(run_dir / "status.json")
+    status = read_json(RunDir(run_dir).status)
     reason = (status.get("reason") if isinstance(status, dict) else None) or state
     out.print(f"run {run_dir.name} {state} ({reason}); continue it with: genlab resume {run_dir.name}")
     raise typer.Exit(130 if "interrupted" in reason else 129 if "hung up" in reason else 1)

@@ -18,13 +18,14 @@ import torch
 
 from genlab.config import RunConfig
 from genlab.errors import GenlabError
-from genlab.run.store import atomic_write_bytes
+from genlab.run.files import atomic_write_bytes
+from genlab.run.rundir import RunDir
 
 FORMAT = 1
 
 
 def path_for(run_dir: Path, step: int) -> Path:
-    return run_dir / "checkpoints" / f"step-{step:08d}.pt"
+    return RunDir(run_dir).checkpoint_path(step)
 
 
 # --------------------------------------------------------------------------- files
@@ -45,7 +46,7 @@ def save(run_dir: Path, ckpt: dict, keep: int = 3) -> Path:
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "checkpoints").glob("step-*.pt"))
+    return RunDir(run_dir).checkpoint_files()
 
 
 def load(path: Path, map_location="cpu") -> dict:

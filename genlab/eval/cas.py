@@ -71,7 +71,8 @@ def score_run(run_dir, n: int = 10_000, epochs: int = 4, device="cpu", data_dir=
     figures. ``log``: told, before the classifiers train, what is about to take a while."""
     from genlab.core import trained
     from genlab.core.data import load_for_run
-    from genlab.run.store import atomic_write_json
+    from genlab.run.files import atomic_write_json
+    from genlab.run.rundir import RunDir
 
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
@@ -85,5 +86,5 @@ def score_run(run_dir, n: int = 10_000, epochs: int = 4, device="cpu", data_dir=
             f"(step {t.step:,}), and on {n:,} real ones")
     result = {"run": t.run_dir.name, "step": t.step, "n_test": len(digits.test_images),
               **score(t.model, digits, n, epochs, device=device)}
-    atomic_write_json(t.run_dir / "cas.json", result)
+    atomic_write_json(RunDir(t.run_dir).cas, result)
     return result

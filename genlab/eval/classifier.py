@@ -84,7 +84,7 @@ def train(digits, epochs: int = 4, batch_size: int = 128, lr: float = 1e-3, seed
 
 
 def save(model: DigitClassifier, test_accuracy: float, path: Path = WEIGHTS) -> None:
-    from genlab.run.store import atomic_write_bytes
+    from genlab.run.files import atomic_write_bytes
     import io
 
     buf = io.BytesIO()

@@ -72,7 +72,7 @@ def reference_features(model: clf.DigitClassifier, images: torch.Tensor, device:
     import numpy as np
 
     from genlab.core.data import cache_dir
-    from genlab.run.store import atomic_write_bytes
+    from genlab.run.files import atomic_write_bytes
 
     key = hashlib.sha256(clf.WEIGHTS.read_bytes())
     key.update(images.cpu().numpy().tobytes())

@@ -18,6 +18,7 @@ import numpy as np
 from genlab import view
 from genlab.errors import UsageError
 from genlab.run import metrics_log
+from genlab.run.rundir import RunDir
 from genlab.run.store import read_events
 from genlab.run.summary import Summary, rank, summarise
 
@@ -118,7 +119,7 @@ def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tu
             n = len(rows) // f * f
             xs, ys = xs[:n].reshape(-1, f)[:, -1], np.nanmean(ys[:n].reshape(-1, f), axis=1)
         return xs.tolist(), ys.tolist()
-    events, _ = read_events(run_dir / "events.jsonl")
+    events, _ = read_events(RunDir(run_dir).events)
     t0 = next((e["t"] for e in events if e["kind"] == "metrics"), events[0]["t"] if events else 0)
     pts = [(e["step"] if x == "step" else (e["t"] - t0) / 60, e[metric]) for e in events
            if e["kind"] == "eval" and isinstance(e.get(metric), (int, float))]

@@ -17,16 +17,16 @@ import time
 import uuid
 from pathlib import Path
 
-from genlab.run.store import atomic_write_bytes, check_own_dir
+from genlab.run.files import O_NOFOLLOW, atomic_write_bytes
+from genlab.run.rundir import RunDir
+from genlab.run.store import check_own_dir
 
 COMMANDS = ("pause", "resume", "stop")
-DIRNAME = "control"
 MAX_BYTES = 4096  # a command is a few dozen bytes
-O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def control_dir(run_dir: Path) -> Path:
-    return run_dir / DIRNAME
+    return RunDir(run_dir).control
 
 
 def ensure(run_dir: Path) -> Path:
@@ -37,7 +37,7 @@ def ensure(run_dir: Path) -> Path:
         d.mkdir(mode=0o700)
     except FileExistsError:
         pass
-    st = check_own_dir(run_dir, DIRNAME)
+    st = check_own_dir(run_dir, RunDir.CONTROL)
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(d, 0o700, follow_symlinks=False)  # whatever the umask: the owner only
     return d

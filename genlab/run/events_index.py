@@ -17,7 +17,8 @@ from array import array
 from pathlib import Path
 
 from genlab.run import schema
-FILE = "events.idx"
+from genlab.run.files import O_NOFOLLOW, atomic_write_bytes
+from genlab.run.rundir import RunDir
 
 
 def is_metrics(line: bytes) -> bool:
@@ -32,14 +33,14 @@ class IndexWriter:
     """Kept beside a JsonlSink: ``written(lines)`` after each write of whole lines."""
 
     def __init__(self, run_dir: Path, size: int):
-        self.path = run_dir / FILE
+        self.path = RunDir(run_dir).events_index
         self.pos = size
         ok = size == 0 or covered(self.path) == size
         if size == 0 or not ok:
             self.path.unlink(missing_ok=True)
         self.f = None
         if ok:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_NOFOLLOW, 0o644)
             self.f = os.fdopen(fd, "ab")
 
     def written(self, lines: list[str], size_after: int) -> None:
@@ -83,7 +84,7 @@ def covered(path: Path) -> int | None:
 def read(run_dir: Path, events_size: int) -> tuple[list[dict], int] | None:
     """(the non-metric events the index lists, the byte to scan on from), or None when it cannot
     be trusted."""
-    path = run_dir / FILE
+    path = RunDir(run_dir).events_index
     try:
         raw = path.read_bytes()
     except OSError:
@@ -98,7 +99,7 @@ def read(run_dir: Path, events_size: int) -> tuple[list[dict], int] | None:
         return None
     events = []
     try:
-        with open(run_dir / "events.jsonl", "rb") as f:
+        with open(RunDir(run_dir).events, "rb") as f:
             for offset in values[:last]:
                 if offset < 0:
                     continue
@@ -127,11 +128,9 @@ def _starts_a_line(f, offset: int) -> bool:
 
 def rebuild(run_dir: Path, lines: list[bytes]) -> None:
     """The index of a rewritten events.jsonl (its whole ``lines``, newline included)."""
-    from genlab.run.store import atomic_write_bytes
-
     offsets, pos = [], 0
     for line in lines:
         if not is_metrics(line):
             offsets.append(pos)
         pos += len(line)
-    atomic_write_bytes(run_dir / FILE, encode(offsets, pos), durable=False)
+    atomic_write_bytes(RunDir(run_dir).events_index, encode(offsets, pos), durable=False)

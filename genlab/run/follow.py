@@ -1,7 +1,9 @@
 """Follow a run directory as it grows: what the cockpit (and any other viewer) reads.
 
-A :class:`RunFollower` keeps offsets into events.jsonl and metrics.bin and, at each ``poll()``,
-reads only what was appended since. Metric histories live in :class:`MinMaxSeries`, a fixed
+An :class:`EventTail` reads the lines appended to a run's events.jsonl since its last read, and
+starts over when the file is rewritten (a resume cuts it): the one incremental reader of events,
+used by :class:`RunFollower` and by the sweep worker. A :class:`RunFollower` keeps it and an
+offset into metrics.bin and, at each ``poll()``, reads only what was appended since. Metric histories live in :class:`MinMaxSeries`, a fixed
 number of buckets that keep each bucket's minimum and maximum (spikes never vanish) and merge
 pairwise as the run grows, so memory stays flat however long a run gets. Nothing here imports
 torch or Textual.
@@ -16,6 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -24,14 +27,13 @@ from genlab.run import events_index
 from genlab.run import metrics_log
 
 from genlab.run import schema
+from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
-from genlab.run.store import read_checked, read_grid
+from genlab.run.store import parse_events, read_grid
 
 METRICS_MARK = b'"kind":"metrics"'
 OTHER_KIND = re.compile(rb'"kind"\s*:\s*"(?!metrics")')  # an event that is not a metrics row
 CHUNK = 8 << 20  # events.jsonl is read in blocks of this many bytes
-LATENT_FILE = "latent.npz"  # written by genlab/side_jobs.py (this module imports no torch)
-CAS_FILE = "cas.json"  # the newest Classification Accuracy Score, written by `genlab eval --cas`
 MAX_HISTORY = 10_000  # sample grids (and class histograms) a follower lists
 BULK_ROWS = 50_000  # a first read of more metric rows than this buckets them in one pass
 
@@ -167,6 +169,90 @@ class MinMaxSeries:
         return x.tolist(), (s / n).tolist()
 
 
+class EventTail:
+    """The lines appended to an events.jsonl since the last read, in blocks of whole lines.
+
+    :meth:`look` says whether anything is new, and starts over from the first byte when the file
+    was rewritten (a new file, or one shorter than what was read: a resume cut it); :meth:`blocks`
+    then reads the new whole lines (a torn last line waits for its end; a line longer than CHUNK,
+    which no event is, is skipped once its end is written), :meth:`events` parses them. Nothing
+    here raises for what is on disk: an unreadable file is named in :attr:`problem`."""
+
+    GROWN, REWRITTEN = "grown", "rewritten"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.offset, self.inode = 0, None
+        self.skipped_lines = 0  # lines over CHUNK bytes, skipped
+        self.problem: str | None = None
+
+    def look(self) -> str | None:
+        """``GROWN`` (new lines may be there), ``REWRITTEN`` (read again from the start: whatever
+        the caller made of the old file is stale) or None (nothing new, or unreadable)."""
+        try:
+            st = self.path.stat()
+        except OSError as e:
+            self.problem = f"{self.path.name}: {e.strerror or e}"
+            return None
+        self.problem = None
+        rewritten = self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset)
+        if rewritten:
+            self.offset, self.skipped_lines = 0, 0
+        self.inode = st.st_ino
+        if rewritten:
+            return self.REWRITTEN
+        return self.GROWN if st.st_size != self.offset else None
+
+    def blocks(self) -> Iterator[bytes]:
+        """The whole lines from :attr:`offset` on, a block (at most CHUNK bytes) at a time; the
+        offset moves past each block as it is handed out."""
+        try:
+            f = open(self.path, "rb")
+        except OSError as e:
+            self.problem = f"{self.path.name}: {e.strerror or e}"
+            return
+        with f:
+            try:
+                f.seek(self.offset)
+                while True:  # in blocks, so a long history never sits in memory whole
+                    data = f.read(CHUNK)
+                    end = data.rfind(b"\n") + 1  # a torn last line waits for its end
+                    if not end:
+                        if len(data) == CHUNK and self._skip_line(f):  # one line longer than a block
+                            self.skipped_lines += 1
+                            continue
+                        break
+                    self.offset += end
+                    yield data[:end]
+                    if end < len(data):
+                        f.seek(self.offset)
+                    if len(data) < CHUNK:
+                        break
+            except OSError as e:
+                self.problem = f"{self.path.name}: {e.strerror or e}"
+
+    def events(self) -> list[dict]:
+        """The valid events of the new whole lines (a line that is not one is skipped)."""
+        return [e for block in self.blocks() for e in parse_events(block)]
+
+    def _skip_line(self, f) -> bool:
+        """Move past the line at ``self.offset`` (over CHUNK bytes long) if its end has been
+        written; False while it has not (it is skipped once it has)."""
+        pos = self.offset + CHUNK
+        f.seek(pos)
+        while True:
+            data = f.read(1 << 20)
+            if not data:
+                f.seek(self.offset)
+                return False
+            nl = data.find(b"\n")
+            if nl >= 0:
+                self.offset = pos + nl + 1
+                f.seek(self.offset)
+                return True
+            pos += len(data)
+
+
 def ema(values: list[float], alpha: float = 0.1) -> list[float]:
     """Exponential moving average (bias-corrected at the start)."""
     out, avg, weight = [], 0.0, 0.0
@@ -209,21 +295,31 @@ class RunFollower:
 
     def __init__(self, run_dir: Path, capacity: int = 1024, keep_events: int = 200, clock=time.time):
         self.path, self.capacity, self.clock = Path(run_dir), capacity, clock
+        self.run = RunDir(self.path)
         self.keep_events = keep_events
         self.reset()
 
     def reset(self) -> None:
         self.view = RunView(self.path.name, self.path)
         self._events = deque(maxlen=self.keep_events)
-        self.offset, self.rows, self.inode = 0, 0, None
+        self.tail = EventTail(self.run.events)
+        self.rows = 0  # metrics.bin's rows read
         self.mtimes = {}  # a new view reads the side files again
         self.cols: list[str] | None = None  # metrics.bin's columns as last read
-        self.skipped_lines = 0
-        self.use_bin = (self.path / metrics_log.HEADER).exists()
+        self.use_bin = self.run.metrics_header.exists()
 
     # ------------------------------------------------------------------ reading
 
     def poll(self) -> RunView:
+        """The view with what was written since the last poll. Never raises: whatever a broken
+        directory holds (or a bug in reading it) becomes ``view.problem``, the rest carries on."""
+        try:
+            return self._poll()
+        except Exception as e:  # the contract: a viewer of many runs never stops for one
+            self.view.problem = f"cannot read the run: {e.__class__.__name__}: {e}"
+            return self._done(True)
+
+    def _poll(self) -> RunView:
         v = self.view
         changed = False
         if not self.path.is_dir():
@@ -233,11 +329,11 @@ class RunFollower:
             return self._done(changed)
         problems = []
         if not v.config:
-            v.config, problem = read_checked(self.path / "config.json", schema.config_problem)
+            v.config, problem = self.run.read_config()
             if problem:
                 problems.append(problem)
             changed = True
-        status, problem = read_checked(self.path / "status.json", schema.status_problem)
+        status, problem = self.run.read_status()
         if problem:
             problems.append(problem)
         elif status != v.status:
@@ -248,7 +344,7 @@ class RunFollower:
         changed |= self._read_events(problems)
         changed |= self._read_latent()
         changed |= self._read_cas()
-        if self.use_bin or (self.path / metrics_log.HEADER).exists():
+        if self.use_bin or self.run.metrics_header.exists():
             self.use_bin = True
             changed |= self._read_bin()
         problem = "; ".join(problems) or None
@@ -262,49 +358,29 @@ class RunFollower:
         return self.view
 
     def _read_events(self, problems: list[str]) -> bool:
-        path = self.path / "events.jsonl"
-        try:
-            st = path.stat()
-            if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
-                self.reset()  # rewritten (a resume cut it): start over
-                self.view.config, _ = read_checked(self.path / "config.json", schema.config_problem)
-            self.inode = st.st_ino
-            if st.st_size == self.offset:
-                return False
-            f = open(path, "rb")
-        except OSError as e:
-            problems.append(f"events.jsonl: {e.strerror or e}")
+        change = self.tail.look()
+        if change == EventTail.REWRITTEN:  # a resume cut it: start over
+            self.reset()
+            self.view.config, _ = self.run.read_config()
+            change = self.tail.look()
+        if change is None:
+            if self.tail.problem:
+                problems.append(self.tail.problem)
             return False
-        metric_rows, newest_grid, any_read = [], None, False
-        if self.offset == 0 and self.use_bin:  # a first read: the index lists the non-metric lines
-            listed = events_index.read(self.path, st.st_size)
+        metric_rows, newest_grid, before = [], None, self.tail.offset
+        if self.tail.offset == 0 and self.use_bin:  # a first read: the index lists the non-metric lines
+            listed = events_index.read(self.path, self.tail.path.stat().st_size)
             if listed is not None:
                 for e in listed[0]:
                     if e["kind"] == "samples":
                         newest_grid = self._grid(e)
                     else:
                         self._event(e)
-                self.offset, any_read = listed[1], True
-        with f:
-            f.seek(self.offset)
-            while True:  # in blocks, so a long history never sits in memory whole
-                data = f.read(CHUNK)
-                end = data.rfind(b"\n") + 1  # a torn last line waits for its end
-                if not end:
-                    if len(data) == CHUNK:  # one line longer than a block: no event is that long
-                        skipped = self._skip_line(f)
-                        if skipped:
-                            any_read = True
-                            self.skipped_lines += 1
-                            continue
-                    break
-                any_read = True
-                self.offset += end
-                newest_grid = self._parse(data[:end], metric_rows) or newest_grid
-                if end < len(data):
-                    f.seek(self.offset)
-                if len(data) < CHUNK:
-                    break
+                self.tail.offset = listed[1]
+        for block in self.tail.blocks():
+            newest_grid = self._parse(block, metric_rows) or newest_grid
+        if self.tail.problem:
+            problems.append(self.tail.problem)
         v = self.view
         if newest_grid is not None:
             self._load_sample(newest_grid)
@@ -322,26 +398,9 @@ class RunFollower:
                     self._series(k).extend(steps, [schema.number(r.get(k)) for r in metric_rows])
             v.latest.update({k: schema.number(metric_rows[-1].get(k)) for k in keys})
         v.events = list(self._events)
-        if self.skipped_lines:
-            problems.append(f"events.jsonl: skipped {self.skipped_lines} line(s) over {CHUNK >> 20} MiB")
-        return any_read
-
-    def _skip_line(self, f) -> bool:
-        """Move past the line at ``self.offset`` (over CHUNK bytes long) if its end has been
-        written; False while it has not (it is skipped once it has)."""
-        pos = self.offset + CHUNK
-        f.seek(pos)
-        while True:
-            data = f.read(1 << 20)
-            if not data:
-                f.seek(self.offset)
-                return False
-            nl = data.find(b"\n")
-            if nl >= 0:
-                self.offset = pos + nl + 1
-                f.seek(self.offset)
-                return True
-            pos += len(data)
+        if self.tail.skipped_lines:
+            problems.append(f"{RunDir.EVENTS}: skipped {self.tail.skipped_lines} line(s) over {CHUNK >> 20} MiB")
+        return self.tail.offset != before
 
     def _parse(self, block: bytes, metric_rows: list) -> dict | None:
         """Handle the whole lines in ``block``; returns the newest samples event, if any.
@@ -392,7 +451,7 @@ class RunFollower:
 
     def _read_latent(self) -> bool:
         """A VAE's newest latent map (latent.npz, replaced at each held-out evaluation)."""
-        path = self._changed(LATENT_FILE)
+        path = self._changed(RunDir.LATENT)
         if path is None:
             return False
         try:
@@ -408,7 +467,7 @@ class RunFollower:
 
     def _read_cas(self) -> bool:
         """The newest CAS of a conditional model (cas.json, replaced by each `genlab eval --cas`)."""
-        path = self._changed(CAS_FILE)
+        path = self._changed(RunDir.CAS)
         if path is None:
             return False
         try:
@@ -493,7 +552,7 @@ class RunFollower:
 
     def _read_bin(self) -> bool:
         try:
-            size = os.path.getsize(self.path / metrics_log.BIN)
+            size = os.path.getsize(self.run.metrics_bin)
         except OSError:
             return False
         cols = metrics_log.columns(self.path)

@@ -25,8 +25,7 @@ import os
 import stat
 from pathlib import Path
 
-O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+from genlab.run.files import O_DIRECTORY, O_NOFOLLOW
 
 _held: dict[str, HeldDir] = {}  # str(root) -> the directory held there
 

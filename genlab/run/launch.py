@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 
 from genlab.errors import GenlabError
-from genlab.run.schema import status_problem
+from genlab.run.files import atomic_write_json, open_append
+from genlab.run.rundir import RunDir
 from genlab.run.state import RunState, effective_state
-from genlab.run.store import atomic_write_json, open_append, read_checked
 
 SETTLED = (RunState.RUNNING, RunState.PAUSED, RunState.STOPPED, RunState.FINISHED, RunState.FAILED)
 
 
 def read_status(run_dir: Path) -> dict:
-    return read_checked(run_dir / "status.json", status_problem)[0]
+    return RunDir(run_dir).read_status()[0]
 
 
 def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = None, nproc: int = 1) -> subprocess.Popen:
@@ -30,7 +30,7 @@ def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = No
     ``nproc`` over 1 it is the launcher of that many ranks (``genlab _launch``)."""
     pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
     command = ["_worker"] if nproc == 1 else ["_launch", "--nproc", str(nproc)]
-    with open_append(run_dir / "log.txt", binary=True) as log:  # never through a link
+    with open_append(RunDir(run_dir).log, binary=True) as log:  # never through a link
         proc = subprocess.Popen(
             [sys.executable, "-m", "genlab", *command, str(run_dir.resolve()),
              "--options", json.dumps(options or {})],
@@ -39,7 +39,7 @@ def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = No
         )
     status = read_status(run_dir)
     if status.get("state") in (None, RunState.STARTING):  # the worker has not written yet: it is the owner now
-        atomic_write_json(run_dir / "status.json", {**status, "state": RunState.STARTING, "pid": proc.pid,
+        atomic_write_json(RunDir(run_dir).status, {**status, "state": RunState.STARTING, "pid": proc.pid,
                                                     "heartbeat": time.time()}, durable=False)
     return proc
 
@@ -52,10 +52,10 @@ def wait_until_settled(run_dir: Path, proc: subprocess.Popen, timeout: float = 1
         if status.get("state") in SETTLED and status.get("pid") in (proc.pid, *children(proc.pid)):
             return status  # (a launcher's: its rank 0 writes status.json)
         if proc.poll() is not None:
-            tail = (run_dir / "log.txt").read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            tail = RunDir(run_dir).log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             raise GenlabError(f"the training process exited with code {proc.returncode}: {tail[0]}")
         time.sleep(0.1)
-    raise GenlabError(f"the training process (pid {proc.pid}) has not started after {timeout:.0f}s; see {run_dir / 'log.txt'}")
+    raise GenlabError(f"the training process (pid {proc.pid}) has not started after {timeout:.0f}s; see {RunDir(run_dir).log}")
 
 
 def children(pid: int) -> list[int]:

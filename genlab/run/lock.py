@@ -11,13 +11,13 @@ import os
 import time
 from pathlib import Path
 
-
-O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+from genlab.run.files import O_NOFOLLOW
+from genlab.run.rundir import RunDir
 
 
 class RunLock:
     def __init__(self, run_dir: Path):
-        self.path = run_dir / "lock"
+        self.path = RunDir(run_dir).lock
         self.fd: int | None = None
 
     def acquire(self, wait_s: float = 2.0) -> bool:
@@ -53,7 +53,7 @@ class RunLock:
 def is_locked(run_dir: Path) -> bool | None:
     """True while a trainer holds the run's lock (a shared lock attempt fails), False when nobody
     does, None when this reader cannot tell (no lock file, or one it may not open)."""
-    path = run_dir / "lock"
+    path = RunDir(run_dir).lock
     try:
         fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:

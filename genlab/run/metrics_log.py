@@ -22,9 +22,9 @@ import numpy as np
 from genlab.run import schema
 from genlab.run.record import AGGREGATE_KEYS
 from genlab.run.schema import metrics_header_problem
-from genlab.run.store import atomic_write_bytes, atomic_write_json, open_append, read_json
+from genlab.run.files import atomic_write_bytes, atomic_write_json, open_append, read_json
+from genlab.run.rundir import RunDir
 
-BIN, HEADER = "metrics.bin", "metrics.json"
 FIXED = ("step", "t", "epoch")
 COUNT = "n"  # the aggregated layout's column: how many steps a row holds
 NOT_METRICS = {*FIXED, "kind", *AGGREGATE_KEYS}
@@ -84,7 +84,7 @@ def widen(rows: np.ndarray, cols: list[str], names: list[str]) -> tuple[np.ndarr
 
 def columns(run_dir: Path) -> list[str] | None:
     """The column names from metrics.json, or None if it is missing or not a valid header."""
-    header = read_json(run_dir / HEADER)
+    header = read_json(RunDir(run_dir).metrics_header)
     return None if header is None or metrics_header_problem(header) else header["columns"]
 
 
@@ -95,7 +95,7 @@ def read(run_dir: Path, row_offset: int = 0) -> tuple[list[str] | None, np.ndarr
         return None, np.empty((0, 0)), row_offset
     width = 8 * len(cols)
     try:
-        with open(run_dir / BIN, "rb") as f:
+        with open(RunDir(run_dir).metrics_bin, "rb") as f:
             f.seek(row_offset * width)
             data = f.read()
     except OSError:
@@ -115,7 +115,7 @@ def cut(run_dir: Path, step: int, event_steps: array | None = None) -> None:
     if cols is not None:
         keep = rows[rows[:, 0] <= step] if len(rows) else rows
         if event_steps is None or np.array_equal(keep[:, 0], np.frombuffer(event_steps, dtype=np.float64)):
-            atomic_write_bytes(run_dir / BIN, keep.astype("<f8").tobytes())
+            atomic_write_bytes(RunDir(run_dir).metrics_bin, keep.astype("<f8").tobytes())
             return
     if event_steps is not None:
         rebuild(run_dir)
@@ -127,9 +127,10 @@ def rebuild(run_dir: Path) -> int:
 
     cols, rows, n = None, array("d"), 0
 
-    offset, size = 0, (run_dir / "events.jsonl").stat().st_size
+    d = RunDir(run_dir)
+    offset, size = 0, d.events.stat().st_size
     while offset < size:  # in slices, so a long history never sits in memory as dicts
-        events, new = read_events(run_dir / "events.jsonl", offset, limit=64 << 20)
+        events, new = read_events(d.events, offset, limit=64 << 20)
         if new == offset:
             break
         offset = new
@@ -144,11 +145,11 @@ def rebuild(run_dir: Path) -> int:
             rows.extend(row_of(e, cols))
             n += 1
     if cols is None:
-        for name in (BIN, HEADER):
-            (run_dir / name).unlink(missing_ok=True)
+        for path in (d.metrics_bin, d.metrics_header):
+            path.unlink(missing_ok=True)
         return 0
-    atomic_write_json(run_dir / HEADER, {"columns": cols, "dtype": "<f8"}, durable=False)
-    atomic_write_bytes(run_dir / BIN, rows.tobytes())
+    atomic_write_json(d.metrics_header, {"columns": cols, "dtype": "<f8"}, durable=False)
+    atomic_write_bytes(d.metrics_bin, rows.tobytes())
     return n
 
 
@@ -157,10 +158,11 @@ class MetricsBinSink:
 
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
+        self.bin, self.header = RunDir(run_dir).metrics_bin, RunDir(run_dir).metrics_header
         self.cols: list[str] | None = columns(run_dir)
         self.known = {*(self.cols or ()), *NOT_METRICS}  # an event's keys that need no new column
         self.buffer = array("d")
-        self.f = open_append(run_dir / BIN, binary=True)
+        self.f = open_append(self.bin, binary=True)
 
     def event(self, e: dict) -> None:
         if e["kind"] != "metrics":
@@ -170,7 +172,7 @@ class MetricsBinSink:
         if self.cols is None:
             self.cols = layout([k for k in e if k not in NOT_METRICS], COUNT in e)
             self.known = {*self.cols, *NOT_METRICS}
-            atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
+            atomic_write_json(self.header, {"columns": self.cols, "dtype": "<f8"}, durable=False)
         elif COUNT in e and not aggregated(self.cols):
             self.upgrade()
         if not self.known.issuperset(e):  # a metric first logged now
@@ -185,9 +187,9 @@ class MetricsBinSink:
         wide, self.cols = widen(rows, cols or self.cols, names)
         self.known = {*self.cols, *NOT_METRICS}
         self.f.close()
-        atomic_write_bytes(self.run_dir / BIN, wide.astype("<f8").tobytes(), durable=False)
-        atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
-        self.f = open_append(self.run_dir / BIN, binary=True)
+        atomic_write_bytes(self.bin, wide.astype("<f8").tobytes(), durable=False)
+        atomic_write_json(self.header, {"columns": self.cols, "dtype": "<f8"}, durable=False)
+        self.f = open_append(self.bin, binary=True)
 
     def upgrade(self) -> None:
         """The first aggregated row: rewrite the file in the aggregated layout (once a run)."""
@@ -196,9 +198,9 @@ class MetricsBinSink:
         up, self.cols = upgrade(rows, cols)
         self.known = {*self.cols, *NOT_METRICS}
         self.f.close()
-        atomic_write_bytes(self.run_dir / BIN, up.astype("<f8").tobytes(), durable=False)
-        atomic_write_json(self.run_dir / HEADER, {"columns": self.cols, "dtype": "<f8"}, durable=False)
-        self.f = open_append(self.run_dir / BIN, binary=True)
+        atomic_write_bytes(self.bin, up.astype("<f8").tobytes(), durable=False)
+        atomic_write_json(self.header, {"columns": self.cols, "dtype": "<f8"}, durable=False)
+        self.f = open_append(self.bin, binary=True)
 
     def flush(self) -> None:
         if self.buffer:
@@ -211,7 +213,7 @@ class MetricsBinSink:
 
     def reopen(self) -> None:
         self.f.close()
-        self.f = open_append(self.run_dir / BIN, binary=True)
+        self.f = open_append(self.bin, binary=True)
 
     def close(self) -> None:
         self.flush()

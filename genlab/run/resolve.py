@@ -51,7 +51,7 @@ def resolve_sweep(root: Path, ref: str) -> Path:
 def resolve_target(root: Path, ref: str, runs: bool = True, sweeps: bool = True) -> Target:
     """The run or sweep ``ref`` names, among runs and/or sweeps (the module's rules)."""
     from genlab.run.store import list_runs, run_dirs
-    from genlab.sweep.spec import sweep_dirs
+    from genlab.run.sweeps import sweep_dirs
 
     run_paths = run_dirs(root) if runs else []
     sweep_paths = sweep_dirs(root) if sweeps else []

@@ -8,6 +8,8 @@ reason; :func:`event_ok` says whether one events.jsonl line may be used.
 
 from __future__ import annotations
 
+from genlab.run.rundir import RunDir
+
 NUMBER = (int, float)
 INT = (int,)
 STR = (str,)
@@ -54,11 +56,11 @@ STATUS = {
 
 
 def config_problem(config, to_train: bool = False) -> str | None:
-    return _problem("config.json", config, CONFIG_TO_TRAIN if to_train else CONFIG)
+    return _problem(RunDir.CONFIG, config, CONFIG_TO_TRAIN if to_train else CONFIG)
 
 
 def status_problem(status) -> str | None:
-    return _problem("status.json", status, STATUS)
+    return _problem(RunDir.STATUS, status, STATUS)
 
 
 def event_ok(event) -> bool:
@@ -75,8 +77,8 @@ def number(value) -> float:
 
 def metrics_header_problem(header) -> str | None:
     if not isinstance(header, dict):
-        return f"metrics.json is {_kind(header)}, not an object"
+        return f"{RunDir.METRICS_HEADER} is {_kind(header)}, not an object"
     cols = header.get("columns")
     if not isinstance(cols, list) or len(cols) < 3 or not all(isinstance(c, str) for c in cols):
-        return "metrics.json: 'columns' is not a list of names"
+        return f"{RunDir.METRICS_HEADER}: 'columns' is not a list of names"
     return None

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genlab.run.events_index import IndexWriter
+from genlab.run.files import atomic_write_json, open_append
 from genlab.run.state import RunState
-from genlab.run.store import atomic_write_json, open_append
 
 IMMEDIATE = ("state", "samples", "eval", "checkpoint", "warning", "error")
 

@@ -140,13 +140,14 @@ def rank_done(r: dict, run_dir: Path | None) -> bool:
     """Whether rank ``r`` (an entry of status.json's world) has beaten its last beat, ``done``:
     there, or in its own file, written by the same process just before it exited (rank 0
     gathers the files only every second)."""
-    from genlab.run.store import RANKS_DIR, read_json
+    from genlab.run.files import read_json
+    from genlab.run.rundir import RunDir
 
     if r.get("done") is True:
         return True
     if run_dir is None or not isinstance(r.get("rank"), int):
         return False
-    own = read_json(run_dir / RANKS_DIR / f"rank-{r['rank']}.json")
+    own = read_json(RunDir(run_dir).rank_file(r["rank"]))
     return isinstance(own, dict) and own.get("done") is True and own.get("pid") == r.get("pid")
 
 

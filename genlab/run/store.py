@@ -1,22 +1,13 @@
-"""The run directory (DESIGN.md): create it whole, find runs, read their files safely.
-
-    runs/<run-id>/config.json     resolved configuration
-                  events.jsonl    one event a line; readers skip a torn last line
-                  status.json     state, pid, host, step, heartbeat (replaced atomically)
-                  samples/        step-XXXXXXXX.png and .npy from the fixed latent
-                  checkpoints/    step-XXXXXXXX.pt (+ .sha256)
-                  log.txt         the human-readable log
+"""Run directories (their layout: genlab.run.rundir): create one whole, find runs, read them.
 
 Nothing here knows about training; the CLI and the cockpit use it to read runs.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
-import secrets
 import shutil
 import socket
 import stat
@@ -28,110 +19,44 @@ from pathlib import Path
 from genlab.run import schema
 from genlab.run.state import RunState, effective_state
 from genlab.errors import GenlabError, UsageError
+from genlab.run.files import TEMP_GLOB, atomic_write_bytes, atomic_write_json, fsync_dir, temp_dir
+from genlab.run.rundir import RunDir, step_of
 
-RANKS_DIR = "ranks"  # ranks/rank-N.json: each rank's own heartbeat (genlab.train.distributed.RankBeat)
+RANKS_DIR = RunDir.RANKS  # ranks/rank-N.json: each rank's own heartbeat (genlab.train.distributed.RankBeat)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline
 RESERVED_NAMES = ("latest",)  # what a RUN argument means by itself: a run so named could be reached only by prefix
-O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-IN_PLACE = ("log.txt", "events.jsonl", "metrics.bin", "lock")  # files a trainer appends to or opens in place
-TEMP_GLOBS = (".*.tmp-*", "checkpoints/.*.tmp-*", "samples/.*.tmp-*")  # what atomic_write_bytes leaves if killed
+TEMP_GLOBS = (TEMP_GLOB, *(f"{d}/{TEMP_GLOB}" for d in (RunDir.CHECKPOINTS, RunDir.SAMPLES)))  # what a killed writer leaves
 
 
 def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
     return Path(runs_dir or os.environ.get("GENLAB_RUNS_DIR") or "runs").expanduser()
 
 
-# --------------------------------------------------------------------------- atomic files
-
-
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True, mode: int = 0o644) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename: readers see old or new, never half.
-
-    The work is done relative to the directory, held open for it (``dir_fd``): the temporary
-    name is unpredictable and created exclusively (``O_EXCL``, no link followed), so a link
-    planted in the directory is never written through, and the rename lands in the directory
-    that was opened even if its path is swapped meanwhile. The temporary file is removed on any
-    failure (a full disk leaves nothing behind)."""
-    path = Path(path)
-    parent = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        tmp = f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, mode, dir_fd=parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                if durable:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, path.name, src_dir_fd=parent, dst_dir_fd=parent)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=parent)
-            except OSError:
-                pass
-            raise
-        if durable:
-            try:
-                os.fsync(parent)
-            except OSError:
-                pass
-    finally:
-        os.close(parent)
-
-
-def open_append(path: Path, binary: bool = False):
-    """``path`` opened for appending, never through a symbolic link (a link is refused)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_NOFOLLOW, 0o644)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise GenlabError(f"{path} is a symbolic link: genlab does not write through links in a run") from None
-        raise
-    return os.fdopen(fd, "ab") if binary else os.fdopen(fd, "a", encoding="utf-8")
-
-
-def atomic_write_json(path: Path, obj, durable: bool = True) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode(), durable)
-
-
-def read_json(path: Path):
-    """The JSON value in ``path`` (of any type: check it with genlab.run.schema), or None."""
-    try:
-        return json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-
-
-def read_checked(path: Path, problem) -> tuple[dict, str | None]:
-    """(the object in ``path``, None) if ``problem(value)`` finds nothing wrong, else ({}, reason)."""
-    value = read_json(path)
-    if value is None:
-        return {}, f"{path.name} is unreadable (not JSON)" if path.exists() else f"{path.name} is missing"
-    reason = problem(value)
-    return ({}, reason) if reason else (value, None)
-
-
 # --------------------------------------------------------------------------- events
+
+
+TAIL_BYTES = 2_000_000  # the newest events are looked for in this much of the end of events.jsonl
+
+
+def parse_events(block: bytes) -> list[dict]:
+    """The valid events (genlab.run.schema.event_ok) of ``block``'s lines; any other line is skipped."""
+    events = []
+    for line in block.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if schema.event_ok(e):
+            events.append(e)
+    return events
 
 
 def read_events(path: Path, offset: int = 0, limit: int | None = None) -> tuple[list[dict], int]:
     """Events from byte ``offset``; returns them and the offset after the last whole line.
 
     A last line without its newline (a writer mid-append, or a crash) is left for the next read;
-    a line that is not a valid event (genlab.run.schema.event_ok) is skipped.
+    a line that is not a valid event (genlab.run.schema.event_ok) is skipped. To follow a file
+    as it grows: genlab.run.follow.EventTail.
     """
     try:
         with open(path, "rb") as f:
@@ -140,15 +65,27 @@ def read_events(path: Path, offset: int = 0, limit: int | None = None) -> tuple[
     except OSError:
         return [], offset
     end = data.rfind(b"\n") + 1
-    events = []
-    for line in data[:end].splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if schema.event_ok(e):
-            events.append(e)
-    return events, offset + end
+    return parse_events(data[:end]), offset + end
+
+
+def newest_events(run_dir: Path) -> list[dict]:
+    """The events at the end of the run's events.jsonl (its last TAIL_BYTES), oldest first: where
+    the newest evaluation, quality check or metrics are looked for. Never raises."""
+    path = RunDir(run_dir).events
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return []
+    start = max(0, size - TAIL_BYTES)
+    if start == 0:
+        return read_events(path)[0]
+    try:  # from the first whole line after the cut
+        with open(path, "rb") as f:
+            f.seek(start - 1)
+            start += len(f.readline()) - 1
+    except OSError:
+        return []
+    return read_events(path, start)[0]
 
 
 # --------------------------------------------------------------------------- creating a run
@@ -187,16 +124,18 @@ def build_dir(root: Path, name: str, fill, what: str = "run") -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot create runs directory {root}: {e.strerror}") from None
-    tmp = root / f".{name}.tmp-{os.getpid()}"
+    tmp = None
     try:
-        tmp.mkdir()
+        tmp = temp_dir(root, name)
         fill(tmp)
         os.rename(tmp, root / name)
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise GenlabError(f"cannot create {what} directory {root / name}: {e.strerror or e}") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(root)
     return root / name
@@ -206,14 +145,15 @@ def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | N
     """Build the run directory under a temporary name and rename it into place, whole.
     ``files``: more JSON files of the run (name to content), e.g. its view."""
     def fill(tmp: Path) -> None:
-        (tmp / "samples").mkdir()
-        (tmp / "checkpoints").mkdir()
-        (tmp / "events.jsonl").touch()
-        (tmp / "log.txt").touch()
-        atomic_write_json(tmp / "config.json", config, durable=False)
+        d = RunDir(tmp)
+        d.samples.mkdir()
+        d.checkpoints.mkdir()
+        d.events.touch()
+        d.log.touch()
+        atomic_write_json(d.config, config, durable=False)
         for name, content in (files or {}).items():
             atomic_write_json(tmp / name, content, durable=False)
-        atomic_write_json(tmp / "status.json", initial_status(config), durable=False)
+        atomic_write_json(d.status, initial_status(config), durable=False)
 
     return build_dir(root, run_id, fill)
 
@@ -253,8 +193,8 @@ class RunInfo:
 
 def load_run(path: Path) -> RunInfo:
     """Never raises for a broken directory: its reason goes to ``problem``."""
-    config, problem = read_checked(path / "config.json", schema.config_problem)
-    status, status_issue = read_checked(path / "status.json", schema.status_problem)
+    config, problem = RunDir(path).read_config()
+    status, status_issue = RunDir(path).read_status()
     problem = problem or status_issue
     try:
         mtime = path.stat().st_mtime
@@ -273,7 +213,7 @@ def run_dirs(root: Path) -> list[Path]:
     out = []
     for p in entries:
         try:
-            if not p.name.startswith(".") and p.is_dir() and (p / "config.json").exists():
+            if not p.name.startswith(".") and p.is_dir() and RunDir(p).config.exists():
                 out.append(p)
         except OSError:
             continue
@@ -308,9 +248,9 @@ def check_controllable(run_dir: Path) -> None:
         raise UsageError(f"run {run_dir.name} is a symbolic link: genlab controls only real run directories")
     if st.st_uid != os.getuid():
         raise UsageError(f"run {run_dir.name} belongs to {owner_name(st.st_uid)}: only its owner can control it")
-    for sub in ("control", "checkpoints", "samples"):
+    for sub in RunDir.OWN_DIRS:
         check_own_dir(run_dir, sub)
-    for name in IN_PLACE:
+    for name in RunDir.IN_PLACE:
         try:
             if stat.S_ISLNK(os.lstat(run_dir / name).st_mode):
                 raise UsageError(f"run {run_dir.name}: {name} is a symbolic link; genlab does not write through links")
@@ -353,8 +293,9 @@ def cut_events(path: Path, step: int) -> int:
     to a temporary file, rename. metrics.bin is cut to match, and rebuilt from the kept metric
     events if it disagrees with them. Returns how many events were dropped. Used on resume, so
     curves never zig-zag back."""
-    from genlab.run import metrics_log
-    events_path = path / "events.jsonl"
+    from genlab.run import events_index, metrics_log
+    d = RunDir(path)
+    events_path = d.events
     kept, metric_steps, dropped = [], array("d"), 0
     try:
         with open(events_path, "rb") as f:
@@ -372,39 +313,31 @@ def cut_events(path: Path, step: int) -> int:
                     metric_steps.append(e["step"])
     except FileNotFoundError:
         pass
-    from genlab.run import events_index
-    (path / events_index.FILE).unlink(missing_ok=True)  # never an index of the old file beside the new
+    d.events_index.unlink(missing_ok=True)  # never an index of the old file beside the new
     atomic_write_bytes(events_path, b"".join(kept))
     events_index.rebuild(path, kept)
     metrics_log.cut(path, step, metric_steps)
-    for p in (path / "samples").glob("step-*"):
+    for p in d.samples.glob("*"):
         try:
-            if int(p.name[5:13]) > step:
+            if (step_of(p) or 0) > step:
                 p.unlink()
-        except (ValueError, OSError):
+        except OSError:
             continue
     return dropped
 
 
-def latest_metrics(path: Path, tail_bytes: int = 256_000) -> dict:
+def latest_metrics(path: Path) -> dict:
     """The newest ``metrics`` and ``eval`` values, read from the end of events.jsonl."""
-    events_path = path / "events.jsonl"
-    try:
-        size = events_path.stat().st_size
-    except OSError:
-        return {}
-    start = max(0, size - tail_bytes)
-    events, _ = read_events(events_path, start)
     out: dict = {}
-    for e in events:
-        if schema.event_ok(e) and e["kind"] in ("metrics", "eval"):
+    for e in newest_events(path):
+        if e["kind"] in ("metrics", "eval"):
             out.update({k: v for k, v in e.items() if k not in ("t", "kind")})
     return out
 
 
 def samples(path: Path) -> list[Path]:
     """The run's saved grids, oldest first (``step-XXXXXXXX.npy``; a stray name is not one)."""
-    return sorted(p for p in (path / "samples").glob("step-*.npy") if re.fullmatch(r"step-\d{8}\.npy", p.name))
+    return RunDir(path).grids()
 
 
 def read_grid(path: Path):

@@ -25,9 +25,9 @@ import numpy as np
 
 from genlab import view
 from genlab.run import events_index, metrics_log, tags
-from genlab.run.schema import config_problem, status_problem
 from genlab.run.state import effective_state
-from genlab.run.store import read_checked, read_events
+from genlab.run.rundir import RunDir
+from genlab.run.store import read_events
 
 NO_FIGURE = "no quality figure yet"
 TAIL_BYTES = 2_000_000  # without an events index, the evaluations are looked for in this much of events.jsonl
@@ -136,8 +136,8 @@ def summarise(run_dir: Path, curves: bool = True, known=None) -> Summary:
     """A run's summary from its directory. Without ``curves``, metrics.bin is not read (no time,
     speed or training key best): what ``genlab runs`` needs of many runs. ``known``: as
     genlab.view.read's."""
-    config, _ = read_checked(run_dir / "config.json", config_problem)
-    status, _ = read_checked(run_dir / "status.json", status_problem)
+    config, _ = RunDir(run_dir).read_config()
+    status, _ = RunDir(run_dir).read_status()
     shows = view.read(run_dir, known)
     s = _new(run_dir.name, run_dir, config, shows, effective_state(status, run_dir) if status else "unreadable",
              int(status.get("step", 0)))
@@ -160,7 +160,7 @@ def _new(run_id: str, path: Path, config: dict, shows: view.View, state: str, st
 def eval_events(run_dir: Path) -> list[dict]:
     """The run's ``eval`` events, oldest first: all of them through events.idx, else those in
     the last TAIL_BYTES of events.jsonl."""
-    path = run_dir / "events.jsonl"
+    path = RunDir(run_dir).events
     try:
         size = path.stat().st_size
     except OSError:

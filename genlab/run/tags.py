@@ -16,10 +16,10 @@ from pathlib import Path
 
 from genlab.run import schema
 from genlab.errors import UsageError
+from genlab.run.files import O_NOFOLLOW, atomic_write_json, read_checked
 from genlab.run.held import HeldDir
-from genlab.run.store import atomic_write_json, read_checked
+from genlab.run.rundir import RunDir
 
-FILE, LOCK = "tags.json", ".tags.lock"
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=:-]{0,39}")
 NOTE_MAX = 2000
 
@@ -38,15 +38,15 @@ def check_tag(tag: str) -> str:
 
 
 def problem(raw) -> str | None:
-    issue = schema._problem("tags.json", raw, {"tags": ((list,), False), "note": ((str,), False)})
+    issue = schema._problem(RunDir.TAGS, raw, {"tags": ((list,), False), "note": ((str,), False)})
     if issue is None and not all(isinstance(t, str) for t in raw.get("tags", [])):
-        return "tags.json: 'tags' is not a list of strings"
+        return f"{RunDir.TAGS}: 'tags' is not a list of strings"
     return issue
 
 
 def read(run_dir: Path) -> Tags:
     """The run's tags and note (none for a run without tags.json, or with a broken one)."""
-    raw, issue = read_checked(run_dir / FILE, problem)
+    raw, issue = read_checked(RunDir(run_dir).tags, problem)
     if issue or not raw:
         return Tags()
     return Tags(list(raw.get("tags", [])), raw.get("note", ""))
@@ -54,7 +54,7 @@ def read(run_dir: Path) -> Tags:
 
 @contextmanager
 def _locked(run_dir: Path):
-    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    fd = os.open(RunDir(run_dir).tags_lock, os.O_RDWR | os.O_CREAT | O_NOFOLLOW, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -78,5 +78,5 @@ def change(run_dir: Path, add: list[str] = (), remove: list[str] = (), note: str
         t.tags = [x for x in t.tags if x not in remove] + [x for x in dict.fromkeys(add) if x not in t.tags]
         if note is not None:
             t.note = note.strip()
-        atomic_write_json(held.root / FILE, {"tags": t.tags, "note": t.note})
+        atomic_write_json(RunDir(held.root).tags, {"tags": t.tags, "note": t.note})
     return t

@@ -18,8 +18,9 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from genlab.errors import UsageError
-from genlab.run.store import atomic_write_json
-from genlab.sweep.spec import STUDY, TRIALS, SweepSpec
+from genlab.run.files import atomic_write_json
+from genlab.run.rundir import SweepDir
+from genlab.run.sweeps import SweepSpec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -29,7 +30,7 @@ STATES = {TrialState.RUNNING: "running", TrialState.COMPLETE: "complete", TrialS
 
 
 def storage(sweep_dir: Path) -> JournalStorage:
-    return JournalStorage(JournalFileBackend(str(sweep_dir / STUDY)))
+    return JournalStorage(JournalFileBackend(str(SweepDir(sweep_dir).study)))
 
 
 def create(sweep_dir: Path, spec: SweepSpec) -> optuna.Study:
@@ -58,9 +59,9 @@ def load(sweep_dir: Path, spec: SweepSpec, for_search: bool = True) -> optuna.St
     try:
         return optuna.load_study(study_name=spec.sweep_id, storage=storage(sweep_dir), **search)
     except KeyError:
-        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {STUDY} holds no study {spec.sweep_id!r}") from None
+        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {SweepDir.STUDY} holds no study {spec.sweep_id!r}") from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError: lines that are not Optuna's
-        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {STUDY} is not an Optuna journal ({e})") from None
+        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {SweepDir.STUDY} is not an Optuna journal ({e})") from None
 
 
 def suggest(trial: optuna.Trial, spec: SweepSpec) -> dict:
@@ -96,5 +97,5 @@ def snapshot(sweep_dir: Path, study: optuna.Study) -> list[dict]:
     import time
 
     rows = trials(study)
-    atomic_write_json(sweep_dir / TRIALS, {"trials": rows, "t": time.time()}, durable=False)
+    atomic_write_json(SweepDir(sweep_dir).trials, {"trials": rows, "t": time.time()}, durable=False)
     return rows

@@ -36,10 +36,12 @@ from genlab.errors import GenlabError
 from genlab.run.launch import read_status, spawn, wait_until_settled
 from genlab.run.lock import RunLock
 from genlab.run.held import HeldDir
+from genlab.run.files import atomic_write_json
+from genlab.run.follow import EventTail
+from genlab.run.rundir import RunDir, SweepDir
 from genlab.run.state import RunState, effective_state
-from genlab.run.store import atomic_write_json, read_events
-from genlab.sweep.spec import (WORKERS, SweepState, live_workers, read_spec, run_options, trial_run_id, wanted,
-                               worker_name)
+from genlab.run.sweeps import SweepState, live_workers, read_spec, wanted
+from genlab.sweep.spec import run_options, trial_run_id, worker_name
 
 POLL_S = 0.5
 ADOPT_EVERY_S = 10.0  # how often a worker looks for trials whose worker died
@@ -56,12 +58,15 @@ class Active:
     run_dir: Path
     slot: int
     proc: subprocess.Popen | None = None
-    offset: int = 0  # how far events.jsonl has been read
     last: float | None = None  # the objective's newest value
     reported: set = field(default_factory=set)  # steps reported to the pruner
     pruned_at: int | None = None
     sent: str | None = None  # the last command this worker sent the run (pause, stop)
     resumes: int = 0
+    tail: EventTail = field(init=False)  # its events.jsonl, read as it grows
+
+    def __post_init__(self):
+        self.tail = EventTail(RunDir(self.run_dir).events)
 
 
 class Worker:
@@ -72,7 +77,7 @@ class Worker:
         self.spec = read_spec(self.dir)
         self.parallel = parallel
         self.name = worker_name()
-        self.home = self.dir / WORKERS / self.name
+        self.home = SweepDir(self.dir).worker_home(self.name)
         self.active: dict[int, Active] = {}
         self.started = time.time()
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -129,7 +134,7 @@ class Worker:
 
     @contextmanager
     def ask_lock(self):
-        with open(self.dir / "ask.lock", "a+") as f:
+        with open(SweepDir(self.dir).ask_lock, "a+") as f:
             fcntl.lockf(f, fcntl.LOCK_EX)
             try:
                 yield
@@ -193,7 +198,7 @@ class Worker:
                 trial.set_user_attr("worker", self.name)
                 run_id = t.user_attrs.get("run_id") or trial_run_id(self.spec.sweep_id, t.number)
                 run_dir = self.root / run_id
-                if not (run_dir / "config.json").exists():
+                if not RunDir(run_dir).config.exists():
                     expected = set(self.spec.search_space()) | set(self.spec.ranges)
                     if set(t.params) != expected:
                         self.fail(t.number, "its worker died before its parameters were chosen")
@@ -237,13 +242,12 @@ class Worker:
             self.steer(a, want, state)
 
     def read_events(self, a: Active) -> None:
-        path = a.run_dir / "events.jsonl"
-        try:
-            if path.stat().st_size < a.offset:  # a resume cut it at its checkpoint
-                a.offset, a.last = 0, None
-        except OSError:
+        change = a.tail.look()
+        if change is None:
             return
-        events, a.offset = read_events(path, a.offset)
+        if change == EventTail.REWRITTEN:  # a resume cut it at its checkpoint
+            a.last = None
+        events = a.tail.events()
         objective, every = self.spec.objective, self.spec.prune_every
         for e in events:
             value = e.get(objective)
@@ -329,7 +333,7 @@ class Worker:
 
     def beat(self, state: str) -> None:
         now = time.time()
-        atomic_write_json(self.home / "status.json", {
+        atomic_write_json(SweepDir(self.dir).worker_status(self.name), {
             "state": state, "pid": os.getpid(), "host": self.name.rsplit("-", 1)[0], "heartbeat": now,
             "updated": now, "started": self.started, "parallel": self.parallel,
             "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2)}, durable=False)
@@ -350,10 +354,9 @@ def main(sweep_dir: Path, parallel: int) -> str:
 
 def spawn_worker(sweep_dir: Path, parallel: int) -> subprocess.Popen:
     """The worker as a detached process (its own session), output appended to the sweep's log."""
-    from genlab.run.store import open_append
-    from genlab.sweep.spec import LOG
+    from genlab.run.files import open_append
 
-    with open_append(sweep_dir / LOG, binary=True) as log:
+    with open_append(SweepDir(sweep_dir).log, binary=True) as log:
         return subprocess.Popen(
             [sys.executable, "-m", "genlab", "_sweep", str(sweep_dir.resolve()), "--parallel", str(parallel)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)

@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from genlab.run.store import RANKS_DIR, atomic_write_json, read_json
+from genlab.run.files import atomic_write_json, read_json
+from genlab.run.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ class RankBeat:
     its silence while rank 0 still evaluates and writes for the run as done, not dead."""
 
     def __init__(self, run_dir: Path, world: World, trainer, on_world=None):
-        self.dir, self.world, self.trainer, self.on_world = Path(run_dir) / RANKS_DIR, world, trainer, on_world
+        self.dir, self.world, self.trainer, self.on_world = RunDir(run_dir).ranks, world, trainer, on_world
         self.dir.mkdir(exist_ok=True)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="rank-beat", daemon=True)
@@ -234,9 +235,9 @@ class RankBeat:
         if done:
             beat["done"] = True
         try:
-            atomic_write_json(self.dir / f"rank-{self.world.rank}.json", beat, durable=False)
+            atomic_write_json(self.dir / RunDir.rank_name(self.world.rank), beat, durable=False)
             if self.on_world is not None:
-                ranks = [read_json(self.dir / f"rank-{r}.json") for r in range(self.world.size)]
+                ranks = [read_json(self.dir / RunDir.rank_name(r)) for r in range(self.world.size)]
                 self.on_world({"size": self.world.size, "ranks": [r for r in ranks if isinstance(r, dict)]})
         except OSError:
             pass  # a full disk: the run's own writes will say so

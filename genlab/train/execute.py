@@ -25,15 +25,15 @@ from genlab.train import distributed
 from genlab.config import RunConfig, finish_config, make_config
 from genlab.core.data import Batches, load_digits, load_for_run
 from genlab.core.device import resolve
-from genlab.run import schema
 from genlab.errors import GenlabError, UsageError, os_error_message
 from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
+from genlab.run.rundir import RunDir
 from genlab.run.sinks import JsonlSink, LineSink, RichSink, StatusSink
+from genlab.run.files import open_append, read_json
 from genlab.run.state import RunState, rank_trouble
-from genlab.run.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
-                          read_json, remove_stale_temps, runs_root)
+from genlab.run.store import check_controllable, create_run, cut_events, new_run_id, remove_stale_temps, runs_root
 from genlab.validate import new_total, positive
 
 # The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays
@@ -71,7 +71,7 @@ def create(prepared: Prepared) -> Path:
     """The run directory, with its configuration and its model's view (what screens draw)."""
     config = prepared.config
     return create_run(prepared.root, config.run_id, config.to_json(),
-                      {view.FILE: models.get(config.model).view.to_json()})
+                      {RunDir.VIEW: models.get(config.model).view.to_json()})
 
 
 class StopOnSignals:
@@ -143,7 +143,7 @@ def _execute_held(run_dir: Path, *, resume, lr, epochs, max_steps, max_minutes, 
     except OSError as e:
         raise GenlabError(f"run {shown(run_dir).name}: cannot open its lock: {e.strerror}") from None
     if not acquired:
-        holder = (run_dir / "lock").read_text(errors="replace").strip() or "?"
+        holder = RunDir(run_dir).lock.read_text(errors="replace").strip() or "?"
         raise UsageError(f"run {shown(run_dir).name} is live: process {holder} is training it (pause or stop it first)")
     try:
         remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
@@ -188,7 +188,7 @@ def read_config(run_dir: Path, raw: dict | None = None, notes: list[str] | None 
     """The run's configuration from config.json (or ``raw``, a checkpoint's), checked; notes
     for keys it does not know. GenlabError if it is not one."""
     if raw is None:
-        raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        raw, problem = RunDir(run_dir).read_config(to_train=True)
         if problem:
             raise GenlabError(f"run {shown(run_dir).name}: {problem}")
     try:
@@ -213,7 +213,7 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
 
     found = checkpoint.newest_good(run_dir, on_bad=bad)
     if found is None:
-        raw, problem = read_checked(run_dir / "config.json", lambda c: schema.config_problem(c, to_train=True))
+        raw, problem = RunDir(run_dir).read_config(to_train=True)
         if problem:
             raise GenlabError(f"run {shown(run_dir).name} has no usable checkpoint, and its {problem}")
         config, ckpt, step = read_config(run_dir, raw, notes), None, 0
@@ -240,7 +240,7 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
             raise UsageError(f"run {shown(run_dir).name} is already at step {step:,}; ask for more than that")
         return config, ckpt, "train"
     if step >= config.total_steps:
-        status = read_json(run_dir / "status.json")
+        status = read_json(RunDir(run_dir).status)
         if isinstance(status, dict) and status.get("state") == RunState.FINISHED:
             raise UsageError(f"run {shown(run_dir).name} finished at step {step:,}; extend it with --epochs or --max-steps")
         notes.append(f"its final checkpoint (step {step:,}) was written before it ended: finishing it, no training")
@@ -278,14 +278,14 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         dev = distributed.start(world, dev)  # waits for every rank
         distributed.broadcast((int(ckpt["step"]) if ckpt is not None else -1, what), world)
     digits = load_for_run(config.data, dev, data_dir)
-    if not (run_dir / view.FILE).exists():  # a run made before views: its model's, for every screen
+    if not RunDir(run_dir).view.exists():  # a run made before views: its model's, for every screen
         view.write(run_dir, models.get(config.model).view)
 
     # ---- sinks: files always; a progress bar or plain lines in the foreground
-    log = open_append(run_dir / "log.txt")
+    log = open_append(RunDir(run_dir).log)
     every = config.cadence
-    sinks = [JsonlSink(run_dir / "events.jsonl", every.metrics_every_s), MetricsBinSink(run_dir),
-             StatusSink(run_dir / "status.json", config), LineSink(log, every.log_every_s, close_stream=True)]
+    sinks = [JsonlSink(RunDir(run_dir).events, every.metrics_every_s), MetricsBinSink(run_dir),
+             StatusSink(RunDir(run_dir).status, config), LineSink(log, every.log_every_s, close_stream=True)]
     terminal = []  # the sinks that write to a terminal, dropped if it hangs up
     if console is not None:
         terminal.append(RichSink(console, config))
@@ -333,7 +333,7 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
             trainer.restore(ckpt)
         if resume:  # from a checkpoint, or from step 0 when none is usable: what was skipped, what changes
             for note in notes:
-                if note.startswith(("skipping", "config.json")):
+                if note.startswith(("skipping", RunDir.CONFIG)):
                     trainer.warn(note)
             if lr is not None:
                 trainer.set_lr(lr)

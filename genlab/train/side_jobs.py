@@ -20,10 +20,10 @@ from torchvision.utils import save_image
 
 from genlab.core import streams
 from genlab.models.base import Interrupted
-from genlab.run.store import atomic_write_bytes
+from genlab.run.files import atomic_write_bytes
+from genlab.run.rundir import RunDir
 
 
-LATENT_FILE = "latent.npz"  # a VAE's newest latent map (the cockpit's latent pane)
 LATENT_POINTS = 2000  # held-out digits on it
 
 
@@ -48,7 +48,7 @@ class SideJobs:
                 images = t.model.decode(t.fixed_latent, interrupt=t.steering.waiting)
         except Interrupted:
             return None
-        stem = t.run_dir / "samples" / f"step-{t.step:08d}"
+        stem = RunDir(t.run_dir).grid_path(t.step, suffix="")
         npy = io.BytesIO()
         np.save(npy, images.numpy())
         png = io.BytesIO()
@@ -106,7 +106,7 @@ class SideJobs:
             buf = io.BytesIO()
             np.savez(buf, points=m.points.numpy().astype(np.float32), labels=labels.cpu().numpy().astype(np.uint8),
                      step=np.int64(t.step), how=np.str_(m.how))
-            atomic_write_bytes(t.run_dir / LATENT_FILE, buf.getvalue(), durable=False)
+            atomic_write_bytes(RunDir(t.run_dir).latent, buf.getvalue(), durable=False)
         except (RuntimeError, ValueError):
             return
 

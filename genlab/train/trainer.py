@@ -24,13 +24,12 @@ from genlab import models
 
 from genlab.train import distributed
 
-from genlab.run import held
+from genlab.run import held, record
 from genlab.train.cadence import Clocks
 from genlab.config import RunConfig
 from genlab.core.data import Batches, Digits
 from genlab.core.device import synchronize
 from genlab.train.distributed import World
-from genlab.run import record
 from genlab.run.record import RecordBudget, aggregate
 from genlab.run.state import RunState
 from genlab.train.resume import Checkpoints
@@ -38,8 +37,10 @@ from genlab.train.side_jobs import SideJobs
 from genlab.run.sinks import Progress
 from genlab.core.speed import StepRunner, configure_threads
 from genlab.train.steering import Steering
-from genlab.run.store import atomic_write_json, read_events
-from genlab.run.vitals import Vitals
+from genlab.run.files import atomic_write_json
+from genlab.run.rundir import RunDir
+from genlab.run.store import newest_events
+from genlab.train.vitals import Vitals
 
 FAULT_NAN_STEP = "GENLAB_FAULT_NAN_STEP"  # testing the divergence guard: poison the weights at this step
 FAULT_RANK = "GENLAB_FAULT_RANK"  # ... on this rank only (several processes; default: every rank)
@@ -250,8 +251,7 @@ class Trainer:
         quality check and samples that its events lack, then ``finished``."""
         self.started = time.monotonic()
         self.reset_rate()
-        path = self.run_dir / "events.jsonl"
-        events, _ = read_events(path, max(0, path.stat().st_size - 1_000_000))
+        events = newest_events(self.run_dir)
         done = {e["kind"] + ("-quality" if e.get("quality") else "") for e in events if e["step"] == self.step}
         if "eval" not in done:
             self.jobs.evaluate()
@@ -323,7 +323,7 @@ class Trainer:
         self.emit("extend", max_minutes=minutes, previous_minutes=previous, trained_minutes=round(self.trained_s / 60, 3))
 
     def save_config(self) -> None:
-        atomic_write_json(self.run_dir / "config.json", self.config.to_json())
+        atomic_write_json(RunDir(self.run_dir).config, self.config.to_json())
 
     # ------------------------------------------------------------------ events
 
