@@ -36,6 +36,7 @@ from genlab.run import events_index
 
 from genlab.run import metrics_log
 from genlab.errors import GenlabError, UsageError
+from genlab.run.sinks import Sink
 from genlab.run.store import atomic_write_bytes, read_events, read_grid, read_json
 
 NOT_FIGURES = metrics_log.NOT_METRICS | {"quality", "seconds", "k", "pid", "host"}  # the record's own keys, and what an event says of itself
@@ -218,7 +219,7 @@ def to_tensorboard(run_dir: Path, out: Path) -> dict:
     return counts
 
 
-class TensorBoardSink:
+class TensorBoardSink(Sink):
     """The engine's events, live, as TensorBoard event files in ``logdir`` (``--tensorboard``).
     A resumed run's writer purges what the event files hold from its first step on (a process
     killed after its last checkpoint wrote steps the resume trains again), so no step is there

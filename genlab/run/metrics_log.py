@@ -22,6 +22,7 @@ import numpy as np
 from genlab.run import schema
 from genlab.run.record import AGGREGATE_KEYS
 from genlab.run.schema import metrics_header_problem
+from genlab.run.sinks import Sink
 from genlab.run.store import atomic_write_bytes, atomic_write_json, open_append, read_json
 
 BIN, HEADER = "metrics.bin", "metrics.json"
@@ -152,7 +153,7 @@ def rebuild(run_dir: Path) -> int:
     return n
 
 
-class MetricsBinSink:
+class MetricsBinSink(Sink):
     """Appends each ``metrics`` event as one row; written when the JSONL sink writes (buffered)."""
 
     def __init__(self, run_dir: Path):

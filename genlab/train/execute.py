@@ -22,7 +22,8 @@ import genlab
 from genlab import models, view
 from genlab.core import checkpoint
 from genlab.train import distributed
-from genlab.config import RunConfig, finish_config, make_config
+from genlab.config import RunConfig
+from genlab.train.setup import finish_config, make_config
 from genlab.core.data import Batches, load_digits, load_for_run
 from genlab.core.device import resolve
 from genlab.run import schema
@@ -30,7 +31,8 @@ from genlab.errors import GenlabError, UsageError, os_error_message
 from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
-from genlab.run.sinks import JsonlSink, LineSink, RichSink, StatusSink
+from genlab.run.sinks import JsonlSink, LineSink, StatusSink
+from genlab.train.progress import RichSink
 from genlab.run.store import (check_controllable, create_run, cut_events, new_run_id, open_append, read_checked,
                           rank_trouble, read_json, remove_stale_temps, runs_root)
 from genlab.validate import new_total, positive
