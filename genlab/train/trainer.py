@@ -51,6 +51,9 @@ FAULT_RANK = "GENLAB_FAULT_RANK"  # ... on this rank only (several processes; de
 
 
 class Trainer:
+    """One process's training of a run: :meth:`run`'s loop over ``state`` (a TrainState), its
+    units (steering, checkpoints, side jobs) and its events (an Emitter over the sinks)."""
+
     def __init__(self, run_dir: Path, config: RunConfig, digits: Digits, device: torch.device, sinks: list[Sink],
                  on_divergence: str = "pause", world: World = World()):
         self.run_dir, self.digits, self.device = run_dir, digits, device
