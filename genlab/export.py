@@ -37,6 +37,7 @@ from genlab.run import metrics_log
 from genlab.errors import GenlabError, UsageError
 from genlab.run.files import atomic_write_bytes, read_json, temp_dir
 from genlab.run.rundir import RunDir
+from genlab.run.sinks import Sink
 from genlab.run.state import RunState
 from genlab.run.store import read_events, read_grid
 
@@ -221,7 +222,7 @@ def to_tensorboard(run_dir: Path, out: Path) -> dict:
     return counts
 
 
-class TensorBoardSink:
+class TensorBoardSink(Sink):
     """The engine's events, live, as TensorBoard event files in ``logdir`` (``--tensorboard``).
     A resumed run's writer purges what the event files hold from its first step on (a process
     killed after its last checkpoint wrote steps the resume trains again), so no step is there

@@ -9,7 +9,8 @@ import pytest
 import typer
 
 from genlab.cli.main import app
-from genlab.config import Cadence, RunConfig, Speed, default, make_config
+from genlab.config import Cadence, RunConfig, Speed, default
+from genlab.train.setup import make_config
 from genlab.errors import UsageError
 
 

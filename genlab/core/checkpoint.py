@@ -1,9 +1,10 @@
 """Checkpoints: one plain dict, written atomically with a checksum, read with ``weights_only=True``.
 
-    {"format": 1, "step", "epoch", "config",
-     "models": {name: state_dict}, "optimizers": {name: state_dict},
-     "rng": genlab.core.streams.state(), "data": Batches.state(),
-     "fixed_latent": tensor}
+    {"format": 1, "step", "epoch", "config", "rng": genlab.core.streams.state(),
+     "data": Batches.state(), "fixed_latent": tensor, "trained_s",   <- TrainState.state_dict()
+     "models": {name: state_dict}, "optimizers": {name: state_dict}}  <- the model's state()
+
+(genlab/train/state.py; ``trained_s`` is missing from checkpoints older than time budgets.)
 
 ``checkpoints/step-XXXXXXXX.pt`` sits beside ``step-XXXXXXXX.pt.sha256``; the last ``keep`` are kept.
 """

@@ -24,6 +24,7 @@ from genlab.run.record import AGGREGATE_KEYS
 from genlab.run.schema import metrics_header_problem
 from genlab.run.files import atomic_write_bytes, atomic_write_json, open_append, read_json
 from genlab.run.rundir import RunDir
+from genlab.run.sinks import Sink
 
 FIXED = ("step", "t", "epoch")
 COUNT = "n"  # the aggregated layout's column: how many steps a row holds
@@ -153,7 +154,7 @@ def rebuild(run_dir: Path) -> int:
     return n
 
 
-class MetricsBinSink:
+class MetricsBinSink(Sink):
     """Appends each ``metrics`` event as one row; written when the JSONL sink writes (buffered)."""
 
     def __init__(self, run_dir: Path):

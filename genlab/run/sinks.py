@@ -1,7 +1,10 @@
 """Sinks turn the engine's events into files and console output.
 
-Each sink has ``event(e)`` (one event dict: ``t``, ``step``, ``kind`` and its fields),
-``progress(p)`` (a :class:`Progress` snapshot, at most a few times a second) and ``close()``.
+Every sink is a :class:`Sink`: ``event(e)`` (one event dict: ``t``, ``step``, ``kind`` and its
+fields), ``progress(p)`` (a :class:`Progress` snapshot, at most a few times a second), and
+``flush``, ``heartbeat``, ``reopen``, ``write_in_place`` and ``close``, which a sink with nothing
+to do for them inherits as no-ops. The run's files are written here; the Rich progress bar for a
+terminal is the trainer's (genlab/train/progress.py): this package imports no Rich.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from genlab.run.events_index import IndexWriter
 from genlab.run.files import atomic_write_json, open_append
@@ -31,6 +35,32 @@ class Progress:
     eta_s: float | None
     metrics: dict = field(default_factory=dict)
     key_metrics: tuple = ()
+
+
+class Sink(Protocol):
+    """What the trainer (and genlab.init) sends its events to. Subclass it: the methods a sink
+    has nothing to do for are no-ops here."""
+
+    def event(self, e: dict) -> None:
+        """One event: ``t``, ``step``, ``kind`` and its fields."""
+
+    def progress(self, p: Progress) -> None:
+        """A progress snapshot (at most a few times a second)."""
+
+    def flush(self) -> None:
+        """Write out what it buffers (before a checkpoint, so the record is whole up to it)."""
+
+    def heartbeat(self) -> None:
+        """The process is alive (while paused or inside a long side job)."""
+
+    def reopen(self) -> None:
+        """Its files were rewritten (a rollback cut them): go on writing to the new ones."""
+
+    def write_in_place(self) -> None:
+        """The last resort after ``event`` failed for want of disk: write what it can in place."""
+
+    def close(self) -> None:
+        """The run ends in this process: write out everything, close files."""
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -79,7 +109,7 @@ def event_line(e: dict) -> str | None:
 # --------------------------------------------------------------------------- files
 
 
-class JsonlSink:
+class JsonlSink(Sink):
     """Appends events to events.jsonl: metrics in batches, everything else at once."""
 
     def __init__(self, path: Path, flush_every_s: float = 0.5):
@@ -120,7 +150,7 @@ class JsonlSink:
         self.index.close()
 
 
-class StatusSink:
+class StatusSink(Sink):
     """Keeps status.json current: state changes at once, the heartbeat with each progress snapshot."""
 
     def __init__(self, path: Path, config):
@@ -167,7 +197,7 @@ class StatusSink:
         self.write()
 
 
-class LineSink:
+class LineSink(Sink):
     """Plain lines: a progress line every ``every_s`` seconds and one per notable event.
 
     Serves log.txt and standard output when it is not a terminal (nohup, CI logs).
@@ -217,61 +247,3 @@ class LineSink:
                     self.stream.close()
                 except OSError:
                     pass
-
-
-class RichSink:
-    """A Rich progress bar for a terminal: step, epoch, images/s, ETA and the key losses."""
-
-    def __init__(self, console, config):
-        from rich.progress import BarColumn, Progress as Bar, TextColumn
-
-        self.bar = Bar(
-            TextColumn("[bold cyan]{task.fields[model]}"),
-            BarColumn(bar_width=24),
-            TextColumn("step {task.completed:,}/{task.total:,}"),
-            TextColumn("epoch {task.fields[epoch]}"),
-            TextColumn("{task.fields[ips]} img/s"),
-            TextColumn("eta {task.fields[eta]}"),
-            TextColumn("{task.fields[metrics]}"),
-            console=console, refresh_per_second=4, transient=False,
-        )
-        self.task = self.bar.add_task("train", total=config.total_steps, model=config.model,
-                                      epoch="1", ips="-", eta="?", metrics="")
-        self.bar.start()
-        self.hung_up = self.stopped = False
-
-    def detach(self) -> None:
-        """The terminal hung up (called from a signal handler: only a flag; the bar is stopped
-        at the next call)."""
-        self.hung_up = True
-
-    def _alive(self) -> bool:
-        if self.hung_up and not self.stopped:
-            self.stopped = True
-            try:
-                self.bar.stop()
-            except Exception:
-                pass
-        return not self.hung_up
-
-    def event(self, e: dict) -> None:
-        line = event_line(e)
-        if line and self._alive():
-            try:
-                self.bar.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", highlight=False)
-            except OSError:
-                self.hung_up = True
-
-    def progress(self, p: Progress) -> None:
-        if self._alive():
-            self.bar.update(self.task, completed=p.step, epoch=f"{p.epoch}/{p.epochs}",
-                            ips=f"{p.images_per_s:,.0f}", eta=fmt_duration(p.eta_s),
-                            metrics=fmt_metrics(p.metrics, p.key_metrics))
-
-    def close(self) -> None:
-        if self._alive():
-            self.stopped = True
-            try:
-                self.bar.stop()
-            except OSError:
-                pass

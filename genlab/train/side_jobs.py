@@ -13,23 +13,33 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from torchvision.utils import save_image
 
 from genlab.core import streams
-from genlab.models.base import Interrupted
+from genlab.core.data import Digits
+from genlab.models.base import GenModel, Interrupted
 from genlab.run.files import atomic_write_bytes
 from genlab.run.rundir import RunDir
+from genlab.train.emitter import Emitter
+from genlab.train.state import TrainState
 
 
 LATENT_POINTS = 2000  # held-out digits on it
 
 
 class SideJobs:
-    def __init__(self, trainer):
-        self.trainer = trainer
+    """The side jobs of training ``model`` on ``digits`` in ``run_dir``, at ``state``'s step;
+    ``events`` hears of each; ``interrupt`` says whether a command is waiting (Steering.waiting)."""
+
+    def __init__(self, run_dir: Path, state: TrainState, model: GenModel, digits: Digits, device: torch.device,
+                 events: Emitter, interrupt: Callable[[], bool]):
+        self.run_dir, self.state, self.model, self.digits, self.device = run_dir, state, model, digits, device
+        self.events, self.interrupt = events, interrupt
         self.sample_seconds = 0.0
         self.eval_pending = False  # an evaluation was interrupted: do it at the next step boundary
         self.last_eval_step = -1
@@ -39,16 +49,16 @@ class SideJobs:
     def samples(self) -> float | None:
         """Decode the fixed latent; write samples/step-XXXXXXXX.png and .npy (once a step: the
         end's grid is not written again when the clock's was at the same step)."""
-        t = self.trainer
-        if t.step == self.last_sample_step:
+        s = self.state
+        if s.step == self.last_sample_step:
             return 0.0
         start = time.perf_counter()
         try:
-            with streams.apart(t.config.seed, t.step, "samples"):
-                images = t.model.decode(t.fixed_latent, interrupt=t.steering.waiting)
+            with streams.apart(s.config.seed, s.step, "samples"):
+                images = self.model.decode(s.fixed_latent, interrupt=self.interrupt)
         except Interrupted:
             return None
-        stem = RunDir(t.run_dir).grid_path(t.step, suffix="")
+        stem = RunDir(self.run_dir).grid_path(s.step, suffix="")
         npy = io.BytesIO()
         np.save(npy, images.numpy())
         png = io.BytesIO()
@@ -57,40 +67,40 @@ class SideJobs:
         atomic_write_bytes(stem.with_suffix(".png"), png.getvalue(), durable=False)
         seconds = time.perf_counter() - start
         self.sample_seconds += seconds
-        self.last_sample_step = t.step
-        rel = stem.relative_to(t.run_dir)  # paths in events are relative to the run directory
-        t.emit("samples", png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")),
-               n=len(images), seconds=round(seconds, 3))
+        self.last_sample_step = s.step
+        rel = stem.relative_to(self.run_dir)  # paths in events are relative to the run directory
+        self.events.emit("samples", png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")),
+                         n=len(images), seconds=round(seconds, 3))
         return seconds
 
     def evaluate(self) -> float | None:
         """The model's held-out metrics on ``eval_size`` test digits."""
-        t = self.trainer
-        images, labels = t.digits.test_images, t.digits.test_labels
+        s = self.state
+        images, labels = self.digits.test_images, self.digits.test_labels
         left_out = None
-        if t.config.exclude_digits:  # the digits it learnt, and apart the ones it never saw
-            gone = torch.isin(labels, torch.tensor(t.config.exclude_digits, device=labels.device))
+        if s.config.exclude_digits:  # the digits it learnt, and apart the ones it never saw
+            gone = torch.isin(labels, torch.tensor(s.config.exclude_digits, device=labels.device))
             left_out, images, labels = (images[gone], labels[gone]), images[~gone], labels[~gone]
-        n = min(t.config.cadence.eval_size, len(images))
+        n = min(s.config.cadence.eval_size, len(images))
         start = time.perf_counter()
         try:
-            with streams.apart(t.config.seed, t.step, "evaluate"):
-                results = t.model.evaluate(images[:n], labels[:n], interrupt=t.steering.waiting)
+            with streams.apart(s.config.seed, s.step, "evaluate"):
+                results = self.model.evaluate(images[:n], labels[:n], interrupt=self.interrupt)
                 if left_out is not None:
                     m = min(n, len(left_out[0]))
-                    apart = t.model.evaluate(left_out[0][:m], left_out[1][:m], interrupt=t.steering.waiting)
+                    apart = self.model.evaluate(left_out[0][:m], left_out[1][:m], interrupt=self.interrupt)
                     results.update({f"{k}_excluded": v for k, v in apart.items()})
         except Interrupted:
             self.eval_pending = True
             return None
         self.eval_pending = False
-        if t.model.encodes:  # a latent map of what its encoder makes of the digits
-            with streams.apart(t.config.seed, t.step, "latent map"):
+        if self.model.encodes:  # a latent map of what its encoder makes of the digits
+            with streams.apart(s.config.seed, s.step, "latent map"):
                 self.latent_map(images[:LATENT_POINTS], labels[:LATENT_POINTS])
         seconds = time.perf_counter() - start
-        t.emit("eval", epoch=t.batches.epoch + (1 if t.batches.position else 0), n=n,
-               seconds=round(seconds, 3), **{k: round(v, 5) for k, v in results.items()})
-        self.last_eval_step = t.step
+        self.events.emit("eval", epoch=s.batches.epoch + (1 if s.batches.position else 0), n=n,
+                         seconds=round(seconds, 3), **{k: round(v, 5) for k, v in results.items()})
+        self.last_eval_step = s.step
         return seconds
 
     def latent_map(self, images, labels) -> None:
@@ -98,15 +108,15 @@ class SideJobs:
         ``latent.npz`` (points, labels, step, how), for the cockpit's latent pane. A side
         picture: whatever goes wrong with it never touches training."""
         from genlab.eval import latent
-        t = self.trainer
+        s = self.state
         try:
-            m = latent.project(latent.encode(t.model, images))
+            m = latent.project(latent.encode(self.model, images))
             if not bool(torch.isfinite(m.points).all()):
                 return
             buf = io.BytesIO()
             np.savez(buf, points=m.points.numpy().astype(np.float32), labels=labels.cpu().numpy().astype(np.uint8),
-                     step=np.int64(t.step), how=np.str_(m.how))
-            atomic_write_bytes(RunDir(t.run_dir).latent, buf.getvalue(), durable=False)
+                     step=np.int64(s.step), how=np.str_(m.how))
+            atomic_write_bytes(RunDir(self.run_dir).latent, buf.getvalue(), durable=False)
         except (RuntimeError, ValueError):
             return
 
@@ -116,20 +126,20 @@ class SideJobs:
         NLL (``quality_k`` samples) of as many held-out digits. PixelCNNs: their test NLL on as
         many held-out digits."""
         from genlab.eval import quality as evaluate
-        t = self.trainer
-        c = t.config.cadence
+        s = self.state
+        c = s.config.cadence
         start = time.perf_counter()
-        n = min(c.quality_samples, len(t.digits.test_images))
+        n = min(c.quality_samples, len(self.digits.test_images))
         try:
-            with streams.apart(t.config.seed, t.step, "quality") as seed:
-                if evaluate.needs_judge(t.model) and self.judge is None:  # (building a network draws)
-                    self.judge = evaluate.Judge(t.digits.test_images, t.device)
-                q = evaluate.measure(t.model, t.digits.test_images, t.digits.test_labels, n=n, k=c.quality_k,
-                                     judge=self.judge, seed=seed, interrupt=t.steering.waiting)
+            with streams.apart(s.config.seed, s.step, "quality") as seed:
+                if evaluate.needs_judge(self.model) and self.judge is None:  # (building a network draws)
+                    self.judge = evaluate.Judge(self.digits.test_images, self.device)
+                q = evaluate.measure(self.model, self.digits.test_images, self.digits.test_labels, n=n, k=c.quality_k,
+                                     judge=self.judge, seed=seed, interrupt=self.interrupt)
         except Interrupted:
             return None
-        fields = t.model.quality_fields(q)  # the figures under the model's own metric names
+        fields = self.model.quality_fields(q)  # the figures under the model's own metric names
         seconds = time.perf_counter() - start
-        t.emit("eval", quality=True, n=n, seconds=round(seconds, 3), **fields)
+        self.events.emit("eval", quality=True, n=n, seconds=round(seconds, 3), **fields)
         return seconds
 
