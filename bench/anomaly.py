@@ -24,7 +24,7 @@ import torch
 
 from genlab.eval import anomaly
 
-from genlab.core import trained
+from genlab.models import trained
 from genlab.core.data import load_for_run
 from genlab.train.execute import create, execute, prepare
 

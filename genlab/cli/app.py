@@ -95,7 +95,7 @@ TagOption = Annotated[Optional[list[str]], typer.Option("--tag", help="Only runs
 
 
 def warn_skipped(path: Path, error: str) -> None:
-    """What a command says of a checkpoint it passed over (genlab.core.trained.newest's on_bad)."""
+    """What a command says of a checkpoint it passed over (genlab.models.trained.newest's on_bad)."""
     err.print(f"genlab: warning: skipping {error}", markup=False)
 
 

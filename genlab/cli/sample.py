@@ -59,7 +59,7 @@ def sample(
     import torch
     from torchvision.utils import save_image
 
-    from genlab.core import trained
+    from genlab.models import trained
     from genlab.core.device import resolve
     from genlab.run.resolve import resolve_run
     from genlab.run.store import runs_root

@@ -115,7 +115,7 @@ def walks(model, rows: int, steps: int, generator: torch.Generator, linear: bool
 def walk(t, rows: int, steps: int, seed: int = 0, linear: bool = False, between: tuple[int, int] | None = None,
          data_dir=None) -> tuple[torch.Tensor, str]:
     """The digits (``uint8``, rows × steps of them, in order) of ``rows`` latent walks of ``steps``
-    each from a trained run ``t`` (genlab.core.trained.Trained), and what they are, in words:
+    each from a trained run ``t`` (genlab.models.trained.Trained), and what they are, in words:
     between random latent points, or (``between``: two test digits' indices, a VAE) between the
     encodings of two test digits of the run's own data (one walk)."""
     ends = None
@@ -155,7 +155,7 @@ class LatentReport:
 
 def map_run(run_dir, n: int = 0, data_dir=None, on_bad=None) -> LatentReport:
     """The latent map of a VAE run's newest good checkpoint: its first ``n`` test digits (0: all)."""
-    from genlab.core import trained
+    from genlab.models import trained
     from genlab.core.data import load_for_run
 
     dev = torch.device("cpu")

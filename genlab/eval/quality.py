@@ -134,7 +134,7 @@ def assess(model, test_images: torch.Tensor, test_labels: torch.Tensor, *, n: in
 def assess_run(run_dir, *, n: int, k: int, device, data_dir=None, on_bad=None) -> dict:
     """:func:`assess` of a run's newest good checkpoint on its own data's test set: run, model,
     step and metrics (``on_bad(path, error)``: told of each checkpoint passed over)."""
-    from genlab.core import trained
+    from genlab.models import trained
     from genlab.core.data import load_for_run
 
     t = trained.newest(run_dir, device, on_bad=on_bad)
