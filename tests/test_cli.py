@@ -10,6 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from genlab.cli.main import app
+from genlab.run.files import read_json
 from conftest import needs_mnist
 
 runner = CliRunner()
@@ -187,3 +188,26 @@ def test_a_detached_run_answers_json(runs):
         run_genlab("stop", "bg", "--runs-dir", str(runs))
     r = invoke("train", "vae", "--json", "--runs-dir", str(runs))
     assert r.exit_code == 2 and "--json is for --detach" in r.output
+
+
+def test_a_resumed_run_answers_json(runs):
+    """`genlab resume --json` (what the cockpit's r reads): a paused run resumed in place, and a
+    stopped one in the background with --detach; --json of a foreground resume is refused."""
+    started = json.loads(run_genlab("train", "vae", "--detach", "--json", "--name", "rj", "--max-steps", "100000",
+                                    "--hp", "hidden=32", "--runs-dir", str(runs)).stdout)
+    try:
+        assert run_genlab("pause", "rj", "--runs-dir", str(runs)).returncode == 0
+        paused_at = read_json(runs / "rj" / "status.json")["step"]
+        p = run_genlab("resume", "rj", "--json", "--runs-dir", str(runs))
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout) == {"run": "rj", "run_dir": started["run_dir"], "state": "running",
+                                        "step": paused_at, "in_place": True}
+        assert run_genlab("stop", "rj", "--runs-dir", str(runs)).returncode == 0
+        r = invoke("resume", "rj", "--json", "--runs-dir", str(runs))
+        assert r.exit_code == 2 and "add --detach" in r.output
+        p = run_genlab("resume", "rj", "--detach", "--json", "--runs-dir", str(runs))
+        assert p.returncode == 0, p.stderr
+        again = json.loads(p.stdout)
+        assert again["run"] == "rj" and again["state"] in ("starting", "running") and again["pid"] > 0
+    finally:
+        run_genlab("stop", "rj", "--runs-dir", str(runs))

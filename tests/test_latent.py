@@ -140,8 +140,8 @@ def test_sample_answers_json_with_what_it_saved(trained_runs, tmp_path):
 
 
 def test_the_cockpit_reads_what_genlab_answers_not_its_prose(tmp_path):
-    """The cockpit asks `genlab train --detach` and `genlab sample --interpolate` for --json and
-    takes the run id and the step from that, whatever prose stands around."""
+    """The cockpit asks `genlab train --detach`, `genlab sample --interpolate` and `genlab resume
+    --detach` for --json and takes the run id and the step from that, whatever prose stands around."""
     import subprocess
 
     from tui.source import RunsSource
@@ -153,6 +153,9 @@ def test_the_cockpit_reads_what_genlab_answers_not_its_prose(tmp_path):
             asked.append(args)
             if args[0] == "train":
                 said = {"run": "r-7", "run_dir": str(self.root / "r-7"), "state": "running", "step": 0}
+            elif args[0] == "resume":
+                said = {"run": "r-7", "run_dir": str(self.root / "r-7"), "state": "running", "step": 4321,
+                        "in_place": True}
             else:
                 np.save(args[args.index("--out") + 1], np.zeros((6, 28, 28), np.uint8))
                 said = {"path": args[args.index("--out") + 1], "run": "r-7", "step": 1234, "shape": [6, 28, 28]}
@@ -162,7 +165,8 @@ def test_the_cockpit_reads_what_genlab_answers_not_its_prose(tmp_path):
     assert source.launch("vae", ["--max-steps", "10"]) == "r-7"
     images, step = source.walks("r-7", 2, 3)
     assert step == 1234 and images.shape == (6, 28, 28)
-    assert all("--json" in args for args in asked)
+    assert source.resume("r-7") == "run r-7 running from step 4,321"
+    assert all("--json" in args for args in asked) and len(asked) == 3
 
 
 def test_the_cockpit_says_what_a_failed_genlab_said(tmp_path):

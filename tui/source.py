@@ -163,10 +163,11 @@ class RunsSource:
         return images, int(step) if isinstance(step, int) else None
 
     def resume(self, run_id: str) -> str:
-        p = self.genlab("resume", run_id, "--detach", "--runs-dir", str(self.root))
-        if p.returncode != 0:
-            raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "genlab resume failed")
-        return p.stdout.strip().splitlines()[0]
+        """Resume a run (in place when paused, else a detached process from its checkpoint); what
+        happened in words, or RuntimeError with genlab's one-line error."""
+        done = self.answer("resume", run_id, "--detach", "--runs-dir", str(self.root))
+        how = "" if done.get("in_place") else " in the background"
+        return f"run {done['run']} {done['state']}{how} from step {int(done.get('step') or 0):,}"
 
 
 LEGEND_WIDTH = 40  # characters of a run's label in a legend

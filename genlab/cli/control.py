@@ -1,5 +1,6 @@
 """genlab pause, stop and resume: a run's or a whole sweep's."""
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -94,6 +95,7 @@ def resume(
     device: Annotated[Optional[str], typer.Option(help="Train on another device than the run's.")] = None,
     runs_dir: RunsDir = None,
     ascii: Ascii = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what happened as JSON (a paused run, or with --detach).")] = False,
 ) -> None:
     """Resume a paused run in place, or a stopped, crashed or finished one from its newest good
     checkpoint (same steps, data order and random streams).
@@ -109,15 +111,21 @@ def resume(
     info = live_run(named.path, broken_ok=True)
     plan = plan_resume(info, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes, lr=lr,
                        data_dir=str(data_dir) if data_dir else None, device=device)
+    if as_json and not (plan.in_place or detach):
+        raise UsageError("--json answers for a run resumed in place or in the background: add --detach")
     if plan.in_place:
         status = command_and_wait(info, "resume", (RunState.RUNNING, RunState.FINISHED, RunState.STOPPED), 30.0,
                                   **plan.command)
-        if status["state"] == RunState.RUNNING:  # from where it paused: by the time it says so, it may be steps further
+        if as_json:  # the step it paused at: by the time it says running, it may be steps further
+            step = info.status.get("step", 0) if status["state"] == RunState.RUNNING else status.get("step", 0)
+            print(json.dumps({"run": info.run_id, "run_dir": str(info.path), "state": status["state"], "step": step,
+                              "in_place": True}))
+        elif status["state"] == RunState.RUNNING:  # from where it paused: by the time it says so, it may be steps further
             out.print(f"run {info.run_id} running from step {info.status.get('step', 0):,}")
         else:
             out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
     elif detach:  # (on as many ranks as it trained on: the same run, step for step)
-        start_detached(info.path, plan.options, nproc=plan.processes)
+        start_detached(info.path, plan.options, nproc=plan.processes, as_json=as_json)
     elif plan.processes > 1:
         train_on_processes(info.path, plan.processes, plan.options, ascii=ascii)
     else:
