@@ -17,10 +17,9 @@ import statistics
 import torch
 
 from genlab import models
-
 from genlab.core import speed
-from genlab.train.bench import throughput
 from genlab.core.data import load_digits
+from genlab.train.bench import throughput
 
 
 def cpu_name() -> str:

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import torch
 
-from genlab.eval import anomaly
-
-from genlab.models import trained
 from genlab.core.data import load_for_run
+from genlab.eval import anomaly
+from genlab.models import trained
 from genlab.train.execute import create, execute, prepare
 
 PUBLISHED = {2: "0.66 to 0.97 by digit", 32: "digit 1 inverted: 0.09"}

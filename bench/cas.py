@@ -21,10 +21,9 @@ from pathlib import Path
 
 import torch
 
-from genlab.eval import cas
-
-from genlab.models import trained
 from genlab.core.data import load_for_run
+from genlab.eval import cas
+from genlab.models import trained
 from genlab.train.execute import create, execute, prepare
 
 

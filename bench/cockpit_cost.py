@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 from genlab.run import metrics_log
-from genlab.run.state import effective_state
 from genlab.run.files import read_json
+from genlab.run.state import effective_state
 
 GENLAB = [sys.executable, "-m", "genlab"]
 

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from genlab.run import control
-from genlab.run.store import read_events
 from genlab.run.files import read_json
+from genlab.run.store import read_events
 
 
 def wait(run_dir: Path, state: str, timeout: float = 120.0) -> dict:

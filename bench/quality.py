@@ -23,10 +23,9 @@ import time
 import torch
 
 from genlab import models
-
-from genlab.eval import quality as evaluate
 from genlab.core.data import Batches, load_digits
 from genlab.core.device import resolve, synchronize
+from genlab.eval import quality as evaluate
 
 ALL = ("gan", "dcgan", "wgan-gp", "cgan", "vae", "conv-vae", "pixelcnn", "gated-pixelcnn")
 

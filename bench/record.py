@@ -24,12 +24,11 @@ import torch
 from torch import nn
 
 from genlab import models
-
-from genlab.run import record
-from genlab.train.trainer import Trainer
 from genlab.models.base import GenModel, adam
+from genlab.run import record
 from genlab.run.store import read_events
 from genlab.train.execute import create, execute, prepare
+from genlab.train.trainer import Trainer
 from genlab.view import Metric, Pane, View
 
 

@@ -28,9 +28,9 @@ import torch
 from torch import nn
 
 from genlab import models
-from genlab.train.bench import throughput
 from genlab.core.data import explicit_dir, load_digits
 from genlab.core.device import resolve, synchronize
+from genlab.train.bench import throughput
 
 
 def seed_models():

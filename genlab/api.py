@@ -39,17 +39,17 @@ from types import SimpleNamespace
 import numpy as np
 
 from genlab import __version__, view
-from genlab.train.cadence import VITALS_EVERY_S
-from genlab.run.control import Inbox
 from genlab.errors import UsageError
+from genlab.run.control import Inbox
+from genlab.run.files import atomic_write_bytes, open_append
 from genlab.run.held import HeldDir
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import NOT_METRICS, MetricsBinSink
-from genlab.run.sinks import JsonlSink, LineSink, StatusSink
-from genlab.run.files import atomic_write_bytes, open_append
 from genlab.run.rundir import RunDir
+from genlab.run.sinks import JsonlSink, LineSink, StatusSink
 from genlab.run.state import RunState
 from genlab.run.store import create_run, new_run_id, runs_root
+from genlab.train.cadence import VITALS_EVERY_S
 from genlab.train.vitals import Vitals
 
 FLUSH_S = 0.5  # metric rows are written at most this often (and at every other event)

@@ -28,13 +28,8 @@ from typing import Iterator
 import numpy as np
 
 from genlab import view
-
-from genlab.run import compare
-
-from genlab.run import events_index
-
-from genlab.run import metrics_log
 from genlab.errors import GenlabError, UsageError
+from genlab.run import compare, events_index, metrics_log
 from genlab.run.files import atomic_write_bytes, read_json, temp_dir
 from genlab.run.rundir import RunDir
 from genlab.run.sinks import Sink

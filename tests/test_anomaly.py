@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import built_once
 from typer.testing import CliRunner
 
-from genlab.eval import anomaly as an
 from genlab.cli.main import app
-from genlab.run.store import read_events
+from genlab.eval import anomaly as an
 from genlab.run.files import read_json
-from conftest import built_once
+from genlab.run.store import read_events
 
 runner = CliRunner()
 

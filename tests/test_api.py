@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_control import wait_until
 
 import genlab
 from genlab.errors import UsageError
+from genlab.run.files import read_json
 from genlab.run.follow import RunFollower
 from genlab.run.store import list_runs, read_events
-from genlab.run.files import read_json
-from test_control import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 import torch
+from conftest import needs_mnist
 from typer.testing import CliRunner
 
 from genlab.cli.main import app
-from conftest import needs_mnist
 
 runner = CliRunner()
 

@@ -7,13 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import built_once
 from typer.testing import CliRunner
 
 from genlab import models
-
-from genlab.eval import cas
 from genlab.cli.main import app
-from conftest import built_once
+from genlab.eval import cas
 
 runner = CliRunner()
 

@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import numpy as np
+from conftest import needs_mnist
 from PIL import Image
 from typer.testing import CliRunner
 
 from genlab.cli.main import app
 from genlab.run.files import read_json
-from conftest import needs_mnist
 
 runner = CliRunner()
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import threading
 
+from scripted import make_run
 from typer.testing import CliRunner
 
-from genlab.run import tags
 from genlab.cli.main import app
-from genlab.run.store import read_events
+from genlab.run import tags
 from genlab.run.files import read_json
+from genlab.run.store import read_events
 from genlab.train.execute import create, execute, prepare
-from scripted import make_run
 
 runner = CliRunner()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from scripted import make_run
 from test_tui import ScriptedSource, until
+
 from tui.app import GenlabApp
 from tui.screens.compare import CompareScreen
 from tui.screens.dashboard import Dashboard

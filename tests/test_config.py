@@ -10,8 +10,8 @@ import typer
 
 from genlab.cli.main import app
 from genlab.config import Cadence, RunConfig, Speed, default
-from genlab.train.setup import make_config
 from genlab.errors import UsageError
+from genlab.train.setup import make_config
 
 
 def test_a_configuration_survives_json_and_keeps_hp_the_models_own():

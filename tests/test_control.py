@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import needs_root
+
 from genlab.core import checkpoint
-from genlab.run import control, metrics_log
 from genlab.errors import UsageError
+from genlab.run import control, metrics_log
+from genlab.run.files import read_json
 from genlab.run.state import effective_state
 from genlab.run.store import read_events
-from genlab.run.files import read_json
 from genlab.train.execute import StopOnSignals, create, execute, prepare
 
 SMALL_HP = {"gan": [], "vae": [], "pixelcnn": ["--hp", "channels=16", "--hp", "layers=2", "--hp", "batch_size=32"]}
@@ -359,8 +359,8 @@ def test_resume_after_a_pause_says_the_step_it_paused_at(tmp_path, capsys):
     import threading
 
     from genlab.cli.main import main as cli_main
-    from genlab.run.lock import RunLock
     from genlab.run.files import atomic_write_json
+    from genlab.run.lock import RunLock
 
     run_dir = create(prepare("vae", runs_dir=tmp_path, name="held", max_steps=10_000))
     lock = RunLock(run_dir)

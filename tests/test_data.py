@@ -4,11 +4,11 @@ import struct
 
 import pytest
 import torch
+from conftest import needs_mnist
 
 from genlab.core import data
 from genlab.core.data import Batches, parse_idx, read_idx
 from genlab.errors import DataError, UsageError
-from conftest import needs_mnist
 
 
 def idx_bytes(array: torch.Tensor) -> bytes:

@@ -9,26 +9,23 @@ import io
 import numpy as np
 import pytest
 import torch
+from scripted import make_run
+from test_control import SMALL_HP, genlab, status
+from test_tui import until
 from typer.testing import CliRunner
 
 from genlab import models
-
-from genlab.run import control
-
-from genlab.eval import quality as evaluate
-
-from genlab.core import speed
 from genlab.cli.main import app
+from genlab.core import speed
+from genlab.eval import quality as evaluate
 from genlab.models.base import Interrupted
 from genlab.render.digits import across_classes
+from genlab.run import control
 from genlab.run.sinks import LineSink, Progress, event_line
-from scripted import make_run
-from test_control import SMALL_HP, genlab, status
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.source import RunsSource
 from tui.widgets.samples import SamplesPane
-from test_tui import until
 
 
 def test_bf16_is_asked_of_the_cpu(monkeypatch):

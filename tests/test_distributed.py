@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from genlab.core import checkpoint
+from genlab.run.files import read_json
 from genlab.run.lock import is_locked
 from genlab.run.store import read_events
-from genlab.run.files import read_json
 
 SMALL = ["--hp", "hidden=64", "--hp", "latent=8", "--batch-size", "64", "--eval-size", "200",
          "--checkpoint-every", "100000", "--sample-every", "100000", "--quality-every", "100000"]
@@ -223,10 +223,10 @@ def test_a_rank_that_has_done_its_part_says_so_and_is_no_crash(tmp_path):
     import socket
     import time
 
-    from genlab.train.distributed import RankBeat, World
+    from genlab.run.files import atomic_write_json
     from genlab.run.lock import RunLock
     from genlab.run.state import effective_state, rank_trouble
-    from genlab.run.files import atomic_write_json
+    from genlab.train.distributed import RankBeat, World
 
     with RankBeat(tmp_path, World(rank=1, size=2), Stepping()):
         pass

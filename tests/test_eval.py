@@ -7,11 +7,9 @@ import torch
 from typer.testing import CliRunner
 
 from genlab import models
-
-from genlab.eval import classifier
-
-from genlab.eval import quality as evaluate
 from genlab.cli.main import app
+from genlab.eval import classifier
+from genlab.eval import quality as evaluate
 
 
 def test_shipped_classifier_is_at_least_99_percent_accurate(digits):

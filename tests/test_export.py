@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_faults import run_cli
 
 from genlab.core import checkpoint
-from genlab.run.store import read_events
 from genlab.run.files import read_json
+from genlab.run.store import read_events
 from genlab.train.execute import create, execute, prepare
-from test_faults import run_cli
 
 VAE_SMALL = {"hidden": 50, "latent": 5}
 

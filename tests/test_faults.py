@@ -20,18 +20,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import built_once, needs_root
+from test_control import alive, detached, genlab, metrics_rows, status, wait_until  # noqa: F401 (fixture)
+
+from genlab.cli.main import main as cli_main
 from genlab.core import checkpoint
 from genlab.run import control, metrics_log
-from genlab.cli.main import main as cli_main
+from genlab.run.files import read_json
 from genlab.run.follow import CHUNK, RunFollower
 from genlab.run.lock import RunLock
 from genlab.run.state import effective_state
 from genlab.run.store import list_runs, read_events
-from genlab.run.files import read_json
 from genlab.train.execute import create, execute, prepare
-from test_control import alive, detached, genlab, metrics_rows, status, wait_until  # noqa: F401 (fixture)
 
 VAE_SMALL = {"hidden": 50, "latent": 5}
 

@@ -3,9 +3,9 @@
 import json
 
 import numpy as np
+from scripted import make_run
 
 from genlab.run.follow import MinMaxSeries, RunFollower, ema
-from scripted import make_run
 
 
 def test_buckets_stay_bounded_and_spikes_survive():
@@ -102,8 +102,8 @@ def test_the_events_index_gives_the_same_view_and_is_never_trusted_blindly(tmp_p
     """events.idx lists the non-metric lines: a first read through it sees what a full scan
     sees; a garbage index, another writer's append and a resume's cut never make it lie."""
     from genlab.run import events_index
-    from genlab.run.rundir import RunDir
     from genlab.run.follow import RunFollower
+    from genlab.run.rundir import RunDir
     from genlab.run.sinks import JsonlSink
     from genlab.run.store import cut_events
 

@@ -4,7 +4,6 @@ import torch
 import torch.nn.functional as F
 
 from genlab import models
-
 from genlab.core import speed
 from genlab.models import gan_cpu
 

@@ -13,16 +13,15 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_control import wait_until
 
 import genlab
-from genlab.run import tags
-from genlab.train import execute as train
 from genlab.errors import UsageError
+from genlab.run import tags
+from genlab.run.files import read_json
 from genlab.run.held import HeldDir
 from genlab.run.store import read_events
-from genlab.run.files import read_json
-
-from test_control import wait_until
+from genlab.train import execute as train
 
 
 def snapshot(d: Path) -> dict[str, bytes]:
@@ -120,7 +119,6 @@ def test_sweep_worker_stops_when_its_directory_is_swapped(runs, capsys):
     import time
 
     from genlab.run.sweeps import SweepSpec
-
     from genlab.sweep.spec import create_sweep
     from genlab.sweep.worker import Worker
 

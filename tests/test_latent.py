@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import built_once
 from PIL import Image
 from typer.testing import CliRunner
 
-from genlab.eval import latent as lat
 from genlab.cli.main import app
+from genlab.eval import latent as lat
 from genlab.render.latent import TAB10
-from conftest import built_once
 
 runner = CliRunner()
 

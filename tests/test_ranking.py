@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
+from scripted import T0, make_run
+from test_tui import ScriptedSource, until
 from typer.testing import CliRunner
 
 from genlab.cli.main import app
 from genlab.run.sinks import JsonlSink
 from genlab.run.summary import NO_FIGURE
-from scripted import T0, make_run
-from test_tui import ScriptedSource, until
 from tui.app import GenlabApp
 from tui.screens.compare import CompareScreen
 from tui.screens.runs import RunsScreen

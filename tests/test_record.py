@@ -8,10 +8,7 @@ import math
 import numpy as np
 
 from genlab.core import checkpoint
-
-from genlab.run import metrics_log
-
-from genlab.run import record
+from genlab.run import metrics_log, record
 from genlab.run.follow import RunFollower
 from genlab.run.record import RecordBudget, aggregate
 from genlab.run.store import cut_events, read_events

@@ -2,6 +2,8 @@ import torch
 from rich.console import Console
 
 from genlab.render import digits as render
+
+
 def digits(n=4):
     imgs = torch.zeros(n, 28, 28, dtype=torch.uint8)
     imgs[:, 4:24, 12:16] = 255  # a vertical bar: a "1"

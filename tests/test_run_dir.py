@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import torch
+from conftest import needs_mnist
 
 from genlab.core import checkpoint
 from genlab.run.resolve import resolve_run
 from genlab.run.store import list_runs, read_events
 from genlab.train.execute import create, execute, prepare
-from conftest import needs_mnist
 
 
 def short_run(runs, model="gan", steps=40, **kw):

@@ -16,11 +16,9 @@ import pytest
 import torch
 
 from genlab import models
-
 from genlab.core import checkpoint
-
-from genlab.train import execute as train
 from genlab.run.store import read_events
+from genlab.train import execute as train
 
 STEPS = 6
 SMALL = {"width": 16, "channels": 8, "layers": 2, "hidden": 64}  # small networks, where a model has the knob

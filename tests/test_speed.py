@@ -8,9 +8,8 @@ import torch
 from typer.testing import CliRunner
 
 from genlab import models
-
-from genlab.core import speed
 from genlab.cli.main import app
+from genlab.core import speed
 from genlab.run.store import read_events
 
 runner = CliRunner()

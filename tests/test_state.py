@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from scripted import make_run
 from typer.testing import CliRunner
 
 from genlab.cli.main import app
@@ -16,7 +17,6 @@ from genlab.errors import UsageError
 from genlab.run.resolve import resolve_run, resolve_sweep, resolve_target
 from genlab.run.state import RunState
 from genlab.run.sweeps import SweepSpec, read_trials
-from scripted import make_run
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.source import RunsSource

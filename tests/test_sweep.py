@@ -19,10 +19,10 @@ import optuna
 import pytest
 from typer.testing import CliRunner
 
-from genlab.sweep import study as studies
 from genlab.cli.main import app
 from genlab.run.files import read_json
 from genlab.run.sweeps import read_spec, state, workers
+from genlab.sweep import study as studies
 
 SHORT = ["--max-steps", "20", "--hp", "hidden=32"]
 

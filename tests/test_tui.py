@@ -13,8 +13,8 @@ import sys
 import time
 
 import pytest
-
 from scripted import T0, clock, make_run
+
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.screens.new_run import NewRunForm

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import torch
+from scripted import make_run
+from test_tui import until
 from torch import nn
 from typer.testing import CliRunner
 
@@ -13,8 +15,6 @@ from genlab.cli.main import app as cli
 from genlab.models.base import GenModel, adam
 from genlab.train.execute import create, execute, prepare
 from genlab.view import Metric, Pane, View
-from scripted import make_run
-from test_tui import until
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.source import RunsSource

@@ -8,17 +8,17 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
-from genlab.train import cadence
-from genlab.run.sinks import JsonlSink
-from genlab.run.store import read_events
-from genlab.run.files import read_json
-from genlab.train.execute import create, execute, prepare
-from genlab.run.vitals import line
-from genlab.train.vitals import Vitals
 from scripted import T0, make_run
 from test_compare_tui import mark_and_compare
 from test_tui import ScriptedSource, until
+
+from genlab.run.files import read_json
+from genlab.run.sinks import JsonlSink
+from genlab.run.store import read_events
+from genlab.run.vitals import line
+from genlab.train import cadence
+from genlab.train.execute import create, execute, prepare
+from genlab.train.vitals import Vitals
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.widgets.curves import CurvesPlot

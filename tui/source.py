@@ -19,19 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from genlab import view
-
-from genlab.run import compare, summary
-
-from genlab.run import control
-
-from genlab.run import tags, vitals
+from genlab.run import compare, control, summary, tags, vitals
 from genlab.run.follow import RunFollower, RunView, ema
 from genlab.run.rundir import RunDir
 from genlab.run.state import RunState, effective_state
 from genlab.run.store import list_runs, read_grid, runs_root
 from genlab.run.sweeps import sweep_groups, ungrouped
-
-from tui.messages import CompareSnapshot, Compared, Curve, Overlay, RunSnapshot
+from tui.messages import Compared, CompareSnapshot, Curve, Overlay, RunSnapshot
 from tui.priority import spawner
 
 GENLAB = [sys.executable, "-m", "genlab"]

@@ -10,7 +10,6 @@ from typer.core import TyperGroup
 
 from genlab.errors import GenlabError
 
-
 out = Console(highlight=False, soft_wrap=True)  # plain lines never break mid-path when piped
 
 

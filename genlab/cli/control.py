@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from genlab.errors import GenlabError, UsageError
 from genlab.cli.app import Ascii, DataDir, RunOrSweep, RunsDir, app, out
 from genlab.cli.train import foreground, start_detached, train_on_processes
+from genlab.errors import GenlabError, UsageError
 
 
 def target(ref: str, runs_dir: Path | None):

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from genlab.errors import UsageError
 from genlab.cli.app import AsJson, DataDir, Device, RunRef, RunsDir, app, out, warn_skipped
+from genlab.errors import UsageError
 
 
 @app.command()

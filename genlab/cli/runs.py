@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genlab.errors import UsageError
-from genlab.cli.app import AsJson, Ascii, RunRef, RunsDir, TagOption, app, out
+from genlab.cli.app import Ascii, AsJson, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
+from genlab.errors import UsageError
 from genlab.run.rundir import step_of
 from genlab.run.state import RunState
 
@@ -75,8 +75,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
         return
-    from genlab.run.sweeps import sweep_dirs
-    from genlab.run.sweeps import sweep_groups, ungrouped
+    from genlab.run.sweeps import sweep_dirs, sweep_groups, ungrouped
 
     if not infos and (tag or not sweep_dirs(root)):
         out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else

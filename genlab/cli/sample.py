@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from genlab.cli.app import Ascii, AsJson, DataDir, Device, RunRef, RunsDir, app, out, warn_skipped
 from genlab.errors import UsageError
-from genlab.cli.app import AsJson, Ascii, DataDir, Device, RunRef, RunsDir, app, out, warn_skipped
 
 
 def print_digits(images, ascii: bool = False, png: Path | None = None, classes: int = 0) -> None:
@@ -59,11 +59,10 @@ def sample(
     import torch
     from torchvision.utils import save_image
 
-    from genlab.models import trained
     from genlab.core.device import resolve
+    from genlab.models import trained
     from genlab.run.resolve import resolve_run
     from genlab.run.store import runs_root
-
     from genlab.validate import check_seed
 
     if n <= 0:

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+
 from genlab.cli.app import AsJson, DataDir, HelpInParagraphs, RunsDir, out
 from genlab.cli.runs import print_comparison
 from genlab.errors import GenlabError, UsageError
@@ -76,9 +77,9 @@ def start(
 ) -> None:
     """Start a sweep: print its id and its trials, start its worker detached, and return.
     'genlab sweep MODEL ...' is short for 'genlab sweep start MODEL ...'."""
-    from genlab.sweep import plan as sweep_plan
     from genlab.config import parse_hp
     from genlab.run.store import runs_root
+    from genlab.sweep import plan as sweep_plan
     from genlab.sweep.spec import create_sweep, new_sweep_id, parse_grid, parse_range, parse_seeds
 
     grid_ = parse_grid(grid)
@@ -141,9 +142,9 @@ def describe(spec) -> None:
 def start_worker(sweep_dir: Path, parallel: int) -> None:
     """Start a worker detached and wait until it reports (or dies). A sweep whose journal cannot
     be read is refused first, in one line (the worker would only fail on it)."""
-    from genlab.sweep import study
     from genlab.run.rundir import SweepDir
     from genlab.run.sweeps import read_spec
+    from genlab.sweep import study
     from genlab.sweep.worker import spawn_worker
 
     study.load(sweep_dir, read_spec(sweep_dir), for_search=False)  # UsageError when unreadable

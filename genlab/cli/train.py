@@ -8,10 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from genlab.config import Cadence, Speed, default
-from genlab.errors import GenlabError, UsageError
 from genlab.cli.app import Ascii, DataDir, Device, RunsDir, app, err, out
 from genlab.cli.runs import print_newest_grid, run_view
+from genlab.config import Cadence, Speed, default
+from genlab.errors import GenlabError, UsageError
 from genlab.run.rundir import RunDir
 from genlab.run.state import RunState
 
@@ -51,8 +51,8 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="With --detach: print the started run as JSON (run, run_dir, state, step, pid, log).")] = False,
 ) -> None:
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
-    from genlab.train import distributed
     from genlab.config import parse_hp
+    from genlab.train import distributed
     from genlab.train.execute import create, prepare
 
     def made(processes: int):
@@ -88,8 +88,8 @@ def train_as_rank(world, made, device: str, ascii: bool) -> None:
     """One rank of `torchrun ... -m genlab train MODEL ...`: rank 0 makes the run directory (in
     a runs directory every rank sees: on several machines, a shared filesystem) and tells the
     others its id; then every rank trains it (rank 0 in the foreground, writing)."""
-    from genlab.train import distributed
     from genlab.core.device import resolve
+    from genlab.train import distributed
     from genlab.train.execute import create, execute
 
     distributed.start(world, resolve(device))
@@ -120,9 +120,8 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, f
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
 
-    from genlab.run.files import read_json
-
     from genlab.core.speed import cpu_threads
+    from genlab.run.files import read_json
 
     out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_threads() // nproc)))  # (its ranks share the cores)

@@ -105,9 +105,9 @@ def report(run_dir, score: str = "elbo", k: int = 100, images=None, data_dir=Non
     (:func:`read_images`) against the learnt test digits, or, with none, how well the scores tell the
     digits the run left out (``--exclude-digits``) from the learnt ones. UsageError for a run
     that is no VAE, or that left out nothing when no images are given."""
-    from genlab.models import trained
     from genlab.core.data import load_for_run
     from genlab.eval.latent import check_vae
+    from genlab.models import trained
 
     if score not in SCORES:
         raise UsageError(f"unknown --score {score!r}; choose from {', '.join(SCORES)}")

@@ -69,8 +69,8 @@ def score_run(run_dir, n: int = 10_000, epochs: int = 4, device="cpu", data_dir=
     """:func:`score` of a conditional run's newest good checkpoint on its own data, kept as the
     run's ``cas.json`` (the newest CAS, for the cockpit and ``genlab show``): run, step and the
     figures. ``log``: told, before the classifiers train, what is about to take a while."""
-    from genlab.models import trained
     from genlab.core.data import load_for_run
+    from genlab.models import trained
     from genlab.run.files import atomic_write_json
     from genlab.run.rundir import RunDir
 

@@ -84,8 +84,9 @@ def train(digits, epochs: int = 4, batch_size: int = 128, lr: float = 1e-3, seed
 
 
 def save(model: DigitClassifier, test_accuracy: float, path: Path = WEIGHTS) -> None:
-    from genlab.run.files import atomic_write_bytes
     import io
+
+    from genlab.run.files import atomic_write_bytes
 
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "test_accuracy": test_accuracy,

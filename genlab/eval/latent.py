@@ -17,6 +17,7 @@ import torch
 
 from genlab.errors import UsageError
 
+
 def check_vae(model, run_id: str, what: str) -> None:
     """UsageError unless the model has an encoder (it declares ``encodes``: the VAEs)."""
     if not model.encodes:
@@ -155,8 +156,8 @@ class LatentReport:
 
 def map_run(run_dir, n: int = 0, data_dir=None, on_bad=None) -> LatentReport:
     """The latent map of a VAE run's newest good checkpoint: its first ``n`` test digits (0: all)."""
-    from genlab.models import trained
     from genlab.core.data import load_for_run
+    from genlab.models import trained
 
     dev = torch.device("cpu")
     t = trained.newest(run_dir, dev, on_bad=on_bad)

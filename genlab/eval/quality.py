@@ -15,6 +15,7 @@ import math
 import torch
 
 from genlab.eval import classifier as clf
+
 CONFIDENT = 0.9
 
 
@@ -134,8 +135,8 @@ def assess(model, test_images: torch.Tensor, test_labels: torch.Tensor, *, n: in
 def assess_run(run_dir, *, n: int, k: int, device, data_dir=None, on_bad=None) -> dict:
     """:func:`assess` of a run's newest good checkpoint on its own data's test set: run, model,
     step and metrics (``on_bad(path, error)``: told of each checkpoint passed over)."""
-    from genlab.models import trained
     from genlab.core.data import load_for_run
+    from genlab.models import trained
 
     t = trained.newest(run_dir, device, on_bad=on_bad)
     digits = load_for_run(t.config.data, device, data_dir)

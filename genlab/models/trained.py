@@ -8,9 +8,8 @@ from pathlib import Path
 import torch
 
 from genlab import models
-
-from genlab.core import checkpoint
 from genlab.config import RunConfig
+from genlab.core import checkpoint
 from genlab.errors import GenlabError
 from genlab.models.base import GenModel
 

@@ -22,11 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from genlab.run import events_index
-
-from genlab.run import metrics_log
-
-from genlab.run import schema
+from genlab.run import events_index, metrics_log, schema
 from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
 from genlab.run.store import parse_events, read_grid

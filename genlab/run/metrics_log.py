@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from genlab.run import schema
-from genlab.run.record import AGGREGATE_KEYS
-from genlab.run.schema import metrics_header_problem
 from genlab.run.files import atomic_write_bytes, atomic_write_json, open_append, read_json
+from genlab.run.record import AGGREGATE_KEYS
 from genlab.run.rundir import RunDir
+from genlab.run.schema import metrics_header_problem
 from genlab.run.sinks import Sink
 
 FIXED = ("step", "t", "epoch")

@@ -16,11 +16,11 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genlab.run import schema
-from genlab.run.state import RunState, effective_state
 from genlab.errors import GenlabError, UsageError
+from genlab.run import schema
 from genlab.run.files import TEMP_GLOB, atomic_write_bytes, atomic_write_json, fsync_dir, temp_dir
 from genlab.run.rundir import RunDir, step_of
+from genlab.run.state import RunState, effective_state
 
 RANKS_DIR = RunDir.RANKS  # ranks/rank-N.json: each rank's own heartbeat (genlab.train.distributed.RankBeat)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch: no trailing newline

@@ -25,8 +25,8 @@ import numpy as np
 
 from genlab import view
 from genlab.run import events_index, metrics_log, tags
-from genlab.run.state import effective_state
 from genlab.run.rundir import RunDir
+from genlab.run.state import effective_state
 from genlab.run.store import read_events
 
 NO_FIGURE = "no quality figure yet"

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genlab.run import schema
 from genlab.errors import UsageError
+from genlab.run import schema
 from genlab.run.files import O_NOFOLLOW, atomic_write_json, read_checked
 from genlab.run.held import HeldDir
 from genlab.run.rundir import RunDir

@@ -13,8 +13,8 @@ import time
 
 from genlab import models
 from genlab.errors import UsageError
-from genlab.sweep.spec import SEARCHES, TRAINING_KEYS, max_trials, run_options
 from genlab.run.sweeps import SweepSpec
+from genlab.sweep.spec import SEARCHES, TRAINING_KEYS, max_trials, run_options
 
 DEFAULT_TRIALS = 10  # a random or TPE search's trials when --trials is not given
 DEFAULT_PRUNE_EVERY = 500  # steps between the quality checks a pruned sweep's trials compare

@@ -15,12 +15,13 @@ import math
 import os
 import socket
 import time
+from pathlib import Path
+
 from genlab.errors import UsageError
 from genlab.run.files import atomic_write_json
 from genlab.run.rundir import SweepDir
 from genlab.run.store import NAME_RE, build_dir, check_not_reserved, unique_name
 from genlab.run.sweeps import Range, SweepSpec
-from pathlib import Path
 from genlab.validate import check_seed
 
 SEARCHES = ("grid", "random", "tpe")

@@ -29,18 +29,17 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from genlab.run import control
-
-from genlab.sweep import study as studies
 from genlab.errors import GenlabError
-from genlab.run.launch import read_status, spawn, wait_until_settled
-from genlab.run.lock import RunLock
-from genlab.run.held import HeldDir
+from genlab.run import control
 from genlab.run.files import atomic_write_json
 from genlab.run.follow import EventTail
+from genlab.run.held import HeldDir
+from genlab.run.launch import read_status, spawn, wait_until_settled
+from genlab.run.lock import RunLock
 from genlab.run.rundir import RunDir, SweepDir
 from genlab.run.state import RunState, effective_state
 from genlab.run.sweeps import SweepState, live_workers, read_spec, wanted
+from genlab.sweep import study as studies
 from genlab.sweep.spec import run_options, trial_run_id, worker_name
 
 POLL_S = 0.5

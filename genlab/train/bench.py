@@ -14,8 +14,8 @@ import torch
 from genlab import models
 from genlab.core.data import Batches, Digits, load_digits
 from genlab.core.device import resolve, synchronize
-from genlab.errors import UsageError
 from genlab.core.speed import StepRunner, check_amp, configure_threads
+from genlab.errors import UsageError
 
 
 def throughput(model: str, batch_size: int | None = None, steps: int = 200, device: str = "auto",

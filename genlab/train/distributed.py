@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import datetime
 import os
-from contextlib import contextmanager
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 

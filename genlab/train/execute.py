@@ -20,22 +20,22 @@ import torch
 
 import genlab
 from genlab import models, view
-from genlab.core import checkpoint
-from genlab.train import distributed
 from genlab.config import RunConfig
-from genlab.train.setup import finish_config, make_config
+from genlab.core import checkpoint
 from genlab.core.data import Batches, load_digits, load_for_run
 from genlab.core.device import resolve
 from genlab.errors import GenlabError, UsageError, os_error_message
+from genlab.run.files import open_append, read_json
 from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
-from genlab.run.files import open_append, read_json
 from genlab.run.rundir import RunDir
 from genlab.run.sinks import JsonlSink, LineSink, StatusSink
 from genlab.run.state import RunState, rank_trouble
 from genlab.run.store import check_controllable, create_run, cut_events, new_run_id, remove_stale_temps, runs_root
+from genlab.train import distributed
 from genlab.train.progress import RichSink
+from genlab.train.setup import finish_config, make_config
 from genlab.validate import new_total, positive
 
 # The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays

@@ -15,7 +15,8 @@ class RichSink(Sink):
     """A Rich progress bar for a terminal: step, epoch, images/s, ETA and the key losses."""
 
     def __init__(self, console, config):
-        from rich.progress import BarColumn, Progress as Bar, TextColumn
+        from rich.progress import BarColumn, TextColumn
+        from rich.progress import Progress as Bar
 
         self.bar = Bar(
             TextColumn("[bold cyan]{task.fields[model]}"),

@@ -28,7 +28,6 @@ from genlab.run.rundir import RunDir
 from genlab.train.emitter import Emitter
 from genlab.train.state import TrainState
 
-
 LATENT_POINTS = 2000  # held-out digits on it
 
 

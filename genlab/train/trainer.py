@@ -25,27 +25,25 @@ from pathlib import Path
 import torch
 
 from genlab import models
-
-from genlab.train import distributed
-
-from genlab.run import held, record
-from genlab.train.cadence import Clocks
 from genlab.config import RunConfig
 from genlab.core.data import Batches, Digits
 from genlab.core.device import synchronize
-from genlab.train.distributed import World
+from genlab.core.speed import StepRunner, configure_threads
+from genlab.run import held, record
+from genlab.run.files import atomic_write_json
 from genlab.run.record import RecordBudget, aggregate
+from genlab.run.rundir import RunDir
+from genlab.run.sinks import Progress, Sink
 from genlab.run.state import RunState
+from genlab.run.store import newest_events
+from genlab.train import distributed
+from genlab.train.cadence import Clocks
+from genlab.train.distributed import World
 from genlab.train.emitter import Emitter
 from genlab.train.resume import Checkpoints
 from genlab.train.side_jobs import SideJobs
-from genlab.run.sinks import Progress, Sink
-from genlab.core.speed import StepRunner, configure_threads
 from genlab.train.state import TrainState
 from genlab.train.steering import Steering
-from genlab.run.files import atomic_write_json
-from genlab.run.rundir import RunDir
-from genlab.run.store import newest_events
 from genlab.train.vitals import Vitals
 
 FAULT_NAN_STEP = "GENLAB_FAULT_NAN_STEP"  # testing the divergence guard: poison the weights at this step

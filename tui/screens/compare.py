@@ -21,8 +21,8 @@ from textual.worker import get_current_worker
 
 from genlab.run import vitals
 from tui.messages import CompareUpdated
-from tui.widgets.class_histogram import ClassHistogram
 from tui.screens.toggles import CurveToggles
+from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.ranking import RankingTable
 from tui.widgets.samples import SamplesPane

@@ -24,8 +24,8 @@ from genlab import view
 from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
-from tui.widgets.class_histogram import ClassHistogram
 from tui.screens.toggles import CurveToggles
+from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.event_log import EventLog
 from tui.widgets.latent_map import LatentMap

@@ -7,8 +7,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from genlab.run import tags
 from genlab.errors import GenlabError
+from genlab.run import tags
 
 
 class TagsForm(ModalScreen[bool]):
