@@ -139,3 +139,28 @@ async def test_the_cockpit_says_figures_on_different_test_sets_are_not_comparabl
         await until(pilot, lambda: isinstance(app_.screen, CompareScreen) and app_.screen.snapshot is not None)
         title = str(app_.screen.query_one("#compare-title").render())
         assert "not comparable" in title and "different test sets" in title
+
+
+def test_runs_and_compare_fit_an_80_column_terminal(tmp_path, monkeypatch):
+    """On an 80-column terminal `genlab runs` keeps every run's id, status, quality and age (the
+    training key metric gives way), and `compare` turns its table on its side: no line is cut."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    import genlab.cli.runs as runs_cli
+
+    root = tmp_path / "runs"
+    gans(root)
+    for command in (["runs"], ["compare", "gan-a", "cgan-b", "gan-d"]):
+        screen = io.StringIO()
+        monkeypatch.setattr(runs_cli, "out", Console(file=screen, width=80, force_terminal=True, highlight=False,
+                                                     soft_wrap=True))
+        assert invoke(*command, "--runs-dir", root).exit_code == 0
+        lines = Text.from_ansi(screen.getvalue()).plain.splitlines()
+        table = [line for line in lines if line[:1] in "┏┃┡│└"]
+        assert table and all(len(line) <= 80 and line.rstrip()[-1] in "┓┃┩│┘" for line in table), "\n".join(lines)
+        text = "\n".join(lines)
+        assert all(run in text for run in ("gan-a", "cgan-b", "gan-d")) and "test_fld 12.5" in text, text
+        assert command != ["runs"] or " ago " in text, text  # the age column is whole

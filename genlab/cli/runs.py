@@ -81,41 +81,55 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
         out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else
                   f"no runs in {root} yet: start one with 'genlab train gan'")
         return
-    table = Table(title=f"runs in {root}", title_justify="left")
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
     widest = {"id": max([len(r.run_id) + 2 for r in infos] + [8 + len(d.name) for d in sweep_dirs(root)]),
-              "status": 8, "key metric": 10, "quality": 12, "age": 9,
+              "status": 8, "key metric": 8, "quality": 10, "age": 7,
               "step": max([len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos] + [4])}
     piped = not out.is_terminal  # a pipe or a file: whole values, however wide
     labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
-    columns = ("id", "model", "status", "step", "key metric", "quality", "age") + (("tags",) if any(labels.values()) else ())
-    for col in columns:
-        table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
-                         overflow="fold" if piped else "ellipsis",
-                         min_width=max(len(col), min(widest.get(col, 0), 40)),
-                         max_width=30 if col == "status" and not piped else None)
     colours = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.FINISHED: "blue", RunState.CRASHED: "red",
                RunState.FAILED: "red", RunState.STALLED: "red", RunState.UNREADABLE: "red"}
-    def add(r, indent=""):
-        total = r.config.get("total_steps") or 0
-        step = r.status.get("step", 0)
-        table.add_row(indent + r.run_id, r.model, Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
-                      f"{step:,}/{total:,}", summaries[r.run_id].key_text(), summaries[r.run_id].ranked_text(), age(r.created),
-                      *([labels[r.run_id]] if len(columns) > 7 else []))
-
     groups = {k: v for k, v in sweep_groups(root, infos).items() if v[1] or not tag}
-    for r in ungrouped(infos, groups):
-        add(r)
-    for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
-        table.add_section()
-        c = head["counts"]
-        best = head["best"]
-        table.add_row(Text(f"sweep {sweep_id}", style="bold"), head["model"], Text(head["state"], style="bold"),
-                      f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
-                      f"best {head['objective']} {best['value']:.4g}" if best else "-", "", age(head["created"]),
-                      *([""] if len(columns) > 7 else []))
-        for r in members:
-            add(r, "  ")
+
+    def build(columns: tuple) -> Table:
+        table = Table(title=f"runs in {root}", title_justify="left")
+        for col in columns:
+            table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
+                             overflow="fold" if piped else "ellipsis",
+                             min_width=max(len(col), min(widest.get(col, 0), 40)),
+                             max_width=30 if col == "status" and not piped else None)
+
+        def add(r, indent=""):
+            total = r.config.get("total_steps") or 0
+            cells = {"id": indent + r.run_id, "model": r.model,
+                     "status": Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
+                     "step": f"{r.status.get('step', 0):,}/{total:,}", "key metric": summaries[r.run_id].key_text(),
+                     "quality": summaries[r.run_id].ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
+            table.add_row(*(cells[c] for c in columns))
+
+        for r in ungrouped(infos, groups):
+            add(r)
+        for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
+            table.add_section()
+            c, best = head["counts"], head["best"]
+            cells = {"id": Text(f"sweep {sweep_id}", style="bold"), "model": head["model"],
+                     "status": Text(head["state"], style="bold"),
+                     "step": f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
+                     "key metric": "", "quality": f"best {head['objective']} {best['value']:.4g}" if best else "-",
+                     "age": age(head["created"]), "tags": ""}
+            table.add_row(*(cells[c] for c in columns))
+            for r in members:
+                add(r, "  ")
+        return table
+
+    columns = ("id", "model", "status", "step", "key metric", "quality", "age") + (("tags",) if any(labels.values()) else ())
+    table = build(columns)
+    # a narrow terminal: the training key metric gives way first (the quality figure ranks), then the model
+    for dropped in ("key metric", "model"):
+        if piped or out.measure(table, options=out.options.update(width=100_000)).maximum <= out.width:
+            break
+        columns = tuple(c for c in columns if c != dropped)
+        table = build(columns)
     if piped:  # as wide as the table needs: Rich would cut it to 80 columns
         wide = out.measure(table, options=out.options.update(width=100_000)).maximum
         Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
@@ -300,34 +314,46 @@ def print_comparison(compared) -> None:
     from genlab.run.sinks import fmt_duration
 
     summaries = compared.runs
-    piped = not out.is_terminal
-    wide = Console(file=out.file, width=100_000, highlight=False, no_color=True) if piped else out
     if compared.differs:
-        differs = Table(title="what differs", title_justify="left")
-        differs.add_column("run", no_wrap=True)
-        for k in compared.differs:
-            differs.add_column(k, no_wrap=True)
-        for s in summaries:
-            f = described(s.config)
-            differs.add_row(s.run_id, *(fmt(f.get(k)) for k in compared.differs))
-        wide.print(differs, soft_wrap=False, width=wide.measure(differs).maximum if piped else None)
+        rows = [[s.run_id, *(fmt(described(s.config).get(k)) for k in compared.differs)] for s in summaries]
+        print_runs_table("what differs", ["run", *compared.differs], rows)
     elif len(summaries) > 1:
         out.print("the runs' configurations are the same")
     if compared.not_comparable:
         out.print(f"[bold red]{compared.not_comparable}[/]", soft_wrap=True)
     quality_keys = list(dict.fromkeys(k for s in summaries for k in s.quality))
-    table = Table(title="how each did, best first" + (" (not comparable)" if compared.not_comparable else ""),
-                  title_justify="left")
-    for col in ("#", "run", "state", "step", "time", "img/s", "quality", "key metric", "best (step)", *quality_keys):
-        table.add_column(col, no_wrap=True, justify="left" if col in ("run", "state", "quality", "key metric") else "right")
-    for s in summaries:
-        table.add_row(str(s.rank or "-"), s.run_id, s.state, f"{s.step:,}/{s.total:,}",
-                      fmt_duration(s.wall_s) if s.wall_s else "-",
-                      f"{s.images_per_s:,.0f}" if s.images_per_s else "-", s.figure_text(),
-                      s.key_text(),
-                      f"{s.formatted(s.key, s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
-                      *(s.formatted(k, s.quality.get(k)) for k in quality_keys))
-    wide.print(table, soft_wrap=False, width=wide.measure(table).maximum if piped else None)
+    columns = ["#", "run", "state", "step", "time", "img/s", "quality", "key metric", "best (step)", *quality_keys]
+    rows = [[str(s.rank or "-"), s.run_id, s.state, f"{s.step:,}/{s.total:,}",
+             fmt_duration(s.wall_s) if s.wall_s else "-", f"{s.images_per_s:,.0f}" if s.images_per_s else "-",
+             s.figure_text(), s.key_text(),
+             f"{s.formatted(s.key, s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
+             *(s.formatted(k, s.quality.get(k)) for k in quality_keys)] for s in summaries]
+    title = "how each did, best first" + (" (not comparable)" if compared.not_comparable else "")
+    print_runs_table(title, columns, rows, key=1)
+
+
+def print_runs_table(title: str, columns: list[str], rows: list[list[str]], key: int = 0) -> None:
+    """A table of runs, a row a run; turned on its side (a column a run, headed by ``rows[i][key]``)
+    when a terminal is too narrow for it, as it mostly is at 80 columns; whole, however wide, when
+    piped."""
+    def table(columns, rows) -> Table:
+        made = Table(title=title, title_justify="left")
+        for i, col in enumerate(columns):
+            made.add_column(col, no_wrap=True, justify="left" if i == 0 or not rows or not any(
+                ch.isdigit() for ch in str(rows[0][i])[:1]) else "right")
+        for row in rows:
+            made.add_row(*row)
+        return made
+
+    made = table(columns, rows)
+    natural = out.measure(made, options=out.options.update(width=100_000)).maximum
+    if not out.is_terminal:  # a pipe or a file: whole values, however wide
+        Console(file=out.file, width=natural, highlight=False, no_color=True).print(made, soft_wrap=False)
+        return
+    if natural > out.width:
+        sideways = [[col, *(row[i] for row in rows)] for i, col in enumerate(columns) if i != key]
+        made = table(["", *(row[key] for row in rows)], sideways)
+    out.print(made, soft_wrap=False)
 
 
 def print_plot(summaries, metric: str, x: str) -> None:
