@@ -9,8 +9,10 @@ watching a run leaves its training (which has every core) nearly all of the mach
 
 from __future__ import annotations
 
+import math
 import time
 
+from rich.text import Text
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
@@ -68,13 +70,23 @@ class CurvesPlot(PlotextPlot):
     build_cost = 0.0
 
     def render(self):
-        """plotext builds the text here, once per refresh; its cost paces the next redraw."""
+        """plotext builds the text here, once per refresh; its cost paces the next redraw. Some
+        data trips plotext (a labelled series none of whose points lands on the canvas, as one
+        point on a log axis can: its legend code indexes an empty list): then the plot is drawn
+        again without legends, and failing that says so, never taking the cockpit down."""
         start = time.monotonic()
-        result = super().render()
+        try:
+            result = super().render()
+        except Exception:
+            self._build(legend=False)
+            try:
+                result = super().render()
+            except Exception as e:
+                result = Text(f"{self.title_text}: cannot draw this data ({type(e).__name__})", style="dim")
         self.build_cost = time.monotonic() - start
         return result
 
-    def _build(self) -> None:
+    def _build(self, legend: bool = True) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -91,21 +103,21 @@ class CurvesPlot(PlotextPlot):
                 x, y = (c.smoothed_x, c.smoothed_y) if self.smooth else (c.x, c.y)
                 x, y = self._keep_positive(x, y)
                 if x:
-                    plt.plot(x, y, label=name, marker="braille")
+                    plt.plot(x, y, label=name if legend else None, marker="braille")
                     drawn = True
             for name in self.eval_metrics:
                 points = snap.evals.get(name) or []
                 x, y = self._keep_positive([p[0] for p in points], [p[1] for p in points])
                 if x:
-                    plt.scatter(x, y, label=name, marker="dot")
+                    plt.scatter(x, y, label=name if legend else None, marker="dot")
                     drawn = True
-        if self.log_scale:
+        if self.log_scale and drawn:  # (plotext's log axis of nothing raises)
             plt.yscale("log")
         if not drawn:
             plt.title(self.title_text + " · waiting for data")
 
     def _keep_positive(self, x, y):
-        if not self.log_scale:
-            return list(x), list(y)
-        kept = [(a, b) for a, b in zip(x, y) if b > 0]
+        """The points a plot can draw: finite values, and on a log axis positive ones."""
+        kept = [(a, b) for a, b in zip(x, y)
+                if isinstance(b, (int, float)) and math.isfinite(b) and (b > 0 or not self.log_scale)]
         return [a for a, _ in kept], [b for _, b in kept]
