@@ -211,3 +211,10 @@ def test_a_resumed_run_answers_json(runs):
         assert again["run"] == "rj" and again["state"] in ("starting", "running") and again["pid"] > 0
     finally:
         run_genlab("stop", "rj", "--runs-dir", str(runs))
+
+
+def test_help_keeps_square_brackets():
+    """Help texts are Rich markup to typer: `pip install 'genlab[tensorboard]'` must not lose its
+    extra as if it were a style."""
+    p = run_genlab("train", "--help", env={"COLUMNS": "200"})
+    assert p.returncode == 0 and "pip install 'genlab[tensorboard]'" in p.stdout, p.stdout

@@ -43,7 +43,7 @@ def train(
     quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks (kept under 10% of time).")] = default("quality_every_s", Cadence),
     exclude_digits: Annotated[Optional[str], typer.Option("--exclude-digits", help="Leave these digits out of training, e.g. 9 or 1,7 (for genlab anomaly).")] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(
-        "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab[tensorboard]').")] = None,
+        "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab\\[tensorboard]').")] = None,
     nproc: Annotated[int, typer.Option("--nproc", help="Processes to train on, through PyTorch's launcher (torch.distributed.run): gloo on CPUs, NCCL on GPUs; --batch-size is the global batch.")] = 1,
     sync_bn: Annotated[bool, typer.Option("--sync-bn/--no-sync-bn", help="With --nproc on GPUs: BatchNorm over the global batch (SyncBatchNorm), or each rank's own.")] = True,
     detach: Annotated[bool, typer.Option("--detach", help=f"Train in the background, in its own session; output to {RunDir.LOG}.")] = False,
