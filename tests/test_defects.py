@@ -105,3 +105,12 @@ def test_no_sample_command_is_accepted(tmp_path):
     control.send(tmp_path, "sample")
     commands, warnings = control.Inbox(tmp_path).poll()
     assert commands == [] and warnings
+
+
+def test_counts_are_told_in_words_with_the_right_plural():
+    """'1 minute', '1 epoch', not '1 minutes', '1 epochs' (time budgets, the judge's training)."""
+    from genlab.run.sinks import counted
+
+    assert [counted(1, "minute"), counted(2.5, "minute"), counted(1, "epoch"), counted(3, "epoch"),
+            counted(1000, "step"), counted(1.0, "minute")] == \
+        ["1 minute", "2.5 minutes", "1 epoch", "3 epochs", "1,000 steps", "1 minute"]

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import torch
 
 from genlab.errors import UsageError
+from genlab.run.sinks import counted
 
 MIN_N = 128  # one batch of the classifier's training
 
@@ -82,7 +83,7 @@ def score_run(run_dir, n: int = 10_000, epochs: int = 4, device="cpu", data_dir=
     check_conditional(t.model, t.run_dir.name, "--cas")
     digits = load_for_run(t.config.data, device, data_dir)
     if log is not None:
-        log(f"training the digit classifier twice ({epochs} epochs): on {n:,} digits from {t.run_dir.name} "
+        log(f"training the digit classifier twice ({counted(epochs, 'epoch')}): on {n:,} digits from {t.run_dir.name} "
             f"(step {t.step:,}), and on {n:,} real ones")
     result = {"run": t.run_dir.name, "step": t.step, "n_test": len(digits.test_images),
               **score(t.model, digits, n, epochs, device=device)}

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.run.sinks import counted
+
 WEIGHTS = Path(__file__).resolve().parents[1] / "bundled" / "classifier.pt"
 
 
@@ -101,7 +103,7 @@ def train_judge(epochs: int, device, data_dir=None, log=print) -> float:
     from genlab.core.data import load_digits
 
     digits = load_digits(data_dir, device)
-    log(f"training the digit classifier on {len(digits.train_images):,} digits ({digits.source}), {epochs} epochs")
+    log(f"training the digit classifier on {len(digits.train_images):,} digits ({digits.source}), {counted(epochs, 'epoch')}")
     model, acc = train(digits, epochs=epochs, device=device, log=log)
     save(model.cpu(), acc)
     return acc

@@ -72,6 +72,12 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
+def counted(n: float, unit: str) -> str:
+    """``n`` of ``unit`` in words: "1 minute", "2.5 minutes", "1,000 steps"."""
+    shown = f"{n:,}" if isinstance(n, int) else f"{n:g}"
+    return f"{shown} {unit}" + ("" if n == 1 else "s")
+
+
 def fmt_metrics(metrics: dict, keys) -> str:
     return "  ".join(f"{k} {metrics[k]:.4g}" for k in keys if k in metrics)
 

@@ -30,7 +30,7 @@ from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.rundir import RunDir
-from genlab.run.sinks import JsonlSink, LineSink, StatusSink
+from genlab.run.sinks import JsonlSink, LineSink, StatusSink, counted
 from genlab.run.state import RunState, rank_trouble
 from genlab.run.store import check_controllable, create_run, cut_events, new_run_id, remove_stale_temps, runs_root
 from genlab.train import distributed
@@ -234,7 +234,7 @@ def resume_point(run_dir: Path, epochs, max_steps, lr, notes: list[str],
             raise UsageError(f"run {shown(run_dir).name} has trained {trained / 60:.1f} minutes already; ask for more than that")
     elif (config.max_minutes is not None and ckpt is not None
           and float(ckpt.get("trained_s", 0.0)) >= config.max_minutes * 60):
-        raise UsageError(f"run {shown(run_dir).name} has spent its time budget ({config.max_minutes:g} minutes); "
+        raise UsageError(f"run {shown(run_dir).name} has spent its time budget ({counted(config.max_minutes, 'minute')}); "
                          "extend it with --max-minutes")
     total = new_total(config.steps_per_epoch, epochs, max_steps)
     if total is not None:

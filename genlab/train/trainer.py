@@ -33,7 +33,7 @@ from genlab.run import held, record
 from genlab.run.files import atomic_write_json
 from genlab.run.record import RecordBudget, aggregate
 from genlab.run.rundir import RunDir
-from genlab.run.sinks import Progress, Sink
+from genlab.run.sinks import Progress, Sink, counted
 from genlab.run.state import RunState
 from genlab.run.store import newest_events
 from genlab.train import distributed
@@ -124,7 +124,7 @@ class Trainer:
             if self.state.diverged and self.guard() == "stop":
                 self.stop_request = "diverged"
         # ---- the end: final evaluation, quality check, samples and checkpoint
-        return self.end(f"its time budget is spent: {self.config.max_minutes:g} minutes of training"
+        return self.end(f"its time budget is spent: {counted(self.config.max_minutes, 'minute')} of training"
                         if self.time_up else None)
 
     def agree(self, go_on: bool, reason: str | None) -> tuple[bool, str | None]:
