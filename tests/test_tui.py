@@ -438,3 +438,14 @@ async def test_a_vae_dashboard_draws_its_latent_map(tmp_path):
         drawn = str(pane.render())
         assert pane.border_title == "latent map · step 900" and "principal components" in pane.border_subtitle
         assert sum(drawn.count(str(d)) > 5 for d in range(10)) >= 8  # the digits themselves are the markers
+
+
+def test_quitting_says_which_runs_go_on_training(tmp_path):
+    """'runs keep running in the background' only when some do: otherwise the cockpit says none is."""
+    root = tmp_path / "runs"
+    make_run(root, "done", "vae", state="finished")
+    app = GenlabApp(ScriptedSource(root), load_models=False)
+    assert app.quit_message() == "genlab cockpit closed; no run is training"
+    make_run(root, "gan-1", "gan")
+    assert app.quit_message() == ("genlab cockpit closed; 1 run still training in the background "
+                                  "('genlab runs' lists them)")

@@ -12,13 +12,12 @@ from __future__ import annotations
 from textual import work
 from textual.app import App
 
+from genlab.run.sinks import counted
 from tui.messages import ActionFailed, ModelsLoaded, RunStarted
 from tui.screens.dashboard import Dashboard
 from tui.screens.new_run import NewRunForm
 from tui.screens.runs import RunsScreen
 from tui.source import RunsSource
-
-QUIT_MESSAGE = "genlab cockpit closed; runs keep running in the background ('genlab runs' lists them)"
 
 
 class GenlabApp(App):
@@ -83,4 +82,15 @@ class GenlabApp(App):
         self.open_run(message.run_id)
 
     def action_quit(self) -> None:
-        self.exit(message=QUIT_MESSAGE)  # printed by Textual once the screen is restored
+        self.exit(message=self.quit_message())  # printed by Textual once the screen is restored
+
+    def quit_message(self) -> str:
+        """What the shell shows after the cockpit: which runs go on training without it, if any."""
+        try:
+            live = self.source.live_runs()
+        except Exception:  # an unreadable runs root: say nothing of them rather than fail to quit
+            return "genlab cockpit closed"
+        if not live:
+            return "genlab cockpit closed; no run is training"
+        return (f"genlab cockpit closed; {counted(live, 'run')} still training in the background "
+                "('genlab runs' lists them)")

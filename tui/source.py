@@ -80,6 +80,11 @@ class RunsSource:
             "quality": quality.ranked_text() if quality is not None else "",
         }
 
+    def live_runs(self) -> int:
+        """How many runs a process holds now (training, starting or paused)."""
+        return sum(RunState.of(effective_state(r.status, r.path, now=self.clock())).live
+                   for r in list_runs(self.root) if not r.problem)
+
     def follower(self, run_id: str) -> RunFollower:
         return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock)
 
