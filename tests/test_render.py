@@ -50,3 +50,19 @@ def test_ascii_when_no_color_or_not_a_terminal(monkeypatch):
     assert render.should_use_ascii(stream=object()) is True
     monkeypatch.setenv("NO_COLOR", "1")
     assert render.should_use_ascii(stream=Tty()) is True
+
+
+def test_plots_without_colour_give_each_line_its_own_marker_and_steps_whole_ticks():
+    """`genlab compare --plot` piped or under NO_COLOR: each run's line (and its legend entry) has
+    a marker of its own; steps are ticked in whole numbers, never "1.5 48.4 95.2"."""
+    import re
+
+    from genlab.render.plots import MARKERS, curves
+
+    xs = [3, 17, 40, 95]
+    drawn = curves([("a", xs, [1.0, 2.0, 3.0, 4.0]), ("b", xs, [4.0, 3.0, 2.0, 1.0])], "loss", "step", 60, 15,
+                   colour=False)
+    assert "⠀" not in drawn and not any("⠁" <= ch <= "⣿" for ch in drawn)  # no braille: it needs colour to tell lines
+    assert f"{MARKERS[0]}{MARKERS[0]} a" in drawn and f"{MARKERS[1]}{MARKERS[1]} b" in drawn, drawn
+    ticks = drawn.splitlines()[-2]  # the x axis' tick labels, above "step"
+    assert re.findall(r"\d+\.\d", ticks) == [] and "3" in ticks and "95" in ticks, ticks

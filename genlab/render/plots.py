@@ -6,19 +6,43 @@ from __future__ import annotations
 
 import re
 
+# where colour cannot tell lines apart (a pipe, a file, NO_COLOR), each gets a marker of its own
+MARKERS = ("•", "+", "x", "o", "*", "#", "%", "@", "=", "~")
+
+
+def marker(index: int, colour: bool) -> str:
+    """The marker of the ``index``-th line: braille dots in colour, else its own character."""
+    return "braille" if colour else MARKERS[index % len(MARKERS)]
+
+
+def integer_ticks(xs: list, count: int = 5) -> list[int]:
+    """Up to ``count`` whole-number ticks spanning ``xs`` (steps are whole: no "1.5 48.4 95.2")."""
+    values = [x for x in xs if x == x]  # (NaN is not equal to itself)
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    if high - low < 1:
+        return [int(round(low))]
+    return sorted({int(round(low + i * (high - low) / (count - 1))) for i in range(count)})
+
 
 def curves(lines: list[tuple[str, list, list]], title: str, xlabel: str, width: int, height: int,
            colour: bool) -> str:
-    """``lines``: (label, xs, ys) each, drawn in braille dots; a line with no points is left out."""
+    """``lines``: (label, xs, ys) each, in braille dots (without colour, a marker a line); a line
+    with no points is left out. Steps on the x axis get whole-number ticks."""
     import plotext as plt
 
     plt.clear_figure()
     plt.plotsize(width, height)
     if not colour:
         plt.theme("clear")
-    for label, xs, ys in lines:
+    drawn_xs = []
+    for i, (label, xs, ys) in enumerate(lines):
         if xs:
-            plt.plot(xs, ys, label=label, marker="braille")
+            plt.plot(xs, ys, label=label, marker=marker(i, colour))
+            drawn_xs += list(xs)
+    if xlabel == "step" and drawn_xs:
+        plt.xticks(integer_ticks(drawn_xs))
     plt.title(title)
     plt.xlabel(xlabel)
     drawn = plt.build()

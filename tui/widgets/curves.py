@@ -10,12 +10,14 @@ watching a run leaves its training (which has every core) nearly all of the mach
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from genlab.render.plots import integer_ticks, marker
 from tui.messages import RunSnapshot
 
 
@@ -93,24 +95,27 @@ class CurvesPlot(PlotextPlot):
         suffix = (" · log" if self.log_scale else "") + (" · EMA" if self.smooth else "")
         plt.title(self.title_text + suffix)
         plt.xlabel(self.x_label)
-        drawn = False
+        drawn, xs_drawn = False, []
+        colour = "NO_COLOR" not in os.environ
         snap = self.snapshot
         if snap is not None:
-            for name in self.metrics:
+            for i, name in enumerate(self.metrics):
                 c = snap.curves.get(name)
                 if c is None:
                     continue
                 x, y = (c.smoothed_x, c.smoothed_y) if self.smooth else (c.x, c.y)
                 x, y = self._keep_positive(x, y)
                 if x:
-                    plt.plot(x, y, label=name if legend else None, marker="braille")
-                    drawn = True
+                    plt.plot(x, y, label=name if legend else None, marker=marker(i, colour))
+                    drawn, xs_drawn = True, xs_drawn + x
             for name in self.eval_metrics:
                 points = snap.evals.get(name) or []
                 x, y = self._keep_positive([p[0] for p in points], [p[1] for p in points])
                 if x:
-                    plt.scatter(x, y, label=name if legend else None, marker="dot")
-                    drawn = True
+                    plt.scatter(x, y, label=name if legend else None, marker="dot" if colour else "o")
+                    drawn, xs_drawn = True, xs_drawn + x
+        if self.x_label == "step" and xs_drawn:
+            plt.xticks(integer_ticks(xs_drawn))
         if self.log_scale and drawn:  # (plotext's log axis of nothing raises)
             plt.yscale("log")
         if not drawn:
