@@ -218,3 +218,25 @@ def test_help_keeps_square_brackets():
     extra as if it were a style."""
     p = run_genlab("train", "--help", env={"COLUMNS": "200"})
     assert p.returncode == 0 and "pip install 'genlab[tensorboard]'" in p.stdout, p.stdout
+
+
+def test_a_time_budget_is_told_in_time_and_elapsed_is_training_time_across_resumes(runs):
+    """A run whose length is --max-minutes shows its steps and its training time of the budget,
+    never a step total it will not reach ("253/4,685 5%"), and its elapsed time goes on from where
+    a resume took it up, not from 0."""
+    from genlab.run.sinks import progress_text
+
+    assert progress_text(3333, 468000, 65.0, 120.0) == "3,333 steps, 1m05s/2m00s"
+    assert progress_text(3333, 468000, 65.0, 120.0, percent=True) == "3,333 steps, 1m05s/2m00s  54%"
+    assert progress_text(40, 4685, words=True) == "step 40/4,685"
+    p = run_genlab("train", "vae", "--max-minutes", "0.05", "--hp", "hidden=32", "--name", "budget",
+                   "--runs-dir", str(runs))
+    assert p.returncode == 0, p.stderr
+    status = read_json(runs / "budget" / "status.json")
+    assert status["state"] == "finished" and status["budget_s"] == 3.0 and 2.5 <= status["elapsed_s"] <= 10, status
+    listed = run_genlab("runs", "--runs-dir", str(runs)).stdout
+    assert f"{status['step']:,} steps, " in listed and "/3s" in listed and "/4,685" not in listed, listed
+    p = run_genlab("resume", "budget", "--max-minutes", "0.1", "--runs-dir", str(runs))
+    assert p.returncode == 0, p.stderr
+    again = read_json(runs / "budget" / "status.json")
+    assert again["state"] == "finished" and again["budget_s"] == 6.0 and again["elapsed_s"] >= 5.5, again

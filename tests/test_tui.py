@@ -447,5 +447,5 @@ def test_quitting_says_which_runs_go_on_training(tmp_path):
     app = GenlabApp(ScriptedSource(root), load_models=False)
     assert app.quit_message() == "genlab cockpit closed; no run is training"
     make_run(root, "gan-1", "gan")
-    assert app.quit_message() == ("genlab cockpit closed; 1 run still training in the background "
+    assert app.quit_message() == ("genlab cockpit closed; runs keep running in the background: 1 run "
                                   "('genlab runs' lists them)")

@@ -92,5 +92,5 @@ class GenlabApp(App):
             return "genlab cockpit closed"
         if not live:
             return "genlab cockpit closed; no run is training"
-        return (f"genlab cockpit closed; {counted(live, 'run')} still training in the background "
+        return (f"genlab cockpit closed; runs keep running in the background: {counted(live, 'run')} "
                 "('genlab runs' lists them)")

@@ -75,6 +75,8 @@ class RunsSource:
         return {
             "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
             "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
+            "budget_s": r.config["max_minutes"] * 60 if isinstance(r.config.get("max_minutes"), (int, float)) else None,
+            "elapsed_s": r.status.get("elapsed_s"),
             "created": r.created, "family": r.config.get("family", ""), "key": view.read(r.path).key,
             "tags": tags.read(r.path).tags, "sweep": sweep_id,
             "quality": quality.ranked_text() if quality is not None else "",

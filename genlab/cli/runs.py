@@ -15,6 +15,7 @@ from genlab.cli.app import Ascii, AsJson, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
 from genlab.errors import UsageError
 from genlab.run.rundir import step_of
+from genlab.run.sinks import progress_text
 from genlab.run.state import RunState
 
 
@@ -23,6 +24,12 @@ def run_view(run_dir: Path):
     from genlab import view
 
     return view.read(run_dir, known_view)
+
+
+def budget(config: dict) -> float | None:
+    """A run's time budget in seconds (--max-minutes), if its length is one."""
+    minutes = config.get("max_minutes")
+    return minutes * 60 if isinstance(minutes, (int, float)) and minutes > 0 else None
 
 
 def known_view(path: Path):
@@ -84,7 +91,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
     widest = {"id": max([len(r.run_id) + 2 for r in infos] + [8 + len(d.name) for d in sweep_dirs(root)]),
               "status": 8, "key metric": 8, "quality": 10, "age": 7,
-              "step": max([len(f"{r.status.get('step', 0):,}/{r.config.get('total_steps') or 0:,}") for r in infos] + [4])}
+              "step": max([len(progress_text(r.status.get("step", 0), r.config.get("total_steps") or 0,
+                                             r.status.get("elapsed_s"), budget(r.config))) for r in infos] + [4])}
     piped = not out.is_terminal  # a pipe or a file: whole values, however wide
     labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
     colours = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.FINISHED: "blue", RunState.CRASHED: "red",
@@ -103,7 +111,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
             total = r.config.get("total_steps") or 0
             cells = {"id": indent + r.run_id, "model": r.model,
                      "status": Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
-                     "step": f"{r.status.get('step', 0):,}/{total:,}", "key metric": summaries[r.run_id].key_text(),
+                     "step": progress_text(r.status.get("step", 0), total, r.status.get("elapsed_s"), budget(r.config)),
+                     "key metric": summaries[r.run_id].key_text(),
                      "quality": summaries[r.run_id].ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
             table.add_row(*(cells[c] for c in columns))
 

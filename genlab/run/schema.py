@@ -50,7 +50,7 @@ STATUS = {
     "state": (STR, True), "step": (INT, False), "total_steps": (INT + NONE, False), "pid": (INT, False),
     "host": (STR, False), "heartbeat": (NUMBER, False), "updated": (NUMBER, False), "epoch": (INT, False),
     "epochs": (INT + NONE, False), "metrics": (DICT, False), "images_per_s": (NUMBER, False),
-    "eta_s": (NUMBER + NONE, False), "elapsed_s": (NUMBER, False), "reason": (STR + NONE, False),
+    "eta_s": (NUMBER + NONE, False), "budget_s": (NUMBER + NONE, False), "elapsed_s": (NUMBER, False), "reason": (STR + NONE, False),
     "device": (STR, False), "model": (STR, False),
 }
 

@@ -35,6 +35,7 @@ class Progress:
     eta_s: float | None
     metrics: dict = field(default_factory=dict)
     key_metrics: tuple = ()
+    budget_s: float | None = None  # a time budget (--max-minutes): elapsed_s is training time against it
 
 
 class Sink(Protocol):
@@ -78,12 +79,25 @@ def counted(n: float, unit: str) -> str:
     return f"{shown} {unit}" + ("" if n == 1 else "s")
 
 
+def progress_text(step: int, total: int, elapsed_s: float | None = None, budget_s: float | None = None,
+                  percent: bool = False, words: bool = False) -> str:
+    """How far a run is: its steps of their total ("3,333/4,685"; ``words``: "step 3,333/4,685");
+    or, when its length is a time budget (``--max-minutes``), its steps and its training time of
+    the budget, the only total it will reach ("3,333 steps, 1m05s/2m00s")."""
+    if budget_s:
+        done = min(1.0, (elapsed_s or 0.0) / budget_s)
+        return (f"{counted(step, 'step')}, {fmt_duration(elapsed_s or 0.0)}/{fmt_duration(budget_s)}"
+                + (f" {100 * done:3.0f}%" if percent else ""))
+    return (("step " if words else "") + f"{step:,}/{total:,}"
+            + (f" {100 * step / total:3.0f}%" if percent and total else ""))
+
+
 def fmt_metrics(metrics: dict, keys) -> str:
     return "  ".join(f"{k} {metrics[k]:.4g}" for k in keys if k in metrics)
 
 
 def progress_line(p: Progress) -> str:
-    return (f"step {p.step:,}/{p.total_steps:,}  epoch {p.epoch}/{p.epochs}  "
+    return (f"{progress_text(p.step, p.total_steps, p.elapsed_s, p.budget_s, words=True)}  epoch {p.epoch}/{p.epochs}  "
             f"{p.images_per_s:,.0f} img/s  eta {fmt_duration(p.eta_s)}  {fmt_metrics(p.metrics, p.key_metrics)}").rstrip()
 
 
@@ -196,7 +210,8 @@ class StatusSink(Sink):
 
     def progress(self, p: Progress) -> None:
         self.status.update(step=p.step, epoch=p.epoch, epochs=p.epochs, images_per_s=round(p.images_per_s, 1),
-                           eta_s=p.eta_s, elapsed_s=round(p.elapsed_s, 1), metrics=p.metrics)
+                           eta_s=p.eta_s, elapsed_s=round(p.elapsed_s, 1), metrics=p.metrics,
+                           budget_s=p.budget_s)
         self.write()
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from genlab.run.sinks import Progress, Sink, event_line, fmt_duration, fmt_metrics
+from genlab.run.sinks import Progress, Sink, event_line, fmt_duration, fmt_metrics, progress_text
 
 
 class RichSink(Sink):
@@ -21,14 +21,16 @@ class RichSink(Sink):
         self.bar = Bar(
             TextColumn("[bold cyan]{task.fields[model]}"),
             BarColumn(bar_width=24),
-            TextColumn("step {task.completed:,}/{task.total:,}"),
+            TextColumn("{task.fields[steps]}"),
             TextColumn("epoch {task.fields[epoch]}"),
             TextColumn("{task.fields[ips]} img/s"),
             TextColumn("eta {task.fields[eta]}"),
             TextColumn("{task.fields[metrics]}"),
             console=console, refresh_per_second=4, transient=False,
         )
-        self.task = self.bar.add_task("train", total=config.total_steps, model=config.model,
+        budget = config.max_minutes * 60 if config.max_minutes else None  # the bar then fills with time
+        self.task = self.bar.add_task("train", total=budget or config.total_steps, model=config.model,
+                                      steps=progress_text(0, config.total_steps, 0.0, budget, words=True),
                                       epoch="1", ips="-", eta="?", metrics="")
         self.bar.start()
         self.hung_up = self.stopped = False
@@ -57,7 +59,9 @@ class RichSink(Sink):
 
     def progress(self, p: Progress) -> None:
         if self._alive():
-            self.bar.update(self.task, completed=p.step, epoch=f"{p.epoch}/{p.epochs}",
+            self.bar.update(self.task, completed=p.elapsed_s if p.budget_s else p.step,
+                            steps=progress_text(p.step, p.total_steps, p.elapsed_s, p.budget_s, words=True),
+                            epoch=f"{p.epoch}/{p.epochs}",
                             ips=f"{p.images_per_s:,.0f}", eta=fmt_duration(p.eta_s),
                             metrics=fmt_metrics(p.metrics, p.key_metrics))
 

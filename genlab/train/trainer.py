@@ -247,14 +247,21 @@ class Trainer:
     def out_of_time(self) -> bool:
         """Whether the time budget (``max_minutes``) is spent: training time, pauses not counted
         (the clock restarts whenever the run is running again)."""
-        now = time.monotonic()
-        self.state.trained_s += now - self.tick
-        self.tick = now
+        self.count_training_time()
         budget = self.config.max_minutes
         self.time_up = budget is not None and self.state.trained_s >= budget * 60
         return self.time_up
 
+    def count_training_time(self, stop: bool = False) -> None:
+        """Add the training time since the last count to the state's; ``stop``: the training is
+        over, and what follows (the end's evaluation, quality check and samples) is not counted."""
+        now = time.monotonic()
+        if self.tick is not None:
+            self.state.trained_s += now - self.tick
+        self.tick = None if stop else now
+
     def end(self, reason: str | None = None) -> str:
+        self.count_training_time(stop=True)
         if not self.world.main:
             return RunState.FINISHED
         if self.jobs.last_eval_step != self.state.step:
@@ -294,6 +301,7 @@ class Trainer:
         self.report_progress()
 
     def stop(self, reason: str) -> str:
+        self.count_training_time(stop=True)
         if not self.world.main:
             return RunState.STOPPED
         self.settle()
@@ -433,9 +441,13 @@ class Trainer:
             self._rate_step, self._rate_time = step, now
         total = self.config.total_steps
         eta = (total - step) * self.config.batch_size / self.images_per_s if self.images_per_s else None
+        trained = self.state.trained_s + (max(0.0, now - self.tick) if self.tick is not None else 0.0)  # across resumes
+        budget = self.config.max_minutes * 60 if self.config.max_minutes else None
+        if budget is not None:  # the run ends when its budget is spent, if its steps do not end it first
+            eta = max(0.0, budget - trained) if eta is None else min(eta, max(0.0, budget - trained))
         self.events.progress(Progress(
             step=step, total_steps=total, epoch=self.epoch_number(), epochs=self.epochs_total(),
-            images_per_s=self.images_per_s, elapsed_s=now - self.started, eta_s=eta,
+            images_per_s=self.images_per_s, elapsed_s=trained, eta_s=eta, budget_s=budget,
             metrics={k: round(v, 5) for k, v in self.latest.items()}, key_metrics=self.view.shown_in_progress(),
         ))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from genlab.run.sinks import progress_text
 from tui.widgets.run_table import RunRows
 from tui.widgets.status_bar import COLOURS
 
@@ -61,13 +62,13 @@ class RunsTable(RunRows):
         self.clear()
         for r in rows:
             total = r["total"] or 0
-            pct = f" {100 * r['step'] / total:3.0f}%" if total else ""
             key = r["key"]  # the run's key metric, as its model declares it (a sweep's: its objective)
             value = r["metrics"].get(key) if key else None
             metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
             state = r["state"]  # "unreadable: <reason>" for a broken directory
             sweep = r.get("kind") == "sweep"
-            progress = f"{r['step']}/{total} trials" if sweep else f"{r['step']:,}/{total:,}{pct}"
+            progress = f"{r['step']}/{total} trials" if sweep else \
+                progress_text(r["step"], total, r.get("elapsed_s"), r.get("budget_s"), percent=True)
             self.add_row(self.run_cell(r["id"], indent="  " if r.get("sweep") else ""), r["model"],
                          Text(state, style=COLOURS.get(state.split(":")[0], "red")),
                          progress, ("best " if sweep and value is not None else "") + metric,

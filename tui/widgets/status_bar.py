@@ -8,7 +8,7 @@ import time
 from rich.text import Text
 from textual.widget import Widget
 
-from genlab.run.sinks import fmt_duration, fmt_metrics
+from genlab.run.sinks import fmt_duration, fmt_metrics, progress_text
 from genlab.run.state import RunState, rank_trouble, slowest_rank
 from genlab.run.vitals import line as vitals_line
 
@@ -42,7 +42,10 @@ class StatusBar(Widget):
         text.append(f"● {state}", style=f"bold {COLOURS.get(state, 'white')}")
         total = cfg.get("total_steps") or st.get("total_steps") or 0
         script = cfg.get("source") == "script"  # genlab.init: no epochs, data or device of genlab's
-        text.append(f"  {snap.run_id}  {cfg.get('model', '?')}  step {st.get('step', 0):,}" + (f"/{total:,}" if total else ""))
+        budget = cfg.get("max_minutes") * 60 if isinstance(cfg.get("max_minutes"), (int, float)) else None
+        shown = progress_text(st.get("step", 0), total, st.get("elapsed_s"), budget, words=True) if total or budget \
+            else f"step {st.get('step', 0):,}"
+        text.append(f"  {snap.run_id}  {cfg.get('model', '?')}  {shown}")
         if not script:
             text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
         if state == RunState.RUNNING and st.get("images_per_s"):
