@@ -180,7 +180,8 @@ class RunsScreen(Screen):
 
     def action_compare(self) -> None:
         table = self.query_one(RunsTable)
-        marked = [r["id"] for r in table.last_rows if r["id"] in table.marked]  # in the table's order
+        listed = table.shown + [r for r in table.last_rows if r not in table.shown]  # the table's order, then the filtered out
+        marked = [r["id"] for r in listed if r["id"] in table.marked]
         trials = table.sweep_trials(table.selected_run())
         if len(marked) < 2 and trials is not None:  # on a sweep's row: compare its trials
             self.compare_sweep(trials)
