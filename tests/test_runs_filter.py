@@ -182,6 +182,10 @@ async def test_at_80_columns_the_state_and_key_metric_stay_in_view(tmp_path):
         table.show([dict(r) for r in table.last_rows])  # the runs listed again: the table stays where it is
         await pilot.pause()
         assert table.scroll_x == scrolled
+        table.show(table.last_rows[1:])  # a run fewer: redrawn, still there
+        await until(pilot, lambda: table.row_count == 8)
+        await pilot.pause()
+        assert table.scroll_x == scrolled
 
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])

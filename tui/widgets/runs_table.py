@@ -44,6 +44,7 @@ class RunsTable(RunRows):
         self.last_rows: list[dict] = []  # every run, as listed
         self.shown: list[dict] = []  # those the filter keeps, in the table's order
         self.drawn_columns: tuple = ()  # the columns and their labels as drawn
+        self.cursor_run: str | None = None  # the run the cursor was last on
 
     # ---- what the user changes
     def set_filter(self, text: str) -> None:
@@ -153,7 +154,8 @@ class RunsTable(RunRows):
                     if self.get_cell(key, c) != row[c]:
                         self.update_cell(key, c, row[c], update_width=True)
             return
-        current, scrolled = self.selected_run(), self.scroll_x
+        current, scrolled = self.selected_run() or self.cursor_run, self.scroll_x
+        self.cursor_run = current  # kept while a filter hides every run
         self.clear(columns=columns_drawn != self.drawn_columns)
         if columns_drawn != self.drawn_columns:
             for c, label in columns_drawn:
@@ -163,7 +165,7 @@ class RunsTable(RunRows):
             self.add_row(*(row[c] for c in columns), key=key)
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
-        self.scroll_x = scrolled
+        self.call_after_refresh(self.scroll_to, x=scrolled, animate=False)  # once the new widths are known
 
     def label(self, column: str) -> Text:
         if column != self.sort_column:
