@@ -201,3 +201,28 @@ def test_runs_screen_snapshot(size, tmp_path, snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=listed)
+
+
+def test_genlab_runs_at_80_columns_keeps_the_state_and_key_metric(tmp_path, monkeypatch):
+    """On an 80-column terminal the columns give way in their order (genlab/run/columns.py):
+    the tags, age, quality and model go; the id, state, steps and key metric stay."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    import genlab.cli.runs
+
+    root = tmp_path / "runs"
+    runs_and_a_sweep(root)
+    screen = io.StringIO()
+    monkeypatch.setattr(genlab.cli.runs, "out", Console(file=screen, width=80, force_terminal=True, no_color=True))
+    r = CliRunner().invoke(cli, ["runs", "--runs-dir", str(root)])
+    assert r.exit_code == 0, r.output
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", screen.getvalue()).splitlines()  # as seen: no styles
+    header = next(line for line in lines if "status" in line)
+    assert all(col in header for col in ("id", "status", "step", "key metric")) and "age" not in header
+    assert max(len(line) for line in lines) <= 80
+    assert any("crashed" in line and "d_loss 1.093" in line for line in lines)
+    assert any(f"{SWEEP}-002" in line and "loss 120.7" in line for line in lines)
+    assert any(f"sweep {SWEEP}" in line and "3 models" in line for line in lines)  # not "gan,cgan,vae"

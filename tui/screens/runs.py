@@ -48,8 +48,7 @@ class RunsScreen(Screen):
         yield RunsTable(id="runs")
         yield Static("no runs yet: press n to start one", id="empty")
         yield Static(id="runs-info")
-        yield Input(placeholder="filter as you type: gan  state=running  lr=0.001  tag=best  d_loss<1.3  (esc: none)",
-                    id="filter")
+        yield Input(placeholder="filter: gan state=running lr=0.001 tag=best d_loss<1.3 · esc: none", id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
