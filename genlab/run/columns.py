@@ -9,7 +9,7 @@ moves them to the right, where the table scrolls sideways to them). A sweep's li
 
 from __future__ import annotations
 
-GIVES_WAY = ("tags", "age", "quality", "model")  # the first gives way first
+GIVES_WAY = ("tags", "age", "model", "quality")  # the first gives way first; the quality figure ranks, so it stays longest
 
 
 def narrow_order(columns) -> list[str]:
