@@ -88,7 +88,7 @@ class RunsScreen(Screen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # at once: the keys typed next are the filter's, however fast they come
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "filter":
