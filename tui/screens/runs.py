@@ -48,7 +48,7 @@ class RunsScreen(Screen):
         yield RunsTable(id="runs")
         yield Static("no runs yet: press n to start one", id="empty")
         yield Static(id="runs-info")
-        yield Input(placeholder="filter: gan state=running lr=0.001 tag=best d_loss<1.3 · esc: none", id="filter")
+        yield Input(placeholder="filter: gan state=running lr=0.001 tag=best d_loss<1.3 · esc: no filter", id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -107,11 +107,7 @@ class RunsScreen(Screen):
             self.query_one(RunsTable).focus()
 
     def on_key(self, event) -> None:
-        box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.has_focus:  # Esc in the box: cleared and closed
-            event.stop()
-            self.action_clear_filter()
-        elif event.key in ("down", "up") and box.has_focus:  # on to the rows
+        if event.key in ("down", "up") and self.query_one("#filter", Input).has_focus:  # on to the rows
             self.query_one(RunsTable).focus()
 
     def action_clear_filter(self) -> None:
