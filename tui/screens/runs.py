@@ -12,11 +12,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from genlab.errors import UsageError
 from tui.messages import RunsListed
+from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.runs_table import RunsTable
 
 
@@ -26,8 +27,7 @@ class RunsScreen(Screen):
                 Binding("o", "sort", "sort", key_display="o/O"), Binding("O", "reverse_sort", "reverse the sort", show=False),
                 Binding("P,asterisk", "pin", "pin", key_display="P"),
                 Binding("escape", "clear_filter", "clear the filter", show=False),  # said under the table
-                ("q", "app.quit", "quit (runs keep running)")]
-    NARROW_BELOW = 120  # columns
+                Binding("q", "app.quit", "quit", tooltip="quit (runs keep running)")]  # (tooltip: the wide footer's)
     DEFAULT_CSS = """
     RunsScreen #runs-info {
         height: 1;
@@ -49,7 +49,7 @@ class RunsScreen(Screen):
         yield Static("no runs yet: press n to start one", id="empty")
         yield Static(id="runs-info")
         yield Input(placeholder="filter: gan state=running lr=0.001 tag=best d_loss<1.3 · esc: no filter", id="filter")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.list_runs()
@@ -152,14 +152,6 @@ class RunsScreen(Screen):
         table.toggle_mark()
         self.count_marks(len(table.marked))
         table.action_cursor_down()  # on to the next run, as a file manager marks
-
-    def on_resize(self) -> None:
-        """At 80 columns the footer is compact and quitting says only "quit": every key fits."""
-        narrow = self.size.width < self.NARROW_BELOW
-        self.query_one(Footer).compact = narrow
-        quit_says = "quit" if narrow else "quit (runs keep running)"
-        self._bindings.key_to_bindings["q"] = [Binding("q", "app.quit", quit_says)]
-        self.refresh_bindings()
 
     def count_marks(self, n: int) -> None:
         """The footer says how many runs are marked: "c compare 3"."""
