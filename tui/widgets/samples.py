@@ -1,13 +1,28 @@
 """The newest fixed-latent sample grid as half-block text (or ASCII), fitted to the pane; or
-rows of latent walks (one walk a row, its ends at the edges) in its place."""
+rows of latent walks (one walk a row, its ends at the edges) in its place.
+
+Where the app draws images (``GenlabApp.images``: a graphics protocol, from ``--images``; see
+genlab/render/images.py for the rule), the same digits in the same layout are one picture at
+full resolution instead: textual-image's widget, a child of the pane, fitted to it. ASCII (``a``,
+NO_COLOR) still draws text."""
 
 from __future__ import annotations
 
 import numpy as np
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Static
 
 from genlab.render.digits import SIZES, across_classes, layout, render
+from genlab.render.images import grid_picture
+
+
+def picture_widget(protocol: str) -> type[Widget]:
+    """textual-image's widget class for ``protocol`` ("kitty" or "sixel"). Its first import asks
+    the terminal for its cell size in pixels: call this before Textual starts (GenlabApp does)."""
+    from textual_image.widget import SixelImage, TGPImage
+
+    return {"kitty": TGPImage, "sixel": SixelImage}[protocol]
 
 
 class SamplesPane(Static):
@@ -18,6 +33,10 @@ class SamplesPane(Static):
         border-title-align: left;
         padding: 0;
         overflow: hidden;
+    }
+    SamplesPane > .picture {
+        width: auto;
+        height: auto;
     }
     """
 
@@ -32,6 +51,7 @@ class SamplesPane(Static):
         self.step: int | None = None
         self.where = ""  # "k of n" while an older grid is shown
         self.per_row: int | None = None  # walks: digits a row (the images are rows of walks)
+        self.picture: Widget | None = None  # textual-image's widget, once a grid is drawn as an image
         self.border_title = title
 
     def show(self, images: np.ndarray | None, step: int | None, where: str = "") -> None:
@@ -85,8 +105,9 @@ class SamplesPane(Static):
         if len(title) + 4 > self.size.width:  # a narrow pane (a comparison's): the short form
             title = f"{self.title} · {self.step:,}" if len(self.title) + 12 <= self.size.width else self.title
         self.border_title = title
-        # the pane's size comes from the layout, never from its text: no new layout needed
-        self.update(render(images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)
+        if not self.draw_picture(images[:fits], per_row):
+            # the pane's size comes from the layout, never from its text: no new layout needed
+            self.update(render(images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)
 
     def redraw_walks(self) -> None:
         """Whole walks only: a row is ``per_row`` digits at the largest size that fits."""
@@ -99,5 +120,25 @@ class SamplesPane(Static):
         title = f"latent walks{step} · {self.where}" + (" · ascii" if self.ascii else "")
         self.border_title = title if len(title) + 4 <= self.size.width else f"walks{step}"
         self.border_subtitle = "i new walks · End the samples"
+        if self.draw_picture(self.images[: rows * per_row], per_row):
+            return
         self.update(render(self.images[: rows * per_row], width=per_row * (size + 1) - 1, height=None,
                            ascii=self.ascii, sizes=(size,)), layout=False)
+
+    def draw_picture(self, images: np.ndarray, per_row: int) -> bool:
+        """Draw ``images``, ``per_row`` a row, as one image where the app draws images and ASCII
+        is off; else hide the image (text is drawn instead) and say False."""
+        protocol = getattr(self.app, "images", None)
+        if not protocol or self.ascii:
+            if self.picture is not None:
+                self.picture.display = False
+            return False
+        grid = grid_picture(images, per_row)
+        if self.picture is None:
+            self.picture = picture_widget(protocol)(grid, classes="picture")
+            self.mount(self.picture)
+        else:
+            self.picture.image = grid
+        self.picture.display = True
+        self.update("", layout=False)
+        return True
