@@ -16,7 +16,7 @@ from test_tui import ScriptedSource, until
 from typer.testing import CliRunner
 
 from genlab.cli.main import app as cli
-from genlab.render.images import grid_picture, image_protocol
+from genlab.render.images import grid_picture, image_protocol, picture_layout
 from tui.app import GenlabApp
 from tui.screens.dashboard import Dashboard
 from tui.widgets.samples import SamplesPane
@@ -36,15 +36,19 @@ def never():
     ("auto", {"TERM": "xterm-256color"}, True, lambda: None, None),
     ("auto", {"TERM": "xterm-kitty"}, False, never, None),  # not a terminal (a pipe, pytest)
     ("auto", {"TERM": "dumb"}, True, never, None),
-    ("auto", {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-1/default,1,0", "KITTY_WINDOW_ID": "1"}, True, never, None),
-    ("auto", {"TERM": "xterm-kitty", "TMUX": "/tmp/tmux-1/default,1,0"}, True, never, None),
+    # tmux: text unless tmux itself says it draws Sixel; the terminal outside it does not count
+    ("auto", {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-1/default,1,0", "KITTY_WINDOW_ID": "1"}, True,
+     lambda: None, None),
+    ("auto", {"TERM": "xterm-kitty", "TMUX": "/tmp/tmux-1/default,1,0"}, True, lambda: None, None),
+    ("auto", {"TERM": "tmux-256color", "TMUX": "x"}, True, lambda: "kitty", None),  # never passes tmux
+    ("auto", {"TERM": "tmux-256color", "TMUX": "x"}, True, lambda: "sixel", "sixel"),  # tmux 3.4 with Sixel
     ("auto", {"TERM": "screen-256color", "STY": "1.pts-0"}, True, never, None),
     ("off", {"TERM": "xterm-kitty"}, True, never, None),
     ("off", {"TERM": "xterm-256color"}, True, never, None),
     ("on", {"TERM": "xterm-kitty"}, True, never, "kitty"),
     ("on", {"TERM": "xterm-256color"}, True, lambda: None, "sixel"),  # forced: Sixel, the widest spoken
     ("on", {"TERM": "xterm-256color"}, False, never, "sixel"),
-    ("on", {"TERM": "tmux-256color", "TMUX": "x", "KITTY_WINDOW_ID": "1"}, True, lambda: "sixel", "sixel"),
+    ("on", {"TERM": "tmux-256color", "TMUX": "x", "KITTY_WINDOW_ID": "1"}, True, lambda: None, "sixel"),
 ])
 def test_the_rule(mode, env, tty, answer, expected):
     assert image_protocol(mode, env=env, tty=tty, detect=answer) == expected
@@ -67,6 +71,14 @@ def test_the_grid_picture_is_the_digits_at_full_resolution():
     pixels = np.asarray(picture)
     assert pixels[0, 0] == 10 and pixels[0, 30] == 20 and pixels[0, 28] == 0  # a gap between digits
     assert pixels[30, 0] == 40 and pixels[30, 30] == 50 and pixels[30, 60] == 0  # the second row, one short
+
+
+def test_an_image_shows_every_digit_as_large_as_fits_else_those_that_fit_legibly():
+    assert picture_layout(64, 78, 27) == (10, 64)  # the dashboard's pane at 200x50: all 64, 7+ cells wide
+    assert picture_layout(16, 120, 32) == (6, 16)  # `genlab sample` in 120x40: three rows of 6, 20 cells wide
+    assert picture_layout(64, 30, 11) == (5, 15)  # 80x24: all 64 would be 3 cells wide; 15 at 6
+    assert picture_layout(64, 3, 2) == (1, 1)  # never nothing
+    assert picture_layout(1, 10, 5) == (1, 1)
 
 
 # --------------------------------------------------------------------------- the cockpit
@@ -188,3 +200,52 @@ def test_sample_takes_images_too(tmp_path, monkeypatch, terminal):
     for command in (sample, ["tui"], ["watch", "r"]):
         r = runner.invoke(cli, [*command, "--images", "maybe"])
         assert r.exit_code == 2 and "--images" in r.output, r.output
+
+
+# --------------------------------------------------------------------------- a terminal that speaks Kitty's protocol
+
+
+def test_the_cockpit_asks_the_terminal_before_it_starts_and_draws_with_what_it_answers(tmp_path):
+    """`genlab watch` (auto) in a terminal that answers as kitty does (no Sixel in its device
+    attributes, OK to a Kitty graphics query, its cell size in pixels) but names itself
+    xterm-256color: textual-image's questions come before Textual takes the terminal, and the
+    samples go out as a Kitty image (transmitted, placed, shown by placeholder cells), no half
+    blocks."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import select
+    import signal
+    import struct
+    import termios
+    import time
+
+    make_run(tmp_path / "runs", "g", "gan")
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "STY", "KITTY_WINDOW_ID", "NO_COLOR")}
+    env.update(TERM="xterm-256color", COLORTERM="truecolor")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: genlab in the pseudo-terminal
+        os.execve(sys.executable, [sys.executable, "-m", "genlab", "watch", "g", "--runs-dir", str(tmp_path / "runs")],
+                  env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # 100x30, its pixels untold
+    # its answers, typed ahead: textual-image reads each within 0.1 s of asking, which a busy
+    # machine could miss; the Kitty query's answer names no image (textual-image reads its "OK")
+    os.write(fd, b"\x1b[?62;22c" + b"\x1b_Gi=1;OK\x1b\\" + b"\x1b[6;20;10t")
+    seen = ""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and PLACEHOLDER not in seen:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(fd, 1 << 16).decode("utf-8", "replace")
+                except OSError:
+                    break
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    asked = [seen.find(q) for q in ("\x1b[c", "\x1b_Gi=", "\x1b[16t", "\x1b[?1049h")]  # ... then Textual starts
+    assert -1 < asked[0] < asked[1] < asked[2] < asked[3], seen[:1000]
+    assert re.search(r"\x1b_Gi=\d+,m=\d,f=100", seen) and "\x1b_Ga=p" in seen  # the image sent and placed
+    assert PLACEHOLDER in seen and "▀" not in seen

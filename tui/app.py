@@ -18,6 +18,7 @@ from tui.screens.dashboard import Dashboard
 from tui.screens.new_run import NewRunForm
 from tui.screens.runs import RunsScreen
 from tui.source import RunsSource
+from tui.widgets.samples import prepare_pictures
 
 
 class GenlabApp(App):
@@ -32,10 +33,7 @@ class GenlabApp(App):
         super().__init__()
         self.source = source or RunsSource()
         self.open_run_id = open_run
-        self.images = images
-        if images:  # textual-image asks the terminal its cell size now, before Textual reads the terminal
-            from tui.widgets.samples import picture_widget
-            picture_widget(images)
+        self.images = prepare_pictures(images)
         self.models: list[dict] | None = None
         self.load_models_on_start = load_models
 

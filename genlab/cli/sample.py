@@ -20,18 +20,22 @@ def print_digits(images, ascii: bool = False, png: Path | None = None, classes: 
     Not a terminal: 80 columns, at most 42 lines. ``image_mode`` (--images auto|on|off): the
     same digits as one image where the terminal draws images (genlab.render.images); ASCII wins."""
     from genlab.render.digits import SIZES, across_classes, layout, render, should_use_ascii
-    from genlab.render.images import image_protocol, picture
+    from genlab.render.images import image_protocol, picture, picture_layout
 
     use_ascii = ascii or should_use_ascii(stream=sys.stdout) or not out.is_terminal
     sizes = SIZES[:1] if use_ascii else SIZES
     width, height = (out.width, max(14, out.height - 8)) if out.is_terminal else (80, 42)
-    size, per_row = layout(len(images), width, height, sizes)
-    fits = per_row * max(1, height // (size // 2))
+    protocol = None if use_ascii else image_protocol(image_mode, tty=out.is_terminal)
+    if protocol:
+        per_row, fits = picture_layout(len(images), width, height)
+    else:
+        size, per_row = layout(len(images), width, height, sizes)
+        fits = per_row * max(1, height // (size // 2))
     if fits < len(images) and classes:
         images = across_classes(images, classes)
-    protocol = None if use_ascii else image_protocol(image_mode, tty=out.is_terminal)
-    if protocol:  # as wide as the half blocks would be, at full resolution
-        out.print(picture(images[:fits], per_row, protocol, width=per_row * (size + 1) - 1))
+    if protocol:  # as large as fits in width x height cells, a cell twice as tall as wide
+        rows = -(-fits // per_row)
+        out.print(picture(images[:fits], per_row, protocol, width=min(width, 2 * height * per_row // rows)))
     else:
         grid = render(images[:fits], width=width, height=height, ascii=use_ascii, sizes=sizes)
         if use_ascii:

@@ -6,15 +6,16 @@ tui/widgets/samples.py).
 The rule (``image_protocol``):
 
 - ``off``: never; text as before (half blocks, or ASCII under ``--ascii``/NO_COLOR/a pipe).
-- ``auto``: not on a terminal, ``TERM=dumb``, or inside tmux or GNU screen: text. tmux does not
-  pass Kitty graphics through unwrapped (and textual-image does not wrap them), and a terminal's
-  name inside a multiplexer tells nothing of the terminal outside it, so a multiplexer is text
-  unless asked. ``TERM=xterm-kitty``/``xterm-ghostty`` or ``KITTY_WINDOW_ID``: Kitty's protocol.
-  Else textual-image asks the terminal (its Sixel query first, then Kitty's; about 0.1 s, once,
-  before the cockpit starts): what it answers, or text.
-- ``on``: images whatever is detected: Kitty's protocol where the terminal names itself so
-  (not inside a multiplexer), else what textual-image detects (inside tmux that is tmux's own
-  answer: a tmux built with Sixel says so), else Sixel.
+- ``auto``: not on a terminal (a pipe, the tests) or ``TERM=dumb``: text, nothing asked.
+  ``TERM=xterm-kitty``/``xterm-ghostty`` or ``KITTY_WINDOW_ID``: Kitty's protocol. Else
+  textual-image asks the terminal (a Sixel query, then Kitty's; some 0.1 s, once, before the
+  cockpit starts) and what it answers is used, else text.
+- inside tmux, ``auto`` is text unless tmux passes images through: tmux answers textual-image's
+  questions itself, and says Sixel only where it draws Sixel (tmux 3.4 or later, built with it);
+  Kitty's protocol never passes (tmux wants it wrapped, which textual-image does not do), and
+  the terminal outside (``KITTY_WINDOW_ID`` inherited) does not count. GNU screen: text.
+- ``on``: images whatever is detected: Kitty's protocol where the terminal names itself so (not
+  in a multiplexer), else what textual-image detects, else Sixel.
 
 ASCII, where it applies, wins over images. Nothing here imports Textual.
 """
@@ -69,8 +70,10 @@ def image_protocol(mode: str, env: Mapping[str, str] | None = None, tty: bool | 
         tty = bool(sys.__stdout__ and sys.__stdout__.isatty())
     multiplexer = in_multiplexer(env)
     if mode == "auto":
-        if not tty or env.get("TERM") == "dumb" or multiplexer:
+        if not tty or env.get("TERM") == "dumb" or env.get("STY"):
             return None
+        if multiplexer:  # tmux: only what tmux itself draws
+            return "sixel" if detect() == "sixel" else None
         return "kitty" if says_kitty(env) else detect()
     if says_kitty(env) and not multiplexer:
         return "kitty"
@@ -78,6 +81,25 @@ def image_protocol(mode: str, env: Mapping[str, str] | None = None, tty: bool | 
 
 
 GAP = 2  # pixels between digits
+SMALLEST = 6  # cells: the narrowest digit an image draws (some 50 pixels: twice MNIST's own 28)
+
+
+def picture_layout(n: int, width: int, height: int, smallest: int = SMALLEST) -> tuple[int, int]:
+    """(digits a row, digits shown) of ``n`` digits drawn as one image in ``width`` × ``height``
+    cells (a cell about twice as tall as wide): every digit, arranged to be as large as the
+    space allows; where even the best arrangement would draw them narrower than ``smallest``
+    cells, as many as fit at that size, row by row. Unlike half blocks, an image's digits keep
+    all their pixels at any size: no half-size digits here."""
+    width, height = max(1, width), max(1, 2 * height)  # in units of a cell's width
+    best, best_size = 1, 0.0
+    for per_row in range(1, n + 1):
+        size = min(width / per_row, height / -(-n // per_row))
+        if size > best_size:
+            best, best_size = per_row, size
+    if best_size >= smallest:
+        return best, n
+    per_row = max(1, min(n, width // smallest))
+    return per_row, min(n, per_row * max(1, height // smallest))
 
 
 def grid_picture(images, per_row: int):
