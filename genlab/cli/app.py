@@ -88,7 +88,8 @@ Ascii = Annotated[bool, typer.Option("--ascii", help="Draw digits in plain ASCII
 
 
 Images = Annotated[Literal["auto", "on", "off"], typer.Option(
-    "--images", help="Draw digits as images (Kitty graphics or Sixel): auto where the terminal can, not inside tmux.")]
+    "--images", help="Draw digits as images (Kitty graphics or Sixel): auto where the terminal can "
+    "(inside tmux: only where tmux draws Sixel itself); on: always; off: half blocks.")]
 
 
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")]

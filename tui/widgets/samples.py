@@ -2,9 +2,9 @@
 rows of latent walks (one walk a row, its ends at the edges) in its place.
 
 Where the app draws images (``GenlabApp.images``: a graphics protocol, from ``--images``; see
-genlab/render/images.py for the rule), the same digits in the same layout are one picture at
-full resolution instead: textual-image's widget, a child of the pane, fitted to it. ASCII (``a``,
-NO_COLOR) still draws text."""
+genlab/render/images.py for the rule), the digits are one picture at full resolution instead,
+every digit where they fit legibly (genlab.render.images.picture_layout): textual-image's widget,
+a child of the pane, fitted to it. ASCII (``a``, NO_COLOR) still draws text."""
 
 from __future__ import annotations
 
