@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genlab.cli.app import Ascii, AsJson, RunRef, RunsDir, TagOption, app, out
+from genlab.cli.app import Ascii, AsJson, Images, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
 from genlab.errors import UsageError
 from genlab.run.columns import GIVES_WAY, models_text
@@ -170,7 +170,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
 
 
 @app.command()
-def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False) -> None:
+def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False,
+         image_mode: Images = "auto") -> None:
     """A run's configuration, latest metrics and latest samples."""
     from genlab.run.resolve import resolve_run
     from genlab.run.store import latest_metrics, load_run, runs_root, samples
@@ -231,11 +232,11 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
         when = "" if info.state in (RunState.RUNNING, RunState.PAUSED) else " (its last, while it ran)"
         out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
-    if not print_newest_grid(info.path, ascii, view.sample_classes):
+    if not print_newest_grid(info.path, ascii, view.sample_classes, image_mode):
         out.print("no samples yet")
 
 
-def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
+def print_newest_grid(run_dir: Path, ascii: bool, classes: int, image_mode: str = "off") -> bool:
     """Draw the run's newest sample grid that can be read, saying so in one line when a newer one
     cannot (a garbage .npy); False when the run has no grid file."""
     from genlab.run.store import read_grid, samples
@@ -248,7 +249,7 @@ def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
                 out.print(f"samples: {path} is unreadable (not a grid of digits)", soft_wrap=True, markup=False)
             continue
         out.print(f"samples at step {step_of(path):,}:")
-        print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes)
+        print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes, image_mode=image_mode)
         break
     return bool(grids)
 
