@@ -128,7 +128,7 @@ class CompareScreen(CurveToggles, Screen):
         self.assign_panes()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "more_panes":
+        if action == "more_panes" and hasattr(self, "comparison"):
             return len(self.all_panes()) > self.room()  # hidden when every metric has its pane
         return True
 
@@ -232,7 +232,7 @@ class CompareScreen(CurveToggles, Screen):
         for i, label in enumerate(self.comparison.named):
             for grid in self.query(f"#grid{i}").results(SamplesPane):
                 grid.styles.border_title_color = Color(*label.colour)
-                title = label.fit(max(2, grid.outer_size.width - 4))
+                title = label.fit(max(2, grid.outer_size.width - 6))  # (corners, dashes and spaces)
                 if grid.title != title:
                     grid.title = title
                     grid.redraw()
@@ -242,7 +242,7 @@ class CompareScreen(CurveToggles, Screen):
 
     def hist_title(self, i: int, hist: ClassHistogram) -> str:
         """The run's name and its class histogram's figures, else as much of its label as fits."""
-        label, room = self.comparison.named[i], max(2, hist.outer_size.width - 4)
+        label, room = self.comparison.named[i], max(2, hist.outer_size.width - 6)
         run = self.snapshot.runs[i] if self.snapshot is not None and i < len(self.snapshot.runs) else None
         title = f"{label.name} · {run.class_captions}" if run is not None and run.class_captions else label.text
         return title if len(title) <= room else label.fit(room)
