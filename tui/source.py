@@ -113,8 +113,8 @@ class RunsSource:
         return read_grid(self.root / run_id / npy)
 
     # ---- comparing
-    def comparison(self, run_ids: list[str]) -> Comparison:
-        return Comparison([self.follower(r) for r in run_ids])
+    def comparison(self, run_ids: list[str], legend_width: int = 0) -> Comparison:
+        return Comparison([self.follower(r) for r in run_ids], legend_width)
 
     # ---- commands
     def send(self, run_id: str, command: str) -> None:
@@ -178,14 +178,15 @@ class Comparison:
     """Several runs followed at once: their labels (what differs), the metrics they share, and
     snapshots of them all with each shared metric overlaid. Plain data out, as ``snapshot``."""
 
-    def __init__(self, followers: list[RunFollower]):
+    def __init__(self, followers: list[RunFollower], legend_width: int = 0):
+        """``legend_width``: characters of a run's label in a legend (0: LEGEND_WIDTH)."""
         self.followers = followers
         self.views = [view.read(f.path) for f in followers]
         configs = [f.run.read_config()[0] for f in followers]
         # each run's label and colour (genlab/run/labels.py), the same on every pane and screen
         self.named = compare.labels(configs, [f.path.name for f in followers])
         # the curves' names, in legends: short (plotext drops a legend wider than its plot) and unique
-        self.labels: list[str] = [label.fit(LEGEND_WIDTH) for label in self.named]
+        self.labels: list[str] = [label.fit(legend_width or LEGEND_WIDTH) for label in self.named]
         if len(set(self.labels)) < len(self.labels):
             self.labels = [label.text for label in self.named]
         self.colours = {legend: label.colour for legend, label in zip(self.labels, self.named)}

@@ -38,6 +38,12 @@ MAX_PANES = 3  # curve panes at most (one below COMPACT_BELOW rows)
 GRID_MIN_WIDTH = 16  # a sample pane needs this many columns: fewer grids on a narrow screen
 
 
+def legend_width(columns: int) -> int:
+    """Characters of a run's label in a legend on a screen this wide: what its curve pane (three
+    fifths of the screen, less the axis) holds beside the legend's marks, 28 at 80 columns."""
+    return max(20, min(60, columns * 3 // 5 - 20))
+
+
 class CompareScreen(CurveToggles, Screen):
     # short descriptions: the footer is whole at 80 columns
     BINDINGS = [
@@ -67,7 +73,7 @@ class CompareScreen(CurveToggles, Screen):
         self.overlays = None  # the newest overlays drawn, for panes that change what they show
 
     def compose(self) -> ComposeResult:
-        self.comparison = self.app.source.comparison(self.run_ids)
+        self.comparison = self.app.source.comparison(self.run_ids, legend_width(self.app.size.width))
         yield Static(self.heading(), id="compare-title")
         with Horizontal(id="compare-main"):
             with Vertical(id="compare-curves"):
