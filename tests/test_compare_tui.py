@@ -14,6 +14,7 @@ from tui.screens.dashboard import Dashboard
 from tui.screens.runs import RunsScreen
 from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
+from tui.widgets.pane_tabs import PaneTabs
 from tui.widgets.ranking import RankingTable
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.samples import SamplesPane
@@ -125,7 +126,8 @@ def test_compare_snapshot(size, tmp_path, snap_compare):
 async def test_every_run_has_its_label_and_colour_on_every_pane(tmp_path):
     """At 200x50 the trials of a sweep (ids alike but for their last digits) are told apart by
     every title, legend and ranking row, each in the run's own colour; at 80x24 one curve pane
-    shows at a time, m brings the next, the footer is whole and the ranking scrolls sideways."""
+    shows at a time, named in a line of tabs, tab turns to the next, the footer is whole and the
+    ranking scrolls sideways."""
     from textual.color import Color
 
     root = tmp_path / "runs"
@@ -156,19 +158,23 @@ async def test_every_run_has_its_label_and_colour_on_every_pane(tmp_path):
         assert [str(rows[i]) for i in ids] == names
         assert [Color.parse(rows[i].style.split()[-1]) for i in ids] == colours
         heading = str(screen.query_one("#compare-title").render())
-        assert "differ: lr" in heading and f"panes 1-3 of {len(screen.all_panes())} (m more)" in heading
+        assert "differ: lr" in heading and f"panes 1-3 of {len(screen.all_panes())} (tab: more)" in heading
 
         await pilot.resize_terminal(80, 24)
         await until(pilot, lambda: len([p for p in screen.query(CurvesPlot) if p.display]) == 1)
         first = screen.query(CurvesPlot).first()
         assert first.title_text == "d_loss, nats" and first.size.height >= 10
-        await pilot.press("m")
+        tabs = screen.query_one(PaneTabs)
+        assert tabs.display and "1 d_loss" in str(tabs.render())
+        await pilot.press("tab")
         await until(pilot, lambda: first.title_text == "g_loss, nats" and "g_loss" in str(first.render()))
-        assert f"pane 2 of {len(screen.all_panes())}" in str(screen.query_one("#compare-title").render())
+        assert tabs.current == 1
+        await pilot.press("4")
+        await until(pilot, lambda: first.title_text == "d_fake")
         await until(pilot, lambda: all(g.border_title.startswith(f"#{i}") and len(g.border_title) + 6 <= g.outer_size.width
                                        for i, g in enumerate(grids[:2])))  # narrow grids: their names, whole
         keys = [k for k in screen.query("FooterKey") if k.display]
-        assert {"x", "l", "e", "m", "v", "escape", "q"} <= {k.key for k in keys}
+        assert {"x", "l", "e", "tab", "v", "escape", "q"} <= {k.key for k in keys}
         assert all(k.region.right <= 80 for k in keys)  # the footer whole at 80 columns
         assert max(k.region.right for k in keys) > 60  # (laid out, not all at 0)
         ranking.focus()

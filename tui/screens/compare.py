@@ -3,8 +3,9 @@ class histogram, and a table ranking them by their quality figure.
 
 Each run is named by its label (genlab/run/labels.py: ``#3 lr=0.001``) and drawn in its colour
 on every pane: its curves and legend, its grid's and histogram's titles, its ranking row. As
-many curve panes as the screen holds (one under COMPACT_BELOW rows, else up to MAX_PANES); ``m``
-shows the next ones when the runs share more metrics than that.
+many curve panes as the screen holds (one under COMPACT_BELOW rows, named in a line of tabs as on
+a dashboard, else up to MAX_PANES); tab, shift+tab and 1-9 turn to the others when the runs share
+more metrics than that.
 
 A thread worker follows every run (genlab.run.follow, through tui.source.Comparison) once a
 second and posts a snapshot; curves every few seconds, as on a dashboard. Enter on a run opens
@@ -17,18 +18,22 @@ import time
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from genlab.run import vitals
+from genlab.run.sinks import counted
 from tui.messages import CompareUpdated
 from tui.screens.toggles import CurveToggles
 from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
+from tui.widgets.keys_footer import KeysFooter
+from tui.widgets.pane_tabs import PaneTabs
 from tui.widgets.ranking import RankingTable
 from tui.widgets.samples import SamplesPane
 
@@ -45,15 +50,17 @@ def legend_width(columns: int) -> int:
 
 
 class CompareScreen(CurveToggles, Screen):
-    # short descriptions: the footer is whole at 80 columns
-    BINDINGS = [
+    BINDINGS = [  # description: the footer's short form; tooltip: its long one, on a wide terminal
         ("x", "toggle_x", "step/time"),
-        ("l", "toggle_log", "log"),
-        ("e", "toggle_smooth", "smooth"),
-        ("m", "more_panes", "more panes"),  # shown only when some metric has no pane
-        ("v", "toggle_vitals", "vitals"),
+        Binding("l", "toggle_log", "log", tooltip="log scale"),
+        Binding("e", "toggle_smooth", "smooth", tooltip="smoothing"),
+        # the panes' keys, as on a dashboard: bound only while some metric has no pane
+        Binding("tab", "pane(1)", "panes", tooltip="next panes", priority=True),
+        Binding("shift+tab", "pane(-1)", "previous panes", show=False, priority=True),
+        *[Binding(str(n), f"pane_at({n - 1})", f"pane {n}", show=False) for n in range(1, 10)],
+        Binding("v", "toggle_vitals", "vitals", tooltip="vital signs"),
         ("escape", "back", "runs"),
-        ("q", "app.quit", "quit"),
+        Binding("q", "app.quit", "quit", tooltip="quit (runs keep running)"),
     ]
 
     log_scale = reactive(False)
@@ -77,6 +84,7 @@ class CompareScreen(CurveToggles, Screen):
         yield Static(self.heading(), id="compare-title")
         with Horizontal(id="compare-main"):
             with Vertical(id="compare-curves"):
+                yield PaneTabs(id="compare-tabs")
                 yield from self.curve_panes()
             with Vertical(id="compare-side"):
                 with Horizontal(id="compare-grids"):
@@ -87,7 +95,7 @@ class CompareScreen(CurveToggles, Screen):
                         if shows.class_histogram:
                             yield ClassHistogram((), title=self.comparison.named[i].name, id=f"hist{i}")
         yield RankingTable(self.comparison.named, id="ranking")
-        yield Footer(compact=True)
+        yield KeysFooter()
 
     def all_panes(self) -> list[tuple[str, bool]]:
         """(metric or vital sign, held out) of every curve pane there is to show."""
@@ -117,7 +125,8 @@ class CompareScreen(CurveToggles, Screen):
         self.vital_signs = not self.vital_signs
         self.first_pane, self.overlays = 0, None
         box = self.query_one("#compare-curves")
-        await box.remove_children()
+        await box.remove_children(CurvesPlot)
+        await box.remove_children("#compare-none")
         await box.mount_all(list(self.curve_panes()))
         for plot in box.query(CurvesPlot):
             plot.log_scale, plot.smooth = self.log_scale, self.smooth
@@ -126,16 +135,27 @@ class CompareScreen(CurveToggles, Screen):
         self.call_after_refresh(self.on_resize)
         self.query_one("#compare-title", Static).update(self.heading())
 
-    def action_more_panes(self) -> None:
-        """The curve panes show the next metrics (after the last, the first again)."""
-        self.first_pane += self.room()
-        if self.first_pane >= len(self.all_panes()):
-            self.first_pane = 0
+    def action_pane(self, by: int) -> None:
+        """The curve panes turn to the next (``by`` 1) or previous (-1) metrics, round."""
+        room, n = self.room(), len(self.all_panes())
+        groups = -(-n // room)
+        if groups:
+            self.first_pane = (self.first_pane // room + by) % groups * room
+            self.assign_panes()
+
+    def action_pane_at(self, index: int) -> None:
+        """The curve panes turn to the ``index``-th metric (and those after it in its group)."""
+        n = len(self.all_panes())
+        if index >= n:
+            self.notify(f"these runs share {counted(n, 'metric')}" if not self.vital_signs else
+                        f"these runs have {counted(n, 'vital sign')} recorded", severity="warning")
+            return
+        self.first_pane = index // self.room() * self.room()
         self.assign_panes()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "more_panes" and hasattr(self, "comparison"):
-            return len(self.all_panes()) > self.room()  # hidden when every metric has its pane
+        if action in ("pane", "pane_at") and hasattr(self, "comparison"):
+            return len(self.all_panes()) > self.room()  # off the footer when every metric has its pane
         return True
 
     def assign_panes(self) -> None:
@@ -158,6 +178,9 @@ class CompareScreen(CurveToggles, Screen):
                     plot.show(overlay)
                 else:
                     plot.replot()
+        tabs = self.query_one(PaneTabs)
+        tabs.display = self.room() == 1 and len(self.all_panes()) > 1
+        tabs.show([self.pane_title(metric) for metric, _ in self.all_panes()], self.first_pane)
         self.query_one("#compare-title", Static).update(self.heading())
         self.refresh_bindings()
 
@@ -168,10 +191,9 @@ class CompareScreen(CurveToggles, Screen):
         parts = [(0, f"comparing {len(self.run_ids)} runs" + (" · vital signs" if self.vital_signs else ""))]
         if c.not_comparable:
             parts.append((1, c.not_comparable))
-        if n > shown:
+        if n > shown > 1:  # (one at a time: named in the line of tabs)
             last = self.first_pane + shown
-            panes = f"pane {last} of {n}" if shown == 1 else f"panes {self.first_pane + 1}-{last} of {n}"
-            parts.append((2, f"{panes} (m more)"))
+            parts.append((2, f"panes {self.first_pane + 1}-{last} of {n} (tab: more)"))
         if c.differs:
             parts.append((3, "differ: " + ", ".join(c.differs)))
         parts.append((4, f"x: {'step' if self.x_axis == 'step' else 'minutes'}"))
