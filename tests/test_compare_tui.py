@@ -117,7 +117,7 @@ def test_compare_snapshot(size, tmp_path, snap_compare):
         screen = await mark_and_compare(app, pilot, 3, rows=3)
         await until(pilot, lambda: all(g.images is not None for g in screen.query(SamplesPane) if g.display))
         plots = [p for p in screen.query(CurvesPlot) if p.display]
-        await until(pilot, lambda: all("waiting" not in str(p.render()) for p in plots))
+        await until(pilot, lambda: all(p.drawn is not None for p in plots))  # drawn on screen
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=compared)

@@ -74,7 +74,7 @@ class CompareScreen(CurveToggles, Screen):
         super().__init__()
         self.run_ids = list(run_ids)
         self.snapshot = None
-        self.plot_columns = 200
+        self.plot_columns = 0  # the curve panes' width, once laid out: no curves built before
         self.curves_wanted = False
         self.first_pane = 0  # the metric (or vital sign) in the first curve pane
         self.overlays = None  # the newest overlays drawn, for panes that change what they show
@@ -225,7 +225,7 @@ class CompareScreen(CurveToggles, Screen):
         while not worker.is_cancelled:
             changed = self.comparison.poll()
             now = time.monotonic()
-            curves = now >= curves_due or self.curves_wanted
+            curves = (now >= curves_due or self.curves_wanted) and self.plot_columns > 0
             if changed or first or self.curves_wanted:
                 if curves:
                     curves_due, self.curves_wanted = now + CURVES_S, False
@@ -248,11 +248,14 @@ class CompareScreen(CurveToggles, Screen):
         room = max(1, width // GRID_MIN_WIDTH)
         for i, grid in enumerate(self.query(SamplesPane)):
             grid.display = i < room
-        plots = list(self.query(CurvesPlot))
-        if plots:
-            self.plot_columns = max(20, plots[0].size.width)
-            self.curves_wanted = True
-        self.call_after_refresh(self.fit_titles)
+        self.call_after_refresh(self.laid_out)
+
+    def laid_out(self) -> None:
+        """Once the panes have their sizes: curves built as wide as their panes, titles fitted."""
+        plots = [p for p in self.query(CurvesPlot) if p.display]
+        self.plot_columns = max(20, plots[0].size.width) if plots else 200
+        self.curves_wanted = True
+        self.fit_titles()
 
     def fit_titles(self) -> None:
         """Each grid's and histogram's title: its run's label in the room its pane has, in the
@@ -283,6 +286,8 @@ class CompareScreen(CurveToggles, Screen):
             for plot, (metric, _) in zip(self.query(CurvesPlot), self.panes()):
                 overlay = snap.overlays.get(metric)
                 if overlay is not None:
+                    if plot.snapshot is None:
+                        plot.next_draw = 0.0  # its first curves: drawn at once, not paced
                     plot.show(overlay)
         for i, run in enumerate(snap.runs):
             for grid in self.query(f"#grid{i}"):
