@@ -77,7 +77,7 @@ class Dashboard(CurveToggles, Screen):
         super().__init__()
         self.run_id = run_id
         self.snapshot = None
-        self.plot_columns = 200  # read by the worker: curves need no more buckets than columns
+        self.plot_columns = 0  # read by the worker: curves need no more buckets than columns (set on mount)
         self.browsing: int | None = None  # the index of the sample grid shown, when not the newest
         self.curves_wanted = False  # set to have the worker send curves with its next update
         self.walking = False  # latent walks are in the samples pane (until a history key)
@@ -104,6 +104,7 @@ class Dashboard(CurveToggles, Screen):
 
     def on_mount(self) -> None:
         self.ascii = "NO_COLOR" in os.environ
+        self.plot_columns = self.app.size.width  # (known before any layout: the first curves fit)
         self.follow()
 
     @work(thread=True, exclusive=True, group="follow")
@@ -114,7 +115,7 @@ class Dashboard(CurveToggles, Screen):
         seen, curves_due = -1, 0.0
         while not worker.is_cancelled:
             view = follower.poll()  # never raises: whatever a broken directory holds, the cockpit carries on
-            if view.version != seen:
+            if view.version != seen or self.curves_wanted:  # (wanted: after a resize, curves of the new width)
                 seen = view.version
                 now = time.monotonic()
                 curves = now >= curves_due or self.curves_wanted
@@ -180,9 +181,8 @@ class Dashboard(CurveToggles, Screen):
             self.add_class("-arranged")
             self.place_panes()
             self.refresh_bindings()
-        shown = [p for p in self.query(CurvesPlot) if p.size.width]  # (none behind walks or a side page)
-        if shown and not self.walking:  # hidden behind walks: their width is not theirs
-            self.plot_columns = max(20, shown[0].size.width)
+        if self.size.width != self.plot_columns:  # curves of as many buckets as the terminal has columns
+            self.plot_columns = self.size.width  # (a plot is narrower; its braille has two dots a column)
             self.curves_wanted = True
 
     async def on_run_updated(self, message: RunUpdated) -> None:
