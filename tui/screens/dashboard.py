@@ -21,6 +21,7 @@ from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from genlab import view
+from genlab.run.follow import UpdatePace
 from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
@@ -95,15 +96,14 @@ class Dashboard(CurveToggles, Screen):
         worker = get_current_worker()
         source = self.app.source
         follower = source.follower(self.run_id)
-        seen, curves_due = -1, 0.0
+        seen, pace = -1, UpdatePace(CURVES_S)  # (curves held back go out once due: a run's end is drawn)
         while not worker.is_cancelled:
             view = follower.poll()  # never raises: whatever a broken directory holds, the cockpit carries on
-            if view.version != seen:
+            curves = pace.update(view.version != seen, time.monotonic(), wanted=self.curves_wanted)
+            if curves is not None:
                 seen = view.version
-                now = time.monotonic()
-                curves = now >= curves_due or self.curves_wanted
                 if curves:
-                    curves_due, self.curves_wanted = now + CURVES_S, False
+                    self.curves_wanted = False
                 self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns, curves=curves)))
             time.sleep(POLL_S)
 
