@@ -2,9 +2,9 @@
 
 Each command is one of the active screen's key bindings, read from the screen itself (its
 BINDINGS as the footer shows them, so an action exists once: as a key, and as this command),
-named by the binding's description with its key as the help line. A run-control command is
+named by the binding's description (capitalised, as Textual's own) with its key as the help line. A run-control command is
 offered only when the run's state allows it (genlab.run.state.RunState, as for the keys and for
-`genlab pause|resume|stop`). Besides the keys, a screen showing one run offers ``export``: its
+`genlab pause|resume|stop`). Besides the keys, a screen showing one run offers "Export": its
 metrics to a CSV file, written by a `genlab export` process (GenlabApp.export_run).
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
@@ -28,7 +29,8 @@ ALLOWED_IN: dict[str, Callable[[RunState], bool]] = {
     "stop_run": lambda s: s.can_stop,
     "resume_run": lambda s: s.can_resume,
 }
-LEFT_TO_TEXTUAL = {"app.quit", "quit"}  # Textual's own commands have it
+# Textual's own: quit is among its commands, and every screen's focus and copy keys are not this screen's
+LEFT_TO_TEXTUAL = {"app.quit", "quit", *(b.action for b in Binding.make_bindings(Screen.BINDINGS))}
 
 
 @dataclass
@@ -39,11 +41,12 @@ class Command:
 
 
 def screen_commands(screen: Screen) -> Iterator[Command]:
-    """The commands of ``screen``: its own key bindings (enabled ones, with a description), then
-    ``export`` where it shows one run."""
+    """The commands of ``screen``: its own key bindings (enabled ones, with a description; those
+    in its footer first), then "Export" where it shows one run."""
     state = RunState.of(screen.state) if isinstance(screen, Dashboard) else None
     seen = set()
-    for key, active in screen.active_bindings.items():
+    footer_first = sorted(screen.active_bindings.items(), key=lambda item: not item[1].binding.show)
+    for key, active in footer_first:
         binding = active.binding
         if active.node is not screen or not active.enabled or not binding.description:
             continue
@@ -53,11 +56,12 @@ def screen_commands(screen: Screen) -> Iterator[Command]:
         if allowed is not None and state is not None and not allowed(state):
             continue
         seen.add(binding.action)
-        yield Command(binding.description, f"key {screen.app.get_key_display(binding)}",
+        name = binding.description[0].upper() + binding.description[1:]  # as Textual's own read: "Pause/resume"
+        yield Command(name, f"key {screen.app.get_key_display(binding)}",
                       partial(screen.app.run_action, binding.action, screen))
     run_id = shown_run(screen)
     if run_id is not None:
-        yield Command("export", f"{run_id}'s metrics to a CSV file (genlab export)",
+        yield Command("Export", f"{run_id}'s metrics to ./{run_id}.csv (genlab export)",
                       partial(screen.app.export_run, run_id))
 
 
