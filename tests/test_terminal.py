@@ -251,3 +251,32 @@ def torch_step(path) -> int:
     import torch
 
     return int(torch.load(path, weights_only=True)["step"])
+
+
+def test_a_gan_dashboard_reads_at_80x24(session, runs):
+    """At 80x24 a GAN's dashboard shows one curve pane at a time with its legend and at least 8
+    plot rows, a one-line status and the whole footer; the FLD pane and the class histogram are
+    a key away."""
+    from scripted import make_run
+
+    make_run(runs, "gan-80", "gan", heartbeat=time.time() + 3600)
+    tmux("resize-window", "-t", session, "-x", "80", "-y", "24")
+    tmux("send-keys", "-t", session, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} watch gan-80 --runs-dir {runs}", "Enter")
+    screen = wait_for(session, r"d_loss[\s\S]*└", timeout=60)
+    lines = tmux("capture-pane", "-p", "-t", session).splitlines()
+    assert len(lines) == 24 and lines[0].lstrip().startswith("● running")
+    assert "tab ▸ 1 G and D losses" in lines[1]  # one status line, then the panes' tabs
+    top = next(i for i, line in enumerate(lines) if "┌" in line)
+    bottom = next(i for i, line in enumerate(lines) if "└" in line)
+    plot_rows = lines[top + 1:bottom]
+    assert len(plot_rows) >= 8, screen
+    legend = "\n".join(plot_rows[:3])
+    assert "d_loss" in legend and "g_loss" in legend
+    assert "q quit" in lines[-1] and "p pause" in lines[-1] and "palette" in lines[-1]  # the footer, whole
+
+    tmux("send-keys", "-t", session, "3")  # the FLD pane, in place of the losses
+    wait_for(session, r"FLD to")
+    tmux("send-keys", "-t", session, "Tab")  # the class histogram, across the width
+    wait_for(session, r"classes of generated digits")
+    tmux("send-keys", "-t", session, "q")
+    wait_for(session, r"cockpit closed")

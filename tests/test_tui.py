@@ -125,9 +125,18 @@ async def test_the_footer_shows_every_key(tmp_path):
     async with app.run_test(size=(220, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.query("FooterKey"))
         drawn = [" ".join(str(k.render()).split()) for k in app.screen.query("FooterKey")]
-        expected = ["p pause/resume", "s stop", "r resume", "n new run", "l log scale", "e smoothing", "a ASCII", "t tags",
-                    "esc runs", "q quit (runs keep running)"]
+        expected = ["p pause/resume", "s stop", "r resume", "n new run", "l log scale", "e smoothing",
+                    "a ASCII", "t tags", "esc runs", "q quit (runs keep running)"]
         assert sorted(d for d in drawn if d != "^p palette") == sorted(expected)  # and Textual's own palette
+
+        await pilot.resize_terminal(80, 24)  # narrow: the keys that matter, in short, whole on one line
+        await until(pilot, lambda: app.screen.query_one("KeysFooter").compact and
+                    len(app.screen.query("FooterKey")) == 9)
+        drawn = [" ".join(str(k.render()).split()) for k in app.screen.query("FooterKey")]
+        assert sorted(drawn) == sorted(["p pause", "s stop", "r resume", "tab panes", "l log", "e smooth", "esc runs",
+                                        "q quit", "^p palette"])
+        keys = app.screen.query("FooterKey")
+        assert max(k.region.right for k in keys) <= 80 and len({k.region.y for k in keys}) == 1
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -308,17 +317,19 @@ async def test_keeps_working_when_a_run_breaks(tmp_path):
 # --------------------------------------------------------------------------- snapshots
 
 
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
 @pytest.mark.parametrize("model", ["gan", "vae", "pixelcnn"])
-def test_dashboard_snapshot(model, tmp_path, snap_compare):
+def test_dashboard_snapshot(model, size, tmp_path, snap_compare):
     root = tmp_path / "runs"
     make_run(root, f"{model}-run", model)
     app = GenlabApp(ScriptedSource(root), open_run=f"{model}-run", load_models=False)
 
     async def loaded(pilot):
         await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+        await until(pilot, lambda: all(p.drawn is p.snapshot is not None for p in app.screen.query(CurvesPlot) if p.display))
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=(120, 36), run_before=loaded)
+    assert snap_compare(app, terminal_size=size, run_before=loaded)
 
 
 async def test_the_samples_history_steps_back_and_forth(tmp_path):

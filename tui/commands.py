@@ -2,7 +2,7 @@
 
 Each command is one of the active screen's key bindings, read from the screen itself (its
 BINDINGS as the footer shows them, so an action exists once: as a key, and as this command),
-named by the binding's description (capitalised, as Textual's own) with its key as the help line. A run-control command is
+named by the binding's tooltip or description (capitalised, as Textual's own), its key as the help line. A run-control command is
 offered only when the run's state allows it (genlab.run.state.RunState, as for the keys and for
 `genlab pause|resume|stop`). Besides the keys, a screen showing one run offers "Export": its
 metrics to a CSV file, written by a `genlab export` process (GenlabApp.export_run).
@@ -56,7 +56,8 @@ def screen_commands(screen: Screen) -> Iterator[Command]:
         if allowed is not None and state is not None and not allowed(state):
             continue
         seen.add(binding.action)
-        name = binding.description[0].upper() + binding.description[1:]  # as Textual's own read: "Pause/resume"
+        words = binding.tooltip or binding.description  # the long form where the footer shows a short one
+        name = words[0].upper() + words[1:]  # as Textual's own read: "Pause/resume"
         yield Command(name, f"key {screen.app.get_key_display(binding)}",
                       partial(screen.app.run_action, binding.action, screen))
     run_id = shown_run(screen)

@@ -4,6 +4,12 @@ A thread worker polls the run directory (genlab.run.follow) once a second and po
 when something changed, with the curves every few seconds (as often as a plot redraws: the
 cockpit shares the machine with the training it shows); the widgets only draw. Keys drive the
 run through its control channel; quitting or leaving never touches the run.
+
+Where the terminal has room for every curve pane at PANE_ROWS rows, all are shown, the class
+histogram or latent map under the samples. Below that (80x24), the dashboard is compact: one
+pane at a time, named in a line of tabs (tab, shift+tab and 1-9 switch), the samples beside a
+curve pane, the class histogram and latent map on pages of their own; a one-line status; the
+event log's two newest lines.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from genlab import view
 from genlab.run.follow import UpdatePace
+from genlab.run.sinks import counted
 from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
@@ -29,7 +36,9 @@ from tui.screens.toggles import CurveToggles
 from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.event_log import EventLog
+from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.latent_map import LatentMap
+from tui.widgets.pane_tabs import PaneTabs
 from tui.widgets.samples import SamplesPane
 from tui.widgets.status_bar import StatusBar
 
@@ -37,14 +46,17 @@ POLL_S = 1.0  # status, samples and events: one update a second
 CURVES_S = CurvesPlot.MIN_INTERVAL_S  # curves: as often as a plot may redraw
 
 class Dashboard(CurveToggles, Screen):
-    BINDINGS = [
-        ("p", "pause_resume", "pause/resume"),
+    BINDINGS = [  # description: the footer's short form; tooltip: its long one, on a wide terminal
+        Binding("p", "pause_resume", "pause", tooltip="pause/resume"),
         ("s", "stop_run", "stop"),
         ("r", "resume_run", "resume"),
         ("n", "app.new_run", "new run"),
-        ("l", "toggle_log", "log scale"),
-        ("e", "toggle_smooth", "smoothing"),
-        ("a", "toggle_ascii", "ASCII"),
+        Binding("tab", "pane(1)", "panes", tooltip="next pane", priority=True),
+        Binding("shift+tab", "pane(-1)", "previous pane", show=False, priority=True),
+        *[Binding(str(n), f"pane_at({n - 1})", f"pane {n}", show=False) for n in range(1, 10)],
+        Binding("l", "toggle_log", "log", tooltip="log scale"),
+        Binding("e", "toggle_smooth", "smooth", tooltip="smoothing"),
+        Binding("a", "toggle_ascii", "ascii", tooltip="ASCII"),
         ("t", "edit_tags", "tags"),
         # the samples' history and walks (in README's keys table and the samples pane's
         # subtitle; kept out of a full footer)
@@ -54,8 +66,9 @@ class Dashboard(CurveToggles, Screen):
         Binding("end", "history('newest')", "newest samples", show=False, priority=True),
         Binding("i", "walks", "latent walks", show=False),  # said in the samples pane's subtitle
         ("escape", "back", "runs"),
-        ("q", "app.quit", "quit (runs keep running)"),
+        Binding("q", "app.quit", "quit", tooltip="quit (runs keep running)"),
     ]
+    NARROW_KEYS = {"p", "s", "r", "tab", "l", "e", "escape", "q"}  # the footer's keys under 120 columns
 
     log_scale = reactive(False)
     smooth = reactive(False)
@@ -70,10 +83,13 @@ class Dashboard(CurveToggles, Screen):
         self.curves_wanted = False  # set to have the worker send curves with its next update
         self.walking = False  # latent walks are in the samples pane (until a history key)
         self.walk_seed = 0  # each `i` draws new walks
+        self.compact = False  # one pane at a time (see the module's docstring)
+        self.page = 0  # the pane shown when compact
 
     def compose(self) -> ComposeResult:
         shows = self.shows = view.read(self.app.source.root / self.run_id)  # what the run's model declares
         yield StatusBar(id="status")
+        yield PaneTabs(id="tabs")
         with Horizontal(id="main"):
             with Vertical(id="curves"):
                 for i, pane in enumerate(shows.panes):
@@ -85,7 +101,7 @@ class Dashboard(CurveToggles, Screen):
                     captions = tuple(filter(None, map(shows.metric, shows.class_histogram)))
                     yield ClassHistogram(captions, id="classes")
         yield EventLog(id="events")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.ascii = "NO_COLOR" in os.environ
@@ -107,15 +123,66 @@ class Dashboard(CurveToggles, Screen):
                 self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns, curves=curves)))
             time.sleep(POLL_S)
 
-    COMPACT_BELOW = 34  # rows: under this, the third plot and the class histogram make way
+    # ---- the panes: all of them where there is room, else one at a time
+    PANE_ROWS = 13  # a curve pane's least height shown with others: 8 plot rows, title, frame, axis
+    CHROME_ROWS = 9  # a full dashboard's status (2), event log (6) and footer (1)
+
+    def pages(self) -> list[Widget]:
+        """The panes a compact dashboard shows one at a time: the curve panes, then the samples
+        column's others (a GAN's class histogram, a VAE's latent map)."""
+        return [*self.query(CurvesPlot), *self.query(ClassHistogram), *self.query(LatentMap)]
+
+    def place_panes(self) -> None:
+        """Show every pane, or (compact) the current page's: a curve pane beside the samples, or
+        a page of the samples column across the width. Latent walks keep the samples pane."""
+        pages = self.pages()
+        self.page %= max(1, len(pages))
+        current = pages[self.page] if pages else None
+        side = self.compact and not self.walking and not isinstance(current, CurvesPlot)
+        for pane in pages:
+            pane.display = not self.compact or pane is current and not (self.walking and side)
+        self.query_one(SamplesPane).display = not side
+        self.set_class(side, "-side-page")
+        self.set_class(self.compact, "-compact")
+        self.query_one(StatusBar).set_compact(self.compact)
+        tabs = self.query_one(PaneTabs)
+        tabs.display = self.compact
+        tabs.show([self.pane_title(p) for p in pages], self.page)
+
+    @staticmethod
+    def pane_title(pane: Widget) -> str:
+        return pane.title_text if isinstance(pane, CurvesPlot) else str(pane.border_title or "").split(" · ")[0]
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """tab and 1-9 are bound only while the panes take turns (off the footer when all show)."""
+        return self.compact if action in ("pane", "pane_at") else True
+
+    def action_pane(self, by: int) -> None:
+        self.turn_to(self.page + by)
+
+    def action_pane_at(self, index: int) -> None:
+        pages = len(self.pages())
+        if index >= pages:
+            self.notify(f"this dashboard has {counted(pages, 'pane')}", severity="warning")
+        else:
+            self.turn_to(index)
+
+    def turn_to(self, index: int) -> None:
+        self.page = index
+        self.stop_walking()  # (places the panes)
+        self.curves_wanted = True  # the pane shown may have missed updates while hidden
 
     def on_resize(self) -> None:
-        compact = self.size.height < self.COMPACT_BELOW
-        for widget in [*self.query("#plot2"), *self.query(ClassHistogram)]:
-            widget.display = not compact
-        plots = list(self.query(CurvesPlot))
-        if plots and not self.walking:  # hidden behind walks: their width is not theirs
-            self.plot_columns = max(20, plots[0].size.width)
+        panes = len(self.query(CurvesPlot))
+        compact = self.size.height - self.CHROME_ROWS < self.PANE_ROWS * panes
+        if compact != self.compact or not self.has_class("-arranged"):
+            self.compact = compact
+            self.add_class("-arranged")
+            self.place_panes()
+            self.refresh_bindings()
+        shown = [p for p in self.query(CurvesPlot) if p.size.width]  # (none behind walks or a side page)
+        if shown and not self.walking:  # hidden behind walks: their width is not theirs
+            self.plot_columns = max(20, shown[0].size.width)
             self.curves_wanted = True
 
     def on_run_updated(self, message: RunUpdated) -> None:
@@ -129,6 +196,7 @@ class Dashboard(CurveToggles, Screen):
             if not maps:
                 maps = [LatentMap(id="latent")]
                 self.query_one("#samples-column").mount(maps[0])
+                self.call_after_refresh(self.place_panes)  # a page of its own when compact
             maps[0].show(snap.latent)
         if self.browsing is None and not self.walking:  # an older grid or walks stay until End
             self.query_one(SamplesPane).show(snap.sample, snap.sample_step)
@@ -166,12 +234,15 @@ class Dashboard(CurveToggles, Screen):
 
     # ---- latent walks: `i` draws rows that walk between random latent points (GANs, VAEs)
     def action_walks(self) -> None:
+        if self.has_class("-side-page"):  # the walks take the samples pane, beside no curves
+            self.page = 0
         if not self.shows.walks:
             model = (self.snapshot.config.get("model") if self.snapshot else None) or "this model"
             self.say(f"{model} has no latent space to walk: GANs and VAEs have")
             return
         self.walking = True
-        self.add_class("-walking")  # the pane takes the curves' width (its border aside)
+        self.add_class("-walking")
+        self.place_panes()  # the pane takes the curves' width (its border aside)
         rows, steps = self.query_one(SamplesPane).walk_shape(width=self.query_one("#main").size.width - 2)
         self.say(f"drawing {rows} latent walks of {steps} digits from the newest checkpoint…")
         self.draw_walks(rows, steps, self.walk_seed)
@@ -190,6 +261,7 @@ class Dashboard(CurveToggles, Screen):
     def stop_walking(self) -> None:
         self.walking = False
         self.remove_class("-walking")
+        self.place_panes()
 
     def show_walks(self, images, step: int | None, steps: int, seed: int) -> None:
         if not self.walking:  # a history key came first: the samples stay

@@ -65,19 +65,20 @@ class CurvesPlot(PlotextPlot):
         self.replot()
 
     def replot(self) -> None:
-        self._build()
         self.refresh()
         self.next_draw = time.monotonic() + max(self.MIN_INTERVAL_S, self.build_cost / self.BUDGET)
 
     build_cost = 0.0
+    drawn: RunSnapshot | None = None  # the snapshot last drawn (tests wait for it)
 
     def render(self):
-        """plotext builds the text here, once per refresh; its cost paces the next redraw. Some
+        """The plot is built here, once per refresh; its cost paces the next redraw. Some
         data trips plotext (a labelled series none of whose points lands on the canvas, as one
         point on a log axis can: its legend code indexes an empty list): then the plot is drawn
         again without legends, and failing that says so, never taking the cockpit down."""
         start = time.monotonic()
         try:
+            self._build()  # here, at the size it is drawn at (a plot built while hidden draws nothing)
             result = super().render()
         except Exception:
             self._build(legend=False)
@@ -86,6 +87,7 @@ class CurvesPlot(PlotextPlot):
             except Exception as e:
                 result = Text(f"{self.title_text}: cannot draw this data ({type(e).__name__})", style="dim")
         self.build_cost = time.monotonic() - start
+        self.drawn = self.snapshot
         return result
 
     def _build(self, legend: bool = True) -> None:
@@ -93,7 +95,7 @@ class CurvesPlot(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         suffix = (" · log" if self.log_scale else "") + (" · EMA" if self.smooth else "")
-        plt.title(self.title_text + suffix)
+        plt.title(self.fit_title(self.title_text + suffix))
         plt.xlabel(self.x_label)
         drawn, xs_drawn = False, []
         colour = "NO_COLOR" not in os.environ
@@ -119,7 +121,13 @@ class CurvesPlot(PlotextPlot):
         if self.log_scale and drawn:  # (plotext's log axis of nothing raises)
             plt.yscale("log")
         if not drawn:
-            plt.title(self.title_text + " · waiting for data")
+            plt.title(self.fit_title(self.title_text + " · waiting for data", axis=False))
+
+    def fit_title(self, title: str, axis: bool = True) -> str:
+        """The title, cut to the canvas's width (plotext leaves out a title wider than the plot
+        less its frame and y axis, whose labels take up to 5 columns)."""
+        width = self.size.width - (7 if axis else 2)
+        return title if width <= 0 or len(title) <= width else title[: width - 1] + "…"
 
     def _keep_positive(self, x, y):
         """The points a plot can draw: finite values, and on a log axis positive ones."""

@@ -18,7 +18,8 @@ COLOURS = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.STOPPE
 
 
 class StatusBar(Widget):
-    """Two lines, more on a narrow terminal or with a problem to report. It updates a few times a
+    """Two lines, more on a narrow terminal or with a problem to report; ``compact`` (a dashboard
+    at 80x24) keeps the first line, cut to the width, and the problems. It updates a few times a
     second, so it repaints only when its text changes, and asks for a new layout only when the
     number of lines it needs does."""
 
@@ -31,9 +32,22 @@ class StatusBar(Widget):
     """
 
     text = Text("starting…")
+    head = Text("starting…")  # the first line: state, run, progress, speed, ETA
+    alerts = Text()  # problems, each on a line of its own
+    compact = False
 
     def render(self) -> Text:
-        return self.text
+        if not self.compact:
+            return self.text
+        head = self.head.copy()
+        head.truncate(max(10, self.size.width - 2), overflow="ellipsis")
+        return head + self.alerts
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self.fit()
+            self.refresh()
 
     def show(self, snap) -> None:
         st, cfg = snap.status, snap.config
@@ -46,14 +60,14 @@ class StatusBar(Widget):
         shown = progress_text(st.get("step", 0), total, st.get("elapsed_s"), budget, words=True) if total or budget \
             else f"step {st.get('step', 0):,}"
         text.append(f"  {snap.run_id}  {cfg.get('model', '?')}  {shown}")
-        if not script:
-            text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
         if state == RunState.RUNNING and st.get("images_per_s"):
             text.append(f"  {st.get('images_per_s', 0):,.0f} img/s  eta {fmt_duration(st.get('eta_s'))}")
         elif state == RunState.RUNNING and st.get("steps_per_s"):
             text.append(f"  {st['steps_per_s']:,.1f} steps/s" + (f"  eta {fmt_duration(st.get('eta_s'))}" if total else ""))
         elif state == RunState.RUNNING:
             text.append("  0 img/s  eta ?")
+        if not script:  # (after the ETA: a compact status cuts here first)
+            text.append(f"  epoch {st.get('epoch', '?')}/{st.get('epochs') or cfg.get('epochs') or '?'}")
         world = st.get("world") if isinstance(st.get("world"), dict) else None
         if world:  # a run of several processes
             slowest = slowest_rank(st) if state == RunState.RUNNING else None
@@ -61,26 +75,30 @@ class StatusBar(Widget):
         if state in (RunState.RUNNING, RunState.PAUSED, RunState.STALLED) and isinstance(st.get("system"), dict):
             text.append(f"  {vitals_line(st['system'])}", style="cyan")
         data = cfg.get("data", {})
+        head = text.copy()
         text.append(f"\nelapsed {fmt_duration(st.get('elapsed_s'))}  " + (
             "made by a script (genlab.init)  " if script else f"{cfg.get('device', '?')}  data: {data.get('source', '?')}  "))
         if st.get("reason") and state in (RunState.PAUSED, RunState.STOPPED, RunState.FAILED):
             text.append(f"({st['reason']})  ", style="italic")
         text.append(fmt_metrics(snap.latest, list(snap.latest)), style="dim")
         trouble = rank_trouble(st, time.time(), run_dir=snap.path) if world and state == RunState.CRASHED else None
-        if trouble:
-            text.append(f"\n⚠ {trouble}", style="bold red")
-        if snap.problem:
-            text.append(f"\n⚠ {snap.problem}", style="bold red")
+        alerts = Text()
+        for problem in filter(None, (trouble, snap.problem)):
+            alerts.append(f"\n⚠ {problem}", style="bold red")
+        text += alerts
         if text == self.text:
             return
-        self.text = text
+        self.text, self.head, self.alerts = text, head, alerts
         self.fit()
         self.refresh()
 
     def fit(self) -> None:
         """Height for the text at this width, at most 4 lines: a new layout only when it changes."""
         width = max(10, self.size.width - 2) if self.size.width else 200
-        height = min(4, len(self.text.wrap(self.app.console, width)))
+        if self.compact:
+            height = min(4, len(self.alerts.wrap(self.app.console, width))) if self.alerts else 1  # (alerts begin with a new line)
+        else:
+            height = min(4, len(self.text.wrap(self.app.console, width)))
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
 
