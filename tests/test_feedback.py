@@ -52,7 +52,8 @@ def test_curves_held_back_go_out_once_due_though_nothing_changed():
     assert pace.update(False, 2.0) is None  # nothing changed and curves not due: nothing to send
     assert pace.update(False, 5.0) is True  # owed curves go out once due, with no change since
     assert pace.update(False, 11.0) is None  # nothing owed, nothing changed
-    assert pace.update(False, 11.5, wanted=True) is True  # a resize wants them now
+    assert pace.update(False, 11.5, wanted=True) is None  # wanted: with the next update, none without a change
+    assert pace.update(True, 11.6, wanted=True) is True
 
 
 async def test_a_dashboard_left_open_as_its_run_finishes_draws_every_fld_point(tmp_path, monkeypatch):

@@ -256,7 +256,8 @@ class UpdatePace:
     Every change goes out at the next poll; the curves, costly to build and draw, at most every
     ``curves_every_s``. Curves held back are owed: they go out once due even when nothing has
     changed since, so a run's last change (its end's evaluation, its final state) is never left
-    drawn without them. A viewer that wants them sooner (it was resized) says so with ``wanted``."""
+    drawn without them. A viewer that wants them with its next update (it was resized) says so
+    with ``wanted``."""
 
     def __init__(self, curves_every_s: float):
         self.every = curves_every_s
@@ -266,7 +267,7 @@ class UpdatePace:
     def update(self, changed: bool, now: float, wanted: bool = False) -> bool | None:
         """None: nothing to send now; else whether the update carries the curves."""
         curves = wanted or now >= self.due
-        if not (changed or wanted or (self.owed and curves)):
+        if not (changed or (self.owed and curves)):
             return None
         if curves:
             self.due, self.owed = now + self.every, False

@@ -127,7 +127,7 @@ class CompareScreen(CurveToggles, Screen):
         first, pace = True, UpdatePace(CURVES_S)  # (curves held back go out once due: the runs' ends are drawn)
         while not worker.is_cancelled:
             changed = self.comparison.poll()
-            curves = pace.update(changed or first, time.monotonic(), wanted=self.curves_wanted)
+            curves = pace.update(changed or first or self.curves_wanted, time.monotonic(), wanted=self.curves_wanted)
             if curves is not None:
                 if curves:
                     self.curves_wanted = False
