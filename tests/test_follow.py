@@ -133,3 +133,13 @@ def test_the_events_index_gives_the_same_view_and_is_never_trusted_blindly(tmp_p
     assert events_index.covered(run / RunDir.EVENTS_INDEX) == (run / "events.jsonl").stat().st_size
     kinds = seen(run)[0]
     assert kinds and all(step <= 1500 for _, step, _ in kinds)
+
+
+def test_a_run_whose_status_cannot_be_read_is_unreadable_as_genlab_runs_says(tmp_path):
+    from genlab.run.store import list_runs
+
+    run = make_run(tmp_path, "broken", "gan", steps=10)
+    (run / "status.json").write_text('{"state": "runn')
+    view = RunFollower(run).poll()
+    (listed,) = list_runs(tmp_path)
+    assert view.state == listed.state == "unreadable" and "status.json" in view.problem

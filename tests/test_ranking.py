@@ -142,8 +142,9 @@ async def test_the_cockpit_says_figures_on_different_test_sets_are_not_comparabl
 
 
 def test_runs_and_compare_fit_an_80_column_terminal(tmp_path, monkeypatch):
-    """On an 80-column terminal `genlab runs` keeps every run's id, status, quality and age (the
-    training key metric gives way), and `compare` turns its table on its side: no line is cut."""
+    """On an 80-column terminal `genlab runs` keeps every run's id, status, key metric and quality
+    (tags, age and model give way: genlab/run/columns.py), and `compare` turns its table on its
+    side: no line is cut."""
     import io
 
     from rich.console import Console
@@ -163,4 +164,4 @@ def test_runs_and_compare_fit_an_80_column_terminal(tmp_path, monkeypatch):
         assert table and all(len(line) <= 80 and line.rstrip()[-1] in "┓┃┩│┘" for line in table), "\n".join(lines)
         text = "\n".join(lines)
         assert all(run in text for run in ("gan-a", "cgan-b", "gan-d")) and "test_fld 12.5" in text, text
-        assert command != ["runs"] or " ago " in text, text  # the age column is whole
+        assert command != ["runs"] or "d_loss 1.33 " in text, text  # the key metric is whole

@@ -23,6 +23,7 @@ from tui.screens.dashboard import Dashboard
 from tui.screens.new_run import NewRunForm
 from tui.screens.runs import RunsScreen
 from tui.source import RunsSource
+from tui.widgets.samples import prepare_pictures
 
 
 class GenlabApp(App):
@@ -31,10 +32,14 @@ class GenlabApp(App):
     BINDINGS = [("q", "quit", "quit (runs keep running)")]
     COMMANDS = App.COMMANDS | {ScreenActions}
 
-    def __init__(self, source: RunsSource | None = None, open_run: str | None = None, load_models: bool = True):
+    def __init__(self, source: RunsSource | None = None, open_run: str | None = None, load_models: bool = True,
+                 images: str | None = None):
+        """``images``: the graphics protocol the samples panes draw digits with ("kitty" or
+        "sixel", from genlab.render.images.image_protocol), or None: text."""
         super().__init__()
         self.source = source or RunsSource()
         self.open_run_id = open_run
+        self.images = prepare_pictures(images)
         self.models: list[dict] | None = None
         self.load_models_on_start = load_models
 

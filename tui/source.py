@@ -53,6 +53,7 @@ class RunsSource:
                 "step": c["complete"] + c["pruned"] + c["fail"], "total": s["trials"],
                 "metrics": {s["objective"]: best["value"]} if best else {}, "key": s["objective"],
                 "created": s["created"], "family": "", "tags": [], "trials": [r.run_id for r in trials],
+                "key_lower": s["direction"] != "maximize",
             })
             rows += [self.row(r, s["id"], quality=ranked[r.run_id]) for r in trials]
         return rows
@@ -72,14 +73,17 @@ class RunsSource:
         state = r.shown_state if r.problem else effective_state(r.status, r.path, now=self.clock())
         if state == RunState.STOPPED and r.shown_state == "pruned":
             state = "pruned"
+        shows = view.read(r.path)
         return {
             "id": r.run_id, "model": r.model, "state": state, "step": r.status.get("step", 0),
             "total": r.config.get("total_steps") or 0, "metrics": r.status.get("metrics") or {},
             "budget_s": r.config["max_minutes"] * 60 if isinstance(r.config.get("max_minutes"), (int, float)) else None,
             "elapsed_s": r.status.get("elapsed_s"),
-            "created": r.created, "family": r.config.get("family", ""), "key": view.read(r.path).key,
-            "tags": tags.read(r.path).tags, "sweep": sweep_id,
+            "created": r.created, "family": r.config.get("family", ""), "key": shows.key,
+            "key_lower": getattr(shows.metric(shows.key), "lower_is_better", True) is not False,
+            "tags": tags.read(r.path).tags, "sweep": sweep_id, "config": r.config,
             "quality": quality.ranked_text() if quality is not None else "",
+            "rank": quality.rank if quality is not None else None,
         }
 
     def live_runs(self) -> int:

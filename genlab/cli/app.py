@@ -2,7 +2,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -85,6 +85,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 Ascii = Annotated[bool, typer.Option("--ascii", help="Draw digits in plain ASCII.")]
+
+
+Images = Annotated[Literal["auto", "on", "off"], typer.Option(
+    "--images", help="Draw digits as images (Kitty graphics or Sixel): auto where the terminal can "
+    "(inside tmux: only where tmux draws Sixel itself); on: always; off: half blocks.")]
 
 
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")]

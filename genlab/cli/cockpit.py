@@ -3,20 +3,21 @@
 
 import typer
 
-from genlab.cli.app import RunRef, RunsDir, app
+from genlab.cli.app import Images, RunRef, RunsDir, app
 
 
 @app.command()
-def tui(runs_dir: RunsDir = None) -> None:
+def tui(runs_dir: RunsDir = None, image_mode: Images = "auto") -> None:
     """Open the cockpit: every run, live; n starts a new one. Quitting never stops a run.
 
     The cockpit runs at a lower priority (nice +10) than the runs it starts and watches."""
+    from genlab.render.images import image_protocol
     from tui.app import GenlabApp
     from tui.priority import yield_to_training
     from tui.source import RunsSource
 
     yield_to_training()
-    run_app(GenlabApp(RunsSource(runs_dir)))
+    run_app(GenlabApp(RunsSource(runs_dir), images=image_protocol(image_mode)))
 
 
 def run_app(app) -> None:
@@ -27,8 +28,9 @@ def run_app(app) -> None:
 
 
 @app.command()
-def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
+def watch(run: RunRef, runs_dir: RunsDir = None, image_mode: Images = "auto") -> None:
     """Open the cockpit on one run's dashboard (at a lower priority than training, as tui)."""
+    from genlab.render.images import image_protocol
     from genlab.run.resolve import resolve_run
     from genlab.run.store import runs_root
     from tui.app import GenlabApp
@@ -37,4 +39,4 @@ def watch(run: RunRef, runs_dir: RunsDir = None) -> None:
 
     run_dir = resolve_run(runs_root(runs_dir), run)
     yield_to_training()
-    run_app(GenlabApp(RunsSource(runs_dir), open_run=run_dir.name))
+    run_app(GenlabApp(RunsSource(runs_dir), open_run=run_dir.name, images=image_protocol(image_mode)))

@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genlab.cli.app import Ascii, AsJson, RunRef, RunsDir, TagOption, app, out
+from genlab.cli.app import Ascii, AsJson, Images, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
 from genlab.errors import UsageError
+from genlab.run.columns import GIVES_WAY, models_text
 from genlab.run.rundir import step_of
 from genlab.run.sinks import progress_text
 from genlab.run.state import RunState
@@ -62,16 +63,32 @@ def tagged(infos: list, wanted: list[str] | None) -> list:
     return [r for r in infos if set(wanted or []) <= set(tags.read(r.path).tags)]
 
 
+FilterOption = Annotated[Optional[str], typer.Option(
+    "--filter", metavar="EXPR",
+    help="Only runs matching every term (space-separated): a word found in the id, model, state or a tag; "
+         "KEY=VALUE of id, model, state, tag, sweep, the configuration (lr, hp, data.source) or a newest metric; "
+         "!=, <, >, <=, >= too. E.g. --filter 'gan running', --filter 'lr=0.001 tag=best', --filter 'd_loss<1.3'.")]
+
+
+def row_of(info, marks) -> dict:
+    """What a filter reads of a run (genlab/run/filter.py): the fields the cockpit's rows have."""
+    return {"id": info.run_id, "model": info.model, "state": info.shown_state, "tags": marks.tags,
+            "config": info.config, "metrics": info.status.get("metrics") or {}, "sweep": info.config.get("sweep")}
+
+
 @app.command()
-def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = False) -> None:
+def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption = None, as_json: AsJson = False) -> None:
     """List runs: id, model, status, progress, key metric, quality figure (with its rank), age
     and tags."""
     from genlab.run import tags
+    from genlab.run.filter import parse
     from genlab.run.store import list_runs, runs_root
     from genlab.run.summary import rank, summarise
 
+    wanted = parse(filter_)
     root = runs_root(runs_dir)
-    infos = tagged(list_runs(root), tag)
+    every = tagged(list_runs(root), tag)
+    infos = [r for r in every if wanted.matches(row_of(r, tags.read(r.path)))]
     summaries = {s.run_id: s for s in rank([summarise(r.path, curves=False, known=known_view) for r in infos])}
     if as_json:
         print(json.dumps([{
@@ -84,8 +101,11 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
         return
     from genlab.run.sweeps import sweep_dirs, sweep_groups, ungrouped
 
-    if not infos and (tag or not sweep_dirs(root)):
-        out.print(f"no runs tagged {', '.join(tag)} in {root}" if tag else
+    groups = {k: v for k, v in sweep_groups(root, infos).items()
+              if (v[1] or not tag) and wanted.keeps_sweep({**v[0], "config": {}}, len(v[1]))}
+    if not infos and not groups:
+        out.print(f"no runs match {wanted.text!r} in {root}" if wanted else
+                  f"no runs tagged {', '.join(tag)} in {root}" if tag else
                   f"no runs in {root} yet: start one with 'genlab train gan'")
         return
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
@@ -97,10 +117,11 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
     labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
     colours = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.FINISHED: "blue", RunState.CRASHED: "red",
                RunState.FAILED: "red", RunState.STALLED: "red", RunState.UNREADABLE: "red"}
-    groups = {k: v for k, v in sweep_groups(root, infos).items() if v[1] or not tag}
+    title = f"{len(infos)} of {len(every)} runs in {root} match {wanted.text!r}" if wanted else f"runs in {root}"
+    narrow_models = False  # a sweep's models ("gan,cgan,vae") as "3 models"
 
     def build(columns: tuple) -> Table:
-        table = Table(title=f"runs in {root}", title_justify="left")
+        table = Table(title=title, title_justify="left")
         for col in columns:
             table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
                              overflow="fold" if piped else "ellipsis",
@@ -121,7 +142,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
         for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
             table.add_section()
             c, best = head["counts"], head["best"]
-            cells = {"id": Text(f"sweep {sweep_id}", style="bold"), "model": head["model"],
+            cells = {"id": Text(f"sweep {sweep_id}", style="bold"), "model": models_text(head["model"], narrow_models),
                      "status": Text(head["state"], style="bold"),
                      "step": f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
                      "key metric": "", "quality": f"best {head['objective']} {best['value']:.4g}" if best else "-",
@@ -133,10 +154,12 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
 
     columns = ("id", "model", "status", "step", "key metric", "quality", "age") + (("tags",) if any(labels.values()) else ())
     table = build(columns)
-    # a narrow terminal: the training key metric gives way first (the quality figure ranks), then the model
-    for dropped in ("key metric", "model"):
+    # a narrow terminal: a sweep's models become a count, then columns give way in their order
+    # (genlab/run/columns.py); the id, state, progress and key metric never do
+    for dropped in (None, *GIVES_WAY):
         if piped or out.measure(table, options=out.options.update(width=100_000)).maximum <= out.width:
             break
+        narrow_models = True
         columns = tuple(c for c in columns if c != dropped)
         table = build(columns)
     if piped:  # as wide as the table needs: Rich would cut it to 80 columns
@@ -147,7 +170,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, as_json: AsJson = Fals
 
 
 @app.command()
-def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False) -> None:
+def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: Ascii = False,
+         image_mode: Images = "auto") -> None:
     """A run's configuration, latest metrics and latest samples."""
     from genlab.run.resolve import resolve_run
     from genlab.run.store import latest_metrics, load_run, runs_root, samples
@@ -208,11 +232,11 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
         when = "" if info.state in (RunState.RUNNING, RunState.PAUSED) else " (its last, while it ran)"
         out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
-    if not print_newest_grid(info.path, ascii, view.sample_classes):
+    if not print_newest_grid(info.path, ascii, view.sample_classes, image_mode):
         out.print("no samples yet")
 
 
-def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
+def print_newest_grid(run_dir: Path, ascii: bool, classes: int, image_mode: str = "off") -> bool:
     """Draw the run's newest sample grid that can be read, saying so in one line when a newer one
     cannot (a garbage .npy); False when the run has no grid file."""
     from genlab.run.store import read_grid, samples
@@ -225,7 +249,7 @@ def print_newest_grid(run_dir: Path, ascii: bool, classes: int) -> bool:
                 out.print(f"samples: {path} is unreadable (not a grid of digits)", soft_wrap=True, markup=False)
             continue
         out.print(f"samples at step {step_of(path):,}:")
-        print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes)
+        print_digits(images, ascii, png=path.with_suffix(".png"), classes=classes, image_mode=image_mode)
         break
     return bool(grids)
 

@@ -8,29 +8,40 @@ from typing import Annotated, Optional
 
 import typer
 
-from genlab.cli.app import Ascii, AsJson, DataDir, Device, RunRef, RunsDir, app, out, warn_skipped
+from genlab.cli.app import Ascii, AsJson, DataDir, Device, Images, RunRef, RunsDir, app, out, warn_skipped
 from genlab.errors import UsageError
 
 
-def print_digits(images, ascii: bool = False, png: Path | None = None, classes: int = 0) -> None:
+def print_digits(images, ascii: bool = False, png: Path | None = None, classes: int = 0,
+                 image_mode: str = "off") -> None:
     """Draw digits to fit the terminal: full size when they fit, else half size (half blocks only:
     ASCII digits need full size to be legible), else the first rows that fit, saying where the
     whole grid is (a grid of ``classes`` blocks shows digits across the blocks, every class).
-    Not a terminal: 80 columns, at most 42 lines."""
+    Not a terminal: 80 columns, at most 42 lines. ``image_mode`` (--images auto|on|off): the
+    same digits as one image where the terminal draws images (genlab.render.images); ASCII wins."""
     from genlab.render.digits import SIZES, across_classes, layout, render, should_use_ascii
+    from genlab.render.images import image_protocol, picture, picture_layout
 
     use_ascii = ascii or should_use_ascii(stream=sys.stdout) or not out.is_terminal
     sizes = SIZES[:1] if use_ascii else SIZES
     width, height = (out.width, max(14, out.height - 8)) if out.is_terminal else (80, 42)
-    size, per_row = layout(len(images), width, height, sizes)
-    fits = per_row * max(1, height // (size // 2))
+    protocol = None if use_ascii else image_protocol(image_mode, tty=out.is_terminal)
+    if protocol:
+        per_row, fits = picture_layout(len(images), width, height)
+    else:
+        size, per_row = layout(len(images), width, height, sizes)
+        fits = per_row * max(1, height // (size // 2))
     if fits < len(images) and classes:
         images = across_classes(images, classes)
-    grid = render(images[:fits], width=width, height=height, ascii=use_ascii, sizes=sizes)
-    if use_ascii:
-        print(grid)
+    if protocol:  # as large as fits in width x height cells, a cell twice as tall as wide
+        rows = -(-fits // per_row)
+        out.print(picture(images[:fits], per_row, protocol, width=min(width, 2 * height * per_row // rows)))
     else:
-        out.print(grid)
+        grid = render(images[:fits], width=width, height=height, ascii=use_ascii, sizes=sizes)
+        if use_ascii:
+            print(grid)
+        else:
+            out.print(grid)
     if fits < len(images):
         out.print(f"({fits} of {len(images)} digits shown" + (f"; all of them: {png})" if png else ")"), soft_wrap=True)
 
@@ -51,6 +62,7 @@ def sample(
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
     ascii: Ascii = False,
+    image_mode: Images = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="With --out: print what was saved as JSON (path, run, step, shape, seed).")] = False,
 ) -> None:
     """New digits from a run's newest good checkpoint: printed as text, or saved as PNG or NPY;
@@ -101,7 +113,7 @@ def sample(
         images, what = t.model.sample(n, torch.Generator().manual_seed(seed)), f"{n} digits"
     if out_file is None:
         out.print(f"{what} from {run_dir.name} at step {t.step:,} (seed {seed}):", soft_wrap=True)
-        print_digits(images, ascii)
+        print_digits(images, ascii, image_mode=image_mode)
         return
     buf = io.BytesIO()
     if out_file.suffix.lower() == ".npy":

@@ -25,7 +25,7 @@ import numpy as np
 
 from genlab.run import events_index, metrics_log, schema
 from genlab.run.rundir import RunDir
-from genlab.run.state import effective_state
+from genlab.run.state import RunState, effective_state
 from genlab.run.store import parse_events, read_grid
 
 METRICS_MARK = b'"kind":"metrics"'
@@ -361,7 +361,9 @@ class RunFollower:
             problems.append(problem)
         elif status != v.status:
             v.status, changed = status, True
-        state = effective_state(v.status, self.path, now=self.clock()) if v.status else "unknown"
+        # (with no good status read yet, as `genlab runs` says it: unreadable if it cannot be read)
+        state = effective_state(v.status, self.path, now=self.clock()) if v.status else \
+            RunState.UNREADABLE if problem else RunState.UNKNOWN
         if state != v.state:
             v.state, changed = state, True
         changed |= self._read_events(problems)

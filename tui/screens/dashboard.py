@@ -185,7 +185,7 @@ class Dashboard(CurveToggles, Screen):
             self.plot_columns = max(20, shown[0].size.width)
             self.curves_wanted = True
 
-    def on_run_updated(self, message: RunUpdated) -> None:
+    async def on_run_updated(self, message: RunUpdated) -> None:
         snap = self.snapshot = message.snapshot
         self.query_one(StatusBar).show(snap)
         if snap.curves is not None:
@@ -195,8 +195,8 @@ class Dashboard(CurveToggles, Screen):
             maps = list(self.query(LatentMap))
             if not maps:
                 maps = [LatentMap(id="latent")]
-                self.query_one("#samples-column").mount(maps[0])
-                self.call_after_refresh(self.place_panes)  # a page of its own when compact
+                await self.query_one("#samples-column").mount(maps[0])
+                self.place_panes()  # a page of its own when compact
             maps[0].show(snap.latent)
         if self.browsing is None and not self.walking:  # an older grid or walks stay until End
             self.query_one(SamplesPane).show(snap.sample, snap.sample_step)

@@ -34,4 +34,6 @@ class EventLog(RichLog):
                 self.write(time.strftime("%H:%M:%S ", time.localtime(e.get("t", 0))) + line)
 
     def note(self, text: str) -> None:
-        self.write(time.strftime("%H:%M:%S ") + text)
+        """A line of the cockpit's own, at the time of the app's clock (a test's is fixed)."""
+        clock = getattr(getattr(self.app, "source", None), "clock", time.time)
+        self.write(time.strftime("%H:%M:%S ", time.localtime(clock())) + text)

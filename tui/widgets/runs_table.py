@@ -1,13 +1,28 @@
 """Every run in the runs root: id, model, live status, progress, key metric and quality figure
-(with its rank, as `genlab runs` gives it)."""
+(with its rank, as `genlab runs` gives it); filtered (genlab/run/filter.py, the filter of
+`genlab runs --filter`), sorted by any column, pinned runs first. A sweep's trials stay under
+its row, sorted among themselves.
+
+Too narrow for every column, the table puts those that give way (genlab/run/columns.py) to the
+right, where it scrolls sideways to them, shows progress as a percentage and a sweep's models as
+a count: the run, its state and its key metric stay in view.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from genlab.run.columns import models_text, narrow_order
+from genlab.run.filter import Filter, parse
 from genlab.run.sinks import progress_text
 from tui.widgets.run_table import RunRows
 from tui.widgets.status_bar import COLOURS
+
+COLUMNS = ("run", "model", "status", "progress", "key metric", "quality", "tags")
+PIN = "★ "
+# how a column reads in each direction: (its first direction, reversed)
+DIRECTIONS = {"progress": ("least done first", "most done first"), "key metric": ("best first", "worst first"),
+              "quality": ("best first", "worst first")}
 
 
 class RunsTable(RunRows):
@@ -20,10 +35,45 @@ class RunsTable(RunRows):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for col in ("run", "model", "status", "progress", "key metric", "quality", "tags"):
-            self.add_column(col, key=col)
+        self.fixed_columns = 1  # the run stays in view as the table scrolls sideways
         self.marked: set[str] = set()
-        self.last_rows: list[dict] = []
+        self.pinned: set[str] = set()  # kept for the session
+        self.wanted: Filter = parse("")
+        self.sort_column: str | None = None  # None: as listed (oldest first, then the sweeps)
+        self.descending = False
+        self.last_rows: list[dict] = []  # every run, as listed
+        self.shown: list[dict] = []  # those the filter keeps, in the table's order
+        self.drawn_columns: tuple = ()  # the columns and their labels as drawn
+        self.cursor_run: str | None = None  # the run the cursor was last on
+
+    # ---- what the user changes
+    def set_filter(self, text: str) -> None:
+        """Show only the runs ``text`` matches (UsageError, the old filter kept, if it cannot be read)."""
+        self.wanted = parse(text)
+        self.redraw()
+
+    def sort_by(self, column: str | None, descending: bool = False) -> None:
+        self.sort_column, self.descending = column, descending
+        self.redraw()
+
+    def cycle_sort(self) -> None:
+        """Sort by the next column (after the last: as listed)."""
+        order = [None, *COLUMNS]
+        self.sort_by(order[(order.index(self.sort_column) + 1) % len(order)])
+
+    def reverse_sort(self) -> None:
+        self.sort_by(self.sort_column, not self.descending)
+
+    def header_clicked(self, column: str) -> None:
+        """A header clicked: sort by its column; clicked again, the other way."""
+        self.sort_by(column, not self.descending if column == self.sort_column else False)
+
+    def toggle_pin(self) -> None:
+        """Pin the run (or sweep) under the cursor to the top, or unpin it."""
+        run = self.selected_run()
+        if run is not None:
+            self.pinned ^= {run}
+            self.redraw()
 
     def toggle_mark(self) -> None:
         """Mark the run under the cursor for a comparison, or unmark it."""
@@ -34,44 +84,178 @@ class RunsTable(RunRows):
         if row.get("kind") == "sweep":  # a sweep's row marks (or unmarks) all its trials
             trials = set(row.get("trials") or [])
             self.marked = self.marked - trials if trials <= self.marked else self.marked | trials
-            for r in self.last_rows:
+            for r in self.shown:
                 if r["id"] in trials:
-                    self.update_cell(r["id"], "run", self.run_cell(r["id"], "  "))
+                    self.update_cell(r["id"], "run", self.run_cell(r))
             return
         self.marked ^= {run}
-        indent = "  " if row.get("sweep") else ""
-        self.update_cell(run, "run", self.run_cell(run, indent))
+        self.update_cell(run, "run", self.run_cell(row))
 
+    # ---- what it says
     def sweep_trials(self, key: str | None) -> list[str] | None:
         """The trials of the sweep whose row is ``key`` (None if it is not a sweep's row)."""
         row = next((r for r in self.last_rows if r["id"] == key), None)
         return list(row.get("trials") or []) if row and row.get("kind") == "sweep" else None
 
-    def run_cell(self, run: str, indent: str = "") -> Text:
-        """A run's id, drawn marked (reversed, with ✓ in the footer's count) when it is; a
-        sweep's row says so, and its trials sit under it, indented."""
-        if run.startswith("sweep:"):
-            return Text("▾ sweep " + run.removeprefix("sweep:"), style="bold")
-        return Text(indent + run, style="bold reverse" if run in self.marked else "")
+    def runs_count(self) -> tuple[int, int]:
+        """(runs shown, runs in all): sweeps' rows are not runs."""
+        return (sum(r.get("kind") != "sweep" for r in self.shown), sum(r.get("kind") != "sweep" for r in self.last_rows))
 
+    def described(self) -> str:
+        """One line of what is filtered, sorted and pinned ("" for none of it): "3 of 12 runs
+        match 'lr=0.001' · sorted by key metric, best first · 1 pinned"."""
+        said = []
+        if self.wanted:
+            shown, every = self.runs_count()
+            said.append(f"{shown} of {every} {'run' if every == 1 else 'runs'} "
+                        f"{'matches' if shown == 1 else 'match'} {self.wanted.text!r} (esc clears)")
+        if self.sort_column is not None:
+            first, other = DIRECTIONS.get(self.sort_column, ("A to Z", "Z to A"))
+            said.append(f"sorted by {self.sort_column}, {other if self.descending else first}")
+        elif self.descending:
+            said.append("newest first")
+        pinned = len(self.pinned & {r["id"] for r in self.last_rows})
+        if pinned:
+            said.append(f"{pinned} pinned")
+        return " · ".join(said)
+
+    def run_cell(self, r: dict) -> Text:
+        """A run's id, drawn marked (reversed, with ✓ in the footer's count) when it is, with ★
+        when pinned; a sweep's row says so, and its trials sit under it, indented."""
+        pin = PIN if r["id"] in self.pinned else ""
+        if r.get("kind") == "sweep":
+            return Text(pin + "▾ sweep " + r["id"].removeprefix("sweep:"), style="bold")
+        return Text(("  " if r.get("sweep") else "") + pin + r["id"], style="bold reverse" if r["id"] in self.marked else "")
+
+    # ---- drawing
     def show(self, rows: list[dict]) -> None:
-        """Update in place, keeping the cursor on the same run (and the marks on theirs)."""
+        """New rows from the runs root: updated in place when the same runs are shown in the same
+        order (the cursor and the sideways scroll stay), else redrawn."""
         self.last_rows = rows
         self.marked &= {r["id"] for r in rows if r.get("kind") != "sweep"}
-        current = self.selected_run()
-        self.clear()
-        for r in rows:
-            total = r["total"] or 0
-            key = r["key"]  # the run's key metric, as its model declares it (a sweep's: its objective)
-            value = r["metrics"].get(key) if key else None
-            metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
-            state = r["state"]  # "unreadable: <reason>" for a broken directory
-            sweep = r.get("kind") == "sweep"
-            progress = f"{r['step']}/{total} trials" if sweep else \
-                progress_text(r["step"], total, r.get("elapsed_s"), r.get("budget_s"), percent=True)
-            self.add_row(self.run_cell(r["id"], indent="  " if r.get("sweep") else ""), r["model"],
-                         Text(state, style=COLOURS.get(state.split(":")[0], "red")),
-                         progress, ("best " if sweep and value is not None else "") + metric,
-                         r.get("quality", ""), " ".join(r.get("tags") or []), key=r["id"])
+        self.redraw()
+
+    def on_resize(self) -> None:
+        if self.last_rows:
+            self.redraw()
+
+    def redraw(self) -> None:
+        self.shown = arranged(self.last_rows, self.wanted, self.sort_column, self.descending, self.pinned)
+        wide = [self.cells(r, narrow=False) for r in self.shown]
+        room = (self.size.width or self.app.size.width) - 2  # a vertical scrollbar's room
+        narrow = natural_width(wide) > room
+        columns = narrow_order(COLUMNS) if narrow else list(COLUMNS)
+        cells = [self.cells(r, narrow=True) for r in self.shown] if narrow else wide
+        columns_drawn = tuple((c, self.label(c)) for c in columns)
+        ids = [r["id"] for r in self.shown]
+        if columns_drawn == self.drawn_columns and ids == [k.value for k in self.rows]:
+            for key, row in zip(ids, cells):  # in place: the cursor and the scroll stay
+                for c in columns:
+                    if self.get_cell(key, c) != row[c]:
+                        self.update_cell(key, c, row[c], update_width=True)
+            return
+        current, scrolled = self.selected_run() or self.cursor_run, self.scroll_x
+        self.cursor_run = current  # kept while a filter hides every run
+        self.clear(columns=columns_drawn != self.drawn_columns)
+        if columns_drawn != self.drawn_columns:
+            for c, label in columns_drawn:
+                self.add_column(label, key=c)
+            self.drawn_columns = columns_drawn
+        for key, row in zip(ids, cells):
+            self.add_row(*(row[c] for c in columns), key=key)
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
+        self.call_after_refresh(self.scroll_to, x=scrolled, animate=False)  # once the new widths are known
+
+    def label(self, column: str) -> Text:
+        if column != self.sort_column:
+            return Text(column)
+        return Text(f"{column} {'▼' if self.descending else '▲'}", style="bold")
+
+    def cells(self, r: dict, narrow: bool) -> dict:
+        sweep = r.get("kind") == "sweep"
+        key = r["key"]  # the run's key metric, as its model declares it (a sweep's: its objective)
+        value = r["metrics"].get(key) if key else None
+        metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
+        state = r["state"]  # "unreadable: <reason>" for a broken directory
+        if sweep:
+            progress = f"{r['step']}/{r['total']} trials"
+        elif narrow:
+            done = fraction_done(r)
+            progress = "-" if done is None else f"{100 * done:.0f}%"
+        else:
+            progress = progress_text(r["step"], r["total"] or 0, r.get("elapsed_s"), r.get("budget_s"), percent=True)
+        return {"run": self.run_cell(r), "model": models_text(r["model"], narrow), "tags": " ".join(r.get("tags") or []),
+                "status": Text(state, style=COLOURS.get(state.split(":")[0], "red")), "progress": progress,
+                "key metric": ("best " if sweep and value is not None else "") + metric, "quality": r.get("quality", "")}
+
+
+# --------------------------------------------------------------------------- order
+
+
+def natural_width(rows: list[dict]) -> int:
+    """How wide the table is with every column whole (a cell's padding is 1 a side)."""
+    widths = {c: len(c) + 2 for c in COLUMNS}  # room for the sort mark
+    for row in rows:
+        for c in COLUMNS:
+            widths[c] = max(widths[c], Text(row[c]).cell_len if isinstance(row[c], str) else row[c].cell_len)
+    return sum(w + 2 for w in widths.values())
+
+
+def fraction_done(r: dict) -> float | None:
+    """How much of its length the run has done (of its time budget, if its length is one)."""
+    if r.get("budget_s"):
+        return min(1.0, (r.get("elapsed_s") or 0.0) / r["budget_s"])
+    return r["step"] / r["total"] if r.get("total") else None
+
+
+def sort_value(r: dict, column: str):
+    """What ``column`` sorts ``r`` by, lowest first; None for nothing to sort by (those come last)."""
+    if column == "run":
+        return r["id"].removeprefix("sweep:").lower()
+    if column == "model":
+        return str(r.get("model") or "").lower() or None
+    if column == "status":
+        return str(r.get("state") or "").lower() or None
+    if column == "progress":
+        return fraction_done(r)
+    if column == "key metric":  # best first, in the direction its model (or its sweep) declares
+        value = r["metrics"].get(r["key"]) if r.get("key") else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            return None
+        return (r["key"], value if r.get("key_lower", True) else -value)
+    if column == "quality":  # by rank, #1 first
+        return r.get("rank")
+    if column == "tags":
+        return " ".join(r.get("tags") or []).lower() or None
+    raise KeyError(column)
+
+
+def arranged(rows: list[dict], wanted: Filter, column: str | None, descending: bool, pinned: set) -> list[dict]:
+    """The rows ``wanted`` keeps, in order: pinned ones first, then by ``column`` (those without a
+    value last), or as listed; a sweep's trials stay under its row, ordered among themselves."""
+    blocks: list[tuple[dict, list[dict]]] = []  # a run alone, or a sweep's row and its trials
+    for r in rows:
+        if r.get("sweep") and blocks and blocks[-1][0]["id"] == f"sweep:{r['sweep']}":
+            blocks[-1][1].append(r)
+        else:
+            blocks.append((r, []))
+
+    def ordered(items: list, row_of) -> list:
+        if column is not None:
+            keyed = [(sort_value(row_of(i), column), i) for i in items]
+            have = sorted((k for k in keyed if k[0] is not None), key=lambda k: k[0], reverse=descending)
+            items = [i for _, i in have] + [i for v, i in keyed if v is None]
+        elif descending:
+            items = items[::-1]
+        return sorted(items, key=lambda i: row_of(i)["id"] not in pinned)
+
+    kept = []
+    for head, trials in blocks:
+        trials = [t for t in trials if wanted.matches(t)]
+        if head.get("kind") == "sweep" and wanted.keeps_sweep(head, len(trials)) or wanted.matches(head):
+            kept.append((head, trials))
+    out = []
+    for head, trials in ordered(kept, lambda b: b[0]):
+        out += [head, *ordered(trials, lambda t: t)]
+    return out

@@ -1,13 +1,40 @@
 """The newest fixed-latent sample grid as half-block text (or ASCII), fitted to the pane; or
-rows of latent walks (one walk a row, its ends at the edges) in its place."""
+rows of latent walks (one walk a row, its ends at the edges) in its place.
+
+Where the app draws images (``GenlabApp.images``: a graphics protocol, from ``--images``; see
+genlab/render/images.py for the rule), the digits are one picture at full resolution instead,
+every digit where they fit legibly (genlab.render.images.picture_layout): textual-image's widget,
+a child of the pane, fitted to it. ASCII (``a``, NO_COLOR) still draws text."""
 
 from __future__ import annotations
 
 import numpy as np
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Static
 
 from genlab.render.digits import SIZES, across_classes, layout, render
+from genlab.render.images import grid_picture, picture_layout
+
+
+def picture_widget(protocol: str) -> type[Widget]:
+    """textual-image's widget class for ``protocol`` ("kitty" or "sixel"). Its first import asks
+    the terminal for its cell size in pixels: call this before Textual starts (GenlabApp does)."""
+    from textual_image.widget import SixelImage, TGPImage
+
+    return {"kitty": TGPImage, "sixel": SixelImage}[protocol]
+
+
+def prepare_pictures(protocol: str | None) -> str | None:
+    """Get textual-image ready to draw with ``protocol`` (its cell size asked now, before
+    Textual reads the terminal); None, text, where it cannot (a terminal of no size)."""
+    if not protocol:
+        return None
+    try:
+        picture_widget(protocol)
+    except ZeroDivisionError:  # textual-image divides the terminal's pixels by its 0 columns
+        return None
+    return protocol
 
 
 class SamplesPane(Static):
@@ -18,6 +45,10 @@ class SamplesPane(Static):
         border-title-align: left;
         padding: 0;
         overflow: hidden;
+    }
+    SamplesPane > .picture {
+        width: auto;
+        height: auto;
     }
     """
 
@@ -32,6 +63,7 @@ class SamplesPane(Static):
         self.step: int | None = None
         self.where = ""  # "k of n" while an older grid is shown
         self.per_row: int | None = None  # walks: digits a row (the images are rows of walks)
+        self.picture: Widget | None = None  # textual-image's widget, once a grid is drawn as an image
         self.border_title = title
 
     def show(self, images: np.ndarray | None, step: int | None, where: str = "") -> None:
@@ -76,8 +108,11 @@ class SamplesPane(Static):
         width = max(14, self.content_size.width)
         height = max(7, self.content_size.height)
         sizes = SIZES[:1] if self.ascii and width >= 28 and height >= 14 else SIZES
-        size, per_row = layout(len(self.images), width, height, sizes)
-        fits = per_row * max(1, height // (size // 2))
+        if self.protocol:
+            per_row, fits = picture_layout(len(self.images), width, height)
+        else:
+            size, per_row = layout(len(self.images), width, height, sizes)
+            fits = per_row * max(1, height // (size // 2))
         images = across_classes(self.images, self.class_blocks) if self.class_blocks and fits < len(self.images) else self.images
         self.border_subtitle = self.hint if len(self.hint) + 4 <= self.size.width else ""
         title = (f"{self.title} · step {self.step:,}" + (f" · {self.where}" if self.where else "")
@@ -85,8 +120,11 @@ class SamplesPane(Static):
         if len(title) + 4 > self.size.width:  # a narrow pane (a comparison's): the short form
             title = f"{self.title} · {self.step:,}" if len(self.title) + 12 <= self.size.width else self.title
         self.border_title = title
-        # the pane's size comes from the layout, never from its text: no new layout needed
-        self.update(render(images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)
+        if self.protocol:
+            self.draw_picture(images[:fits], per_row)
+        else:  # the pane's size comes from the layout, never from its text: no new layout needed
+            self.hide_picture()
+            self.update(render(images[:fits], width=width, height=height, ascii=self.ascii, sizes=sizes), layout=False)
 
     def redraw_walks(self) -> None:
         """Whole walks only: a row is ``per_row`` digits at the largest size that fits."""
@@ -99,5 +137,29 @@ class SamplesPane(Static):
         title = f"latent walks{step} · {self.where}" + (" · ascii" if self.ascii else "")
         self.border_title = title if len(title) + 4 <= self.size.width else f"walks{step}"
         self.border_subtitle = "i new walks · End the samples"
+        if self.protocol:  # every walk: an image's digits are legible smaller than half blocks'
+            return self.draw_picture(self.images, per_row)
+        self.hide_picture()
         self.update(render(self.images[: rows * per_row], width=per_row * (size + 1) - 1, height=None,
                            ascii=self.ascii, sizes=(size,)), layout=False)
+
+    @property
+    def protocol(self) -> str | None:
+        """How digits are drawn as an image here ("kitty", "sixel"): the app's choice (GenlabApp.images),
+        unless ASCII is on; None: as text."""
+        return None if self.ascii else getattr(self.app, "images", None)
+
+    def draw_picture(self, images: np.ndarray, per_row: int) -> None:
+        """``images``, ``per_row`` a row, as one image fitted to the pane (textual-image's widget)."""
+        grid = grid_picture(images, per_row)
+        if self.picture is None:
+            self.picture = picture_widget(self.protocol)(grid, classes="picture")
+            self.mount(self.picture)
+        else:
+            self.picture.image = grid
+        self.picture.display = True
+        self.update("", layout=False)
+
+    def hide_picture(self) -> None:
+        if self.picture is not None:
+            self.picture.display = False
