@@ -77,7 +77,7 @@ async def test_a_dashboard_left_open_as_its_run_finishes_draws_every_fld_point(t
         await until(pilot, lambda: [p[0] for p in drawn()] == [110])
         append(run, fld(140, 30.0), {"t": T0 + 3, "step": 140, "kind": "state", "state": "finished"}, state="finished")
         await until(pilot, lambda: dash.snapshot.state == "finished")
-        await until(pilot, lambda: drawn() == [(110, 40.0), (140, 30.0)], timeout=6)
+        await until(pilot, lambda: drawn() == [(110, 40.0), (140, 30.0)])
 
 
 # --------------------------------------------------------------------------- starting a run
