@@ -18,16 +18,30 @@ from tui.widgets.samples import SamplesPane
 SIZES = pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
 
 
+async def drawn(app, pilot) -> None:
+    """Until the dashboard is up and every plot shown has drawn its newest data."""
+    await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+    await until(pilot, lambda: all(p.drawn is p.snapshot is not None for p in app.screen.query(CurvesPlot) if p.display))
+
+
 @SIZES
 def test_tags_form_snapshot(size, tmp_path, snap_compare):
+    """Opened from the runs screen (a dashboard behind it redraws on its own time)."""
+    from textual.widgets import Input
+
+    from tui.screens.runs import RunsScreen
+    from tui.widgets.runs_table import RunsTable
+
     make_run(tmp_path / "runs", "gan-run", "gan")
-    app = GenlabApp(KeysSource(tmp_path / "runs"), open_run="gan-run", load_models=False)
+    app = GenlabApp(KeysSource(tmp_path / "runs"), load_models=False)
 
     async def opened(pilot):
-        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count)
+        app.screen.query_one("#title").update("genlab · runs in runs")  # not the test's own temporary path
         await pilot.press("t")
-        await until(pilot, lambda: isinstance(app.screen, TagsForm))
+        await until(pilot, lambda: isinstance(app.screen, TagsForm) and app.screen.focused is not None)
         await pilot.press(*"baseline")
+        await until(pilot, lambda: app.screen.query(Input).first().value == "baseline")
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=opened)
@@ -40,7 +54,7 @@ def test_latent_walks_snapshot(size, tmp_path, snap_compare):
     app = GenlabApp(KeysSource(tmp_path / "runs"), open_run="gan-run", load_models=False)
 
     async def walking(pilot):
-        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
+        await drawn(app, pilot)
         await pilot.press("i")
         pane = app.screen.query_one(SamplesPane)
         await until(pilot, lambda: "walks" in str(pane.border_title))

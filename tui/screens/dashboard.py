@@ -78,7 +78,7 @@ class Dashboard(CurveToggles, Screen):
         super().__init__()
         self.run_id = run_id
         self.snapshot = None
-        self.plot_columns = 200  # read by the worker: curves need no more buckets than columns
+        self.plot_columns = 0  # read by the worker: curves need no more buckets than columns (set on mount)
         self.browsing: int | None = None  # the index of the sample grid shown, when not the newest
         self.curves_wanted = False  # set to have the worker send curves with its next update
         self.walking = False  # latent walks are in the samples pane (until a history key)
@@ -105,6 +105,7 @@ class Dashboard(CurveToggles, Screen):
 
     def on_mount(self) -> None:
         self.ascii = "NO_COLOR" in os.environ
+        self.plot_columns = self.app.size.width  # (known before any layout: the first curves fit)
         self.follow()
 
     @work(thread=True, exclusive=True, group="follow")
@@ -115,7 +116,8 @@ class Dashboard(CurveToggles, Screen):
         seen, pace = -1, UpdatePace(CURVES_S)  # (curves held back go out once due: a run's end is drawn)
         while not worker.is_cancelled:
             view = follower.poll()  # never raises: whatever a broken directory holds, the cockpit carries on
-            curves = pace.update(view.version != seen, time.monotonic(), wanted=self.curves_wanted)
+            # (wanted: after a resize, curves of the new width, even for a run that no longer changes)
+            curves = pace.update(view.version != seen or self.curves_wanted, time.monotonic(), wanted=self.curves_wanted)
             if curves is not None:
                 seen = view.version
                 if curves:
@@ -180,9 +182,8 @@ class Dashboard(CurveToggles, Screen):
             self.add_class("-arranged")
             self.place_panes()
             self.refresh_bindings()
-        shown = [p for p in self.query(CurvesPlot) if p.size.width]  # (none behind walks or a side page)
-        if shown and not self.walking:  # hidden behind walks: their width is not theirs
-            self.plot_columns = max(20, shown[0].size.width)
+        if self.size.width != self.plot_columns:  # curves of as many buckets as the terminal has columns
+            self.plot_columns = self.size.width  # (a plot is narrower; its braille has two dots a column)
             self.curves_wanted = True
 
     async def on_run_updated(self, message: RunUpdated) -> None:
