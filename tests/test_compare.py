@@ -41,7 +41,38 @@ def test_compare_shows_what_differs_and_how_each_did(tmp_path):
     assert by_id["vae-c"]["key_metric"]["name"] == "loss" and by_id["gan-a"]["key_metric"]["name"] == "d_loss"
     vae = by_id["vae-c"]["key_metric"]
     assert vae["best"] <= vae["latest"] and 1 <= vae["best_step"] <= 900
-    assert by_id["cgan-b"]["label"].startswith("model=cgan")
+    assert by_id["cgan-b"]["label"].startswith("cgan-b model=cgan")  # its name, then what differs
+
+
+def test_each_run_gets_the_shortest_label_that_tells_it_apart():
+    """A sweep's trials are their numbers and what differs; long ids of one day lose the words
+    they share, never cut to one prefix; each run has its own colour; a label fits any width
+    with its name whole."""
+    from genlab.run.compare import labels
+
+    def config(lr=2e-4, sweep=None, **hp):
+        return {"model": "gan", "lr": lr, "batch_size": 64, "hp": {"lr": lr, **hp}, "sweep": sweep}
+
+    sweep = "sweep-20261206-101500-gan"
+    trials = labels([config(lr, sweep) for lr in (2e-4, 1e-3, 5e-4)], [f"{sweep}-{n:03d}" for n in (0, 3, 12)])
+    assert [t.text for t in trials] == ["#0 lr=0.0002", "#3 lr=0.001", "#12 lr=0.0005"]
+    assert len({t.colour for t in trials}) == 3
+
+    ids = ["20261206-101500-gan", "20261206-113000-gan", "20261206-113000-gan-2"]
+    runs = labels([config(), config(), config()], ids)
+    assert [r.text for r in runs] == ["…101500-gan", "…113000-gan", "…113000-gan-2"]  # nothing differs
+    assert [r.run_id for r in runs] == ids
+
+    short = labels([config(width=16), config(width=32)], ["gan-a", "gan-b"])
+    assert [s.text for s in short] == ["gan-a width=16", "gan-b width=32"]  # one hyperparameter differs
+
+    mixed = labels([config(sweep=sweep), config(sweep="sweep-20261207-090000-gan")],
+                   [f"{sweep}-003", "sweep-20261207-090000-gan-003"])  # trials of two sweeps: their ids
+    assert [m.name for m in mixed] == ["…20261206-101500-gan-003", "…20261207-090000-gan-003"]
+
+    wide = labels([config(1e-3, sweep, width=16, beta1=0.5), config(2e-4, sweep, width=32, beta1=0.9)],
+                  [f"{sweep}-001", f"{sweep}-002"])[0]
+    assert [wide.fit(w) for w in (40, 16, 5, 2)] == ["#1 lr=0.001 width=16 beta1=0.5", "#1 lr=0.001…", "#1…", "#1"]
 
 
 def test_compare_plots_a_metric_the_runs_share(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from scripted import make_run
 from test_tui import ScriptedSource, until
@@ -10,7 +12,9 @@ from tui.app import GenlabApp
 from tui.screens.compare import CompareScreen
 from tui.screens.dashboard import Dashboard
 from tui.screens.runs import RunsScreen
+from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
+from tui.widgets.pane_tabs import PaneTabs
 from tui.widgets.ranking import RankingTable
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.samples import SamplesPane
@@ -23,8 +27,23 @@ def four(root):
     make_run(root, "vae-c", "vae", steps=900)
 
 
-async def mark_and_compare(app, pilot, n: int) -> CompareScreen:
-    await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 4)
+SWEEP = "sweep-20261206-101500-gan"  # its trials' ids are alike but for their last three digits
+
+
+def trials(root, lrs=(2e-4, 1e-3, 5e-4)) -> list[str]:
+    """A sweep's trials (the sweep's own directory left out): GANs that differ in their lr."""
+    ids = []
+    for n, lr in enumerate(lrs):
+        run = make_run(root, f"{SWEEP}-{n:03d}", "gan", steps=1500 + 200 * n)
+        config = json.loads((run / "config.json").read_text())
+        config.update(sweep=SWEEP, lr=lr, hp={**config["hp"], "lr": lr})
+        (run / "config.json").write_text(json.dumps(config))
+        ids.append(run.name)
+    return ids
+
+
+async def mark_and_compare(app, pilot, n: int, rows: int = 4) -> CompareScreen:
+    await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == rows)
     for _ in range(n):
         await pilot.press("space")  # marks the run under the cursor and moves on
     await pilot.press("c")
@@ -56,7 +75,7 @@ async def test_marking_opening_and_leaving_a_comparison(tmp_path):
         assert len([g for g in screen.query(SamplesPane) if g.display]) == 3
         await until(pilot, lambda: all(g.images is not None for g in screen.query(SamplesPane)))
         ranking = screen.query_one(RankingTable)
-        assert ranking.row_count == 3 and str(ranking.get_row_at(0)[1]) == "cgan-b"  # none has a quality figure yet: in the order marked
+        assert ranking.row_count == 3 and str(ranking.get_row_at(0)[1]).split()[0] == "cgan-b"  # none has a quality figure yet: in the order marked
 
         await pilot.press("x")
         assert screen.x_axis == "time" and all(p.x_label == "minutes" for p in plots)
@@ -87,20 +106,100 @@ async def test_runs_of_different_families_compare_what_they_share(tmp_path):
         await until(pilot, lambda: all(g.images is not None for g in app.screen.query(SamplesPane)))
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
 def test_compare_snapshot(size, tmp_path, snap_compare):
+    """A sweep's three trials compared: each named '#N lr=...' in its colour on every pane."""
     root = tmp_path / "runs"
-    four(root)
+    trials(root)
     app = GenlabApp(ScriptedSource(root), load_models=False)
 
     async def compared(pilot):
-        screen = await mark_and_compare(app, pilot, 3)
+        screen = await mark_and_compare(app, pilot, 3, rows=3)
         await until(pilot, lambda: all(g.images is not None for g in screen.query(SamplesPane) if g.display))
         plots = [p for p in screen.query(CurvesPlot) if p.display]
-        await until(pilot, lambda: all("waiting" not in str(p.render()) for p in plots))
+        await until(pilot, lambda: all(p.drawn is not None for p in plots))  # drawn on screen
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=compared)
+
+
+async def test_every_run_has_its_label_and_colour_on_every_pane(tmp_path):
+    """At 200x50 the trials of a sweep (ids alike but for their last digits) are told apart by
+    every title, legend and ranking row, each in the run's own colour; at 80x24 one curve pane
+    shows at a time, named in a line of tabs, tab turns to the next, the footer is whole and the
+    ranking scrolls sideways."""
+    from textual.color import Color
+
+    root = tmp_path / "runs"
+    ids = trials(root)
+    app = GenlabApp(ScriptedSource(root), load_models=False)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 3)
+        app.open_comparison(ids)
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.snapshot is not None)
+        screen = app.screen
+        names = ["#0 lr=0.0002", "#1 lr=0.001", "#2 lr=0.0005"]
+        colours = [Color(*label.colour) for label in screen.comparison.named]
+        assert len(set(colours)) == 3
+        grids = list(screen.query(SamplesPane))
+        hists = list(screen.query(ClassHistogram))
+        await until(pilot, lambda: [g.border_title.split(" · ")[0] for g in grids] == names)
+        assert [h.border_title for h in hists] == names
+        for pane, colour in [*zip(grids, colours), *zip(hists, colours)]:
+            assert len(pane.border_title) + 6 <= pane.outer_size.width  # whole, never cut by its border
+            assert pane.styles.border_title_color == colour
+        plots = [p for p in screen.query(CurvesPlot) if p.display]
+        assert len(plots) == 3 and plots[0].metrics == names
+        assert [Color(*plots[0].colours[n]) for n in names] == colours  # each curve in its run's colour
+        await until(pilot, lambda: all(n in str(plots[0].render()) for n in names))  # the legend
+        ranking = screen.query_one(RankingTable)
+        await until(pilot, lambda: ranking.row_count == 3)
+        rows = {str(ranking.get_row_at(i)[-1]): ranking.get_row_at(i)[1] for i in range(3)}  # id: label cell
+        assert [str(rows[i]) for i in ids] == names
+        assert [Color.parse(rows[i].style.split()[-1]) for i in ids] == colours
+        heading = str(screen.query_one("#compare-title").render())
+        assert "differ: lr" in heading and f"panes 1-3 of {len(screen.all_panes())} (tab: more)" in heading
+
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: len([p for p in screen.query(CurvesPlot) if p.display]) == 1)
+        first = screen.query(CurvesPlot).first()
+        assert first.title_text == "d_loss, nats" and first.size.height >= 10
+        tabs = screen.query_one(PaneTabs)
+        assert tabs.display and "1 d_loss" in str(tabs.render())
+        await pilot.press("tab")
+        await until(pilot, lambda: first.title_text == "g_loss, nats" and "g_loss" in str(first.render()))
+        assert tabs.current == 1
+        await pilot.press("4")
+        await until(pilot, lambda: first.title_text == "d_fake")
+        await until(pilot, lambda: all(g.border_title.startswith(f"#{i}") and len(g.border_title) + 6 <= g.outer_size.width
+                                       for i, g in enumerate(grids[:2])))  # narrow grids: their names, whole
+        keys = [k for k in screen.query("FooterKey") if k.display]
+        assert {"x", "l", "e", "tab", "v", "escape", "q"} <= {k.key for k in keys}
+        assert all(k.region.right <= 80 for k in keys)  # the footer whole at 80 columns
+        assert max(k.region.right for k in keys) > 60  # (laid out, not all at 0)
+        ranking.focus()
+        await pilot.press("right", "right", "right")
+        assert ranking.scroll_x > 0  # the columns past the screen's edge are a key away
+
+
+async def test_c_with_one_run_marked_compares_it_with_the_run_under_the_cursor(tmp_path):
+    root = tmp_path / "runs"
+    four(root)
+    app = GenlabApp(ScriptedSource(root), load_models=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 4)
+        runs, table = app.screen, app.screen.query_one(RunsTable)
+        order = [r["id"] for r in table.last_rows]
+        await pilot.press("space", "c")  # the first marked, the cursor on the second
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        assert app.screen.run_ids == order[:2]
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is runs)
+        await pilot.press("up", "space")  # the first unmarked
+        await pilot.press("down", "down", "space", "c")  # only the last marked, the cursor on it
+        await pilot.pause()
+        assert app.screen is runs and table.marked == {order[-1]}
+        assert any("mark one more run" in n.message for n in app._notifications)
 
 
 async def test_tags_and_note_are_edited_in_the_cockpit(tmp_path):

@@ -54,6 +54,8 @@ def test_curves_held_back_go_out_once_due_though_nothing_changed():
     assert pace.update(False, 11.0) is None  # nothing owed, nothing changed
     assert pace.update(False, 11.5, wanted=True) is None  # wanted: with the next update, none without a change
     assert pace.update(True, 11.6, wanted=True) is True
+    assert pace.update(True, 20.0, ready=False) is False  # not laid out yet: the change alone, curves owed
+    assert pace.update(False, 20.5, ready=True) is True
 
 
 async def test_a_dashboard_left_open_as_its_run_finishes_draws_every_fld_point(tmp_path, monkeypatch):

@@ -117,8 +117,8 @@ class RunsSource:
         return read_grid(self.root / run_id / npy)
 
     # ---- comparing
-    def comparison(self, run_ids: list[str]) -> Comparison:
-        return Comparison([self.follower(r) for r in run_ids])
+    def comparison(self, run_ids: list[str], legend_width: int = 0) -> Comparison:
+        return Comparison([self.follower(r) for r in run_ids], legend_width)
 
     # ---- commands
     def send(self, run_id: str, command: str) -> None:
@@ -183,24 +183,28 @@ class RunsSource:
         return f"run {done['run']} {done['state']}{how} from step {int(done.get('step') or 0):,}"
 
 
-LEGEND_WIDTH = 40  # characters of a run's label in a legend
+LEGEND_WIDTH = 30  # characters of a run's label in a legend (an 80-column screen's plot has 38)
 
 
 class Comparison:
     """Several runs followed at once: their labels (what differs), the metrics they share, and
     snapshots of them all with each shared metric overlaid. Plain data out, as ``snapshot``."""
 
-    def __init__(self, followers: list[RunFollower]):
+    def __init__(self, followers: list[RunFollower], legend_width: int = 0):
+        """``legend_width``: characters of a run's label in a legend (0: LEGEND_WIDTH)."""
         self.followers = followers
         self.views = [view.read(f.path) for f in followers]
         configs = [f.run.read_config()[0] for f in followers]
-        full = compare.labels(configs, [f.path.name for f in followers])
-        short = [compare.shorten(label, LEGEND_WIDTH) for label in full]
-        # legends need short labels (plotext drops a legend wider than its plot), and unique ones
-        self.labels: list[str] = short if len(set(short)) == len(short) else [
-            compare.shorten(f"{f.path.name} {label}", LEGEND_WIDTH) for f, label in zip(followers, full)]
-        self.full_labels = full
+        # each run's label and colour (genlab/run/labels.py), the same on every pane and screen
+        self.named = compare.labels(configs, [f.path.name for f in followers])
+        # the curves' names, in legends: short (plotext drops a legend wider than its plot) and unique
+        self.labels: list[str] = [label.fit(legend_width or LEGEND_WIDTH) for label in self.named]
+        if len(set(self.labels)) < len(self.labels):
+            self.labels = [label.text for label in self.named]
+        self.colours = {legend: label.colour for legend, label in zip(self.labels, self.named)}
+        self.full_labels = [label.text for label in self.named]
         self.not_comparable = compare.not_comparable(configs)  # why their figures are not, or ""
+        self.differs = compare.differing(configs)  # the configuration keys that differ
         self.metrics: list[tuple[str, bool]] = compare.shared_metrics(self.views)
 
     def poll(self) -> bool:

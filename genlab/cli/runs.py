@@ -347,9 +347,12 @@ def print_comparison(compared) -> None:
     from genlab.run.sinks import fmt_duration
 
     summaries = compared.runs
+    names = [compared.labels[s.run_id].name if s.run_id in compared.labels else s.run_id for s in summaries]
+    named = any(name != s.run_id for name, s in zip(names, summaries))  # (a sweep's trials: #3)
     if compared.differs:
-        rows = [[s.run_id, *(fmt(described(s.config).get(k)) for k in compared.differs)] for s in summaries]
-        print_runs_table("what differs", ["run", *compared.differs], rows)
+        rows = [[s.run_id, *([name] if named else []), *(fmt(described(s.config).get(k)) for k in compared.differs)]
+                for s, name in zip(summaries, names)]
+        print_runs_table("what differs", ["run", *(["shown as"] if named else []), *compared.differs], rows)
     elif len(summaries) > 1:
         out.print("the runs' configurations are the same")
     if compared.not_comparable:
@@ -395,7 +398,7 @@ def print_plot(summaries, metric: str, x: str) -> None:
     from genlab.run.compare import curve
 
     width, height = (out.width, max(15, min(out.height - 4, 30))) if out.is_terminal else (100, 25)
-    lines = [(f"{s.run_id} {s.label}" if s.label != s.run_id else s.run_id, *curve(s.path, metric, x)) for s in summaries]
+    lines = [(s.label or s.run_id, *curve(s.path, metric, x)) for s in summaries]  # as the cockpit names them
     print(curves(lines, f"{metric} against {'step' if x == 'step' else 'minutes'}", "step" if x == "step" else "minutes",
                  width, height, colour=out.is_terminal and "NO_COLOR" not in os.environ))
 

@@ -3,14 +3,14 @@
 Read from the run directories only: no torch, so the CLI and the cockpit both use it. What
 differs is every configuration value that changes what the figures mean: the hyperparameters,
 and the settings (data, length, cadences of measurement, device, versions); figures measured on
-different test sets are said to be not comparable. A run is named in legends by what differs
-(``lr=0.001 width=16``). How each did is its summary (genlab/run/summary.py), ranked by its
-quality figure.
+different test sets are said to be not comparable. A run is named by its label
+(genlab/run/labels.py: ``#3 lr=0.001``, a short name and what differs). How each did is its
+summary (genlab/run/summary.py), ranked by its quality figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from genlab import view
 from genlab.errors import UsageError
 from genlab.run import metrics_log
+from genlab.run.labels import Label, label_runs
 from genlab.run.rundir import RunDir
 from genlab.run.store import read_events
 from genlab.run.summary import Summary, rank, summarise
@@ -36,11 +37,13 @@ MEASURED_ON = ("data", "train_digits", "test_digits", "excluded", "eval_size", "
 @dataclass
 class SideBySide:
     """Runs compared: the configuration keys that differ, each run's summary (best first, with
-    its label), and why their figures are not comparable ("" when they are)."""
+    its label), why their figures are not comparable ("" when they are), and each run's label
+    by its id."""
 
     differs: list[str]
     runs: list[Summary]
     not_comparable: str = ""
+    labels: dict[str, Label] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"differs": self.differs, "comparable": not self.not_comparable,
@@ -101,9 +104,10 @@ def compare(run_dirs: list[Path]) -> SideBySide:
         raise UsageError("compare needs two runs or more")
     runs = [summarise(p) for p in run_dirs]
     configs = [r.config for r in runs]
-    for r, label in zip(runs, labels(configs, [r.run_id for r in runs])):
-        r.label = label
-    return SideBySide(differing(configs), rank(runs), not_comparable(configs))
+    named = labels(configs, [r.run_id for r in runs])
+    for r, label in zip(runs, named):
+        r.label = label.text
+    return SideBySide(differing(configs), rank(runs), not_comparable(configs), {n.run_id: n for n in named})
 
 
 def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:
@@ -144,18 +148,15 @@ def shared_metrics(views: list[view.View]) -> list[tuple[str, bool]]:
     return out
 
 
-def shorten(label: str, width: int) -> str:
-    """``label`` in at most ``width`` characters, cut between words with an ellipsis."""
-    if len(label) <= width:
-        return label
-    return label[: width - 1].rsplit(" ", 1)[0] + "…"
-
-
-def labels(configs: list[dict], run_ids: list[str]) -> list[str]:
-    """Each run's label: the configuration values that differ; its id first where that alone
-    does not tell it apart (and its id alone when nothing differs)."""
+def differences(configs: list[dict]) -> list[str]:
+    """What differs in each configuration from the others: ``lr=0.001 width=16`` ("" when
+    nothing does; a key a run's model does not have is left out)."""
     keys = differing(configs)
     flats = [described(c) for c in configs]
-    out = [" ".join(f"{k}={fmt(f[k])}" for k in keys if f.get(k) is not None) for f in flats]
-    return [label if label and out.count(label) == 1 else f"{rid} {label}".strip()
-            for label, rid in zip(out, run_ids)]
+    return [" ".join(f"{k}={fmt(f[k])}" for k in keys if f.get(k) is not None) for f in flats]
+
+
+def labels(configs: list[dict], run_ids: list[str]) -> list[Label]:
+    """Each run's label (genlab/run/labels.py): the shortest name that tells it apart (a sweep's
+    trial number, else its id), then what differs, and its colour."""
+    return label_runs(run_ids, configs, differences(configs))

@@ -264,9 +264,10 @@ class UpdatePace:
         self.due = 0.0  # monotonic time from which curves may go out again
         self.owed = False  # an update went out without the curves it changed
 
-    def update(self, changed: bool, now: float, wanted: bool = False) -> bool | None:
-        """None: nothing to send now; else whether the update carries the curves."""
-        curves = wanted or now >= self.due
+    def update(self, changed: bool, now: float, wanted: bool = False, ready: bool = True) -> bool | None:
+        """None: nothing to send now; else whether the update carries the curves. Not ``ready``:
+        the viewer cannot take curves yet (it is not laid out); they are owed."""
+        curves = (wanted or now >= self.due) and ready
         if not (changed or (self.owed and curves)):
             return None
         if curves:

@@ -1,5 +1,11 @@
-"""Runs side by side: the metrics they share overlaid, one colour a run, each run's newest
-samples and (GANs) class histogram, and a table ranking them by their key metric.
+"""Runs side by side: the metrics they share overlaid, each run's newest samples and (GANs)
+class histogram, and a table ranking them by their quality figure.
+
+Each run is named by its label (genlab/run/labels.py: ``#3 lr=0.001``) and drawn in its colour
+on every pane: its curves and legend, its grid's and histogram's titles, its ranking row. As
+many curve panes as the screen holds (one under COMPACT_BELOW rows, named in a line of tabs as on
+a dashboard, else up to MAX_PANES); tab, shift+tab and 1-9 turn to the others when the runs share
+more metrics than that.
 
 A thread worker follows every run (genlab.run.follow, through tui.source.Comparison) once a
 second and posts a snapshot; curves every few seconds, as on a dashboard. Enter on a run opens
@@ -13,18 +19,22 @@ import time
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from genlab.run import vitals
 from genlab.run.follow import UpdatePace
+from genlab.run.sinks import counted
 from tui.messages import CompareUpdated
 from tui.screens.toggles import CurveToggles
 from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
+from tui.widgets.keys_footer import KeysFooter
+from tui.widgets.pane_tabs import PaneTabs
 from tui.widgets.ranking import RankingTable
 from tui.widgets.samples import SamplesPane
 
@@ -34,14 +44,24 @@ MAX_PANES = 3  # curve panes at most (one below COMPACT_BELOW rows)
 GRID_MIN_WIDTH = 16  # a sample pane needs this many columns: fewer grids on a narrow screen
 
 
+def legend_width(columns: int) -> int:
+    """Characters of a run's label in a legend on a screen this wide: what its curve pane (three
+    fifths of the screen, less the axis) holds beside the legend's marks, 28 at 80 columns."""
+    return max(20, min(60, columns * 3 // 5 - 20))
+
+
 class CompareScreen(CurveToggles, Screen):
-    BINDINGS = [
+    BINDINGS = [  # description: the footer's short form; tooltip: its long one, on a wide terminal
         ("x", "toggle_x", "step/time"),
-        ("l", "toggle_log", "log scale"),
-        ("e", "toggle_smooth", "smoothing"),
-        Binding("v", "toggle_vitals", "vital signs", show=False),  # said in the heading: the footer is full
+        Binding("l", "toggle_log", "log", tooltip="log scale"),
+        Binding("e", "toggle_smooth", "smooth", tooltip="smoothing"),
+        # the panes' keys, as on a dashboard: bound only while some metric has no pane
+        Binding("tab", "pane(1)", "panes", tooltip="next panes", priority=True),
+        Binding("shift+tab", "pane(-1)", "previous panes", show=False, priority=True),
+        *[Binding(str(n), f"pane_at({n - 1})", f"pane {n}", show=False) for n in range(1, 10)],
+        Binding("v", "toggle_vitals", "vitals", tooltip="vital signs"),
         ("escape", "back", "runs"),
-        ("q", "app.quit", "quit (runs keep running)"),
+        Binding("q", "app.quit", "quit", tooltip="quit (runs keep running)"),
     ]
 
     log_scale = reactive(False)
@@ -55,46 +75,59 @@ class CompareScreen(CurveToggles, Screen):
         super().__init__()
         self.run_ids = list(run_ids)
         self.snapshot = None
-        self.plot_columns = 200
+        self.plot_columns = 0  # the curve panes' width, once laid out: no curves built before
         self.curves_wanted = False
+        self.first_pane = 0  # the metric (or vital sign) in the first curve pane
+        self.overlays = None  # the newest overlays drawn, for panes that change what they show
 
     def compose(self) -> ComposeResult:
-        self.comparison = self.app.source.comparison(self.run_ids)
+        self.comparison = self.app.source.comparison(self.run_ids, legend_width(self.app.size.width))
         yield Static(self.heading(), id="compare-title")
         with Horizontal(id="compare-main"):
             with Vertical(id="compare-curves"):
+                yield PaneTabs(id="compare-tabs")
                 yield from self.curve_panes()
             with Vertical(id="compare-side"):
                 with Horizontal(id="compare-grids"):
-                    for i, _ in enumerate(self.run_ids):
-                        yield SamplesPane(self.comparison.views[i].sample_classes, title=self.run_ids[i], id=f"grid{i}")
+                    for i, label in enumerate(self.comparison.named):
+                        yield SamplesPane(self.comparison.views[i].sample_classes, title=label.name, id=f"grid{i}")
                 with Horizontal(id="compare-hists"):
                     for i, shows in enumerate(self.comparison.views):
                         if shows.class_histogram:
-                            yield ClassHistogram((), title=self.run_ids[i], id=f"hist{i}")
-        yield RankingTable(id="ranking")
-        yield Footer()
+                            yield ClassHistogram((), title=self.comparison.named[i].name, id=f"hist{i}")
+        yield RankingTable(self.comparison.named, id="ranking")
+        yield KeysFooter()
+
+    def all_panes(self) -> list[tuple[str, bool]]:
+        """(metric or vital sign, held out) of every curve pane there is to show."""
+        if self.vital_signs:
+            return [(key, False) for key in self.comparison.vital_signs()]
+        return self.comparison.metrics
+
+    def room(self) -> int:
+        """How many curve panes the screen shows at once."""
+        return 1 if self.size.height and self.size.height < self.COMPACT_BELOW else MAX_PANES
 
     def panes(self) -> list[tuple[str, bool]]:
-        """(metric or vital sign, held out) of each curve pane."""
-        if self.vital_signs:
-            return [(key, False) for key in self.comparison.vital_signs()[:MAX_PANES]]
-        return self.comparison.metrics[:MAX_PANES]
+        """(metric or vital sign, held out) of each curve pane shown, in order."""
+        return self.all_panes()[self.first_pane:self.first_pane + self.room()]
 
     def curve_panes(self):
-        labels = self.comparison.labels
-        for i, (metric, held_out) in enumerate(self.panes()):
+        labels, colours = self.comparison.labels, self.comparison.colours
+        for i, (metric, held_out) in enumerate(self.all_panes()[:MAX_PANES]):
             yield CurvesPlot(self.pane_title(metric), [] if held_out else labels, labels if held_out else [],
-                             id=f"cplot{i}")
-        if not self.panes():
+                             colours=colours, id=f"cplot{i}")
+        if not self.all_panes():
             yield Static("no vital signs recorded yet (a run writes them every few seconds)" if self.vital_signs else
                          "these runs share no metric: compare their samples, quality and speed", id="compare-none")
 
     async def action_toggle_vitals(self) -> None:
         """Swap the curve panes: the runs' metrics, or their vital signs (CPU, memory, GPU)."""
         self.vital_signs = not self.vital_signs
+        self.first_pane, self.overlays = 0, None
         box = self.query_one("#compare-curves")
-        await box.remove_children()
+        await box.remove_children(CurvesPlot)
+        await box.remove_children("#compare-none")
         await box.mount_all(list(self.curve_panes()))
         for plot in box.query(CurvesPlot):
             plot.log_scale, plot.smooth = self.log_scale, self.smooth
@@ -103,11 +136,76 @@ class CompareScreen(CurveToggles, Screen):
         self.call_after_refresh(self.on_resize)
         self.query_one("#compare-title", Static).update(self.heading())
 
+    def action_pane(self, by: int) -> None:
+        """The curve panes turn to the next (``by`` 1) or previous (-1) metrics, round."""
+        room, n = self.room(), len(self.all_panes())
+        groups = -(-n // room)
+        if groups:
+            self.first_pane = (self.first_pane // room + by) % groups * room
+            self.assign_panes()
+
+    def action_pane_at(self, index: int) -> None:
+        """The curve panes turn to the ``index``-th metric (and those after it in its group)."""
+        n = len(self.all_panes())
+        if index >= n:
+            self.notify(f"these runs share {counted(n, 'metric')}" if not self.vital_signs else
+                        f"these runs have {counted(n, 'vital sign')} recorded", severity="warning")
+            return
+        self.first_pane = index // self.room() * self.room()
+        self.assign_panes()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("pane", "pane_at") and hasattr(self, "comparison"):
+            return len(self.all_panes()) > self.room()  # off the footer when every metric has its pane
+        return True
+
+    def assign_panes(self) -> None:
+        """Each curve pane shown its metric (from the first, ``first_pane``), the others hidden;
+        a pane that changes metric draws at once from the newest overlays."""
+        shown = self.panes()
+        for i, plot in enumerate(self.query(CurvesPlot)):
+            plot.display = i < len(shown)
+            if i >= len(shown):
+                continue
+            metric, held_out = shown[i]
+            title = self.pane_title(metric)
+            if plot.title_text != title:
+                plot.title_text = title
+                labels = self.comparison.labels
+                plot.metrics, plot.eval_metrics = ([], list(labels)) if held_out else (list(labels), [])
+                plot.snapshot, plot.next_draw = None, 0.0
+                overlay = (self.overlays or {}).get(metric)
+                if overlay is not None:
+                    plot.show(overlay)
+                else:
+                    plot.replot()
+        tabs = self.query_one(PaneTabs)
+        tabs.display = self.room() == 1 and len(self.all_panes()) > 1
+        tabs.show([self.pane_title(metric) for metric, _ in self.all_panes()], self.first_pane)
+        self.query_one("#compare-title", Static).update(self.heading())
+        self.refresh_bindings()
+
     def heading(self) -> str:
-        return (f"comparing {len(self.run_ids)} runs{' · vital signs' if self.vital_signs else ''} · "
-                f"x: {'step' if self.x_axis == 'step' else 'minutes'} · Enter opens a run · v "
-                + ("metrics" if self.vital_signs else "vital signs")
-                + (f" · {self.comparison.not_comparable}" if self.comparison.not_comparable else ""))
+        """What is compared, as much as the width holds: the parts in order of importance."""
+        c = self.comparison
+        n, shown = len(self.all_panes()), len(self.panes())
+        parts = [(0, f"comparing {len(self.run_ids)} runs" + (" · vital signs" if self.vital_signs else ""))]
+        if c.not_comparable:
+            parts.append((1, c.not_comparable))
+        if n > shown > 1:  # (one at a time: named in the line of tabs)
+            last = self.first_pane + shown
+            parts.append((2, f"panes {self.first_pane + 1}-{last} of {n} (tab: more)"))
+        if c.differs:
+            parts.append((3, "differ: " + ", ".join(c.differs)))
+        parts.append((4, f"x: {'step' if self.x_axis == 'step' else 'minutes'}"))
+        parts.append((5, "Enter opens a run"))
+        room = (self.size.width or 200) - 2
+        kept = []
+        for priority, text in sorted(parts):
+            if len(" · ".join(t for _, t in sorted([*kept, (priority, text)]))) <= room or not kept:
+                kept.append((priority, text))
+        order = [text for _, text in parts]
+        return " · ".join(sorted((t for _, t in kept), key=order.index))
 
     def pane_title(self, metric: str) -> str:
         vital = next((f for f in vitals.FIELDS if f[0] == metric), None)
@@ -127,7 +225,8 @@ class CompareScreen(CurveToggles, Screen):
         first, pace = True, UpdatePace(CURVES_S)  # (curves held back go out once due: the runs' ends are drawn)
         while not worker.is_cancelled:
             changed = self.comparison.poll()
-            curves = pace.update(changed or first or self.curves_wanted, time.monotonic(), wanted=self.curves_wanted)
+            curves = pace.update(changed or first or self.curves_wanted, time.monotonic(), wanted=self.curves_wanted,
+                                 ready=self.plot_columns > 0)  # (no curves before the panes are laid out)
             if curves is not None:
                 if curves:
                     self.curves_wanted = False
@@ -138,8 +237,8 @@ class CompareScreen(CurveToggles, Screen):
 
     def on_resize(self) -> None:
         compact = self.size.height < self.COMPACT_BELOW
-        for i, plot in enumerate(self.query(CurvesPlot)):
-            plot.display = i == 0 or not compact
+        self.first_pane -= self.first_pane % self.room()
+        self.assign_panes()
         hists = list(self.query(ClassHistogram))
         for hist in hists:
             hist.display = not compact
@@ -150,29 +249,55 @@ class CompareScreen(CurveToggles, Screen):
         room = max(1, width // GRID_MIN_WIDTH)
         for i, grid in enumerate(self.query(SamplesPane)):
             grid.display = i < room
-        plots = list(self.query(CurvesPlot))
-        if plots:
-            self.plot_columns = max(20, plots[0].size.width)
-            self.curves_wanted = True
+        self.call_after_refresh(self.laid_out)
+
+    def laid_out(self) -> None:
+        """Once the panes have their sizes: curves built as wide as their panes, titles fitted."""
+        plots = [p for p in self.query(CurvesPlot) if p.display]
+        self.plot_columns = max(20, plots[0].size.width) if plots else 200
+        self.curves_wanted = True
+        self.fit_titles()
+
+    def fit_titles(self) -> None:
+        """Each grid's and histogram's title: its run's label in the room its pane has, in the
+        run's colour."""
+        for i, label in enumerate(self.comparison.named):
+            for grid in self.query(f"#grid{i}").results(SamplesPane):
+                grid.styles.border_title_color = Color(*label.colour)
+                title = label.fit(max(2, grid.outer_size.width - 6))  # (corners, dashes and spaces)
+                if grid.title != title:
+                    grid.title = title
+                    grid.redraw()
+            for hist in self.query(f"#hist{i}").results(ClassHistogram):
+                hist.styles.border_title_color = Color(*label.colour)
+                hist.border_title = self.hist_title(i, hist)
+
+    def hist_title(self, i: int, hist: ClassHistogram) -> str:
+        """The run's name and its class histogram's figures, else as much of its label as fits."""
+        label, room = self.comparison.named[i], max(2, hist.outer_size.width - 6)
+        run = self.snapshot.runs[i] if self.snapshot is not None and i < len(self.snapshot.runs) else None
+        title = f"{label.name} · {run.class_captions}" if run is not None and run.class_captions else label.text
+        return title if len(title) <= room else label.fit(room)
 
     def on_compare_updated(self, message: CompareUpdated) -> None:
         snap = self.snapshot = message.snapshot
         self.query_one("#compare-title", Static).update(self.heading())
         if snap.overlays is not None:
+            self.overlays = snap.overlays
             for plot, (metric, _) in zip(self.query(CurvesPlot), self.panes()):
                 overlay = snap.overlays.get(metric)
                 if overlay is not None:
+                    if plot.snapshot is None:
+                        plot.next_draw = 0.0  # its first curves: drawn at once, not paced
                     plot.show(overlay)
         for i, run in enumerate(snap.runs):
             for grid in self.query(f"#grid{i}"):
                 grid.show(run.sample, run.sample_step)
             for hist in self.query(f"#hist{i}"):
                 if run.class_hist and run.class_hist != hist.hist:
-                    title = run.run_id + (f" · {run.class_captions}" if run.class_captions else "")
-                    if len(title) + 4 > hist.size.width:  # a narrow pane: the id alone, never a cut word
-                        title = run.run_id
-                    hist.draw(run.class_hist, title)
+                    hist.draw(run.class_hist, self.hist_title(i, hist))
         self.query_one(RankingTable).show(snap.runs)
+        self.fit_titles()  # (the panes have their sizes by now)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_run(event.row_key.value)

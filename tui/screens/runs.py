@@ -173,7 +173,11 @@ class RunsScreen(Screen):
         if len(marked) < 2 and trials is not None:  # on a sweep's row: compare its trials
             self.compare_sweep(trials)
             return
+        cursor = table.selected_run()
+        if len(marked) == 1 and cursor not in (None, marked[0]):  # one marked: with the run under the cursor
+            marked.append(cursor)
         if len(marked) < 2:
-            self.notify("mark two runs or more with space, then press c", severity="warning")
+            self.notify("mark one more run with space, then press c" if marked else
+                        "mark two runs or more with space, then press c", severity="warning")
             return
         self.app.open_comparison(marked)

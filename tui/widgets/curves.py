@@ -35,10 +35,12 @@ class CurvesPlot(PlotextPlot):
     MIN_INTERVAL_S = 5.0
     BUDGET = 0.01  # share of one core that one plot may take
 
-    def __init__(self, title: str, metrics: list[str], evals: list[str] = (), **kwargs):
+    def __init__(self, title: str, metrics: list[str], evals: list[str] = (), colours: dict | None = None, **kwargs):
         """``metrics`` and ``evals``: the names of the curves and of the evaluation points to
-        draw from a snapshot (a run's metrics; or, comparing runs, the runs' labels)."""
+        draw from a snapshot (a run's metrics; or, comparing runs, the runs' labels); ``colours``:
+        a name's own colour (RGB), where it has one (comparing runs: the run's)."""
         super().__init__(**kwargs)
+        self.colours = dict(colours or {})
         self.title_text, self.metrics, self.eval_metrics = title, list(metrics), list(evals)
         self.x_label = "step"
         self.snapshot: RunSnapshot | None = None
@@ -108,13 +110,15 @@ class CurvesPlot(PlotextPlot):
                 x, y = (c.smoothed_x, c.smoothed_y) if self.smooth else (c.x, c.y)
                 x, y = self._keep_positive(x, y)
                 if x:
-                    plt.plot(x, y, label=name if legend else None, marker=marker(i, colour))
+                    plt.plot(x, y, label=name if legend else None, marker=marker(i, colour),
+                             color=self.colours.get(name) if colour else None)
                     drawn, xs_drawn = True, xs_drawn + x
             for name in self.eval_metrics:
                 points = snap.evals.get(name) or []
                 x, y = self._keep_positive([p[0] for p in points], [p[1] for p in points])
                 if x:
-                    plt.scatter(x, y, label=name if legend else None, marker="dot" if colour else "o")
+                    plt.scatter(x, y, label=name if legend else None, marker="dot" if colour else "o",
+                                color=self.colours.get(name) if colour else None)
                     drawn, xs_drawn = True, xs_drawn + x
         if self.x_label == "step" and xs_drawn:
             plt.xticks(integer_ticks(xs_drawn))

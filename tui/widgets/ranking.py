@@ -1,14 +1,22 @@
 """The runs of a comparison ranked by their quality figure, as `genlab compare` ranks them
-(genlab.run.summary.rank); a run with no quality figure yet comes last and says so."""
+(genlab.run.summary.rank); a run with no quality figure yet comes last and says so.
+
+Each row names its run by its label (genlab/run/labels.py), in the run's colour, fitted to the
+screen; the columns come in order of importance, the run's full id last: on a narrow screen the
+table scrolls sideways (the arrow keys) to the rest."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from genlab.run.labels import Label
 from genlab.run.summary import rank
 from tui.messages import Compared
 from tui.widgets.run_table import RunRows
 from tui.widgets.status_bar import COLOURS
+
+NARROW = 100  # columns: under this, a label gets LABEL_NARROW characters, else LABEL_WIDE
+LABEL_NARROW, LABEL_WIDE = 16, 40
 
 
 class RankingTable(RunRows):
@@ -19,28 +27,27 @@ class RankingTable(RunRows):
     }
     """
 
+    def __init__(self, labels: list[Label] = (), **kwargs):
+        """``labels``: the compared runs' labels (their names and colours)."""
+        super().__init__(**kwargs)
+        self.labels = {label.run_id: label for label in labels}
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        for col in ("#", "run", "status", "step", "quality", "key metric", "best", "img/s", "what differs"):
+        for col in ("#", "run", "status", "step", "quality", "key metric", "best", "img/s", "id"):
             self.add_column(col, key=col)
 
     def show(self, runs: list[Compared]) -> None:
         current = self.selected_run()
         self.clear()
+        room = LABEL_NARROW if (self.app.size.width or NARROW) < NARROW else LABEL_WIDE
         for i, r in enumerate(rank(list(runs)), start=1):
             best = r.formatted(r.key, r.key_best)
             ips = f"{r.images_per_s:,.0f}" if r.images_per_s else "-"
-            differs = r.label.removeprefix(r.run_id).strip()  # the id is in its own column
-            self.add_row(str(i), r.run_id, Text(r.state, style=COLOURS.get(r.state, "white")),
-                         f"{r.step:,}/{r.total:,}", r.figure_text(), r.key_text(), best, ips, self.fit(differs),
+            label = self.labels.get(r.run_id)
+            name = Text(label.fit(room), style=label.style) if label else Text(r.label or r.run_id)
+            self.add_row(str(i), name, Text(r.state, style=COLOURS.get(r.state, "white")),
+                         f"{r.step:,}/{r.total:,}", r.figure_text(), r.key_text(), best, ips, r.run_id,
                          key=r.run_id)
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
-
-    def fit(self, text: str) -> str:
-        """The last column in the room the others leave, cut between words with an ellipsis."""
-        room = max(12, self.size.width - 100) if self.size.width else len(text)
-        if len(text) <= room:
-            return text
-        cut = text[: room - 1].rsplit(" ", 1)[0]
-        return cut + "…"
