@@ -5,14 +5,19 @@
 
 The app is a view and a remote control: it reads runs through genlab.run.follow, controls them
 through their control channel, and starts them as detached processes. Quitting never stops a run.
+What takes time (starting a run, exporting one) is said at once and done in a worker. The command
+palette (ctrl+p) holds the screen's actions (tui/commands.py) beside Textual's own.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual import work
 from textual.app import App
 
 from genlab.run.sinks import counted
+from tui.commands import ScreenActions
 from tui.messages import ActionFailed, ModelsLoaded, RunStarted
 from tui.screens.dashboard import Dashboard
 from tui.screens.new_run import NewRunForm
@@ -25,6 +30,7 @@ class GenlabApp(App):
     TITLE = "genlab"
     CSS_PATH = "app.tcss"
     BINDINGS = [("q", "quit", "quit (runs keep running)")]
+    COMMANDS = App.COMMANDS | {ScreenActions}
 
     def __init__(self, source: RunsSource | None = None, open_run: str | None = None, load_models: bool = True,
                  images: str | None = None):
@@ -80,6 +86,43 @@ class GenlabApp(App):
     def action_new_run(self) -> None:
         if not isinstance(self.screen, NewRunForm):
             self.push_screen(NewRunForm(self.models))
+
+    def start_run(self, model: str, options: list[str]) -> None:
+        """Launch a run: a detached `genlab train`, which takes seconds (it imports torch and checks
+        the data), so it is said at once; the run's dashboard opens once the run has a state."""
+        self.notify(f"starting {model}… its dashboard opens once it runs", timeout=3)
+        self.launch(model, options)
+
+    @work(thread=True, group="launch")
+    def launch(self, model: str, options: list[str]) -> None:
+        try:
+            run_id = self.source.launch(model, options)
+        except Exception as e:  # genlab's own one-line error
+            self.call_from_thread(self.launch_failed, str(e))
+            return
+        self.post_message(RunStarted(run_id))
+
+    def launch_failed(self, text: str) -> None:
+        """Said in the form that started it (Start is offered again), or else in a toast."""
+        if isinstance(self.screen, NewRunForm):
+            self.screen.post_message(ActionFailed(text))
+        else:
+            self.notify(f"the run did not start: {text}", severity="error")
+
+    def export_run(self, run_id: str) -> None:
+        """The run's metrics to ./<run id>.csv, by a `genlab export` process; said when written."""
+        csv = Path.cwd() / f"{run_id}.csv"
+        self.notify(f"exporting {run_id} to {csv}…", timeout=3)
+        self.export(run_id, csv)
+
+    @work(thread=True, group="export")
+    def export(self, run_id: str, csv: Path) -> None:
+        try:
+            line = self.source.export(run_id, csv)
+        except Exception as e:  # genlab's own one-line error
+            self.post_message(ActionFailed(f"export of {run_id} failed: {e}"))
+            return
+        self.call_from_thread(self.notify, line)
 
     def on_run_started(self, message: RunStarted) -> None:
         if isinstance(self.screen, NewRunForm):

@@ -167,6 +167,14 @@ class RunsSource:
         step = saved.get("step")
         return images, int(step) if isinstance(step, int) else None
 
+    def export(self, run_id: str, csv: Path) -> str:
+        """The run's metrics to ``csv`` (a `genlab export` process); what it wrote, in genlab's
+        words, or RuntimeError with genlab's one-line error."""
+        p = self.genlab("export", run_id, "--csv", str(csv), "--runs-dir", str(self.root), timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "genlab export failed")
+        return p.stdout.strip().splitlines()[-1] if p.stdout.strip() else f"exported {run_id} to {csv}"
+
     def resume(self, run_id: str) -> str:
         """Resume a run (in place when paused, else a detached process from its checkpoint); what
         happened in words, or RuntimeError with genlab's one-line error."""

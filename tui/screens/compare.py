@@ -27,6 +27,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from genlab.run import vitals
+from genlab.run.follow import UpdatePace
 from genlab.run.sinks import counted
 from tui.messages import CompareUpdated
 from tui.screens.toggles import CurveToggles
@@ -221,14 +222,14 @@ class CompareScreen(CurveToggles, Screen):
     @work(thread=True, exclusive=True, group="compare")
     def follow(self) -> None:
         worker = get_current_worker()
-        first, curves_due = True, 0.0
+        first, pace = True, UpdatePace(CURVES_S)  # (curves held back go out once due: the runs' ends are drawn)
         while not worker.is_cancelled:
             changed = self.comparison.poll()
-            now = time.monotonic()
-            curves = (now >= curves_due or self.curves_wanted) and self.plot_columns > 0
-            if changed or first or self.curves_wanted:
+            curves = pace.update(changed or first or self.curves_wanted, time.monotonic(), wanted=self.curves_wanted,
+                                 ready=self.plot_columns > 0)  # (no curves before the panes are laid out)
+            if curves is not None:
                 if curves:
-                    curves_due, self.curves_wanted = now + CURVES_S, False
+                    self.curves_wanted = False
                 self.post_message(CompareUpdated(self.comparison.snapshot(
                     self.x_axis, max_buckets=self.plot_columns, curves=curves, vital_signs=self.vital_signs)))
                 first = False

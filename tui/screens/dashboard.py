@@ -27,6 +27,7 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from genlab import view
+from genlab.run.follow import UpdatePace
 from genlab.run.sinks import counted
 from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
@@ -112,15 +113,15 @@ class Dashboard(CurveToggles, Screen):
         worker = get_current_worker()
         source = self.app.source
         follower = source.follower(self.run_id)
-        seen, curves_due = -1, 0.0
+        seen, pace = -1, UpdatePace(CURVES_S)  # (curves held back go out once due: a run's end is drawn)
         while not worker.is_cancelled:
             view = follower.poll()  # never raises: whatever a broken directory holds, the cockpit carries on
-            if view.version != seen or self.curves_wanted:  # (wanted: after a resize, curves of the new width)
+            # (wanted: after a resize, curves of the new width, even for a run that no longer changes)
+            curves = pace.update(view.version != seen or self.curves_wanted, time.monotonic(), wanted=self.curves_wanted)
+            if curves is not None:
                 seen = view.version
-                now = time.monotonic()
-                curves = now >= curves_due or self.curves_wanted
                 if curves:
-                    curves_due, self.curves_wanted = now + CURVES_S, False
+                    self.curves_wanted = False
                 self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns, curves=curves)))
             time.sleep(POLL_S)
 

@@ -1,17 +1,19 @@
 """The new-run form: model, its key hyperparameters pre-filled with its defaults, length,
 device and seed. Invalid values are flagged as they are typed, and Start stays disabled until
-every field is valid; the run itself is launched detached, from a worker."""
+every field is valid. The fields are one line each and scroll between a fixed title and a fixed
+bar of Start and Cancel, so Start is in view at 80x24 and below. Start hands the run to the app
+(GenlabApp.start_run: a detached launch, from a worker), and says at once that it is starting."""
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import Function, Integer
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tui.messages import ActionFailed, RunStarted
+from tui.messages import ActionFailed
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -46,10 +48,24 @@ class NewRunForm(ModalScreen):
     }
     NewRunForm .row Label {
         width: 14;
-        padding: 1 1 0 0;
+        padding: 0 1 0 0;
+    }
+    NewRunForm #heading {
+        dock: top;
+    }
+    NewRunForm #bar {
+        dock: bottom;
+        height: auto;
     }
     NewRunForm .row Input, NewRunForm .row Select {
         width: 1fr;
+    }
+    /* one-line fields: a background tells them from their labels, a tint which has the focus */
+    NewRunForm .row Input, NewRunForm .row SelectCurrent {
+        background: $boost;
+    }
+    NewRunForm .row Input:focus, NewRunForm .row Select:focus > SelectCurrent {
+        background-tint: $primary 30%;
     }
     NewRunForm #error {
         color: $error;
@@ -68,33 +84,35 @@ class NewRunForm(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(can_focus=False):
-            yield Static("[b]new run[/b]  (Tab moves, Enter starts, Esc cancels)")
+            yield Static("[b]new run[/b]  (Tab moves, Enter starts, Esc cancels)", id="heading")
             if not self.models:
                 yield Label("loading the model list… (genlab models)", id="loading")
             else:
                 first = next(iter(self.models))
                 with Horizontal(classes="row"):
                     yield Label("model")
-                    yield Select([(n, n) for n in self.models], value=first, allow_blank=False, id="model")
+                    yield Select([(n, n) for n in self.models], value=first, allow_blank=False, id="model", compact=True)
                 # one Select for every model (options swapped on a model change): a Select mounted later
                 # into a new container can miss its own overlay
                 with Horizontal(classes="row", id="preset-row"):
                     yield Label("preset")
-                    yield Select([NO_PRESET], value="none", allow_blank=False, id="preset")
+                    yield Select([NO_PRESET], value="none", allow_blank=False, id="preset", compact=True)
                 yield Vertical(id="hp", classes="row")
                 for name, default, validator in (("epochs", "5", Integer(minimum=1)),
                                                  ("max steps", "", Function(lambda t: not t or t.isdigit() and int(t) > 0, "a positive whole number, or empty")),
                                                  ("seed", "0", Integer())):
                     with Horizontal(classes="row"):
                         yield Label(name)
-                        yield Input(default, id=name.replace(" ", "_"), validators=[validator], valid_empty=name == "max steps")
+                        yield Input(default, id=name.replace(" ", "_"), validators=[validator], valid_empty=name == "max steps",
+                                    compact=True)
                 with Horizontal(classes="row"):
                     yield Label("device")
-                    yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, id="device")
-                yield Label("", id="error")
-                with Horizontal(id="buttons"):
-                    yield Button("Start", variant="primary", id="start")
-                    yield Button("Cancel", id="cancel")
+                    yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, id="device", compact=True)
+                with Vertical(id="bar"):
+                    yield Label("", id="error")
+                    with Horizontal(id="buttons"):
+                        yield Button("Start", variant="primary", id="start")
+                        yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         if self.models:
@@ -114,7 +132,8 @@ class NewRunForm(ModalScreen):
         for key, default in self.models[model]["defaults"].items():
             is_int = isinstance(default, int)
             validator = Integer(minimum=1) if is_int else Function(positive_number, "must be a positive number")
-            rows.append(Horizontal(Label(key), Input(str(default), id=f"hp-{key}", validators=[validator]), classes="row"))
+            rows.append(Horizontal(Label(key), Input(str(default), id=f"hp-{key}", validators=[validator], compact=True),
+                                   classes="row"))
         box.mount_all(rows)
         self.call_after_refresh(self.validate_form)
 
@@ -152,10 +171,13 @@ class NewRunForm(ModalScreen):
                 out.append(f"{name}: {result.failure_descriptions[0] if result.failure_descriptions else 'invalid'}")
         return out
 
+    starting = False  # Start was pressed: the run is being launched
+
     def validate_form(self) -> bool:
         problems = self.problems()
-        self.query_one("#error", Label).update("\n".join(problems))
-        self.query_one("#start", Button).disabled = bool(problems)
+        if not self.starting:
+            self.query_one("#error", Label).update("\n".join(problems))
+            self.query_one("#start", Button).disabled = bool(problems)
         return not problems
 
     def options(self) -> tuple[str, list[str]]:
@@ -177,26 +199,23 @@ class NewRunForm(ModalScreen):
     @on(Input.Submitted)
     @on(Button.Pressed, "#start")
     def start(self) -> None:
-        if not self.models or not self.validate_form():
+        if not self.models or self.starting or not self.validate_form():
             return
         model, opts = self.options()
-        self.query_one("#start", Button).disabled = True
-        self.query_one("#error", Label).update(f"starting {model}… (checking the data, then launching)")
-        self.launch(model, opts)
+        self.show_starting(True)
+        self.query_one("#error", Label).update(f"starting {model}: checking the data, then launching…")
+        self.app.start_run(model, opts)
 
-    @work(thread=True, exclusive=True, group="launch")
-    def launch(self, model: str, opts: list[str]) -> None:
-        try:
-            run_id = self.app.source.launch(model, opts)
-        except Exception as e:  # genlab's own one-line error, shown in the form
-            self.post_message(ActionFailed(str(e)))
-            return
-        self.app.post_message(RunStarted(run_id))
+    def show_starting(self, starting: bool) -> None:
+        self.starting = starting
+        start = self.query_one("#start", Button)
+        start.label, start.disabled = ("starting…", True) if starting else ("Start", False)
 
     def on_action_failed(self, message: ActionFailed) -> None:
+        """The launch failed: genlab's one-line error, in the form; Start again."""
         message.stop()
+        self.show_starting(False)
         self.query_one("#error", Label).update(message.text)
-        self.query_one("#start", Button).disabled = False
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
