@@ -7,6 +7,8 @@ run, a resume, latent walks) answers from the scripted source instead."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from scripted import MODELS, T0, clock, make_run
 from test_tui import ScriptedSource, until
@@ -27,12 +29,19 @@ LEAVING = {"back", "cancel"}  # actions that leave the screen under test: presse
 
 def bound_keys(screen_class) -> list[str]:
     """Every key the screen and the app bind (a binding may name several), quitting aside; keys
-    that leave the screen come last."""
+    that leave the screen come last. Of a run of keys bound to one action with different
+    numbers (1-9: pane 1 to 9), the first and the last."""
     keys, leaving = [], []
-    for binding in [*screen_class.BINDINGS, *GenlabApp.BINDINGS]:
+    bindings = [*screen_class.BINDINGS, *GenlabApp.BINDINGS]
+    actions = [b[1] if isinstance(b, tuple) else b.action for b in bindings]
+    for i, binding in enumerate(bindings):
         key, action = (binding[0], binding[1]) if isinstance(binding, tuple) else (binding.key, binding.action)
         if action in SKIPPED:
             continue
+        numbered = re.fullmatch(r"(\w+)\(-?\d+\)", action)
+        neighbours = actions[i - 1:i] + actions[i + 1:i + 2]
+        if numbered and len(neighbours) == 2 and all(re.fullmatch(rf"{numbered[1]}\(-?\d+\)", a) for a in neighbours):
+            continue  # inside a run of one action's numbers
         for k in key.split(","):
             target = leaving if action.split("(")[0] in LEAVING else keys
             if k.strip() not in keys + leaving:
