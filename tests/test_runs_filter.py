@@ -188,6 +188,10 @@ async def test_at_80_columns_the_state_and_key_metric_stay_in_view(tmp_path):
         await pilot.pause()
         assert table.scroll_x == scrolled
 
+        (root / "gan-a" / "status.json").write_text('{"state": "runn')  # unreadable: the word, not its reason
+        await until(pilot, lambda: "gan-a" in table.rows and str(table.get_cell("gan-a", "status")) == "unreadable")
+        assert sum(c.get_render_width(table) for c in table.ordered_columns[:4]) <= 80
+
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
 def test_runs_screen_snapshot(size, tmp_path, snap_compare):

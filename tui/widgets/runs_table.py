@@ -178,6 +178,8 @@ class RunsTable(RunRows):
         value = r["metrics"].get(key) if key else None
         metric = f"{key} {value:.4g}" if isinstance(value, (int, float)) else "-"
         state = r["state"]  # "unreadable: <reason>" for a broken directory
+        if narrow:  # the word alone: the reason, on the run's dashboard, would push the key metric off
+            state = state.split(":")[0]
         if sweep:
             progress = f"{r['step']}/{r['total']} trials"
         elif narrow:
