@@ -43,6 +43,10 @@ from genlab.validate import new_total, positive
 if TYPE_CHECKING:
     from genlab.train.trainer import Trainer
 
+# how long a rank whose collective failed looks for the rank that went (a killed rank's sockets
+# close before its process is gone: the failure names it rather than gloo's connection error)
+RANK_GONE_GRACE_S = 3.0
+
 
 @dataclass
 class Prepared:
@@ -359,7 +363,11 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         reason = os_error_message(e, shown(run_dir)) if isinstance(e, OSError) else f"{e.__class__.__name__}: {e}"
         if world.distributed:  # a collective fails when another rank is gone: name it
             status = next((sink.status for sink in sinks if isinstance(sink, StatusSink)), {})
-            gone = rank_trouble(status, time.time(), run_dir=run_dir)
+            gone, deadline = None, time.monotonic() + RANK_GONE_GRACE_S
+            while gone is None and time.monotonic() < deadline:  # (a killed rank's sockets close
+                gone = rank_trouble(status, time.time(), run_dir=run_dir)  # before its process is gone)
+                if gone is None:
+                    time.sleep(0.1)
             if gone:
                 reason = f"{gone}: {reason}"[:500]
         remove_stale_temps(run_dir)  # frees what a failed write took, so the failure can be recorded
