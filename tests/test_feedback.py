@@ -12,7 +12,7 @@ from scripted import T0, make_run
 from test_tui import ScriptedSource, open_form, until
 from textual.command import CommandPalette
 
-from genlab.run.follow import UpdatePace
+from genlab.run.pace import UpdatePace
 from genlab.run.sinks import JsonlSink
 from tui.app import GenlabApp
 from tui.commands import screen_commands

@@ -103,3 +103,15 @@ def test_the_rules_catch_a_forbidden_import(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
     (tmp_path / "tui").mkdir()
     assert broken_rules() == ["genlab/run/x.py:2: run imports torch", "genlab/run/x.py:3: run imports genlab.train"]
+
+
+def test_the_digits_as_images_load_no_textual():
+    """genlab/render/images.py draws through textual-image's Rich renderables: importing them
+    (and the rule around them) loads no Textual module, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = ("import sys, genlab.render.images as m, textual_image.renderable; m.picture; "
+            "print(sorted(n for n in sys.modules if n == 'textual' or n.startswith('textual.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -3,8 +3,8 @@
 An :class:`EventTail` reads the lines appended to a run's events.jsonl since its last read, and
 starts over when the file is rewritten (a resume cuts it): the one incremental reader of events,
 used by :class:`RunFollower` and by the sweep worker. A :class:`RunFollower` keeps it and an
-offset into metrics.bin and, at each ``poll()``, reads only what was appended since; an
-:class:`UpdatePace` says when a viewer sends what it read on. Metric histories live in :class:`MinMaxSeries`, a fixed
+offset into metrics.bin and, at each ``poll()``, reads only what was appended since (when a
+viewer sends on what it read: genlab.run.pace). Metric histories live in :class:`MinMaxSeries`, a fixed
 number of buckets that keep each bucket's minimum and maximum (spikes never vanish) and merge
 pairwise as the run grows, so memory stays flat however long a run gets. Nothing here imports
 torch or Textual.
@@ -248,33 +248,6 @@ class EventTail:
                 f.seek(self.offset)
                 return True
             pos += len(data)
-
-
-class UpdatePace:
-    """When a viewer polling a run sends an update, and whether the update carries the curves.
-
-    Every change goes out at the next poll; the curves, costly to build and draw, at most every
-    ``curves_every_s``. Curves held back are owed: they go out once due even when nothing has
-    changed since, so a run's last change (its end's evaluation, its final state) is never left
-    drawn without them. A viewer that wants them with its next update (it was resized) says so
-    with ``wanted``."""
-
-    def __init__(self, curves_every_s: float):
-        self.every = curves_every_s
-        self.due = 0.0  # monotonic time from which curves may go out again
-        self.owed = False  # an update went out without the curves it changed
-
-    def update(self, changed: bool, now: float, wanted: bool = False, ready: bool = True) -> bool | None:
-        """None: nothing to send now; else whether the update carries the curves. Not ``ready``:
-        the viewer cannot take curves yet (it is not laid out); they are owed."""
-        curves = (wanted or now >= self.due) and ready
-        if not (changed or (self.owed and curves)):
-            return None
-        if curves:
-            self.due, self.owed = now + self.every, False
-        else:
-            self.owed = True
-        return curves
 
 
 def ema(values: list[float], alpha: float = 0.1) -> list[float]:

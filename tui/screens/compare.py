@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from genlab.run import vitals
-from genlab.run.follow import UpdatePace
+from genlab.run.pace import UpdatePace
 from genlab.run.sinks import counted
 from tui.messages import CompareUpdated
 from tui.screens.toggles import CurveToggles

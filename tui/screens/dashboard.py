@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from genlab import view
-from genlab.run.follow import UpdatePace
+from genlab.run.pace import UpdatePace
 from genlab.run.sinks import counted
 from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
