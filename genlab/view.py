@@ -58,6 +58,12 @@ class View:
     sample_classes: int = 0
     # the model has a latent space to walk between points of (GANs, VAEs): the cockpit's `i`
     walks: bool = False
+    # training health (genlab/health): the verdict rules this model declares, and how old a run
+    # must be before it is judged and before its figures compare with another run's: this many
+    # training steps and this many quality checks (held-out evaluations)
+    health: tuple = ()
+    judged_after_steps: int = 0
+    judged_after_checks: int = 0
     notes: dict = field(default_factory=dict)
 
     def metric(self, name: str) -> Metric | None:
@@ -84,6 +90,8 @@ class View:
             key=str(raw["key"]), quality=str(raw.get("quality", "")), progress=tuple(raw.get("progress", ())),
             class_histogram=tuple(raw.get("class_histogram", ())), sample_classes=int(raw.get("sample_classes", 0)),
             walks=bool(raw.get("walks", False)),
+            judged_after_steps=int(raw.get("judged_after_steps", 0)),
+            judged_after_checks=int(raw.get("judged_after_checks", 0)),
         )
 
 

@@ -61,6 +61,22 @@ def test_two_gloo_ranks_train_the_weights_of_one_process_and_a_killed_rank_resum
     a_rank_that_dies_is_named_and_the_run_resumes_exactly(straight, tmp_path / "killed")
 
 
+def test_the_launcher_records_a_failure_its_rank_0_could_not(tmp_path):
+    """A run whose rank 0 was ended before it recorded why (stuck in a collective until the
+    launcher's SIGKILL) still ends failed, naming the rank that went first; a run whose rank 0
+    recorded its end keeps it."""
+    from genlab.train.execute import record_lost_ranks
+    from tests.scripted import make_run
+
+    run = make_run(tmp_path, "stuck", "vae", state="running")
+    failures = {0: (4242, -9, 200.0), 1: (4243, -9, 100.0)}
+    assert record_lost_ranks(run, failures).startswith("rank 1 (pid 4243) was killed by signal 9")
+    st = read_json(run / "status.json")
+    assert st["state"] == "failed" and st["reason"].startswith("rank 1 (pid 4243)")
+    assert "failed: rank 1 (pid 4243)" in (run / "log.txt").read_text()
+    assert record_lost_ranks(run, failures) is None and read_json(run / "status.json") == st
+
+
 def test_an_indivisible_batch_is_a_usage_error(tmp_path):
     p = genlab("train", "vae", "--nproc", "3", "--batch-size", "64", "--runs-dir", tmp_path / "runs")
     assert p.returncode == 2 and "must split evenly over --nproc 3" in p.stderr
@@ -174,7 +190,8 @@ def a_rank_that_dies_is_named_and_the_run_resumes_exactly(straight, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     st = read_json(runs / "one-dies" / "status.json")
     assert st["state"] != "finished", "the run ended before the kill landed: give it more steps"
-    assert st["state"] == "failed" and st["reason"].startswith("rank 1 (pid "), st
+    log = (runs / "one-dies" / "log.txt").read_text(errors="replace")[-3000:]
+    assert st["state"] == "failed" and st["reason"].startswith("rank 1 (pid "), (st, log)
     resumed = genlab("resume", "one-dies", "--runs-dir", runs)
     assert resumed.returncode == 0 and "one-dies finished" in resumed.stdout, resumed.stdout + resumed.stderr
     (s1, a), (s2, b) = weights(straight), weights(runs / "one-dies")

@@ -122,6 +122,7 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, f
 
     from genlab.core.speed import cpu_threads
     from genlab.run.files import read_json
+    from genlab.train.execute import record_lost_ranks
 
     out.print(f"run {run_dir.name}: {nproc} processes (torch.distributed.run); watch: genlab watch {run_dir.name}")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cpu_threads() // nproc)))  # (its ranks share the cores)
@@ -137,6 +138,7 @@ def train_on_processes(run_dir: Path, nproc: int, options: dict | None = None, f
         code = 128 + int(e.sigval)
     except ChildFailedError as e:
         code = 1
+        record_lost_ranks(run_dir, {rank: (f.pid, f.exitcode, f.timestamp) for rank, f in e.failures.items()})
         err.print(f"genlab: {len(e.failures)} of the {nproc} processes failed (exit codes "
                   f"{', '.join(str(f.exitcode) for f in e.failures.values())}): see {RunDir(run_dir).log}", markup=False)
     finally:

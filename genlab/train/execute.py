@@ -25,7 +25,7 @@ from genlab.core import checkpoint
 from genlab.core.data import Batches, load_digits, load_for_run
 from genlab.core.device import resolve
 from genlab.errors import GenlabError, UsageError, os_error_message
-from genlab.run.files import open_append, read_json
+from genlab.run.files import atomic_write_json, open_append, read_json
 from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
@@ -161,6 +161,32 @@ def _execute_held(run_dir: Path, *, resume, lr, epochs, max_steps, max_minutes, 
     finally:
         lock.release()
         distributed.finish(world)
+
+
+def record_lost_ranks(run_dir: Path, failures: dict[int, tuple[int, int, float]]) -> str | None:
+    """After PyTorch's launcher saw ranks fail (``failures``: rank -> (pid, exit code, when)): a
+    run that still says it is live, because rank 0 was ended before it could record why (it was
+    the rank that died, or the launcher's SIGTERM and SIGKILL found it stuck in a collective), is
+    recorded ``failed``, naming the rank that went first. Returns the reason, or None where rank
+    0 recorded the end itself or another process holds the run."""
+    paths = RunDir(run_dir)
+    status = read_json(paths.status)
+    if not isinstance(status, dict) or not RunState.of(status.get("state")).written_live or not failures:
+        return None
+    lock = RunLock(run_dir)
+    if not lock.acquire():
+        return None
+    try:
+        rank, (pid, code, _) = min(failures.items(), key=lambda f: f[1][2])
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        reason = f"rank {rank} (pid {pid}) {how}; the launcher ended the others"
+        status.update(state=RunState.FAILED, reason=reason, images_per_s=0.0, updated=time.time())
+        atomic_write_json(paths.status, status, durable=False)
+        with open_append(paths.log) as log:
+            log.write(f"failed: {reason}\n")
+        return reason
+    finally:
+        lock.release()
 
 
 def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
