@@ -23,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from genlab.health import Verdict
 from genlab.run import events_index, metrics_log, schema
 from genlab.run.rundir import RunDir
 from genlab.run.state import RunState, effective_state
@@ -283,6 +284,7 @@ class RunView:
     grids: list = field(default_factory=list)  # (step, .npy path) of every sample grid, oldest first
     class_hists: list = field(default_factory=list)  # (step, histogram) of every quality check
     problem: str | None = None  # what is wrong with the directory, if anything
+    health: Verdict | None = None  # the run's training health (genlab/health), None before judged
     version: int = 0  # bumped whenever anything above changed
 
 

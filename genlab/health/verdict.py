@@ -1,0 +1,34 @@
+"""What a judgement of a run's health says: :class:`Verdict`, plain data for every screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# what a verdict's severity looks like without colour (NO_COLOR): the symbol carries it
+SYMBOLS = {"ok": "✓", "young": "…", "warn": "▲", "bad": "✖"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str  # "healthy", "young", or the name of the rule that fired ("d-wins", "mode-collapse"...)
+    title: str  # for a person, short: "healthy", "too young to judge", "D winning"
+    severity: str = "ok"  # "ok", "young" (not judged yet), "warn" or "bad"
+    explains: str = ""  # one line in the tutorial's terms: what is going wrong and why
+    evidence: str = ""  # the figures that raised it: "‖∇G‖ 0.002, D(x) 0.99, D(G(z)) 0.01"
+    since_step: int | None = None  # the step from which it has held
+    cures: tuple[str, ...] = ()  # genlab commands to try, e.g. "genlab train wgan-gp --preset cpu"
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS.get(self.severity, "?")
+
+    def line(self) -> str:
+        """One line: '▲ D winning since step 3,200: ‖∇G‖ 0.002, D(x) 0.99 — try: genlab train wgan-gp'."""
+        text = f"{self.symbol} {self.title}"
+        if self.since_step is not None and self.severity in ("warn", "bad"):
+            text += f" since step {self.since_step:,}"
+        if self.evidence:
+            text += f": {self.evidence}"
+        if self.cures:
+            text += f" — try: {self.cures[0]}"
+        return text
