@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # The torch-free base: the run directory and what describes a run. The cockpit stands on it alone.
-BASE = {"errors", "validate", "config", "view", "run"}
+BASE = {"errors", "validate", "config", "view", "health", "run"}
 ALLOWED = {  # genlab's packages (or top-level modules) -> the genlab packages they may import
     **{name: BASE for name in BASE},
     "render": BASE | {"render"},
