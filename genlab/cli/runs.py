@@ -355,16 +355,18 @@ def print_comparison(compared) -> None:
         print_runs_table("what differs", ["run", *(["shown as"] if named else []), *compared.differs], rows)
     elif len(summaries) > 1:
         out.print("the runs' configurations are the same")
-    if compared.not_comparable:
-        out.print(f"[bold red]{compared.not_comparable}[/]", soft_wrap=True)
+    for warning in compared.warnings or ([compared.not_comparable] if compared.not_comparable else []):
+        out.print(Text(f"⚠ {warning}", style="bold red"), soft_wrap=True)
     quality_keys = list(dict.fromkeys(k for s in summaries for k in s.quality))
-    columns = ["#", "run", "state", "step", "time", "img/s", "quality", "key metric", "best (step)", *quality_keys]
+    loads = any(s.load is not None for s in summaries)  # (runs recorded before the load was: no column)
+    columns = ["#", "run", "state", "step", "time", "img/s", *(["load"] if loads else []), "quality", "key metric",
+               "best (step)", *quality_keys]
     rows = [[str(s.rank or "-"), s.run_id, s.state, f"{s.step:,}/{s.total:,}",
              fmt_duration(s.wall_s) if s.wall_s else "-", f"{s.images_per_s:,.0f}" if s.images_per_s else "-",
-             s.figure_text(), s.key_text(),
+             *([s.load_text()] if loads else []), s.figure_text(), s.key_text(),
              f"{s.formatted(s.key, s.key_best)} ({s.key_best_step:,})" if s.key_best is not None else "-",
              *(s.formatted(k, s.quality.get(k)) for k in quality_keys)] for s in summaries]
-    title = "how each did, best first" + (" (not comparable)" if compared.not_comparable else "")
+    title = "how each did, best first" + (" (not comparable)" if compared.warnings or compared.not_comparable else "")
     print_runs_table(title, columns, rows, key=1)
 
 

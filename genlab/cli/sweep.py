@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from genlab.cli.app import AsJson, DataDir, HelpInParagraphs, RunsDir, out
 from genlab.cli.runs import print_comparison
@@ -191,11 +192,23 @@ def follow(root: Path, sweep_dir: Path) -> None:
     from genlab.run.sweeps import trial_runs
 
     paths = trial_runs(root, sweep_dir)
+    compared = None
     if len(paths) > 1:
-        print_comparison(cmp.compare(paths))
+        print_comparison(compared := cmp.compare(paths))  # (with why its trials are not comparable, if so)
     elif paths:  # a sweep of one trial: nothing to compare it with, its own figures
-        print_comparison(cmp.SideBySide([], rank([summarise(paths[0])])))
+        print_comparison(compared := cmp.SideBySide([], rank([summarise(paths[0])])))
     print_trials(sweep_dir)
+    print_lesson(spec, compared.runs if compared else [])
+
+
+def print_lesson(spec, runs: list) -> None:
+    """A recipe's lesson, in words (genlab/sweep/lesson.py), from its trials' summaries."""
+    if spec.recipe:
+        from genlab.sweep.plan import lesson_of
+
+        said = lesson_of(spec.recipe, runs)
+        if said:
+            out.print(Text(said, style="bold"), soft_wrap=True)
 
 
 @sweep_app.command()
@@ -214,6 +227,17 @@ def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> 
                           "trials": ranked_trials(spec, read_trials(sweep_dir))}, indent=2))
         return
     print_trials(sweep_dir)
+    from genlab.run import compare as cmp
+    from genlab.run.sweeps import read_spec, state, trial_runs
+
+    paths = trial_runs(runs_root(runs_dir), sweep_dir)
+    if len(paths) > 1:  # why its trials are not a fair comparison, and a recipe's lesson
+        compared = cmp.compare(paths)
+        for warning in compared.warnings:
+            out.print(Text(f"⚠ {warning}", style="bold red"), soft_wrap=True)
+        spec = read_spec(sweep_dir)
+        if not state(sweep_dir, spec).live:  # (a lesson once every trial has ended)
+            print_lesson(spec, compared.runs)
 
 
 def refresh(sweep_dir: Path) -> None:

@@ -6,6 +6,12 @@ and the settings (data, length, cadences of measurement, device, versions); figu
 different test sets are said to be not comparable. A run is named by its label
 (genlab/run/labels.py: ``#3 lr=0.001``, a short name and what differs). How each did is its
 summary (genlab/run/summary.py), ranked by its quality figure.
+
+Whether a ranking means anything is :func:`comparability`, the one place that says why a set of
+runs is not a fair comparison, in plain sentences: figures measured on different data, runs too
+short to judge (fewer steps or quality checks than their model declares: ``View.judged_after_steps``
+and ``judged_after_checks``), runs trained on an overloaded machine. ``genlab compare``, the compare
+screen, the end of a sweep and a recipe's lesson all say them.
 """
 
 from __future__ import annotations
@@ -27,27 +33,29 @@ from genlab.run.summary import Summary, rank, summarise
 SHOWN = ("model", "preset", "batch_size", "lr", "seed", "device", "amp", "compile")
 # what else changes what a run's figures mean: how long it trained, how often it was measured,
 # on what, and with which genlab and torch (after the hyperparameters, in this order)
-SETTINGS = ("data", "train_digits", "test_digits", "excluded", "epochs", "max_steps", "max_minutes", "total_steps",
+SETTINGS = ("data", "data_location", "train_digits", "test_digits", "excluded", "epochs", "max_steps", "max_minutes", "total_steps",
             "eval_size", "quality_every_s", "quality_every_steps", "quality_samples", "quality_k", "processes",
             "genlab", "torch")
 # of those, what makes the held-out figures measured on different digits: not comparable
-MEASURED_ON = ("data", "train_digits", "test_digits", "excluded", "eval_size", "quality_samples", "quality_k")
+MEASURED_ON = ("data", "data_location", "train_digits", "test_digits", "excluded", "eval_size", "quality_samples", "quality_k")
 
 
 @dataclass
 class SideBySide:
     """Runs compared: the configuration keys that differ, each run's summary (best first, with
-    its label), why their figures are not comparable ("" when they are), and each run's label
-    by its id."""
+    its label), why their figures were measured on different data ("" when they were not), each
+    run's label by its id, and every reason the comparison is not fair (:func:`comparability`)."""
 
     differs: list[str]
     runs: list[Summary]
     not_comparable: str = ""
     labels: dict[str, Label] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"differs": self.differs, "comparable": not self.not_comparable,
-                "not_comparable": self.not_comparable or None, "runs": [s.to_json() for s in self.runs]}
+        return {"differs": self.differs, "comparable": not self.warnings and not self.not_comparable,
+                "not_comparable": self.not_comparable or None, "warnings": self.warnings,
+                "runs": [s.to_json() for s in self.runs]}
 
 
 def flat(config: dict) -> dict:
@@ -65,7 +73,9 @@ def settings(config: dict) -> dict:
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     versions = config.get("versions") if isinstance(config.get("versions"), dict) else {}
     excluded = data.get("excluded") or config.get("exclude_digits") or None
-    out = {"data": data.get("source"), "train_digits": data.get("train"), "test_digits": data.get("test"),
+    # (the bundled sample is the same digits wherever genlab is installed: its path says nothing)
+    location = data.get("location") if data.get("source") != "bundled" else None
+    out = {"data": data.get("source"), "data_location": location, "train_digits": data.get("train"), "test_digits": data.get("test"),
            "excluded": ",".join(map(str, excluded)) if isinstance(excluded, (list, tuple)) else excluded,
            "genlab": versions.get("genlab"), "torch": versions.get("torch")}
     return {k: out[k] if k in out else config.get(k) for k in SETTINGS}
@@ -92,6 +102,41 @@ def not_comparable(configs: list[dict]) -> str:
     return f"not comparable: the figures were measured on different test sets ({', '.join(apart)} differ)"
 
 
+def comparability(runs: list[Summary], names: dict[str, str] | None = None) -> list[str]:
+    """Why these runs' figures are not a fair comparison, a plain sentence a reason ([] when they
+    are): measured on different data; too short to judge (fewer training steps or quality checks
+    than their model's view declares it needs, ``judged_after_steps`` and ``judged_after_checks``);
+    trained on an overloaded machine (genlab.run.summary). ``names``: run id to the name a
+    sentence gives it (its label's), else its id."""
+    def name(s: Summary) -> str:
+        return (names or {}).get(s.run_id) or s.run_id
+
+    out = []
+    apart = not_comparable([s.config for s in runs])
+    if apart:
+        out.append(apart)
+    short = []
+    for s in runs:
+        lacks = []
+        if s.step < s.view.judged_after_steps:
+            lacks.append(f"{s.step:,} of {s.view.judged_after_steps:,} steps")
+        if s.checks < s.view.judged_after_checks:
+            lacks.append(f"{s.checks} of {s.view.judged_after_checks} quality checks")
+        if lacks:
+            short.append(f"{name(s)} has {' and '.join(lacks)}")
+    if short:
+        out.append(f"too short to compare (fewer steps or quality checks than its model needs before it is "
+                   f"judged): {'; '.join(short)}")
+    loaded = [s for s in runs if s.overloaded]
+    if loaded:
+        which = ", ".join(f"{name(s)} (load {s.load:.1f}×)" for s in loaded)
+        out.append(f"trained on an overloaded machine: {which}; its speed and what it reached in its time "
+                   "are the machine's as much as the model's" if len(loaded) == 1 else
+                   f"trained on an overloaded machine: {which}; their speed and what they reached in their "
+                   "time are the machine's as much as the models'")
+    return out
+
+
 def fmt(value) -> str:
     if value is None:
         return "-"  # a key this run's model does not have
@@ -107,7 +152,8 @@ def compare(run_dirs: list[Path]) -> SideBySide:
     named = labels(configs, [r.run_id for r in runs])
     for r, label in zip(runs, named):
         r.label = label.text
-    return SideBySide(differing(configs), rank(runs), not_comparable(configs), {n.run_id: n for n in named})
+    warnings = comparability(runs, {n.run_id: n.name for n in named})
+    return SideBySide(differing(configs), rank(runs), not_comparable(configs), {n.run_id: n for n in named}, warnings)
 
 
 def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:

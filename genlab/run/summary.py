@@ -11,6 +11,13 @@ after those with one and says so (:data:`NO_FIGURE`). Its training key metric (`
 loss) is given beside it and stays on the curves, but ranks nothing: a discriminator's loss says
 nothing of its samples.
 
+A run trained on an oversubscribed machine is **overloaded**: the median of the load its vital
+signs recorded (the machine's load average per core, genlab.run.vitals) is above
+genlab.run.vitals.OVERLOADED (1.5), over at least :data:`LOAD_SAMPLES` samples; so for at least
+half of its time more threads wanted a core than there were cores, and its speed, and whatever it
+reached in a time budget, are the machine's as much as its own. It is marked wherever runs are
+ranked or compared (:meth:`Summary.overload_mark`: ``⚠ overloaded (load 2.3×)``).
+
 A summary is read from a run directory (:func:`summarise`) or from a follower's view, which the
 cockpit already holds (:func:`of_follower`); both read the same fields the same way. No torch.
 """
@@ -24,13 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from genlab import view
-from genlab.run import events_index, metrics_log, tags
+from genlab.run import events_index, metrics_log, tags, vitals
 from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
 from genlab.run.store import read_events
 
 NO_FIGURE = "no quality figure yet"
 TAIL_BYTES = 2_000_000  # without an events index, the evaluations are looked for in this much of events.jsonl
+LOAD_SAMPLES = 3  # vital signs a run needs before its load says anything (one every 5 s)
 
 
 @dataclass
@@ -60,6 +68,18 @@ class Summary:
     tags: list = field(default_factory=list)
     note: str = ""
     label: str = ""  # what tells it apart from the runs it is compared with
+    checks: int = 0  # the evaluations that measured its quality figure (all of them, for a model without one)
+    load: float | None = None  # the median of the machine's load per core over its vital signs
+    load_samples: int = 0  # how many vital signs recorded the load
+
+    @property
+    def overloaded(self) -> bool:
+        """It trained on a machine more than 1.5× oversubscribed (median load, module docstring)."""
+        return self.load is not None and self.load_samples >= LOAD_SAMPLES and self.load > vitals.OVERLOADED
+
+    def overload_mark(self) -> str:
+        """``⚠ overloaded (load 2.3×)``, or "" for a run that was not."""
+        return f"⚠ overloaded (load {self.load:.1f}×)" if self.overloaded else ""
 
     def formatted(self, name: str, value: float | None) -> str:
         """``value`` of metric ``name`` as its view prints it; "-" for none."""
@@ -79,8 +99,14 @@ class Summary:
         return f"{self.figure} {self.formatted(self.figure, self.figure_latest)}"
 
     def ranked_text(self) -> str:
-        """The quality figure with its rank (``#1 test_fld 23.1``), or :data:`NO_FIGURE`."""
-        return f"#{self.rank} {self.figure_text()}" if self.rank else self.figure_text()
+        """The quality figure with its rank (``#1 test_fld 23.1``), or :data:`NO_FIGURE`; an
+        overloaded run's mark after it."""
+        text = f"#{self.rank} {self.figure_text()}" if self.rank else self.figure_text()
+        return f"{text} {self.overload_mark()}" if self.overloaded else text
+
+    def load_text(self) -> str:
+        """The median load per core (``0.9×``), the overloaded mark instead when it was; "-" for none."""
+        return self.overload_mark() or (f"{self.load:.1f}×" if self.load is not None else "-")
 
     def to_json(self) -> dict:
         return {"id": self.run_id, "label": self.label, "model": self.config.get("model"), "state": self.state,
@@ -93,6 +119,7 @@ class Summary:
                 "key_metric": {"name": self.key, "latest": self.key_latest,
                                "best": self.key_best, "best_step": self.key_best_step},
                 "quality": self.quality, "class_hist": self.class_hist, "held_out": self.held_out,
+                "checks": self.checks, "load": self.load, "overloaded": self.overloaded,
                 "tags": self.tags, "note": self.note, "path": str(self.path)}
 
 
@@ -147,7 +174,9 @@ def summarise(run_dir: Path, curves: bool = True, known=None) -> Summary:
     s.key_latest = float(latest) if _finite(latest) else None
     if curves:
         _key_and_time(s)
-    _evaluations(s, eval_events(run_dir))
+    events = logged_events(run_dir)
+    _evaluations(s, [e for e in events if e["kind"] == "eval"])
+    _load(s, [e.get("load") for e in events if e["kind"] == "system"])
     return s
 
 
@@ -157,9 +186,9 @@ def _new(run_id: str, path: Path, config: dict, shows: view.View, state: str, st
                    figure=figure, lower_is_better=lower)
 
 
-def eval_events(run_dir: Path) -> list[dict]:
-    """The run's ``eval`` events, oldest first: all of them through events.idx, else those in
-    the last TAIL_BYTES of events.jsonl."""
+def logged_events(run_dir: Path) -> list[dict]:
+    """The run's events other than metrics (evaluations, vital signs ...), oldest first: all of
+    them through events.idx, else those in the last TAIL_BYTES of events.jsonl."""
     path = RunDir(run_dir).events
     try:
         size = path.stat().st_size
@@ -171,7 +200,12 @@ def eval_events(run_dir: Path) -> list[dict]:
         events = events + read_events(path, end)[0]
     else:
         events, _ = read_events(path, max(0, size - TAIL_BYTES))
-    return [e for e in events if e["kind"] == "eval"]
+    return [e for e in events if e["kind"] != "metrics"]
+
+
+def eval_events(run_dir: Path) -> list[dict]:
+    """The run's ``eval`` events, oldest first (:func:`logged_events`)."""
+    return [e for e in logged_events(run_dir) if e["kind"] == "eval"]
 
 
 def _key_and_time(s: Summary) -> None:
@@ -199,6 +233,7 @@ def _key_and_time(s: Summary) -> None:
 def _evaluations(s: Summary, events: list[dict]) -> None:
     declared = {m.name for m in s.view.metrics}
     points = []
+    s.checks = len(events)
     for e in events:
         figures = {k: v for k, v in e.items() if k in declared and isinstance(v, (int, float))}
         if e.get("quality"):
@@ -210,6 +245,15 @@ def _evaluations(s: Summary, events: list[dict]) -> None:
         if s.figure and _finite(e.get(s.figure)):
             points.append((int(e.get("step", 0)), float(e[s.figure])))
     _figure(s, points)
+    if s.figure:
+        s.checks = len(points)
+
+
+def _load(s: Summary, values: list) -> None:
+    """The median of the load its vital signs recorded (a run recorded before they had it: None)."""
+    loads = [float(v) for v in values if _finite(v)]
+    s.load_samples = len(loads)
+    s.load = float(np.median(loads)) if loads else None
 
 
 def _figure(s: Summary, points: list[tuple[int, float]]) -> None:
@@ -253,4 +297,8 @@ def of_follower(v, shows: view.View, label: str = "") -> Summary:
     s.class_hist = list(v.class_hist) if v.class_hist else None
     if s.figure:
         _figure(s, [(step, value) for step, value in v.evals.get(s.figure) or [] if _finite(value)])
+        s.checks = len([p for p in v.evals.get(s.figure) or [] if _finite(p[1])])
+    else:
+        s.checks = max((len(points) for points in v.evals.values()), default=0)
+    _load(s, [value for _, value in v.vitals.get("load") or []])
     return s

@@ -14,17 +14,33 @@ import time
 from genlab import models
 from genlab.errors import UsageError
 from genlab.run.sweeps import SweepSpec
+from genlab.sweep.lesson import Lesson
 from genlab.sweep.spec import SEARCHES, TRAINING_KEYS, max_trials, run_options
 
 DEFAULT_TRIALS = 10  # a random or TPE search's trials when --trials is not given
 DEFAULT_PRUNE_EVERY = 500  # steps between the quality checks a pruned sweep's trials compare
 
-# The tutorial's lesson in one command: the seed's GAN, and three cures for its mode collapse
+# The tutorial's lesson in one command: the seed's GAN, and three cures for its mode collapse.
+# "lesson": what the recipe shows and how its end says it (genlab/sweep/lesson.py)
 RECIPES = {
     "cures": {"grid": {"model": ["gan", "dcgan", "wgan-gp", "cgan"]}, "preset": "cpu",
               "means": "the seed's MLP GAN against three cures for mode collapse (DCGAN, WGAN-GP, conditional GAN), "
-                       "the same training time each"},
+                       "the same training time each",
+              "lesson": Lesson(compares="model", baseline="gan", figure="test_fld", others="the cures", coverage=True,
+                               names={"gan": "the seed's MLP GAN", "dcgan": "DCGAN", "wgan-gp": "WGAN-GP",
+                                      "cgan": "cGAN"})},
 }
+
+
+def lesson_of(recipe: str | None, runs: list) -> str:
+    """The end of a recipe's sweep: ``lesson: ...`` (genlab/sweep/lesson.py), or "" for a sweep
+    that is no recipe or whose recipe declares none. ``runs``: its trials' summaries."""
+    from genlab.sweep.lesson import told
+
+    lesson = RECIPES.get(recipe or "", {}).get("lesson")
+    if lesson is None:
+        return ""
+    return "lesson: " + told(lesson, runs, RECIPES[recipe]["grid"].get(lesson.compares)).text
 
 
 def build(model: str | None, *, sweep_id: str, grid: dict, ranges: dict, seeds: tuple, search: str | None,

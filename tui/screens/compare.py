@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from genlab.run import vitals
+from genlab.run import compare, vitals
 from genlab.run.pace import UpdatePace
 from genlab.run.sinks import counted
 from tui.messages import CompareUpdated
@@ -83,6 +83,7 @@ class CompareScreen(CurveToggles, Screen):
     def compose(self) -> ComposeResult:
         self.comparison = self.app.source.comparison(self.run_ids, legend_width(self.app.size.width))
         yield Static(self.heading(), id="compare-title")
+        yield Static("", id="compare-warning", markup=False)  # why the comparison is not fair (one line)
         with Horizontal(id="compare-main"):
             with Vertical(id="compare-curves"):
                 yield PaneTabs(id="compare-tabs")
@@ -190,8 +191,6 @@ class CompareScreen(CurveToggles, Screen):
         c = self.comparison
         n, shown = len(self.all_panes()), len(self.panes())
         parts = [(0, f"comparing {len(self.run_ids)} runs" + (" · vital signs" if self.vital_signs else ""))]
-        if c.not_comparable:
-            parts.append((1, c.not_comparable))
         if n > shown > 1:  # (one at a time: named in the line of tabs)
             last = self.first_pane + shown
             parts.append((2, f"panes {self.first_pane + 1}-{last} of {n} (tab: more)"))
@@ -217,7 +216,14 @@ class CompareScreen(CurveToggles, Screen):
         return f"{metric}{unit}{better}"
 
     def on_mount(self) -> None:
+        self.warn([self.comparison.not_comparable] if self.comparison.not_comparable else [])
         self.follow()
+
+    def warn(self, warnings: list[str]) -> None:
+        """The warning line: why these runs are not a fair comparison (genlab.run.compare.comparability)."""
+        line = self.query_one("#compare-warning", Static)
+        line.update("⚠ " + " · ".join(warnings) if warnings else "")
+        line.display = bool(warnings)
 
     @work(thread=True, exclusive=True, group="compare")
     def follow(self) -> None:
@@ -282,6 +288,7 @@ class CompareScreen(CurveToggles, Screen):
     def on_compare_updated(self, message: CompareUpdated) -> None:
         snap = self.snapshot = message.snapshot
         self.query_one("#compare-title", Static).update(self.heading())
+        self.warn(compare.comparability(snap.runs, {label.run_id: label.name for label in self.comparison.named}))
         if snap.overlays is not None:
             self.overlays = snap.overlays
             for plot, (metric, _) in zip(self.query(CurvesPlot), self.panes()):
