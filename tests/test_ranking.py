@@ -137,8 +137,8 @@ async def test_the_cockpit_says_figures_on_different_test_sets_are_not_comparabl
         await until(pilot, lambda: isinstance(app_.screen, RunsScreen) and app_.screen.query_one(RunsTable).row_count == 2)
         await pilot.press("space", "space", "c")
         await until(pilot, lambda: isinstance(app_.screen, CompareScreen) and app_.screen.snapshot is not None)
-        title = str(app_.screen.query_one("#compare-title").render())
-        assert "not comparable" in title and "different test sets" in title
+        warning = str(app_.screen.query_one("#compare-warning").render())  # (the warning line under the title)
+        assert "not comparable" in warning and "different test sets" in warning
 
 
 def test_runs_and_compare_fit_an_80_column_terminal(tmp_path, monkeypatch):

@@ -82,14 +82,13 @@ def told(lesson: Lesson, runs: list[Summary], expected: list | None = None) -> T
     if len(better) == len(ratios):
         low, high = min(ratios.values()), max(ratios.values())
         by_how = f"{low:.1f}×" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}× to {high:.1f}×"
-        verdict = f"{lesson.others} lowered {label} by {by_how}"
+        verdict = f"{lesson.others} lowered {label} by {by_how}{_covering(lesson, by)}"
     elif not better:
         verdict = f"none of {lesson.others} lowered {label} in this time"
     else:
         verdict = (f"{_and([name(v) for v in better])} lowered {label} (by up to {max(ratios[v] for v in better):.1f}×); "
                    f"{_and([name(v) for v in ratios if v not in better])} did not")
-    covers = _covering(lesson, by)
-    return Told(f"{measured}: {verdict}{covers}", True)
+    return Told(f"{measured}: {verdict}", True)
 
 
 def _figure(s: Summary, name: str) -> float | None:
@@ -128,13 +127,14 @@ def _measured(lesson: Lesson, name: str, s: Summary, figure: float, label: str, 
 
 
 def _covering(lesson: Lesson, by: dict) -> str:
-    """`` and covered every digit`` (or how many, against the baseline's), when the lesson counts them."""
+    """`` and covered every digit`` (or how many, against the baseline's), when the lesson counts
+    them and the judge could count them in every trial."""
     if not lesson.coverage:
         return ""
     digits = {v: _digits(s) for v, s in by.items()}
     base = digits.pop(lesson.baseline)
-    known = [d for d in digits.values() if d is not None]
-    if not known or base is None:
+    known = list(digits.values())
+    if base is None or not known or None in known:
         return ""
     total = len(by[lesson.baseline].class_hist or ()) or 10
     if min(known) == total and base < total:
