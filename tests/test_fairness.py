@@ -130,14 +130,12 @@ def test_comparability_says_why_runs_are_not_a_fair_comparison(tmp_path):
     for run in (a, b):  # the views the health engine declares: judged after 1,000 steps and 2 quality checks
         judged_after(run, steps=1000, checks=2)
     assert compare.comparability([summarise(a), summarise(b)], {"gan-b": "#1"}) == [
-        "too short to compare (fewer steps or quality checks than its model needs before it is judged): "
-        "gan-a has 0 of 2 quality checks; #1 has 800 of 1,000 steps and 0 of 2 quality checks"]
+        "too short to judge: gan-a 0 of 2 quality checks; #1 800 of 1,000 steps and 0 of 2 quality checks"]
     fld = [{"t": T0 + i, "step": 500 * i, "kind": "eval", "quality": True, "test_fld": 90.0 - i} for i in (1, 2)]
     append(a, fld)
     append(b, fld[:1])
     assert compare.comparability([summarise(a), summarise(b)]) == [
-        "too short to compare (fewer steps or quality checks than its model needs before it is judged): "
-        "gan-b has 800 of 1,000 steps and 1 of 2 quality checks"]
+        "too short to judge: gan-b 800 of 1,000 steps and 1 of 2 quality checks"]
 
     config = json.loads((b / "config.json").read_text())
     config["data"] = {**config["data"], "location": "/elsewhere/fashion-mnist"}
@@ -145,8 +143,8 @@ def test_comparability_says_why_runs_are_not_a_fair_comparison(tmp_path):
     loads(b, [2.0] * 4)
     said = compare.comparability([summarise(a), summarise(b)])
     assert said[0] == "not comparable: the figures were measured on different test sets (data_location differ)"
-    assert said[1].startswith("too short to compare") and said[2].startswith(
-        "trained on an overloaded machine: gan-b (load 2.0×); its speed")
+    assert said[1].startswith("too short to judge") and said[2].startswith(
+        "trained on an overloaded machine: gan-b (load 2.0×)")
 
     # the bundled sample is the same digits wherever genlab is installed
     for run in (a, b):
@@ -178,7 +176,7 @@ async def test_the_compare_screen_says_why_in_one_warning_line(tmp_path):
         line = screen.query_one("#compare-warning")
         await until(pilot, lambda: line.display and "overloaded" in str(line.render()))
         text = str(line.render())
-        assert text.startswith("⚠ too short to compare") and "gan-b has 900 of 1,000 steps" in text
+        assert text.startswith("⚠ too short to judge") and "gan-b 900 of 1,000 steps" in text
         assert "trained on an overloaded machine: gan-a (load 1.9×)" in text
         assert line.region.height == 1 and isinstance(app.screen, CompareScreen)
 
@@ -230,8 +228,8 @@ def test_the_cures_lesson_says_why_it_cannot_tell(tmp_path):
     for run in runs:
         judged_after(run, steps=1000)
     said = told(CURES, [summarise(r) for r in runs])
-    assert not said.sure and said.text.startswith("cannot tell: too short to compare")
-    assert "the seed's MLP GAN has 300 of 1,000 steps; DCGAN has 300" in said.text
+    assert not said.sure and said.text.startswith("cannot tell: too short to judge")
+    assert "the seed's MLP GAN 300 of 1,000 steps; DCGAN 300" in said.text
 
     runs = cures_trials(tmp_path / "busy")
     loads(runs[2], [2.5] * 5)

@@ -104,9 +104,11 @@ def not_comparable(configs: list[dict]) -> str:
 
 def comparability(runs: list[Summary], names: dict[str, str] | None = None) -> list[str]:
     """Why these runs' figures are not a fair comparison, a plain sentence a reason ([] when they
-    are): measured on different data; too short to judge (fewer training steps or quality checks
-    than their model's view declares it needs, ``judged_after_steps`` and ``judged_after_checks``);
-    trained on an overloaded machine (genlab.run.summary). ``names``: run id to the name a
+    are), short enough for a line of a screen: measured on different data; too short to judge
+    (fewer training steps or quality checks than its model's view declares it needs,
+    ``judged_after_steps`` and ``judged_after_checks``: ``gan-b 800 of 1,000 steps``); trained on
+    an overloaded machine (genlab.run.summary: its speed, and what it reached in its time, are the
+    machine's as much as its own). ``names``: run id to the name a
     sentence gives it (its label's), else its id."""
     def name(s: Summary) -> str:
         return (names or {}).get(s.run_id) or s.run_id
@@ -123,17 +125,12 @@ def comparability(runs: list[Summary], names: dict[str, str] | None = None) -> l
         if s.checks < s.view.judged_after_checks:
             lacks.append(f"{s.checks} of {s.view.judged_after_checks} quality checks")
         if lacks:
-            short.append(f"{name(s)} has {' and '.join(lacks)}")
+            short.append(f"{name(s)} {' and '.join(lacks)}")
     if short:
-        out.append(f"too short to compare (fewer steps or quality checks than its model needs before it is "
-                   f"judged): {'; '.join(short)}")
+        out.append(f"too short to judge: {'; '.join(short)}")
     loaded = [s for s in runs if s.overloaded]
     if loaded:
-        which = ", ".join(f"{name(s)} (load {s.load:.1f}×)" for s in loaded)
-        out.append(f"trained on an overloaded machine: {which}; its speed and what it reached in its time "
-                   "are the machine's as much as the model's" if len(loaded) == 1 else
-                   f"trained on an overloaded machine: {which}; their speed and what they reached in their "
-                   "time are the machine's as much as the models'")
+        out.append("trained on an overloaded machine: " + ", ".join(f"{name(s)} (load {s.load:.1f}×)" for s in loaded))
     return out
 
 

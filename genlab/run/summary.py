@@ -102,7 +102,7 @@ class Summary:
         """The quality figure with its rank (``#1 test_fld 23.1``), or :data:`NO_FIGURE`; an
         overloaded run's mark after it."""
         text = f"#{self.rank} {self.figure_text()}" if self.rank else self.figure_text()
-        return f"{text} {self.overload_mark()}" if self.overloaded else text
+        return f"{text} · {self.overload_mark()}" if self.overloaded else text
 
     def load_text(self) -> str:
         """The median load per core (``0.9×``), the overloaded mark instead when it was; "-" for none."""
