@@ -208,7 +208,7 @@ def cures_trials(root, sweep: str = "cures", figures: dict = FIGURES, steps: int
 
 def test_the_cures_lesson_in_words_from_the_trials_figures(tmp_path):
     runs = cures_trials(tmp_path)
-    said = told(CURES, [summarise(r) for r in runs], ["gan", "dcgan", "wgan-gp", "cgan"])
+    said = told(CURES, [summarise(r) for r in reversed(runs)], ["gan", "dcgan", "wgan-gp", "cgan"])  # (ranked, say)
     assert said.sure and said.text == (
         "the seed's MLP GAN covered 4 of 10 digits (FLD 310.2); DCGAN 10 (FLD 95.1), WGAN-GP 9 (FLD 120.4), "
         "cGAN 10 (FLD 88.0): the cures lowered FLD by 2.6× to 3.5× and covered more digits (9 to 10 against 4)")
@@ -267,3 +267,13 @@ def test_the_cures_sweep_ends_with_its_lesson(tmp_path, monkeypatch):
     monkeypatch.setattr(genlab.cli.sweep, "refresh", lambda sweep_dir: None)  # (the stand-in's study is empty)
     shown = cli("sweep", "show", "cures", "--runs-dir", root)  # and again when asked
     assert "⚠ trained on an overloaded machine" in shown and "lesson: cannot tell" in shown
+
+    from types import SimpleNamespace
+
+    from genlab.run.sweeps import read_spec
+    from genlab.sweep.worker import Worker
+
+    logged = []  # a detached sweep's log ends the same way
+    Worker.fairness(SimpleNamespace(root=root, dir=root / "cures", spec=read_spec(root / "cures"), say=logged.append))
+    assert logged == ["not a fair comparison: trained on an overloaded machine: #0 (load 1.9×)",
+                      "lesson: cannot tell: trained on an overloaded machine: the seed's MLP GAN (load 1.9×)"]

@@ -54,6 +54,8 @@ def told(lesson: Lesson, runs: list[Summary], expected: list | None = None) -> T
         return str(lesson.names.get(v, v))
 
     by = {value(s): s for s in runs}
+    if expected:  # (in the recipe's order, not the ranking's)
+        by = {v: by[v] for v in sorted(by, key=lambda v: expected.index(v) if v in expected else len(expected))}
     missing = [v for v in expected or [] if v not in by]
     failed = [v for v, s in by.items() if s.state in ("failed", "crashed")]
     if missing or failed:

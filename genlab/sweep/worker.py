@@ -99,6 +99,8 @@ class Worker:
             self.beat(SweepState.RUNNING)
             end = self.loop()
             self.snapshot()
+            if end == SweepState.FINISHED:
+                self.fairness()
             self.beat(end)
             self.say(f"worker {self.name} {end}: {self.done_here} trial(s) ended here; "
                      f"CPU {self.cpu_s():.1f} s in {time.time() - self.started:.0f} s")
@@ -336,6 +338,22 @@ class Worker:
             "state": state, "pid": os.getpid(), "host": self.name.rsplit("-", 1)[0], "heartbeat": now,
             "updated": now, "started": self.started, "parallel": self.parallel,
             "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2)}, durable=False)
+
+    def fairness(self) -> None:
+        """The log of a finished sweep ends as `genlab sweep --wait` does: why its trials are not a
+        fair comparison (genlab.run.compare.comparability), and a recipe's lesson."""
+        from genlab.run.compare import compare
+        from genlab.run.sweeps import trial_runs
+        from genlab.sweep.plan import lesson_of
+
+        paths = trial_runs(self.root, self.dir)
+        if len(paths) > 1:
+            compared = compare(paths)
+            for warning in compared.warnings:
+                self.say(f"not a fair comparison: {warning}")
+            said = lesson_of(self.spec.recipe, compared.runs)
+            if said:
+                self.say(said)
 
     def say(self, line: str) -> None:
         self.changed = True  # everything worth a line changes a trial

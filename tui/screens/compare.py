@@ -223,7 +223,7 @@ class CompareScreen(CurveToggles, Screen):
         """The warning line: why these runs are not a fair comparison (genlab.run.compare.comparability)."""
         line = self.query_one("#compare-warning", Static)
         line.update("⚠ " + " · ".join(warnings) if warnings else "")
-        line.display = bool(warnings)
+        line.display, line.tooltip = bool(warnings), "\n".join(warnings) or None  # (whole, where the line is cut)
 
     @work(thread=True, exclusive=True, group="compare")
     def follow(self) -> None:
