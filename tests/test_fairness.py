@@ -81,6 +81,7 @@ def test_load_and_steal_are_read_from_the_kernels_text(tmp_path, monkeypatch):
     assert "steal" not in v.sample() and "steal" not in sampling.Vitals("cpu").sample()
     assert vitals.line({"cpu_percent": 187.0, "rss_mb": 812.0, "load": 2.34, "steal": 7.2}) == \
         "cpu 187% · rss 812 MB · load 2.3× · steal 7%"
+    assert vitals.line({"cpu_percent": 99.0, "load": 0.84, "steal": 0.0}) == "cpu 99% · load 0.8×"  # no steal: not said
 
 
 def test_the_cores_are_the_machines_not_a_pinned_trials_share():

@@ -33,11 +33,12 @@ from genlab.run.summary import Summary, rank, summarise
 SHOWN = ("model", "preset", "batch_size", "lr", "seed", "device", "amp", "compile")
 # what else changes what a run's figures mean: how long it trained, how often it was measured,
 # on what, and with which genlab and torch (after the hyperparameters, in this order)
-SETTINGS = ("data", "data_location", "train_digits", "test_digits", "excluded", "epochs", "max_steps", "max_minutes", "total_steps",
-            "eval_size", "quality_every_s", "quality_every_steps", "quality_samples", "quality_k", "processes",
+SETTINGS = ("data", "data_location", "train_digits", "test_digits", "excluded", "epochs", "max_steps", "max_minutes",
+            "total_steps", "eval_size", "quality_every_s", "quality_every_steps", "quality_samples", "quality_k", "processes",
             "genlab", "torch")
 # of those, what makes the held-out figures measured on different digits: not comparable
-MEASURED_ON = ("data", "data_location", "train_digits", "test_digits", "excluded", "eval_size", "quality_samples", "quality_k")
+MEASURED_ON = ("data", "data_location", "train_digits", "test_digits", "excluded", "eval_size", "quality_samples",
+               "quality_k")
 
 
 @dataclass
@@ -75,7 +76,8 @@ def settings(config: dict) -> dict:
     excluded = data.get("excluded") or config.get("exclude_digits") or None
     # (the bundled sample is the same digits wherever genlab is installed: its path says nothing)
     location = data.get("location") if data.get("source") != "bundled" else None
-    out = {"data": data.get("source"), "data_location": location, "train_digits": data.get("train"), "test_digits": data.get("test"),
+    out = {"data": data.get("source"), "data_location": location, "train_digits": data.get("train"),
+           "test_digits": data.get("test"),
            "excluded": ",".join(map(str, excluded)) if isinstance(excluded, (list, tuple)) else excluded,
            "genlab": versions.get("genlab"), "torch": versions.get("torch")}
     return {k: out[k] if k in out else config.get(k) for k in SETTINGS}
@@ -108,8 +110,8 @@ def comparability(runs: list[Summary], names: dict[str, str] | None = None) -> l
     (fewer training steps or quality checks than its model's view declares it needs,
     ``judged_after_steps`` and ``judged_after_checks``: ``gan-b 800 of 1,000 steps``); trained on
     an overloaded machine (genlab.run.summary: its speed, and what it reached in its time, are the
-    machine's as much as its own). ``names``: run id to the name a
-    sentence gives it (its label's), else its id."""
+    machine's as much as its own). ``names``: run id to the name a sentence gives it (its
+    label's), else its id."""
     def name(s: Summary) -> str:
         return (names or {}).get(s.run_id) or s.run_id
 

@@ -22,6 +22,7 @@ FIELDS = (
     ("torch_peak_mb", "torch peak", "MB"),
 )
 SPEC = {"load": ".1f"}  # how a field's value is printed where not as a whole number
+FROM = {"steal": 0.5}  # a field shown only from this value on (no steal: nothing to say)
 OVERLOADED = 1.5  # load per core above which the machine is oversubscribed: a run's speed is not its own
 
 
@@ -29,7 +30,7 @@ def line(system: dict) -> str:
     """The vital signs in one short line: ``cpu 187% · rss 812 MB · mem 41% · load 0.9× · gpu 93% ...``."""
     parts = []
     for key, label, unit in FIELDS:
-        if isinstance(system.get(key), (int, float)):
+        if isinstance(system.get(key), (int, float)) and system[key] >= FROM.get(key, float("-inf")):
             value = system[key]
             parts.append(f"{label} {value:{SPEC.get(key, ',.0f')}}{'' if unit in ('%', '°C', '×') else ' '}{unit}")
     return " · ".join(parts)
