@@ -306,9 +306,11 @@ def compare(
     runs_dir: RunsDir = None,
     as_json: AsJson = False,
 ) -> None:
-    """Runs side by side: what differs in their configurations and settings (and whether their
-    figures are comparable), then each run, best first by its quality figure: its state, steps,
-    time, speed, quality figure, key metric (newest and best) and quality check's figures."""
+    """Runs side by side: what differs in their configurations and settings, why they are not a
+    fair comparison if so (figures measured on different data, runs too short to judge, runs
+    trained on an overloaded machine), then each run, best first by its quality figure: its
+    state, steps, time, speed, machine load, quality figure, key metric (newest and best) and
+    quality check's figures."""
     from genlab.run import compare as cmp
     paths = chosen_runs(runs_, tag, sweep, runs_dir)
     if x not in ("step", "time"):
