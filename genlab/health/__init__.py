@@ -13,7 +13,7 @@ from pathlib import Path
 
 from genlab.health.verdict import Verdict
 
-__all__ = ["Verdict", "judge_run", "history"]
+__all__ = ["Verdict", "judge_run", "history", "judged"]
 
 
 def _followed(run_dir: Path, known=None):
@@ -33,3 +33,9 @@ def judge_run(run_dir: Path, known=None) -> Verdict | None:
 def history(run_dir: Path, known=None) -> list[dict]:
     """The run's ``health`` events, oldest first: when each verdict started and ended."""
     return [e for e in _followed(run_dir, known).view.events if e.get("kind") == "health"]
+
+
+def judged(run_dir: Path, known=None) -> tuple[Verdict | None, list[dict]]:
+    """Both at once: the verdict now and the health events over the run (one read of it)."""
+    view = _followed(run_dir, known).view
+    return view.health, [e for e in view.events if e.get("kind") == "health"]

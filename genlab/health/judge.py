@@ -170,9 +170,11 @@ class Judge:
             new = Verdict(rule.name, rule.title, rule.severity, rule.explains, self.evidence(rule, at),
                           self.verdict.since_step if same else at, tuple(self.cure(c) for c in rule.cures))
         elif young:
-            new = Verdict("young", "too young to judge", "young", f"{self.when_judged()}", "")
+            new = Verdict("young", f"too young: {self.when_judged()}", "young",
+                          "too few steps or quality checks yet to tell how it trains", label="young")
         else:
-            new = Verdict("healthy", "healthy", "ok", f"none of its {len(self.rules)} rules holds")
+            new = Verdict("healthy", "healthy", "ok", "none of its model's signs of trouble shows: "
+                          + ", ".join(dict.fromkeys(r.title for r in self.rules)))
         old, self.verdict, self.judged_at = self.verdict, new, at
         if old is not None and old.name == new.name:
             return
