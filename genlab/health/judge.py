@@ -90,9 +90,10 @@ class Judge:
         if e.get("kind") != "eval" or not self.rules:
             return
         self.pending.append(e)
-        if self.step is not None and int(e.get("step", 0)) <= self.step:  # its rows are in already
+        if self.step is not None and int(e.get("step", 0)) <= self.step:
+            # written after the rows past its step (a live run's slow quality check): it counts from
+            # the next judgement on (a run read whole counts it at its own step)
             self._apply_pending(self.step)
-            self._judge(self.step)
 
     def feed_rows(self, steps, times, columns: dict) -> None:
         """Training rows in step order: ``columns`` maps a metric name to its values (one per step)."""
@@ -292,13 +293,14 @@ class Judge:
                 return False
             if not np.isfinite(recent).all():
                 return True  # a loss or a norm gone to inf or NaN
-            median = float(np.nanmedian(before))
+            median = float(np.median(before[np.isfinite(before)])) if np.isfinite(before).any() else 0.0
             return median > 0 and float(recent.max()) > c.value * median
         if c.kind == "swings":
             window = rows.between(at - c.over, at)
             if len(window) < 20 or not np.isfinite(window).all() or rows.steps[0] > at - 0.9 * c.over:
                 return False
-            means = np.array([b.mean() for b in np.array_split(window, 10)])
+            starts = np.arange(10) * len(window) // 10
+            means = np.add.reduceat(window, starts) / np.diff(np.r_[starts, len(window)])
             span = float(means.max() - means.min())
             if span <= c.value:
                 return False
