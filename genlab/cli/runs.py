@@ -156,6 +156,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
                      "step": progress_text(r.status.get("step", 0), total, r.status.get("elapsed_s"), budget(r.config)),
                      "key metric": summaries[r.run_id].key_text(),
                      "quality": summaries[r.run_id].ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
+            if "health" not in columns and verdict(r):  # gave way: its symbol stays, beside the state
+                cells["status"] = Text.assemble(cells["status"], " ", (verdict(r).symbol, HEALTH_STYLES.get(verdict(r).severity, "")))
             table.add_row(*(cells[c] for c in columns))
 
         for r in ungrouped(infos, groups):
@@ -265,12 +267,17 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
 
 def print_health(verdict, events: list[dict]) -> None:
     """The run's health verdict (genlab/health), what it means, what to try, and its history."""
-    style = HEALTH_STYLES.get(verdict.severity, "")
-    out.print(Text.assemble("  health: ", (verdict.line().split(" — try:")[0], style)), soft_wrap=True)
+    from rich.padding import Padding
+
+    def said(text: str) -> None:  # indented, and wrapped under its indent
+        out.print(Padding(Text(text), (0, 0, 0, 4)), soft_wrap=False)
+
+    out.print(Padding(Text.assemble("health: ", (verdict.line().split(" — try:")[0],
+                                                 HEALTH_STYLES.get(verdict.severity, ""))), (0, 0, 0, 2)), soft_wrap=False)
     if verdict.explains:
-        out.print(f"    {verdict.explains}", markup=False, soft_wrap=True)
+        said(verdict.explains)
     for cure in verdict.cures:
-        out.print(f"    try: {cure}", markup=False, soft_wrap=True)
+        said(f"try: {cure}")
     spans, started = [], {}  # "loss spike at steps 1,600-1,700", "D winning from step 1,200"
     for e in events:
         if e.get("event") == "start":
@@ -280,7 +287,7 @@ def print_health(verdict, events: list[dict]) -> None:
             i = started.pop(e.get("verdict"))
             spans[i] = spans[i].replace(" from step ", " at steps ") + f"-{e.get('step', 0):,}"
     if spans:
-        out.print(f"    history: {'... ' if len(spans) > 8 else ''}{'; '.join(spans[-8:])}", markup=False, soft_wrap=True)
+        said(f"history: {'... ' if len(spans) > 8 else ''}{'; '.join(spans[-8:])}")
 
 
 def print_newest_grid(run_dir: Path, ascii: bool, classes: int, image_mode: str = "off") -> bool:
