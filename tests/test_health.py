@@ -151,3 +151,11 @@ def test_show_and_runs_say_the_verdict(histories):
     assert rows["mode-collapse"]["health"]["name"] == "mode-collapse" and rows["healthy"]["health"]["severity"] == "ok"
     kept = runner.invoke(app, ["runs", "--runs-dir", str(histories), "--filter", "health=overfitting", "--json"]).output
     assert [r["id"] for r in json.loads(kept)] == ["overfitting"]
+
+
+def test_a_long_history_read_at_once_is_judged_over_its_newest_rows(histories, monkeypatch):
+    from genlab.health import judge
+
+    monkeypatch.setattr(judge, "LONG_READ", 1000)  # d-wins: 2,400 rows, D winning from step 1,000
+    verdict, events = health.judged(histories / "d-wins")
+    assert verdict.name == "d-wins" and verdict.since_step >= 1400 and events[0]["step"] >= 1400

@@ -32,6 +32,10 @@ JUDGE_EVERY = 100  # training steps between judgements (and after each check)
 KEEP_ROWS = 4096  # the newest rows kept of each metric a rule names: windows are at most this long
 AGAINST_STEPS = 200  # a training metric beside a check: its mean over this many steps before it
 EVIDENCE_STEPS = 100  # a training metric in the evidence: its mean over this many newest steps
+# a first read of more rows than this (a long run opened when it is far along) judges its newest
+# this many rows, not every tick of its past: opening a million-step run stays quick (bench/cockpit.py),
+# and its verdict now is the same; its health events start there (its evaluations are all counted)
+LONG_READ = 20_000
 NOT_FIGURES = ("t", "step", "epoch", "n", "kind", "quality", "seconds")
 
 
@@ -102,6 +106,9 @@ class Judge:
         steps = np.asarray(steps, np.int64)
         times = np.asarray(times, np.float64)
         wanted = {k: np.asarray(v, np.float64) for k, v in columns.items() if k in self.names}
+        if self.step is None and len(steps) > LONG_READ:  # a long history read at once: its newest rows
+            steps, times = steps[-LONG_READ:], times[-LONG_READ:]
+            wanted = {k: v[-LONG_READ:] for k, v in wanted.items()}
         if self.next_tick is None:
             self.next_tick = (int(steps[0]) // JUDGE_EVERY + 1) * JUDGE_EVERY
         i, n = 0, len(steps)
@@ -246,7 +253,7 @@ class Judge:
         if c.kind == "any":
             return any(self.holds(x, at) for x in c.of)
         if c.metric in self.checks:
-            return self._holds_held_out(c, [v for _, v in self.checks[c.metric]])
+            return self._holds_held_out(c, [v for _, v in self.checks[c.metric][-(c.over + 1):]])
         rows = self.rows.get(c.metric)
         return rows is not None and self._holds_training(c, rows, at)
 
