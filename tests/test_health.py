@@ -159,3 +159,22 @@ def test_a_long_history_read_at_once_is_judged_over_its_newest_rows(histories, m
     monkeypatch.setattr(judge, "LONG_READ", 1000)  # d-wins: 2,400 rows, D winning from step 1,000
     verdict, events = health.judged(histories / "d-wins")
     assert verdict.name == "d-wins" and verdict.since_step >= 1400 and events[0]["step"] >= 1400
+
+
+def test_at_80_columns_the_verdict_s_symbol_stays_beside_the_state(histories, monkeypatch):
+    import io
+    import re
+
+    from rich.console import Console
+
+    import genlab.cli.runs
+
+    screen = io.StringIO()
+    monkeypatch.setattr(genlab.cli.runs, "out", Console(file=screen, width=80, force_terminal=True, no_color=True))
+    r = CliRunner().invoke(app, ["runs", "--runs-dir", str(histories)])
+    assert r.exit_code == 0, r.output
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", screen.getvalue()).splitlines()  # as seen: no styles
+    assert max(len(line) for line in lines) <= 80 and "health" not in next(line for line in lines if "status" in line)
+    assert any("d-wins" in line and "finished ✖" in line for line in lines)
+    assert any("plateau" in line and "finished ▲" in line for line in lines)
+    assert any(" healthy " in line and "finished ✓" in line for line in lines)

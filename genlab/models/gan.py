@@ -96,7 +96,7 @@ MODE_COLLAPSE = Rule(
     "the generator covers only a few kinds of digit: the judge is sure of its digits and they fall into few "
     "classes, or the grid's digits grow alike",
     any_of(all_of(above("test_confident", 0.5, 2), above("max_class_share", 0.4, 2)),
-           falling("test_diversity", 0.3, 3)),
+           falling("test_diversity", 0.3, 3), below("test_diversity", 0.15, 2)),  # held-out digits: 0.35, only 1s: 0.21
     ("max_class_share", "test_confident", "test_diversity"),
     ("genlab train cgan", "genlab train wgan-gp --preset cpu"))
 NO_PROGRESS = Rule(
@@ -110,7 +110,7 @@ GAN_HEALTH = (
          "vanishes and it stops learning",
          all_of(above("d_real", 0.95, 200), below("d_fake", 0.05, 200), below("grad_norm_G", 0.1, 200)),
          ("grad_norm_G", "d_real", "d_fake"),
-         ("genlab train wgan-gp --preset cpu", "genlab train {model} --hp d_lr={lr_half}", "genlab train dcgan")),
+         ("genlab train wgan-gp --preset cpu", "genlab train {model} --hp d_lr_ratio=0.5", "genlab train dcgan")),
     MODE_COLLAPSE,
     NO_PROGRESS,
     Rule("oscillation", "oscillating", "warn",
