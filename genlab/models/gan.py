@@ -102,7 +102,7 @@ MODE_COLLAPSE = Rule(
 NO_PROGRESS = Rule(
     "no-progress", "no progress", "warn",
     "the FLD has stopped falling (or rises) over the last quality checks: the generator is not getting better",
-    any_of(rising("test_fld", 0.2, 3), all_of(above("test_fld", 100, 1), flat("test_fld", 0.05, 3))),
+    any_of(rising("test_fld", 0.2, 4), all_of(above("test_fld", 100, 1), flat("test_fld", 0.03, 5))),
     ("test_fld",), ("genlab resume {run} --lr {lr_half}", "genlab train wgan-gp --preset cpu"))
 GAN_HEALTH = (
     Rule("d-wins", "D winning", "bad",
