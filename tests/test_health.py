@@ -76,10 +76,12 @@ def test_healthy_scripted_runs_of_each_model_stay_healthy(tmp_path):
 
 
 def test_a_young_run_says_when_it_will_be_judged(tmp_path):
-    run = make_run(tmp_path, "young", "gan", steps=300)
+    run = make_run(tmp_path, "young", "gan", steps=300, heartbeat=time.time())  # (alive: it beats now)
     verdict = health.judge_run(run)
     assert verdict.severity == "young" and verdict.symbol == "…"
     assert verdict.title == "too young: judged from step 500 and 2 quality checks" and verdict.short() == "… young"
+    ended = make_run(tmp_path, "ended", "gan", steps=300, state="finished")
+    assert health.judge_run(ended).title == "too short to judge (judged from step 500 and 2 quality checks)"
 
 
 def grow(source, target, fraction: float) -> None:

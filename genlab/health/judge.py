@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,8 @@ class Judge:
         self._apply_pending(end)
         if self.judged_at != end:
             self._judge(end)
+        if self.verdict is not None and self.verdict.name == "young":  # it ended before it could be judged
+            self.verdict = replace(self.verdict, title=f"too short to judge ({self.when_judged()})", label="too short")
 
     def take_events(self) -> list[dict]:
         """The health events since the last call."""
