@@ -180,3 +180,15 @@ def test_at_80_columns_the_verdict_s_symbol_stays_beside_the_state(histories, mo
     assert any("d-wins" in line and "finished ✖" in line for line in lines)
     assert any("plateau" in line and "finished ▲" in line for line in lines)
     assert any(" healthy " in line and "finished ✓" in line for line in lines)
+
+
+def test_a_resume_that_cut_the_history_judges_it_again(histories, tmp_path):
+    from genlab.run.store import cut_events
+
+    run = tmp_path / "d-wins"
+    shutil.copytree(histories / "d-wins", run)
+    follower = RunFollower(run)
+    assert follower.poll().health.name == "d-wins"
+    cut_events(run, 1100)  # back to before D won
+    view = follower.poll()
+    assert view.health.name == "healthy" and not [e for e in view.events if e["kind"] == "health"]

@@ -385,6 +385,7 @@ class RunFollower:
         if change == EventTail.REWRITTEN:  # a resume cut it: start over
             self.reset()
             self.view.config, _ = self.run.read_config()
+            self.judge = health_judge(self.path, self.view.config, self.known) if self.view.config else None
             change = self.tail.look()
         if change is None:
             if self.tail.problem:
