@@ -192,3 +192,18 @@ def test_a_resume_that_cut_the_history_judges_it_again(histories, tmp_path):
     cut_events(run, 1100)  # back to before D won
     view = follower.poll()
     assert view.health.name == "healthy" and not [e for e in view.events if e["kind"] == "health"]
+
+
+def test_a_metric_missing_from_some_rows_raises_nothing_and_an_infinite_norm_explodes(tmp_path):
+    from scripted import gan_checks, gan_metrics
+
+    def sparse(step):  # grad_norm_D recorded at every 10th step only: NaN in the others' rows
+        m = gan_metrics(step)
+        return m if step % 10 == 0 else {k: v for k, v in m.items() if k != "grad_norm_D"}
+
+    run = make_run(tmp_path, "sparse", "gan", steps=1500, state="finished", eval_every=300, metrics=sparse,
+                   evals=gan_checks)
+    assert health.judge_run(run).name == "healthy"
+    run = make_run(tmp_path, "inf", "gan", steps=1500, state="finished", eval_every=300, evals=gan_checks,
+                   metrics=lambda s: gan_metrics(s, grad_norm_g=float("inf") if s > 1450 else 1.0))
+    assert health.judge_run(run).line().startswith("✖ gradients exploding since step 1,500: grad_norm_G inf")

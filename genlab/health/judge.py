@@ -163,7 +163,7 @@ class Judge:
                 rows = self.rows.get(k)
                 if rows is not None:
                     before = rows.between(step - AGAINST_STEPS, step)
-                    before = before[np.isfinite(before)]
+                    before = before[np.isfinite(before)]  # (NaN: not in that row)
                     if len(before):
                         self.trained.setdefault(k, []).append((step, float(before.mean())))
 
@@ -232,10 +232,10 @@ class Judge:
         rows = self.rows.get(name)
         since = self.judged_at if self.judged_at is not None else at - JUDGE_EVERY
         recent = rows.between(since, at) if rows is not None else ()
+        recent = recent[~np.isnan(recent)]
         if not len(recent):
             return self.latest(name, at)
-        bad = recent[~np.isfinite(recent)]
-        return float(bad[0]) if len(bad) else float(recent.max())
+        return float(recent.max())
 
     def latest(self, name: str, at: int) -> float | None:
         if name in self.checks:
@@ -244,10 +244,8 @@ class Judge:
         if rows is None:
             return None
         recent = rows.between(at - EVIDENCE_STEPS, at)
-        if not len(recent):
-            return None
-        finite = recent[np.isfinite(recent)]
-        return float(finite.mean()) if len(finite) == len(recent) else float(recent[~np.isfinite(recent)][0])
+        recent = recent[~np.isnan(recent)]
+        return float(recent.mean()) if len(recent) else None
 
     def holds(self, c: Cond, at: int) -> bool:
         """Whether the condition holds at step ``at``; False for a metric the run has not recorded."""
@@ -292,22 +290,25 @@ class Judge:
     def _holds_training(self, c: Cond, rows: Rows, at: int) -> bool:
         if c.kind in ("below", "above"):
             window = rows.between(at - c.over, at)
-            if not len(window) or not np.isfinite(window).all():
+            window = window[~np.isnan(window)]
+            if not len(window) or np.isinf(window).any():
                 return False
             mean = float(window.mean())
             return mean < c.value if c.kind == "below" else mean > c.value
         if c.kind == "spike":
             since = self.judged_at if self.judged_at is not None else at - JUDGE_EVERY
             recent, before = rows.between(since, at), rows.between(since - c.over, since)
+            recent, before = recent[~np.isnan(recent)], before[np.isfinite(before)]  # (NaN: not in that row)
             if not len(recent) or len(before) < 10:
                 return False
-            if not np.isfinite(recent).all():
-                return True  # a loss or a norm gone to inf or NaN
-            median = float(np.median(before[np.isfinite(before)])) if np.isfinite(before).any() else 0.0
+            if np.isinf(recent).any():
+                return True  # a loss or a norm gone to infinity
+            median = float(np.median(before))
             return median > 0 and float(recent.max()) > c.value * median
         if c.kind == "swings":
             window = rows.between(at - c.over, at)
-            if len(window) < 20 or not np.isfinite(window).all() or rows.steps[0] > at - 0.9 * c.over:
+            window = window[~np.isnan(window)]
+            if len(window) < 20 or np.isinf(window).any() or rows.steps[0] > at - 0.9 * c.over:
                 return False
             starts = np.arange(10) * len(window) // 10
             means = np.add.reduceat(window, starts) / np.diff(np.r_[starts, len(window)])

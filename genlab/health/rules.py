@@ -17,7 +17,7 @@ each evaluation or quality check: ``test_fld``, ``max_class_share``...) it count
 - ``flat``: a held-out metric's last ``over`` + 1 checks lie within ``value`` (a fraction) of
   their mean;
 - ``spike``: a training metric's highest value since the last judgement is more than ``value``
-  times its median over the ``over`` steps before (a loss spike; a gradient norm exploding);
+  times its median over the ``over`` steps before, or infinite (a loss spike; a gradient norm exploding);
 - ``swings``: a training metric's means over the tenths of its last ``over`` steps span more than
   ``value`` and turn (go up, then down, or down then up) at least twice: the losses swinging;
 - ``all`` / ``any``: every one / at least one of the conditions ``of``.
@@ -135,9 +135,9 @@ def loss_spikes(*losses: str, factor: float, steps: int = 500) -> Rule:
 
 
 def gradient_explosion(*norms: str, factor: float = 10.0, steps: int = 500) -> Rule:
-    """A network's gradient norm above ``factor`` times its recent median (or not finite)."""
+    """A network's gradient norm above ``factor`` times its recent median (or infinite)."""
     return Rule("exploding-gradients", "gradients exploding", "bad",
-                f"a gradient norm rose above {factor:g}x its median of the {steps:,} steps before (or is not "
-                "finite): the updates are too large and training is diverging",
+                f"a gradient norm rose above {factor:g}x its median of the {steps:,} steps before (or is "
+                "infinite): the updates are too large and training is diverging",
                 any_of(*(spike(m, factor, steps) for m in norms)), norms,
                 ("genlab resume {run} --lr {lr_tenth}",), any_age=True)
