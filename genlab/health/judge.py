@@ -127,8 +127,10 @@ class Judge:
                 break  # not there yet
             if self.next_tick <= stop:
                 self.next_tick = (max(stop, self.step) // JUDGE_EVERY + 1) * JUDGE_EVERY
-            if j == i and not (self.pending and int(self.pending[0].get("step", 0)) <= stop):
-                # the rows jump past ticks with nothing between: no judgement at an empty tick
+            if j == i and (self.step is None or not (self.pending and int(self.pending[0].get("step", 0)) <= stop)):
+                # the rows jump past ticks with nothing between: no judgement at an empty tick (and
+                # evaluations from before the rows read, a long history's, are counted, not judged)
+                self._apply_pending(stop)
                 self.next_tick = max(self.next_tick, (int(steps[i]) // JUDGE_EVERY) * JUDGE_EVERY)
                 continue
             self._apply_pending(stop)
