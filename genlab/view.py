@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genlab.health.rules import Rule
+from genlab.health.rules import rules_from_json
 from genlab.run.rundir import RunDir
 
 
@@ -91,7 +91,7 @@ class View:
             key=str(raw["key"]), quality=str(raw.get("quality", "")), progress=tuple(raw.get("progress", ())),
             class_histogram=tuple(raw.get("class_histogram", ())), sample_classes=int(raw.get("sample_classes", 0)),
             walks=bool(raw.get("walks", False)),
-            health=tuple(Rule.from_json(r) for r in raw.get("health", ())),
+            health=rules_from_json(raw.get("health")),
             judged_after_steps=int(raw.get("judged_after_steps", 0)),
             judged_after_checks=int(raw.get("judged_after_checks", 0)),
         )

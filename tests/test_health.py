@@ -125,6 +125,9 @@ def test_runs_recorded_before_verdicts(histories, tmp_path):
     (old / "view.json").write_text(json.dumps(raw))
     assert RunFollower(old).poll().health is None  # the cockpit, torch-free, has no rules for it
     assert health.judge_run(old, known_view).name == "d-wins"  # the CLI's: its model's rules
+    declared = models.get("gan").view.health
+    raw["health"] = [{"name": "from-a-newer-genlab"}, *(r.to_json() for r in declared)]
+    assert View.from_json(raw).health == declared  # a rule it cannot read is skipped, the view is kept
     (old / "view.json").unlink()
     assert health.judge_run(old, known_view).name == "d-wins"
     # a run without a rule's metric: that rule is not raised

@@ -141,3 +141,15 @@ def gradient_explosion(*norms: str, factor: float = 10.0, steps: int = 500) -> R
                 "infinite): the updates are too large and training is diverging",
                 any_of(*(spike(m, factor, steps) for m in norms)), norms,
                 ("genlab resume {run} --lr {lr_tenth}",), any_age=True)
+
+
+def rules_from_json(raw) -> tuple[Rule, ...]:
+    """The rules of a view.json's "health", skipping any this genlab cannot read (a newer one's):
+    a bad rule never costs a run its whole view."""
+    rules = []
+    for r in raw if isinstance(raw, list) else ():
+        try:
+            rules.append(Rule.from_json(r))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return tuple(rules)
