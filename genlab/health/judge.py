@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,7 +81,7 @@ class Judge:
         self.trained: dict[str, list[tuple[int, float]]] = {}  # training metric -> (step, mean before) at each check
         self.against = {c.against for r in self.rules for c in _walk(r.when) if c.against}
         self.n_checks = 0
-        self.pending: list[dict] = []  # evaluations waiting for the training rows to reach their step
+        self.pending: deque[dict] = deque()  # evaluations waiting for the training rows to reach their step
         self.step: int | None = None  # the newest training row's step
         self.t: float | None = None
         self.next_tick: int | None = None
@@ -104,12 +105,10 @@ class Judge:
         """Training rows in step order: ``columns`` maps a metric name to its values (one per step)."""
         if not self.rules or not len(steps):
             return
-        steps = np.asarray(steps, np.int64)
-        times = np.asarray(times, np.float64)
-        wanted = {k: np.asarray(v, np.float64) for k, v in columns.items() if k in self.names}
-        if self.step is None and len(steps) > LONG_READ:  # a long history read at once: its newest rows
-            steps, times = steps[-LONG_READ:], times[-LONG_READ:]
-            wanted = {k: v[-LONG_READ:] for k, v in wanted.items()}
+        start = -LONG_READ if self.step is None and len(steps) > LONG_READ else 0  # a long history: its newest rows
+        steps = np.asarray(steps[start:], np.int64)
+        times = np.asarray(times[start:], np.float64)
+        wanted = {k: np.asarray(v[start:], np.float64) for k, v in columns.items() if k in self.names}
         if self.next_tick is None:
             self.next_tick = (int(steps[0]) // JUDGE_EVERY + 1) * JUDGE_EVERY
         i, n = 0, len(steps)
@@ -155,7 +154,7 @@ class Judge:
 
     def _apply_pending(self, upto: int) -> None:
         while self.pending and int(self.pending[0].get("step", 0)) <= upto:
-            e = self.pending.pop(0)
+            e = self.pending.popleft()
             step = int(e.get("step", 0))
             self.n_checks += 1
             for k, v in e.items():
