@@ -117,7 +117,7 @@ def vae_metrics(step: int, collapsed_from: int | None = None) -> dict:
 
 HISTORIES = {
     "healthy": ("gan", 2400, gan_metrics, gan_checks, 300),
-    "d-wins": ("gan", 2400, lambda s: gan_metrics(s, *(0.99, 0.01) if s > 1000 else (), grad_norm_g=0.01 if s > 1000 else 1.0),
+    "d-wins": ("gan", 2400, lambda s: gan_metrics(s, *(0.995, 0.005) if s > 1000 else (), grad_norm_g=0.01 if s > 1000 else 1.0),
                gan_checks, 300),
     "mode-collapse": ("gan", 2400, gan_metrics,
                       lambda s: gan_checks(s, confident=0.8 if s > 1200 else 0.2, top=0.6 if s > 1200 else 0.15), 300),
@@ -125,6 +125,8 @@ HISTORIES = {
     "oscillation": ("gan", 3000, lambda s: gan_metrics(s, g_loss=1.5 + 2.0 * math.sin(2 * math.pi * s / 700) if s > 800 else None),
                     gan_checks, 300),
     "loss-spike": ("gan", 2400, lambda s: gan_metrics(s, g_loss=12.0 if s == 1550 else None), gan_checks, 300),
+    "dead": ("gan", 1500, lambda s: gan_metrics(s, grad_norm_g=0.0 if s > 800 else 1.0, grad_norm_d=0.0 if s > 800 else 1.0),
+             gan_checks, 300),
     "exploding-gradients": ("gan", 400, lambda s: gan_metrics(s, grad_norm_d=500.0 if s > 250 else 1.0), gan_checks, 300),
     "posterior-collapse": ("vae", 1500, lambda s: vae_metrics(s, collapsed_from=700),
                            lambda s: {"test_loss": metrics_at("vae", s)["loss"] * 1.02}, 300),

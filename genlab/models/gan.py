@@ -108,9 +108,16 @@ GAN_HEALTH = (
     Rule("d-wins", "D winning", "bad",
          "the discriminator tells real from generated digits almost perfectly, so the generator's gradient "
          "vanishes and it stops learning",
-         all_of(above("d_real", 0.95, 200), below("d_fake", 0.05, 200), below("grad_norm_G", 0.1, 200)),
+         # (measured: healthy D(x) 0.68-0.87, D(G(z)) 0.18-0.44, ‖∇G‖ 3-16; D winning: 1.000, 1e-16, 0.005-0.17)
+         all_of(above("d_real", 0.99, 200), below("d_fake", 0.01, 200), below("grad_norm_G", 0.5, 200)),
          ("grad_norm_G", "d_real", "d_fake"),
          ("genlab train wgan-gp --preset cpu", "genlab train {model} --hp d_lr_ratio=0.5", "genlab train dcgan")),
+    Rule("dead", "training dead", "bad",
+         "both networks' gradients are zero: the discriminator's outputs have saturated at 0 or 1 and neither "
+         "network learns any more (a learning rate far too high)",
+         all_of(below("grad_norm_G", 1e-9, 100), below("grad_norm_D", 1e-9, 100)),
+         ("grad_norm_G", "grad_norm_D", "d_loss"),
+         ("genlab train {model} --lr {lr_tenth}", "genlab train wgan-gp --preset cpu")),
     MODE_COLLAPSE,
     NO_PROGRESS,
     Rule("oscillation", "oscillating", "warn",
