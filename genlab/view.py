@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genlab.health.rules import rules_from_json
 from genlab.run.rundir import RunDir
 
 
@@ -61,7 +62,7 @@ class View:
     # training health (genlab/health): the verdict rules this model declares, and how old a run
     # must be before it is judged and before its figures compare with another run's: this many
     # training steps and this many quality checks (held-out evaluations)
-    health: tuple = ()
+    health: tuple = ()  # of genlab.health.rules.Rule
     judged_after_steps: int = 0
     judged_after_checks: int = 0
     notes: dict = field(default_factory=dict)
@@ -90,6 +91,7 @@ class View:
             key=str(raw["key"]), quality=str(raw.get("quality", "")), progress=tuple(raw.get("progress", ())),
             class_histogram=tuple(raw.get("class_histogram", ())), sample_classes=int(raw.get("sample_classes", 0)),
             walks=bool(raw.get("walks", False)),
+            health=rules_from_json(raw.get("health")),
             judged_after_steps=int(raw.get("judged_after_steps", 0)),
             judged_after_checks=int(raw.get("judged_after_checks", 0)),
         )

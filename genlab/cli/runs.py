@@ -70,16 +70,27 @@ FilterOption = Annotated[Optional[str], typer.Option(
          "!=, <, >, <=, >= too. E.g. --filter 'gan running', --filter 'lr=0.001 tag=best', --filter 'd_loss<1.3'.")]
 
 
-def row_of(info, marks) -> dict:
-    """What a filter reads of a run (genlab/run/filter.py): the fields the cockpit's rows have."""
+def row_of(info, marks, verdict=None) -> dict:
+    """What a filter reads of a run (genlab/run/filter.py): the fields the cockpit's rows have
+    (and its health verdict's name, where the filter asks for it)."""
     return {"id": info.run_id, "model": info.model, "state": info.shown_state, "tags": marks.tags,
-            "config": info.config, "metrics": info.status.get("metrics") or {}, "sweep": info.config.get("sweep")}
+            "config": info.config, "metrics": info.status.get("metrics") or {}, "sweep": info.config.get("sweep"),
+            "health": verdict.name if verdict else None}
+
+
+HEALTH_STYLES = {"ok": "green", "young": "dim", "warn": "yellow", "bad": "bold red"}
+
+
+def health_cell(verdict) -> Text:
+    """A runs table's health cell: '▲ D winning' (its symbol carries it without colour); '-' for none."""
+    return Text(verdict.short(), style=HEALTH_STYLES.get(verdict.severity, "")) if verdict else Text("-")
 
 
 @app.command()
 def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption = None, as_json: AsJson = False) -> None:
-    """List runs: id, model, status, progress, key metric, quality figure (with its rank), age
-    and tags."""
+    """List runs: id, model, status, health verdict, progress, key metric, quality figure (with its
+    rank), age and tags."""
+    from genlab.health import judge_run
     from genlab.run import tags
     from genlab.run.filter import parse
     from genlab.run.store import list_runs, runs_root
@@ -88,13 +99,22 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
     wanted = parse(filter_)
     root = runs_root(runs_dir)
     every = tagged(list_runs(root), tag)
-    infos = [r for r in every if wanted.matches(row_of(r, tags.read(r.path)))]
+    verdicts: dict = {}
+
+    def verdict(r):  # each run judged once (genlab/health), and only those listed or filtered by it
+        if r.run_id not in verdicts:
+            verdicts[r.run_id] = judge_run(r.path, known_view)
+        return verdicts[r.run_id]
+
+    by_health = any(t.key == "health" for t in wanted.terms)
+    infos = [r for r in every if wanted.matches(row_of(r, tags.read(r.path), verdict(r) if by_health else None))]
     summaries = {s.run_id: s for s in rank([summarise(r.path, curves=False, known=known_view) for r in infos])}
     if as_json:
         print(json.dumps([{
             "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
             "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
             "key_metric": run_view(r.path).key, "ranked_by": summaries[r.run_id].to_json()["ranked_by"],
+            "health": verdict(r).to_json() if verdict(r) else None,
             "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
@@ -110,7 +130,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
         return
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
     widest = {"id": max([len(r.run_id) + 2 for r in infos] + [8 + len(d.name) for d in sweep_dirs(root)]),
-              "status": 8, "key metric": 8, "quality": 10, "age": 7,
+              "status": 8, "health": 9, "key metric": 8, "quality": 10, "age": 7,
               "step": max([len(progress_text(r.status.get("step", 0), r.config.get("total_steps") or 0,
                                              r.status.get("elapsed_s"), budget(r.config))) for r in infos] + [4])}
     piped = not out.is_terminal  # a pipe or a file: whole values, however wide
@@ -132,9 +152,12 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
             total = r.config.get("total_steps") or 0
             cells = {"id": indent + r.run_id, "model": r.model,
                      "status": Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
+                     "health": health_cell(verdict(r)),
                      "step": progress_text(r.status.get("step", 0), total, r.status.get("elapsed_s"), budget(r.config)),
                      "key metric": summaries[r.run_id].key_text(),
                      "quality": summaries[r.run_id].ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
+            if "health" not in columns and verdict(r):  # gave way: its symbol stays, beside the state
+                cells["status"] = Text.assemble(cells["status"], " ", (verdict(r).symbol, HEALTH_STYLES.get(verdict(r).severity, "")))
             table.add_row(*(cells[c] for c in columns))
 
         for r in ungrouped(infos, groups):
@@ -143,7 +166,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
             table.add_section()
             c, best = head["counts"], head["best"]
             cells = {"id": Text(f"sweep {sweep_id}", style="bold"), "model": models_text(head["model"], narrow_models),
-                     "status": Text(head["state"], style="bold"),
+                     "status": Text(head["state"], style="bold"), "health": "",
                      "step": f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
                      "key metric": "", "quality": f"best {head['objective']} {best['value']:.4g}" if best else "-",
                      "age": age(head["created"]), "tags": ""}
@@ -152,7 +175,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
                 add(r, "  ")
         return table
 
-    columns = ("id", "model", "status", "step", "key metric", "quality", "age") + (("tags",) if any(labels.values()) else ())
+    columns = ("id", "model", "status", "health", "step", "key metric", "quality", "age") + \
+        (("tags",) if any(labels.values()) else ())
     table = build(columns)
     # a narrow terminal: a sweep's models become a count, then columns give way in their order
     # (genlab/run/columns.py); the id, state, progress and key metric never do
@@ -184,10 +208,13 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     grids = samples(info.path)
     view = run_view(info.path)
     marks = tags.read(info.path)
+    from genlab.health import judged
+    verdict, health_events = judged(info.path, known_view)
     if as_json:
         print(json.dumps({
             "id": info.run_id, "path": str(info.path), "state": info.state, "problem": info.problem,
             "status": info.status, "config": info.config, "latest": latest, "view": view.to_json(),
+            "health": {**verdict.to_json(), "history": health_events} if verdict else None,
             "tags": marks.tags, "note": marks.note,
             "samples": str(grids[-1].with_suffix(".png")) if grids else None,
         }, indent=2))
@@ -215,6 +242,8 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     if shown:
         out.print("  latest: " + "  ".join(f"{m.name} {m.format(v)}" + (f" {m.unit}" if m.unit not in ("", "%") else "")
                                            for m, v in shown))
+    if verdict:
+        print_health(verdict, health_events)
     world = info.status.get("world")
     if isinstance(world, dict) and isinstance(world.get("ranks"), list):
         from genlab.run.state import rank_trouble
@@ -234,6 +263,31 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
         out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
     if not print_newest_grid(info.path, ascii, view.sample_classes, image_mode):
         out.print("no samples yet")
+
+
+def print_health(verdict, events: list[dict]) -> None:
+    """The run's health verdict (genlab/health), what it means, what to try, and its history."""
+    from rich.padding import Padding
+
+    def said(text: str) -> None:  # indented, and wrapped under its indent
+        out.print(Padding(Text(text), (0, 0, 0, 4)), soft_wrap=False)
+
+    out.print(Padding(Text.assemble("health: ", (verdict.line().split(" — try:")[0],
+                                                 HEALTH_STYLES.get(verdict.severity, ""))), (0, 0, 0, 2)), soft_wrap=False)
+    if verdict.explains:
+        said(verdict.explains)
+    for cure in verdict.cures:
+        said(f"try: {cure}")
+    spans, started = [], {}  # "loss spike at steps 1,600-1,700", "D winning from step 1,200"
+    for e in events:
+        if e.get("event") == "start":
+            started[e.get("verdict")] = len(spans)
+            spans.append(f"{e.get('title')} from step {e.get('step', 0):,}")
+        elif e.get("verdict") in started:
+            i = started.pop(e.get("verdict"))
+            spans[i] = spans[i].replace(" from step ", " at steps ") + f"-{e.get('step', 0):,}"
+    if spans:
+        said(f"history: {'... ' if len(spans) > 8 else ''}{'; '.join(spans[-8:])}")
 
 
 def print_newest_grid(run_dir: Path, ascii: bool, classes: int, image_mode: str = "off") -> bool:

@@ -21,6 +21,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.health.rules import (
+    Rule,
+    above,
+    all_of,
+    any_of,
+    below,
+    falling,
+    flat,
+    gradient_explosion,
+    loss_spikes,
+    rising,
+    swings,
+)
 from genlab.models import gan_cpu
 from genlab.models.base import GenModel, adam, to_uint8
 from genlab.view import Metric, Pane, View
@@ -77,6 +90,43 @@ GAN_METRICS = (
     Metric("max_class_share", "share of the commonest digit among generated ones", "%", True, spec=".1%"),
 )
 FLD_PANE = Pane("FLD to the test set (lower is better)", (), ("test_fld",))
+# ---- how a GAN goes wrong, in the tutorial's terms (genlab/health/rules.py says what a rule can say)
+MODE_COLLAPSE = Rule(
+    "mode-collapse", "mode collapse", "bad",
+    "the generator covers only a few kinds of digit: the judge is sure of its digits and they fall into few "
+    "classes, or the grid's digits grow alike",
+    any_of(all_of(above("test_confident", 0.5, 2), above("max_class_share", 0.4, 2)),
+           falling("test_diversity", 0.3, 3), below("test_diversity", 0.15, 2)),  # held-out digits: 0.35, only 1s: 0.21
+    ("max_class_share", "test_confident", "test_diversity"),
+    ("genlab train cgan", "genlab train wgan-gp --preset cpu"))
+NO_PROGRESS = Rule(
+    "no-progress", "no progress", "warn",
+    "the FLD has stopped falling (or rises) over the last quality checks: the generator is not getting better",
+    any_of(rising("test_fld", 0.2, 4), all_of(above("test_fld", 100, 1), flat("test_fld", 0.03, 5))),
+    ("test_fld",), ("genlab resume {run} --lr {lr_half}", "genlab train wgan-gp --preset cpu"))
+GAN_HEALTH = (
+    Rule("d-wins", "D winning", "bad",
+         "the discriminator tells real from generated digits almost perfectly, so the generator's gradient "
+         "vanishes and it stops learning",
+         # (measured: healthy D(x) 0.68-0.87, D(G(z)) 0.18-0.44, ‖∇G‖ 3-16; D winning: 1.000, 1e-16, 0.005-0.17)
+         all_of(above("d_real", 0.99, 200), below("d_fake", 0.01, 200), below("grad_norm_G", 0.5, 200)),
+         ("grad_norm_G", "d_real", "d_fake"),
+         ("genlab train wgan-gp --preset cpu", "genlab train {model} --hp d_lr_ratio=0.5", "genlab train dcgan")),
+    Rule("dead", "training dead", "bad",
+         "both networks' gradients are zero: the discriminator's outputs have saturated at 0 or 1 and neither "
+         "network learns any more (a learning rate far too high)",
+         all_of(below("grad_norm_G", 1e-9, 100), below("grad_norm_D", 1e-9, 100)),
+         ("grad_norm_G", "grad_norm_D", "d_loss"),
+         ("genlab train {model} --lr {lr_tenth}", "genlab train wgan-gp --preset cpu")),
+    MODE_COLLAPSE,
+    NO_PROGRESS,
+    Rule("oscillation", "oscillating", "warn",
+         "the two losses swing back and forth instead of settling: G and D chase each other (training instability)",
+         any_of(swings("d_loss", 0.8, 2000), swings("g_loss", 2.0, 2000)),
+         ("d_loss", "g_loss"), ("genlab resume {run} --lr {lr_half}", "genlab train wgan-gp --preset cpu")),
+    loss_spikes("d_loss", "g_loss", factor=6.0),
+    gradient_explosion("grad_norm_G", "grad_norm_D"),
+)
 GAN_VIEW = View(
     metrics=GAN_METRICS,
     panes=(Pane("G and D losses", ("d_loss", "g_loss"), ("test_d_loss",)),
@@ -84,6 +134,9 @@ GAN_VIEW = View(
            FLD_PANE),
     key="d_loss", quality="test_fld", progress=("d_loss", "g_loss"), class_histogram=("test_fld", "test_confident"),
     walks=True,
+    health=GAN_HEALTH,
+    judged_after_steps=500,
+    judged_after_checks=2,
 )
 
 

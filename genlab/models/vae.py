@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.health.rules import Rule, all_of, any_of, below, gradient_explosion, loss_spikes, rising
 from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, Interrupted, adam, binarize, to_uint8
 from genlab.view import Metric, Pane, View
 
@@ -48,6 +49,24 @@ def vae_loss(logits, x, mu, logvar):
     return recon, kl
 
 
+# ---- how a VAE goes wrong, in the tutorial's terms (genlab/health/rules.py says what a rule can say)
+VAE_HEALTH = (
+    Rule("posterior-collapse", "posterior collapse", "bad",
+         "the KL term won: the latent code carries (almost) nothing about the digit, the decoder ignores it and "
+         "the samples blur",
+         # (measured: healthy kl 8-22 nats, 19.5-20 active units of 20; collapsed: kl 0.002-0.055, 0 active)
+         any_of(below("kl", 0.1, 200),
+                all_of(below("kl", 0.5, 200), any_of(below("active_units", 1, 200), below("test_active_units", 1.5, 1)))),
+         ("kl", "active_units", "test_active_units"),
+         ("genlab train {model} --hp free_bits=0.5", "genlab train {model} --hp beta=1",
+          "genlab train {model} --hp kl_warmup=2000")),
+    Rule("overfitting", "overfitting", "warn",
+         "the held-out loss rises while the training loss falls: the model is learning its training digits by heart",
+         rising("test_loss", 0.01, 3, against="loss"), ("test_loss", "loss"),
+         ("genlab stop {run}", "genlab train {model} --hp hidden=200")),
+    loss_spikes("loss", factor=2.0),
+    gradient_explosion("grad_norm_encoder", "grad_norm_decoder"),
+)
 # ---- what a VAE shows: the negative ELBO, its two terms, and the importance-sampled likelihood
 VAE_VIEW = View(
     metrics=(
@@ -62,6 +81,9 @@ VAE_VIEW = View(
     panes=(Pane("negative ELBO and importance-sampled NLL, nats", ("loss",), ("test_loss", "test_is_nll")),
            Pane("reconstruction and KL, nats", ("recon", "kl"), ("test_recon", "test_kl"))),
     key="loss", quality="test_is_nll", progress=("loss", "recon", "kl"), walks=True,
+    health=VAE_HEALTH,
+    judged_after_steps=500,
+    judged_after_checks=1,
 )
 
 

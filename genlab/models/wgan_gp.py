@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import torch
 
+from genlab.health.rules import gradient_explosion, loss_spikes
 from genlab.models.convnets import ConvDiscriminator, scale
 from genlab.models.dcgan import DCGAN
-from genlab.models.gan import FLD_PANE, GAN_METRICS
+from genlab.models.gan import FLD_PANE, GAN_METRICS, MODE_COLLAPSE, NO_PROGRESS
 from genlab.view import Metric, Pane, View
+
+# ---- a critic neither saturates nor wins as a discriminator does: collapse, stalls, explosions
+WGAN_GP_HEALTH = (MODE_COLLAPSE, NO_PROGRESS, loss_spikes("gp", factor=20.0), gradient_explosion("grad_norm_G", "grad_norm_D"))
 
 
 class WGANGP(DCGAN):
@@ -35,6 +39,9 @@ class WGANGP(DCGAN):
                FLD_PANE),
         key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
         walks=True,
+        health=WGAN_GP_HEALTH,
+        judged_after_steps=500,
+        judged_after_checks=2,
     )
     # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-wgan-gp-cpu.txt)
     presets = {"cpu": {"batch_size": 64, "lr": 8e-4, "width": 20, "critic_iters": 4}}

@@ -5,7 +5,8 @@ A filter is terms separated by spaces, all of which a run must match:
 - a bare word matches a run whose id, model, state or one of its tags holds it (``gan``,
   ``crash``, ``baseline``; any case);
 - ``key=value`` compares a field: ``id`` (a prefix of the run id), ``model``, ``state``, ``tag``
-  (one of its tags), ``sweep`` (the sweep it is a trial of), else a key of its configuration
+  (one of its tags), ``sweep`` (the sweep it is a trial of), ``health`` (its verdict's name:
+  ``healthy``, ``young``, ``mode-collapse``...; genlab/health), else a key of its configuration
   (top level, its model's hyperparameters ``hp``, or a dotted path such as ``data.source``) or a
   metric of its newest status (``d_loss<1.3``). Values compare as numbers when both read as
   numbers (``lr=0.001`` matches ``1e-3``), else as text, any case. ``!=`` negates; ``<``, ``>``,
@@ -27,7 +28,7 @@ from genlab.errors import UsageError
 TERM = re.compile(r"(?P<key>[^<>=!]*)(?P<op><=|>=|!=|=|<|>)(?P<value>.*)")
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 ORDERS = {"<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
-SPECIAL = ("id", "model", "state", "tag", "sweep")  # fields of a row, not of its configuration
+SPECIAL = ("id", "model", "state", "tag", "sweep", "health")  # fields of a row, not of its configuration
 EXAMPLES = "e.g. 'gan', 'state=running', 'lr=0.001', 'tag=best', 'd_loss<1.3'"
 
 
@@ -104,7 +105,7 @@ def field_of(row: dict, key: str):
         return row.get("id")
     if key == "state":  # "unreadable: <reason>" is unreadable
         return str(row.get("state") or "").split(":")[0] or None
-    if key in ("model", "sweep") and row.get(key) is not None:
+    if key in ("model", "sweep", "health") and row.get(key) is not None:
         return row.get(key)
     for where in (config, config.get("hp") if isinstance(config.get("hp"), dict) else {}, row.get("metrics") or {}):
         if key in where:

@@ -24,6 +24,7 @@ from typing import Iterator
 import numpy as np
 
 from genlab.health import Verdict
+from genlab.health.judge import health_judge
 from genlab.run import events_index, metrics_log, schema
 from genlab.run.rundir import RunDir
 from genlab.run.state import RunState, effective_state
@@ -292,8 +293,9 @@ class RunFollower:
     """Incremental reader of one run directory. ``poll()`` never raises for a broken run: it
     reports the problem in ``view.problem`` and carries on with what it has."""
 
-    def __init__(self, run_dir: Path, capacity: int = 1024, keep_events: int = 200, clock=time.time):
+    def __init__(self, run_dir: Path, capacity: int = 1024, keep_events: int = 200, clock=time.time, known=None):
         self.path, self.capacity, self.clock = Path(run_dir), capacity, clock
+        self.known = known  # as genlab.view.read's: the CLI's rules for a run whose view.json has none
         self.run = RunDir(self.path)
         self.keep_events = keep_events
         self.reset()
@@ -306,6 +308,7 @@ class RunFollower:
         self.mtimes = {}  # a new view reads the side files again
         self.cols: list[str] | None = None  # metrics.bin's columns as last read
         self.use_bin = self.run.metrics_header.exists()
+        self.judge = None  # judges its health (genlab/health) once its view is read; False: no rules
 
     # ------------------------------------------------------------------ reading
 
@@ -342,16 +345,35 @@ class RunFollower:
             RunState.UNREADABLE if problem else RunState.UNKNOWN
         if state != v.state:
             v.state, changed = state, True
+        if self.judge is None and v.config:
+            self.judge = health_judge(self.path, v.config, self.known)
         changed |= self._read_events(problems)
         changed |= self._read_latent()
         changed |= self._read_cas()
         if self.use_bin or self.run.metrics_header.exists():
             self.use_bin = True
             changed |= self._read_bin()
+        changed |= self._judged(not RunState.of(v.state).live)
         problem = "; ".join(problems) or None
         if problem != v.problem:
             v.problem, changed = problem, True
         return self._done(changed)
+
+    def _judged(self, over: bool) -> bool:
+        """The verdict and the health events since the last poll into the view (once it ended,
+        its last evaluations judged too)."""
+        if not self.judge:
+            return False
+        if over:
+            self.judge.settle()
+        v, news = self.view, self.judge.take_events()
+        if news:  # among the other events in step order (a first read judges the whole run at once)
+            self._events = deque(sorted([*self._events, *news], key=lambda e: e.get("step", 0)), self.keep_events)
+            v.events = list(self._events)
+        if self.judge.verdict == v.health and not news:
+            return False
+        v.health = self.judge.verdict
+        return True
 
     def _done(self, changed: bool) -> RunView:
         if changed:
@@ -363,6 +385,7 @@ class RunFollower:
         if change == EventTail.REWRITTEN:  # a resume cut it: start over
             self.reset()
             self.view.config, _ = self.run.read_config()
+            self.judge = health_judge(self.path, self.view.config, self.known) if self.view.config else None
             change = self.tail.look()
         if change is None:
             if self.tail.problem:
@@ -394,9 +417,13 @@ class RunFollower:
                 rows = np.array([metrics_log.row_of(r, cols) for r in metric_rows], dtype=np.float64)
                 self._extend(cols, rows)
             else:
-                self._times().extend(steps, [schema.number(r.get("t")) for r in metric_rows])
+                times = [schema.number(r.get("t")) for r in metric_rows]
+                self._times().extend(steps, times)
+                columns = {k: [schema.number(r.get(k)) for r in metric_rows] for k in keys}
                 for k in keys:
-                    self._series(k).extend(steps, [schema.number(r.get(k)) for r in metric_rows])
+                    self._series(k).extend(steps, columns[k])
+                if self.judge:
+                    self.judge.feed_rows(steps, times, columns)
             v.latest.update({k: schema.number(metric_rows[-1].get(k)) for k in keys})
         v.events = list(self._events)
         if self.tail.skipped_lines:
@@ -492,6 +519,8 @@ class RunFollower:
     def _event(self, e: dict) -> None:
         v = self.view
         kind = e.get("kind")
+        if self.judge:
+            self.judge.feed_event(e)
         if kind == "eval":
             hist = e.get("class_hist")
             if isinstance(hist, list) and all(isinstance(h, (int, float)) for h in hist):
@@ -575,6 +604,8 @@ class RunFollower:
         """Rows of metrics.bin's layout (or events in it) into the series and ``latest``."""
         steps, names = rows[:, 0], metrics_log.metric_names(cols)
         at = {c: i for i, c in enumerate(cols)}
+        if self.judge:  # (an aggregated row's mean)
+            self.judge.feed_rows(steps, rows[:, 1], {k: rows[:, at[k]] for k in names})
         if (len(rows) > BULK_ROWS and not metrics_log.aggregated(cols) and not self.view.series
                 and self.view.times is None):
             self._bulk_load(steps, rows[:, [1, *(at[k] for k in names)]], ["", *names])
