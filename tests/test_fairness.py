@@ -49,7 +49,7 @@ def loads(run, values: list[float]) -> None:
 
 
 def judged_after(run, steps: int = 0, checks: int = 0) -> None:
-    """The run's view as the health engine will declare it: judged after so many steps and checks."""
+    """The run's view, judged (and comparable) after so many steps and quality checks."""
     shows = json.loads((run / "view.json").read_text())
     (run / "view.json").write_text(json.dumps({**shows, "judged_after_steps": steps, "judged_after_checks": checks}))
 
@@ -95,6 +95,8 @@ def test_the_cores_are_the_machines_not_a_pinned_trials_share():
 def test_an_overloaded_run_is_marked_wherever_runs_are_ranked_or_compared(tmp_path):
     root = tmp_path / "runs"
     busy, calm, brief = make_run(root, "busy", "gan"), make_run(root, "calm", "gan"), make_run(root, "brief", "gan")
+    for run in (busy, calm, brief):
+        judged_after(run)  # old enough to compare: only the load is in question
     loads(busy, [2.3, 2.6, 0.4, 2.1, 2.3])  # median 2.3: more than half its time oversubscribed
     loads(calm, [0.5, 0.6, 3.0, 0.4, 0.5])  # a burst, not a busy machine
     loads(brief, [3.0, 3.0])  # too few samples to say
@@ -126,7 +128,9 @@ def test_an_overloaded_run_is_marked_wherever_runs_are_ranked_or_compared(tmp_pa
 def test_comparability_says_why_runs_are_not_a_fair_comparison(tmp_path):
     root = tmp_path / "runs"
     a, b = make_run(root, "gan-a", "gan", steps=2000), make_run(root, "gan-b", "gan", steps=800)
-    assert compare.comparability([summarise(a), summarise(b)]) == []  # judged from the first step (main's views)
+    for run in (a, b):
+        judged_after(run)
+    assert compare.comparability([summarise(a), summarise(b)]) == []  # judged from the first step
 
     for run in (a, b):  # the views the health engine declares: judged after 1,000 steps and 2 quality checks
         judged_after(run, steps=1000, checks=2)
@@ -160,8 +164,8 @@ async def test_the_compare_screen_says_why_in_one_warning_line(tmp_path):
     from tui.screens.compare import CompareScreen
 
     root = tmp_path / "runs"
-    make_run(root, "gan-a", "gan", steps=1500)
-    make_run(root, "gan-b", "gan", steps=900)
+    for name, steps in (("gan-a", 1500), ("gan-b", 900)):
+        judged_after(make_run(root, name, "gan", steps=steps))
     app = GenlabApp(ScriptedSource(root), load_models=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await mark_and_compare(app, pilot, 2, rows=2)
@@ -203,6 +207,7 @@ def cures_trials(root, sweep: str = "cures", figures: dict = FIGURES, steps: int
         append(run, [{"t": T0 + steps * 0.02, "step": steps, "kind": "eval", "quality": True, "test_fld": fld,
                       "test_confident": sure, "class_hist": hist, "min_class_share": min(hist),
                       "max_class_share": max(hist)}])
+        judged_after(run)  # old enough to compare (a test of shortness says otherwise)
         runs.append(run)
     return runs
 
