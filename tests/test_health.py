@@ -124,8 +124,16 @@ def test_runs_recorded_before_verdicts(histories, tmp_path):
     raw = json.loads((old / "view.json").read_text())
     del raw["health"], raw["judged_after_steps"], raw["judged_after_checks"]
     (old / "view.json").write_text(json.dumps(raw))
-    assert RunFollower(old).poll().health is None  # the cockpit, torch-free, has no rules for it
+    assert RunFollower(old).poll().health is None  # no rules of its own
     assert health.judge_run(old, known_view).name == "d-wins"  # the CLI's: its model's rules
+
+    from genlab.cli.app import app
+    from tui.source import RunsSource
+
+    catalogue = json.loads(CliRunner().invoke(app, ["models", "--json"]).stdout)
+    source = RunsSource(tmp_path)  # the cockpit's: its model's rules from `genlab models --json`
+    source.models = lambda: catalogue
+    assert source.follower("old").poll().health.name == "d-wins"
     declared = models.get("gan").view.health
     raw["health"] = [{"name": "from-a-newer-genlab"}, *(r.to_json() for r in declared)]
     assert View.from_json(raw).health == declared  # a rule it cannot read is skipped, the view is kept

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 
 from genlab import view
 from genlab.run import compare, control, summary, tags, vitals
+from genlab.run.files import read_json
 from genlab.run.follow import RunFollower, RunView, ema
 from genlab.run.rundir import RunDir
 from genlab.run.state import RunState, effective_state
@@ -36,6 +38,8 @@ class RunsSource:
         self.root = runs_root(runs_dir)
         self.clock, self.capacity = clock, capacity
         self.summaries: dict = {}  # run directory -> (events.jsonl's size, its summary without curves)
+        self.catalogue: list[dict] | None = None  # `genlab models --json`, asked once
+        self.catalogue_lock = threading.Lock()
 
     # ---- reading
     def rows(self) -> list[dict]:
@@ -92,7 +96,18 @@ class RunsSource:
                    for r in list_runs(self.root) if not r.problem)
 
     def follower(self, run_id: str) -> RunFollower:
-        return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock)
+        return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock, known=self.known_view)
+
+    def known_view(self, run_dir: Path) -> view.View | None:
+        """The view of the run's model as this genlab declares it, for a run recorded before its
+        model declared health rules (genlab/health), so that it is judged here as `genlab show`
+        judges it; None for a model not known or a catalogue that could not be read."""
+        model = (read_json(RunDir(run_dir).config) or {}).get("model")
+        try:
+            shown = next((m.get("view") for m in self.models() if m.get("name") == model), None)
+            return view.View.from_json(shown) if shown else None
+        except (RuntimeError, OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
 
     @staticmethod
     def snapshot(follower: RunFollower, max_buckets: int = 200, smooth_alpha: float = 0.05,
@@ -132,10 +147,15 @@ class RunsSource:
                                 timeout=timeout, env=env).result()
 
     def models(self) -> list[dict]:
-        p = self.genlab("models", "--json", timeout=120)
-        if p.returncode != 0:
-            raise RuntimeError(p.stderr.strip() or "genlab models failed")
-        return json.loads(p.stdout)
+        """Every model genlab has, with its defaults, presets and view (asked once: a genlab
+        process imports torch to answer)."""
+        with self.catalogue_lock:
+            if self.catalogue is None:
+                p = self.genlab("models", "--json", timeout=120)
+                if p.returncode != 0:
+                    raise RuntimeError(p.stderr.strip() or "genlab models failed")
+                self.catalogue = json.loads(p.stdout)
+            return self.catalogue
 
     def answer(self, *args: str, timeout: float = 300) -> dict:
         """Run ``genlab ARGS --json`` and read the JSON object it answers; RuntimeError with

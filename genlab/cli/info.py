@@ -32,13 +32,14 @@ def bench(
 
 @app.command(name="models")
 def list_models(as_json: AsJson = False) -> None:
-    """Every model with its family, parameter count per network and defaults."""
+    """Every model with its family, parameter count per network and defaults (--json: and its view)."""
     from genlab import models
     rows = []
     for name, cls in models.MODELS.items():
         m = models.build(name, device="cpu")
         rows.append({"name": name, "family": cls.family, "parameters": m.parameter_counts(),
-                     "defaults": cls.defaults, "presets": cls.presets, "description": cls.description})
+                     "defaults": cls.defaults, "presets": cls.presets, "description": cls.description,
+                     "view": cls.view.to_json()})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
