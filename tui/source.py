@@ -84,6 +84,7 @@ class RunsSource:
             "tags": tags.read(r.path).tags, "sweep": sweep_id, "config": r.config,
             "quality": quality.ranked_text() if quality is not None else "",
             "rank": quality.rank if quality is not None else None,
+            "health": getattr(quality, "health", None),  # its verdict (genlab.health), as `genlab runs` gives it
         }
 
     def live_runs(self) -> int:
@@ -281,8 +282,8 @@ class Comparison:
             if points and m is not None:
                 captions.append(f"{m.label or m.name} {m.format(points[-1][1])}")
         s = summary.of_follower(v, shows, label)
-        return Compared(**{k.name: getattr(s, k.name) for k in fields(summary.Summary)}, sample=v.sample,
-                        sample_step=v.sample_step, class_captions=" · ".join(captions))
+        return Compared(**{**{k.name: getattr(s, k.name) for k in fields(summary.Summary)}, "health": v.health},
+                        sample=v.sample, sample_step=v.sample_step, class_captions=" · ".join(captions))
 
 
 def _copied(value):

@@ -9,7 +9,8 @@ moves them to the right, where the table scrolls sideways to them). A sweep's li
 
 from __future__ import annotations
 
-GIVES_WAY = ("tags", "age", "model", "quality")  # the first gives way first; the quality figure ranks, so it stays longest
+GIVES_WAY = ("tags", "age", "model", "quality", "health")  # the first gives way first; the quality figure ranks
+# and the health verdict judges, so they stay longest
 
 
 def narrow_order(columns) -> list[str]:
