@@ -60,10 +60,8 @@ class HealthSource(ScriptedSource):
     def follower(self, run_id):
         return JudgedFollower(self, self.root / run_id, capacity=self.capacity, clock=self.clock)
 
-    def summary(self, run_dir):
-        s = super().summary(run_dir)
-        s.health = self.verdicts.get(run_dir.name)  # as `genlab runs` judges it
-        return s
+    def health(self, run_dir):
+        return self.verdicts.get(run_dir.name)
 
 
 class JudgedFollower(RunFollower):
@@ -157,7 +155,7 @@ async def test_the_dashboard_shows_the_verdict_its_events_and_its_details(tmp_pa
         await pilot.pause(0.2)
         lines = screen_lines(app)
         assert lines[0].lstrip().startswith("● running")
-        assert lines[1].strip() == "▲ D winning: ‖∇G‖ 0.002, … — try: genlab train wgan-gp --preset cpu"
+        assert lines[1].strip() == "▲ D winning: ‖∇G‖ 0.002, D(x) 0.99, … — try: genlab train wgan-gp --preset cpu"
         assert "tab ▸" in lines[2]  # the panes' tabs under it
 
         source.verdicts["gan-1"] = HEALTHY  # it recovers: the log says the verdict ended
@@ -266,8 +264,8 @@ def make_failing_gan(root, name: str, healthy_steps: int = 1000, failing_steps: 
 
 def test_a_failing_gan_shows_its_verdict_and_cure_in_a_terminal(session, runs):
     """`genlab watch` on a GAN whose discriminator wins: at 80x24 the line under the state names
-    the verdict and a cure ("try: genlab …"); h shows every cure. Judged by genlab itself (the
-    health engine in the follower), not set by the test."""
+    the verdict and a cure ("try: genlab …"); h shows every cure; the runs screen's health column
+    says it too. Judged by genlab itself (the health engine in the follower), not set by the test."""
     make_failing_gan(runs, "gan-fails")
     tmux("resize-window", "-t", session, "-x", "80", "-y", "24")
     tmux("send-keys", "-t", session, f"env -u NO_COLOR TERM=xterm-256color {GENLAB} watch gan-fails --runs-dir {runs}", "Enter")
@@ -277,6 +275,8 @@ def test_a_failing_gan_shows_its_verdict_and_cure_in_a_terminal(session, runs):
     assert "D winning" in lines[1] and "try: genlab" in lines[1], screen
     tmux("send-keys", "-t", session, "h")
     wait_for(session, r"training health · gan-fails[\s\S]*try:[\s\S]*genlab ")
-    tmux("send-keys", "-t", session, "Escape")
+    tmux("send-keys", "-t", session, "Escape")  # the verdict closed
+    tmux("send-keys", "-t", session, "Escape")  # the runs screen: the run's health in its column
+    wait_for(session, r"gan-fails .*running .*[▲✖] D winning")
     tmux("send-keys", "-t", session, "q")
     wait_for(session, r"cockpit closed")

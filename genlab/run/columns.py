@@ -2,15 +2,15 @@
 when a terminal is too narrow for all of them.
 
 The run's id, its state, its progress and its key metric never give way: they say whether a run
-is healthy. The others do, in :data:`GIVES_WAY`'s order (`genlab runs` drops them; the cockpit
+is alive and moving; its health verdict (genlab/health) gives way last. The others do, in :data:`GIVES_WAY`'s order (`genlab runs` drops them; the cockpit
 moves them to the right, where the table scrolls sideways to them). A sweep's list of models
 ("gan,dcgan,wgan-gp,cgan") narrows to a count first (:func:`models_text`).
 """
 
 from __future__ import annotations
 
-GIVES_WAY = ("tags", "age", "model", "quality", "health")  # the first gives way first; the quality figure ranks
-# and the health verdict judges, so they stay longest
+# the first gives way first; the quality figure ranks, so it stays long; the health verdict longest
+GIVES_WAY = ("tags", "age", "model", "quality", "health")
 
 
 def narrow_order(columns) -> list[str]:

@@ -43,11 +43,10 @@ class StatusBar(Widget):
     def render(self) -> Text:
         if not self.compact:
             return self.text
-        width = max(10, self.size.width - 2)
         head = self.head.copy()
-        head.truncate(width, overflow="ellipsis")
-        if self.health is not None:
-            head += Text("\n") + verdict.fitted(self.health, width)
+        head.truncate(max(10, self.size.width - 2), overflow="ellipsis")
+        if self.health is not None:  # (size: the content's, inside the padding)
+            head += Text("\n") + verdict.fitted(self.health, max(10, self.size.width))
         return head + self.alerts
 
     def set_compact(self, compact: bool) -> None:
