@@ -107,7 +107,9 @@ def test_the_verdict_fits_a_width_cutting_the_evidence_before_the_title():
         assert verdict.fitted(D_WINS, width).cell_len <= width
     assert verdict.fitted(HEALTHY, 78).plain == "✓ healthy"
     assert [verdict.fitted(v, 80).style for v in (HEALTHY, D_WINS, COLLAPSE)] == ["green", "yellow", "red"]
-    assert verdict.fitted(Verdict("young", "too young to judge", "young", evidence="judged from step 500"), 80).style == "dim"
+    young = Verdict("young", "too young: judged from step 500 and 2 quality checks", "young", label="young")
+    assert verdict.fitted(young, 80).style == "dim"
+    assert verdict.short(young).plain == "… young" and verdict.short(None).plain == ""
 
 
 # --------------------------------------------------------------------------- the dashboard

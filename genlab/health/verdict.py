@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 # what a verdict's severity looks like without colour (NO_COLOR): the symbol carries it
 SYMBOLS = {"ok": "✓", "young": "…", "warn": "▲", "bad": "✖"}
@@ -17,10 +17,18 @@ class Verdict:
     evidence: str = ""  # the figures that raised it: "‖∇G‖ 0.002, D(x) 0.99, D(G(z)) 0.01"
     since_step: int | None = None  # the step from which it has held
     cures: tuple[str, ...] = ()  # genlab commands to try, e.g. "genlab train wgan-gp --preset cpu"
+    label: str = ""  # shorter than the title where room is scarce (a table's cell): "young"; "" for the title
 
     @property
     def symbol(self) -> str:
         return SYMBOLS.get(self.severity, "?")
+
+    def short(self) -> str:
+        """The symbol and the title: '▲ D winning' (a table's cell)."""
+        return f"{self.symbol} {self.label or self.title}"
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "cures": list(self.cures), "symbol": self.symbol}
 
     def line(self) -> str:
         """One line: '▲ D winning since step 3,200: ‖∇G‖ 0.002, D(x) 0.99 — try: genlab train wgan-gp'."""

@@ -2,7 +2,7 @@
 colour (ok green, young dim, warn yellow, bad red), always with its symbol, which carries the
 severity where colour does not (NO_COLOR). Whole (a wide status bar), fitted to a width (an
 80-column one: the evidence is cut before the title, and "try:" kept while it fits), short (a
-table's cell: symbol and title) or in full (the verdict's details: every cure); and a `health`
+table's cell: symbol and short title) or in full (the verdict's details: every cure); and a `health`
 event (genlab/run/follow.py) as a line of the event log.
 """
 
@@ -28,8 +28,9 @@ def whole(v: Verdict) -> Text:
 
 
 def short(v: Verdict | None) -> Text:
-    """Symbol and title, for a table's cell ("" for a run not judged)."""
-    return Text(f"{v.symbol} {v.title}", style=style(v.severity)) if v is not None else Text("")
+    """Symbol and title (or its shorter label: "… young"), for a table's cell ("" for a run not
+    judged)."""
+    return Text(v.short(), style=style(v.severity)) if v is not None else Text("")
 
 
 def fitted(v: Verdict, width: int) -> Text:
