@@ -234,8 +234,8 @@ async def test_the_runs_and_compare_screens_show_each_runs_verdict(tmp_path):
 
 
 def make_failing_gan(root, name: str, healthy_steps: int = 1000, failing_steps: int = 2000):
-    """A GAN whose discriminator wins from step ``healthy_steps``: D(x) 0.99, D(G(z)) 0.01 and
-    the generator's gradient norm 0.002 at every step after, while its quality checks (every 250
+    """A GAN whose discriminator wins from step ``healthy_steps``: D(x) 0.997, D(G(z)) 0.003 and
+    the generator's gradient norm 0.002 (each ±0.0005) at every step after, while its quality checks (every 250
     steps) still improve (FLD falling, most digits sure, classes balanced): only the
     discriminator's win is wrong with it."""
     run = make_run(root, name, "gan", steps=healthy_steps, heartbeat=time.time() + 3600)
@@ -244,7 +244,7 @@ def make_failing_gan(root, name: str, healthy_steps: int = 1000, failing_steps: 
     for step in range(healthy_steps + 1, end + 1):
         wobble = 0.002 * math.sin(step)
         e = {"t": T0 + step * 0.02, "step": step, "kind": "metrics", "epoch": step // 937 + 1,
-             "d_loss": 0.02 + wobble, "g_loss": 4.6 + wobble, "d_real": 0.99 + wobble / 2, "d_fake": 0.01 + wobble / 4,
+             "d_loss": 0.006 + wobble, "g_loss": 5.8 + wobble, "d_real": 0.997 + wobble / 4, "d_fake": 0.003 + wobble / 4,
              "grad_norm_G": 0.002 + wobble / 4, "grad_norm_D": 0.5 + wobble}
         for s in sinks:
             s.event(e)
@@ -259,7 +259,7 @@ def make_failing_gan(root, name: str, healthy_steps: int = 1000, failing_steps: 
         s.close()
     status = json.loads((run / "status.json").read_text())
     status.update(step=end, epoch=end // 937 + 1, updated=T0 + end * 0.02, elapsed_s=end * 0.02,
-                  metrics={"d_loss": 0.02, "g_loss": 4.6, "d_real": 0.99, "d_fake": 0.01})
+                  metrics={"d_loss": 0.006, "g_loss": 5.8, "d_real": 0.997, "d_fake": 0.003})
     (run / "status.json").write_text(json.dumps(status))
     return run
 
