@@ -128,7 +128,7 @@ async def test_the_cockpit_filters_as_you_type_sorts_and_pins(tmp_path):
         await pilot.press("f", *"model=pixelcnn", "enter")  # f too; Enter keeps the filter, back on the table
         await until(pilot, lambda: shown(table) == ["pix-c", "pix-d"])
         assert table.has_focus and not screen.query_one("#filter").display
-        for _ in range(5):  # o: by run, model, status, progress, key metric
+        for _ in range(6):  # o: by run, model, status, health, progress, key metric
             await pilot.press("o")
         assert shown(table) == ["pix-d", "pix-c"]  # bpd: lower is better, best first
         assert "sorted by key metric, best first" in str(info.render()) and "key metric ▲" in str(table.columns["key metric"].label)
@@ -202,7 +202,7 @@ def test_runs_screen_snapshot(size, tmp_path, snap_compare):
     async def listed(pilot):
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 9)
         app.screen.query_one("#title").update("genlab · runs in runs")  # not the test's own temporary path
-        await pilot.press("o", "o", "o", "o", "o", "down", "P")  # by key metric, one run pinned
+        await pilot.press("o", "o", "o", "o", "o", "o", "down", "P")  # by key metric, one run pinned
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=listed)

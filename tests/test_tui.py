@@ -82,8 +82,8 @@ async def test_runs_screen_then_dashboard_and_its_keys(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 2)
         table = app.screen.query_one(RunsTable)
-        assert [str(c) for c in table.get_row("gan-1")][:3] == ["gan-1", "gan", "running"]
-        assert str(table.get_row("vae-1")[2]) == "finished"
+        assert [str(table.get_cell("gan-1", c)) for c in ("run", "model", "status")] == ["gan-1", "gan", "running"]
+        assert str(table.get_cell("vae-1", "status")) == "finished"
 
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.snapshot is not None)
@@ -126,7 +126,7 @@ async def test_the_footer_shows_every_key(tmp_path):
         await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.query("FooterKey"))
         drawn = [" ".join(str(k.render()).split()) for k in app.screen.query("FooterKey")]
         expected = ["p pause/resume", "s stop", "r resume", "n new run", "l log scale", "e smoothing",
-                    "a ASCII", "t tags", "esc runs", "q quit (runs keep running)"]
+                    "a ASCII", "t tags", "h training health", "esc runs", "q quit (runs keep running)"]
         assert sorted(d for d in drawn if d != "^p palette") == sorted(expected)  # and Textual's own palette
 
         await pilot.resize_terminal(80, 24)  # narrow: the keys that matter, in short, whole on one line

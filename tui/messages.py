@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from textual.message import Message
 
+from genlab.health import Verdict
 from genlab.run.follow import RunView
 from genlab.run.summary import Summary
 
@@ -89,6 +90,7 @@ class Compared(Summary):
     sample: np.ndarray | None = None
     sample_step: int | None = None
     class_captions: str = ""  # the class histogram's title figures (FLD, confident share)
+    health: Verdict | None = None  # its training health, as the follower judged it (None: not yet)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab import view
+from genlab.health import Verdict
 from genlab.run import compare, control, summary, tags, vitals
 from genlab.run.files import read_json
 from genlab.run.follow import RunFollower, RunView, ema
@@ -40,6 +41,7 @@ class RunsSource:
         self.summaries: dict = {}  # run directory -> (events.jsonl's size, its summary without curves)
         self.catalogue: list[dict] | None = None  # `genlab models --json`, asked once
         self.catalogue_lock = threading.Lock()
+        self.judged: dict = {}  # run directory -> [events.jsonl's size when read, its follower]: its health
 
     # ---- reading
     def rows(self) -> list[dict]:
@@ -73,6 +75,22 @@ class RunsSource:
             self.summaries[run_dir] = kept = (size, summary.summarise(run_dir, curves=False))
         return kept[1]
 
+    def health(self, run_dir: Path) -> Verdict | None:
+        """The run's training health (genlab.health), as a follower of it judges it: one follower
+        a run, read on only when its events grew (the judge reads only what is new)."""
+        try:
+            size = RunDir(run_dir).events.stat().st_size
+        except OSError:
+            return None
+        kept = self.judged.get(run_dir)
+        if kept is None:  # (no curves wanted: the fewest buckets; no events kept but the newest)
+            kept = self.judged[run_dir] = [None, RunFollower(run_dir, capacity=2, keep_events=1, clock=self.clock,
+                                                             known=self.known_view)]
+        if kept[0] != size:
+            kept[0] = size
+            kept[1].poll()
+        return kept[1].view.health
+
     def row(self, r, sweep_id: str | None = None, quality: summary.Summary | None = None) -> dict:
         state = r.shown_state if r.problem else effective_state(r.status, r.path, now=self.clock())
         if state == RunState.STOPPED and r.shown_state == "pruned":
@@ -88,6 +106,7 @@ class RunsSource:
             "tags": tags.read(r.path).tags, "sweep": sweep_id, "config": r.config,
             "quality": quality.ranked_text() if quality is not None else "",
             "rank": quality.rank if quality is not None else None,
+            "health": self.health(r.path),
         }
 
     def live_runs(self) -> int:
@@ -301,8 +320,8 @@ class Comparison:
             if points and m is not None:
                 captions.append(f"{m.label or m.name} {m.format(points[-1][1])}")
         s = summary.of_follower(v, shows, label)
-        return Compared(**{k.name: getattr(s, k.name) for k in fields(summary.Summary)}, sample=v.sample,
-                        sample_step=v.sample_step, class_captions=" · ".join(captions))
+        return Compared(**{**{k.name: getattr(s, k.name) for k in fields(summary.Summary)}, "health": v.health},
+                        sample=v.sample, sample_step=v.sample_step, class_captions=" · ".join(captions))
 
 
 def _copied(value):

@@ -33,6 +33,7 @@ from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
 from tui.screens.toggles import CurveToggles
+from tui.screens.verdict import VerdictDetails
 from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.event_log import EventLog
@@ -58,6 +59,7 @@ class Dashboard(CurveToggles, Screen):
         Binding("e", "toggle_smooth", "smooth", tooltip="smoothing"),
         Binding("a", "toggle_ascii", "ascii", tooltip="ASCII"),
         ("t", "edit_tags", "tags"),
+        Binding("h", "health", "health", tooltip="training health"),  # the whole verdict the status line sums up
         # the samples' history and walks (in README's keys table and the samples pane's
         # subtitle; kept out of a full footer)
         Binding("left", "history('back')", "older samples", show=False, priority=True),
@@ -287,6 +289,14 @@ class Dashboard(CurveToggles, Screen):
 
     def action_edit_tags(self) -> None:
         self.app.edit_tags(self.run_id)
+
+    def action_health(self) -> None:
+        """The run's verdict in full: its explanation, evidence and every cure."""
+        health = self.snapshot.health if self.snapshot else None
+        if health is None:
+            self.say("the run's health is not judged yet")
+        else:
+            self.app.push_screen(VerdictDetails(self.run_id, health))
 
     # ---- run control
     @property

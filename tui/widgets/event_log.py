@@ -1,12 +1,15 @@
-"""The run's notable events (state changes, checkpoints, evaluations, warnings), newest last."""
+"""The run's notable events (state changes, checkpoints, evaluations, warnings, and each verdict
+on its health as it starts and ends, in its severity's colour), newest last."""
 
 from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual.widgets import RichLog
 
 from genlab.run.sinks import event_line
+from tui.widgets import verdict
 
 
 class EventLog(RichLog):
@@ -25,13 +28,14 @@ class EventLog(RichLog):
 
     def show(self, events: list[dict]) -> None:
         for e in events:
-            key = (e.get("t"), e.get("kind"), e.get("step"))
+            key = (e.get("t"), e.get("kind"), e.get("step"), e.get("verdict"), e.get("event"))
             if key in self.seen:
                 continue
             self.seen.add(key)
-            line = event_line(e)
+            line = verdict.event_text(e) if e.get("kind") == "health" else event_line(e)
             if line:
-                self.write(time.strftime("%H:%M:%S ", time.localtime(e.get("t", 0))) + line)
+                stamp = time.strftime("%H:%M:%S ", time.localtime(e.get("t", 0)))
+                self.write(Text(stamp) + line if isinstance(line, Text) else stamp + line)
 
     def note(self, text: str) -> None:
         """A line of the cockpit's own, at the time of the app's clock (a test's is fixed)."""

@@ -1,5 +1,6 @@
 """The runs of a comparison ranked by their quality figure, as `genlab compare` ranks them
-(genlab.run.summary.rank); a run with no quality figure yet comes last and says so.
+(genlab.run.summary.rank); a run with no quality figure yet comes last and says so. Beside its
+state, each run's training health: the verdict's symbol and title (genlab.health).
 
 Each row names its run by its label (genlab/run/labels.py), in the run's colour, fitted to the
 screen; the columns come in order of importance, the run's full id last: on a narrow screen the
@@ -12,6 +13,7 @@ from rich.text import Text
 from genlab.run.labels import Label
 from genlab.run.summary import rank
 from tui.messages import Compared
+from tui.widgets import verdict
 from tui.widgets.run_table import RunRows
 from tui.widgets.status_bar import COLOURS
 
@@ -34,7 +36,7 @@ class RankingTable(RunRows):
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        for col in ("#", "run", "status", "step", "quality", "key metric", "best", "img/s", "id"):
+        for col in ("#", "run", "status", "health", "step", "quality", "key metric", "best", "img/s", "id"):
             self.add_column(col, key=col)
 
     def show(self, runs: list[Compared]) -> None:
@@ -46,7 +48,7 @@ class RankingTable(RunRows):
             ips = f"{r.images_per_s:,.0f}" if r.images_per_s else "-"
             label = self.labels.get(r.run_id)
             name = Text(label.fit(room), style=label.style) if label else Text(r.label or r.run_id)
-            self.add_row(str(i), name, Text(r.state, style=COLOURS.get(r.state, "white")),
+            self.add_row(str(i), name, Text(r.state, style=COLOURS.get(r.state, "white")), verdict.short(r.health),
                          f"{r.step:,}/{r.total:,}", r.figure_text(), r.key_text(), best, ips, r.run_id,
                          key=r.run_id)
         if current is not None and current in self.rows:

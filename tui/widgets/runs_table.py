@@ -15,13 +15,14 @@ from rich.text import Text
 from genlab.run.columns import models_text, narrow_order
 from genlab.run.filter import Filter, parse
 from genlab.run.sinks import progress_text
+from tui.widgets import verdict
 from tui.widgets.run_table import RunRows
 from tui.widgets.status_bar import COLOURS
 
-COLUMNS = ("run", "model", "status", "progress", "key metric", "quality", "tags")
+COLUMNS = ("run", "model", "status", "health", "progress", "key metric", "quality", "tags")
 PIN = "★ "
 # how a column reads in each direction: (its first direction, reversed)
-DIRECTIONS = {"progress": ("least done first", "most done first"), "key metric": ("best first", "worst first"),
+DIRECTIONS = {"health": ("worst first", "best first"), "progress": ("least done first", "most done first"), "key metric": ("best first", "worst first"),
               "quality": ("best first", "worst first")}
 
 
@@ -189,6 +190,7 @@ class RunsTable(RunRows):
             progress = progress_text(r["step"], r["total"] or 0, r.get("elapsed_s"), r.get("budget_s"), percent=True)
         return {"run": self.run_cell(r), "model": models_text(r["model"], narrow), "tags": " ".join(r.get("tags") or []),
                 "status": Text(state, style=COLOURS.get(state.split(":")[0], "red")), "progress": progress,
+                "health": verdict.short(r.get("health")),
                 "key metric": ("best " if sweep and value is not None else "") + metric, "quality": r.get("quality", "")}
 
 
@@ -219,6 +221,8 @@ def sort_value(r: dict, column: str):
         return str(r.get("model") or "").lower() or None
     if column == "status":
         return str(r.get("state") or "").lower() or None
+    if column == "health":  # worst first (a run not judged has nothing to sort by)
+        return verdict.ORDER.get(r["health"].severity) if r.get("health") is not None else None
     if column == "progress":
         return fraction_done(r)
     if column == "key metric":  # best first, in the direction its model (or its sweep) declares

@@ -1,5 +1,6 @@
 """One run's state at a glance: state, step of total, epoch, images/s, ETA, elapsed, device, data,
-and while it runs the machine's vital signs (its CPU share and memory; on a GPU its use)."""
+and while it runs the machine's vital signs (its CPU share and memory; on a GPU its use); under
+that, once the run is judged, its training health: the verdict, its evidence and first cure."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.widget import Widget
 from genlab.run.sinks import fmt_duration, fmt_metrics, progress_text
 from genlab.run.state import RunState, rank_trouble, slowest_rank
 from genlab.run.vitals import line as vitals_line
+from tui.widgets import verdict
 
 COLOURS = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.STOPPED: "cyan", RunState.FINISHED: "blue",
            RunState.CRASHED: "red", RunState.FAILED: "red", "deleted": "red", RunState.STARTING: "magenta",
@@ -18,8 +20,9 @@ COLOURS = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.STOPPE
 
 
 class StatusBar(Widget):
-    """Two lines, more on a narrow terminal or with a problem to report; ``compact`` (a dashboard
-    at 80x24) keeps the first line, cut to the width, and the problems. It updates a few times a
+    """Two lines (three with a verdict), more on a narrow terminal or with a problem to report;
+    ``compact`` (a dashboard at 80x24) keeps the first line and the verdict, each cut to the
+    width (the verdict as verdict.fitted cuts it), and the problems. It updates a few times a
     second, so it repaints only when its text changes, and asks for a new layout only when the
     number of lines it needs does."""
 
@@ -34,6 +37,7 @@ class StatusBar(Widget):
     text = Text("starting…")
     head = Text("starting…")  # the first line: state, run, progress, speed, ETA
     alerts = Text()  # problems, each on a line of its own
+    health = None  # the run's verdict (genlab.health.Verdict), once judged
     compact = False
 
     def render(self) -> Text:
@@ -41,6 +45,8 @@ class StatusBar(Widget):
             return self.text
         head = self.head.copy()
         head.truncate(max(10, self.size.width - 2), overflow="ellipsis")
+        if self.health is not None:  # (size: the content's, inside the padding)
+            head += Text("\n") + verdict.fitted(self.health, max(10, self.size.width))
         return head + self.alerts
 
     def set_compact(self, compact: bool) -> None:
@@ -76,6 +82,8 @@ class StatusBar(Widget):
             text.append(f"  {vitals_line(st['system'])}", style="cyan")
         data = cfg.get("data", {})
         head = text.copy()
+        if snap.health is not None:  # the verdict: a line of its own, under the run's state
+            text += Text("\n") + verdict.whole(snap.health)
         text.append(f"\nelapsed {fmt_duration(st.get('elapsed_s'))}  " + (
             "made by a script (genlab.init)  " if script else f"{cfg.get('device', '?')}  data: {data.get('source', '?')}  "))
         if st.get("reason") and state in (RunState.PAUSED, RunState.STOPPED, RunState.FAILED):
@@ -88,7 +96,7 @@ class StatusBar(Widget):
         text += alerts
         if text == self.text:
             return
-        self.text, self.head, self.alerts = text, head, alerts
+        self.text, self.head, self.alerts, self.health = text, head, alerts, snap.health
         self.fit()
         self.refresh()
 
@@ -97,6 +105,7 @@ class StatusBar(Widget):
         width = max(10, self.size.width - 2) if self.size.width else 200
         if self.compact:
             height = min(4, len(self.alerts.wrap(self.app.console, width))) if self.alerts else 1  # (alerts begin with a new line)
+            height = min(4, height + (self.health is not None))
         else:
             height = min(4, len(self.text.wrap(self.app.console, width)))
         if self.styles.height is None or self.styles.height.value != height:
