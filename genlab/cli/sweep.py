@@ -18,6 +18,7 @@ from rich.table import Table
 
 from genlab.cli.app import AsJson, DataDir, HelpInParagraphs, RunsDir, out
 from genlab.cli.runs import print_comparison
+from genlab.cli.train import Notify, NotifyWhen
 from genlab.errors import GenlabError, UsageError
 
 
@@ -74,10 +75,13 @@ def start(
     wait: Annotated[bool, typer.Option("--wait", help="Stay until the sweep ends, then print the comparison (a recipe always does).")] = False,
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
+    notify: Notify = None,
+    notify_when: NotifyWhen = None,
 ) -> None:
     """Start a sweep: print its id and its trials, start its worker detached, and return.
     'genlab sweep MODEL ...' is short for 'genlab sweep start MODEL ...'."""
     from genlab.config import parse_hp
+    from genlab.run.notify import Alerts, handed_on
     from genlab.run.store import runs_root
     from genlab.sweep import plan as sweep_plan
     from genlab.sweep.spec import create_sweep, new_sweep_id, parse_grid, parse_range, parse_seeds
@@ -106,11 +110,26 @@ def start(
         model, sweep_id=new_sweep_id(label, name, root), grid=grid_, ranges=parse_range(range_),
         seeds=parse_seeds(seeds), search=search, trials=trials, objective=objective, prune=prune,
         prune_every=prune_every, prune_startup=prune_startup, parallel=parallel, run=run, yes=yes, recipe=recipe)
+    alerts = Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)
     sweep_dir = create_sweep(root, spec)
     describe(spec)
-    start_worker(sweep_dir, parallel)
+    with handed_on(alerts):  # each trial tells its end; the worker the sweep's
+        start_worker(sweep_dir, parallel)
     if wait:
         follow(root, sweep_dir)
+
+
+def views_of(spec) -> dict:
+    """Each model of a sweep's trials, to its view (the figures a --notify-when may name)."""
+    from genlab import models
+
+    return {m: models.get(m).view for m in ([spec.model] if spec.model else spec.grid.get("model", []))}
+
+
+def sweep_models(sweep_dir: Path) -> dict:
+    from genlab.run.sweeps import read_spec
+
+    return views_of(read_spec(sweep_dir))
 
 
 def resolved_device(device: str) -> str:
