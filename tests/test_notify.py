@@ -226,3 +226,35 @@ async def test_the_cockpit_rings_and_toasts_when_a_run_it_shows_ends(tmp_path, m
         end("vae-1", "stopped")  # on its dashboard
         await until(pilot, lambda: "vae-1 stopped" in toasts())
         assert len(rung) == 2 and toasts().count("gan-1 failed") == 1
+
+
+def test_a_script_run_notifies_through_genlab_init(runs, webhook):
+    import genlab
+
+    host, received = webhook
+    run = genlab.init(name="script-1", runs_dir=runs, notify=f"json://{host}/", notify_when="test_acc>0.5")
+    for step in range(1, 4):
+        run.log({"loss": 1.0 / step, **({"test_acc": 0.2 * step} if step > 1 else {})}, step=step)
+    run.finish()
+    wait_for(lambda: any("finished" in m["title"] for m in received))
+    bodies = [m["message"].splitlines()[0] for m in received]
+    assert bodies == ["run script-1 (script-1) at step 3: test_acc 0.6 crossed > 0.5", "run script-1 (script-1) at step 3: finished"]
+
+
+def test_a_sweeps_end_is_one_message_with_its_best_trial(tmp_path):
+    from genlab.run.notify import sweep_ended
+
+    sweep = tmp_path / "sw1"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps({
+        "sweep_id": "sw1", "model": "gan", "grid": {"lr": [1e-4, 2e-4]}, "ranges": {}, "seeds": [0], "search": "grid",
+        "trials": 2, "objective": "test_fld", "direction": "minimize", "prune": True, "prune_every": 500,
+        "prune_startup": 1, "parallel": 1, "run": {"max_steps": 1000}, "recipe": None, "created": 0.0}))
+    (sweep / "trials.json").write_text(json.dumps({"trials": [
+        {"number": 0, "run_id": "sw1-000", "params": {"lr": 2e-4}, "state": "complete", "value": 64.25},
+        {"number": 1, "run_id": "sw1-001", "params": {"lr": 1e-4}, "state": "pruned", "value": 90.0}]}))
+    kept = Kept()
+    assert sweep_ended(sweep, "finished", Alerts(("json://127.0.0.1:9/",)), delivery=kept) == []
+    assert kept.sent == [("genlab: sweep sw1 finished",
+                          "sweep sw1 (gan) finished: 1 complete, 1 pruned, 0 failed of 2; best: trial 0 (run sw1-000) "
+                          "test_fld 64.25\nlook: genlab sweep show sw1", "success")]

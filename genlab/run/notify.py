@@ -342,19 +342,19 @@ class Notifier:
         Apprise kind)."""
         v = self.follower.poll()
         model = str(v.config.get("model", "")) if isinstance(v.config, dict) else ""
-        news: list[tuple[int, str, str]] = []  # (step, what, kind)
+        step = int(v.status.get("step", 0) or 0) if isinstance(v.status, dict) else 0
+        news = self._crossings(v, step)  # (step, what, kind): figures, the verdict, then the state
+        said = verdict_news(self.health, v.health)
+        if v.health is not None:
+            self.health = v.health
+        if said:
+            news.append((step, *said))
         for e in self._new_events(v):
             if e.get("kind") == "state":
                 said = state_news(str(e.get("state")), e.get("reason"))
                 if said:
                     news.append((int(e.get("step", 0)), *said))
-        said = verdict_news(self.health, v.health)
-        if v.health is not None:
-            self.health = v.health
-        step = int(v.status.get("step", 0) or 0) if isinstance(v.status, dict) else 0
-        if said:
-            news.append((step, *said))
-        news += self._crossings(v, step)
+        news.sort(key=lambda n: n[0])  # in the order of their steps (an end after what led to it)
         run_id = str(v.config.get("run_id") or v.run_id) if isinstance(v.config, dict) else v.run_id
         return [(*message(run_id, model, s, what), kind) for s, what, kind in news]
 
