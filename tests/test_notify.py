@@ -83,16 +83,21 @@ def test_a_run_tells_its_end_and_a_threshold_crossed_and_keeps_its_url_secret(ru
     assert not any(e["kind"] == "warning" and "notif" in e.get("message", "") for e in events_of(runs / "n1"))
 
 
-def test_an_undeliverable_message_is_a_warning_and_the_run_finishes(runs):
-    with socket.socket() as s:  # a port nobody listens on
+def test_a_divergence_is_told_and_an_undeliverable_message_is_a_warning(runs, webhook, monkeypatch):
+    """Two URLs: one a port nobody listens on (a warning event, the run unharmed), one the
+    webhook, which hears of the divergence."""
+    host, received = webhook
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    r = runner.invoke(cli, ["train", "gan", "--max-steps", "5", "--eval-size", "256", "--runs-dir", str(runs), "--name", "n2",
-                            "--notify", f"json://127.0.0.1:{port}/"])
-    assert r.exit_code == 0, r.output
-    assert "run n2 finished" in r.output
+    monkeypatch.setenv("GENLAB_FAULT_NAN_STEP", "3")  # the documented fault: NaN weights at step 3
+    r = runner.invoke(cli, ["train", "vae", "--max-steps", "10", "--eval-size", "256", "--runs-dir", str(runs),
+                            "--name", "n2", "--notify", f"json://127.0.0.1:{port}/", "--notify", f"json://{host}/"])
+    assert "run n2 stopped (diverged" in r.output, r.output
+    wait_for(lambda: received)
+    assert [m["message"].splitlines()[0].split(": ", 1)[1] for m in received] == \
+        ["diverged and stopped (loss is nan at step 3)"], received
     events = events_of(runs / "n2")
-    assert [e["state"] for e in events if e["kind"] == "state"][-1] == "finished"
     warnings = [e["message"] for e in events if e["kind"] == "warning"]
     assert any(w.startswith(f"notification to json://127.0.0.1:{port}/… not delivered") for w in warnings), warnings
 

@@ -293,21 +293,27 @@ def fmt_param(value) -> str:
 
 
 @sweep_app.command(name="resume")
-def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
+def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None, notify: Notify = None,
+                 notify_when: NotifyWhen = None) -> None:
     """Continue a sweep whose worker was stopped or killed.
 
     Finished trials are not run again; interrupted ones resume from their checkpoints."""
+    from genlab.run.notify import Alerts, handed_on
     from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
 
-    control(resolve_sweep(runs_root(runs_dir), sweep), "resume", parallel=parallel)
+    sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
+    with handed_on(Alerts.parse(notify, notify_when, sweep_models(sweep_dir) if notify_when else None)):
+        control(sweep_dir, "resume", parallel=parallel)
 
 
 @sweep_app.command()
-def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
+def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None, notify: Notify = None,
+         notify_when: NotifyWhen = None) -> None:
     """Start another worker on a sweep, here or on another machine sharing the runs directory.
 
     Optuna's storage gives each worker different trials."""
+    from genlab.run.notify import Alerts, handed_on
     from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
     from genlab.run.sweeps import SweepState, read_spec, state
@@ -318,7 +324,8 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
         raise UsageError(f"--parallel must be at least 1, got {parallel}")
     if state(sweep_dir, spec) is SweepState.FINISHED:
         raise UsageError(f"sweep {sweep_dir.name} is finished: every trial has run")
-    start_worker(sweep_dir, parallel or spec.parallel)
+    with handed_on(Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)):
+        start_worker(sweep_dir, parallel or spec.parallel)
 
 
 def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:
