@@ -115,7 +115,7 @@ def resume(
         with handed_on(alerts):  # (its worker's trials get them)
             return control(named.path, "resume")
     info = live_run(named.path, broken_ok=True)
-    alerts = Alerts.parse(notify, notify_when, {info.model: view.read(info.path)})
+    alerts = Alerts.parse(notify, notify_when, {info.model: view.read(info.path)} if notify_when else None)
     plan = plan_resume(info, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes, lr=lr,
                        data_dir=str(data_dir) if data_dir else None, device=device)
     if as_json and not (plan.in_place or detach):
