@@ -97,6 +97,17 @@ def shown_url(url: str) -> str:
     return f"{scheme}://{host}/…"
 
 
+def redacted_argv(argv: list[str]) -> list[str]:
+    """A command line as a run records it (config.json's ``argv``): each --notify URL as shown."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--notify" and i + 1 < len(out):
+            out[i + 1] = shown_url(out[i + 1])
+        elif arg.startswith("--notify="):
+            out[i] = "--notify=" + shown_url(arg.partition("=")[2])
+    return out
+
+
 @dataclass(frozen=True)
 class Alerts:
     """Where messages go (Apprise URLs) and the thresholds that send one."""
