@@ -267,3 +267,10 @@ def test_a_sweeps_end_is_one_message_with_its_best_trial(tmp_path):
     assert kept.sent == [("genlab: sweep sw1 finished",
                           "sweep sw1 (gan) finished: 1 complete, 1 pruned, 0 failed of 2; best: trial 0 (run sw1-000) "
                           "test_fld 64.25\nlook: genlab sweep show sw1", "success")]
+
+
+def test_what_a_plugin_says_of_a_url_is_told_without_its_secrets():
+    from genlab.run.notify import secrets_of
+
+    assert set(secrets_of("json://user:s3cret@127.0.0.1:8080/hook-t0ken?k=v4lue")) == {"user", "s3cret", "hook-t0ken", "v4lue"}
+    assert "123456789" in secrets_of("tgram://123456789:abcdefg_hijklmnop/12315544/")  # a token as the host

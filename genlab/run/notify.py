@@ -209,11 +209,13 @@ class Delivery:
 
 
 def secrets_of(url: str) -> list[str]:
-    """The parts of a URL that may be secret (user, password, path segments), longest first."""
+    """The parts of a URL that may be secret (user, password, host, path, query), longest first;
+    not what :func:`shown_url` shows of it."""
     rest = url.partition("://")[2]
     userinfo, _, tail = rest.rpartition("@")
-    parts = re.split(r"[/:?&=#@]", userinfo) + re.split(r"[/?&=#]", tail.split("/", 1)[1] if "/" in tail else "")
-    return sorted({p for p in parts if len(p) > 3}, key=len, reverse=True)
+    parts = re.split(r"[/:?&=#@]", userinfo) + re.split(r"[/?&=#:]", tail)
+    shown = shown_url(url)
+    return sorted({p for p in parts if len(p) > 3 and p not in shown}, key=len, reverse=True)
 
 
 def reason_of(result) -> str:
