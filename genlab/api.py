@@ -23,13 +23,17 @@ itself (``t``, ``step``, ``kind``, ``epoch``, ``first_step``, ``n``, ``min``, ``
 a ``warning`` event. ``log`` costs the loop little: rows are buffered and written in batches
 as genlab's own trainer writes them (bench/api_cost.py measures it). Control is cooperative:
 genlab asks, the script decides when to pause or stop; a script that never asks is never
-paused. There are no checkpoints: resuming is the script's business.
+paused. There are no checkpoints: resuming is the script's business. ``notify`` (Apprise URLs)
+and ``notify_when`` (thresholds such as ``"test_acc>0.9"``) send messages as ``genlab train
+--notify`` does: its end, a change of verdict, a figure crossing a threshold
+(genlab/run/notify.py).
 """
 
 from __future__ import annotations
 
 import io
 import math
+import queue
 import socket
 import sys
 import time
@@ -45,6 +49,7 @@ from genlab.run.files import atomic_write_bytes, open_append
 from genlab.run.held import HeldDir
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import NOT_METRICS, MetricsBinSink
+from genlab.run.notify import Alerts, Notifier
 from genlab.run.rundir import RunDir
 from genlab.run.sinks import JsonlSink, LineSink, StatusSink
 from genlab.run.state import RunState
@@ -59,14 +64,19 @@ POLL_S = 0.1  # the control channel
 
 def init(name: str | None = None, config: dict | None = None, *, family: str = "custom",
          model: str | None = None, total_steps: int | None = None, panes: dict | None = None,
-         runs_dir=None) -> Run:
+         runs_dir=None, notify: str | list[str] | None = None, notify_when: str | list[str] | None = None) -> Run:
     """Start a run: its directory in the runs root (``runs_dir``, else $GENLAB_RUNS_DIR, else
     ./runs), its configuration recorded. ``name`` is its id (else a time stamp); ``model`` the
     name `genlab runs` shows (default: ``name`` or "script"); ``family`` one of gan, vae,
     autoregressive or your own word; ``total_steps`` for the progress bar, if known.
     ``panes``: the cockpit's curve panes, title to metric names (``{"G and D losses":
     ["d_loss", "g_loss"]}``; each pane also draws the ``test_`` figures of its metrics; the first
-    metric is the key one); without it, a pane for each of the first three metrics logged."""
+    metric is the key one); without it, a pane for each of the first three metrics logged.
+    ``notify``: Apprise URLs (one or a list) told when the run ends, fails or changes verdict;
+    ``notify_when``: thresholds that also send a message, e.g. ``"loss<0.1"`` (UsageError if
+    either is not one)."""
+    alerts = Alerts.parse([notify] if isinstance(notify, str) else notify,
+                          [notify_when] if isinstance(notify_when, str) else notify_when)
     config = dict(config or {})
     for key, value in config.items():
         if not isinstance(key, str):
@@ -85,7 +95,7 @@ def init(name: str | None = None, config: dict | None = None, *, family: str = "
     files = {}
     if panes:
         files[RunDir.VIEW] = declared_view(panes).to_json()
-    return Run(create_run(root, run_id, record, files), record)
+    return Run(create_run(root, run_id, record, files), record, alerts)
 
 
 def declared_view(panes: dict) -> view.View:
@@ -137,7 +147,7 @@ def _number(name: str, value) -> float:
 
 
 class Run:
-    def __init__(self, path: Path, config: dict):
+    def __init__(self, path: Path, config: dict, alerts: Alerts | None = None):
         self.path, self.config, self.id = path, config, path.name
         self.held = HeldDir(path)  # every write goes through this descriptor (genlab/held.py)
         path = self.held.root
@@ -163,6 +173,9 @@ class Run:
         self.vitals = Vitals(SimpleNamespace(type=str(config["device"]).split(":")[0], index=None))
         self._vitals_at = self.started + VITALS_EVERY_S
         self._emit("state", state=RunState.RUNNING)
+        self._posted: queue.SimpleQueue = queue.SimpleQueue()  # the notifier's warnings, written by this thread
+        self.notifier = None if alerts is None else \
+            Notifier(path, alerts, lambda text: self._posted.put(text)).start()
 
     # ---- what the script reports
     def log(self, metrics: dict, step: int | None = None) -> None:
@@ -250,6 +263,9 @@ class Run:
             return
         state = state or (RunState.STOPPED if self.stop_asked else RunState.FINISHED)
         self._set_state(state, reason or self.stop_asked)
+        if self.notifier is not None:  # its last look (the end) sent before the sinks close
+            self.notifier.close()
+            self._send_posted()
         for sink in self.sinks:
             sink.close()
         self.lock.release()
@@ -273,6 +289,10 @@ class Run:
     def _set_state(self, state: str, reason: str | None = None) -> None:
         self.state = state
         self._emit("state", state=state, **({"reason": reason} if reason else {}))
+
+    def _send_posted(self) -> None:
+        while not self._posted.empty():
+            self._emit("warning", message=self._posted.get())
 
     def _non_finite(self, key: str, value: float) -> None:
         """A NaN or infinite figure, dropped: a warning event the first time for each figure (so a
@@ -303,6 +323,7 @@ class Run:
             self.status.status.update(steps_per_s=round(rate, 2), eta_s=(total - self.step) / rate if total and rate else None,
                                       **({"images_per_s": round(rate * batch, 1)} if isinstance(batch, int) else {}))
         self.status.status.update(step=self.step, metrics=dict(self.latest), elapsed_s=round(now - self.started, 1))
+        self._send_posted()
         for sink in self.sinks[:2]:  # the buffered rows, then the heartbeat
             sink.flush()
         self.status.write()

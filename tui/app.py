@@ -6,7 +6,9 @@
 The app is a view and a remote control: it reads runs through genlab.run.follow, controls them
 through their control channel, and starts them as detached processes. Quitting never stops a run.
 What takes time (starting a run, exporting one) is said at once and done in a worker. The command
-palette (ctrl+p) holds the screen's actions (tui/commands.py) beside Textual's own.
+palette (ctrl+p) holds the screen's actions (tui/commands.py) beside Textual's own. When a run the
+cockpit shows (on any screen) ends, pauses or changes verdict, it rings the terminal's bell and
+says so in a toast (genlab.run.notify.Changes decides what is worth it).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 from textual import work
 from textual.app import App
 
+from genlab.run.notify import Changes
 from genlab.run.sinks import counted
 from tui.commands import ScreenActions
-from tui.messages import ActionFailed, ModelsLoaded, RunStarted
+from tui.messages import ActionFailed, CompareUpdated, ModelsLoaded, RunsListed, RunStarted, RunUpdated
 from tui.screens.dashboard import Dashboard
 from tui.screens.new_run import NewRunForm
 from tui.screens.runs import RunsScreen
@@ -42,6 +45,7 @@ class GenlabApp(App):
         self.images = prepare_pictures(images)
         self.models: list[dict] | None = None
         self.load_models_on_start = load_models
+        self.changes = Changes()  # what each run shown was last seen as: its state and verdict
 
     def on_mount(self) -> None:
         self.push_screen(RunsScreen())
@@ -62,6 +66,25 @@ class GenlabApp(App):
         if isinstance(self.screen, NewRunForm) and not self.screen.models:
             self.pop_screen()
             self.push_screen(NewRunForm(self.models))
+
+    # ---- a run shown changed: the bell and a toast (the screens' updates bubble up to here)
+    def on_run_updated(self, message: RunUpdated) -> None:
+        snap = message.snapshot
+        self.tell_change(snap.run_id, snap.state, snap.health)
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        for row in message.rows:
+            self.tell_change(str(row.get("id")), str(row.get("state")), row.get("health"))
+
+    def on_compare_updated(self, message: CompareUpdated) -> None:
+        for run in message.snapshot.runs:
+            self.tell_change(run.run_id, run.state, getattr(run, "health", None))
+
+    def tell_change(self, run_id: str, state: str, health) -> None:
+        said = self.changes.see(run_id, state, health)
+        if said:
+            self.bell()
+            self.notify(said, title="run changed", timeout=8)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(message.text, severity="error")

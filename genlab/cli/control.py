@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from genlab.cli.app import Ascii, DataDir, RunOrSweep, RunsDir, app, out
-from genlab.cli.train import foreground, start_detached, train_on_processes
+from genlab.cli.train import Notify, NotifyWhen, foreground, start_detached, train_on_processes
 from genlab.errors import GenlabError, UsageError
 
 
@@ -96,23 +96,33 @@ def resume(
     runs_dir: RunsDir = None,
     ascii: Ascii = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what happened as JSON (a paused run, or with --detach).")] = False,
+    notify: Notify = None,
+    notify_when: NotifyWhen = None,
 ) -> None:
     """Resume a paused run in place, or a stopped, crashed or finished one from its newest good
     checkpoint (same steps, data order and random streams).
 
     Given a sweep: its paused trials
     go on, and a sweep with no live worker gets one (as 'genlab sweep resume')."""
-    from genlab.cli.sweep import control
+    from genlab import view
+    from genlab.cli.sweep import control, sweep_models
+    from genlab.run.notify import Alerts, handed_on
     from genlab.run.state import RunState
     from genlab.train.resume_plan import plan_resume
 
     if (named := target(run, runs_dir)).is_sweep:
-        return control(named.path, "resume")
+        alerts = Alerts.parse(notify, notify_when, sweep_models(named.path) if notify_when else None)
+        with handed_on(alerts):  # (its worker's trials get them)
+            return control(named.path, "resume")
     info = live_run(named.path, broken_ok=True)
+    alerts = Alerts.parse(notify, notify_when, {info.model: view.read(info.path)} if notify_when else None)
     plan = plan_resume(info, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes, lr=lr,
                        data_dir=str(data_dir) if data_dir else None, device=device)
     if as_json and not (plan.in_place or detach):
         raise UsageError("--json answers for a run resumed in place or in the background: add --detach")
+    if plan.in_place and alerts is not None:
+        raise UsageError(f"run {info.run_id} is paused in its own process, which notifies as it was started to: "
+                         "--notify is for a run resumed in a new process")
     if plan.in_place:
         status = command_and_wait(info, "resume", (RunState.RUNNING, RunState.FINISHED, RunState.STOPPED), 30.0,
                                   **plan.command)
@@ -125,11 +135,13 @@ def resume(
         else:
             out.print(f"run {info.run_id} {status['state']} at step {status.get('step', 0):,}")
     elif detach:  # (on as many ranks as it trained on: the same run, step for step)
-        start_detached(info.path, plan.options, nproc=plan.processes, as_json=as_json)
+        with handed_on(alerts):
+            start_detached(info.path, plan.options, nproc=plan.processes, as_json=as_json)
     elif plan.processes > 1:
-        train_on_processes(info.path, plan.processes, plan.options, ascii=ascii)
+        with handed_on(alerts):
+            train_on_processes(info.path, plan.processes, plan.options, ascii=ascii)
     else:
-        foreground(info.path, ascii, **plan.options)
+        foreground(info.path, ascii, notify=alerts, **plan.options)
 
 
 # --------------------------------------------------------------------------- runs, show

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from genlab.cli.app import AsJson, DataDir, HelpInParagraphs, RunsDir, out
 from genlab.cli.runs import print_comparison
+from genlab.cli.train import Notify, NotifyWhen
 from genlab.errors import GenlabError, UsageError
 
 
@@ -75,10 +76,13 @@ def start(
     wait: Annotated[bool, typer.Option("--wait", help="Stay until the sweep ends, then print the comparison (a recipe always does).")] = False,
     data_dir: DataDir = None,
     runs_dir: RunsDir = None,
+    notify: Notify = None,
+    notify_when: NotifyWhen = None,
 ) -> None:
     """Start a sweep: print its id and its trials, start its worker detached, and return.
     'genlab sweep MODEL ...' is short for 'genlab sweep start MODEL ...'."""
     from genlab.config import parse_hp
+    from genlab.run.notify import Alerts, handed_on
     from genlab.run.store import runs_root
     from genlab.sweep import plan as sweep_plan
     from genlab.sweep.spec import create_sweep, new_sweep_id, parse_grid, parse_range, parse_seeds
@@ -107,11 +111,26 @@ def start(
         model, sweep_id=new_sweep_id(label, name, root), grid=grid_, ranges=parse_range(range_),
         seeds=parse_seeds(seeds), search=search, trials=trials, objective=objective, prune=prune,
         prune_every=prune_every, prune_startup=prune_startup, parallel=parallel, run=run, yes=yes, recipe=recipe)
+    alerts = Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)
     sweep_dir = create_sweep(root, spec)
     describe(spec)
-    start_worker(sweep_dir, parallel)
+    with handed_on(alerts):  # each trial tells its end; the worker the sweep's
+        start_worker(sweep_dir, parallel)
     if wait:
         follow(root, sweep_dir)
+
+
+def views_of(spec) -> dict:
+    """Each model of a sweep's trials, to its view (the figures a --notify-when may name)."""
+    from genlab import models
+
+    return {m: models.get(m).view for m in ([spec.model] if spec.model else spec.grid.get("model", []))}
+
+
+def sweep_models(sweep_dir: Path) -> dict:
+    from genlab.run.sweeps import read_spec
+
+    return views_of(read_spec(sweep_dir))
 
 
 def resolved_device(device: str) -> str:
@@ -298,21 +317,27 @@ def fmt_param(value) -> str:
 
 
 @sweep_app.command(name="resume")
-def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
+def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None, notify: Notify = None,
+                 notify_when: NotifyWhen = None) -> None:
     """Continue a sweep whose worker was stopped or killed.
 
     Finished trials are not run again; interrupted ones resume from their checkpoints."""
+    from genlab.run.notify import Alerts, handed_on
     from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
 
-    control(resolve_sweep(runs_root(runs_dir), sweep), "resume", parallel=parallel)
+    sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
+    with handed_on(Alerts.parse(notify, notify_when, sweep_models(sweep_dir) if notify_when else None)):
+        control(sweep_dir, "resume", parallel=parallel)
 
 
 @sweep_app.command()
-def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -> None:
+def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None, notify: Notify = None,
+         notify_when: NotifyWhen = None) -> None:
     """Start another worker on a sweep, here or on another machine sharing the runs directory.
 
     Optuna's storage gives each worker different trials."""
+    from genlab.run.notify import Alerts, handed_on
     from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
     from genlab.run.sweeps import SweepState, read_spec, state
@@ -323,7 +348,8 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None) -
         raise UsageError(f"--parallel must be at least 1, got {parallel}")
     if state(sweep_dir, spec) is SweepState.FINISHED:
         raise UsageError(f"sweep {sweep_dir.name} is finished: every trial has run")
-    start_worker(sweep_dir, parallel or spec.parallel)
+    with handed_on(Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)):
+        start_worker(sweep_dir, parallel or spec.parallel)
 
 
 def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:

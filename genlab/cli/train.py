@@ -15,6 +15,22 @@ from genlab.errors import GenlabError, UsageError
 from genlab.run.rundir import RunDir
 from genlab.run.state import RunState
 
+Notify = Annotated[Optional[list[str]], typer.Option(
+    "--notify", metavar="URL", help="Send a message to this Apprise URL (repeatable: Slack, Discord, Telegram, ntfy, "
+    "e-mail, json://HOST:PORT/PATH ...) when the run finishes, fails, diverges, is pruned or changes verdict. "
+    "Not kept with the run (a URL may hold a token): give it again to genlab resume.")]
+NotifyWhen = Annotated[Optional[list[str]], typer.Option(
+    "--notify-when", metavar="EXPR", help="With --notify: also a message when a figure crosses a threshold, "
+    "e.g. test_fld<20 or d_loss>5 (repeatable; once per crossing).")]
+
+
+def alerts_for(notify: list[str] | None, notify_when: list[str] | None, model_names):
+    """--notify and --notify-when, checked against the models' figures (genlab/run/notify.py)."""
+    from genlab import models
+    from genlab.run.notify import Alerts
+
+    return Alerts.parse(notify, notify_when, {m: models.get(m).view for m in model_names} if notify_when else None)
+
 
 @app.command()
 def train(
@@ -49,9 +65,12 @@ def train(
     detach: Annotated[bool, typer.Option("--detach", help=f"Train in the background, in its own session; output to {RunDir.LOG}.")] = False,
     ascii: Ascii = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --detach: print the started run as JSON (run, run_dir, state, step, pid, log).")] = False,
+    notify: Notify = None,
+    notify_when: NotifyWhen = None,
 ) -> None:
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
     from genlab.config import parse_hp
+    from genlab.run.notify import handed_on
     from genlab.train import distributed
     from genlab.train.execute import create, prepare
 
@@ -67,24 +86,27 @@ def train(
 
     if as_json and not detach:
         raise UsageError("--json is for --detach: a run in the foreground prints its progress")
+    alerts = alerts_for(notify, notify_when, [model])
     world = distributed.from_env()
     if world.distributed:  # a rank of a job started by torchrun (on one machine or several)
         if nproc != 1 or detach:
             raise UsageError(f"under torchrun (WORLD_SIZE {world.size}) the processes are there already: "
                              "leave out --nproc and --detach")
-        return train_as_rank(world, made, device, ascii)
+        return train_as_rank(world, made, device, ascii, alerts)
     prepared = made(nproc)
     run_dir = create(prepared)
     if detach:
-        start_detached(run_dir, nproc=nproc, as_json=as_json)
+        with handed_on(alerts):  # (in the worker's environment, never on its command line)
+            start_detached(run_dir, nproc=nproc, as_json=as_json)
         return
     if nproc > 1:
-        return train_on_processes(run_dir, nproc, ascii=ascii)
+        with handed_on(alerts):
+            return train_on_processes(run_dir, nproc, ascii=ascii)
     del prepared.digits  # the trainer reads them again, as a resumed run would
-    foreground(run_dir, ascii)
+    foreground(run_dir, ascii, notify=alerts)
 
 
-def train_as_rank(world, made, device: str, ascii: bool) -> None:
+def train_as_rank(world, made, device: str, ascii: bool, alerts=None) -> None:
     """One rank of `torchrun ... -m genlab train MODEL ...`: rank 0 makes the run directory (in
     a runs directory every rank sees: on several machines, a shared filesystem) and tells the
     others its id; then every rank trains it (rank 0 in the foreground, writing)."""
@@ -103,7 +125,7 @@ def train_as_rank(world, made, device: str, ascii: bool) -> None:
     if problem:
         raise UsageError(problem if world.main else f"rank 0 could not make the run: {problem}")
     if world.main:  # (a divergence on any rank pauses them all, as in a run of --nproc N)
-        foreground(Path(made_dir), ascii, on_divergence="pause")
+        foreground(Path(made_dir), ascii, on_divergence="pause", notify=alerts)
     else:
         execute(Path(made_dir))
 
@@ -269,9 +291,10 @@ def worker(
     import signal
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose: a hang-up changes nothing
+    from genlab.run.notify import Alerts
     from genlab.train.execute import execute
 
-    state = execute(run_dir, **json.loads(options), on_divergence="pause", hangup="ignore")
+    state = execute(run_dir, **json.loads(options), on_divergence="pause", hangup="ignore", notify=Alerts.from_env())
     raise typer.Exit(0 if state in (RunState.FINISHED, RunState.STOPPED) else 1)
 
 
@@ -281,9 +304,13 @@ def sweep_worker(sweep_dir: Path, parallel: Annotated[int, typer.Option(help="Tr
     import signal
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    from genlab.run.notify import Alerts, sweep_ended
     from genlab.sweep.worker import main as work
 
-    work(sweep_dir, parallel)
+    end = work(sweep_dir, parallel)
+    if (alerts := Alerts.from_env()) is not None:  # (genlab sweep --notify: its trials tell their own ends)
+        for problem in sweep_ended(sweep_dir, end, alerts):
+            print(f"warning: {problem}", flush=True)
 
 
 # --------------------------------------------------------------------------- run control

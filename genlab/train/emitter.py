@@ -8,6 +8,7 @@ allows.
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ class Emitter:
         self.sinks = sinks
         self.step = step  # the step events are stamped with
         self.last_beat = 0.0  # when the heartbeat last went out (monotonic)
+        self.posted: queue.SimpleQueue = queue.SimpleQueue()  # events from other threads, not yet sent
 
     def emit(self, kind: str, **fields) -> None:
         self.send({"t": round(time.time(), 3), "step": self.step(), "kind": kind, **fields})
@@ -27,12 +29,28 @@ class Emitter:
     def warn(self, message: str) -> None:
         self.emit("warning", message=message)
 
+    def post(self, kind: str, **fields) -> None:
+        """An event from another thread (the notifier's warnings: genlab/run/notify.py), queued:
+        the training thread sends it with its next progress report or heartbeat (:meth:`send_posted`,
+        stamped then, so the record's steps stay in order), since the sinks are not thread-safe."""
+        self.posted.put((kind, fields))
+
+    def send_posted(self) -> None:
+        """The events other threads posted (from the training thread only)."""
+        while True:
+            try:
+                kind, fields = self.posted.get_nowait()
+            except queue.Empty:
+                return
+            self.emit(kind, **fields)
+
     def send(self, event: dict) -> None:
         """An event made elsewhere (the metric rows, stamped with their own step and time)."""
         for sink in self.sinks:
             sink.event(event)
 
     def progress(self, p: Progress) -> None:
+        self.send_posted()
         for sink in self.sinks:
             sink.progress(p)
 
@@ -46,6 +64,7 @@ class Emitter:
 
     def beat(self) -> None:
         """Tell readers this process is alive (status.json's heartbeat)."""
+        self.send_posted()
         for sink in self.sinks:
             sink.heartbeat()
         self.last_beat = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from genlab.run.files import atomic_write_json, open_append, read_json
 from genlab.run.held import HeldDir, shown
 from genlab.run.lock import RunLock
 from genlab.run.metrics_log import MetricsBinSink
+from genlab.run.notify import FINAL_WAIT_S, Alerts, Notifier
 from genlab.run.rundir import RunDir
 from genlab.run.sinks import JsonlSink, LineSink, StatusSink, counted
 from genlab.run.state import RunState, rank_trouble
@@ -118,13 +120,14 @@ class StopOnSignals:
 def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epochs: int | None = None,
             max_steps: int | None = None, max_minutes: float | None = None, data_dir=None,
             device: str | None = None, console=None, stream=None, on_divergence: str = "stop",
-            hangup: str = "stop") -> str:
+            hangup: str = "stop", notify: Alerts | None = None) -> str:
     """Train ``run_dir`` in this process until it finishes, stops or fails; returns the state.
 
     ``console``: a Rich console for a progress bar; else plain lines go to ``stream`` (if any).
     Everything also goes to the run's files: events.jsonl, status.json and log.txt. A run
     directory that is a link or another user's is refused; a failure to write (a full disk)
     ends as state ``failed`` with its reason and one GenlabError, temporary files removed.
+    ``notify``: where to send messages of what happens to it (genlab/run/notify.py).
     """
     check_controllable(run_dir)
     try:
@@ -134,11 +137,11 @@ def execute(run_dir: Path, *, resume: bool = False, lr: float | None = None, epo
     with held:
         return _execute_held(held.root, resume=resume, lr=lr, epochs=epochs, max_steps=max_steps,
                              max_minutes=max_minutes, data_dir=data_dir, device=device, console=console,
-                             stream=stream, on_divergence=on_divergence, hangup=hangup)
+                             stream=stream, on_divergence=on_divergence, hangup=hangup, notify=notify)
 
 
 def _execute_held(run_dir: Path, *, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
-                  on_divergence, hangup) -> str:
+                  on_divergence, hangup, notify=None) -> str:
     """:func:`execute` in a run directory held open (``run_dir`` is its descriptor's path)."""
     world = distributed.from_env()  # torchrun's ranks, or one process
     if world.distributed and not world.main:  # rank 0 holds the lock and writes the directory
@@ -154,7 +157,7 @@ def _execute_held(run_dir: Path, *, resume, lr, epochs, max_steps, max_minutes, 
     try:
         remove_stale_temps(run_dir)  # a killed writer's leftovers: nobody else writes while we hold the lock
         return _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
-                        on_divergence, hangup, world)
+                        on_divergence, hangup, world, notify)
     except OSError as e:
         remove_stale_temps(run_dir)
         raise GenlabError(os_error_message(e, shown(run_dir))) from None
@@ -288,7 +291,7 @@ def check_resumable(run_dir: Path, epochs=None, max_steps=None, lr=None, max_min
 
 
 def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, device, console, stream,
-             on_divergence, hangup, world=distributed.World()) -> str:
+             on_divergence, hangup, world=distributed.World(), notify: Alerts | None = None) -> str:
     notes: list[str] = []
 
     # ---- what to resume from, and how far to go
@@ -354,12 +357,13 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         for sink in terminal:
             sink.detach()
 
-    for line in filter(None, [header, d.get("notice"), *notes]):
+    for line in filter(None, [header, d.get("notice"), *notes, notify and notify.described()]):
         say(line)
 
     from genlab.train.trainer import Trainer
 
     trainer = Trainer(run_dir, config, digits, dev, sinks, on_divergence=on_divergence, world=world)
+    notifier = None
     try:
         if ckpt is not None:
             trainer.restore(ckpt)
@@ -379,6 +383,8 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
             status_sink = next(sink for sink in sinks if isinstance(sink, StatusSink))
             beat = distributed.RankBeat(run_dir, world, trainer,
                                         on_world=lambda w: status_sink.status.__setitem__("world", w))
+        if notify is not None:  # a thread that follows this run as a reader and sends what changes
+            notifier = Notifier(run_dir, notify, lambda text: trainer.events.post("warning", message=text)).start()
         with beat, StopOnSignals(trainer, say if terminal else None, hangup=hangup, on_hangup=drop_terminal):
             try:
                 return trainer.finish() if what == "finish" else trainer.run()
@@ -402,6 +408,10 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
             raise GenlabError(reason) from None
         raise
     finally:
+        if notifier is not None:  # its last look (the run's end) sent; what it could not deliver recorded
+            notifier.close(0.5 if sys.exc_info()[0] is KeyboardInterrupt else FINAL_WAIT_S)
+            with contextlib.suppress(OSError):
+                trainer.events.send_posted()
         for sink in sinks:
             try:
                 sink.close()

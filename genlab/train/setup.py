@@ -19,6 +19,7 @@ from genlab.config import Cadence, RunConfig, Speed, check_excluded, default
 from genlab.core.device import CHOICES
 from genlab.core.speed import check_amp
 from genlab.errors import UsageError
+from genlab.run.notify import redacted_argv
 from genlab.validate import check_seed, positive
 
 
@@ -97,4 +98,4 @@ def finish_config(config: RunConfig, *, run_id: str, device, data: dict, steps_p
     totals = [n for n in (config.epochs and config.epochs * steps_per_epoch, config.max_steps) if n]
     return replace(config, run_id=run_id, device=str(device), data=data, steps_per_epoch=steps_per_epoch,
                    total_steps=min(totals), created=time.time(), host=socket.gethostname(),
-                   versions={**versions, "python": platform.python_version()}, argv=list(sys.argv))
+                   versions={**versions, "python": platform.python_version()}, argv=redacted_argv(sys.argv))
