@@ -272,6 +272,11 @@ def test_divergence_stops_a_foreground_run(runs):
     assert "run fg stopped (diverged: loss is nan at step 100)" in p.stdout
     st = status(runs / "fg")
     assert st["state"] == "stopped" and "diverged" in st["reason"]
+    # at the last step, read back with the last flush: stopped all the same, never "finished"
+    p = genlab("train", "vae", "--max-steps", "5", "--name", "last", "--runs-dir", runs,
+               env={"GENLAB_FAULT_NAN_STEP": "5"})
+    st = status(runs / "last")
+    assert p.returncode == 1 and st["state"] == "stopped" and "diverged" in st["reason"], (p.stdout, st)
 
 
 # --------------------------------------------------------------------------- signals, control channel

@@ -109,7 +109,9 @@ class Trainer:
             # ---- requests from outside: a signal, then the control channel (which may pause);
             #      on several processes rank 0 decides for them all, at the same step
             go_on = self.state.step < self.config.total_steps and not self.time_up
-            go_on, reason = self.agree(go_on, self.requests() if go_on else None)
+            # (a divergence read back at the last step's flush stops the run too: never "finished")
+            diverged = self.stop_request == "diverged"
+            go_on, reason = self.agree(go_on, self.requests() if go_on or diverged else None)
             if reason:
                 return self.stop(reason)
             if not go_on:
