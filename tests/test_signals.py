@@ -60,16 +60,20 @@ def test_every_model_records_its_familys_signals_each_step_and_declares_them(nam
 
 
 def test_the_seed_gans_hand_step_records_the_autograd_steps_norms(digits):
-    """gan_cpu's hand-written gradients give the same norms as autograd's step."""
+    """gan_cpu's hand-written gradients give the same norms as autograd's step (without dropout,
+    whose masks the two steps draw differently)."""
     images, labels = batch(digits, 64)
     out = {}
     for hand in (True, False):
         torch.manual_seed(0)
         m = models.build("gan")
+        for layer in m.D:
+            if isinstance(layer, torch.nn.Dropout):
+                layer.p = 0.0
         m.hand_step = hand
         out[hand] = m.step(images, labels)
     for k in ("grad_norm_G", "grad_norm_D"):
-        assert float(out[True][k]) == pytest.approx(float(out[False][k]), rel=2e-3)  # dropout masks differ a little
+        assert float(out[True][k]) == pytest.approx(float(out[False][k]), rel=1e-4)
 
 
 def test_a_trained_run_writes_the_signals_as_metrics(runs, monkeypatch):
@@ -130,8 +134,8 @@ def test_the_kl_weight_ramps_up_from_zero_over_kl_warmup_steps_counted_by_the_op
     assert weights == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0], abs=2e-3)
     # free bits: each dimension's batch-mean KL counts at least free_bits
     m = models.build("vae", {"hidden": 64, "latent": 8, "free_bits": 0.3})
-    assert float(m.objective(recon, kl, mu, logvar) - recon) == pytest.approx(
-        float(kl_per_dimension(mu, logvar).clamp(min=0.3).sum()))
+    assert float((m.objective(recon, kl, mu, logvar) - recon).detach()) == pytest.approx(
+        float(kl_per_dimension(mu, logvar).clamp(min=0.3).sum()), rel=1e-4)
 
 
 def test_default_knobs_give_the_negative_elbo_and_a_gans_d_lr_ratio_scales_ds_learning_rate():
