@@ -91,7 +91,8 @@ GAN_VIEW = View(
     panes=(Pane("G and D losses", ("d_loss", "g_loss"), ("test_d_loss",)),
            Pane("D(x) and D(G(z))", ("d_real", "d_fake"), ("test_d_real", "test_d_fake")),
            FLD_PANE, GRAD_PANE),
-    key="d_loss", quality="test_fld", progress=("d_loss", "g_loss"), class_histogram=("test_fld", "test_confident"),
+    key="d_loss", quality="test_fld", progress=("d_loss", "g_loss"),
+    class_histogram=("test_fld", "test_confident", "test_diversity"),
     walks=True,
 )
 

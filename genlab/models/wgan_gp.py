@@ -34,7 +34,8 @@ class WGANGP(DCGAN):
         panes=(Pane("critic and generator losses", ("d_loss", "g_loss")),
                Pane("Wasserstein estimate and gradient penalty", ("wasserstein", "gp"), ("test_wasserstein",)),
                FLD_PANE, GRAD_PANE),
-        key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
+        key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"),
+        class_histogram=("test_fld", "test_confident", "test_diversity"),
         walks=True,
     )
     # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-wgan-gp-cpu.txt)
