@@ -42,7 +42,9 @@ def test_every_model_records_its_familys_signals_each_step_and_declares_them(nam
     assert set(wanted) <= set(metrics), name
     assert all(metrics[k].dim() == 0 and not metrics[k].requires_grad for k in wanted)  # read back in batches
     declared = {metric.name for metric in m.view.metrics}
-    assert set(wanted) <= declared and any(set(wanted) & set(p.train) for p in m.view.panes), name
+    assert set(wanted) <= declared, name
+    if FAMILY[name] == "gan":  # the evidence that D wins: a pane of their own (a VAE's and a PixelCNN's
+        assert any(set(wanted) <= set(p.train) for p in m.view.panes)  # panes stay as they were)
     # each norm is the total L2 norm of the network's gradients, as clip_grad_norm_ computes it
     halves = {"G": m.networks.get("G"), "D": m.networks.get("D")}
     if FAMILY[name] == "gan":

@@ -75,7 +75,7 @@ PIXELCNN_VIEW = View(
         Metric("test_nll", "-log p(x) of held-out digits (one fixed binarisation)", "nats"),
         Metric("test_bpd", "held-out bits per dimension", "bits/dim"),
     ),
-    panes=(Pane("NLL, bits per dimension", ("bpd",), ("test_bpd",)), Pane("gradient norm", ("grad_norm",))),
+    panes=(Pane("NLL, bits per dimension", ("bpd",), ("test_bpd",)),),
     key="bpd", quality="test_nll", progress=("nll", "bpd"),
 )
 

@@ -88,8 +88,7 @@ VAE_VIEW = View(
         Metric("test_is_nll", "importance-sampled -log p(x) of held-out digits (k samples each)", "nats"),
     ),
     panes=(Pane("negative ELBO and importance-sampled NLL, nats", ("loss",), ("test_loss", "test_is_nll")),
-           Pane("reconstruction and KL, nats", ("recon", "kl"), ("test_recon", "test_kl")),
-           Pane("active latent units", ("active_units",), ("test_active_units",))),
+           Pane("reconstruction and KL, nats", ("recon", "kl"), ("test_recon", "test_kl"))),
     key="loss", quality="test_is_nll", progress=("loss", "recon", "kl"), walks=True,
 )
 
