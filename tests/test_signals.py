@@ -131,7 +131,7 @@ def test_the_kl_weight_ramps_up_from_zero_over_kl_warmup_steps_counted_by_the_op
     recon, kl = (t.mean() for t in vae_loss(logits, x, mu, logvar))
     weights = []
     for _ in range(6):
-        weights.append(float((m.objective(recon, kl, mu, logvar) - recon).detach() / kl))
+        weights.append(float(((m.objective(recon, kl, mu, logvar) - recon) / kl).detach()))
         m.step(images, labels)
     assert weights == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0], abs=2e-3)
     # free bits: each dimension's batch-mean KL counts at least free_bits
