@@ -137,7 +137,7 @@ def test_the_kl_weight_ramps_up_from_zero_over_kl_warmup_steps_counted_by_the_op
     # free bits: each dimension's batch-mean KL counts at least free_bits
     m = models.build("vae", {"hidden": 64, "latent": 8, "free_bits": 0.3})
     assert float((m.objective(recon, kl, mu, logvar) - recon).detach()) == pytest.approx(
-        float(kl_per_dimension(mu, logvar).clamp(min=0.3).sum()), rel=1e-4)
+        float(kl_per_dimension(mu, logvar).clamp(min=0.3).sum().detach()), rel=1e-4)
 
 
 def test_default_knobs_give_the_negative_elbo_and_a_gans_d_lr_ratio_scales_ds_learning_rate():
