@@ -10,6 +10,8 @@ given), so its run directory is what `genlab show` and the cockpit read. The run
 - ``gan``: the seed's MLP GAN as it ships, the healthy reference;
 - ``gan-d-wins``: the same with the discriminator's learning rate raised (``--hp d_lr_ratio``)
   until it wins: D(x) → 1, D(G(z)) → 0 and the generator's gradient vanishes;
+- ``dcgan``: DCGAN with ``--preset cpu``, the GAN family's healthy reference that draws digits
+  within minutes on a CPU;
 - ``vae``: the MLP VAE as it ships;
 - ``vae-collapse``: the KL weight raised (``--hp beta``) until the posterior collapses: no
   active units, KL → 0;
@@ -49,6 +51,8 @@ RUNS = {
     # G at a twentieth of its usual rate, D at 200 times that (2e-3): D wins within 100 steps.
     # (d_lr_ratio 50 at the default lr, D at 1e-2, breaks D instead: every output 0, losses at BCE's clamp)
     "gan-d-wins": ("gan", {"d_lr_ratio": 200.0}, 600, None, dict(CHECKS, lr=1e-5)),
+    # the GAN family's healthy reference that draws digits within minutes on a CPU
+    "dcgan": ("dcgan", {}, 600, None, dict(CHECKS, preset="cpu")),
     "vae": ("vae", {}, 600, None, CHECKS),
     "vae-collapse": ("vae", {"beta": 30.0}, 600, None, CHECKS),
     "vae-cured": ("vae", {"beta": 30.0, "free_bits": 0.5}, 600, None, CHECKS),
@@ -60,6 +64,8 @@ RUNS = {
 }
 # what the table shows of each model's run (the signals the verdicts read)
 SHOWN = {
+    "dcgan": ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_G", "grad_norm_D",
+              "test_fld", "test_confident", "test_diversity", "max_class_share"),
     "gan": ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_G", "grad_norm_D",
             "test_fld", "test_confident", "test_diversity", "max_class_share"),
     "vae": ("loss", "kl", "active_units", "grad_norm_encoder", "grad_norm_decoder",
@@ -110,6 +116,7 @@ def signals(run_dir: Path, shown: tuple[str, ...]) -> dict:
 def arguments(hp: dict, options: dict, digits: int | None) -> str:
     """What `genlab train` would be given for the run."""
     words = ([f"--lr {options['lr']:g}"] if "lr" in options else []) + [f"--hp {k}={v:g}" for k, v in hp.items()]
+    words += [f"--preset {options['preset']}"] if "preset" in options else []
     return " ".join(words) + (f" --data-dir (the first {digits} training digits)" if digits else "")
 
 
