@@ -164,7 +164,7 @@ def main() -> None:
 
 
 def print_run(r: dict) -> None:
-    print(f"\n{r['run']}: {r['model']} {r['args']}, {r['steps']:,} steps, {r['seconds']:.0f} s")
+    print(f"\n{r['run']}: {' '.join(filter(None, (r['model'], r['args'])))}, {r['steps']:,} steps, {r['seconds']:.0f} s")
     for k, v in r["signals"].items():
         print(f"  {k:20} {v:.4g}")
     print(f"  verdict: {r['verdict']}")
