@@ -33,9 +33,10 @@ def test_models_lists_every_model_with_counts():
     rows = {m["name"]: m for m in json.loads(r.output)}
     assert set(rows) >= {"gan", "vae", "pixelcnn"}
     assert rows["gan"]["parameters"] == {"G": 1_486_352, "D": 1_460_225}
-    assert rows["gan"]["defaults"] == {"batch_size": 64, "lr": 0.0002}
+    assert rows["gan"]["defaults"] == {"batch_size": 64, "lr": 0.0002, "d_lr_ratio": 1.0}
     table = invoke("models").output
     assert "1,486,352" in table and "autoregressive" in table
+    assert "--hp d_lr_ratio: the discriminator's learning rate" in table and "--hp free_bits: nats of KL" in table
 
 
 def test_train_prints_samples_and_run_id(runs):

@@ -17,7 +17,7 @@ STEPS = {"wgan-gp": 150}
 def test_seed_gan_parameter_counts():
     gan = models.build("gan")
     assert gan.parameter_counts() == {"G": 1_486_352, "D": 1_460_225}
-    assert gan.hp == {"batch_size": 64, "lr": 2e-4}
+    assert gan.hp == {"batch_size": 64, "lr": 2e-4, "d_lr_ratio": 1.0}
     assert all(o.defaults["lr"] == 2e-4 and o.defaults["betas"] == (0.9, 0.999) for o in gan.optimizers.values())
 
 

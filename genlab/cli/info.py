@@ -39,7 +39,7 @@ def list_models(as_json: AsJson = False) -> None:
         m = models.build(name, device="cpu")
         rows.append({"name": name, "family": cls.family, "parameters": m.parameter_counts(),
                      "defaults": cls.defaults, "presets": cls.presets, "description": cls.description,
-                     "view": cls.view.to_json()})
+                     "knobs": cls.knobs, "view": cls.view.to_json()})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -53,6 +53,8 @@ def list_models(as_json: AsJson = False) -> None:
         out.print(f"  defaults:   {pairs(r['defaults'])}")
         for p, v in r["presets"].items():
             out.print(f"  --preset {p}: {pairs(v)}")
+        for k, means in r["knobs"].items():  # the hyperparameters that make or cure a failure
+            out.print(f"  --hp {k}: {means}", markup=False)
 
 
 @app.command()

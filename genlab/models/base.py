@@ -29,6 +29,17 @@ def adam(params, lr: float, betas=(0.9, 0.999)) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
+def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    """The total L2 norm of ``params``' gradients, as ``torch.nn.utils.clip_grad_norm_`` computes
+    it but without clipping: a detached 0-d tensor on their device, read back with the step's
+    other metrics (no host synchronisation here). The gradients are only read. Parameters
+    without a gradient count as zero; none at all gives 0."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=params[0].device if params else None)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).detach()
+
+
 def to_uint8(x: torch.Tensor, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
     """Map values in [low, high] to ``uint8`` grey levels 0-255, shape N×28×28."""
     x = (x.float() - low) * (255.0 / (high - low))
@@ -47,7 +58,11 @@ class GenModel:
     presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets over the defaults (--preset)
     # hyperparameter -> (low, high, low allowed); unlisted: integers >= 1, numbers > 0
     limits: ClassVar[dict[str, tuple]] = {"beta1": (0.0, 1.0, True), "beta2": (0.0, 1.0, True),
-                                          "penalty": (0.0, float("inf"), True)}
+                                          "penalty": (0.0, float("inf"), True),
+                                          "d_lr_ratio": (0.0, 1000.0, False), "beta": (0.0, 1000.0, True),
+                                          "kl_warmup": (0, float("inf"), True), "free_bits": (0.0, 100.0, True)}
+    # what the hyperparameters that make or cure a failure do (`genlab models` prints them)
+    knobs: ClassVar[dict[str, str]] = {}
     # What evaluation it needs (genlab/eval/quality.py measure and assess): its quality figures come
     # from "samples" (the judge's FLD, class histogram and confident share of digits it generates),
     # "importance" (the importance-sampled NLL of held-out digits) or "evaluate" (its own held-out
@@ -64,6 +79,8 @@ class GenModel:
     # its rows of every global batch and draws the noise of the whole batch, keeping its rows, so
     # its random stream and its rows' noise are those of one process with the global batch
     shard: tuple[int, int] = (0, 1)
+    # optimiser name -> its learning rate as a multiple of ``lr`` (unlisted: 1), for :meth:`set_lr`
+    lr_scales: dict[str, float] = {}
 
     def __init__(self, hp: dict, device: torch.device):
         self.hp = {**self.defaults, **hp}
@@ -125,6 +142,13 @@ class GenModel:
     def parameters(self):
         for m in self.networks.values():
             yield from m.parameters()
+
+    def set_lr(self, lr: float) -> None:
+        """Every optimiser's learning rate to ``lr`` times its scale (``lr_scales``: e.g. a GAN's
+        discriminator at ``d_lr_ratio`` times the generator's), as a resume with --lr asks."""
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = lr * self.lr_scales.get(name, 1.0)
 
     def parameter_counts(self) -> dict[str, int]:
         return {k: sum(p.numel() for p in m.parameters()) for k, m in self.networks.items()}

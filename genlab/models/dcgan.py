@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from genlab.models.base import GenModel, adam, to_uint8
 from genlab.models.convnets import ConvDiscriminator, ConvGenerator, scale
-from genlab.models.gan import GAN_VIEW, gan_quality_fields
+from genlab.models.gan import GAN, GAN_KNOBS, GAN_VIEW, gan_quality_fields
 
 
 class DCGAN(GenModel):
@@ -26,9 +26,10 @@ class DCGAN(GenModel):
     family = "gan"
     measured_by = "samples"  # its quality: the judge's figures of digits it generates
     description = "convolutional GAN (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 128"
-    defaults = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64}
+    defaults = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0}
     # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-dcgan-cpu.txt)
     presets = {"cpu": {"batch_size": 128, "lr": 2.5e-3, "width": 36}}
+    knobs = GAN_KNOBS
     channels_last = True  # CPU, batch 128: 769 images/s against 588 in NCHW (dcgan; cgan, wgan-gp alike)
     view = GAN_VIEW
     conditional = False
@@ -40,8 +41,10 @@ class DCGAN(GenModel):
         self.D = self.make_discriminator(int(self.hp["width"]), classes).to(self.device)
         self.networks = {"G": self.G, "D": self.D}
         betas = (float(self.hp["beta1"]), float(self.hp.get("beta2", 0.999)))
+        self.lr_scales = {"D": float(self.hp["d_lr_ratio"])}  # D's learning rate, relative to G's
         self.optimizers = {"G": adam(self.G.parameters(), self.hp["lr"], betas),
-                           "D": adam(self.D.parameters(), self.hp["lr"], betas)}
+                           "D": adam(self.D.parameters(), self.hp["lr"] * self.lr_scales["D"], betas)}
+        self.weights = {name: list(net.parameters()) for name, net in self.networks.items()}  # for grad_norms
 
     def make_discriminator(self, width: int, classes: int):
         return ConvDiscriminator(width, batchnorm=True, classes=classes)
@@ -68,7 +71,10 @@ class DCGAN(GenModel):
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
-                "d_real": torch.sigmoid(real_logit.detach()).mean(), "d_fake": torch.sigmoid(fake_logit.detach()).mean()}
+                "d_real": torch.sigmoid(real_logit.detach()).mean(), "d_fake": torch.sigmoid(fake_logit.detach()).mean(),
+                **self.grad_norms()}
+
+    grad_norms = GAN.grad_norms
 
     def quality_fields(self, figures: dict) -> dict:
         return gan_quality_fields(figures)

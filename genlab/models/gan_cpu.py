@@ -131,4 +131,5 @@ def step(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
     backward(G, aten.tanh_backward(g, fake), g_inputs, g_pre)
     model.optimizers["G"].step()
 
-    return {"d_loss": d_loss, "g_loss": g_loss, "d_real": out[0, :b].mean(), "d_fake": out[0, b:].mean()}
+    return {"d_loss": d_loss, "g_loss": g_loss, "d_real": out[0, :b].mean(), "d_fake": out[0, b:].mean(),
+            **model.grad_norms()}

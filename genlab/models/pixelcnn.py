@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.health.rules import Rule, flat, gradient_explosion, loss_spikes, rising
-from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, Interrupted, adam, binarize, to_uint8
+from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, Interrupted, adam, binarize, grad_norm, to_uint8
 from genlab.view import Metric, Pane, View
 
 
@@ -85,6 +85,7 @@ PIXELCNN_VIEW = View(
     metrics=(
         Metric("nll", "-log p(x) of a binarised training digit", "nats"),
         Metric("bpd", "the same in bits per dimension: nll / (784 ln 2)", "bits/dim"),
+        Metric("grad_norm", "the network's gradient norm (total L2, before its step)", "", None, spec=".3g"),
         Metric("test_nll", "-log p(x) of held-out digits (one fixed binarisation)", "nats"),
         Metric("test_bpd", "held-out bits per dimension", "bits/dim"),
     ),
@@ -109,6 +110,7 @@ class PixelCNN(GenModel):
         self.net = self.make_net().to(self.device)
         self.networks = {"pixelcnn": self.net}
         self.optimizers = {"pixelcnn": adam(self.net.parameters(), self.hp["lr"])}
+        self.weights = list(self.net.parameters())  # for its gradient norm
 
     def make_net(self) -> nn.Module:
         return PixelCNNNet(int(self.hp["channels"]), int(self.hp["layers"]))
@@ -120,7 +122,7 @@ class PixelCNN(GenModel):
         nll.backward()
         self.optimizers["pixelcnn"].step()
         nll = nll.detach()
-        return {"nll": nll, "bpd": nll * NATS_TO_BPD}
+        return {"nll": nll, "bpd": nll * NATS_TO_BPD, "grad_norm": grad_norm(self.weights)}
 
     def latent(self, n, generator):
         """One uniform number per pixel: pixel (i, j) is on when its number is below p(i, j)."""

@@ -13,13 +13,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.health.rules import Rule, all_of, any_of, below, gradient_explosion, loss_spikes, rising
-from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, Interrupted, adam, binarize, to_uint8
+from genlab.models.base import TEST_BINARIZATION_SEED, GenModel, Interrupted, adam, binarize, grad_norm, to_uint8
 from genlab.view import Metric, Pane, View
 
 
 class GaussianVAE(nn.Module):
     """What every VAE network shares: ``enc`` to features, ``mu`` and ``logvar`` heads, the
     reparameterised draw, and ``dec`` to 784 Bernoulli logits. Subclasses build the four parts."""
+
+    def halves(self) -> dict[str, list[nn.Parameter]]:
+        """The encoder's parameters (``enc`` and both heads) and the decoder's."""
+        return {"encoder": [*self.enc.parameters(), *self.mu.parameters(), *self.logvar.parameters()],
+                "decoder": list(self.dec.parameters())}
 
     def encode(self, x):
         h = self.enc(x)
@@ -40,6 +45,14 @@ class VAENet(GaussianVAE):
         self.mu = nn.Linear(hidden, latent)
         self.logvar = nn.Linear(hidden, latent)
         self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 784))
+
+
+ACTIVE = 0.01  # nats: a latent dimension whose KL (or posterior mean's variance) is above this is active
+
+
+def kl_per_dimension(mu, logvar) -> torch.Tensor:
+    """The batch-mean KL(q(z_i|x) || N(0, 1)) of each latent dimension i, in nats."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean(0)
 
 
 def vae_loss(logits, x, mu, logvar):
@@ -67,15 +80,30 @@ VAE_HEALTH = (
     loss_spikes("loss", factor=2.0),
     gradient_explosion("grad_norm_encoder", "grad_norm_decoder"),
 )
+VAE_KNOBS = {
+    "beta": "the KL term's weight in the loss (default 1, the ELBO): raised, the KL term wins and the latent "
+            "code collapses (no active units)",
+    "kl_warmup": "steps over which the KL weight ramps from 0 up to beta (default 0: none), a cure for collapse",
+    "free_bits": "nats of KL per latent dimension (batch mean) left unpenalised (default 0), a cure for collapse",
+}
+
+
 # ---- what a VAE shows: the negative ELBO, its two terms, and the importance-sampled likelihood
 VAE_VIEW = View(
     metrics=(
         Metric("loss", "negative ELBO per digit: reconstruction plus KL (lower is better)", "nats"),
         Metric("recon", "reconstruction: -log p(x|z) of the binarised digit", "nats"),
         Metric("kl", "KL(q(z|x) || p(z)): what the latent code costs", "nats", None),
+        Metric("active_units", "latent dimensions in use: those whose batch-mean KL is above 0.01 nats "
+               "(0: posterior collapse)", "", False, "active", ".0f"),
+        Metric("grad_norm_encoder", "the encoder's gradient norm (total L2, before its step)", "", None, spec=".3g"),
+        Metric("grad_norm_decoder", "the decoder's gradient norm (total L2, before its step)", "", None, spec=".3g"),
         Metric("test_loss", "negative ELBO on held-out digits", "nats"),
         Metric("test_recon", "reconstruction on held-out digits", "nats"),
         Metric("test_kl", "KL on held-out digits", "nats", None),
+        Metric("test_active_units", "active units on held-out digits (Burda et al.): dimensions whose posterior "
+               "mean varies over the digits with variance above 0.01; the KL of each dimension is test_kl_00, ...",
+               "", False, "active", ".0f"),
         Metric("test_is_nll", "importance-sampled -log p(x) of held-out digits (k samples each)", "nats"),
     ),
     panes=(Pane("negative ELBO and importance-sampled NLL, nats", ("loss",), ("test_loss", "test_is_nll")),
@@ -93,7 +121,12 @@ class VAE(GenModel):
     measured_by = "importance"  # its quality: the importance-sampled NLL of held-out digits
     encodes = True  # net.encode: latent maps, anomaly scores, walks between encoded digits
     description = "MLP VAE, Bernoulli decoder on binarised digits (pytorch/examples)"
-    defaults = {"batch_size": 128, "lr": 1e-3, "hidden": 400, "latent": 20}
+    # beta: the KL term's weight (1: the ELBO; raised, the KL term wins and the posterior
+    # collapses); its cures: kl_warmup, steps over which beta ramps up from 0, and free_bits,
+    # nats of KL per dimension (batch mean) that cost nothing (Kingma et al. 2016)
+    defaults = {"batch_size": 128, "lr": 1e-3, "hidden": 400, "latent": 20, "beta": 1.0, "kl_warmup": 0,
+                "free_bits": 0.0}
+    knobs = VAE_KNOBS
     view = VAE_VIEW
 
     def __init__(self, hp: dict, device: torch.device):
@@ -101,6 +134,7 @@ class VAE(GenModel):
         self.net = self.make_net().to(self.device)
         self.networks = {"vae": self.net}
         self.optimizers = {"vae": adam(self.net.parameters(), self.hp["lr"])}
+        self.halves = self.net.halves()  # encoder's and decoder's parameters, for their gradient norms
 
     def make_net(self) -> nn.Module:
         return VAENet(int(self.hp["hidden"]), int(self.hp["latent"]))
@@ -110,11 +144,30 @@ class VAE(GenModel):
         logits, mu, logvar = self.net(x, self.noise(len(images), int(self.hp["latent"])))
         recon, kl = vae_loss(logits, x, mu, logvar)
         recon, kl = recon.mean(), kl.mean()
-        loss = recon + kl
+        loss = recon + kl  # the negative ELBO, what is reported
+        kl_dims = kl_per_dimension(mu.detach(), logvar.detach())
         self.optimizers["vae"].zero_grad(set_to_none=True)
-        loss.backward()
+        self.objective(recon, kl, mu, logvar).backward()
         self.optimizers["vae"].step()
-        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach(),
+                "active_units": (kl_dims > ACTIVE).sum().float(),
+                **{f"grad_norm_{half}": grad_norm(params) for half, params in self.halves.items()}}
+
+    def objective(self, recon, kl, mu, logvar) -> torch.Tensor:
+        """What the optimiser minimises: the negative ELBO, unless the knobs change the KL term:
+        weighted by beta (ramped up from 0 over kl_warmup steps), and with free_bits nats per
+        dimension left unpenalised. The defaults give the negative ELBO, the same tensor."""
+        beta, warmup, free = float(self.hp["beta"]), int(self.hp["kl_warmup"]), float(self.hp["free_bits"])
+        if beta == 1 and warmup == 0 and free == 0:
+            return recon + kl
+        if free > 0:
+            kl = kl_per_dimension(mu, logvar).clamp(min=free).sum()
+        weight = torch.tensor(beta, device=recon.device)
+        if warmup > 0:  # the steps taken so far, from the optimiser's state: a resumed run goes on where it was
+            state = self.optimizers["vae"].state.get(next(self.net.parameters()), {})
+            taken = state.get("step", torch.zeros(()))
+            weight = weight * (taken.to(recon.device, torch.float32) / warmup).clamp(max=1)
+        return recon + weight * kl
 
     def latent(self, n, generator):
         return torch.randn(n, int(self.hp["latent"]), generator=generator)
@@ -134,6 +187,7 @@ class VAE(GenModel):
         x_all = binarize(images.reshape(len(images), 784), torch.Generator().manual_seed(TEST_BINARIZATION_SEED))
         g = torch.Generator().manual_seed(0)
         recon_sum = kl_sum = 0.0
+        means, kl_dims = [], 0.0
         for x in x_all.split(1000):
             if interrupt is not None and interrupt():  # a waiting command goes first
                 self.train(True)
@@ -144,6 +198,18 @@ class VAE(GenModel):
             recon, kl = vae_loss(logits, x, mu, logvar)
             recon_sum += float(recon.sum())
             kl_sum += float(kl.sum())
+            means.append(mu.double())
+            kl_dims = kl_dims + kl_per_dimension(mu, logvar).double() * len(x)
         self.train(True)
         n = len(images)
-        return {"test_loss": (recon_sum + kl_sum) / n, "test_recon": recon_sum / n, "test_kl": kl_sum / n}
+        return {"test_loss": (recon_sum + kl_sum) / n, "test_recon": recon_sum / n, "test_kl": kl_sum / n,
+                **latent_use(torch.cat(means), kl_dims / n)}
+
+
+def latent_use(means: torch.Tensor, kl_dims: torch.Tensor) -> dict[str, float]:
+    """How much of the latent code held-out digits use: the active units (Burda et al. 2016:
+    dimensions whose posterior mean has a variance above 0.01 over the digits) and each
+    dimension's mean KL, as ``test_kl_00``, ``test_kl_01``, ... (held-out metrics that no pane
+    shows: the health rules read them)."""
+    active = int((means.var(0, correction=0) > ACTIVE).sum()) if len(means) > 1 else 0
+    return {"test_active_units": float(active), **{f"test_kl_{i:02d}": float(v) for i, v in enumerate(kl_dims.tolist())}}

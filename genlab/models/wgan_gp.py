@@ -24,7 +24,7 @@ class WGANGP(DCGAN):
     name = "wgan-gp"
     description = "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): lambda 10, 5 critic steps"
     defaults = {"batch_size": 64, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "latent": 100, "width": 64,
-                "critic_iters": 5, "penalty": 10.0}
+                "critic_iters": 5, "penalty": 10.0, "d_lr_ratio": 1.0}
     view = View(
         metrics=(
             Metric("d_loss", "critic loss: E[D(G(z))] - E[D(x)] plus the penalty", "", None),
@@ -32,12 +32,14 @@ class WGANGP(DCGAN):
             Metric("wasserstein", "the critic's Wasserstein estimate E[D(x)] - E[D(G(z))]", "", True),
             Metric("gp", "gradient penalty: lambda (|grad D| - 1)^2 on interpolates", "", True),
             Metric("test_wasserstein", "Wasserstein estimate on held-out digits", "", True),
-            *(m for m in GAN_METRICS if m.name in ("test_fld", "test_confident", "min_class_share", "max_class_share")),
+            *(m for m in GAN_METRICS if m.name in ("grad_norm_G", "grad_norm_D", "test_fld", "test_confident",
+                                                   "test_diversity", "min_class_share", "max_class_share")),
         ),
         panes=(Pane("critic and generator losses", ("d_loss", "g_loss")),
                Pane("Wasserstein estimate and gradient penalty", ("wasserstein", "gp"), ("test_wasserstein",)),
                FLD_PANE),
-        key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"), class_histogram=("test_fld", "test_confident"),
+        key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"),
+        class_histogram=("test_fld", "test_confident", "test_diversity"),
         walks=True,
         health=WGAN_GP_HEALTH,
         judged_after_steps=500,
@@ -77,7 +79,7 @@ class WGANGP(DCGAN):
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(),
-                "wasserstein": (real_score - fake_score).detach()}
+                "wasserstein": (real_score - fake_score).detach(), **self.grad_norms()}  # D's: its last critic step
 
     @torch.no_grad()
     def evaluate(self, images, labels, interrupt=None):

@@ -144,9 +144,7 @@ class Trainer:
             if rolled_back_to >= 0:  # rank 0 rolled back to its last good checkpoint: so does this rank
                 self.checkpoints.restore_step(int(rolled_back_to))
             if lr != self.config.lr:
-                for opt in self.model.optimizers.values():
-                    for group in opt.param_groups:
-                        group["lr"] = lr
+                self.model.set_lr(lr)
                 self.state.config = self.config.with_lr(lr)
             if int(total) != self.config.total_steps:
                 self.state.config = self.config.with_total_steps(int(total))
@@ -367,9 +365,7 @@ class Trainer:
 
     def set_lr(self, lr: float) -> None:
         previous = self.config.lr
-        for opt in self.model.optimizers.values():
-            for group in opt.param_groups:
-                group["lr"] = lr
+        self.model.set_lr(lr)
         self.state.config = self.config.with_lr(lr)
         self.save_config()
         self.events.emit("lr", lr=lr, previous=previous)
