@@ -276,6 +276,8 @@ def print_health(verdict, events: list[dict]) -> None:
                                                  HEALTH_STYLES.get(verdict.severity, ""))), (0, 0, 0, 2)), soft_wrap=False)
     if verdict.explains:
         said(verdict.explains)
+    if verdict.rule:
+        said(f"raised when: {verdict.rule}")
     for cure in verdict.cures:
         said(f"try: {cure}")
     spans, started = [], {}  # "loss spike at steps 1,600-1,700", "D winning from step 1,200"

@@ -180,7 +180,8 @@ class Judge:
             _, rule = min(fired, key=lambda p: (-SEVERITIES.index(p[1].severity), p[0]))
             same = self.verdict is not None and self.verdict.name == rule.name
             new = Verdict(rule.name, rule.title, rule.severity, rule.explains, self.evidence(rule, at),
-                          self.verdict.since_step if same else at, tuple(self.cure(c) for c in rule.cures))
+                          self.verdict.since_step if same else at, tuple(self.cure(c) for c in rule.cures),
+                          rule=rule.when.text())
         elif young:
             new = Verdict("young", f"too young: {self.when_judged()}", "young",
                           "too few steps or quality checks yet to tell how it trains", label="young")

@@ -47,14 +47,14 @@ class Cond:
         """For a person: 'grad_norm_G below 0.001 over 200 steps'."""
         if self.kind in ("all", "any"):
             return f" {'and' if self.kind == 'all' else 'or'} ".join(f"({c.text()})" if c.of else c.text() for c in self.of)
-        over = f"over {self.over:,}"
+        over = f"over {self.over:,}"  # (steps of a training metric, checks of a held-out one)
         return {
             "below": f"{self.metric} below {self.value:g} {over}",
             "above": f"{self.metric} above {self.value:g} {over}",
-            "rising": f"{self.metric} {self.value:.0%} above its lowest of the last {self.over + 1} checks"
+            "rising": f"{self.metric} {100 * self.value:g}% above its lowest of the last {self.over + 1} checks"
                       + (f" while {self.against} falls" if self.against else ""),
-            "falling": f"{self.metric} {self.value:.0%} below its highest of the last {self.over + 1} checks",
-            "flat": f"{self.metric} within {self.value:.0%} over the last {self.over + 1} checks",
+            "falling": f"{self.metric} {100 * self.value:g}% below its highest of the last {self.over + 1} checks",
+            "flat": f"{self.metric} within {100 * self.value:g}% over the last {self.over + 1} checks",
             "spike": f"{self.metric} above {self.value:g}x its median of the {self.over:,} steps before",
             "swings": f"{self.metric} swinging by more than {self.value:g} over the last {self.over:,} steps",
         }.get(self.kind, self.kind)

@@ -18,6 +18,7 @@ class Verdict:
     since_step: int | None = None  # the step from which it has held
     cures: tuple[str, ...] = ()  # genlab commands to try, e.g. "genlab train wgan-gp --preset cpu"
     label: str = ""  # shorter than the title where room is scarce (a table's cell): "young"; "" for the title
+    rule: str = ""  # when it is raised, in words: "d_real above 0.99 over 200 steps and ..."
 
     @property
     def symbol(self) -> str:

@@ -62,6 +62,9 @@ def details(v: Verdict) -> Text:
     if v.evidence:
         text.append("\n\nevidence: ", style="bold")
         text.append(v.evidence)
+    if v.rule:
+        text.append("\nraised when: ", style="bold")
+        text.append(v.rule)
     if v.cures:
         text.append("\n\ntry:", style="bold")
         for cure in v.cures:
