@@ -127,7 +127,7 @@ HISTORIES = {
     "loss-spike": ("gan", 2400, lambda s: gan_metrics(s, g_loss=12.0 if s == 1550 else None), gan_checks, 300),
     "dead": ("gan", 1500, lambda s: gan_metrics(s, grad_norm_g=0.0 if s > 800 else 1.0, grad_norm_d=0.0 if s > 800 else 1.0),
              gan_checks, 300),
-    "exploding-gradients": ("gan", 400, lambda s: gan_metrics(s, grad_norm_d=500.0 if s > 250 else 1.0), gan_checks, 300),
+    "exploding-gradients": ("gan", 800, lambda s: gan_metrics(s, grad_norm_d=500.0 if s > 650 else 1.0), gan_checks, 1000),
     "posterior-collapse": ("vae", 1500, lambda s: vae_metrics(s, collapsed_from=700),
                            lambda s: {"test_loss": metrics_at("vae", s)["loss"] * 1.02}, 300),
     "overfitting": ("pixelcnn", 2400, lambda s: {**metrics_at("pixelcnn", s), "grad_norm": 3.0},

@@ -301,8 +301,8 @@ class Judge:
             since = self.judged_at if self.judged_at is not None else at - JUDGE_EVERY
             recent, before = rows.between(since, at), rows.between(since - c.over, since)
             recent, before = recent[~np.isnan(recent)], before[np.isfinite(before)]  # (NaN: not in that row)
-            if not len(recent) or len(before) < 10:
-                return False
+            if not len(recent) or len(before) < 10 or rows.steps[0] > since - 0.9 * c.over:
+                return False  # (too little history to have a median: a young run's norms grow from init)
             if np.isinf(recent).any():
                 return True  # a loss or a norm gone to infinity
             median = float(np.median(before))

@@ -103,8 +103,10 @@ MODE_COLLAPSE = Rule(
     "mode-collapse", "mode collapse", "bad",
     "the generator covers only a few kinds of digit: the judge is sure of its digits and they fall into few "
     "classes, or the grid's digits grow alike",
+    # (not a low diversity as such: a young GAN's blobs are alike before it draws any digit, and the
+    # judge is sure of none of them; held-out digits: 0.35, only 1s: 0.21, a young MLP GAN's blobs: 0.03-0.06)
     any_of(all_of(above("test_confident", 0.5, 2), above("max_class_share", 0.4, 2)),
-           falling("test_diversity", 0.3, 3), below("test_diversity", 0.15, 2)),  # held-out digits: 0.35, only 1s: 0.21
+           falling("test_diversity", 0.3, 3)),
     ("max_class_share", "test_confident", "test_diversity"),
     ("genlab train cgan", "genlab train wgan-gp --preset cpu"))
 NO_PROGRESS = Rule(
