@@ -50,7 +50,7 @@ RUNS = {
     "gan": ("gan", {}, 600, None, CHECKS),
     # G at a twentieth of its usual rate, D at 200 times that (2e-3): D wins within 100 steps.
     # (d_lr_ratio 50 at the default lr, D at 1e-2, breaks D instead: every output 0, losses at BCE's clamp)
-    "gan-d-wins": ("gan", {"d_lr_ratio": 200.0}, 600, None, dict(CHECKS, lr=1e-5)),
+    "gan-d-wins": ("gan", {"d_lr_ratio": 200.0}, 800, None, dict(CHECKS, lr=1e-5)),
     # the GAN family's healthy reference that draws digits within minutes on a CPU
     "dcgan": ("dcgan", {}, 600, None, dict(CHECKS, preset="cpu")),
     "vae": ("vae", {}, 600, None, CHECKS),

@@ -103,7 +103,7 @@ VAE_VIEW = View(
         Metric("test_kl", "KL on held-out digits", "nats", None),
         Metric("test_active_units", "active units on held-out digits (Burda et al.): dimensions whose posterior "
                "mean varies over the digits with variance above 0.01; the KL of each dimension is test_kl_00, ...",
-               "", False, "active", ".0f"),
+               "", False, "active held-out", ".0f"),
         Metric("test_is_nll", "importance-sampled -log p(x) of held-out digits (k samples each)", "nats"),
     ),
     panes=(Pane("negative ELBO and importance-sampled NLL, nats", ("loss",), ("test_loss", "test_is_nll")),
