@@ -7,7 +7,8 @@ the tutorial's ways, beside healthy ones (a benchmark, not a test: a few minutes
 Each run trains with genlab's own trainer into ``--runs-dir`` (a temporary directory unless
 given), so its run directory is what `genlab show` and the cockpit read. The runs:
 
-- ``gan``: the seed's MLP GAN as it ships, the healthy reference;
+- ``gan``: the seed's MLP GAN as it ships: the tutorial's baseline, which draws one kind of blob for its first
+  thousands of steps on a CPU (told as mode collapse while the judge is sure they are all one digit);
 - ``gan-d-wins``: the same with the discriminator's learning rate raised (``--hp d_lr_ratio``)
   until it wins: D(x) → 1, D(G(z)) → 0 and the generator's gradient vanishes;
 - ``dcgan``: DCGAN with ``--preset cpu``, the GAN family's healthy reference that draws digits
