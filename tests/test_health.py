@@ -151,7 +151,7 @@ def test_show_and_runs_say_the_verdict(histories):
     shown = runner.invoke(app, ["show", "d-wins", "--runs-dir", str(histories), "--images", "off"])
     assert shown.exit_code == 0, shown.output
     text = " ".join(shown.output.split())
-    assert "health: ✖ D winning since step 1,200: grad_norm_G 0.01, d_real 0.9958, d_fake 0.004243" in text
+    assert "health: ✖ D winning since step 1,200: ‖∇G‖ 0.01, D(x) 0.9958, D(G(z)) 0.004243" in text
     assert "try: genlab train wgan-gp --preset cpu" in text and "history: D winning from step 1,200" in text
     spiky = " ".join(runner.invoke(app, ["show", "loss-spike", "--runs-dir", str(histories), "--images", "off"]).output.split())
     assert "health: ✓ healthy" in spiky and "history: loss spike at steps 1,600-1,700" in spiky
@@ -218,7 +218,7 @@ def test_a_metric_missing_from_some_rows_raises_nothing_and_an_infinite_norm_exp
     assert health.judge_run(run).name == "healthy"
     run = make_run(tmp_path, "inf", "gan", steps=1500, state="finished", eval_every=300, evals=gan_checks,
                    metrics=lambda s: gan_metrics(s, grad_norm_g=float("inf") if s > 1450 else 1.0))
-    assert health.judge_run(run).line().startswith("✖ gradients exploding since step 1,500: grad_norm_G inf")
+    assert health.judge_run(run).line().startswith("✖ gradients exploding since step 1,500: ‖∇G‖ inf")
 
 
 def test_norms_growing_from_their_start_are_no_explosion(tmp_path):

@@ -85,7 +85,7 @@ PIXELCNN_VIEW = View(
     metrics=(
         Metric("nll", "-log p(x) of a binarised training digit", "nats"),
         Metric("bpd", "the same in bits per dimension: nll / (784 ln 2)", "bits/dim"),
-        Metric("grad_norm", "the network's gradient norm (total L2, before its step)", "", None, spec=".3g"),
+        Metric("grad_norm", "the network's gradient norm (total L2, before its step)", "", None, "‖∇‖", ".3g"),
         Metric("test_nll", "-log p(x) of held-out digits (one fixed binarisation)", "nats"),
         Metric("test_bpd", "held-out bits per dimension", "bits/dim"),
     ),

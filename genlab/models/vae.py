@@ -93,11 +93,11 @@ VAE_VIEW = View(
     metrics=(
         Metric("loss", "negative ELBO per digit: reconstruction plus KL (lower is better)", "nats"),
         Metric("recon", "reconstruction: -log p(x|z) of the binarised digit", "nats"),
-        Metric("kl", "KL(q(z|x) || p(z)): what the latent code costs", "nats", None),
+        Metric("kl", "KL(q(z|x) || p(z)): what the latent code costs", "nats", None, "KL"),
         Metric("active_units", "latent dimensions in use: those whose batch-mean KL is above 0.01 nats "
                "(0: posterior collapse)", "", False, "active", ".0f"),
-        Metric("grad_norm_encoder", "the encoder's gradient norm (total L2, before its step)", "", None, spec=".3g"),
-        Metric("grad_norm_decoder", "the decoder's gradient norm (total L2, before its step)", "", None, spec=".3g"),
+        Metric("grad_norm_encoder", "the encoder's gradient norm (total L2, before its step)", "", None, "‖∇enc‖", ".3g"),
+        Metric("grad_norm_decoder", "the decoder's gradient norm (total L2, before its step)", "", None, "‖∇dec‖", ".3g"),
         Metric("test_loss", "negative ELBO on held-out digits", "nats"),
         Metric("test_recon", "reconstruction on held-out digits", "nats"),
         Metric("test_kl", "KL on held-out digits", "nats", None),
