@@ -43,7 +43,8 @@ def test_run_directory_is_complete(runs):
     # metrics.bin mirrors the metrics rows exactly, for fast opening
     from genlab.run import metrics_log
     cols, rows, n = metrics_log.read(run_dir)
-    assert cols[:3] == ["step", "t", "epoch"] and set(cols[3:]) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert cols[:3] == ["step", "t", "epoch"] and set(cols[3:]) == {"d_loss", "g_loss", "d_real", "d_fake",
+                                                                     "grad_norm_G", "grad_norm_D"}
     metric_events = [e for e in events if e["kind"] == "metrics"]
     assert n == 40 and rows[:, 0].tolist() == steps
     assert rows[:, cols.index("g_loss")].tolist() == [e["g_loss"] for e in metric_events]

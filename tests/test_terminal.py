@@ -266,7 +266,8 @@ def test_a_gan_dashboard_reads_at_80x24(session, runs):
     screen = wait_for(session, r"d_loss[\s\S]*└", timeout=60)
     lines = tmux("capture-pane", "-p", "-t", session).splitlines()
     assert len(lines) == 24 and lines[0].lstrip().startswith("● running")
-    assert "tab ▸ 1 G and D losses" in lines[1]  # one status line, then the panes' tabs
+    assert lines[1].strip() == "✓ healthy"  # one status line, the verdict, then the panes' tabs
+    assert "tab ▸ 1 G and D losses" in lines[2]
     top = next(i for i, line in enumerate(lines) if "┌" in line)
     bottom = next(i for i, line in enumerate(lines) if "└" in line)
     plot_rows = lines[top + 1:bottom]
@@ -276,7 +277,7 @@ def test_a_gan_dashboard_reads_at_80x24(session, runs):
     assert "q quit" in lines[-1] and "p pause" in lines[-1] and "palette" in lines[-1]  # the footer, whole
 
     tmux("send-keys", "-t", session, "3")  # the FLD pane, in place of the losses
-    wait_for(session, r"FLD to")
+    wait_for(session, r"FLD to the test set \(lower is better\) ·")  # its pane's own title (the tabs name it too)
     tmux("send-keys", "-t", session, "Tab")  # the class histogram, across the width
     wait_for(session, r"classes of generated digits")
     tmux("send-keys", "-t", session, "q")

@@ -2,15 +2,17 @@
 when a terminal is too narrow for all of them.
 
 The run's id, its state, its progress and its key metric never give way: they say whether a run
-is alive and moving; its health verdict (genlab/health) gives way last. The others do, in :data:`GIVES_WAY`'s order (`genlab runs` drops them; the cockpit
-moves them to the right, where the table scrolls sideways to them). A sweep's list of models
+is alive and moving. The others give way in :data:`GIVES_WAY`'s order (`genlab runs` drops them;
+the cockpit moves them to the right, where the table scrolls sideways to them); the health
+verdict's symbol stays beside the state when its column gives way. A sweep's list of models
 ("gan,dcgan,wgan-gp,cgan") narrows to a count first (:func:`models_text`).
 """
 
 from __future__ import annotations
 
-# the first gives way first; the quality figure ranks, so it stays long; the health verdict longest
-GIVES_WAY = ("tags", "age", "model", "quality", "health")
+# the first gives way first; the quality figure ranks, so it stays longest (the health verdict's
+# symbol stays beside the state)
+GIVES_WAY = ("tags", "age", "model", "health", "quality")
 
 
 def narrow_order(columns) -> list[str]:
