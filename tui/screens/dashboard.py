@@ -282,7 +282,8 @@ class Dashboard(CurveToggles, Screen):
         self.ascii = not self.ascii
 
     def watch_ascii(self, value: bool) -> None:
-        self.query_one(SamplesPane).ascii = value
+        for pane in self.query(SamplesPane):  # (none while the run has no view yet: a run starting)
+            pane.ascii = value
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -188,11 +188,8 @@ class RunsTable(RunRows):
             progress = "-" if done is None else f"{100 * done:.0f}%"
         else:
             progress = progress_text(r["step"], r["total"] or 0, r.get("elapsed_s"), r.get("budget_s"), percent=True)
-        status = Text(state, style=COLOURS.get(state.split(":")[0], "red"))
-        if narrow and r.get("health") is not None:  # its column gives way: the symbol stays, beside the state
-            status.append(f" {r['health'].symbol}", style=verdict.style(r["health"].severity))
         return {"run": self.run_cell(r), "model": models_text(r["model"], narrow), "tags": " ".join(r.get("tags") or []),
-                "status": status, "progress": progress,
+                "status": Text(state, style=COLOURS.get(state.split(":")[0], "red")), "progress": progress,
                 "health": verdict.short(r.get("health")),
                 "key metric": ("best " if sweep and value is not None else "") + metric, "quality": r.get("quality", "")}
 
