@@ -5,7 +5,8 @@ import json
 import numpy as np
 from scripted import make_run
 
-from genlab.run.follow import MinMaxSeries, RunFollower, ema
+from genlab.run.follow import RunFollower
+from genlab.run.series import MinMaxSeries, ema
 
 
 def test_buckets_stay_bounded_and_spikes_survive():

@@ -23,8 +23,9 @@ from genlab import view
 from genlab.health import Verdict
 from genlab.run import compare, control, summary, tags, vitals
 from genlab.run.files import read_json
-from genlab.run.follow import RunFollower, RunView, ema
+from genlab.run.follow import RunFollower, RunView
 from genlab.run.rundir import RunDir
+from genlab.run.series import ema
 from genlab.run.state import RunState, effective_state
 from genlab.run.store import list_runs, read_grid, runs_root
 from genlab.run.sweeps import sweep_groups, ungrouped

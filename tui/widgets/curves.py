@@ -1,6 +1,6 @@
 """One plot of training curves (textual-plotext), with log scale and EMA smoothing toggles.
 
-Curves arrive already downsampled (genlab.run.follow.MinMaxSeries): the unsmoothed line traces each
+Curves arrive already downsampled (genlab.run.series.MinMaxSeries): the unsmoothed line traces each
 bucket's minimum and maximum, so a spike is drawn however long the history. Building a plot is
 the cockpit's most expensive work (tens of milliseconds), so a plot redraws at most every five
 seconds, and less often if a build takes longer: each plot stays under 1% of a core, so that
