@@ -103,9 +103,9 @@ async def test_a_compact_dashboard_shows_one_pane_at_a_time(tmp_path):
         await pilot.resize_terminal(200, 50)  # room for all: every pane, no tabs, tab not bound
         await until(pilot, lambda: not dash.compact)
         assert shown() == dash.pages() and not dash.query_one(PaneTabs).display
-        page = dash.page
+        page = dash.first_pane
         await pilot.press("tab")
-        assert shown() == dash.pages() and dash.page == page
+        assert shown() == dash.pages() and dash.first_pane == page
 
         app.open_run("vae-run")  # a VAE's latent map: a page of its own when compact
         await pilot.resize_terminal(80, 24)

@@ -78,12 +78,10 @@ def row_of(info, marks, verdict=None) -> dict:
             "health": verdict.name if verdict else None}
 
 
-HEALTH_STYLES = {"ok": "green", "young": "dim", "warn": "yellow", "bad": "bold red"}
-
 
 def health_cell(verdict) -> Text:
     """A runs table's health cell: '▲ D winning' (its symbol carries it without colour); '-' for none."""
-    return Text(verdict.short(), style=HEALTH_STYLES.get(verdict.severity, "")) if verdict else Text("-")
+    return Text(verdict.short(), style=verdict.style) if verdict else Text("-")
 
 
 @app.command()
@@ -157,7 +155,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
                      "key metric": summaries[r.run_id].key_text(),
                      "quality": summaries[r.run_id].ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
             if "health" not in columns and verdict(r):  # gave way: its symbol stays, beside the state
-                cells["status"] = Text.assemble(cells["status"], " ", (verdict(r).symbol, HEALTH_STYLES.get(verdict(r).severity, "")))
+                cells["status"] = Text.assemble(cells["status"], " ", (verdict(r).symbol, verdict(r).style))
             table.add_row(*(cells[c] for c in columns))
 
         for r in ungrouped(infos, groups):
@@ -273,7 +271,7 @@ def print_health(verdict, events: list[dict]) -> None:
         out.print(Padding(Text(text), (0, 0, 0, 4)), soft_wrap=False)
 
     out.print(Padding(Text.assemble("health: ", (verdict.line().split(" — try:")[0],
-                                                 HEALTH_STYLES.get(verdict.severity, ""))), (0, 0, 0, 2)), soft_wrap=False)
+                                                 verdict.style)), (0, 0, 0, 2)), soft_wrap=False)
     if verdict.explains:
         said(verdict.explains)
     if verdict.rule:

@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass
 
 # what a verdict's severity looks like without colour (NO_COLOR): the symbol carries it
 SYMBOLS = {"ok": "✓", "young": "…", "warn": "▲", "bad": "✖"}
+# and with colour, on every screen (a Rich style: genlab runs, show, the cockpit)
+STYLES = {"ok": "green", "young": "dim", "warn": "yellow", "bad": "red"}
+WORST_FIRST = {"bad": 0, "warn": 1, "young": 2, "ok": 3}  # what sorting by health shows on top
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,10 @@ class Verdict:
     @property
     def symbol(self) -> str:
         return SYMBOLS.get(self.severity, "?")
+
+    @property
+    def style(self) -> str:
+        return STYLES.get(self.severity, "")
 
     def short(self) -> str:
         """The symbol and the title: '▲ D winning' (a table's cell)."""

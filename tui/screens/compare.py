@@ -30,6 +30,7 @@ from genlab.run import compare, vitals
 from genlab.run.pace import UpdatePace
 from genlab.run.sinks import counted
 from tui.messages import CompareUpdated
+from tui.screens.pane_turns import PaneTurns, pane_bindings
 from tui.screens.toggles import CurveToggles
 from tui.widgets.class_histogram import ClassHistogram
 from tui.widgets.curves import CurvesPlot
@@ -50,15 +51,13 @@ def legend_width(columns: int) -> int:
     return max(20, min(60, columns * 3 // 5 - 20))
 
 
-class CompareScreen(CurveToggles, Screen):
+class CompareScreen(PaneTurns, CurveToggles, Screen):
     BINDINGS = [  # description: the footer's short form; tooltip: its long one, on a wide terminal
         ("x", "toggle_x", "step/time"),
         Binding("l", "toggle_log", "log", tooltip="log scale"),
         Binding("e", "toggle_smooth", "smooth", tooltip="smoothing"),
         # the panes' keys, as on a dashboard: bound only while some metric has no pane
-        Binding("tab", "pane(1)", "panes", tooltip="next panes", priority=True),
-        Binding("shift+tab", "pane(-1)", "previous panes", show=False, priority=True),
-        *[Binding(str(n), f"pane_at({n - 1})", f"pane {n}", show=False) for n in range(1, 10)],
+        *pane_bindings("next panes"),
         Binding("v", "toggle_vitals", "vitals", tooltip="vital signs"),
         ("escape", "back", "runs"),
         Binding("q", "app.quit", "quit", tooltip="quit (runs keep running)"),
@@ -137,28 +136,18 @@ class CompareScreen(CurveToggles, Screen):
         self.call_after_refresh(self.on_resize)
         self.query_one("#compare-title", Static).update(self.heading())
 
-    def action_pane(self, by: int) -> None:
-        """The curve panes turn to the next (``by`` 1) or previous (-1) metrics, round."""
-        room, n = self.room(), len(self.all_panes())
-        groups = -(-n // room)
-        if groups:
-            self.first_pane = (self.first_pane // room + by) % groups * room
-            self.assign_panes()
+    def pane_count(self) -> int:
+        return len(self.all_panes()) if hasattr(self, "comparison") else 0
 
-    def action_pane_at(self, index: int) -> None:
-        """The curve panes turn to the ``index``-th metric (and those after it in its group)."""
-        n = len(self.all_panes())
-        if index >= n:
-            self.notify(f"these runs share {counted(n, 'metric')}" if not self.vital_signs else
-                        f"these runs have {counted(n, 'vital sign')} recorded", severity="warning")
-            return
-        self.first_pane = index // self.room() * self.room()
+    def panes_at_once(self) -> int:
+        return self.room()
+
+    def past_the_last(self, n: int) -> str:
+        return (f"these runs have {counted(n, 'vital sign')} recorded" if self.vital_signs else
+                f"these runs share {counted(n, 'metric')}")
+
+    def show_panes(self) -> None:
         self.assign_panes()
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action in ("pane", "pane_at") and hasattr(self, "comparison"):
-            return len(self.all_panes()) > self.room()  # off the footer when every metric has its pane
-        return True
 
     def assign_panes(self) -> None:
         """Each curve pane shown its metric (from the first, ``first_pane``), the others hidden;

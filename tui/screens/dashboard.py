@@ -32,6 +32,7 @@ from genlab.run.sinks import counted
 from genlab.run.state import RunState
 from tui.messages import ActionFailed, RunUpdated
 from tui.screens.confirm import Confirm
+from tui.screens.pane_turns import PaneTurns, pane_bindings
 from tui.screens.toggles import CurveToggles
 from tui.screens.verdict import VerdictDetails
 from tui.widgets.class_histogram import ClassHistogram
@@ -46,15 +47,13 @@ from tui.widgets.status_bar import StatusBar
 POLL_S = 1.0  # status, samples and events: one update a second
 CURVES_S = CurvesPlot.MIN_INTERVAL_S  # curves: as often as a plot may redraw
 
-class Dashboard(CurveToggles, Screen):
+class Dashboard(PaneTurns, CurveToggles, Screen):
     BINDINGS = [  # description: the footer's short form; tooltip: its long one, on a wide terminal
         Binding("p", "pause_resume", "pause", tooltip="pause/resume"),
         ("s", "stop_run", "stop"),
         ("r", "resume_run", "resume"),
         ("n", "app.new_run", "new run"),
-        Binding("tab", "pane(1)", "panes", tooltip="next pane", priority=True),
-        Binding("shift+tab", "pane(-1)", "previous pane", show=False, priority=True),
-        *[Binding(str(n), f"pane_at({n - 1})", f"pane {n}", show=False) for n in range(1, 10)],
+        *pane_bindings("next pane"),  # while the panes take turns (tui/screens/pane_turns.py)
         Binding("l", "toggle_log", "log", tooltip="log scale"),
         Binding("e", "toggle_smooth", "smooth", tooltip="smoothing"),
         Binding("a", "toggle_ascii", "ascii", tooltip="ASCII"),
@@ -86,7 +85,7 @@ class Dashboard(CurveToggles, Screen):
         self.walking = False  # latent walks are in the samples pane (until a history key)
         self.walk_seed = 0  # each `i` draws new walks
         self.compact = False  # one pane at a time (see the module's docstring)
-        self.page = 0  # the pane shown when compact
+        self.first_pane = 0  # the pane shown when compact
 
     def compose(self) -> ComposeResult:
         shows = self.shows = view.read(self.app.source.root / self.run_id)  # what the run's model declares
@@ -129,7 +128,7 @@ class Dashboard(CurveToggles, Screen):
 
     # ---- the panes: all of them where there is room, else one at a time
     PANE_ROWS = 13  # a curve pane's least height shown with others: 8 plot rows, title, frame, axis
-    CHROME_ROWS = 9  # a full dashboard's status (2), event log (6) and footer (1)
+    CHROME_ROWS = 10  # a full dashboard's status (3: state, figures, verdict), event log (6) and footer (1)
 
     def pages(self) -> list[Widget]:
         """The panes a compact dashboard shows one at a time: the curve panes, then the samples
@@ -140,39 +139,33 @@ class Dashboard(CurveToggles, Screen):
         """Show every pane, or (compact) the current page's: a curve pane beside the samples, or
         a page of the samples column across the width. Latent walks keep the samples pane."""
         pages = self.pages()
-        self.page %= max(1, len(pages))
-        current = pages[self.page] if pages else None
+        self.first_pane %= max(1, len(pages))
+        current = pages[self.first_pane] if pages else None
         side = self.compact and not self.walking and not isinstance(current, CurvesPlot)
         for pane in pages:
-            pane.display = not self.compact or pane is current and not (self.walking and side)
+            pane.display = not self.compact or pane is current
         self.query_one(SamplesPane).display = not side
         self.set_class(side, "-side-page")
         self.set_class(self.compact, "-compact")
         self.query_one(StatusBar).set_compact(self.compact)
         tabs = self.query_one(PaneTabs)
         tabs.display = self.compact
-        tabs.show([self.pane_title(p) for p in pages], self.page)
+        tabs.show([self.pane_title(p) for p in pages], self.first_pane)
 
     @staticmethod
     def pane_title(pane: Widget) -> str:
         return pane.title_text if isinstance(pane, CurvesPlot) else str(pane.border_title or "").split(" · ")[0]
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """tab and 1-9 are bound only while the panes take turns (off the footer when all show)."""
-        return self.compact if action in ("pane", "pane_at") else True
+    def pane_count(self) -> int:
+        return len(self.pages())
 
-    def action_pane(self, by: int) -> None:
-        self.turn_to(self.page + by)
+    def panes_at_once(self) -> int:
+        return 1 if self.compact else self.pane_count()
 
-    def action_pane_at(self, index: int) -> None:
-        pages = len(self.pages())
-        if index >= pages:
-            self.notify(f"this dashboard has {counted(pages, 'pane')}", severity="warning")
-        else:
-            self.turn_to(index)
+    def past_the_last(self, n: int) -> str:
+        return f"this dashboard has {counted(n, 'pane')}"
 
-    def turn_to(self, index: int) -> None:
-        self.page = index
+    def show_panes(self) -> None:
         self.stop_walking()  # (places the panes)
         self.curves_wanted = True  # the pane shown may have missed updates while hidden
 
@@ -238,7 +231,7 @@ class Dashboard(CurveToggles, Screen):
     # ---- latent walks: `i` draws rows that walk between random latent points (GANs, VAEs)
     def action_walks(self) -> None:
         if self.has_class("-side-page"):  # the walks take the samples pane, beside no curves
-            self.page = 0
+            self.first_pane = 0
         if not self.shows.walks:
             model = (self.snapshot.config.get("model") if self.snapshot else None) or "this model"
             self.say(f"{model} has no latent space to walk: GANs and VAEs have")

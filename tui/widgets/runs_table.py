@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from genlab.health.verdict import WORST_FIRST
 from genlab.run.columns import models_text, narrow_order
 from genlab.run.filter import Filter, parse
 from genlab.run.sinks import progress_text
@@ -222,7 +223,7 @@ def sort_value(r: dict, column: str):
     if column == "status":
         return str(r.get("state") or "").lower() or None
     if column == "health":  # worst first (a run not judged has nothing to sort by)
-        return verdict.ORDER.get(r["health"].severity) if r.get("health") is not None else None
+        return WORST_FIRST.get(r["health"].severity) if r.get("health") is not None else None
     if column == "progress":
         return fraction_done(r)
     if column == "key metric":  # best first, in the direction its model (or its sweep) declares

@@ -1,5 +1,5 @@
 """A run's training health (genlab.health.Verdict) as the cockpit draws it: in its severity's
-colour (ok green, young dim, warn yellow, bad red), always with its symbol, which carries the
+colour (genlab.health.verdict.STYLES), always with its symbol, which carries the
 severity where colour does not (NO_COLOR). Whole (a wide status bar), fitted to a width (an
 80-column one: the evidence is cut before the title, and "try:" kept while it fits), short (a
 table's cell: symbol and short title) or in full (the verdict's details: every cure); and a `health`
@@ -11,15 +11,13 @@ from __future__ import annotations
 from rich.text import Text
 
 from genlab.health import Verdict
-from genlab.health.verdict import SYMBOLS
+from genlab.health.verdict import STYLES, SYMBOLS
 
-COLOURS = {"ok": "green", "young": "dim", "warn": "yellow", "bad": "red"}
-ORDER = {"bad": 0, "warn": 1, "young": 2, "ok": 3}  # worst first: what sorting by health shows on top
 CUT = "…"
 
 
 def style(severity: str) -> str:
-    return COLOURS.get(severity, "")
+    return STYLES.get(severity, "")
 
 
 def whole(v: Verdict) -> Text:
