@@ -67,6 +67,10 @@ def test_each_failing_history_raises_its_verdict(histories):
     assert "g_loss 12" in spikes[0]["evidence"]  # a spike's evidence is its height
     assert set(spikes[0]) == {"kind", "step", "t", "verdict", "title", "severity", "evidence", "event"}
     assert health.history(histories / "healthy") == []
+    # the rule in words counts a held-out figure's window in checks, a training metric's in steps
+    collapse = health.judge_run(histories / "mode-collapse").rule
+    assert "max_class_share above 0.4 at each of its last 2 checks" in collapse, collapse
+    assert "over 200 steps" in health.judge_run(histories / "d-wins").rule
 
 
 def test_healthy_scripted_runs_of_each_model_stay_healthy(tmp_path):

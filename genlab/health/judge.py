@@ -181,7 +181,7 @@ class Judge:
             same = self.verdict is not None and self.verdict.name == rule.name
             new = Verdict(rule.name, rule.title, rule.severity, rule.explains, self.evidence(rule, at),
                           self.verdict.since_step if same else at, tuple(self.cure(c) for c in rule.cures),
-                          rule=rule.when.text())
+                          rule=rule.when.text(lambda metric: metric in self.checks))
         elif young:
             new = Verdict("young", f"too young: {self.when_judged()}", "young",
                           "too few steps or quality checks yet to tell how it trains", label="young")

@@ -43,11 +43,16 @@ class Cond:
     against: str = ""  # rising: the training metric that must fall meanwhile
     of: tuple[Cond, ...] = ()  # all, any: the conditions combined
 
-    def text(self) -> str:
-        """For a person: 'grad_norm_G below 0.001 over 200 steps'."""
+    def text(self, held_out=lambda metric: metric.startswith("test_")) -> str:
+        """For a person: 'grad_norm_G below 0.001 over 200 steps', 'test_fld above 300 at 2
+        checks'; ``held_out(metric)`` tells a held-out metric (its window counts checks)."""
         if self.kind in ("all", "any"):
-            return f" {'and' if self.kind == 'all' else 'or'} ".join(f"({c.text()})" if c.of else c.text() for c in self.of)
-        over = f"over {self.over:,}"  # (steps of a training metric, checks of a held-out one)
+            return f" {'and' if self.kind == 'all' else 'or'} ".join(
+                f"({c.text(held_out)})" if c.of else c.text(held_out) for c in self.of)
+        if held_out(self.metric):
+            over = f"at each of its last {self.over:,} checks" if self.over > 1 else "at its last check"
+        else:
+            over = f"over {self.over:,} steps" if self.over > 1 else "at its last step"
         return {
             "below": f"{self.metric} below {self.value:g} {over}",
             "above": f"{self.metric} above {self.value:g} {over}",
