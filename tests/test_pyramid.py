@@ -7,19 +7,16 @@ them again; and a follower reads only the rows that are new."""
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripted import make_run
 
 from genlab.run import follow, metrics_log, pyramid
 from genlab.run.follow import RunFollower
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.sinks import JsonlSink
-
-sys.path.insert(0, str(Path(__file__).parent))
-from scripted import make_run  # noqa: E402
 
 BULK = 2_000  # (a "long" history from this many rows on: the tests stay quick)
 
