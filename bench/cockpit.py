@@ -11,7 +11,9 @@
 2. While a second process keeps appending rows at a high rate, the headless dashboard follows
    the run; its resident memory is sampled every second. Target: flat (growth well under the
    size of what was appended). Then the curves drawn must reach the run's last step (the plots
-   redraw at most every CurvesPlot.MIN_INTERVAL_S: this waits for their next redraw).
+   redraw at most every CurvesPlot.MIN_INTERVAL_S, less often on a loaded machine: this waits for
+   their next redraws). Once, this line said "curves reach step 0": it read the dashboard's
+   last update, which carries no curves between two redraws; it now reads what the plots drew.
 """
 
 from __future__ import annotations
@@ -104,8 +106,12 @@ async def open_and_follow(root: Path, run_id: str, grow_seconds: float, rows: in
             samples.append(round(rss_mb(), 1))
         last_step = int(proc.stdout.read().strip() or rows)
         final = rss_mb()
-        waited = time.monotonic()  # the plots' next redraw shows the end
-        while reach(app) < last_step and time.monotonic() - waited < 3 * CurvesPlot.MIN_INTERVAL_S:
+        # the plots' next redraws show the end: a plot redraws at most every MIN_INTERVAL_S, less
+        # often when a build takes longer (CurvesPlot.BUDGET: a loaded machine), so this waits
+        # for the next one the plots planned and one more
+        plots = list(app.screen.query(CurvesPlot))
+        deadline = max(p.next_draw for p in plots) + max(CurvesPlot.MIN_INTERVAL_S, *(p.build_cost / p.BUDGET for p in plots)) + 2
+        while reach(app) < last_step and time.monotonic() < deadline:
             await pilot.pause(0.2)
         shown = app.screen.snapshot.status.get("step")
         curves_step = reach(app)

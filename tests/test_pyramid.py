@@ -161,3 +161,18 @@ def test_summaries_of_another_file_are_not_trusted(tmp_path):
         f.poll()
         assert f.view.series["d_loss"].last_step == 13_100
         assert drawn(f.view) == drawn(read_whole(run, capacity).view)
+
+
+def test_summaries_that_cannot_be_written_are_dropped_and_the_run_goes_on(tmp_path, monkeypatch):
+    """A full disk: the summaries go (their readers read metrics.bin whole), the run's rows stay."""
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    run = make_run(tmp_path, "long", "gan", steps=10)
+    with monkeypatch.context() as m:
+        m.setattr(pyramid, "atomic_write_bytes", full)
+        grow(run, 11, 6_000)
+    assert not any(pyramid.level_path(run, level).exists() for level in pyramid.LEVELS)
+    f = RunFollower(run, capacity=64)
+    f.poll()
+    assert f.rows_read == 6_000 and f.view.series["d_loss"].last_step == 6_000

@@ -16,7 +16,8 @@ sees the rows as they are written, after metrics.bin has them, and holds only ea
 bucket still filling. It never reads or touches anything of the training's (the run is bit-exact
 with or without it). When metrics.bin is rewritten (a new metric's column, the aggregated layout,
 a resume's cut) the files are made again from it. Runs written before these files existed have
-none: their readers read metrics.bin whole (genlab.run.follow), as they always did.
+none: their readers read metrics.bin whole (genlab.run.follow), as they always did; so does a
+run whose summaries could not be written (a full disk: they are removed, never the run failed).
 """
 
 from __future__ import annotations
@@ -98,19 +99,38 @@ class PyramidWriter:
         out = [[] for _ in LEVELS]
         if cols and rows is not None and len(rows):
             out = self._add(rows, 0)
-        for level, records in zip(LEVELS, out):
-            path = level_path(self.run_dir, level)
-            atomic_write_bytes(path, b"".join(records), durable=False)
-            self.files.append(open_append(path, binary=True))
+        try:
+            for level, records in zip(LEVELS, out):
+                path = level_path(self.run_dir, level)
+                atomic_write_bytes(path, b"".join(records), durable=False)
+                self.files.append(open_append(path, binary=True))
+        except OSError:
+            self.drop()
 
     def add(self, rows: np.ndarray, rows_before: int) -> None:
         """Rows just appended to metrics.bin, which held ``rows_before`` rows before them."""
         if not self.files or not self.cols or not len(rows):
             return
-        for f, records in zip(self.files, self._add(rows, rows_before)):
-            if records:
-                f.write(b"".join(records))
-                f.flush()
+        try:
+            for f, records in zip(self.files, self._add(rows, rows_before)):
+                if records:
+                    f.write(b"".join(records))
+                    f.flush()
+        except OSError:
+            self.drop()
+
+    def drop(self) -> None:
+        """No summaries from here on (they could not be written): readers read metrics.bin."""
+        for f in self.files:
+            try:
+                f.close()
+            except OSError:
+                pass
+        self.files = []
+        try:
+            remove(self.run_dir)
+        except OSError:
+            pass
 
     def _add(self, rows: np.ndarray, rows_before: int) -> list[list[bytes]]:
         steps, stats = entries(self.cols, rows)
