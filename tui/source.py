@@ -116,7 +116,9 @@ class RunsSource:
                    for r in list_runs(self.root) if not r.problem)
 
     def follower(self, run_id: str) -> RunFollower:
-        return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock, known=self.known_view)
+        """A screen's follower: a long run's curves first, its health at the next poll (``owed``)."""
+        return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock, known=self.known_view,
+                           quick_open=True)
 
     def known_view(self, run_dir: Path) -> view.View | None:
         """The view of the run's model as this genlab declares it, for a run recorded before its
@@ -246,6 +248,11 @@ class Comparison:
         self.not_comparable = compare.not_comparable(configs)  # why their figures are not, or ""
         self.differs = compare.differing(configs)  # the configuration keys that differ
         self.metrics: list[tuple[str, bool]] = compare.shared_metrics(self.views)
+
+    @property
+    def owed(self) -> bool:
+        """Whether a run's health waits for the next poll (a long run just opened: its curves first)."""
+        return any(f.owed is not None for f in self.followers)
 
     def poll(self) -> bool:
         """Read what the runs appended; True when anything changed."""

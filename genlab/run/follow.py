@@ -5,7 +5,9 @@ starts over when the file is rewritten (a resume cuts it): the one incremental r
 used by :class:`RunFollower` and by the sweep worker. A :class:`RunFollower` keeps it and an
 offset into metrics.bin and, at each ``poll()``, reads only what was appended since (when a
 viewer sends on what it read: genlab.run.pace). Metric histories live in
-genlab.run.series.MinMaxSeries. Nothing here imports torch or Textual.
+genlab.run.series.MinMaxSeries. A long run's first read takes its curves from the bucket
+summaries its writer kept (genlab.run.pyramid) and reads only its newest rows; a run without
+them is read whole. Nothing here imports torch or Textual.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Iterator
 import numpy as np
 
 from genlab.health import Verdict
-from genlab.health.judge import health_judge
-from genlab.run import events_index, metrics_log, schema
+from genlab.health.judge import LONG_READ, health_judge
+from genlab.run import events_index, metrics_log, pyramid, schema
 from genlab.run.rundir import RunDir
 from genlab.run.series import MinMaxSeries
 from genlab.run.state import RunState, effective_state
@@ -158,8 +160,13 @@ class RunFollower:
     """Incremental reader of one run directory. ``poll()`` never raises for a broken run: it
     reports the problem in ``view.problem`` and carries on with what it has."""
 
-    def __init__(self, run_dir: Path, capacity: int = 1024, keep_events: int = 200, clock=time.time, known=None):
+    def __init__(self, run_dir: Path, capacity: int = 1024, keep_events: int = 200, clock=time.time, known=None,
+                 quick_open: bool = False):
+        """``quick_open``: a long run's first poll leaves its health to be judged by the next one
+        (:attr:`owed`), so that a viewer draws its curves first (judging a long history's newest
+        rows takes longer than all the rest of opening it)."""
         self.path, self.capacity, self.clock = Path(run_dir), capacity, clock
+        self.quick_open = quick_open
         self.known = known  # as genlab.view.read's: the CLI's rules for a run whose view.json has none
         self.run = RunDir(self.path)
         self.keep_events = keep_events
@@ -174,6 +181,8 @@ class RunFollower:
         self.cols: list[str] | None = None  # metrics.bin's columns as last read
         self.use_bin = self.run.metrics_header.exists()
         self.judge = None  # judges its health (genlab/health) once its view is read; False: no rules
+        self.owed = None  # rows read but not yet judged (quick_open): (steps, times, columns)
+        self.rows_read = 0  # metrics.bin rows read since created (what a first read cost)
 
     # ------------------------------------------------------------------ reading
 
@@ -212,13 +221,18 @@ class RunFollower:
             v.state, changed = state, True
         if self.judge is None and v.config:
             self.judge = health_judge(self.path, v.config, self.known)
+        if self.owed is not None:  # the rows the first poll read and left unjudged, before anything new
+            owed, self.owed = self.owed, None
+            if self.judge:
+                self.judge.feed_rows(*owed)
         changed |= self._read_events(problems)
         changed |= self._read_latent()
         changed |= self._read_cas()
         if self.use_bin or self.run.metrics_header.exists():
             self.use_bin = True
             changed |= self._read_bin()
-        changed |= self._judged(not RunState.of(v.state).live)
+        if self.owed is None:
+            changed |= self._judged(not RunState.of(v.state).live)
         problem = "; ".join(problems) or None
         if problem != v.problem:
             v.problem, changed = problem, True
@@ -458,11 +472,77 @@ class RunFollower:
             return True
         if size < self.rows * 8 * len(cols):
             return False  # cut by a resume; events.jsonl's rewrite resets us
+        if self.rows == 0 and not self.view.series and self.view.times is None and \
+                size // (8 * len(cols)) > BULK_ROWS and self._open_summarised(cols):
+            return True
         cols, rows, new_offset = metrics_log.read(self.path, self.rows)
         if not len(rows) or metrics_log.columns(self.path) != cols:
             return False  # nothing new, or rewritten while we read: next time
         self.cols, self.rows = cols, new_offset
+        self.rows_read += len(rows)
         self._extend(cols, rows)
+        return True
+
+    def _open_summarised(self, cols: list[str]) -> bool:
+        """A long history's first read from its bucket summaries (genlab.run.pyramid) and its
+        newest rows: the same buckets as reading it whole. False (nothing read) where there are
+        none to trust: the caller reads it whole."""
+        size = os.path.getsize(self.run.metrics_bin) // (8 * len(cols))
+        start = max(0, size - LONG_READ)  # the newest rows: what the judge reads of a long history
+        got, rows, end = metrics_log.read(self.path, start)
+        first = metrics_log.read_row(self.path, cols, 0)
+        if got != cols or not len(rows) or first is None:
+            return False
+        if metrics_log.aggregated(cols) and not (pyramid.entries(cols, first[None])[1][0, :, 3] > 0).all():
+            return False  # (read whole, a series first counted after the first row has buckets of its own width)
+        steps = rows[:, 0].astype(np.int64)
+        width = 1
+        while (int(steps[-1]) - int(first[0])) // width + 1 > self.capacity:
+            width *= 2
+        level = pyramid.level_for(width)
+        summary = pyramid.read(self.path, cols, level, end) if level is not None else None
+        if summary is None:
+            return False
+        idx, stats, covered = summary
+        if covered < start:  # (summaries far behind: not worth it)
+            return False
+        if covered:  # the summaries end where the rows say they do (not those of a file since cut)
+            at = metrics_log.read_row(self.path, cols, covered - 1)
+            if at is None or int(at[0]) >> level != idx[-1]:
+                return False
+        names = pyramid.series_names(cols)
+        tail_steps, tail = pyramid.entries(cols, rows[covered - start:])
+        last = {}
+        for j in range(len(names)):  # each series' newest value, as MinMaxSeries keeps it
+            counted = np.flatnonzero(tail[:, j, 3] > 0) if len(tail) else []
+            if not len(counted):
+                _, whole = pyramid.entries(cols, rows)
+                counted = np.flatnonzero(whole[:, j, 3] > 0)
+                if not len(counted):
+                    return False  # not in the newest rows: read it all
+                k, stat, at_step = counted[-1], whole, steps
+            else:
+                k, stat, at_step = counted[-1], tail, tail_steps
+            last[j] = (float(stat[k, j, 2] / stat[k, j, 3]), int(at_step[k]))
+        shift = width.bit_length() - 1 - level
+        buckets, merged, _ = pyramid.merge(np.r_[idx >> shift, tail_steps >> (level + shift)],
+                                           np.concatenate([stats, tail]))
+        for j, name in enumerate(names):
+            series = self._times() if name == "t" else self._series(name)
+            keep = merged[:, j, 3] > 0
+            series.load(buckets[keep], width, merged[keep, j, 0], merged[keep, j, 1], merged[keep, j, 2],
+                        merged[keep, j, 3].astype(np.int64), *last[j])
+        at = {c: i for i, c in enumerate(cols)}
+        metrics = metrics_log.metric_names(cols)
+        self.view.latest.update({k: float(rows[-1, at[k]]) for k in metrics})
+        if self.judge:  # (an aggregated row's mean)
+            judged = (rows[:, 0], rows[:, 1], {k: rows[:, at[k]] for k in metrics})
+            if self.quick_open:
+                self.owed = judged
+            else:
+                self.judge.feed_rows(*judged)
+        self.cols, self.rows = cols, end
+        self.rows_read += len(rows)
         return True
 
     def _extend(self, cols: list[str], rows: np.ndarray) -> None:

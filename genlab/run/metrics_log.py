@@ -10,6 +10,9 @@ minimum and maximum), the file is rewritten once in the aggregated layout: ``ste
 ``epoch``, ``n``, the metrics' means, then ``min:<metric>`` and ``max:<metric>`` for each; the
 rows written before it get ``n`` = 1 and their value as minimum and maximum. Readers tell the
 layouts apart by the ``n`` column.
+
+Beside it, the sink keeps bucket summaries of the rows (``metrics.LNN``, genlab/run/pyramid.py)
+so that a reader opens a long run without reading every row.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.run import schema
+from genlab.run import pyramid, schema
 from genlab.run.files import atomic_write_bytes, atomic_write_json, open_append, read_json
 from genlab.run.record import AGGREGATE_KEYS
 from genlab.run.rundir import RunDir
@@ -106,6 +109,18 @@ def read(run_dir: Path, row_offset: int = 0) -> tuple[list[str] | None, np.ndarr
     return cols, rows, row_offset + n
 
 
+def read_row(run_dir: Path, cols: list[str], row: int) -> np.ndarray | None:
+    """Row ``row`` of metrics.bin (in the layout ``cols``), or None if it is not there."""
+    width = 8 * len(cols)
+    try:
+        with open(RunDir(run_dir).metrics_bin, "rb") as f:
+            f.seek(row * width)
+            data = f.read(width)
+    except OSError:
+        return None
+    return np.frombuffer(data, dtype="<f8") if len(data) == width else None
+
+
 def cut(run_dir: Path, step: int, event_steps: array | None = None) -> None:
     """Keep the rows of steps up to ``step`` (rewrite to a temporary file, then rename).
 
@@ -116,6 +131,7 @@ def cut(run_dir: Path, step: int, event_steps: array | None = None) -> None:
     if cols is not None:
         keep = rows[rows[:, 0] <= step] if len(rows) else rows
         if event_steps is None or np.array_equal(keep[:, 0], np.frombuffer(event_steps, dtype=np.float64)):
+            pyramid.remove(run_dir)  # made again from the rows kept by the next sink (a resume's)
             atomic_write_bytes(RunDir(run_dir).metrics_bin, keep.astype("<f8").tobytes())
             return
     if event_steps is not None:
@@ -129,6 +145,7 @@ def rebuild(run_dir: Path) -> int:
     cols, rows, n = None, array("d"), 0
 
     d = RunDir(run_dir)
+    pyramid.remove(run_dir)
     offset, size = 0, d.events.stat().st_size
     while offset < size:  # in slices, so a long history never sits in memory as dicts
         events, new = read_events(d.events, offset, limit=64 << 20)
@@ -164,6 +181,13 @@ class MetricsBinSink(Sink):
         self.known = {*(self.cols or ()), *NOT_METRICS}  # an event's keys that need no new column
         self.buffer = array("d")
         self.f = open_append(self.bin, binary=True)
+        self.pyramid = pyramid.PyramidWriter(run_dir)  # the rows' bucket summaries, beside them
+        self.summarise()
+
+    def summarise(self) -> None:
+        """The bucket summaries made anew from the rows on disk (a resume's, a rewrite's)."""
+        cols, rows, self.rows = read(self.run_dir)
+        self.pyramid.start(cols, rows if cols == self.cols else None)
 
     def event(self, e: dict) -> None:
         if e["kind"] != "metrics":
@@ -174,6 +198,7 @@ class MetricsBinSink(Sink):
             self.cols = layout([k for k in e if k not in NOT_METRICS], COUNT in e)
             self.known = {*self.cols, *NOT_METRICS}
             atomic_write_json(self.header, {"columns": self.cols, "dtype": "<f8"}, durable=False)
+            self.pyramid.cols = self.cols
         elif COUNT in e and not aggregated(self.cols):
             self.upgrade()
         if not self.known.issuperset(e):  # a metric first logged now
@@ -191,6 +216,7 @@ class MetricsBinSink(Sink):
         atomic_write_bytes(self.bin, wide.astype("<f8").tobytes(), durable=False)
         atomic_write_json(self.header, {"columns": self.cols, "dtype": "<f8"}, durable=False)
         self.f = open_append(self.bin, binary=True)
+        self.summarise()
 
     def upgrade(self) -> None:
         """The first aggregated row: rewrite the file in the aggregated layout (once a run)."""
@@ -202,11 +228,15 @@ class MetricsBinSink(Sink):
         atomic_write_bytes(self.bin, up.astype("<f8").tobytes(), durable=False)
         atomic_write_json(self.header, {"columns": self.cols, "dtype": "<f8"}, durable=False)
         self.f = open_append(self.bin, binary=True)
+        self.summarise()
 
     def flush(self) -> None:
         if self.buffer:
             self.f.write(self.buffer.tobytes())
             self.f.flush()
+            rows = np.frombuffer(self.buffer, dtype=np.float64).reshape(-1, len(self.cols))
+            self.pyramid.add(rows, self.rows)  # after metrics.bin has them: a reader never sees a summary first
+            self.rows += len(rows)
             self.buffer = array("d")
 
     def progress(self, p) -> None:
@@ -215,7 +245,9 @@ class MetricsBinSink(Sink):
     def reopen(self) -> None:
         self.f.close()
         self.f = open_append(self.bin, binary=True)
+        self.summarise()  # (cut by a rollback)
 
     def close(self) -> None:
         self.flush()
         self.f.close()
+        self.pyramid.close()

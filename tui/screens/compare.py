@@ -228,7 +228,8 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                 self.post_message(CompareUpdated(self.comparison.snapshot(
                     self.x_axis, max_buckets=self.plot_columns, curves=curves, vital_signs=self.vital_signs)))
                 first = False
-            time.sleep(POLL_S)
+            if not self.comparison.owed:  # (long runs just opened: their health at once, after their curves)
+                time.sleep(POLL_S)
 
     def on_resize(self) -> None:
         compact = self.size.height < self.COMPACT_BELOW

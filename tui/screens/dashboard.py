@@ -124,7 +124,8 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
                 if curves:
                     self.curves_wanted = False
                 self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns, curves=curves)))
-            time.sleep(POLL_S)
+            if follower.owed is None:  # (a long run just opened: its health at once, after its curves)
+                time.sleep(POLL_S)
 
     # ---- the panes: all of them where there is room, else one at a time
     PANE_ROWS = 13  # a curve pane's least height shown with others: 8 plot rows, title, frame, axis

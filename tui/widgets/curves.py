@@ -68,7 +68,8 @@ class CurvesPlot(PlotextPlot):
 
     def replot(self) -> None:
         self.refresh()
-        self.next_draw = time.monotonic() + max(self.MIN_INTERVAL_S, self.build_cost / self.BUDGET)
+        if self.snapshot is not None:  # (a plot with nothing to draw yet draws its first data at once)
+            self.next_draw = time.monotonic() + max(self.MIN_INTERVAL_S, self.build_cost / self.BUDGET)
 
     build_cost = 0.0
     drawn: RunSnapshot | None = None  # the snapshot last drawn (tests wait for it)

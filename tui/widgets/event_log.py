@@ -27,6 +27,7 @@ class EventLog(RichLog):
         self.seen: set[tuple] = set()
 
     def show(self, events: list[dict]) -> None:
+        lines = []
         for e in events:
             key = (e.get("t"), e.get("kind"), e.get("step"), e.get("verdict"), e.get("event"))
             if key in self.seen:
@@ -35,7 +36,9 @@ class EventLog(RichLog):
             line = verdict.event_text(e) if e.get("kind") == "health" else event_line(e)
             if line:
                 stamp = time.strftime("%H:%M:%S ", time.localtime(e.get("t", 0)))
-                self.write(Text(stamp) + line if isinstance(line, Text) else stamp + line)
+                lines.append(Text(stamp) + line if isinstance(line, Text) else Text(stamp + line))
+        if lines:  # written at once: a long run opened has hundreds (one write each costs as much as all)
+            self.write(Text("\n").join(lines))
 
     def note(self, text: str) -> None:
         """A line of the cockpit's own, at the time of the app's clock (a test's is fixed)."""
