@@ -6,6 +6,8 @@
                   events.jsonl    one event a line; readers skip a torn last line
                   events.idx      where its non-metric lines start (genlab.run.events_index)
                   metrics.bin     the per-step metrics as float64 rows, named in metrics.json
+                  metrics.L06...  min/max/sum/count per 2**L steps, so a long run opens at once
+                                  (genlab.run.pyramid; remade from metrics.bin when missing)
                   log.txt         the human-readable log
                   lock            held by the one process that trains the run (genlab.run.lock)
                   samples/        step-XXXXXXXX.png and .npy from the fixed latent
