@@ -12,8 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 from genlab.errors import UsageError
-from genlab.models.catalogue import OPTIONS, SPECS, checked  # noqa: F401  (genlab.models.checked, as before)
-from genlab.models.catalogue import hyperparameters as declared_hyperparameters
+from genlab.models import catalogue
 
 if TYPE_CHECKING:
     import torch
@@ -27,7 +26,7 @@ def classes() -> dict[str, type[GenModel]]:
     found = globals().get("MODELS")
     if found is None:
         found = globals()["MODELS"] = {}
-        for name, declared in SPECS.items():
+        for name, declared in catalogue.SPECS.items():
             module, cls = declared.implementation.split(":")
             found[name] = getattr(importlib.import_module(module), cls)
     return found
@@ -49,7 +48,7 @@ def get(name: str) -> type[GenModel]:
 def hyperparameters(name: str, hp: dict | None = None, preset: str | None = None) -> dict:
     """Every hyperparameter of ``name``: its defaults, then the preset's, then ``hp``'s
     (catalogue.hyperparameters, for any model in ``MODELS``)."""
-    return declared_hyperparameters(name, hp, preset, get(name))
+    return catalogue.hyperparameters(name, hp, preset, get(name))
 
 
 BYTES_PER_PARAMETER = 20  # float32 weights, gradients, Adam's two moments, and a checkpoint's copy
