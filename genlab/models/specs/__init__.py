@@ -5,10 +5,11 @@ for a person, its hyperparameters (defaults, presets, ranges), the knobs that ma
 failure, its :class:`~genlab.view.View` (metrics, panes, key metric, health rules), how its
 quality is measured, and its parameter counts at the defaults. Each family declares its models
 in one module here (gan.py, vae.py, pixelcnn.py); genlab/models/catalogue.py lists them all.
-The model's class (in a torch module beside this package) reads its spec: ``spec = GAN_SPEC``
+The model's class (in a torch module beside this package) reads its spec: ``spec = specs.GAN``
 gives the class its name, defaults, view... (GenModel.__init_subclass__), so no value is
 written twice, and `genlab models`, the cockpit and argument checks read the specs without
-importing torch.
+importing torch. A new model: its spec in its family's module here, its class with ``spec =``,
+and the spec in that module's ``SPECS``.
 """
 
 from __future__ import annotations
