@@ -101,8 +101,12 @@ class Summary:
     def ranked_text(self) -> str:
         """The quality figure with its rank (``#1 test_fld 23.1``), or :data:`NO_FIGURE`; an
         overloaded run's mark after it."""
-        text = f"#{self.rank} {self.figure_text()}" if self.rank else self.figure_text()
-        return f"{text} · {self.overload_mark()}" if self.overloaded else text
+        return ranked_text(self.rank, self.figure_text(), self.overload_mark())
+
+    def listing(self) -> Listing:
+        """What a list of runs shows of it (``genlab runs``), as plain data."""
+        return Listing(self.figure, self.lower_is_better, self.figure_latest, self.key_text(), self.figure_text(),
+                       self.overload_mark(), self.to_json()["ranked_by"])
 
     def load_text(self) -> str:
         """The median load per core (``0.9×``), the overloaded mark instead when it was; "-" for none."""
@@ -121,6 +125,42 @@ class Summary:
                 "quality": self.quality, "class_hist": self.class_hist, "held_out": self.held_out,
                 "checks": self.checks, "load": self.load, "overloaded": self.overloaded,
                 "tags": self.tags, "note": self.note, "path": str(self.path)}
+
+
+def ranked_text(rank: int | None, figure_text: str, overload_mark: str) -> str:
+    """``#1 test_fld 23.1`` (no rank: the figure's text alone), an overloaded run's mark after it."""
+    text = f"#{rank} {figure_text}" if rank else figure_text
+    return f"{text} · {overload_mark}" if overload_mark else text
+
+
+@dataclass
+class Listing:
+    """What ``genlab runs`` shows of a run's summary (:meth:`Summary.listing`): plain data that
+    genlab/run/row_cache.py keeps, ranked like a summary (:func:`rank`)."""
+
+    figure: str
+    lower_is_better: bool
+    figure_latest: float | None
+    key_text: str  # Summary.key_text()
+    figure_text: str  # Summary.figure_text()
+    overload_mark: str  # Summary.overload_mark()
+    ranked_by: dict  # Summary.to_json()'s (its rank: as it was when listed)
+    rank: int | None = None
+
+    def ranked_text(self) -> str:
+        return ranked_text(self.rank, self.figure_text, self.overload_mark)
+
+    def ranked_json(self) -> dict:
+        """Summary.to_json()'s ``ranked_by``, with the rank given by :func:`rank`."""
+        return {**self.ranked_by, "rank": self.rank}
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("figure", "lower_is_better", "figure_latest", "key_text",
+                                               "figure_text", "overload_mark", "ranked_by")}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Listing:
+        return cls(**raw)
 
 
 # --------------------------------------------------------------------------- ranking
@@ -143,8 +183,8 @@ def ranked(items: list, figure) -> list:
     return sorted(items, key=order)
 
 
-def rank(summaries: list[Summary]) -> list[Summary]:
-    """The summaries best first by their quality figure (:func:`ranked`), each given its ``rank``
+def rank(summaries: list) -> list:
+    """The summaries (or listings) best first by their quality figure (:func:`ranked`), each given its ``rank``
     among those with the same figure; a run with no figure yet has none."""
     out = ranked(summaries, lambda s: (s.figure, s.figure_latest, s.lower_is_better))
     places: dict = {}
