@@ -146,13 +146,9 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
     title = f"{len(infos)} of {len(every)} runs in {root} match {wanted.text!r}" if wanted else f"runs in {root}"
     narrow_models = False  # a sweep's models ("gan,cgan,vae") as "3 models"
 
-    def build(columns: tuple) -> Table:
-        table = Table(title=title, title_justify="left")
-        for col in columns:
-            table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
-                             overflow="fold" if piped else "ellipsis",
-                             min_width=max(len(col), min(widest.get(col, 0), 40)),
-                             max_width=30 if col == "status" and not piped else None)
+    def lines(columns: tuple, shown: list) -> list[list]:
+        """The table's rows of ``shown`` (and of the sweeps): [cells, whether a section ends there]."""
+        made: list[list] = []
 
         def add(r, indent=""):
             total = r.config.get("total_steps") or 0
@@ -164,39 +160,105 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
                      "quality": rows[r.run_id].listing.ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
             if "health" not in columns and verdict(r):  # gave way: its symbol stays, beside the state
                 cells["status"] = Text.assemble(cells["status"], " ", (verdict(r).symbol, HEALTH_STYLES.get(verdict(r).severity, "")))
-            table.add_row(*(cells[c] for c in columns))
+            made.append([[cells[c] for c in columns], False])
 
-        for r in ungrouped(infos, groups):
+        for r in shown:
             add(r)
         for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
-            table.add_section()
+            if made:
+                made[-1][1] = True
             c, best = head["counts"], head["best"]
             cells = {"id": Text(f"sweep {sweep_id}", style="bold"), "model": models_text(head["model"], narrow_models),
                      "status": Text(head["state"], style="bold"), "health": "",
                      "step": f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
                      "key metric": "", "quality": f"best {head['objective']} {best['value']:.4g}" if best else "-",
                      "age": age(head["created"]), "tags": ""}
-            table.add_row(*(cells[c] for c in columns))
+            made.append([[cells[c] for c in columns], False])
             for r in members:
                 add(r, "  ")
+        return made
+
+    def min_width(col: str) -> int:
+        return max(len(col), min(widest.get(col, 0), 40))
+
+    def build(columns: tuple, shown: list) -> Table:
+        table = Table(title=title, title_justify="left")
+        for col in columns:
+            table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
+                             overflow="fold" if piped else "ellipsis", min_width=min_width(col),
+                             max_width=30 if col == "status" and not piped else None)
+        for cells, section in lines(columns, shown):
+            table.add_row(*cells, end_section=section)
         return table
 
     columns = ("id", "model", "status", "health", "step", "key metric", "quality", "age") + \
         (("tags",) if any(labels.values()) else ())
-    table = build(columns)
+    if piped:  # whole, however wide: drawn as Rich draws the table, without measuring 1,000 rows through it
+        print_plain_table(title, columns, lines(columns, ungrouped(infos, groups)),
+                          [min_width(c) for c in columns], right=("step",))
+        return
+    # a terminal: the newest runs that fit its height (a pipe or --json lists them all)
+    shown = ungrouped(infos, groups)
+    room = max(out.height - 7, 10) - sum(1 + len(members) + 1 for _, members in groups.values())
+    hidden = max(0, len(shown) - max(room, 0))
+    shown = shown[hidden:]
+    table = build(columns, shown)
     # a narrow terminal: a sweep's models become a count, then columns give way in their order
     # (genlab/run/columns.py); the id, state, progress and key metric never do
     for dropped in (None, *GIVES_WAY):
-        if piped or out.measure(table, options=out.options.update(width=100_000)).maximum <= out.width:
+        if out.measure(table, options=out.options.update(width=100_000)).maximum <= out.width:
             break
         narrow_models = True
         columns = tuple(c for c in columns if c != dropped)
-        table = build(columns)
-    if piped:  # as wide as the table needs: Rich would cut it to 80 columns
-        wide = out.measure(table, options=out.options.update(width=100_000)).maximum
-        Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
-    else:
-        out.print(table, soft_wrap=False)
+        table = build(columns, shown)
+    out.print(table, soft_wrap=False)
+    if hidden:
+        out.print(f"{hidden:,} older runs not shown: 'genlab runs | less' lists every run; --filter or --tag "
+                  "narrows the list", markup=False, highlight=False)
+
+
+# box-drawing of Rich's default table (box.HEAVY_HEAD): top, header, under the header, a row,
+# a section's end, bottom; each is (left, line, between columns, right)
+HEAVY_HEAD = ("┏━┳┓", "┃ ┃┃", "┡━╇┩", "│ ││", "├─┼┤", "└─┴┘")
+
+
+def print_plain_table(title: str, columns: tuple, rows: list[list], min_widths: list[int], right=()) -> None:
+    """A table as Rich draws it to a pipe (no styles, no wrapping, each column as wide as its
+    widest cell), drawn line by line: ``rich.Table`` measures and renders every cell of every row
+    through its layout engine, which over 1,000 runs costs more than everything else ``genlab runs``
+    does. ``rows``: [cells, whether a section ends after the row]; a cell is a str (Rich markup,
+    as a Table reads it) or a rich Text. tests/test_runs_cache.py compares it with Rich's."""
+    from rich.cells import cell_len
+
+    console = Console(file=out.file, highlight=False, no_color=True)
+
+    def plain(cell) -> str:
+        if isinstance(cell, Text):
+            return cell.plain
+        return console.render_str(cell).plain if "[" in cell or ":" in cell else cell  # markup, emoji codes
+
+    body = [([plain(c) for c in cells], section) for cells, section in rows]
+    widths = [max([least, cell_len(col)] + [cell_len(cells[i]) for cells, _ in body])
+              for i, (col, least) in enumerate(zip(columns, min_widths))]
+
+    def rule(box: str) -> str:
+        return box[0] + box[2].join(box[1] * (w + 2) for w in widths) + box[3]
+
+    def row(box: str, cells: list[str]) -> str:
+        padded = (" " * (w - cell_len(c)) + c if col in right else c + " " * (w - cell_len(c))
+                  for col, c, w in zip(columns, cells, widths))
+        return box[0] + box[2].join(f" {c} " for c in padded) + box[3]
+
+    width = sum(widths) + 3 * len(widths) + 1
+    Console(file=out.file, width=width, highlight=False, no_color=True).print(
+        title, justify="left", soft_wrap=False)  # (wrapped as Rich wraps a table's title)
+    drawn = [rule(HEAVY_HEAD[0]), row(HEAVY_HEAD[1], list(columns)), rule(HEAVY_HEAD[2])]
+    for i, (cells, section) in enumerate(body):
+        drawn.append(row(HEAVY_HEAD[3], cells))
+        if section and i < len(body) - 1:
+            drawn.append(rule(HEAVY_HEAD[4]))
+    drawn.append(rule(HEAVY_HEAD[5]))
+    out.file.write("\n".join(drawn) + "\n")
 
 
 @app.command()
