@@ -86,11 +86,12 @@ def rows(root: Path, known=None, cached: bool = True) -> list[Row]:
                 row = Row.from_json(path, entry["row"])
             except (KeyError, TypeError, ValueError, AttributeError):
                 row = None
-        if row is None:
+        if row is not None:
+            keep[path.name] = entry
+        else:
             row = worked_out(path, known)
-            changed |= keepable(row)
-        if keepable(row):
-            keep[path.name] = {"key": key, "row": row.to_json()}
+            if keepable(row):
+                keep[path.name], changed = {"key": key, "row": row.to_json()}, True
         out.append(row)
     if cached and (changed or keep.keys() != kept.keys()):
         write(root, keep)
@@ -104,13 +105,13 @@ def keepable(row: Row) -> bool:
 
 
 def fingerprint(path: Path) -> list:
-    """The size and modification time (ns) of the directory (a run made without a creation time
+    """The size, modification time (ns) and inode of the directory (a run made without a creation time
     is dated by it) and of each file of :data:`KEYED` (None: missing)."""
-    out = []
+    out, where = [], f"{path}{os.sep}"
     for name in (".", *KEYED):
         try:
-            st = os.stat(path / name)
-            out.append([st.st_size, st.st_mtime_ns])
+            st = os.stat(where + name)
+            out.append([st.st_size, st.st_mtime_ns, st.st_ino])  # (a file replaced whole: a new inode)
         except OSError:
             out.append(None)
     return out

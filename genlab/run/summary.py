@@ -28,10 +28,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from genlab import view
-from genlab.run import events_index, metrics_log, tags, vitals
+from genlab.run import events_index, tags, vitals
 from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
 from genlab.run.store import read_events
@@ -249,6 +247,10 @@ def eval_events(run_dir: Path) -> list[dict]:
 
 
 def _key_and_time(s: Summary) -> None:
+    import numpy as np  # (here, not above: a list of runs kept by genlab/run/row_cache.py needs none)
+
+    from genlab.run import metrics_log
+
     cols, rows, _ = metrics_log.read(s.path)
     if not cols or not len(rows):
         return
@@ -291,6 +293,8 @@ def _evaluations(s: Summary, events: list[dict]) -> None:
 
 def _load(s: Summary, values: list) -> None:
     """The median of the load its vital signs recorded (a run recorded before they had it: None)."""
+    import numpy as np
+
     loads = [float(v) for v in values if _finite(v)]
     s.load_samples = len(loads)
     s.load = float(np.median(loads)) if loads else None
@@ -315,6 +319,8 @@ def _finite(value) -> bool:
 def of_follower(v, shows: view.View, label: str = "") -> Summary:
     """A run's summary from a follower's view (genlab.run.follow.RunView), which the cockpit
     holds already: its evaluations, status and bucketed curves."""
+    import numpy as np
+
     s = _new(v.run_id, v.path, dict(v.config), shows, v.state, int(v.status.get("step", 0)))
     s.label = label
     latest = v.latest.get(s.key)
