@@ -31,8 +31,8 @@ from genlab.run.summary import Listing
 from genlab.run.tags import Tags
 
 FORMAT = 1  # the cache file's layout: bump it when a Row's changes
-KEYED = (RunDir.CONFIG, RunDir.STATUS, RunDir.VIEW, RunDir.TAGS, RunDir.EVENTS, RunDir.EVENTS_INDEX,
-         RunDir.METRICS_BIN, RunDir.METRICS_HEADER)  # what a row is worked out from
+# what a row is worked out from (events.idx and metrics.json change only with the files they index)
+KEYED = (RunDir.CONFIG, RunDir.STATUS, RunDir.VIEW, RunDir.TAGS, RunDir.EVENTS, RunDir.METRICS_BIN)
 
 
 @dataclass
