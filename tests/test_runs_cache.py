@@ -160,7 +160,7 @@ def test_a_terminal_shows_the_newest_runs_that_fit_and_says_how_many_more(tmp_pa
     listed(root)
     text = screen.getvalue()
     assert "run-15" in text and "run-03" in text and "run-02" not in text and "run-00" not in text, text
-    assert "3 older runs not shown: 'genlab runs | less' lists every run" in text, text
+    assert "3 older runs not shown; every run: genlab runs | less" in text, text
     assert len(text.splitlines()) <= 20
     monkeypatch.undo()
     assert all(f"run-{i:02d}" in listed(root) for i in range(16))  # a pipe: every run

@@ -213,8 +213,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
         table = build(columns, shown)
     out.print(table, soft_wrap=False)
     if hidden:
-        out.print(f"{hidden:,} older runs not shown: 'genlab runs | less' lists every run; --filter or --tag "
-                  "narrows the list", markup=False, highlight=False)
+        out.print(f"{hidden:,} older runs not shown; every run: genlab runs | less", markup=False, highlight=False)
 
 
 # box-drawing of Rich's default table (box.HEAVY_HEAD): top, header, under the header, a row,
