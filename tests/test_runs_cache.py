@@ -155,12 +155,12 @@ def test_a_terminal_shows_the_newest_runs_that_fit_and_says_how_many_more(tmp_pa
     root = tmp_path / "runs"
     for i in range(16):
         make_run(root, f"run-{i:02d}", "vae", steps=30, state="finished")
-    screen = io.StringIO()
+    screen, piped = io.StringIO(), runs_cli.out
     monkeypatch.setattr(runs_cli, "out", Console(file=screen, width=200, height=20, force_terminal=True, no_color=True))
     listed(root)
     text = screen.getvalue()
     assert "run-15" in text and "run-03" in text and "run-02" not in text and "run-00" not in text, text
     assert "3 older runs not shown; every run: genlab runs | less" in text, text
     assert len(text.splitlines()) <= 20
-    monkeypatch.undo()
+    monkeypatch.setattr(runs_cli, "out", piped)
     assert all(f"run-{i:02d}" in listed(root) for i in range(16))  # a pipe: every run
