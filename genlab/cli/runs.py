@@ -139,7 +139,6 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
               "status": 8, "health": 9, "key metric": 8, "quality": 10, "age": 7,
               "step": max([len(progress_text(r.status.get("step", 0), r.config.get("total_steps") or 0,
                                              r.status.get("elapsed_s"), budget(r.config))) for r in infos] + [4])}
-    piped = not out.is_terminal  # a pipe or a file: whole values, however wide
     labels = {r.run_id: " ".join(rows[r.run_id].marks.tags) for r in infos}
     colours = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.FINISHED: "blue", RunState.CRASHED: "red",
                RunState.FAILED: "red", RunState.STALLED: "red", RunState.UNREADABLE: "red"}
@@ -181,19 +180,19 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
     def min_width(col: str) -> int:
         return max(len(col), min(widest.get(col, 0), 40))
 
-    def build(columns: tuple, shown: list) -> Table:
+    def build(columns: tuple, shown: list) -> Table:  # (for a terminal: a long status is cut)
         table = Table(title=title, title_justify="left")
         for col in columns:
-            table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
-                             overflow="fold" if piped else "ellipsis", min_width=min_width(col),
-                             max_width=30 if col == "status" and not piped else None)
+            table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True, overflow="ellipsis",
+                             min_width=min_width(col), max_width=30 if col == "status" else None)
         for cells, section in lines(columns, shown):
             table.add_row(*cells, end_section=section)
         return table
 
     columns = ("id", "model", "status", "health", "step", "key metric", "quality", "age") + \
         (("tags",) if any(labels.values()) else ())
-    if piped:  # whole, however wide: drawn as Rich draws the table, without measuring 1,000 rows through it
+    if not out.is_terminal:  # a pipe or a file: whole values, however wide; drawn as Rich draws the table,
+        # without measuring 1,000 rows through it
         print_plain_table(title, columns, lines(columns, ungrouped(infos, groups)),
                           [min_width(c) for c in columns], right=("step",))
         return
