@@ -63,6 +63,8 @@ def tagged(infos: list, wanted: list[str] | None) -> list:
     return [r for r in infos if set(wanted or []) <= set(tags.read(r.path).tags)]
 
 
+NoCache = Annotated[bool, typer.Option(
+    "--no-cache", help="Read every run whole, not its row kept from an earlier listing (and keep none).")]
 FilterOption = Annotated[Optional[str], typer.Option(
     "--filter", metavar="EXPR",
     help="Only runs matching every term (space-separated): a word found in the id, model, state or a tag; "
@@ -85,35 +87,39 @@ def health_cell(verdict) -> Text:
 
 
 @app.command()
-def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption = None, as_json: AsJson = False) -> None:
+def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption = None, as_json: AsJson = False,
+         no_cache: NoCache = False) -> None:
     """List runs: id, model, status, health verdict, progress, key metric, quality figure (with its
-    rank), age and tags."""
-    from genlab.health import judge_run
-    from genlab.run import tags
+    rank), age and tags. What a finished run shows is kept in the user's cache directory
+    (genlab/run/row_cache.py)."""
+    from genlab.run import row_cache
     from genlab.run.filter import parse
-    from genlab.run.store import list_runs, runs_root
-    from genlab.run.summary import rank, summarise
+    from genlab.run.store import runs_root
+    from genlab.run.summary import rank
+    from genlab.run.tags import check_tag
 
     wanted = parse(filter_)
     root = runs_root(runs_dir)
-    every = tagged(list_runs(root), tag)
-    verdicts: dict = {}
-
-    def verdict(r):  # each run judged once (genlab/health), and only those listed or filtered by it
-        if r.run_id not in verdicts:
-            verdicts[r.run_id] = judge_run(r.path, known_view)
-        return verdicts[r.run_id]
-
+    for t in tag or []:
+        check_tag(t)
+    every = [row for row in row_cache.rows(root, known_view, cached=not no_cache)
+             if set(tag or []) <= set(row.marks.tags)]
     by_health = any(t.key == "health" for t in wanted.terms)
-    infos = [r for r in every if wanted.matches(row_of(r, tags.read(r.path), verdict(r) if by_health else None))]
-    summaries = {s.run_id: s for s in rank([summarise(r.path, curves=False, known=known_view) for r in infos])}
+    listed = [row for row in every if wanted.matches(row_of(row.info, row.marks, row.verdict if by_health else None))]
+    rows = {row.info.run_id: row for row in listed}
+    infos = [row.info for row in listed]
+    rank([row.listing for row in listed])
+
+    def verdict(r):
+        return rows[r.run_id].verdict
+
     if as_json:
         print(json.dumps([{
             "id": r.run_id, "model": r.model, "state": r.state, "step": r.status.get("step", 0),
             "total_steps": r.config.get("total_steps"), "metrics": r.status.get("metrics") or {},
-            "key_metric": run_view(r.path).key, "ranked_by": summaries[r.run_id].to_json()["ranked_by"],
+            "key_metric": rows[r.run_id].key_metric, "ranked_by": rows[r.run_id].listing.ranked_json(),
             "health": verdict(r).to_json() if verdict(r) else None,
-            "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
+            "tags": rows[r.run_id].marks.tags, "note": rows[r.run_id].marks.note,
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
         } for r in infos], indent=2))
         return
@@ -131,20 +137,15 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
               "status": 8, "health": 9, "key metric": 8, "quality": 10, "age": 7,
               "step": max([len(progress_text(r.status.get("step", 0), r.config.get("total_steps") or 0,
                                              r.status.get("elapsed_s"), budget(r.config))) for r in infos] + [4])}
-    piped = not out.is_terminal  # a pipe or a file: whole values, however wide
-    labels = {r.run_id: " ".join(tags.read(r.path).tags) for r in infos}
+    labels = {r.run_id: " ".join(rows[r.run_id].marks.tags) for r in infos}
     colours = {RunState.RUNNING: "green", RunState.PAUSED: "yellow", RunState.FINISHED: "blue", RunState.CRASHED: "red",
                RunState.FAILED: "red", RunState.STALLED: "red", RunState.UNREADABLE: "red"}
     title = f"{len(infos)} of {len(every)} runs in {root} match {wanted.text!r}" if wanted else f"runs in {root}"
     narrow_models = False  # a sweep's models ("gan,cgan,vae") as "3 models"
 
-    def build(columns: tuple) -> Table:
-        table = Table(title=title, title_justify="left")
-        for col in columns:
-            table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True,
-                             overflow="fold" if piped else "ellipsis",
-                             min_width=max(len(col), min(widest.get(col, 0), 40)),
-                             max_width=30 if col == "status" and not piped else None)
+    def lines(columns: tuple, shown: list) -> list[list]:
+        """The table's rows of ``shown`` (and of the sweeps): [cells, whether a section ends there]."""
+        made: list[list] = []
 
         def add(r, indent=""):
             total = r.config.get("total_steps") or 0
@@ -152,43 +153,64 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
                      "status": Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
                      "health": health_cell(verdict(r)),
                      "step": progress_text(r.status.get("step", 0), total, r.status.get("elapsed_s"), budget(r.config)),
-                     "key metric": summaries[r.run_id].key_text(),
-                     "quality": summaries[r.run_id].ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
+                     "key metric": rows[r.run_id].listing.key_text,
+                     "quality": rows[r.run_id].listing.ranked_text(), "age": age(r.created), "tags": labels[r.run_id]}
             if "health" not in columns and verdict(r):  # gave way: its symbol stays, beside the state
                 cells["status"] = Text.assemble(cells["status"], " ", (verdict(r).symbol, verdict(r).style))
-            table.add_row(*(cells[c] for c in columns))
+            made.append([[cells[c] for c in columns], False])
 
-        for r in ungrouped(infos, groups):
+        for r in shown:
             add(r)
         for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
-            table.add_section()
+            if made:
+                made[-1][1] = True
             c, best = head["counts"], head["best"]
             cells = {"id": Text(f"sweep {sweep_id}", style="bold"), "model": models_text(head["model"], narrow_models),
                      "status": Text(head["state"], style="bold"), "health": "",
                      "step": f"{c['complete'] + c['pruned'] + c['fail']}/{head['trials']} trials",
                      "key metric": "", "quality": f"best {head['objective']} {best['value']:.4g}" if best else "-",
                      "age": age(head["created"]), "tags": ""}
-            table.add_row(*(cells[c] for c in columns))
+            made.append([[cells[c] for c in columns], False])
             for r in members:
                 add(r, "  ")
+        return made
+
+    def min_width(col: str) -> int:
+        return max(len(col), min(widest.get(col, 0), 40))
+
+    def build(columns: tuple, shown: list) -> Table:  # (for a terminal: a long status is cut)
+        table = Table(title=title, title_justify="left")
+        for col in columns:
+            table.add_column(col, justify="right" if col == "step" else "left", no_wrap=True, overflow="ellipsis",
+                             min_width=min_width(col), max_width=30 if col == "status" else None)
+        for cells, section in lines(columns, shown):
+            table.add_row(*cells, end_section=section)
         return table
 
     columns = ("id", "model", "status", "health", "step", "key metric", "quality", "age") + \
         (("tags",) if any(labels.values()) else ())
-    table = build(columns)
+    if not out.is_terminal:  # a pipe or a file: every run, whole values, as wide as the table needs
+        table = build(columns, ungrouped(infos, groups))
+        wide = out.measure(table, options=out.options.update(width=100_000)).maximum
+        Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
+        return
+    # a terminal: the newest runs that fit its height (a pipe or --json lists them all)
+    shown = ungrouped(infos, groups)
+    room = max(out.height - 7, 10) - sum(1 + len(members) + 1 for _, members in groups.values())
+    hidden = max(0, len(shown) - max(room, 0))
+    shown = shown[hidden:]
+    table = build(columns, shown)
     # a narrow terminal: a sweep's models become a count, then columns give way in their order
     # (genlab/run/columns.py); the id, state, progress and key metric never do
     for dropped in (None, *GIVES_WAY):
-        if piped or out.measure(table, options=out.options.update(width=100_000)).maximum <= out.width:
+        if out.measure(table, options=out.options.update(width=100_000)).maximum <= out.width:
             break
         narrow_models = True
         columns = tuple(c for c in columns if c != dropped)
-        table = build(columns)
-    if piped:  # as wide as the table needs: Rich would cut it to 80 columns
-        wide = out.measure(table, options=out.options.update(width=100_000)).maximum
-        Console(file=out.file, width=wide, highlight=False, no_color=True).print(table, soft_wrap=False)
-    else:
-        out.print(table, soft_wrap=False)
+        table = build(columns, shown)
+    out.print(table, soft_wrap=False)
+    if hidden:
+        out.print(f"{hidden:,} older runs not shown; every run: genlab runs | less", markup=False, highlight=False)
 
 
 @app.command()

@@ -28,10 +28,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from genlab import view
-from genlab.run import events_index, metrics_log, tags, vitals
+from genlab.run import events_index, tags, vitals
 from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
 from genlab.run.store import read_events
@@ -101,8 +99,12 @@ class Summary:
     def ranked_text(self) -> str:
         """The quality figure with its rank (``#1 test_fld 23.1``), or :data:`NO_FIGURE`; an
         overloaded run's mark after it."""
-        text = f"#{self.rank} {self.figure_text()}" if self.rank else self.figure_text()
-        return f"{text} · {self.overload_mark()}" if self.overloaded else text
+        return ranked_text(self.rank, self.figure_text(), self.overload_mark())
+
+    def listing(self) -> Listing:
+        """What a list of runs shows of it (``genlab runs``), as plain data."""
+        return Listing(self.figure, self.lower_is_better, self.figure_latest, self.key_text(), self.figure_text(),
+                       self.overload_mark(), self.to_json()["ranked_by"])
 
     def load_text(self) -> str:
         """The median load per core (``0.9×``), the overloaded mark instead when it was; "-" for none."""
@@ -121,6 +123,42 @@ class Summary:
                 "quality": self.quality, "class_hist": self.class_hist, "held_out": self.held_out,
                 "checks": self.checks, "load": self.load, "overloaded": self.overloaded,
                 "tags": self.tags, "note": self.note, "path": str(self.path)}
+
+
+def ranked_text(rank: int | None, figure_text: str, overload_mark: str) -> str:
+    """``#1 test_fld 23.1`` (no rank: the figure's text alone), an overloaded run's mark after it."""
+    text = f"#{rank} {figure_text}" if rank else figure_text
+    return f"{text} · {overload_mark}" if overload_mark else text
+
+
+@dataclass
+class Listing:
+    """What ``genlab runs`` shows of a run's summary (:meth:`Summary.listing`): plain data that
+    genlab/run/row_cache.py keeps, ranked like a summary (:func:`rank`)."""
+
+    figure: str
+    lower_is_better: bool
+    figure_latest: float | None
+    key_text: str  # Summary.key_text()
+    figure_text: str  # Summary.figure_text()
+    overload_mark: str  # Summary.overload_mark()
+    ranked_by: dict  # Summary.to_json()'s (its rank: as it was when listed)
+    rank: int | None = None
+
+    def ranked_text(self) -> str:
+        return ranked_text(self.rank, self.figure_text, self.overload_mark)
+
+    def ranked_json(self) -> dict:
+        """Summary.to_json()'s ``ranked_by``, with the rank given by :func:`rank`."""
+        return {**self.ranked_by, "rank": self.rank}
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("figure", "lower_is_better", "figure_latest", "key_text",
+                                               "figure_text", "overload_mark", "ranked_by")}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Listing:
+        return cls(**raw)
 
 
 # --------------------------------------------------------------------------- ranking
@@ -143,8 +181,8 @@ def ranked(items: list, figure) -> list:
     return sorted(items, key=order)
 
 
-def rank(summaries: list[Summary]) -> list[Summary]:
-    """The summaries best first by their quality figure (:func:`ranked`), each given its ``rank``
+def rank(summaries: list) -> list:
+    """The summaries (or listings) best first by their quality figure (:func:`ranked`), each given its ``rank``
     among those with the same figure; a run with no figure yet has none."""
     out = ranked(summaries, lambda s: (s.figure, s.figure_latest, s.lower_is_better))
     places: dict = {}
@@ -209,6 +247,10 @@ def eval_events(run_dir: Path) -> list[dict]:
 
 
 def _key_and_time(s: Summary) -> None:
+    import numpy as np  # (here, not above: a list of runs kept by genlab/run/row_cache.py needs none)
+
+    from genlab.run import metrics_log
+
     cols, rows, _ = metrics_log.read(s.path)
     if not cols or not len(rows):
         return
@@ -251,6 +293,8 @@ def _evaluations(s: Summary, events: list[dict]) -> None:
 
 def _load(s: Summary, values: list) -> None:
     """The median of the load its vital signs recorded (a run recorded before they had it: None)."""
+    import numpy as np
+
     loads = [float(v) for v in values if _finite(v)]
     s.load_samples = len(loads)
     s.load = float(np.median(loads)) if loads else None
@@ -275,6 +319,8 @@ def _finite(value) -> bool:
 def of_follower(v, shows: view.View, label: str = "") -> Summary:
     """A run's summary from a follower's view (genlab.run.follow.RunView), which the cockpit
     holds already: its evaluations, status and bucketed curves."""
+    import numpy as np
+
     s = _new(v.run_id, v.path, dict(v.config), shows, v.state, int(v.status.get("step", 0)))
     s.label = label
     latest = v.latest.get(s.key)
