@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genlab.errors import DataError, UsageError
+from genlab.run.files import user_cache
 
 if TYPE_CHECKING:
     import torch  # imported where tensors are made: `genlab data` checks the files without it
@@ -187,8 +188,7 @@ class Digits:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "genlab" / "data"
+    return user_cache() / "data"
 
 
 def has_mnist(directory: Path) -> bool:

@@ -119,3 +119,10 @@ def read_checked(path: Path, problem) -> tuple[dict, str | None]:
         return {}, f"{path.name} is unreadable (not JSON)" if path.exists() else f"{path.name} is missing"
     reason = problem(value)
     return ({}, reason) if reason else (value, None)
+
+
+def user_cache() -> Path:
+    """genlab's part of the user's cache directory: ``$XDG_CACHE_HOME/genlab``, else
+    ``~/.cache/genlab`` (the digits in ``data/``, the judge's features in ``judge/``, the rows of
+    `genlab runs` in ``runs/``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "genlab"

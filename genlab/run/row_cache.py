@@ -23,7 +23,7 @@ from pathlib import Path
 
 import genlab
 from genlab.health.verdict import Verdict
-from genlab.run.files import atomic_write_bytes
+from genlab.run.files import atomic_write_bytes, user_cache
 from genlab.run.rundir import RunDir
 from genlab.run.state import RunState
 from genlab.run.store import RunInfo, load_run, run_dirs
@@ -115,11 +115,6 @@ def fingerprint(path: Path) -> list:
         except OSError:
             out.append(None)
     return out
-
-
-def user_cache() -> Path:
-    """genlab's part of the user's cache directory (as genlab.core.data.cache_dir's parent)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "genlab"
 
 
 def cache_file(root: Path) -> Path:
