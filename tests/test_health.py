@@ -131,12 +131,9 @@ def test_runs_recorded_before_verdicts(histories, tmp_path):
     assert RunFollower(old).poll().health is None  # no rules of its own
     assert health.judge_run(old, known_view).name == "d-wins"  # the CLI's: its model's rules
 
-    from genlab.cli.app import app
     from tui.source import RunsSource
 
-    catalogue = json.loads(CliRunner().invoke(app, ["models", "--json"]).stdout)
-    source = RunsSource(tmp_path)  # the cockpit's: its model's rules from `genlab models --json`
-    source.models = lambda: catalogue
+    source = RunsSource(tmp_path)  # the cockpit's: its model's rules from the catalogue (torch-free)
     assert source.follower("old").poll().health.name == "d-wins"
     declared = models.get("gan").view.health
     raw["health"] = [{"name": "from-a-newer-genlab"}, *(r.to_json() for r in declared)]

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -41,8 +40,6 @@ class RunsSource:
         self.root = runs_root(runs_dir)
         self.clock, self.capacity = clock, capacity
         self.summaries: dict = {}  # run directory -> (events.jsonl's size, its summary without curves)
-        self.catalogue: list[dict] | None = None  # `genlab models --json`, asked once
-        self.catalogue_lock = threading.Lock()
         self.judged: dict = {}  # run directory -> [events.jsonl's size when read, its follower]: its health
 
     # ---- reading
@@ -74,7 +71,7 @@ class RunsSource:
             size = -1
         kept = self.summaries.get(run_dir)
         if kept is None or kept[0] != size:
-            self.summaries[run_dir] = kept = (size, summary.summarise(run_dir, curves=False))
+            self.summaries[run_dir] = kept = (size, summary.summarise(run_dir, curves=False, known=self.known_view))
         return kept[1]
 
     def health(self, run_dir: Path) -> Verdict | None:
@@ -167,15 +164,9 @@ class RunsSource:
                                 timeout=timeout, env=env).result()
 
     def models(self) -> list[dict]:
-        """Every model genlab has, with its defaults, presets and view (asked once: a genlab
-        process imports torch to answer)."""
-        with self.catalogue_lock:
-            if self.catalogue is None:
-                p = self.genlab("models", "--json", timeout=120)
-                if p.returncode != 0:
-                    raise RuntimeError(p.stderr.strip() or "genlab models failed")
-                self.catalogue = json.loads(p.stdout)
-            return self.catalogue
+        """Every model genlab has, with its defaults, presets and view, as `genlab models --json`
+        says (genlab/models/catalogue.py: torch-free, nothing built)."""
+        return [declared.to_json() for declared in SPECS.values()]
 
     def answer(self, *args: str, timeout: float = 300) -> dict:
         """Run ``genlab ARGS --json`` and read the JSON object it answers; RuntimeError with

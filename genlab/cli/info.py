@@ -35,9 +35,7 @@ def list_models(as_json: AsJson = False) -> None:
     """Every model with its family, parameter count per network and defaults (--json: and its view)."""
     from genlab.models.catalogue import SPECS  # what each model declares: nothing is built, no torch
 
-    rows = [{"name": name, "family": s.family, "parameters": s.parameters, "defaults": s.defaults,
-             "presets": s.presets, "description": s.description, "knobs": s.knobs, "view": s.view.to_json()}
-            for name, s in SPECS.items()]
+    rows = [s.to_json() for s in SPECS.values()]
     if as_json:
         print(json.dumps(rows, indent=2))
         return

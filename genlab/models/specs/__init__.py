@@ -56,6 +56,12 @@ class ModelSpec:
     CLASS_ATTRIBUTES = ("name", "family", "description", "defaults", "presets", "limits", "knobs", "view",
                         "sample_count", "measured_by", "encodes", "channels_last")
 
+    def to_json(self) -> dict:
+        """What `genlab models --json` says of it, and the cockpit's new-run form reads."""
+        return {"name": self.name, "family": self.family, "parameters": self.parameters, "defaults": self.defaults,
+                "presets": self.presets, "description": self.description, "knobs": self.knobs,
+                "view": self.view.to_json()}
+
     @classmethod
     def optional(cls) -> dict:
         """The class attributes a spec need not give, at their defaults: those of a model class
