@@ -36,6 +36,7 @@ from genlab.run.sinks import JsonlSink, LineSink, StatusSink, counted
 from genlab.run.state import RunState, rank_trouble
 from genlab.run.store import check_controllable, create_run, cut_events, new_run_id, remove_stale_temps, runs_root
 from genlab.train import distributed
+from genlab.train.lean import without_dynamo
 from genlab.train.progress import RichSink
 from genlab.train.setup import finish_config, make_config
 from genlab.validate import new_total, positive
@@ -63,6 +64,8 @@ def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, digits=None,
     ``digits``: the data set already loaded, as they are (a sweep checks every trial it can make
     on one load, genlab/sweep_plan.py); else they are loaded from ``data_dir`` onto the device."""
     config = make_config(model, **options)
+    if not config.speed.compile:
+        without_dynamo()  # (check_fits builds the model and its optimisers)
     device = resolve(config.device_requested)
     models.check_fits(config.model, config.model_hp(), device)
     digits = (digits if digits is not None else load_digits(data_dir, device)).without(config.exclude_digits)
@@ -207,6 +210,8 @@ def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
         ckpt = checkpoint.load(checkpoint.path_for(run_dir, step)) if step >= 0 else None
         if ckpt is not None:
             config = read_config(run_dir, ckpt["config"])
+        if not config.speed.compile:
+            without_dynamo()
         digits = load_for_run(config.data, dev, data_dir)
         from genlab.train.trainer import Trainer
 
@@ -305,6 +310,8 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         if dropped:
             notes.append(f"cut {dropped:,} events after step {step:,}")
 
+    if not config.speed.compile:
+        without_dynamo()
     dev = resolve(device or config.device)
     if world.distributed:
         if world.size != config.processes:
