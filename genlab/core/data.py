@@ -20,10 +20,12 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from genlab.errors import DataError, UsageError
+
+if TYPE_CHECKING:  # torch is imported where digits are read: finding and surveying them need none
+    import torch
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -67,6 +69,24 @@ def read_idx(path: Path, expect_ndim: int) -> torch.Tensor:
 
 def parse_idx(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> torch.Tensor:
     """Parse IDX bytes: magic 0x0000 08 ndim, big-endian dimension sizes, then uint8 data."""
+    dims, header = idx_header(raw, expect_ndim, name)
+    size = 1
+    for d in dims:
+        size *= d
+    have = len(raw) - header
+    if have < size:
+        raise DataError(f"{name}: truncated: header says {size:,} data bytes, file has {have:,}")
+    if have > size:
+        raise DataError(f"{name}: {have - size:,} unexpected bytes after the data")
+    import torch
+
+    data = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
+    return data.reshape(dims)
+
+
+def idx_header(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> tuple[list[int], int]:
+    """An IDX file's dimension sizes and header length, from its first bytes (DataError if they
+    are not an IDX header of ``expect_ndim`` dimensions)."""
     if len(raw) < 4:
         raise DataError(f"{name}: truncated: {len(raw)} bytes, too short for an IDX header")
     if raw[0] != 0 or raw[1] != 0:
@@ -79,17 +99,7 @@ def parse_idx(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> torch.Tens
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{name}: truncated inside the header ({len(raw)} bytes)")
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    size = 1
-    for d in dims:
-        size *= d
-    have = len(raw) - header
-    if have < size:
-        raise DataError(f"{name}: truncated: header says {size:,} data bytes, file has {have:,}")
-    if have > size:
-        raise DataError(f"{name}: {have - size:,} unexpected bytes after the data")
-    data = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
-    return data.reshape(dims)
+    return [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)], header
 
 
 def find_file(directory: Path, stem: str) -> Path | None:
@@ -148,19 +158,22 @@ class Digits:
         the others, for which the left-out ones are anomalies."""
         if not digits:
             return self
+        import torch
+
         keep = ~torch.isin(self.train_labels, torch.tensor(sorted(digits), device=self.train_labels.device))
         return Digits(self.train_images[keep], self.train_labels[keep], self.test_images, self.test_labels,
                       self.source, self.location, self.notice, tuple(sorted(digits)))
 
     def describe(self) -> dict:
-        return {
-            "source": self.source,
-            "location": self.location,
-            "train": len(self.train_images),
-            "test": len(self.test_images),
-            "notice": self.notice,
-            **({"excluded": list(self.excluded)} if self.excluded else {}),
-        }
+        return self.described(self.source, self.location, len(self.train_images), len(self.test_images),
+                              self.notice, self.excluded)
+
+    @staticmethod
+    def described(source: str, location: str, train: int, test: int, notice: str | None = None,
+                  excluded: tuple = ()) -> dict:
+        """What a run's configuration records of its digits (``data``)."""
+        return {"source": source, "location": location, "train": train, "test": test, "notice": notice,
+                **({"excluded": list(excluded)} if excluded else {})}
 
 
 def cache_dir() -> Path:
@@ -186,6 +199,8 @@ def read_bundled() -> Digits:
     images, labels = read_split(
         BUNDLED_DIR / (FILES["test_images"] + ".gz"), BUNDLED_DIR / (FILES["test_labels"] + ".gz")
     )
+    import torch
+
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     train, test = order[:-BUNDLED_HELD_OUT], order[-BUNDLED_HELD_OUT:]
     return Digits(
@@ -250,6 +265,67 @@ def load_digits(data_dir: str | os.PathLike | None = None, device: str | torch.d
     return digits.to(device)
 
 
+def survey(data_dir: str | os.PathLike | None = None, excluded=(), download: bool = True) -> dict:
+    """What ``load_digits(data_dir).without(excluded).describe()`` says, read from the IDX files'
+    headers and labels (and their sizes) without reading the images or importing torch, so a
+    detached start answers at once; DataError as reading them would say. The worker reads them
+    whole (:func:`load_for_run`), and refuses counts that differ. The bundled sample's split is
+    torch's shuffle: with digits left out, it is loaded."""
+    source, directory = locate(data_dir, download)
+    if directory is None:
+        if excluded:
+            return load_digits(data_dir, "cpu", download).without(excluded).describe()
+        n = len(labels_bytes(BUNDLED_DIR / (FILES["test_labels"] + ".gz")))
+        return Digits.described(source, str(BUNDLED_DIR), n - BUNDLED_HELD_OUT, BUNDLED_HELD_OUT, BUNDLED_NOTICE)
+    paths = {key: find_file(directory, stem) for key, stem in FILES.items()}
+    train = surveyed_split(paths["train_images"], paths["train_labels"], excluded)
+    test = surveyed_split(paths["test_images"], paths["test_labels"])
+    return Digits.described(source, str(directory), train, test, excluded=tuple(sorted(excluded)))
+
+
+def surveyed_split(images_path: Path, labels_path: Path, excluded=()) -> int:
+    """How many digits of a split are kept with ``excluded`` left out, checked as
+    :func:`read_split` checks them (the images by their header and size only)."""
+    opener = gzip.open if images_path.suffix == ".gz" else open
+    try:
+        with opener(images_path, "rb") as f:
+            head = f.read(16)
+    except (OSError, EOFError) as e:
+        raise DataError(f"{images_path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    dims, header = idx_header(head, 3, str(images_path))
+    if images_path.suffix != ".gz":
+        have, size = images_path.stat().st_size - header, dims[0] * dims[1] * dims[2]
+        if have != size:
+            raise DataError(f"{images_path}: truncated: header says {size:,} data bytes, file has {have:,}"
+                            if have < size else f"{images_path}: {have - size:,} unexpected bytes after the data")
+    if tuple(dims[1:]) != (28, 28):
+        raise DataError(f"{images_path}: images are {tuple(dims[1:])}, expected 28x28")
+    labels = labels_bytes(labels_path)
+    if len(labels) != dims[0]:
+        raise DataError(f"{labels_path}: {len(labels):,} labels for {dims[0]:,} images in {images_path.name}")
+    if labels and max(labels) > 9:
+        raise DataError(f"{labels_path}: label {max(labels)} out of range 0-9")
+    return len(labels) - sum(labels.count(d) for d in set(excluded))
+
+
+def labels_bytes(path: Path) -> bytes:
+    """An IDX labels file's labels, one byte each, checked as :func:`read_idx` checks it."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    (count,), header = idx_header(raw, 1, str(path))
+    if len(raw) - header != count:
+        have = len(raw) - header
+        raise DataError(f"{path}: truncated: header says {count:,} data bytes, file has {have:,}"
+                        if have < count else f"{path}: {have - count:,} unexpected bytes after the data")
+    return raw[header:]
+
+
 def load_for_run(data: dict, device: str | torch.device, data_dir: str | os.PathLike | None = None) -> Digits:
     """The digits a run was configured with (its config's ``data``), for resuming it.
 
@@ -311,14 +387,23 @@ class Batches:
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, device: torch.device | str = "cpu"):
-        if batch_size > n:
-            raise UsageError(f"batch size {batch_size:,} is larger than the data set ({n:,} digits)")
+        import torch
+
+        self.check(n, batch_size)
         self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, torch.device(device)
         self.steps_per_epoch = n // batch_size
         self.epoch, self.position = 0, 0
         self._perm = self._permutation(0)
 
+    @staticmethod
+    def check(n: int, batch_size: int) -> None:
+        """UsageError where a batch is larger than the data set."""
+        if batch_size > n:
+            raise UsageError(f"batch size {batch_size:,} is larger than the data set ({n:,} digits)")
+
     def _permutation(self, epoch: int) -> torch.Tensor:
+        import torch
+
         g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         return torch.randperm(self.n, generator=g).to(self.device)
 
