@@ -21,6 +21,7 @@ import numpy as np
 
 from genlab import view
 from genlab.health import Verdict
+from genlab.models.catalogue import SPECS
 from genlab.run import compare, control, summary, tags, vitals
 from genlab.run.files import read_json
 from genlab.run.follow import RunFollower, RunView
@@ -119,15 +120,12 @@ class RunsSource:
         return RunFollower(self.root / run_id, capacity=self.capacity, clock=self.clock, known=self.known_view)
 
     def known_view(self, run_dir: Path) -> view.View | None:
-        """The view of the run's model as this genlab declares it, for a run recorded before its
-        model declared health rules (genlab/health), so that it is judged here as `genlab show`
-        judges it; None for a model not known or a catalogue that could not be read."""
+        """The view of the run's model as this genlab declares it (genlab/models/catalogue.py,
+        torch-free), for a run recorded before its model declared health rules (genlab/health),
+        so that it is judged here as `genlab show` judges it; None for a model not known."""
         model = (read_json(RunDir(run_dir).config) or {}).get("model")
-        try:
-            shown = next((m.get("view") for m in self.models() if m.get("name") == model), None)
-            return view.View.from_json(shown) if shown else None
-        except (RuntimeError, OSError, ValueError, TypeError, KeyError, AttributeError):
-            return None
+        declared = SPECS.get(model) if isinstance(model, str) else None
+        return declared.view if declared else None
 
     @staticmethod
     def snapshot(follower: RunFollower, max_buckets: int = 200, smooth_alpha: float = 0.05,

@@ -33,13 +33,11 @@ def bench(
 @app.command(name="models")
 def list_models(as_json: AsJson = False) -> None:
     """Every model with its family, parameter count per network and defaults (--json: and its view)."""
-    from genlab import models
-    rows = []
-    for name, cls in models.MODELS.items():
-        m = models.build(name, device="cpu")
-        rows.append({"name": name, "family": cls.family, "parameters": m.parameter_counts(),
-                     "defaults": cls.defaults, "presets": cls.presets, "description": cls.description,
-                     "knobs": cls.knobs, "view": cls.view.to_json()})
+    from genlab.models.catalogue import SPECS  # what each model declares: nothing is built, no torch
+
+    rows = [{"name": name, "family": s.family, "parameters": s.parameters, "defaults": s.defaults,
+             "presets": s.presets, "description": s.description, "knobs": s.knobs, "view": s.view.to_json()}
+            for name, s in SPECS.items()]
     if as_json:
         print(json.dumps(rows, indent=2))
         return

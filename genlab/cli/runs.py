@@ -35,13 +35,13 @@ def budget(config: dict) -> float | None:
 
 def known_view(path: Path):
     """The view of the run's model, for a run made before views (None for a model not known)."""
-    from genlab import models
+    from genlab.models import catalogue
     from genlab.run.files import read_json
     from genlab.run.rundir import RunDir
 
     config = read_json(RunDir(path).config)
     try:
-        return models.get(config.get("model")).view
+        return catalogue.spec(config.get("model")).view
     except (UsageError, AttributeError, TypeError):
         return None
 

@@ -55,6 +55,11 @@ BUNDLED_NOTICE = (
 
 def read_idx(path: Path, expect_ndim: int) -> torch.Tensor:
     """Read one IDX file (plain or ``.gz``) into a ``uint8`` tensor, or raise DataError."""
+    return parse_idx(idx_bytes(path), expect_ndim, str(path))
+
+
+def idx_bytes(path: Path) -> bytes:
+    """An IDX file's bytes, uncompressed if it is a ``.gz``; DataError if they cannot be read."""
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -64,29 +69,29 @@ def read_idx(path: Path, expect_ndim: int) -> torch.Tensor:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, gzip.BadGzipFile) as e:
             raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
-    return parse_idx(raw, expect_ndim, str(path))
+    return raw
 
 
 def parse_idx(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> torch.Tensor:
     """Parse IDX bytes: magic 0x0000 08 ndim, big-endian dimension sizes, then uint8 data."""
-    dims, header = idx_header(raw, expect_ndim, name)
-    size = 1
-    for d in dims:
-        size *= d
-    have = len(raw) - header
-    if have < size:
-        raise DataError(f"{name}: truncated: header says {size:,} data bytes, file has {have:,}")
-    if have > size:
-        raise DataError(f"{name}: {have - size:,} unexpected bytes after the data")
     import torch
 
+    dims, header = idx_layout(raw, expect_ndim, name)
     data = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
     return data.reshape(dims)
 
 
+def idx_layout(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> tuple[list[int], int]:
+    """IDX bytes' dimension sizes and header length, checked (DataError if they are not an IDX
+    file of unsigned bytes with ``expect_ndim`` dimensions, its data all there and no more)."""
+    dims, header = idx_header(raw, expect_ndim, name)
+    check_data_size(name, dims, len(raw) - header)
+    return dims, header
+
+
 def idx_header(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> tuple[list[int], int]:
-    """An IDX file's dimension sizes and header length, from its first bytes (DataError if they
-    are not an IDX header of ``expect_ndim`` dimensions)."""
+    """An IDX file's dimension sizes and header length, from its first bytes alone (DataError if
+    they are not an IDX header of unsigned bytes with ``expect_ndim`` dimensions)."""
     if len(raw) < 4:
         raise DataError(f"{name}: truncated: {len(raw)} bytes, too short for an IDX header")
     if raw[0] != 0 or raw[1] != 0:
@@ -102,6 +107,17 @@ def idx_header(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> tuple[lis
     return [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)], header
 
 
+def check_data_size(name: str, dims: list[int], have: int) -> None:
+    """DataError unless ``have`` bytes are the data an IDX header of ``dims`` promises."""
+    size = 1
+    for d in dims:
+        size *= d
+    if have < size:
+        raise DataError(f"{name}: truncated: header says {size:,} data bytes, file has {have:,}")
+    if have > size:
+        raise DataError(f"{name}: {have - size:,} unexpected bytes after the data")
+
+
 def find_file(directory: Path, stem: str) -> Path | None:
     """Look for ``stem`` (or ``stem.gz``) in the layouts people use: torchvision's and flat."""
     for sub in ("MNIST/raw", "raw", "."):
@@ -115,13 +131,18 @@ def find_file(directory: Path, stem: str) -> Path | None:
 def read_split(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     images = read_idx(images_path, 3)
     labels = read_idx(labels_path, 1)
-    if tuple(images.shape[1:]) != (28, 28):
-        raise DataError(f"{images_path}: images are {tuple(images.shape[1:])}, expected 28x28")
-    if len(images) != len(labels):
-        raise DataError(f"{labels_path}: {len(labels):,} labels for {len(images):,} images in {images_path.name}")
-    if len(labels) and int(labels.max()) > 9:
-        raise DataError(f"{labels_path}: label {int(labels.max())} out of range 0-9")
+    check_split(images_path, tuple(images.shape), labels_path, len(labels), int(labels.max()) if len(labels) else 0)
     return images, labels.long()
+
+
+def check_split(images_path: Path, images_shape: tuple, labels_path: Path, labels: int, top_label: int) -> None:
+    """DataError unless the images are 28x28 with a label each, every label 0 to 9."""
+    if tuple(images_shape[1:]) != (28, 28):
+        raise DataError(f"{images_path}: images are {tuple(images_shape[1:])}, expected 28x28")
+    if images_shape[0] != labels:
+        raise DataError(f"{labels_path}: {labels:,} labels for {images_shape[0]:,} images in {images_path.name}")
+    if labels and top_label > 9:
+        raise DataError(f"{labels_path}: label {top_label} out of range 0-9")
 
 
 # --------------------------------------------------------------------------- sources
@@ -196,10 +217,11 @@ def read_directory(directory: Path, source: str) -> Digits:
 
 
 def read_bundled() -> Digits:
+    import torch
+
     images, labels = read_split(
         BUNDLED_DIR / (FILES["test_images"] + ".gz"), BUNDLED_DIR / (FILES["test_labels"] + ".gz")
     )
-    import torch
 
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     train, test = order[:-BUNDLED_HELD_OUT], order[-BUNDLED_HELD_OUT:]
@@ -293,36 +315,17 @@ def surveyed_split(images_path: Path, labels_path: Path, excluded=()) -> int:
     except (OSError, EOFError) as e:
         raise DataError(f"{images_path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
     dims, header = idx_header(head, 3, str(images_path))
-    if images_path.suffix != ".gz":
-        have, size = images_path.stat().st_size - header, dims[0] * dims[1] * dims[2]
-        if have != size:
-            raise DataError(f"{images_path}: truncated: header says {size:,} data bytes, file has {have:,}"
-                            if have < size else f"{images_path}: {have - size:,} unexpected bytes after the data")
-    if tuple(dims[1:]) != (28, 28):
-        raise DataError(f"{images_path}: images are {tuple(dims[1:])}, expected 28x28")
+    if images_path.suffix != ".gz":  # (a compressed file's size says nothing: its worker reads it whole)
+        check_data_size(str(images_path), dims, images_path.stat().st_size - header)
     labels = labels_bytes(labels_path)
-    if len(labels) != dims[0]:
-        raise DataError(f"{labels_path}: {len(labels):,} labels for {dims[0]:,} images in {images_path.name}")
-    if labels and max(labels) > 9:
-        raise DataError(f"{labels_path}: label {max(labels)} out of range 0-9")
+    check_split(images_path, tuple(dims), labels_path, len(labels), max(labels, default=0))
     return len(labels) - sum(labels.count(d) for d in set(excluded))
 
 
 def labels_bytes(path: Path) -> bytes:
     """An IDX labels file's labels, one byte each, checked as :func:`read_idx` checks it."""
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    except (EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
-    (count,), header = idx_header(raw, 1, str(path))
-    if len(raw) - header != count:
-        have = len(raw) - header
-        raise DataError(f"{path}: truncated: header says {count:,} data bytes, file has {have:,}"
-                        if have < count else f"{path}: {have - count:,} unexpected bytes after the data")
+    raw = idx_bytes(path)
+    _, header = idx_layout(raw, 1, str(path))
     return raw[header:]
 
 
@@ -354,25 +357,32 @@ def check_files(data_dir: str | os.PathLike | None = None, download: bool = Fals
         paths = {k: BUNDLED_DIR / (FILES[k] + ".gz") for k in ("test_images", "test_labels")}
     else:
         paths = {k: find_file(directory, stem) for k, stem in FILES.items()}
-    files = []
+    files, shapes, top_labels = [], {}, {}  # (the files' shapes and highest labels: read, not loaded into tensors)
     for key, path in paths.items():
         entry = {"file": str(path), "bytes": path.stat().st_size}
         try:
-            array = read_idx(path, 3 if key.endswith("images") else 1)
-            raw = path.read_bytes()
-            if path.suffix == ".gz":
-                raw = gzip.decompress(raw)
+            raw = idx_bytes(path)
+            dims, header = idx_layout(raw, 3 if key.endswith("images") else 1, str(path))
+            shapes[key] = tuple(dims)
+            if key.endswith("labels"):
+                top_labels[key] = max(raw[header:], default=0)
             sha = hashlib.sha256(raw).hexdigest()
-            entry.update(ok=True, count=int(array.shape[0]), sha256=sha, recognised=sha in KNOWN_SHA256,
+            entry.update(ok=True, count=dims[0], sha256=sha, recognised=sha in KNOWN_SHA256,
                          known=KNOWN_SHA256.get(sha, "checksum not in genlab's list (file parses fine)"))
         except DataError as e:
             entry.update(ok=False, error=str(e))
         files.append(entry)
     report = {"source": source, "location": str(directory or BUNDLED_DIR), "files": files,
               "ok": all(f["ok"] for f in files)}
-    if report["ok"]:
-        digits = read_bundled() if directory is None else read_directory(directory, source)
-        report.update(train=len(digits.train_images), test=len(digits.test_images), notice=digits.notice)
+    if report["ok"]:  # the checks reading them would make (read_split), and the digits they give
+        for split in ("train", "test") if directory is not None else ("test",):
+            images, labels = f"{split}_images", f"{split}_labels"
+            check_split(paths[images], shapes[images], paths[labels], shapes[labels][0], top_labels[labels])
+        if directory is None:  # the bundled test digits, split as read_bundled does
+            n = shapes["test_images"][0]
+            report.update(train=n - BUNDLED_HELD_OUT, test=BUNDLED_HELD_OUT, notice=BUNDLED_NOTICE)
+        else:
+            report.update(train=shapes["train_images"][0], test=shapes["test_images"][0], notice=None)
     return report
 
 
@@ -387,9 +397,9 @@ class Batches:
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, device: torch.device | str = "cpu"):
+        self.check(n, batch_size)
         import torch
 
-        self.check(n, batch_size)
         self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, torch.device(device)
         self.steps_per_epoch = n // batch_size
         self.epoch, self.position = 0, 0

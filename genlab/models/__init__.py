@@ -1,75 +1,55 @@
-"""The model registry: ``MODELS`` maps a name to its class; :func:`build` makes one."""
+"""The model registry: ``MODELS`` maps a name to its class; :func:`build` makes one.
+
+Importing this package imports no torch: what a model declares is in genlab/models/catalogue.py
+(torch-free), and a model's class (with torch) is imported on first use: ``MODELS``, :func:`get`
+and :func:`build` do that.
+"""
 
 from __future__ import annotations
 
-import math
+import importlib
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from genlab.errors import UsageError
-from genlab.models.base import GenModel
-from genlab.models.cgan import CGAN
-from genlab.models.conv_vae import ConvVAE
-from genlab.models.dcgan import DCGAN
-from genlab.models.gan import GAN
-from genlab.models.gated_pixelcnn import GatedPixelCNN
-from genlab.models.pixelcnn import PixelCNN
-from genlab.models.vae import VAE
-from genlab.models.wgan_gp import WGANGP
+from genlab.models.catalogue import OPTIONS, SPECS, checked  # noqa: F401  (genlab.models.checked, as before)
+from genlab.models.catalogue import hyperparameters as declared_hyperparameters
 
-MODELS: dict[str, type[GenModel]] = {m.name: m for m in (GAN, DCGAN, WGANGP, CGAN, VAE, ConvVAE, PixelCNN, GatedPixelCNN)}
+if TYPE_CHECKING:
+    import torch
+
+    from genlab.models.base import GenModel
+
+
+def classes() -> dict[str, type[GenModel]]:
+    """``MODELS``: every model's class, imported (with torch) on the first call. A test or a
+    bench may add its own model to it."""
+    found = globals().get("MODELS")
+    if found is None:
+        found = globals()["MODELS"] = {}
+        for name, declared in SPECS.items():
+            module, cls = declared.implementation.split(":")
+            found[name] = getattr(importlib.import_module(module), cls)
+    return found
+
+
+def __getattr__(attribute: str):
+    if attribute == "MODELS":  # imported on first use
+        return classes()
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
 def get(name: str) -> type[GenModel]:
     try:
-        return MODELS[name]
+        return classes()[name]
     except KeyError:
-        raise UsageError(f"unknown model {name!r}; choose from {', '.join(MODELS)}") from None
+        raise UsageError(f"unknown model {name!r}; choose from {', '.join(classes())}") from None
 
 
 def hyperparameters(name: str, hp: dict | None = None, preset: str | None = None) -> dict:
-    """Every hyperparameter of ``name``: its defaults, then the preset's, then ``hp``'s."""
-    cls = get(name)
-    unknown = set(hp or {}) - set(cls.defaults)
-    if unknown:
-        raise UsageError(
-            f"model {name!r} has no hyperparameter {', '.join(sorted(unknown))}; "
-            f"it has {', '.join(cls.defaults)}"
-        )
-    if preset is not None and preset not in cls.presets:
-        have = f"it has {', '.join(cls.presets)}" if cls.presets else "it has none"
-        raise UsageError(f"model {name!r} has no preset {preset!r}; {have}")
-    merged = {**cls.defaults, **(cls.presets.get(preset, {}) if preset else {}), **(hp or {})}
-    return {key: checked(name, key, value, cls) for key, value in merged.items()}
-
-
-OPTIONS = {"batch_size": "batch size", "lr": "learning rate"}
-
-
-def checked(model: str, key: str, value, cls: type[GenModel]):
-    """``value`` as the type of the default (an integer stays an integer: 2.5 layers is an error)
-    and within the hyperparameter's range (GenModel.limits; else: positive); UsageError if not."""
-    default = cls.defaults[key]
-    kind = "an integer" if isinstance(default, int) else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"--hp {key} must be {kind}, got {value!r}")
-    if key in OPTIONS and not (math.isfinite(value) and value > 0):  # also given as --batch-size, --lr
-        raise UsageError(f"{OPTIONS[key]} must be positive, got {value}")
-    if isinstance(default, int):
-        if isinstance(value, float) and not value.is_integer():
-            raise UsageError(f"--hp {key} must be an integer, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-        if not math.isfinite(value):
-            raise UsageError(f"--hp {key} must be a finite number, got {value!r}")
-    low, high, closed = cls.limits.get(key, (1 if isinstance(default, int) else 0.0, math.inf, isinstance(default, int)))
-    if value < low or (value == low and not closed) or value >= high:
-        low_word = f">= {low:g}" if closed else f"> {low:g}"
-        range_text = low_word if high == math.inf else f"{low_word} and < {high:g}"
-        raise UsageError(f"--hp {key} for {model} must be {range_text}, got {value:g}")
-    return value
+    """Every hyperparameter of ``name``: its defaults, then the preset's, then ``hp``'s
+    (catalogue.hyperparameters, for any model in ``MODELS``)."""
+    return declared_hyperparameters(name, hp, preset, get(name))
 
 
 BYTES_PER_PARAMETER = 20  # float32 weights, gradients, Adam's two moments, and a checkpoint's copy
@@ -78,6 +58,8 @@ BYTES_PER_PARAMETER = 20  # float32 weights, gradients, Adam's two moments, and 
 def check_fits(name: str, hp: dict, device: torch.device) -> None:
     """Refuse (UsageError) a model whose parameters alone would not fit in the device's memory:
     counted on the meta device, so nothing is allocated."""
+    import torch
+
     with torch.device("meta"):  # modules are made there directly, not on the CPU and then moved
         counts = get(name)(hp, torch.device("meta")).parameter_counts()
     need = sum(counts.values()) * BYTES_PER_PARAMETER
@@ -89,6 +71,8 @@ def check_fits(name: str, hp: dict, device: torch.device) -> None:
 
 def available_memory(device: torch.device) -> int | None:
     if device.type == "cuda":
+        import torch
+
         return torch.cuda.mem_get_info(device)[0]
     try:
         with open("/proc/meminfo") as f:
@@ -104,6 +88,8 @@ def available_memory(device: torch.device) -> int | None:
 
 
 def build(name: str, hp: dict | None = None, device: torch.device | str = "cpu", preset: str | None = None) -> GenModel:
+    import torch
+
     m = get(name)(hyperparameters(name, hp, preset), torch.device(device))
     if m.channels_last and m.device.type == "cpu":
         # weights in NHWC: each convolution then runs (and returns) channels-last. In place, so

@@ -11,6 +11,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from genlab.models.specs import ModelSpec
 from genlab.view import View
 
 
@@ -47,31 +48,26 @@ def to_uint8(x: torch.Tensor, low: float = 0.0, high: float = 1.0) -> torch.Tens
 
 
 class GenModel:
-    """Base class: subclasses set the class attributes and build networks in ``__init__``."""
+    """Base class: subclasses declare themselves with ``spec`` (genlab/models/specs: a
+    ModelSpec) and build networks in ``__init__``."""
 
+    spec: ClassVar[ModelSpec]
+    # What the model declares (ModelSpec says what each is), taken from its spec when the class is
+    # made: a class without a spec (a test's toy) sets them itself, and the optional ones default
+    # as a spec's do (below the class)
     name: ClassVar[str]
-    family: ClassVar[str]  # "gan", "vae" or "autoregressive"
+    family: ClassVar[str]
     description: ClassVar[str]
-    defaults: ClassVar[dict]  # every hyperparameter, batch_size and lr included
-    view: ClassVar[View]  # its metrics, curve panes and key metric, for every screen (genlab/view.py)
-    sample_count: ClassVar[int] = 64  # digits in a fixed-latent grid
-    presets: ClassVar[dict[str, dict]] = {}  # named hyperparameter sets over the defaults (--preset)
-    # hyperparameter -> (low, high, low allowed); unlisted: integers >= 1, numbers > 0
-    limits: ClassVar[dict[str, tuple]] = {"beta1": (0.0, 1.0, True), "beta2": (0.0, 1.0, True),
-                                          "penalty": (0.0, float("inf"), True),
-                                          "d_lr_ratio": (0.0, 1000.0, False), "beta": (0.0, 1000.0, True),
-                                          "kl_warmup": (0, float("inf"), True), "free_bits": (0.0, 100.0, True)}
-    # what the hyperparameters that make or cure a failure do (`genlab models` prints them)
-    knobs: ClassVar[dict[str, str]] = {}
-    # What evaluation it needs (genlab/eval/quality.py measure and assess): its quality figures come
-    # from "samples" (the judge's FLD, class histogram and confident share of digits it generates),
-    # "importance" (the importance-sampled NLL of held-out digits) or "evaluate" (its own held-out
-    # evaluation, e.g. a PixelCNN's exact test NLL)
-    measured_by: ClassVar[str] = "evaluate"
-    # it has an encoder (``net.encode`` gives a digit's posterior mean and log-variance): latent maps,
-    # anomaly scores and walks between encoded digits need one (genlab/eval/latent.py, anomaly.py)
-    encodes: ClassVar[bool] = False
-    channels_last: ClassVar[bool] = False  # convolutions in NHWC on the CPU, where measured to pay
+    defaults: ClassVar[dict]
+    view: ClassVar[View]
+    sample_count: ClassVar[int]
+    presets: ClassVar[dict[str, dict]]
+    limits: ClassVar[dict[str, tuple]]
+    knobs: ClassVar[dict[str, str]]
+    measured_by: ClassVar[str]
+    encodes: ClassVar[bool]
+    channels_last: ClassVar[bool]
+
     # A model may have a faster step of its own for eager float32 on this device (gan on the CPU:
     # gan_cpu.py). StepRunner turns it off under --compile and --amp, which need the networks.
     hand_step: bool = False
@@ -81,6 +77,13 @@ class GenModel:
     shard: tuple[int, int] = (0, 1)
     # optimiser name -> its learning rate as a multiple of ``lr`` (unlisted: 1), for :meth:`set_lr`
     lr_scales: dict[str, float] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("spec")
+        if declared is not None:
+            for attribute in ModelSpec.CLASS_ATTRIBUTES:
+                setattr(cls, attribute, getattr(declared, attribute))
 
     def __init__(self, hp: dict, device: torch.device):
         self.hp = {**self.defaults, **hp}
@@ -168,6 +171,10 @@ class GenModel:
             m.load_state_dict(state["models"][k])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
+
+
+for _attribute, _default in ModelSpec.optional().items():
+    setattr(GenModel, _attribute, _default)
 
 
 def binarize(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -8,16 +8,10 @@ are conditioned on the digit: row after row of 0s, 1s, ... 9s.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from genlab.models.dcgan import DCGAN
-from genlab.models.gan import GAN_VIEW
+from genlab.models.specs import gan as specs
 
 
 class CGAN(DCGAN):
-    name = "cgan"
-    description = "conditional DCGAN (Mirza & Osindero 2014), projection D: samples in rows of 0 to 9"
+    spec = specs.CGAN
     conditional = True
-    sample_count = 80  # 8 of each digit: the grid's rows are 0 to 9
-    view = replace(GAN_VIEW, sample_classes=10)  # a pane too small for the grid shows every digit
-    presets = {"cpu": {"batch_size": 64, "lr": 1e-3, "width": 16}}  # measured: bench/results/quality-cpu-60s.txt

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from genlab.models.specs import vae as specs
 from genlab.models.vae import VAE, GaussianVAE
 
 
@@ -33,11 +34,7 @@ class ConvVAENet(GaussianVAE):
 
 
 class ConvVAE(VAE):
-    name = "conv-vae"
-    description = "convolutional VAE, Bernoulli decoder on binarised digits"
-    defaults = {"batch_size": 128, "lr": 1e-3, "hidden": 256, "latent": 32, "beta": 1.0, "kl_warmup": 0,
-                "free_bits": 0.0}  # beta, kl_warmup, free_bits: as vae's (VAE_KNOBS)
-    channels_last = True  # CPU, batch 128: 2,956 images/s against 2,646 in NCHW
+    spec = specs.CONV_VAE
 
     def make_net(self):
         return ConvVAENet(int(self.hp["hidden"]), int(self.hp["latent"]))

@@ -18,20 +18,12 @@ import torch.nn.functional as F
 
 from genlab.models.base import GenModel, adam, to_uint8
 from genlab.models.convnets import ConvDiscriminator, ConvGenerator, scale
-from genlab.models.gan import GAN, GAN_KNOBS, GAN_VIEW, gan_quality_fields
+from genlab.models.gan import GAN, gan_quality_fields
+from genlab.models.specs import gan as specs
 
 
 class DCGAN(GenModel):
-    name = "dcgan"
-    family = "gan"
-    measured_by = "samples"  # its quality: the judge's figures of digits it generates
-    description = "convolutional GAN (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 128"
-    defaults = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0}
-    # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-dcgan-cpu.txt)
-    presets = {"cpu": {"batch_size": 128, "lr": 2.5e-3, "width": 36}}
-    knobs = GAN_KNOBS
-    channels_last = True  # CPU, batch 128: 769 images/s against 588 in NCHW (dcgan; cgan, wgan-gp alike)
-    view = GAN_VIEW
+    spec = specs.DCGAN
     conditional = False
 
     def __init__(self, hp: dict, device: torch.device):

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.models.pixelcnn import PixelCNN
+from genlab.models.specs import pixelcnn as specs
 
 
 def gate(x: torch.Tensor) -> torch.Tensor:
@@ -68,9 +69,7 @@ class GatedPixelCNNNet(nn.Module):
 
 
 class GatedPixelCNN(PixelCNN):
-    name = "gated-pixelcnn"
-    description = "gated PixelCNN with vertical and horizontal stacks (van den Oord et al. 2016)"
-    defaults = {"batch_size": 64, "lr": 1e-3, "channels": 32, "layers": 6}
+    spec = specs.GATED_PIXELCNN
 
     def make_net(self) -> nn.Module:
         return GatedPixelCNNNet(int(self.hp["channels"]), int(self.hp["layers"]))

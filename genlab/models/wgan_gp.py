@@ -10,43 +10,13 @@ from __future__ import annotations
 
 import torch
 
-from genlab.health.rules import gradient_explosion, loss_spikes
 from genlab.models.convnets import ConvDiscriminator, scale
 from genlab.models.dcgan import DCGAN
-from genlab.models.gan import FLD_PANE, GAN_METRICS, MODE_COLLAPSE, NO_PROGRESS
-from genlab.view import Metric, Pane, View
-
-# ---- a critic neither saturates nor wins as a discriminator does: collapse, stalls, explosions
-WGAN_GP_HEALTH = (MODE_COLLAPSE, NO_PROGRESS, loss_spikes("gp", factor=20.0), gradient_explosion("grad_norm_G", "grad_norm_D"))
+from genlab.models.specs import gan as specs
 
 
 class WGANGP(DCGAN):
-    name = "wgan-gp"
-    description = "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): lambda 10, 5 critic steps"
-    defaults = {"batch_size": 64, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "latent": 100, "width": 64,
-                "critic_iters": 5, "penalty": 10.0, "d_lr_ratio": 1.0}
-    view = View(
-        metrics=(
-            Metric("d_loss", "critic loss: E[D(G(z))] - E[D(x)] plus the penalty", "", None),
-            Metric("g_loss", "generator loss: -E[D(G(z))]", "", None),
-            Metric("wasserstein", "the critic's Wasserstein estimate E[D(x)] - E[D(G(z))]", "", True),
-            Metric("gp", "gradient penalty: lambda (|grad D| - 1)^2 on interpolates", "", True),
-            Metric("test_wasserstein", "Wasserstein estimate on held-out digits", "", True),
-            *(m for m in GAN_METRICS if m.name in ("grad_norm_G", "grad_norm_D", "test_fld", "test_confident",
-                                                   "test_diversity", "min_class_share", "max_class_share")),
-        ),
-        panes=(Pane("critic and generator losses", ("d_loss", "g_loss")),
-               Pane("Wasserstein estimate and gradient penalty", ("wasserstein", "gp"), ("test_wasserstein",)),
-               FLD_PANE),
-        key="d_loss", quality="test_fld", progress=("d_loss", "g_loss", "gp"),
-        class_histogram=("test_fld", "test_confident", "test_diversity"),
-        walks=True,
-        health=WGAN_GP_HEALTH,
-        judged_after_steps=500,
-        judged_after_checks=2,
-    )
-    # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-wgan-gp-cpu.txt)
-    presets = {"cpu": {"batch_size": 64, "lr": 8e-4, "width": 20, "critic_iters": 4}}
+    spec = specs.WGAN_GP
 
     def make_discriminator(self, width: int, classes: int):
         return ConvDiscriminator(width, batchnorm=False, classes=classes)
