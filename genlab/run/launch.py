@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +30,14 @@ def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = No
     """The worker process; ``options``: execute()'s keyword arguments (JSON types); ``cpus``:
     the cores it may use (it then trains with a thread for each), else this process's. With
     ``nproc`` over 1 it is the launcher of that many ranks (``genlab _launch``)."""
-    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
+    def before_exec() -> None:  # (in the child, before its interpreter starts)
+        try:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up changes nothing from its first moment
+        except ValueError:  # (spawned from a thread other than the main one: from its own start, then)
+            pass
+        if cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, cpus)
+
     if nproc == 1:  # (the training process without the CLI's imports)
         command = ["genlab.train.detached", str(run_dir.resolve()), json.dumps(options or {})]
     else:
@@ -38,7 +46,7 @@ def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = No
         proc = subprocess.Popen(
             [sys.executable, "-m", *command],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, preexec_fn=pin,
+            start_new_session=True, close_fds=True, preexec_fn=before_exec,
         )
     claim(run_dir, proc.pid)
     return proc
