@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import needs_mnist
 
 from genlab.core.device import nvidia_gpus
@@ -196,3 +197,40 @@ def test_a_sweeps_trial_trains_the_weights_a_run_of_its_own_would(runs):
     for key in ("models", "optimizers", "fixed_latent", "data"):
         assert same(trial[key], alone[key]), key
     assert same(trial["rng"]["torch"], alone["rng"]["torch"])  # (Python's and NumPy's are nobody's seed)
+
+
+def test_the_device_is_foreseen_without_torch(monkeypatch):
+    import genlab.core.device as device
+    from genlab.errors import UsageError
+
+    monkeypatch.setattr(device, "nvidia_gpus", lambda: 2)
+    assert [device.foreseen(d) for d in ("auto", "cpu", "cuda", "cuda:1", "CUDA:0")] == \
+        ["cuda", "cpu", "cuda", "cuda:1", "cuda:0"]
+    with pytest.raises(UsageError, match="no CUDA GPU is available"):
+        device.foreseen("cuda:2")
+    monkeypatch.setattr(device, "nvidia_gpus", lambda: 0)
+    assert device.foreseen("auto") in ("cpu", "mps")
+    for bad in ("tpu", "cuda:x", "cuda:"):
+        with pytest.raises(UsageError, match="unknown device"):
+            device.foreseen(bad)
+    monkeypatch.undo()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert device.nvidia_gpus() == 0  # hidden from this process: none, whatever the driver has
+
+
+def test_a_gpu_the_driver_names_but_torch_cannot_use_trains_on_the_cpu(runs, monkeypatch):
+    """`auto` foreseen as CUDA (NVML names a GPU) where torch cannot use it: the run trains on
+    the CPU, as `auto` always did, and its configuration and log say so."""
+    import torch
+
+    import genlab.core.device as device
+    from genlab.train.execute import execute
+    from genlab.train.start import make_run_dir, plan
+
+    monkeypatch.setattr(device, "nvidia_gpus", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run_dir = make_run_dir(plan("vae", runs_dir=runs, name="g", max_steps=2, hp={"hidden": 32}, eval_size=100))
+    assert json.loads((run_dir / "config.json").read_text())["device"] == "cuda"
+    assert execute(run_dir) == RunState.FINISHED
+    assert json.loads((run_dir / "config.json").read_text())["device"] == "cpu"
+    assert "training on cpu, not cuda" in (run_dir / "log.txt").read_text()

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -333,8 +333,15 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
 
     if not config.speed.compile:
         without_dynamo()
-    dev = resolve(device or config.device)
-    if not resume:  # (a detached start could not tell without torch)
+    if not resume and not device and config.device_requested == "auto":  # torch's own view of a new run's
+        dev = resolve("auto")  # device, which a detached start foresaw without it (genlab.core.device.foreseen)
+        if str(dev) != config.device:  # (a driver names a GPU that this torch, built without CUDA, cannot use)
+            notes.append(f"training on {dev}, not {config.device}: torch cannot use the GPU the driver names")
+            config = replace(config, device=str(dev))
+            atomic_write_json(RunDir(run_dir).config, config.to_json())
+    else:
+        dev = resolve(device or config.device)
+    if not resume:  # what a detached start could not tell without torch
         models.check_fits(config.model, config.model_hp(), dev)
     if world.distributed:
         if world.size != config.processes:
