@@ -3,9 +3,9 @@
 a trial trains at once instead of paying again for an interpreter, torch and genlab's imports.
 
 The child is what `genlab _worker RUN_DIR` would be (genlab.train.detached): its own session, its
-output appended to the run's log.txt, pinned to its slot's cores, default signals. It leaves
-with ``os._exit``, so nothing of its parent's (the Optuna storage, open files) is closed or
-flushed by it. The parent only imports before it forks and runs no torch operation, so the
+output appended to the run's log.txt, none of its parent's other files open (its locks die with
+it), pinned to its slot's cores, default signals. It leaves with ``os._exit``, so nothing of its
+parent's (the Optuna storage, open files) is closed or flushed by it. The parent only imports before it forks and runs no torch operation, so the
 child starts with no half-copied thread pool; each trial seeds itself, so its weights are those
 of a run started any other way (tests/test_start.py compares them bit for bit). Where there is
 no fork (not Linux), trials are spawned as before (genlab.run.launch.spawn).
@@ -76,6 +76,9 @@ def _child(run_dir: Path, options: dict, cpus: set[int] | None, log_fd: int) -> 
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
+        # nothing else of the worker's, as a spawned process has nothing (close_fds): a worker's
+        # lock is a flock, which a child holding its descriptor would keep after the worker died
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
         if cpus and hasattr(os, "sched_setaffinity"):
