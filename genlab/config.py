@@ -52,6 +52,17 @@ class Speed:
     amp: str = "off"
 
 
+AMP_CHOICES = ("off", "bf16")
+
+
+def check_amp(amp: str | None) -> str:
+    """``--amp``'s value, lower-cased; a UsageError names the choices."""
+    amp = (amp or "off").lower()
+    if amp not in AMP_CHOICES:
+        raise UsageError(f"unknown --amp {amp!r}; choose from {', '.join(AMP_CHOICES)}")
+    return amp
+
+
 @dataclass(frozen=True)
 class RunConfig:
     model: str

@@ -71,6 +71,8 @@ def detached(runs):
         run_dir = runs / name
         pid = status(run_dir)["pid"]
         pids.append(pid)
+        # (--detach answers with the run starting: these tests begin once its worker holds it)
+        wait_until(lambda: status(run_dir)["state"] != "starting", what="its worker to report")
         return run_dir, pid
 
     yield start

@@ -599,6 +599,7 @@ def test_another_user_sees_a_live_run_as_live_and_cannot_control_it():
     assert p.returncode == 0, p.stderr
     run_dir = runs / "live"
     pid = status(run_dir)["pid"]
+    wait_until(lambda: status(run_dir)["state"] == "running", what="the run to leave starting")  # (--detach answers at once)
     try:
         def look() -> str:
             from genlab.run.store import check_controllable, load_run

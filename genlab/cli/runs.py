@@ -245,6 +245,8 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     data = c.get("data", {})
     out.print(f"[bold]{info.run_id}[/]  {c.get('model')} ({c.get('family')})  [bold]{info.state}[/]  "
               f"step {info.status.get('step', 0):,}/{c.get('total_steps', 0):,}")
+    if info.state == RunState.FAILED and info.status.get("reason"):
+        out.print(f"  failed: {info.status['reason']}", markup=False)
     out.print(f"  hyperparameters: {hp}")
     made = time.strftime('%Y-%m-%d %H:%M', time.localtime(info.created))
     if c.get("source") == "script":  # genlab.init: the script knows its data and device

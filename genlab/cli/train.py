@@ -26,10 +26,10 @@ NotifyWhen = Annotated[Optional[list[str]], typer.Option(
 
 def alerts_for(notify: list[str] | None, notify_when: list[str] | None, model_names):
     """--notify and --notify-when, checked against the models' figures (genlab/run/notify.py)."""
-    from genlab import models
+    from genlab.models.catalogue import spec
     from genlab.run.notify import Alerts
 
-    return Alerts.parse(notify, notify_when, {m: models.get(m).view for m in model_names} if notify_when else None)
+    return Alerts.parse(notify, notify_when, {m: spec(m).view for m in model_names} if notify_when else None)
 
 
 @app.command()
@@ -71,34 +71,40 @@ def train(
     """Train MODEL: in the foreground, ending with its samples and the run id, or --detach."""
     from genlab.config import parse_hp
     from genlab.run.notify import handed_on
-    from genlab.train import distributed
-    from genlab.train.execute import create, prepare
+    from genlab.train.world import from_env
+
+    options = dict(data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
+                   max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
+                   preset=preset, compile=compile, amp=amp, sample_every_s=sample_every,
+                   checkpoint_every_s=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_size=eval_size,
+                   log_every_s=log_every, quality_every_s=quality_every, exclude_digits=exclude_digits,
+                   tensorboard=tensorboard, sync_bn=sync_bn)
 
     def made(processes: int):
-        return prepare(
-            model, data_dir=data_dir, runs_dir=runs_dir, name=name, epochs=epochs, max_steps=max_steps,
-            max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
-            preset=preset, compile=compile, amp=amp, sample_every_s=sample_every, checkpoint_every_s=checkpoint_every,
-            keep_checkpoints=keep_checkpoints, eval_size=eval_size, log_every_s=log_every,
-            quality_every_s=quality_every, exclude_digits=exclude_digits, tensorboard=tensorboard, processes=processes,
-            sync_bn=sync_bn,
-        )
+        from genlab.train.execute import prepare
+
+        return prepare(model, **options, processes=processes)
 
     if as_json and not detach:
         raise UsageError("--json is for --detach: a run in the foreground prints its progress")
     alerts = alerts_for(notify, notify_when, [model])
-    world = distributed.from_env()
+    world = from_env()
     if world.distributed:  # a rank of a job started by torchrun (on one machine or several)
         if nproc != 1 or detach:
             raise UsageError(f"under torchrun (WORLD_SIZE {world.size}) the processes are there already: "
                              "leave out --nproc and --detach")
         return train_as_rank(world, made, device, ascii, alerts)
+    if detach:  # checked, made and handed to its worker without torch: it answers at once
+        from genlab.train.start import make_run_dir, plan
+
+        run_dir = make_run_dir(plan(model, **options, processes=nproc))
+        with handed_on(alerts):  # (in the worker's environment, never on its command line)
+            start_detached(run_dir, nproc=nproc, as_json=as_json, wait=False)
+        return
+    from genlab.train.execute import create
+
     prepared = made(nproc)
     run_dir = create(prepared)
-    if detach:
-        with handed_on(alerts):  # (in the worker's environment, never on its command line)
-            start_detached(run_dir, nproc=nproc, as_json=as_json)
-        return
     if nproc > 1:
         with handed_on(alerts):
             return train_on_processes(run_dir, nproc, ascii=ascii)
@@ -199,12 +205,14 @@ def follow_log(path: Path, done) -> None:
             return
 
 
-def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1, as_json: bool = False) -> dict:
+def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1, as_json: bool = False,
+                   wait: bool = True) -> dict:
     """Start the worker on ``run_dir`` with ``options`` (genlab.train.execute.execute's), or the
-    launcher of its ``nproc`` ranks, and wait until it has settled into a state of its own. Says
-    so in words, or (``as_json``) as the JSON object it returns: run, run_dir, state, step, pid,
-    processes, log."""
-    from genlab.run.launch import spawn, wait_until_settled
+    launcher of its ``nproc`` ranks, and (``wait``) wait until it has settled into a state of its
+    own: a resume, whose checks the worker makes. A new run, checked already, is left
+    ``starting`` at once (``wait=False``). Says so in words, or (``as_json``) as the JSON object
+    it returns: run, run_dir, state, step, pid, processes, log."""
+    from genlab.run.launch import read_status, spawn, wait_until_settled
     from genlab.run.lock import is_locked
 
     if is_locked(run_dir):
@@ -212,7 +220,7 @@ def start_detached(run_dir: Path, options: dict | None = None, nproc: int = 1, a
                          "it is being trained already")
     proc = spawn(run_dir, options or {}, nproc=nproc)
     try:
-        status = wait_until_settled(run_dir, proc)
+        status = wait_until_settled(run_dir, proc) if wait else read_status(run_dir)
     except GenlabError:
         if proc.returncode is not None and is_locked(run_dir):  # another resume won the race
             raise UsageError(f"run {run_dir.name} is held by another process ({lock_holder(run_dir)}): "
@@ -288,14 +296,9 @@ def worker(
     options: Annotated[str, typer.Option(help="execute()'s options as a JSON object.")] = "{}",
 ) -> None:
     """The detached training process (started by --detach and resume --detach)."""
-    import signal
+    from genlab.train.detached import train_detached
 
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal to lose: a hang-up changes nothing
-    from genlab.run.notify import Alerts
-    from genlab.train.execute import execute
-
-    state = execute(run_dir, **json.loads(options), on_divergence="pause", hangup="ignore", notify=Alerts.from_env())
-    raise typer.Exit(0 if state in (RunState.FINISHED, RunState.STOPPED) else 1)
+    raise typer.Exit(train_detached(run_dir, json.loads(options)))
 
 
 @app.command(name="_sweep", hidden=True)

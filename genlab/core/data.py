@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from genlab.errors import DataError, UsageError
 from genlab.run.files import user_cache
 
-if TYPE_CHECKING:
-    import torch  # imported where tensors are made: `genlab data` checks the files without it
+if TYPE_CHECKING:  # torch is imported where digits are read: finding and surveying them need none
+    import torch
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -59,15 +59,18 @@ def read_idx(path: Path, expect_ndim: int) -> torch.Tensor:
     return parse_idx(idx_bytes(path), expect_ndim, str(path))
 
 
-def idx_bytes(path: Path) -> bytes:
-    """An IDX file's bytes, uncompressed if it is a ``.gz``; DataError if they cannot be read."""
+def idx_bytes(path: Path) -> bytearray:
+    """An IDX file's bytes, uncompressed if it is a ``.gz``; DataError if they cannot be read.
+    Read into a bytearray, which a tensor takes as it is (parse_idx: no copy of 47 MB)."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = bytearray(os.fstat(f.fileno()).st_size)
+            del raw[f.readinto(raw):]  # (a file that shrank as it was read: what was there)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     if path.suffix == ".gz":
         try:
-            raw = gzip.decompress(raw)
+            raw = bytearray(gzip.decompress(raw))
         except (OSError, EOFError, gzip.BadGzipFile) as e:
             raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
     return raw
@@ -78,13 +81,23 @@ def parse_idx(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> torch.Tens
     import torch
 
     dims, header = idx_layout(raw, expect_ndim, name)
-    data = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
+    if not isinstance(raw, bytearray):  # (a tensor needs a buffer it may write to)
+        raw = bytearray(raw)
+    data = torch.frombuffer(raw, dtype=torch.uint8, offset=header)
     return data.reshape(dims)
 
 
 def idx_layout(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> tuple[list[int], int]:
     """IDX bytes' dimension sizes and header length, checked (DataError if they are not an IDX
     file of unsigned bytes with ``expect_ndim`` dimensions, its data all there and no more)."""
+    dims, header = idx_header(raw, expect_ndim, name)
+    check_data_size(name, dims, len(raw) - header)
+    return dims, header
+
+
+def idx_header(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> tuple[list[int], int]:
+    """An IDX file's dimension sizes and header length, from its first bytes alone (DataError if
+    they are not an IDX header of unsigned bytes with ``expect_ndim`` dimensions)."""
     if len(raw) < 4:
         raise DataError(f"{name}: truncated: {len(raw)} bytes, too short for an IDX header")
     if raw[0] != 0 or raw[1] != 0:
@@ -97,16 +110,18 @@ def idx_layout(raw: bytes, expect_ndim: int, name: str = "<bytes>") -> tuple[lis
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{name}: truncated inside the header ({len(raw)} bytes)")
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)], header
+
+
+def check_data_size(name: str, dims: list[int], have: int) -> None:
+    """DataError unless ``have`` bytes are the data an IDX header of ``dims`` promises."""
     size = 1
     for d in dims:
         size *= d
-    have = len(raw) - header
     if have < size:
         raise DataError(f"{name}: truncated: header says {size:,} data bytes, file has {have:,}")
     if have > size:
         raise DataError(f"{name}: {have - size:,} unexpected bytes after the data")
-    return dims, header
 
 
 def find_file(directory: Path, stem: str) -> Path | None:
@@ -177,14 +192,15 @@ class Digits:
                       self.source, self.location, self.notice, tuple(sorted(digits)))
 
     def describe(self) -> dict:
-        return {
-            "source": self.source,
-            "location": self.location,
-            "train": len(self.train_images),
-            "test": len(self.test_images),
-            "notice": self.notice,
-            **({"excluded": list(self.excluded)} if self.excluded else {}),
-        }
+        return self.described(self.source, self.location, len(self.train_images), len(self.test_images),
+                              self.notice, self.excluded)
+
+    @staticmethod
+    def described(source: str, location: str, train: int, test: int, notice: str | None = None,
+                  excluded: tuple = ()) -> dict:
+        """What a run's configuration records of its digits (``data``)."""
+        return {"source": source, "location": location, "train": train, "test": test, "notice": notice,
+                **({"excluded": list(excluded)} if excluded else {})}
 
 
 def cache_dir() -> Path:
@@ -211,6 +227,7 @@ def read_bundled() -> Digits:
     images, labels = read_split(
         BUNDLED_DIR / (FILES["test_images"] + ".gz"), BUNDLED_DIR / (FILES["test_labels"] + ".gz")
     )
+
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     train, test = order[:-BUNDLED_HELD_OUT], order[-BUNDLED_HELD_OUT:]
     return Digits(
@@ -273,6 +290,48 @@ def load_digits(data_dir: str | os.PathLike | None = None, device: str | torch.d
     source, directory = locate(data_dir, download)
     digits = read_bundled() if directory is None else read_directory(directory, source)
     return digits.to(device)
+
+
+def survey(data_dir: str | os.PathLike | None = None, excluded=(), download: bool = True) -> dict:
+    """What ``load_digits(data_dir).without(excluded).describe()`` says, read from the IDX files'
+    headers and labels (and their sizes) without reading the images or importing torch, so a
+    detached start answers at once; DataError as reading them would say. The worker reads them
+    whole (:func:`load_for_run`), and refuses counts that differ. The bundled sample's split is
+    torch's shuffle: with digits left out, it is loaded."""
+    source, directory = locate(data_dir, download)
+    if directory is None:
+        if excluded:
+            return load_digits(data_dir, "cpu", download).without(excluded).describe()
+        n = len(labels_bytes(BUNDLED_DIR / (FILES["test_labels"] + ".gz")))
+        return Digits.described(source, str(BUNDLED_DIR), n - BUNDLED_HELD_OUT, BUNDLED_HELD_OUT, BUNDLED_NOTICE)
+    paths = {key: find_file(directory, stem) for key, stem in FILES.items()}
+    train = surveyed_split(paths["train_images"], paths["train_labels"], excluded)
+    test = surveyed_split(paths["test_images"], paths["test_labels"])
+    return Digits.described(source, str(directory), train, test, excluded=tuple(sorted(excluded)))
+
+
+def surveyed_split(images_path: Path, labels_path: Path, excluded=()) -> int:
+    """How many digits of a split are kept with ``excluded`` left out, checked as
+    :func:`read_split` checks them (the images by their header and size only)."""
+    opener = gzip.open if images_path.suffix == ".gz" else open
+    try:
+        with opener(images_path, "rb") as f:
+            head = f.read(16)
+    except (OSError, EOFError) as e:
+        raise DataError(f"{images_path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    dims, header = idx_header(head, 3, str(images_path))
+    if images_path.suffix != ".gz":  # (a compressed file's size says nothing: its worker reads it whole)
+        check_data_size(str(images_path), dims, images_path.stat().st_size - header)
+    labels = labels_bytes(labels_path)
+    check_split(images_path, tuple(dims), labels_path, len(labels), max(labels, default=0))
+    return len(labels) - sum(labels.count(d) for d in set(excluded))
+
+
+def labels_bytes(path: Path) -> bytes:
+    """An IDX labels file's labels, one byte each, checked as :func:`read_idx` checks it."""
+    raw = idx_bytes(path)
+    _, header = idx_layout(raw, 1, str(path))
+    return raw[header:]
 
 
 def load_for_run(data: dict, device: str | torch.device, data_dir: str | os.PathLike | None = None) -> Digits:
@@ -343,14 +402,19 @@ class Batches:
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, device: torch.device | str = "cpu"):
-        if batch_size > n:
-            raise UsageError(f"batch size {batch_size:,} is larger than the data set ({n:,} digits)")
+        self.check(n, batch_size)
         import torch
 
         self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, torch.device(device)
         self.steps_per_epoch = n // batch_size
         self.epoch, self.position = 0, 0
         self._perm = self._permutation(0)
+
+    @staticmethod
+    def check(n: int, batch_size: int) -> None:
+        """UsageError where a batch is larger than the data set."""
+        if batch_size > n:
+            raise UsageError(f"batch size {batch_size:,} is larger than the data set ({n:,} digits)")
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         import torch

@@ -23,17 +23,7 @@ from contextlib import nullcontext
 
 import torch
 
-from genlab.errors import UsageError
-
-AMP_CHOICES = ("off", "bf16")
-
-
-def check_amp(amp: str | None) -> str:
-    """``--amp``'s value, lower-cased; a UsageError names the choices."""
-    amp = (amp or "off").lower()
-    if amp not in AMP_CHOICES:
-        raise UsageError(f"unknown --amp {amp!r}; choose from {', '.join(AMP_CHOICES)}")
-    return amp
+from genlab.config import AMP_CHOICES, check_amp  # noqa: F401  (--amp's check lives with Speed)
 
 
 def cpu_threads() -> int:

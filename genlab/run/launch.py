@@ -1,12 +1,14 @@
 """Detached runs: a training process in its own session, so it outlives the terminal and the SSH
-connection. It is ``genlab _worker RUN_DIR --options JSON`` (genlab.train.execute.execute's options as
-one JSON object) with its output appended to the run's log.txt; a run of several processes is
-``genlab _launch --nproc N RUN_DIR --options JSON``, PyTorch's launcher of its ranks."""
+connection. It is ``python -m genlab.train.detached RUN_DIR JSON`` (genlab.train.execute.execute's
+options as one JSON object; what ``genlab _worker`` does, without the CLI's imports) with its
+output appended to the run's log.txt; a run of several processes is ``genlab _launch --nproc N
+RUN_DIR --options JSON``, PyTorch's launcher of its ranks. Torch-free: it starts them and waits."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,20 +30,35 @@ def spawn(run_dir: Path, options: dict | None = None, cpus: set[int] | None = No
     """The worker process; ``options``: execute()'s keyword arguments (JSON types); ``cpus``:
     the cores it may use (it then trains with a thread for each), else this process's. With
     ``nproc`` over 1 it is the launcher of that many ranks (``genlab _launch``)."""
-    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
-    command = ["_worker"] if nproc == 1 else ["_launch", "--nproc", str(nproc)]
+    def before_exec() -> None:  # (in the child, before its interpreter starts)
+        try:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up changes nothing from its first moment
+        except ValueError:  # (spawned from a thread other than the main one: from its own start, then)
+            pass
+        if cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, cpus)
+
+    if nproc == 1:  # (the training process without the CLI's imports)
+        command = ["genlab.train.detached", str(run_dir.resolve()), json.dumps(options or {})]
+    else:
+        command = ["genlab", "_launch", "--nproc", str(nproc), str(run_dir.resolve()), "--options", json.dumps(options or {})]
     with open_append(RunDir(run_dir).log, binary=True) as log:  # never through a link
         proc = subprocess.Popen(
-            [sys.executable, "-m", "genlab", *command, str(run_dir.resolve()),
-             "--options", json.dumps(options or {})],
+            [sys.executable, "-m", *command],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, preexec_fn=pin,
+            start_new_session=True, close_fds=True, preexec_fn=before_exec,
         )
+    claim(run_dir, proc.pid)
+    return proc
+
+
+def claim(run_dir: Path, pid: int) -> None:
+    """``pid``, the run's new training process, is its owner in status.json while the run is
+    ``starting`` (readers see a live start, and a crash if it dies before it writes)."""
     status = read_status(run_dir)
     if status.get("state") in (None, RunState.STARTING):  # the worker has not written yet: it is the owner now
-        atomic_write_json(RunDir(run_dir).status, {**status, "state": RunState.STARTING, "pid": proc.pid,
+        atomic_write_json(RunDir(run_dir).status, {**status, "state": RunState.STARTING, "pid": pid,
                                                     "heartbeat": time.time()}, durable=False)
-    return proc
 
 
 def wait_until_settled(run_dir: Path, proc: subprocess.Popen, timeout: float = 120.0) -> dict:

@@ -41,8 +41,8 @@ def run_options(spec: SweepSpec, params: dict) -> dict:
             hp[key] = value
     options.pop("model", None)
     if not spec.model and options.get("preset"):  # a grid of models: the preset where a model has it
-        from genlab import models
-        if options["preset"] not in models.get(model).presets:
+        from genlab.models.catalogue import spec as model_spec
+        if options["preset"] not in model_spec(model).presets:
             options["preset"] = None
     if spec.seeds and "seed" not in params:
         options["seed"] = spec.seeds[0]

@@ -41,6 +41,7 @@ from genlab.run.state import RunState, effective_state
 from genlab.run.sweeps import SweepState, live_workers, read_spec, wanted
 from genlab.sweep import study as studies
 from genlab.sweep.spec import run_options, trial_run_id, worker_name
+from genlab.train import warm
 
 POLL_S = 0.5
 ADOPT_EVERY_S = 10.0  # how often a worker looks for trials whose worker died
@@ -96,6 +97,8 @@ class Worker:
             self.storage = studies.storage(self.dir)
             self.study_id = self.storage.get_study_id_from_name(self.spec.sweep_id)
             self.say(f"worker {self.name} on sweep {self.spec.sweep_id}: {self.parallel} trial(s) at once")
+            if warm.available():  # torch and the engine once, for every trial this worker forks
+                warm.warm_up(self.implementations())
             self.beat(SweepState.RUNNING)
             end = self.loop()
             self.snapshot()
@@ -142,6 +145,13 @@ class Worker:
             finally:
                 fcntl.lockf(f, fcntl.LOCK_UN)
 
+    def implementations(self) -> list[str]:
+        """Where the sweep's models' classes live ("module:Class")."""
+        from genlab.models.catalogue import spec
+
+        names = [self.spec.model] if self.spec.model else list(self.spec.grid.get("model", []))
+        return [spec(name).implementation for name in names if name]
+
     def remaining(self) -> int:
         return max(0, self.spec.trials - len(self.study.get_trials(deepcopy=False)))
 
@@ -158,20 +168,28 @@ class Worker:
             self.start(trial, params, run_id)
 
     def start(self, trial: optuna.Trial, params: dict, run_id: str) -> None:
-        """Create the trial's run and start it detached; a trial whose run is refused fails."""
-        from genlab.train.execute import create, prepare
+        """Create the trial's run (torch-free: genlab.train.start) and start its training
+        process; a trial whose run is refused fails."""
+        from genlab.train.start import make_run_dir, plan
 
         options = run_options(self.spec, params)
         model, data_dir = options.pop("model"), options.pop("data_dir", None)
         try:
-            run_dir = create(prepare(model, data_dir=data_dir, runs_dir=self.root, name=run_id, **options))
+            run_dir = make_run_dir(plan(model, data_dir=data_dir, runs_dir=self.root, name=run_id, **options))
         except GenlabError as e:
             self.fail(trial.number, f"its run was refused: {e}")
             return
         a = Active(trial.number, trial, run_dir, self.free_slot())
-        a.proc = spawn(run_dir, {}, cpus=self.slot_cpus(a.slot))
+        a.proc = self.launch(run_dir, {}, a.slot)
         self.active[a.number] = a
         self.say(f"trial {trial.number} started: run {run_id} " + " ".join(f"{k}={v}" for k, v in params.items()))
+
+    def launch(self, run_dir: Path, options: dict, slot: int):
+        """The training process of a trial's run (``options``: genlab.train.execute.execute's):
+        forked from this warm worker where it can be (genlab/train/warm.py), else spawned."""
+        if warm.available():
+            return warm.fork_trial(run_dir, options, cpus=self.slot_cpus(slot))
+        return spawn(run_dir, options, cpus=self.slot_cpus(slot))
 
     def free_slot(self) -> int:
         used = {a.slot for a in self.active.values()}
@@ -290,7 +308,7 @@ class Worker:
         a.resumes += 1
         a.sent = None
         self.say(f"trial {a.number}: resuming run {a.run_dir.name} from its newest checkpoint")
-        a.proc = spawn(a.run_dir, {"resume": True}, cpus=self.slot_cpus(a.slot))
+        a.proc = self.launch(a.run_dir, {"resume": True}, a.slot)
         try:
             wait_until_settled(a.run_dir, a.proc)  # until it reports a state of its own
         except GenlabError as e:  # it died or hangs: the next look at its state decides

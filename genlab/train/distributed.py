@@ -24,7 +24,6 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,31 +31,7 @@ import torch.distributed as dist
 
 from genlab.run.files import atomic_write_json, read_json
 from genlab.run.rundir import RunDir
-
-
-@dataclass(frozen=True)
-class World:
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-    local_size: int = 1  # ranks on this machine: they share its cores
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.size > 1
-
-
-def from_env() -> World:
-    """The world torchrun describes (one process when it describes none)."""
-    try:
-        return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                     int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-    except ValueError:
-        return World()
+from genlab.train.world import World, from_env  # noqa: F401  (torch-free: a detached start reads it)
 
 
 def die_with_launcher() -> None:

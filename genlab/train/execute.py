@@ -9,21 +9,21 @@ the directory; ``execute`` trains it in this process (foreground, or as the deta
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-import genlab
 from genlab import models, view
 from genlab.config import RunConfig
 from genlab.core import checkpoint
-from genlab.core.data import Batches, load_digits, load_for_run
+from genlab.core.data import load_digits, load_for_run
 from genlab.core.device import resolve
 from genlab.errors import GenlabError, UsageError, os_error_message
 from genlab.run.files import atomic_write_json, open_append, read_json
@@ -34,10 +34,12 @@ from genlab.run.notify import FINAL_WAIT_S, Alerts, Notifier
 from genlab.run.rundir import RunDir
 from genlab.run.sinks import JsonlSink, LineSink, StatusSink, counted
 from genlab.run.state import RunState, rank_trouble
-from genlab.run.store import check_controllable, create_run, cut_events, new_run_id, remove_stale_temps, runs_root
+from genlab.run.store import check_controllable, cut_events, remove_stale_temps, runs_root
 from genlab.train import distributed
+from genlab.train.lean import without_dynamo
 from genlab.train.progress import RichSink
-from genlab.train.setup import finish_config, make_config
+from genlab.train.setup import make_config
+from genlab.train.start import Planned, finished, make_run_dir
 from genlab.validate import new_total, positive
 
 # The engine (and torchvision with it) is imported where a run trains, so that prepare alone stays
@@ -63,23 +65,18 @@ def prepare(model: str, *, data_dir=None, runs_dir=None, name=None, digits=None,
     ``digits``: the data set already loaded, as they are (a sweep checks every trial it can make
     on one load, genlab/sweep_plan.py); else they are loaded from ``data_dir`` onto the device."""
     config = make_config(model, **options)
+    if not config.speed.compile:
+        without_dynamo()  # (check_fits builds the model and its optimisers)
     device = resolve(config.device_requested)
     models.check_fits(config.model, config.model_hp(), device)
     digits = (digits if digits is not None else load_digits(data_dir, device)).without(config.exclude_digits)
-    batches = Batches(len(digits.train_images), config.batch_size, config.seed, device)
-    root = runs_root(runs_dir)
-    run_id = new_run_id(config.model, name, root)
-    config = finish_config(config, run_id=run_id, device=device, data=digits.describe(),
-                           steps_per_epoch=batches.steps_per_epoch,
-                           versions={"genlab": genlab.__version__, "torch": str(torch.__version__)})
-    return Prepared(config, digits, device, root)
+    planned = finished(config, str(device), digits.describe(), runs_root(runs_dir), name)
+    return Prepared(planned.config, digits, device, planned.root)
 
 
 def create(prepared: Prepared) -> Path:
     """The run directory, with its configuration and its model's view (what screens draw)."""
-    config = prepared.config
-    return create_run(prepared.root, config.run_id, config.to_json(),
-                      {RunDir.VIEW: models.get(config.model).view.to_json()})
+    return make_run_dir(Planned(prepared.config, prepared.root))
 
 
 class StopOnSignals:
@@ -192,6 +189,33 @@ def record_lost_ranks(run_dir: Path, failures: dict[int, tuple[int, int, float]]
         lock.release()
 
 
+def record_failed_start(run_dir: Path, error: BaseException) -> str | None:
+    """A run whose training process failed before its trainer wrote a state (a model too large
+    for the device, a torch without CUDA: what a detached start cannot tell without torch) is
+    recorded ``failed``, with the error as its reason in status.json and log.txt. Returns the
+    reason, or None where the run is past starting or another process holds it."""
+    paths = RunDir(run_dir)
+    status = read_json(paths.status)
+    if not isinstance(status, dict) or status.get("state") != RunState.STARTING:
+        return None
+    lock = RunLock(run_dir)
+    try:
+        if not lock.acquire():
+            return None
+    except OSError:
+        return None
+    try:
+        reason = str(error) if isinstance(error, GenlabError) else f"{error.__class__.__name__}: {error}"
+        reason = reason.strip().splitlines()[0][:500] if reason.strip() else error.__class__.__name__
+        status.update(state=RunState.FAILED, reason=reason, pid=os.getpid(), images_per_s=0.0, updated=time.time())
+        atomic_write_json(paths.status, status, durable=False)
+        with open_append(paths.log) as log:
+            log.write(f"failed: {reason}\n")
+        return reason
+    finally:
+        lock.release()
+
+
 def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
     """A rank other than 0: the same model, data and decisions as rank 0, nothing written. It
     ignores Ctrl-C, SIGTERM and hang-ups: rank 0 gets them too and stops every rank at the same
@@ -207,6 +231,8 @@ def _execute_rank(run_dir: Path, world, resume: bool, data_dir, device) -> str:
         ckpt = checkpoint.load(checkpoint.path_for(run_dir, step)) if step >= 0 else None
         if ckpt is not None:
             config = read_config(run_dir, ckpt["config"])
+        if not config.speed.compile:
+            without_dynamo()
         digits = load_for_run(config.data, dev, data_dir)
         from genlab.train.trainer import Trainer
 
@@ -305,7 +331,18 @@ def _execute(run_dir, resume, lr, epochs, max_steps, max_minutes, data_dir, devi
         if dropped:
             notes.append(f"cut {dropped:,} events after step {step:,}")
 
-    dev = resolve(device or config.device)
+    if not config.speed.compile:
+        without_dynamo()
+    if not resume and not device and config.device_requested == "auto":  # torch's own view of a new run's
+        dev = resolve("auto")  # device, which a detached start foresaw without it (genlab.core.device.foreseen)
+        if str(dev) != config.device:  # (a driver names a GPU that this torch, built without CUDA, cannot use)
+            notes.append(f"training on {dev}, not {config.device}: torch cannot use the GPU the driver names")
+            config = replace(config, device=str(dev))
+            atomic_write_json(RunDir(run_dir).config, config.to_json())
+    else:
+        dev = resolve(device or config.device)
+    if not resume:  # what a detached start could not tell without torch
+        models.check_fits(config.model, config.model_hp(), dev)
     if world.distributed:
         if world.size != config.processes:
             raise UsageError(f"run {shown(run_dir).name} trains on {config.processes} process(es), not {world.size}: "

@@ -2,7 +2,8 @@
 speed settings, then finished once the data and the device are known.
 
 genlab/config.py holds what a configuration is (torch-free, for every reader); this module makes
-one for a run that will train, so it may import the models and torch.
+one for a run that will train, from the models' declarations (genlab.models.catalogue): torch-free
+too, so a detached start checks it all before anything is loaded.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
-from genlab import models
-from genlab.config import Cadence, RunConfig, Speed, check_excluded, default
+from genlab.config import Cadence, RunConfig, Speed, check_amp, check_excluded, default
 from genlab.core.device import CHOICES
-from genlab.core.speed import check_amp
 from genlab.errors import UsageError
+from genlab.models.catalogue import hyperparameters, spec
 from genlab.run.notify import redacted_argv
 from genlab.validate import check_seed, positive
 
@@ -53,13 +53,13 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
     """Validate the user's options (UsageError on bad input) and fill in defaults: the model's,
     then its ``preset``'s, then ``hp``, ``batch_size`` and ``lr``. ``cadence``: Cadence's fields,
     None for the default."""
-    cls = models.get(model)
+    declared = spec(model)
     hp = dict(hp or {})
     if batch_size is not None:
         hp["batch_size"] = batch_size
     if lr is not None:
         hp["lr"] = lr
-    hp = models.hyperparameters(model, hp, preset)
+    hp = hyperparameters(model, hp, preset)
     batch_size = positive("batch size", hp.pop("batch_size"), int)
     lr = positive("learning rate", hp.pop("lr"), float)
     max_steps = positive("max steps", max_steps, int)
@@ -83,11 +83,11 @@ def make_config(model: str, *, epochs: int | None = None, max_steps: int | None 
             continue
         cadence_values[f.name] = positive(f.name.replace("_", " "), value, kind)
     return RunConfig(
-        model=cls.name, family=cls.family, hp=hp, batch_size=batch_size, lr=lr,
+        model=declared.name, family=declared.family, hp=hp, batch_size=batch_size, lr=lr,
         seed=check_seed("seed", default("seed") if seed is None else seed), epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         device_requested=device, preset=preset, sweep=sweep, exclude_digits=check_excluded(exclude_digits),
         tensorboard=check_tensorboard_dir(tensorboard), processes=processes_for(processes, batch_size), sync_bn=bool(sync_bn),
-        sample_count=cls.sample_count,
+        sample_count=declared.sample_count,
         cadence=Cadence(**cadence_values), speed=Speed(compile=bool(compile), amp=check_amp(amp)),
     )
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.utils import save_image
 
 from genlab.core import streams
 from genlab.core.data import Digits
 from genlab.models.base import GenModel, Interrupted
+from genlab.render.grid import grid_png
 from genlab.run.files import atomic_write_bytes
 from genlab.run.rundir import RunDir
 from genlab.train.emitter import Emitter
@@ -60,10 +60,8 @@ class SideJobs:
         stem = RunDir(self.run_dir).grid_path(s.step, suffix="")
         npy = io.BytesIO()
         np.save(npy, images.numpy())
-        png = io.BytesIO()
-        save_image(images.unsqueeze(1).float() / 255, png, format="png", nrow=8, padding=2)
         atomic_write_bytes(stem.with_suffix(".npy"), npy.getvalue(), durable=False)
-        atomic_write_bytes(stem.with_suffix(".png"), png.getvalue(), durable=False)
+        atomic_write_bytes(stem.with_suffix(".png"), grid_png(images.numpy(), per_row=8, padding=2), durable=False)
         seconds = time.perf_counter() - start
         self.sample_seconds += seconds
         self.last_sample_step = s.step
