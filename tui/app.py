@@ -111,8 +111,9 @@ class GenlabApp(App):
             self.push_screen(NewRunForm(self.models))
 
     def start_run(self, model: str, options: list[str]) -> None:
-        """Launch a run: a detached `genlab train`, which takes seconds (it imports torch and checks
-        the data), so it is said at once; the run's dashboard opens once the run has a state."""
+        """Launch a run: a detached `genlab train`, which checks the options and data without torch
+        and answers within a second with the run `starting`; said at once all the same, and the
+        run's dashboard opens once the run has a state."""
         self.notify(f"starting {model}… its dashboard opens once it runs", timeout=3)
         self.launch(model, options)
 
