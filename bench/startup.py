@@ -192,6 +192,7 @@ class Tree:
         where = self.python("import genlab; print(genlab.__file__)").strip()
         if not Path(where).resolve().is_relative_to(self.path):
             raise SystemExit(f"--tree {self.path}: PYTHONPATH does not win, genlab is imported from {where}")
+        self.imported = where
 
     def prepare(self, runs: int, many: int, rows: int, compare_runs: int) -> None:
         tests = str(self.path / "tests")
@@ -312,6 +313,7 @@ def table(trees: list[Tree], rows, args, load_before: str) -> str:
              f"load average {load_before} before, {load()} after",
              f"# seconds, the median of {args.repeat} tries (a new process each; tries of the trees alternate)",
              f"# MNIST: {os.environ.get('GENLAB_DATA_DIR') or 'the bundled digits'}; genlab: {' '.join(console_script())}",
+             *(f"# {t.label}: genlab imported from {t.imported}" for t in trees),
              "", " " * width + "".join(t.label.rjust(col) for t in trees)]
     for key, label, _ in rows:
         cells = []
