@@ -42,12 +42,27 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Each test gets its own cache directory and runs root."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+def isolated(tmp_path, tmp_path_factory, monkeypatch, shared_judge):
+    """Each test gets its own cache directory and runs root. The judge's features of the test
+    digits (genlab/eval/quality.py: the same for every run, seconds of CPU in every process that
+    judges a run) are the session's, as a user's cache keeps them for all their runs."""
+    cache = tmp_path_factory.mktemp("cache")  # (not in tmp_path: tests use it as a runs root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    (cache / "genlab").mkdir()
+    (cache / "genlab" / "judge").symlink_to(shared_judge, target_is_directory=True)
     monkeypatch.setenv("GENLAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
+
+
+@pytest.fixture(scope="session")
+def shared_judge(tmp_path_factory) -> Path:
+    """One judge cache directory for the whole session, every xdist worker included (its files
+    are written atomically, and keyed by the weights, the digits and the device)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "judge"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 @pytest.fixture(scope="session")

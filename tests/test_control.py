@@ -156,11 +156,12 @@ STEPS = {"gan": 300, "vae": 1000, "pixelcnn": 300}
 def test_sigkill_then_resume_is_the_same_run(model, detached, runs):
     n = STEPS[model]
     hp = {"pixelcnn": {"channels": 16, "layers": 2, "batch_size": 32}}.get(model, {})
-    straight = create(prepare(model, runs_dir=runs, name="straight", max_steps=n, hp=hp))
+    # (the end's evaluation on 500 held-out digits: what is compared is the training)
+    straight = create(prepare(model, runs_dir=runs, name="straight", max_steps=n, hp=hp, eval_size=500))
     assert execute(straight) == "finished"
 
     kill_at = random.Random(model).randrange(n // 5, n // 2)
-    run_dir, pid = detached(model, "killed", "--max-steps", n, "--checkpoint-every", "0.2")
+    run_dir, pid = detached(model, "killed", "--max-steps", n, "--checkpoint-every", "0.2", "--eval-size", "500")
     wait_until(lambda: status(run_dir).get("step", 0) >= kill_at and len(checkpoint.list_checkpoints(run_dir)) >= 2,
                what=f"step {kill_at}")
     os.killpg(pid, signal.SIGKILL)

@@ -69,10 +69,12 @@ def test_genlab_eval_on_runs(runs):
     assert r.exit_code == 2 and "no run matches" in r.output
 
 
-def test_the_test_sets_features_are_computed_once_and_kept(digits, monkeypatch):
+def test_the_test_sets_features_are_computed_once_and_kept(digits, monkeypatch, tmp_path):
     """A second judge of the same digits reads the features the first kept in the cache directory
     (the same numbers, torch.equal); a cache file that is garbage is computed again."""
     from genlab.core.data import cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "own-cache"))  # not the session's judge cache
 
     first = evaluate.Judge(digits.test_images[:500])
     [kept] = list((cache_dir().parent / "judge").glob("*.npy"))
