@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from genlab import models
 from genlab.cli.main import app as cli
+from genlab.models import catalogue
 from genlab.models.base import GenModel, adam
+from genlab.models.specs import ModelSpec
 from genlab.train.execute import create, execute, prepare
 from genlab.view import Metric, Pane, View
 from tui.app import GenlabApp
@@ -21,16 +23,20 @@ from tui.source import RunsSource
 from tui.widgets.curves import CurvesPlot
 from tui.widgets.runs_table import RunsTable
 
+# A new model as genlab/models/specs says one is added: its declaration, and a class that reads it
+SPARKLER = ModelSpec(
+    name="sparkler", family="toy", description="a toy whose one metric is its sparkle",
+    implementation="test_views:Sparkler", defaults={"batch_size": 16, "lr": 1e-2}, parameters={"net": 785},
+    view=View(metrics=(Metric("sparkle", "how much it sparkles", "", False),
+                       Metric("test_sparkle", "sparkle on held-out digits", "", False)),
+              panes=(Pane("sparkle of the toy", ("sparkle",), ("test_sparkle",)),), key="sparkle"),
+    sample_count=4)
+
 
 class Sparkler(GenModel):
     """A toy model with a metric no other model has."""
 
-    name, family, description = "sparkler", "toy", "a toy whose one metric is its sparkle"
-    defaults = {"batch_size": 16, "lr": 1e-2}
-    view = View(metrics=(Metric("sparkle", "how much it sparkles", "", False),
-                         Metric("test_sparkle", "sparkle on held-out digits", "", False)),
-                panes=(Pane("sparkle of the toy", ("sparkle",), ("test_sparkle",)),), key="sparkle")
-    sample_count = 4
+    spec = SPARKLER
 
     def __init__(self, hp, device):
         super().__init__(hp, device)
@@ -56,6 +62,7 @@ class Sparkler(GenModel):
 
 
 async def test_a_new_models_metric_is_drawn_with_no_change_in_the_cockpit(runs, monkeypatch):
+    monkeypatch.setitem(catalogue.SPECS, "sparkler", SPARKLER)
     monkeypatch.setitem(models.MODELS, "sparkler", Sparkler)
     run_dir = create(prepare("sparkler", runs_dir=runs, name="toy", max_steps=30, eval_size=50))
     assert execute(run_dir) == "finished"
