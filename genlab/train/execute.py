@@ -169,24 +169,12 @@ def record_lost_ranks(run_dir: Path, failures: dict[int, tuple[int, int, float]]
     the rank that died, or the launcher's SIGTERM and SIGKILL found it stuck in a collective), is
     recorded ``failed``, naming the rank that went first. Returns the reason, or None where rank
     0 recorded the end itself or another process holds the run."""
-    paths = RunDir(run_dir)
-    status = read_json(paths.status)
-    if not isinstance(status, dict) or not RunState.of(status.get("state")).written_live or not failures:
+    if not failures:
         return None
-    lock = RunLock(run_dir)
-    if not lock.acquire():
-        return None
-    try:
-        rank, (pid, code, _) = min(failures.items(), key=lambda f: f[1][2])
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        reason = f"rank {rank} (pid {pid}) {how}; the launcher ended the others"
-        status.update(state=RunState.FAILED, reason=reason, images_per_s=0.0, updated=time.time())
-        atomic_write_json(paths.status, status, durable=False)
-        with open_append(paths.log) as log:
-            log.write(f"failed: {reason}\n")
-        return reason
-    finally:
-        lock.release()
+    rank, (pid, code, _) = min(failures.items(), key=lambda f: f[1][2])
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return record_failed(run_dir, f"rank {rank} (pid {pid}) {how}; the launcher ended the others",
+                         lambda state: RunState.of(state).written_live)
 
 
 def record_failed_start(run_dir: Path, error: BaseException) -> str | None:
@@ -194,9 +182,18 @@ def record_failed_start(run_dir: Path, error: BaseException) -> str | None:
     for the device, a torch without CUDA: what a detached start cannot tell without torch) is
     recorded ``failed``, with the error as its reason in status.json and log.txt. Returns the
     reason, or None where the run is past starting or another process holds it."""
+    reason = str(error) if isinstance(error, GenlabError) else f"{error.__class__.__name__}: {error}"
+    reason = reason.strip().splitlines()[0][:500] if reason.strip() else error.__class__.__name__
+    return record_failed(run_dir, reason, lambda state: state == RunState.STARTING, pid=os.getpid())
+
+
+def record_failed(run_dir: Path, reason: str, still, **status_too) -> str | None:
+    """Record the run ``failed`` with ``reason`` (status.json and a line of log.txt), under its
+    lock, where its status.json's state is one ``still(state)`` accepts; the reason, or None
+    where it is not or another process holds the run."""
     paths = RunDir(run_dir)
     status = read_json(paths.status)
-    if not isinstance(status, dict) or status.get("state") != RunState.STARTING:
+    if not isinstance(status, dict) or not still(status.get("state")):
         return None
     lock = RunLock(run_dir)
     try:
@@ -205,9 +202,7 @@ def record_failed_start(run_dir: Path, error: BaseException) -> str | None:
     except OSError:
         return None
     try:
-        reason = str(error) if isinstance(error, GenlabError) else f"{error.__class__.__name__}: {error}"
-        reason = reason.strip().splitlines()[0][:500] if reason.strip() else error.__class__.__name__
-        status.update(state=RunState.FAILED, reason=reason, pid=os.getpid(), images_per_s=0.0, updated=time.time())
+        status.update(state=RunState.FAILED, reason=reason, images_per_s=0.0, updated=time.time(), **status_too)
         atomic_write_json(paths.status, status, durable=False)
         with open_append(paths.log) as log:
             log.write(f"failed: {reason}\n")
