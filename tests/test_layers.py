@@ -126,12 +126,13 @@ def test_the_rules_catch_a_forbidden_import(tmp_path, monkeypatch):
 
 
 def test_the_digits_as_images_load_no_textual():
-    """genlab/render/images.py draws through textual-image's Rich renderables: importing them
-    (and the rule around them) loads no Textual module, in a fresh interpreter."""
+    """`genlab show`/`sample` draw digits through textual-image's Rich renderables (tui/images.py):
+    importing them (and the rule in genlab/render/images.py) loads no Textual module, in a fresh
+    interpreter, so printing digits as images costs no Textual start-up."""
     import subprocess
     import sys
 
-    code = ("import sys, genlab.render.images as m, textual_image.renderable; m.picture; "
+    code = ("import sys, genlab.render.images, tui.images as m, textual_image.renderable; m.picture; "
             "print(sorted(n for n in sys.modules if n == 'textual' or n.startswith('textual.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -18,14 +18,15 @@ def print_digits(images, ascii: bool = False, png: Path | None = None, classes: 
     ASCII digits need full size to be legible), else the first rows that fit, saying where the
     whole grid is (a grid of ``classes`` blocks shows digits across the blocks, every class).
     Not a terminal: 80 columns, at most 42 lines. ``image_mode`` (--images auto|on|off): the
-    same digits as one image where the terminal draws images (genlab.render.images); ASCII wins."""
+    same digits as one image where the terminal draws images (genlab.render.images, tui.images); ASCII wins."""
     from genlab.render.digits import SIZES, across_classes, layout, render, should_use_ascii
-    from genlab.render.images import image_protocol, picture, picture_layout
+    from genlab.render.images import image_protocol, picture_layout
+    from tui.images import detected, picture
 
     use_ascii = ascii or should_use_ascii(stream=sys.stdout) or not out.is_terminal
     sizes = SIZES[:1] if use_ascii else SIZES
     width, height = (out.width, max(14, out.height - 8)) if out.is_terminal else (80, 42)
-    protocol = None if use_ascii else image_protocol(image_mode, tty=out.is_terminal)
+    protocol = None if use_ascii else image_protocol(image_mode, tty=out.is_terminal, detect=detected)
     if protocol:
         per_row, fits = picture_layout(len(images), width, height)
     else:

@@ -1,7 +1,7 @@
 """Digits as a picture, at full resolution, where the terminal can draw images: the one rule
 that turns ``--images auto|on|off`` into a graphics protocol (or none: text), and the sample
-grid as an image for textual-image to draw (its Rich renderable here; its Textual widget in
-tui/widgets/samples.py).
+grid as one image. textual-image draws it (tui/images.py: its terminal query and its Rich
+renderable; tui/widgets/samples.py: its Textual widget).
 
 The rule (``image_protocol``):
 
@@ -37,15 +37,6 @@ Protocol = Literal["kitty", "sixel"]
 KITTY_TERMS = ("xterm-kitty", "xterm-ghostty")  # terminals that speak Kitty's protocol, placeholders too
 
 
-def detected() -> Protocol | None:
-    """What textual-image found when it asked the terminal (on its first import, only on a
-    terminal): Sixel, Kitty's graphics protocol, or neither. Call it before Textual starts:
-    once Textual reads the terminal's input, the answer would go to Textual."""
-    from textual_image.renderable import Image, SixelImage, TGPImage
-
-    return {SixelImage: "sixel", TGPImage: "kitty"}.get(Image)
-
-
 def in_multiplexer(env: Mapping[str, str]) -> bool:
     """Inside tmux or GNU screen: between genlab and the terminal, answering for it."""
     return bool(env.get("TMUX") or env.get("STY")) or env.get("TERM", "").startswith(("tmux", "screen"))
@@ -56,15 +47,17 @@ def says_kitty(env: Mapping[str, str]) -> bool:
 
 
 def image_protocol(mode: str, env: Mapping[str, str] | None = None, tty: bool | None = None,
-                   detect: Callable[[], Protocol | None] = detected) -> Protocol | None:
+                   detect: Callable[[], Protocol | None] | None = None) -> Protocol | None:
     """The graphics protocol to draw digits with (``"kitty"`` or ``"sixel"``), or None: text.
     ``env``: the environment (default os.environ); ``tty``: whether the output is a terminal
-    (default: the process's standard output is); ``detect``: asks the terminal (textual-image),
-    called only when the rule needs it. The rule is the module's docstring."""
+    (default: the process's standard output is); ``detect``: asks the terminal
+    (tui.images.detected; None: nothing is asked, nothing found), called only when the rule
+    needs it. The rule is the module's docstring."""
     if mode not in MODES:
         raise ValueError(f"--images must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "off":
         return None
+    detect = detect or (lambda: None)
     env = os.environ if env is None else env
     if tty is None:
         tty = bool(sys.__stdout__ and sys.__stdout__.isatty())
@@ -116,12 +109,3 @@ def grid_picture(images, per_row: int):
         y, x = divmod(i, per_row)
         grid[y * step: y * step + 28, x * step: x * step + 28] = digit
     return Image.fromarray(grid)  # uint8, two dimensions: greyscale ("L")
-
-
-def picture(images, per_row: int, protocol: Protocol, width: int):
-    """A Rich renderable that draws the grid as an image ``width`` cells wide (its height
-    follows, the digits square) with ``protocol``, through textual-image."""
-    from textual_image.renderable import SixelImage, TGPImage
-
-    renderable = {"kitty": TGPImage, "sixel": SixelImage}[protocol]
-    return renderable(grid_picture(images, per_row), width=width, height="auto")
