@@ -44,6 +44,7 @@ import numpy as np
 
 from genlab import __version__, view
 from genlab.errors import UsageError
+from genlab.render.grid import grid_png
 from genlab.run.control import Inbox
 from genlab.run.files import atomic_write_bytes, open_append
 from genlab.run.held import HeldDir
@@ -218,15 +219,7 @@ class Run:
         np.save(npy, a)
         atomic_write_bytes(stem.with_suffix(".npy"), npy.getvalue(), durable=False)
         png = stem.with_suffix(".png")
-        try:  # the PNG as genlab's trainer writes it; without torchvision the .npy alone
-            import torch
-            from torchvision.utils import save_image
-
-            buf = io.BytesIO()
-            save_image(torch.from_numpy(a).unsqueeze(1).float() / 255, buf, format="png", nrow=8, padding=2)
-            atomic_write_bytes(png, buf.getvalue(), durable=False)
-        except ImportError:
-            pass
+        atomic_write_bytes(png, grid_png(a), durable=False)  # the PNG as genlab's trainer writes it
         rel = stem.relative_to(self.held.root)
         self._emit("samples", step=step, png=str(rel.with_suffix(".png")), npy=str(rel.with_suffix(".npy")), n=len(a))
         return png

@@ -180,9 +180,10 @@ def to_csv(run_dirs: list[Path], out: Path) -> int:
 def grid_chw(images: np.ndarray):
     """A sample grid as one CHW uint8 image, eight digits a row (torchvision's make_grid)."""
     import torch
-    from torchvision.utils import make_grid
 
-    return make_grid(torch.from_numpy(images).unsqueeze(1), nrow=8, padding=2)
+    from genlab.render.grid import grid_rgb
+
+    return torch.from_numpy(np.ascontiguousarray(grid_rgb(images).transpose(2, 0, 1)))
 
 
 def to_tensorboard(run_dir: Path, out: Path) -> dict:

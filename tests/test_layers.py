@@ -20,7 +20,7 @@ ALLOWED = {  # genlab's packages (or top-level modules) -> the genlab packages t
     "models": BASE | {"core", "models"},
     "eval": BASE | {"core", "models", "eval", "render"},
     "train": BASE | {"core", "models", "eval", "render", "export", "train"},
-    "api": BASE | {"train"},
+    "api": BASE | {"render", "train"},
     "sweep": BASE | {"core", "models", "eval", "train", "sweep"},
     "cli": BASE | {"core", "models", "eval", "train", "sweep", "render", "export", "api", "cli"},
     "__init__": {"api"},

@@ -71,8 +71,8 @@ def test_kept_rows_list_what_reading_every_run_does_until_a_run_changes(root):
     assert not row_cache.cache_file(root).exists()  # --no-cache keeps nothing
     assert every_listing(root) == whole  # worked out, and kept
     kept = json.loads(row_cache.cache_file(root).read_text())["rows"]
-    assert set(kept) == {"finished-0", "crashed-1", "failed-2", "stopped-3", "sweep-x-000", "sweep-x-001"}  # not
-    # the live runs (paused, running: their state is their process's), nor the unreadable one
+    assert set(kept) == {"finished-0", "crashed-1", "failed-2", "stopped-3", "paused-4", "running-5", "sweep-x-000",
+                         "sweep-x-001"}  # not the unreadable one
     assert every_listing(root) == whole  # read back
 
     # a run changes: a tag, a resumed run's new rows and evaluation, a status rewritten
@@ -153,3 +153,42 @@ def test_a_terminal_shows_the_newest_runs_that_fit_and_says_how_many_more(tmp_pa
     assert len(text.splitlines()) <= 20
     monkeypatch.setattr(runs_cli, "out", piped)
     assert all(f"run-{i:02d}" in listed(root) for i in range(16))  # a pipe: every run
+
+
+def test_a_live_runs_kept_row_stands_for_a_while_with_its_status_read_afresh(root, monkeypatch):
+    """A live run's files change all the time: its kept verdict and figures stand for LIVE_FOR_S,
+    its state and step are always read now; a run that ended, or older rows, are worked out."""
+    run = root / "running-5"
+
+    def grow(step: int, state: str = "running") -> None:
+        sinks = [JsonlSink(run / "events.jsonl"), MetricsBinSink(run)]
+        for s in sinks:
+            s.event({"t": T0 + step, "step": step, "kind": "metrics", "epoch": 1, "loss": 99.5, "recon": 80.0,
+                     "kl": 19.5})
+            s.event({"t": T0 + step, "step": step, "kind": "eval", "epoch": 1, "n": 10000, figure: float(step)})
+            s.close()
+        status = json.loads((run / "status.json").read_text())
+        (run / "status.json").write_text(json.dumps({**status, "state": state, "step": step}))
+
+    def row() -> dict:
+        return next(r for r in json.loads(listed(root, "--json")) if r["id"] == "running-5")
+
+    first = row()
+    figure = first["ranked_by"]["name"]
+    clock = [row_cache.time.time()]
+    monkeypatch.setattr(row_cache.time, "time", lambda: clock[0])
+    grow(first["step"] + 7)
+    again = row()
+    assert again["step"] == first["step"] + 7  # its status, read now
+    assert again == {**first, "step": first["step"] + 7}  # the rest kept
+    assert row() == again
+
+    clock[0] += row_cache.LIVE_FOR_S + 1  # older than that: worked out whole
+    worked = next(r for r in json.loads(listed(root, "--no-cache", "--json")) if r["id"] == "running-5")
+    assert worked["ranked_by"]["latest"] == first["step"] + 7 != again["ranked_by"]["latest"]
+    assert row() == worked
+
+    grow(first["step"] + 9, state="finished")  # it ended: worked out at once
+    ended = row()
+    assert ended["state"] == "finished" and ended["step"] == first["step"] + 9
+    assert ended == next(r for r in json.loads(listed(root, "--no-cache", "--json")) if r["id"] == "running-5")

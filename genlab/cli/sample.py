@@ -70,7 +70,6 @@ def sample(
     --interpolate walks between latent points instead."""
     import numpy as np
     import torch
-    from torchvision.utils import save_image
 
     from genlab.core.device import resolve
     from genlab.models import trained
@@ -120,7 +119,9 @@ def sample(
     if out_file.suffix.lower() == ".npy":
         np.save(buf, images.numpy())
     else:
-        save_image(images.unsqueeze(1).float() / 255, buf, format="png", nrow=per_row, padding=2)
+        from genlab.render.grid import grid_png
+
+        buf.write(grid_png(images.numpy(), per_row=per_row))
     save(out_file, buf.getvalue())
     if as_json:
         return print_saved(out_file, t, images, seed, what)

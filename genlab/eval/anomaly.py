@@ -118,6 +118,9 @@ def report(run_dir, score: str = "elbo", k: int = 100, images=None, data_dir=Non
     t = trained.newest(run_dir, dev, on_bad=on_bad)
     check_vae(t.model, t.run_dir.name, "anomaly detection")
     excluded = tuple(t.config.exclude_digits)
+    if given is None and not excluded:
+        raise UsageError(f"run {t.run_dir.name} left out no digits: train with --exclude-digits D to measure "
+                         "how well it finds them, or score your own with --images FILE.npy")
     digits = load_for_run(t.config.data, dev, data_dir)
     learnt = ~torch.isin(digits.test_labels, torch.tensor(excluded, dtype=digits.test_labels.dtype))
     base = scores(t.model, digits.test_images[learnt], score, k)
@@ -125,11 +128,8 @@ def report(run_dir, score: str = "elbo", k: int = 100, images=None, data_dir=Non
     if given is not None:
         found.given = scores(t.model, given, score, k)
         found.percentiles = torch.searchsorted(base.sort().values, found.given).double() / len(base)
-    elif excluded:
+    else:
         other = scores(t.model, digits.test_images[~learnt], score, k)
         found.left_out, found.auroc = other, auroc(other, base)
         found.auroc_by_digit = {int(d): auroc(other[digits.test_labels[~learnt] == d], base) for d in excluded}
-    else:
-        raise UsageError(f"run {t.run_dir.name} left out no digits: train with --exclude-digits D to measure "
-                         "how well it finds them, or score your own with --images FILE.npy")
     return found

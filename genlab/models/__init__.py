@@ -89,6 +89,9 @@ def available_memory(device: torch.device) -> int | None:
 def build(name: str, hp: dict | None = None, device: torch.device | str = "cpu", preset: str | None = None) -> GenModel:
     import torch
 
+    from genlab.core.lean import without_dynamo
+
+    without_dynamo()  # its optimisers would load torch's compiler, which an eager model never uses
     m = get(name)(hyperparameters(name, hp, preset), torch.device(device))
     if m.channels_last and m.device.type == "cpu":
         # weights in NHWC: each convolution then runs (and returns) channels-last. In place, so

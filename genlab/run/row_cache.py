@@ -5,10 +5,13 @@ Working a row out reads the run whole: its health is judged over every metric ro
 finished run does not change, so its row is kept in the user's cache directory
 (``$XDG_CACHE_HOME/genlab/runs/``, else ``~/.cache/genlab/runs/``: one file for each runs root,
 never a file inside a run directory, which its trainer owns) and read back while the files it
-was worked out from keep their sizes and modification times (:data:`KEYED`). A run a trainer
-still writes (its status says starting, running or paused) and an unreadable one are worked out
-each time, as is a run whose files changed (a tag added, a resumed run grown, its status
-rewritten). The cache is a shortcut only: a missing, corrupt or stale file, or one written by
+was worked out from keep their sizes and modification times (:data:`KEYED`); a run whose files
+changed (a tag added, a resumed run grown, its status rewritten) is worked out again. A run a
+trainer still writes (its status says starting, running or paused) changes all the time: its
+row is kept too, and while its configuration, view and tags are unchanged and it still reads as
+live, the kept row is reused for up to :data:`LIVE_FOR_S` with its status (state, step,
+heartbeat) read afresh, so that only its verdict and figures can be that much older. An
+unreadable run is worked out each time. The cache is a shortcut only: a missing, corrupt or stale file, or one written by
 another version of genlab, is passed over and the rows worked out again; one that cannot be
 written is passed over too. A kept row is the row worked out (tests/test_runs_cache.py).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +37,9 @@ from genlab.run.tags import Tags
 FORMAT = 1  # the cache file's layout: bump it when a Row's changes
 # what a row is worked out from (events.idx and metrics.json change only with the files they index)
 KEYED = (RunDir.CONFIG, RunDir.STATUS, RunDir.VIEW, RunDir.TAGS, RunDir.EVENTS, RunDir.METRICS_BIN)
+# of those, what a live run's trainer does not rewrite as it goes: its config, view and tags
+STEADY = (1, 3, 4)  # (indices in a fingerprint; the directory, at 0, gains checkpoints and grids)
+LIVE_FOR_S = 10.0  # how long a live run's kept verdict and figures stand for its newest ones
 
 
 @dataclass
@@ -76,32 +83,47 @@ def rows(root: Path, known=None, cached: bool = True) -> list[Row]:
     """Every run in ``root``, oldest first (as genlab.run.store.list_runs orders them): kept rows
     where their runs have not changed, the others worked out (and kept, where they may be)."""
     kept = read(root) if cached else {}
-    out, keep, changed = [], {}, False
+    out, keep, changed, now = [], {}, False, time.time()
     for path in run_dirs(root):
         key = fingerprint(path)  # before reading: a run changed meanwhile is worked out again next time
         entry = kept.get(path.name)
-        row = None
-        if entry is not None and entry.get("key") == key:
-            try:
-                row = Row.from_json(path, entry["row"])
-            except (KeyError, TypeError, ValueError, AttributeError):
-                row = None
+        row = reused(path, entry, key, now) if entry is not None else None
         if row is not None:
             keep[path.name] = entry
         else:
             row = worked_out(path, known)
             if keepable(row):
-                keep[path.name], changed = {"key": key, "row": row.to_json()}, True
+                keep[path.name], changed = {"key": key, "row": row.to_json(), "at": now}, True
         out.append(row)
     if cached and (changed or keep.keys() != kept.keys()):
         write(root, keep)
     return sorted(out, key=lambda r: (r.info.created, r.info.run_id))
 
 
+def reused(path: Path, entry: dict, key: list, now: float) -> Row | None:
+    """The kept row, where it stands for the run as it is now (see the module's docstring); None
+    where the run must be worked out again."""
+    try:
+        row = Row.from_json(path, entry["row"])
+        if entry["key"] == key and not row.info.state.written_live:
+            return row
+        live = RunState.of(row.info.status.get("state")).written_live
+        if not (live and [entry["key"][i] for i in STEADY] == [key[i] for i in STEADY]
+                and 0 <= now - float(entry["at"]) <= LIVE_FOR_S):
+            return None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
+    info = load_run(path)  # its state, step and heartbeat as they are now
+    if info.problem is not None or not RunState.of(info.status.get("state")).written_live:
+        return None  # it ended (or broke) since: its verdict and figures are worked out whole
+    row.info = info
+    return row
+
+
 def keepable(row: Row) -> bool:
-    """A row that stays true while its files do: not a live run's (its state is the process's
-    and its heartbeat's), nor an unreadable one's."""
-    return row.info.problem is None and not RunState.of(row.info.status.get("state")).written_live
+    """A row that stays true while its files do, or a live run's (reused as :func:`reused` says);
+    not an unreadable run's."""
+    return row.info.problem is None
 
 
 def fingerprint(path: Path) -> list:

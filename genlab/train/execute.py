@@ -25,6 +25,7 @@ from genlab.config import RunConfig
 from genlab.core import checkpoint
 from genlab.core.data import load_digits, load_for_run
 from genlab.core.device import resolve
+from genlab.core.lean import without_dynamo
 from genlab.errors import GenlabError, UsageError, os_error_message
 from genlab.run.files import atomic_write_json, open_append, read_json
 from genlab.run.held import HeldDir, shown
@@ -36,7 +37,6 @@ from genlab.run.sinks import JsonlSink, LineSink, StatusSink, counted
 from genlab.run.state import RunState, rank_trouble
 from genlab.run.store import check_controllable, cut_events, remove_stale_temps, runs_root
 from genlab.train import distributed
-from genlab.train.lean import without_dynamo
 from genlab.train.progress import RichSink
 from genlab.train.setup import make_config
 from genlab.train.start import Planned, finished, make_run_dir
