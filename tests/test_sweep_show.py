@@ -10,13 +10,22 @@ import math
 import time
 from pathlib import Path
 
+import pytest
 from scripted import T0, make_run
+from test_tui import ScriptedSource, until
 from typer.testing import CliRunner
 
 from genlab.cli.main import app
 from genlab.run.sweeps import SweepSpec
 from genlab.sweep import study as studies
 from genlab.sweep.spec import create_sweep
+from tui.app import GenlabApp
+from tui.screens.compare import CompareScreen
+from tui.screens.runs import RunsScreen
+from tui.screens.sweep import SweepScreen
+from tui.widgets.runs_table import RunsTable
+from tui.widgets.sweep_trials import SweepTrials
+from tui.widgets.text_plot import TextPlot
 
 SWEEP = "sweep-20261118-120000-gan"
 LRS = (1e-4, 3e-4, 1e-3, 3e-3)
@@ -28,15 +37,16 @@ def fld_of(lr: float) -> float:
     return 20 + 60 * abs(math.log10(lr) + 3)
 
 
-def make_sweep(root: Path, running: int | None = 7, name: str = SWEEP) -> Path:
+def make_sweep(root: Path, running: int | None = 7, name: str = SWEEP, count: int = 8) -> Path:
     """A finished grid of 8 trials (lr x beta1), but trial ``running`` (None: none), which is
-    still running with two quality checks in its log and nothing told to Optuna yet."""
+    still running with two quality checks in its log and nothing told to Optuna yet. ``count``:
+    the trials made (0: a sweep none of whose trials has started)."""
     spec = SweepSpec(sweep_id=name, model="gan", grid={"lr": list(LRS), "beta1": list(BETAS)}, search="grid",
                      trials=len(LRS) * len(BETAS), objective="test_fld", direction="minimize",
                      run={"max_steps": 300}, created=T0)
     sweep_dir = create_sweep(root, spec)
     study = studies.load(sweep_dir, spec)
-    for n in range(spec.trials):
+    for n in range(count):
         trial = study.ask()
         params = studies.suggest(trial, spec)
         final = fld_of(params["lr"])
@@ -138,3 +148,75 @@ def test_importance_says_when_it_cannot_be_told():
     assert one["params"] == {"a": 1.0} and one["says"].startswith("only one parameter varies (a)")
     none = importance(study([({"a": 1}, float(v)) for v in (1, 2, 3)]))
     assert none["params"] == {} and none["says"] == "no parameter varies over the complete trials"
+
+
+# --------------------------------------------------------------------------- the cockpit's sweep screen
+
+
+async def open_sweep(app, pilot, rows: int = 9) -> SweepScreen:
+    """Enter on the sweep's row of the runs screen: its screen, once it has read the sweep."""
+    await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == rows)
+    table = app.screen.query_one(RunsTable)
+    table.move_cursor(row=table.get_row_index(f"sweep:{SWEEP}"))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, SweepScreen) and app.screen.report is not None)
+    return app.screen
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).content)
+
+
+async def test_the_sweep_screen_ranks_the_trials_and_follows_the_sweep(tmp_path):
+    """Enter on a sweep's row opens its screen: the trials ranked by the objective (the running
+    one by its newest value), the best so far, the importance, the history, the parallel
+    coordinates and every trial's objective curve; a new quality check in the running trial's
+    log moves it up; c compares the trials' curves, Esc comes back."""
+    root = tmp_path / "runs"
+    make_sweep(root)
+    app = GenlabApp(ScriptedSource(root), load_models=False)
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await open_sweep(app, pilot)
+        table = screen.query_one(SweepTrials)
+        live = f"{SWEEP}-007"
+        order = [str(table.get_row_at(i)[-1]) for i in range(table.row_count)]
+        assert len(order) == 8 and order[-1] == live and str(table.get_cell(live, "test_fld")) == "133.3 (step 100)"
+        assert text_of(screen, "#sweep-best").startswith("best so far: trial ") and "test_fld 20 (lr=0.001" in text_of(
+            screen, "#sweep-best")
+        assert text_of(screen, "#sweep-importance").splitlines()[:2] == [
+            "importance (PED-ANOVA over 7 complete trials)", text_of(screen, "#sweep-importance").splitlines()[1]]
+        assert text_of(screen, "#sweep-importance").splitlines()[1].lstrip().startswith("lr ")
+        await until(pilot, lambda: all(p.drawn_for is not None for p in screen.query(TextPlot)))
+        assert "history: test_fld by trial number" in text_of(screen, "#sweep-history")
+        assert "parallel coordinates: 8 trials" in text_of(screen, "#sweep-coordinates")
+        assert "test_fld of each trial" in text_of(screen, "#sweep-curves") and "#7" in text_of(screen, "#sweep-curves")
+
+        with open(root / live / "events.jsonl", "a") as f:  # the running trial's next quality check: the best yet
+            f.write(json.dumps({"t": T0 + 10, "step": 150, "kind": "eval", "quality": True, "test_fld": 10.0}) + "\n")
+        await until(pilot, lambda: table.row_count and str(table.get_row_at(0)[-1]) == live)
+        assert str(table.get_cell(live, "test_fld")) == "10 (step 150)"
+        assert text_of(screen, "#sweep-best").startswith("best so far: trial ")  # the best complete trial still
+
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        assert sorted(app.screen.run_ids) == [f"{SWEEP}-{n:03d}" for n in range(8)]
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+def test_sweep_screen_snapshot(size, tmp_path, snap_compare):
+    """A finished grid's screen: at 200x50 the trials and importance beside the plots, at 80x24
+    one column that scrolls."""
+    root = tmp_path / "runs"
+    make_sweep(root, running=None)
+    app = GenlabApp(ScriptedSource(root), load_models=False)
+
+    async def opened(pilot):
+        screen = await open_sweep(app, pilot)
+        await until(pilot, lambda: all(p.drawn_for is not None for p in screen.query(TextPlot) if p.region.height))
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=size, run_before=opened)

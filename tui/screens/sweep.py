@@ -6,8 +6,9 @@ optimisation history, the parallel coordinates and every trial's objective curve
 from one read of the sweep (genlab/run/sweep_report.py, through tui.source.RunsSource.sweep)
 drawn as ``genlab sweep show`` draws them (genlab/render/sweep_plots.py).
 
-Wide (WIDE columns and more): the trials and the importance on the left, the plots on the right;
-narrower, one column that scrolls. Enter on a trial opens its dashboard, c compares the trials'
+Wide (WIDE columns and more): the trials, the importance and the curves on the left, the
+history and the parallel coordinates on the right; narrower, one column that scrolls (the page
+keys). Enter on a trial opens its dashboard, c compares the trials'
 curves (the compare screen), Esc goes back to the runs.
 """
 
@@ -55,27 +56,28 @@ class SweepScreen(Screen):
         layout: horizontal;
         overflow-y: hidden;
     }
-    SweepScreen #sweep-left {
+    SweepScreen #sweep-left, SweepScreen #sweep-plots {
         height: auto;
     }
     SweepScreen.-wide #sweep-left {
         width: 2fr;
         height: 1fr;
     }
-    SweepScreen #sweep-plots {
-        height: auto;
-    }
     SweepScreen.-wide #sweep-plots {
         width: 3fr;
         height: 1fr;
-        overflow-y: auto;
+        padding-left: 2;
     }
     SweepScreen #sweep-importance {
         height: auto;
-        padding: 1 1 0 1;
+        padding: 1 1;
     }
     SweepScreen #sweep-history {
         height: 14;
+    }
+    SweepScreen.-wide TextPlot {
+        height: 1fr;
+        min-height: 12;
     }
     """
 
@@ -91,10 +93,10 @@ class SweepScreen(Screen):
             with Vertical(id="sweep-left"):
                 yield SweepTrials(id="sweep-trials")
                 yield Static("", id="sweep-importance", markup=False)
+                yield TextPlot(id="sweep-curves")
             with Vertical(id="sweep-plots"):
                 yield TextPlot(id="sweep-history")
                 yield TextPlot(id="sweep-coordinates")
-                yield TextPlot(id="sweep-curves")
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -103,6 +105,11 @@ class SweepScreen(Screen):
 
     def on_resize(self) -> None:
         self.set_class(self.app.size.width >= WIDE, "-wide")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The page keys only where the screen scrolls (narrower than WIDE)."""
+        return not (action == "page" and self.has_class("-wide"))
 
     @work(thread=True, exclusive=True, group="sweep")
     def follow(self) -> None:
@@ -184,9 +191,7 @@ class SweepScreen(Screen):
 
     def action_page(self, way: int) -> None:
         body = self.query_one("#sweep-body", VerticalScroll)
-        plots = self.query_one("#sweep-plots")
-        scrolled = plots if self.has_class("-wide") else body
-        (scrolled.scroll_page_down if way > 0 else scrolled.scroll_page_up)(animate=False)
+        (body.scroll_page_down if way > 0 else body.scroll_page_up)(animate=False)  # (wide: all of it in view)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -1,11 +1,17 @@
 """A plot drawn as text (plotext's ANSI drawing, genlab/render/sweep_plots.py) at the size of its
 pane: given a ``draw(width, height)`` that returns the drawing, it draws again when its size or
-its drawing changes. The sweep screen's history, parallel coordinates and objective curves."""
+its drawing changes, on the cockpit's background. The sweep screen's history, parallel
+coordinates and objective curves."""
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.widgets import Static
+
+# plotext's default theme draws on white with black axes: on the cockpit's own background instead
+WHITE_CANVAS = re.compile(r"\x1b\[(?:48;5;15|38;5;0)m")
 
 
 class TextPlot(Static):
@@ -33,4 +39,4 @@ class TextPlot(Static):
         if self.draw is None or width < 20 or height < 5 or self.drawn_for == (self.draw, width, height):
             return
         self.drawn_for = (self.draw, width, height)
-        self.update(Text.from_ansi(self.draw(width, height), no_wrap=True, overflow="crop"))
+        self.update(Text.from_ansi(WHITE_CANVAS.sub("", self.draw(width, height)), no_wrap=True, overflow="crop"))
