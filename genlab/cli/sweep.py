@@ -289,16 +289,13 @@ def print_trials(sweep_dir: Path, said: dict | None = None) -> None:
               f"({' '.join(f'{k}={fmt_param(v)}' for k, v in best.get('params', {}).items())}; run {best.get('run_id')})"
               if best else "best so far: no trial has completed yet", soft_wrap=True, highlight=False)
     keys = list(dict.fromkeys(k for t in trials for k in t.get("params", {})))
-    table = Table(title_justify="left")
-    for col in ("trial", "run", "state", *keys, spec.objective, "note"):
-        table.add_column(col, no_wrap=col != "note", justify="right" if col == "trial" else "left")
-    for t in trials:
-        params = t.get("params", {})
-        value = t.get("objective")
-        note = t.get("reason") or (f"newest, at step {t['newest_step']:,}" if t.get("value") is None and value is not None else "")
-        table.add_row(str(t.get("number")), t.get("run_id") or "-", t.get("state", "?"),
-                      *(fmt_param(params.get(k)) for k in keys),
-                      f"{value:.4g}" if isinstance(value, (int, float)) else "-", note)
+    table = trials_table(spec, trials, keys, with_run=True)
+    if out.is_terminal and Console(width=100_000).measure(table).maximum > out.width:  # narrow: no run ids, no parameter all share
+        shared = {k: fmt_param(trials[0]["params"].get(k)) for k in keys
+                  if len({fmt_param(t.get("params", {}).get(k)) for t in trials}) == 1}
+        table = trials_table(spec, trials, [k for k in keys if k not in shared], with_run=False)
+        out.print(f"each trial's run: {spec.sweep_id}-NNN (NNN: its number)"
+                  + "".join(f"; {k}={v} in all" for k, v in shared.items()), soft_wrap=True, highlight=False)
     if out.is_terminal:
         out.print(table)
     else:  # a pipe or a file: whole values, however wide (Rich would cut the table to 80 columns)
@@ -309,6 +306,21 @@ def print_trials(sweep_dir: Path, said: dict | None = None) -> None:
         out.print(f"  worker {w['name']}: {w.get('state')}{'' if w['live'] else ' (gone)'}, "
                   f"{w.get('parallel', 1)} at a time, its own CPU {w.get('cpu_s', 0):.1f} s in {fmt_duration(wall)} "
                   f"({100 * w.get('cpu_s', 0) / wall:.1f}% of a core)", soft_wrap=True)
+
+
+def trials_table(spec, trials: list[dict], keys: list[str], with_run: bool) -> Table:
+    """The trials ranked: a trial not ended by its run's newest objective, with its step."""
+    table = Table(title_justify="left")
+    for col in ("trial", *(["run"] if with_run else []), "state", *keys, spec.objective, "note"):
+        table.add_column(col, no_wrap=col != "note", justify="right" if col == "trial" else "left")
+    for t in trials:
+        params = t.get("params", {})
+        value = t.get("objective")
+        note = t.get("reason") or (f"newest, at step {t['newest_step']:,}" if t.get("value") is None and value is not None else "")
+        table.add_row(str(t.get("number")), *([t.get("run_id") or "-"] if with_run else []), t.get("state", "?"),
+                      *(fmt_param(params.get(k)) for k in keys),
+                      f"{value:.4g}" if isinstance(value, (int, float)) else "-", note)
+    return table
 
 
 def print_reading(said: dict) -> None:

@@ -21,7 +21,7 @@ from optuna.importance import PedAnovaImportanceEvaluator
 from optuna.trial import TrialState
 
 EVALUATOR = "PED-ANOVA"
-MIN_TRIALS = 3  # complete trials below this: too few to say which parameter mattered
+MIN_TRIALS = 5  # complete trials below this: too few to say which of several parameters mattered
 TARGET_QUANTILE = 0.1  # Optuna's default: the importance of reaching the best 10 %
 
 _kept: dict = {}  # (study name, complete trials' numbers) -> the answer: computed once per new result
@@ -42,13 +42,16 @@ def _importance(study: optuna.Study, complete: list) -> dict:
     said = {"evaluator": EVALUATOR, "trials": n, "params": {}}
     varying = sorted({k for t in complete for k in t.params
                       if len({repr(u.params.get(k)) for u in complete}) > 1})
-    if n < MIN_TRIALS:
-        return {**said, "says": f"too few complete trials to weigh the parameters ({n}; {MIN_TRIALS} needed)"}
+    too_few = {**said, "says": f"too few complete trials to weigh the parameters ({n}; {MIN_TRIALS} needed)"}
+    if n < 2:
+        return too_few
     if not varying:
         return {**said, "says": "no parameter varies over the complete trials"}
     if len(varying) == 1:
         return {**said, "params": {varying[0]: 1.0},
                 "says": f"only one parameter varies ({varying[0]}): whatever differs between trials is its"}
+    if n < MIN_TRIALS:
+        return too_few
     quantile = min(0.5, max(TARGET_QUANTILE, 2 / n))  # the best two at least
     with warnings.catch_warnings():  # Optuna warns of small regimes: the trial count is given instead
         warnings.simplefilter("ignore")
