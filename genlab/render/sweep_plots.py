@@ -43,7 +43,11 @@ def history(report: dict, width: int, height: int, colour: bool) -> str:
     _start(plt, width, height, colour)
     if points:
         numbers = [p["number"] for p in points]
-        plt.plot(numbers, [p["best"] for p in points], marker="braille" if colour else "-", label="best so far",
+        steps_x, steps_y = [numbers[0]], [points[0]["best"]]  # a step: the best holds until a trial beats it
+        for p in points[1:]:
+            steps_x += [p["number"], p["number"]]
+            steps_y += [steps_y[-1], p["best"]]
+        plt.plot(steps_x, steps_y, marker="braille" if colour else "-", label="best so far",
                  color="green" if colour else None)
         plt.scatter(numbers, [p["value"] for p in points], marker="●" if colour else "o", label="a trial",
                     color="blue" if colour else None)  # (over the line: a trial on it shows)
