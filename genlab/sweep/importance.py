@@ -33,7 +33,11 @@ def importance(study: optuna.Study) -> dict:
     key = (study.study_name, tuple(t.number for t in complete))
     if key not in _kept:
         _kept.clear()  # one study at a time is enough: a worker or a command reads one
-        _kept[key] = _importance(study, complete)
+        try:
+            _kept[key] = _importance(study, complete)
+        except Exception as e:  # (a worker writes this into trials.json: whatever Optuna says, it goes on)
+            _kept[key] = {"evaluator": EVALUATOR, "trials": len(complete), "params": {},
+                          "says": f"could not be computed: {type(e).__name__}: {e}"}
     return _kept[key]
 
 
