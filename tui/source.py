@@ -155,7 +155,10 @@ class RunsSource:
         return sweep_report.report(self.root, self.root / sweep_id, curves=True, curve_of=self.objective_curve)
 
     def objective_curve(self, run_dir: Path, metric: str) -> tuple[list, list]:
-        size = RunDir(run_dir).events.stat().st_size if RunDir(run_dir).events.exists() else -1
+        try:
+            size = RunDir(run_dir).events.stat().st_size
+        except OSError:
+            size = -1
         kept = self.curves.get((run_dir, metric))
         if kept is None or kept[0] != size:
             kept = self.curves[(run_dir, metric)] = (size, sweep_report.objective_curve(run_dir, metric))

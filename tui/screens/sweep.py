@@ -120,7 +120,7 @@ class SweepScreen(Screen):
             if self.is_active or last is None:
                 try:
                     said = self.app.source.sweep(self.sweep_id)
-                except (OSError, GenlabError) as e:
+                except (OSError, ValueError, GenlabError) as e:  # (a sweep deleted or half written: said, read again)
                     said = {"error": str(e)}
                 if said != last:
                     last = said
