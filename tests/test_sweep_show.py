@@ -21,6 +21,7 @@ from genlab.sweep import study as studies
 from genlab.sweep.spec import create_sweep
 from tui.app import GenlabApp
 from tui.screens.compare import CompareScreen
+from tui.screens.dashboard import Dashboard
 from tui.screens.runs import RunsScreen
 from tui.screens.sweep import SweepScreen
 from tui.widgets.runs_table import RunsTable
@@ -171,7 +172,8 @@ async def test_the_sweep_screen_ranks_the_trials_and_follows_the_sweep(tmp_path)
     """Enter on a sweep's row opens its screen: the trials ranked by the objective (the running
     one by its newest value), the best so far, the importance, the history, the parallel
     coordinates and every trial's objective curve; a new quality check in the running trial's
-    log moves it up; c compares the trials' curves, Esc comes back."""
+    log moves it up; c compares the trials' curves, Enter on a trial opens its dashboard, Esc
+    comes back."""
     root = tmp_path / "runs"
     make_sweep(root)
     app = GenlabApp(ScriptedSource(root), load_models=False)
@@ -200,6 +202,12 @@ async def test_the_sweep_screen_ranks_the_trials_and_follows_the_sweep(tmp_path)
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen))
         assert sorted(app.screen.run_ids) == [f"{SWEEP}-{n:03d}" for n in range(8)]
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("enter")  # on a trial: its dashboard
+        await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.run_id == live)
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
         await pilot.press("escape")
