@@ -20,6 +20,7 @@ from tui.screens.confirm import Confirm
 from tui.screens.dashboard import Dashboard
 from tui.screens.new_run import NewRunForm
 from tui.screens.runs import RunsScreen
+from tui.screens.sweep import SweepScreen
 from tui.screens.tags_form import TagsForm
 from tui.widgets.runs_table import RunsTable
 
@@ -182,5 +183,32 @@ async def test_no_key_crashes_the_cockpit(size, tmp_path):
             await press_each(app, pilot, compare, [k for k in keys if k != "escape"], where)
             assert compare.vital_signs  # v pressed once: the vital signs, and every key again
             await press_each(app, pilot, compare, keys, where + ", vital signs")
+            assert app.screen is runs
+        alive(app, "the end")
+
+
+# a sweep with a trial running, one finished, one none of whose trials has started
+SWEEPS = {"sweep-20261118-120000-gan": 7, "sweep-20261118-130000-gan": None, "sweep-20261118-140000-gan": 0}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+async def test_no_key_crashes_the_sweep_screen(size, tmp_path):
+    """The sweep screen, opened by Enter on each sweep's row: every key it binds."""
+    from test_sweep_show import make_sweep
+
+    root = tmp_path / "runs"
+    for name, running in SWEEPS.items():
+        make_sweep(root, running=running, name=name, count=0 if running == 0 else 8)
+    app = GenlabApp(KeysSource(root), load_models=False)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunsTable).row_count == 19)
+        runs = app.screen
+        for name in SWEEPS:
+            table = runs.query_one(RunsTable)
+            table.focus()
+            table.move_cursor(row=table.get_row_index(f"sweep:{name}"))
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, SweepScreen) and app.screen.report is not None)
+            await press_each(app, pilot, app.screen, bound_keys(SweepScreen), f"sweep screen of {name} ({size[0]}x{size[1]})")
             assert app.screen is runs
         alive(app, "the end")

@@ -49,6 +49,14 @@ class RunsListed(Message):
         self.rows = rows
 
 
+class SweepRead(Message):
+    """A sweep was read (genlab/run/sweep_report.py's plain data) for its screen."""
+
+    def __init__(self, report: dict) -> None:
+        super().__init__()
+        self.report = report
+
+
 class RunStarted(Message):
     """A run launched from the cockpit is up: open its dashboard."""
 

@@ -21,7 +21,7 @@ import numpy as np
 from genlab import view
 from genlab.health import Verdict
 from genlab.models.catalogue import SPECS
-from genlab.run import compare, control, summary, tags, vitals
+from genlab.run import compare, control, summary, sweep_report, tags, vitals
 from genlab.run.files import read_json
 from genlab.run.follow import RunFollower, RunView
 from genlab.run.rundir import RunDir
@@ -41,6 +41,7 @@ class RunsSource:
         self.clock, self.capacity = clock, capacity
         self.summaries: dict = {}  # run directory -> (events.jsonl's size, its summary without curves)
         self.judged: dict = {}  # run directory -> [events.jsonl's size when read, its follower]: its health
+        self.curves: dict = {}  # (run directory, metric) -> (events.jsonl's size, a sweep trial's objective curve)
 
     # ---- reading
     def rows(self) -> list[dict]:
@@ -147,6 +148,21 @@ class RunsSource:
     def grid(self, run_id: str, npy: str) -> np.ndarray | None:
         """A saved sample grid of the run (its path as its samples event gives it), or None."""
         return read_grid(self.root / run_id / npy)
+
+    def sweep(self, sweep_id: str) -> dict:
+        """A sweep read for its screen (genlab/run/sweep_report.py, each trial's objective curve
+        with it); a trial's curve read again only when its events grew."""
+        return sweep_report.report(self.root, self.root / sweep_id, curves=True, curve_of=self.objective_curve)
+
+    def objective_curve(self, run_dir: Path, metric: str) -> tuple[list, list]:
+        try:
+            size = RunDir(run_dir).events.stat().st_size
+        except OSError:
+            size = -1
+        kept = self.curves.get((run_dir, metric))
+        if kept is None or kept[0] != size:
+            kept = self.curves[(run_dir, metric)] = (size, sweep_report.objective_curve(run_dir, metric))
+        return kept[1]
 
     # ---- comparing
     def comparison(self, run_ids: list[str], legend_width: int = 0) -> Comparison:

@@ -232,24 +232,27 @@ def print_lesson(spec, runs: list) -> None:
 
 @sweep_app.command()
 def show(sweep: SweepRef, runs_dir: RunsDir = None, as_json: AsJson = False) -> None:
-    """A sweep's trials, best first: parameters, state, objective, run; and its workers."""
+    """A sweep's trials, best first (a running trial by its newest objective), the best so far,
+    which parameters mattered, its history and its parallel coordinates; and its workers."""
     from genlab.run.resolve import resolve_sweep
     from genlab.run.store import runs_root
+    from genlab.run.sweep_report import report
 
-    sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
+    root = runs_root(runs_dir)
+    sweep_dir = resolve_sweep(root, sweep)
     refresh(sweep_dir)
+    said = report(root, sweep_dir)
     if as_json:
-        from genlab.run.sweeps import read_spec, read_trials, summary, workers
+        from genlab.run.sweeps import workers
 
-        spec = read_spec(sweep_dir)
-        print(json.dumps({**summary(sweep_dir), "spec": spec.to_json(), "workers": workers(sweep_dir),
-                          "trials": ranked_trials(spec, read_trials(sweep_dir))}, indent=2))
+        print(json.dumps({**said, "workers": workers(sweep_dir)}, indent=2))
         return
-    print_trials(sweep_dir)
+    print_trials(sweep_dir, said)
+    print_reading(said)
     from genlab.run import compare as cmp
     from genlab.run.sweeps import read_spec, state, trial_runs
 
-    paths = trial_runs(runs_root(runs_dir), sweep_dir)
+    paths = trial_runs(root, sweep_dir)
     if len(paths) > 1:  # why its trials are not a fair comparison, and a recipe's lesson
         compared = cmp.compare(paths)
         for warning in compared.warnings:
@@ -268,27 +271,31 @@ def refresh(sweep_dir: Path) -> None:
         study.snapshot(sweep_dir, study.load(sweep_dir, read_spec(sweep_dir), for_search=False))
 
 
-def print_trials(sweep_dir: Path) -> None:
+def print_trials(sweep_dir: Path, said: dict | None = None) -> None:
+    """The sweep's line, its best so far and its trials ranked (genlab/run/sweep_report.py's ``said``)."""
     from genlab.run.sinks import fmt_duration
-    from genlab.run.sweeps import read_spec, read_trials, summary, workers
+    from genlab.run.sweep_report import report
+    from genlab.run.sweeps import read_spec, workers
 
-    spec, s = read_spec(sweep_dir), summary(sweep_dir)
-    trials = ranked_trials(spec, read_trials(sweep_dir))
-    c = s["counts"]
-    out.print(f"[bold]sweep {spec.sweep_id}[/]  {s['model']}  {spec.search}  [bold]{s['state']}[/]  "
+    spec = read_spec(sweep_dir)
+    said = said or report(sweep_dir.parent, sweep_dir)
+    trials, c = said["trials"], said["counts"]
+    out.print(f"[bold]sweep {spec.sweep_id}[/]  {said['model']}  {spec.search}  [bold]{said['state']}[/]  "
               f"{c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed, {c['running']} running of {spec.trials}; "
               f"objective {spec.objective} ({'lower' if spec.direction == 'minimize' else 'higher'} is better)",
               soft_wrap=True)
+    best = said["best"]
+    out.print(f"best so far: trial {best['number']}, {spec.objective} {best['objective']:.4g} "
+              f"({' '.join(f'{k}={fmt_param(v)}' for k, v in best.get('params', {}).items())}; run {best.get('run_id')})"
+              if best else "best so far: no trial has completed yet", soft_wrap=True, highlight=False)
     keys = list(dict.fromkeys(k for t in trials for k in t.get("params", {})))
-    table = Table(title_justify="left")
-    for col in ("trial", "run", "state", *keys, spec.objective, "note"):
-        table.add_column(col, no_wrap=col != "note", justify="right" if col == "trial" else "left")
-    for t in trials:
-        params = t.get("params", {})
-        value = t.get("value")
-        table.add_row(str(t.get("number")), t.get("run_id") or "-", t.get("state", "?"),
-                      *(fmt_param(params.get(k)) for k in keys),
-                      f"{value:.4g}" if isinstance(value, (int, float)) else "-", t.get("reason") or "")
+    table = trials_table(spec, trials, keys, with_run=True)
+    if out.is_terminal and Console(width=100_000).measure(table).maximum > out.width:  # narrow: no run ids, no parameter all share
+        shared = {k: fmt_param(trials[0]["params"].get(k)) for k in keys
+                  if len({fmt_param(t.get("params", {}).get(k)) for t in trials}) == 1}
+        table = trials_table(spec, trials, [k for k in keys if k not in shared], with_run=False)
+        out.print(f"each trial's run: {spec.sweep_id}-NNN (NNN: its number)"
+                  + "".join(f"; {k}={v} in all" for k, v in shared.items()), soft_wrap=True, highlight=False)
     if out.is_terminal:
         out.print(table)
     else:  # a pipe or a file: whole values, however wide (Rich would cut the table to 80 columns)
@@ -301,13 +308,44 @@ def print_trials(sweep_dir: Path) -> None:
                   f"({100 * w.get('cpu_s', 0) / wall:.1f}% of a core)", soft_wrap=True)
 
 
-def ranked_trials(spec, trials: list[dict]) -> list[dict]:
-    """Best first by the objective's newest value, as runs are ranked (genlab.run.summary.ranked);
-    trials with none yet after, by number."""
-    from genlab.run.summary import ranked
+def trials_table(spec, trials: list[dict], keys: list[str], with_run: bool) -> Table:
+    """The trials ranked: a trial not ended by its run's newest objective, with its step."""
+    table = Table(title_justify="left")
+    for col in ("trial", *(["run"] if with_run else []), "state", *keys, spec.objective, "note"):
+        table.add_column(col, no_wrap=col != "note", justify="right" if col == "trial" else "left")
+    for t in trials:
+        params = t.get("params", {})
+        value = t.get("objective")
+        note = t.get("reason") or (f"newest, at step {t['newest_step']:,}" if t.get("value") is None and value is not None else "")
+        table.add_row(str(t.get("number")), *([t.get("run_id") or "-"] if with_run else []), t.get("state", "?"),
+                      *(fmt_param(params.get(k)) for k in keys),
+                      f"{value:.4g}" if isinstance(value, (int, float)) else "-", note)
+    return table
 
-    lower = spec.direction == "minimize"
-    return ranked(sorted(trials, key=lambda t: t.get("number", 0)), lambda t: (spec.objective, t.get("value"), lower))
+
+def print_reading(said: dict) -> None:
+    """Which parameters mattered, the history and the parallel coordinates, drawn as text
+    (genlab/render/sweep_plots.py) as wide as the terminal (100 columns at most; 80 in a pipe)."""
+    import os
+
+    from genlab.render import sweep_plots
+
+    colour = out.is_terminal and "NO_COLOR" not in os.environ
+    width = min(out.width, 100) if out.is_terminal else 80
+    out.print("")
+    for line in sweep_plots.importance_lines(said["importance"], width):
+        out.print(line, soft_wrap=True, highlight=False, markup=False)
+    out.print("")
+    if said["history"]:
+        print(sweep_plots.history(said, width, 14, colour))
+    else:
+        out.print("history: no trial has completed yet")
+    if len(said["coordinates"]["lines"]) > 1:
+        print(sweep_plots.coordinates(said, width, 16, colour))
+        for line in sweep_plots.axes_lines(said):
+            out.print(line, soft_wrap=True, highlight=False, markup=False)
+    else:
+        out.print("parallel coordinates: two trials with an objective are needed")
 
 
 def fmt_param(value) -> str:

@@ -93,9 +93,13 @@ def trials(study: optuna.Study) -> list[dict]:
 
 
 def snapshot(sweep_dir: Path, study: optuna.Study) -> list[dict]:
-    """Write trials.json (for readers without Optuna: the cockpit, ``genlab runs``)."""
+    """Write trials.json (for readers without Optuna: the cockpit, ``genlab runs``), with the
+    parameters' importance (genlab/sweep/importance.py)."""
     import time
 
+    from genlab.sweep.importance import importance
+
     rows = trials(study)
-    atomic_write_json(SweepDir(sweep_dir).trials, {"trials": rows, "t": time.time()}, durable=False)
+    atomic_write_json(SweepDir(sweep_dir).trials, {"trials": rows, "importance": importance(study), "t": time.time()},
+                      durable=False)
     return rows

@@ -1,7 +1,8 @@
 """The runs screen: every run with live status; Enter opens one, n starts a new one, space
-marks runs and c compares the marked ones. A sweep is a row over its trials: Enter or c on it
-compares them all; space on it marks them all. / (or f) filters as you type (Esc clears it),
-o sorts by the next column (or click a header), O reverses, P pins a run to the top."""
+marks runs and c compares the marked ones. A sweep is a row over its trials: Enter on it opens
+its screen (tui/screens/sweep.py), c compares them all; space on it marks them all. / (or f)
+filters as you type (Esc clears it), o sorts by the next column (or click a header), O
+reverses, P pins a run to the top."""
 
 from __future__ import annotations
 
@@ -135,9 +136,10 @@ class RunsScreen(Screen):
         self.describe()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        trials = self.query_one(RunsTable).sweep_trials(event.row_key.value)
-        if trials is not None:  # a sweep's row: its trials side by side
-            self.compare_sweep(trials)
+        if self.query_one(RunsTable).sweep_trials(event.row_key.value) is not None:  # a sweep's row: its screen
+            from tui.screens.sweep import SweepScreen
+
+            self.app.push_screen(SweepScreen(event.row_key.value.removeprefix("sweep:")))
         else:
             self.app.open_run(event.row_key.value)
 
