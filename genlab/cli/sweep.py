@@ -47,6 +47,10 @@ sweep_app = typer.Typer(
 
 SweepRef = Annotated[str, typer.Argument(help="A sweep id, or a unique prefix of one.")]
 Parallel = Annotated[Optional[int], typer.Option("--parallel", help="Trials at once (default: the sweep's; 1 on a CPU).")]
+StorageURL = Annotated[Optional[str], typer.Option(
+    "--storage", help="Keep the Optuna study in a database: postgresql://USER@HOST[:PORT]/DB (or mysql://..., or "
+                      "grpc://HOST:PORT for 'genlab sweep serve-storage'); the password from PGPASSWORD or ~/.pgpass, "
+                      "never the URL. Default: a file journal in the sweep directory.")]
 
 
 @sweep_app.command()
@@ -72,6 +76,7 @@ def start(
     quality_every: Annotated[Optional[float], typer.Option("--quality-every", help="Seconds between each trial's live quality checks.")] = None,
     recipe: Annotated[Optional[str], typer.Option("--recipe", help="A ready-made sweep: cures (gan, dcgan, wgan-gp, cgan for the same time).")] = None,
     name: Annotated[Optional[str], typer.Option(help="The sweep id (default: sweep-<time>-<model>).")] = None,
+    storage: StorageURL = None,
     yes: Annotated[bool, typer.Option("--yes", help="Run a sweep of more trials than the limit (50; GENLAB_SWEEP_MAX_TRIALS).")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Stay until the sweep ends, then print the comparison (a recipe always does).")] = False,
     data_dir: DataDir = None,
@@ -88,6 +93,10 @@ def start(
     from genlab.sweep.spec import create_sweep, new_sweep_id, parse_grid, parse_range, parse_seeds
 
     grid_ = parse_grid(grid)
+    if storage is not None:
+        from genlab.sweep.storage import parse
+
+        storage = parse(storage)  # (a password in it refused before anything else)
     if recipe is not None:
         if recipe not in sweep_plan.RECIPES:
             raise UsageError(f"unknown --recipe {recipe!r}; choose from {', '.join(sweep_plan.RECIPES)}")
@@ -112,6 +121,13 @@ def start(
         seeds=parse_seeds(seeds), search=search, trials=trials, objective=objective, prune=prune,
         prune_every=prune_every, prune_startup=prune_startup, parallel=parallel, run=run, yes=yes, recipe=recipe)
     alerts = Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)
+    if storage is not None:  # reached, and its study's name free, before anything is written
+        from dataclasses import replace
+
+        from genlab.sweep.storage import check
+
+        check(storage, spec.sweep_id)
+        spec = replace(spec, storage=storage)
     sweep_dir = create_sweep(root, spec)
     describe(spec)
     with handed_on(alerts):  # each trial tells its end; the worker the sweep's
@@ -298,7 +314,8 @@ def print_trials(sweep_dir: Path) -> None:
         wall = max(1e-9, (w.get("heartbeat") or time.time()) - (w.get("started") or time.time()))
         out.print(f"  worker {w['name']}: {w.get('state')}{'' if w['live'] else ' (gone)'}, "
                   f"{w.get('parallel', 1)} at a time, its own CPU {w.get('cpu_s', 0):.1f} s in {fmt_duration(wall)} "
-                  f"({100 * w.get('cpu_s', 0) / wall:.1f}% of a core)", soft_wrap=True)
+                  f"({100 * w.get('cpu_s', 0) / wall:.1f}% of a core)"
+                  + (f"; {w['warning']}" if w.get("warning") and w["live"] else ""), soft_wrap=True)
 
 
 def ranked_trials(spec, trials: list[dict]) -> list[dict]:
@@ -350,6 +367,30 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None, n
         raise UsageError(f"sweep {sweep_dir.name} is finished: every trial has run")
     with handed_on(Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)):
         start_worker(sweep_dir, parallel or spec.parallel)
+
+
+@sweep_app.command(name="serve-storage")
+def serve_storage(
+    storage: Annotated[str, typer.Option("--storage", help="The database: postgresql://USER@HOST[:PORT]/DB or mysql://...")],
+    host: Annotated[str, typer.Option(help="The address to listen on (0.0.0.0: every interface).")] = "localhost",
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 13000,
+) -> None:
+    """Serve a database's studies through Optuna's gRPC storage proxy, for very many workers: sweeps
+    started with --storage grpc://HOST:PORT reach the database through it. Runs until Ctrl-C."""
+    from genlab.sweep import storage as remote
+
+    url = remote.parse(storage)
+    if remote.scheme(url) == remote.GRPC_SCHEME:
+        raise UsageError("--storage: the proxy serves a database: give its postgresql:// or mysql:// URL")
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    remote.check(url)
+    out.print(f"serving the studies of {url} at grpc://{host}:{port}: sweeps use it with "
+              f"--storage grpc://{host}:{port}; Ctrl-C stops", soft_wrap=True)
+    try:
+        remote.serve(url, host, port, say=lambda line: out.print(time.strftime("%H:%M:%S ") + line, soft_wrap=True))
+    except KeyboardInterrupt:
+        out.print("stopped")
 
 
 def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:
