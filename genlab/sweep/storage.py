@@ -22,10 +22,9 @@ from __future__ import annotations
 import abc
 import inspect
 import time
+import warnings
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
-
-import warnings
 
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage
