@@ -45,6 +45,11 @@ def storage(sweep_dir: Path, spec: SweepSpec | None = None, outage=None) -> optu
     return remote.Retrying(inner, url, outage) if outage else inner
 
 
+def over_grpc(spec: SweepSpec) -> bool:
+    """The study is reached through Optuna's gRPC proxy (``--storage grpc://``)."""
+    return bool(spec.storage) and spec.storage.lower().startswith("grpc:")
+
+
 def where(spec: SweepSpec) -> str:
     """Where the study is, in an error message: its journal file, or its storage URL."""
     return f"study at {spec.storage}" if spec.storage else SweepDir.STUDY

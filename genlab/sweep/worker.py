@@ -86,6 +86,8 @@ class Worker:
         self.done_here = 0
         self.warning = None  # the study's database is unreachable: why (genlab.sweep.storage.Retrying)
         self.beating = SweepState.RUNNING  # the state last beaten
+        # gRPC does not survive a fork (the child aborts in its poller): behind the proxy, trials are spawned
+        self.forks = warm.available() and not studies.over_grpc(self.spec)
 
     # ------------------------------------------------------------------ the loop
 
@@ -99,7 +101,7 @@ class Worker:
             self.study = studies.load(self.dir, self.spec, store=self.storage)
             self.study_id = self.storage.get_study_id_from_name(self.spec.sweep_id)
             self.say(f"worker {self.name} on sweep {self.spec.sweep_id}: {self.parallel} trial(s) at once")
-            if warm.available():  # torch and the engine once, for every trial this worker forks
+            if self.forks:  # torch and the engine once, for every trial this worker forks
                 warm.warm_up(self.implementations())
             self.beat(SweepState.RUNNING)
             end = self.loop()
@@ -189,7 +191,7 @@ class Worker:
     def launch(self, run_dir: Path, options: dict, slot: int):
         """The training process of a trial's run (``options``: genlab.train.execute.execute's):
         forked from this warm worker where it can be (genlab/train/warm.py), else spawned."""
-        if warm.available():
+        if self.forks:
             return warm.fork_trial(run_dir, options, cpus=self.slot_cpus(slot))
         return spawn(run_dir, options, cpus=self.slot_cpus(slot))
 
