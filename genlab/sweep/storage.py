@@ -31,8 +31,6 @@ from optuna.storages import BaseStorage
 
 from genlab.errors import UsageError
 
-warnings.filterwarnings("ignore", category=ExperimentalWarning)  # the gRPC proxy (Optuna 4.2) is "experimental"
-
 RDB_SCHEMES = ("postgresql", "postgres", "mysql")
 GRPC_SCHEME = "grpc"
 RETRY_S = 2.0  # between tries while the study's storage is unreachable
@@ -95,7 +93,9 @@ def open_storage(url: str) -> BaseStorage:
         from optuna.storages import GrpcStorageProxy
 
         parts = urlsplit(url)
-        proxy = GrpcStorageProxy(host=parts.hostname, port=parts.port)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # (Optuna 4.2's proxy is "experimental")
+            proxy = GrpcStorageProxy(host=parts.hostname, port=parts.port)
         proxy.wait_server_ready(timeout=5)
         return proxy
     from optuna.storages import RDBStorage, get_storage
@@ -223,6 +223,7 @@ def serve(url: str, host: str, port: int, say: Callable[[str], None]) -> None:
             said[0] = warning
             say(f"warning: {warning}" if warning else "the database answers again")
 
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
     try:
         run_grpc_proxy_server(Retrying(open_storage(url), url, outage), host=host, port=port)
     except RuntimeError as e:  # grpc: "Failed to bind to address"
