@@ -135,6 +135,9 @@ def check(url: str, study_name: str | None = None) -> None:
         raise
     except ImportError as e:
         missing = list(chain(e))[-1]  # the driver's own ImportError, under Optuna's
+        if scheme(url) == GRPC_SCHEME:
+            raise UsageError(f"{where}: the gRPC proxy needs grpcio and protobuf ({reason(missing)}): "
+                             "pip install grpcio protobuf") from None
         raise UsageError(f"{where}: its database driver is not installed ({reason(missing)}); for MySQL: "
                          "pip install mysqlclient, or name another driver (mysql+pymysql://)") from None
     except Exception as e:  # OperationalError (refused, wrong password, no such database), grpc's timeout
