@@ -121,16 +121,22 @@ def timeline(root: Path, sweep: str) -> str:
 
 
 def test_two_workers_share_a_study_in_postgres_and_its_password_is_nowhere(runs, db):
-    """A grid of four through the database, with a second worker joined through it (as on a second
-    machine): every point runs once, each trial is told once; the URL is recorded without the
-    password, and no file under the runs directory (spec, trials, logs, runs, checkpoints) holds it."""
+    """A grid of four through the database, made with no worker, then two workers joined in the
+    foreground at once, as a batch job array's tasks on two machines would: every point runs once,
+    each trial is told once, each worker returns when the sweep is done; the URL is recorded
+    without the password, and no file under the runs directory (spec, trials, logs, runs,
+    checkpoints) holds it."""
     t0 = time.monotonic()
     p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--seeds", "0,1", "--max-steps", "10", *TINY,
-               "--storage", db.url, "--name", "j", "--runs-dir", runs)
-    assert p.returncode == 0, p.stdout + p.stderr
-    j = genlab("sweep", "join", "j", "--runs-dir", runs)
-    assert j.returncode == 0, j.stdout + j.stderr
-    wait_until(lambda: sweep_state(runs, "j") == "finished", timeout=240, what="the sweep finished")
+               "--storage", db.url, "--no-worker", "--name", "j", "--runs-dir", runs)
+    assert p.returncode == 0 and "no worker yet" in p.stdout, p.stdout + p.stderr
+    assert not workers(runs / "j")
+    tasks = [subprocess.Popen([*genlab_cmd(), "sweep", "join", "j", "--foreground", "--runs-dir", str(runs)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    for task in tasks:
+        said = task.communicate(timeout=240)[0]
+        assert task.returncode == 0 and "this worker has ended (exit 0)" in said, said
+    assert sweep_state(runs, "j") == "finished"
     wall = time.monotonic() - t0
     assert read_json(runs / "j" / "sweep.json")["storage"] == db.url
     assert not (runs / "j" / "study.journal").exists()  # the study is in the database
