@@ -56,7 +56,7 @@ def parse(url: str) -> str:
                          "or grpc://HOST:PORT (the default, no --storage, is a file journal in the sweep directory)")
     if parts.password is not None or any(k.lower() in SECRET_KEYS for k, _ in parse_qsl(parts.query)):
         where = ("PGPASSWORD or ~/.pgpass" if kind in ("postgresql", "postgres")
-                 else "the MySQL driver's option file (?read_default_file=~/.my.cnf)")
+                 else "an option file the MySQL driver reads (?read_default_file=/path/to/.my.cnf)")
         raise UsageError(f"--storage: no password in the URL (it would be recorded and seen in the process list): "
                          f"give it in {where}")
     if kind == GRPC_SCHEME:
