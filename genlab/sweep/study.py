@@ -3,9 +3,9 @@
 The storage is Optuna's file journal in the sweep directory (``JournalFileBackend`` with its
 default lock, which works on NFS), so workers on several machines that share the runs directory
 join one study with no server; or, where the spec names one (``--storage URL``), a database or
-Optuna's gRPC proxy in front of one (genlab/sweep/storage.py). Optuna does the searching: ``GridSampler`` for a grid (trial
-``n`` is grid point ``n``), ``RandomSampler``, ``TPESampler`` (with a constant liar, so workers
-running at once do not all try one point), and ``MedianPruner``.
+Optuna's gRPC proxy in front of one (genlab/sweep/storage.py). Optuna does the searching:
+``GridSampler`` for a grid (trial ``n`` is grid point ``n``), ``RandomSampler``, ``TPESampler``
+(with a constant liar, so workers running at once do not all try one point), and ``MedianPruner``.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def load(sweep_dir: Path, spec: SweepSpec, for_search: bool = True, store=None) 
     KeyError), rather than Optuna's traceback."""
     search = {"sampler": sampler(spec), "pruner": pruner(spec)} if for_search else {}
     try:
-        return optuna.load_study(study_name=spec.sweep_id, storage=store or storage(sweep_dir, spec), **search)
+        return optuna.load_study(study_name=spec.sweep_id, storage=store if store is not None else storage(sweep_dir, spec), **search)
     except KeyError:
         raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {where(spec)} holds no study {spec.sweep_id!r}") from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError: lines that are not Optuna's
