@@ -264,3 +264,49 @@ def genlab_cmd() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "genlab"]
+
+
+def test_a_storage_call_waits_out_an_outage_and_a_lost_answer_is_not_told_twice(monkeypatch):
+    """genlab.sweep.storage.Retrying, on a stand-in storage: a call that fails for an outage
+    (SQLAlchemy's OperationalError, as RDBStorage raises it) is tried again, with the warning
+    given at each try and None once it answers; a trial's end whose first answer was lost and
+    that is found told on the retry counts as told; any other error is the caller's at once."""
+    import sqlalchemy.exc
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    from genlab.sweep import storage as remote
+
+    monkeypatch.setattr(remote, "RETRY_S", 0.0)
+    down = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    class Flaky:
+        def __init__(self, failures):
+            self.failures = failures
+
+        def get_study_id_from_name(self, name):
+            if self.failures:
+                self.failures -= 1
+                raise down
+            return 7
+
+        def set_trial_state_values(self, trial_id, state, values=None):
+            if self.failures:
+                self.failures -= 1
+                raise down
+            raise UpdateFinishedTrialError("told already")  # the lost first try had told it
+
+        def get_trial(self, trial_id):
+            raise KeyError(trial_id)
+
+    said = []
+    store = remote.Retrying(Flaky(2), "postgresql://u@h/db", said.append)
+    assert store.get_study_id_from_name("s") == 7
+    assert said[:2] == [said[0]] * 2 and said[-1] is None and len(said) == 3
+    assert said[0].startswith("the study's storage postgresql://u@h/db is unreachable") and "connection refused" in said[0]
+    said.clear()
+    store.inner.failures = 1
+    assert store.set_trial_state_values(1, optuna.trial.TrialState.COMPLETE, [1.0]) is True and said[-1] is None
+    with pytest.raises(UpdateFinishedTrialError):  # with no outage before it, it is the caller's
+        store.set_trial_state_values(1, optuna.trial.TrialState.COMPLETE, [1.0])
+    with pytest.raises(KeyError):
+        store.get_trial(3)
