@@ -45,9 +45,8 @@ class Cluster:
         p = subprocess.run(["bash", str(SCRIPT), "start", str(self.dir)], capture_output=True, text=True, timeout=120)
         if p.returncode != 0:
             shutil.rmtree(self.dir, ignore_errors=True)
-            pytest.fail(f"these tests need a PostgreSQL server and could not start one ({p.stderr.strip()}); "
-                        "install it (apt-get install postgresql) or set GENLAB_TEST_POSTGRES=postgresql://...",
-                        pytrace=False)
+            pytest.fail(f"these tests need a PostgreSQL server: {p.stderr.strip()} (or give one: "
+                        "GENLAB_TEST_POSTGRES=postgresql://USER:PASSWORD@HOST:PORT/DB)", pytrace=False)
         self.url = p.stdout.strip()
 
     def run(self, command: str) -> None:
