@@ -47,6 +47,10 @@ sweep_app = typer.Typer(
 
 SweepRef = Annotated[str, typer.Argument(help="A sweep id, or a unique prefix of one.")]
 Parallel = Annotated[Optional[int], typer.Option("--parallel", help="Trials at once (default: the sweep's; 1 on a CPU).")]
+StorageURL = Annotated[Optional[str], typer.Option(
+    "--storage", help="Keep the Optuna study in a database: postgresql://USER@HOST[:PORT]/DB (or mysql://..., or "
+                      "grpc://HOST:PORT for 'genlab sweep serve-storage'); the password from PGPASSWORD or ~/.pgpass, "
+                      "never the URL. Default: a file journal in the sweep directory.")]
 
 
 @sweep_app.command()
@@ -72,6 +76,8 @@ def start(
     quality_every: Annotated[Optional[float], typer.Option("--quality-every", help="Seconds between each trial's live quality checks.")] = None,
     recipe: Annotated[Optional[str], typer.Option("--recipe", help="A ready-made sweep: cures (gan, dcgan, wgan-gp, cgan for the same time).")] = None,
     name: Annotated[Optional[str], typer.Option(help="The sweep id (default: sweep-<time>-<model>).")] = None,
+    storage: StorageURL = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Start no worker here: workers join with 'genlab sweep join' (e.g. a batch job's).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Run a sweep of more trials than the limit (50; GENLAB_SWEEP_MAX_TRIALS).")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Stay until the sweep ends, then print the comparison (a recipe always does).")] = False,
     data_dir: DataDir = None,
@@ -88,6 +94,12 @@ def start(
     from genlab.sweep.spec import create_sweep, new_sweep_id, parse_grid, parse_range, parse_seeds
 
     grid_ = parse_grid(grid)
+    if no_worker and (wait or recipe):
+        raise UsageError("--no-worker: nothing would run while this command waits; join workers, then genlab sweep show")
+    if storage is not None:
+        from genlab.sweep.storage import parse
+
+        storage = parse(storage)  # (a password in it refused before anything else)
     if recipe is not None:
         if recipe not in sweep_plan.RECIPES:
             raise UsageError(f"unknown --recipe {recipe!r}; choose from {', '.join(sweep_plan.RECIPES)}")
@@ -112,10 +124,21 @@ def start(
         seeds=parse_seeds(seeds), search=search, trials=trials, objective=objective, prune=prune,
         prune_every=prune_every, prune_startup=prune_startup, parallel=parallel, run=run, yes=yes, recipe=recipe)
     alerts = Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)
+    if storage is not None:  # reached, and its study's name free, before anything is written
+        from dataclasses import replace
+
+        from genlab.sweep.storage import check
+
+        check(storage, spec.sweep_id)
+        spec = replace(spec, storage=storage)
     sweep_dir = create_sweep(root, spec)
     describe(spec)
-    with handed_on(alerts):  # each trial tells its end; the worker the sweep's
-        start_worker(sweep_dir, parallel)
+    if no_worker:
+        out.print(f"sweep {spec.sweep_id}: no worker yet: add them with genlab sweep join {spec.sweep_id} "
+                  "[--foreground]", soft_wrap=True)
+    else:
+        with handed_on(alerts):  # each trial tells its end; the worker the sweep's
+            start_worker(sweep_dir, parallel)
     if wait:
         follow(root, sweep_dir)
 
@@ -159,7 +182,7 @@ def describe(spec) -> None:
             out.print(f"  {key}: {r.low:g} to {r.high:g}{' (log)' if r.log else ''}{' (whole numbers)' if r.integer else ''}")
 
 
-def start_worker(sweep_dir: Path, parallel: int) -> None:
+def start_worker(sweep_dir: Path, parallel: int):
     """Start a worker detached and wait until it reports (or dies). A sweep whose journal cannot
     be read is refused first, in one line (the worker would only fail on it)."""
     from genlab.run.rundir import SweepDir
@@ -182,6 +205,7 @@ def start_worker(sweep_dir: Path, parallel: int) -> None:
     out.print(f"sweep {sid}: worker pid {proc.pid} in the background; log: {SweepDir(sweep_dir).log}", soft_wrap=True)
     out.print(f"  watch:   genlab sweep show {sid}   |   genlab runs   |   genlab tui", soft_wrap=True)
     out.print(f"  control: genlab pause {sid}   genlab resume {sid}   genlab stop {sid}   genlab sweep join {sid}", soft_wrap=True)
+    return proc
 
 
 def follow(root: Path, sweep_dir: Path) -> None:
@@ -306,6 +330,8 @@ def print_trials(sweep_dir: Path, said: dict | None = None) -> None:
         out.print(f"  worker {w['name']}: {w.get('state')}{'' if w['live'] else ' (gone)'}, "
                   f"{w.get('parallel', 1)} at a time, its own CPU {w.get('cpu_s', 0):.1f} s in {fmt_duration(wall)} "
                   f"({100 * w.get('cpu_s', 0) / wall:.1f}% of a core)", soft_wrap=True)
+        if w.get("warning") and w["live"]:  # its study's database is unreachable: it waits
+            out.print(Text(f"    ⚠ {w['warning']}", style="bold red"), soft_wrap=True)
 
 
 def trials_table(spec, trials: list[dict], keys: list[str], with_run: bool) -> Table:
@@ -371,7 +397,10 @@ def resume_sweep(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir =
 
 @sweep_app.command()
 def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None, notify: Notify = None,
-         notify_when: NotifyWhen = None) -> None:
+         notify_when: NotifyWhen = None,
+         foreground: Annotated[bool, typer.Option(
+             "--foreground", help="Stay until this worker ends (the sweep done or stopped), as a batch job's step "
+                                  "must: a scheduler ends what a job leaves behind.")] = False) -> None:
     """Start another worker on a sweep, here or on another machine sharing the runs directory.
 
     Optuna's storage gives each worker different trials."""
@@ -387,7 +416,40 @@ def join(sweep: SweepRef, parallel: Parallel = None, runs_dir: RunsDir = None, n
     if state(sweep_dir, spec) is SweepState.FINISHED:
         raise UsageError(f"sweep {sweep_dir.name} is finished: every trial has run")
     with handed_on(Alerts.parse(notify, notify_when, views_of(spec) if notify_when else None)):
-        start_worker(sweep_dir, parallel or spec.parallel)
+        proc = start_worker(sweep_dir, parallel or spec.parallel)
+    if foreground:
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            out.print(f"\nthe worker goes on in the background: genlab stop {sweep_dir.name} stops the sweep")
+            raise typer.Exit(130)
+        out.print(f"sweep {sweep_dir.name}: this worker has ended (exit {code}); the sweep is {state(sweep_dir, spec)}")
+        if code:
+            raise typer.Exit(code)
+
+
+@sweep_app.command(name="serve-storage")
+def serve_storage(
+    storage: Annotated[str, typer.Option("--storage", help="The database: postgresql://USER@HOST[:PORT]/DB or mysql://...")],
+    host: Annotated[str, typer.Option(help="The address to listen on (0.0.0.0: every interface).")] = "localhost",
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 13000,
+) -> None:
+    """Serve a database's studies through Optuna's gRPC storage proxy, for very many workers: sweeps
+    started with --storage grpc://HOST:PORT reach the database through it. Runs until Ctrl-C."""
+    from genlab.sweep import storage as remote
+
+    url = remote.parse(storage)
+    if remote.scheme(url) == remote.GRPC_SCHEME:
+        raise UsageError("--storage: the proxy serves a database: give its postgresql:// or mysql:// URL")
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    remote.check(url)
+    out.print(f"serving the studies of {url} at grpc://{host}:{port}: sweeps use it with "
+              f"--storage grpc://{host}:{port}; Ctrl-C stops", soft_wrap=True)
+    try:
+        remote.serve(url, host, port, say=lambda line: out.print(time.strftime("%H:%M:%S ") + line, soft_wrap=True))
+    except KeyboardInterrupt:
+        out.print("stopped")
 
 
 def control(sweep_dir: Path, command: str, parallel: int | None = None, wait: float = 120.0) -> None:

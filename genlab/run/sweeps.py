@@ -70,6 +70,7 @@ class SweepSpec:
     run: dict = field(default_factory=dict)  # train options every trial shares (epochs, preset, ...)
     recipe: str | None = None
     created: float = 0.0
+    storage: str | None = None  # the study's database or proxy URL, without a password (None: study.journal here)
 
     def to_json(self) -> dict:
         raw = asdict(self)

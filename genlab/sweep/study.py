@@ -2,9 +2,10 @@
 
 The storage is Optuna's file journal in the sweep directory (``JournalFileBackend`` with its
 default lock, which works on NFS), so workers on several machines that share the runs directory
-join one study with no server. Optuna does the searching: ``GridSampler`` for a grid (trial
-``n`` is grid point ``n``), ``RandomSampler``, ``TPESampler`` (with a constant liar, so workers
-running at once do not all try one point), and ``MedianPruner``.
+join one study with no server; or, where the spec names one (``--storage URL``), a database or
+Optuna's gRPC proxy in front of one (genlab/sweep/storage.py). Optuna does the searching:
+``GridSampler`` for a grid (trial ``n`` is grid point ``n``), ``RandomSampler``, ``TPESampler``
+(with a constant liar, so workers running at once do not all try one point), and ``MedianPruner``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from optuna.trial import TrialState
 from genlab.errors import UsageError
 from genlab.run.files import atomic_write_json
 from genlab.run.rundir import SweepDir
-from genlab.run.sweeps import SweepSpec
+from genlab.run.sweeps import SweepSpec, read_spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -29,12 +30,33 @@ STATES = {TrialState.RUNNING: "running", TrialState.COMPLETE: "complete", TrialS
           TrialState.FAIL: "fail", TrialState.WAITING: "waiting"}
 
 
-def storage(sweep_dir: Path) -> JournalStorage:
-    return JournalStorage(JournalFileBackend(str(SweepDir(sweep_dir).study)))
+def storage(sweep_dir: Path, spec: SweepSpec | None = None, outage=None) -> optuna.storages.BaseStorage:
+    """The study's storage: the journal in the sweep directory, or the spec's database or proxy;
+    with ``outage`` (a worker's: see genlab.sweep.storage.Retrying) calls wait out an outage."""
+    url = (spec or read_spec(sweep_dir)).storage
+    if not url:
+        return JournalStorage(JournalFileBackend(str(SweepDir(sweep_dir).study)))
+    from genlab.sweep import storage as remote
+
+    try:
+        inner = remote.open_storage(url)
+    except Exception as e:
+        raise UsageError(f"sweep {sweep_dir.name}: cannot reach its study at {url}: {remote.reason(e)}") from None
+    return remote.Retrying(inner, url, outage) if outage else inner
+
+
+def over_grpc(spec: SweepSpec) -> bool:
+    """The study is reached through Optuna's gRPC proxy (``--storage grpc://``)."""
+    return bool(spec.storage) and spec.storage.lower().startswith("grpc:")
+
+
+def where(spec: SweepSpec) -> str:
+    """Where the study is, in an error message: its journal file, or its storage URL."""
+    return f"study at {spec.storage}" if spec.storage else SweepDir.STUDY
 
 
 def create(sweep_dir: Path, spec: SweepSpec) -> optuna.Study:
-    return optuna.create_study(storage=storage(sweep_dir), study_name=spec.sweep_id, direction=spec.direction)
+    return optuna.create_study(storage=storage(sweep_dir, spec), study_name=spec.sweep_id, direction=spec.direction)
 
 
 def sampler(spec: SweepSpec) -> optuna.samplers.BaseSampler:
@@ -51,17 +73,24 @@ def pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=spec.prune_startup, n_warmup_steps=0)
 
 
-def load(sweep_dir: Path, spec: SweepSpec, for_search: bool = True) -> optuna.Study:
-    """The sweep's study; UsageError (one line) when its journal cannot be read, as a broken run's
-    files are reported: garbage in it (Optuna's JSONDecodeError) or no study (an empty journal:
-    Optuna's KeyError), rather than Optuna's traceback."""
+def load(sweep_dir: Path, spec: SweepSpec, for_search: bool = True, store=None) -> optuna.Study:
+    """The sweep's study (in ``store``, else its storage); UsageError (one line) when its journal
+    cannot be read, as a broken run's files are reported: garbage in it (Optuna's
+    JSONDecodeError) or no study (an empty journal, or a database without it: Optuna's
+    KeyError), rather than Optuna's traceback."""
     search = {"sampler": sampler(spec), "pruner": pruner(spec)} if for_search else {}
     try:
-        return optuna.load_study(study_name=spec.sweep_id, storage=storage(sweep_dir), **search)
+        return optuna.load_study(study_name=spec.sweep_id, storage=store if store is not None else storage(sweep_dir, spec), **search)
     except KeyError:
-        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {SweepDir.STUDY} holds no study {spec.sweep_id!r}") from None
+        raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {where(spec)} holds no study {spec.sweep_id!r}") from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError: lines that are not Optuna's
         raise UsageError(f"sweep {sweep_dir.name} is unreadable: its {SweepDir.STUDY} is not an Optuna journal ({e})") from None
+    except Exception as e:  # a database or proxy that went away
+        from genlab.sweep import storage as remote
+
+        if not (spec.storage and remote.is_outage(e)):
+            raise
+        raise UsageError(f"sweep {sweep_dir.name}: cannot reach its study at {spec.storage}: {remote.reason(e)}") from None
 
 
 def suggest(trial: optuna.Trial, spec: SweepSpec) -> dict:

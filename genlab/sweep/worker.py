@@ -84,6 +84,10 @@ class Worker:
         self.next_adopt = self.next_snapshot = 0.0
         self.changed = True  # trials.json is behind the study
         self.done_here = 0
+        self.warning = None  # the study's database is unreachable: why (genlab.sweep.storage.Retrying)
+        self.beating = SweepState.RUNNING  # the state last beaten
+        # gRPC does not survive a fork (the child aborts in its poller): behind the proxy, trials are spawned
+        self.forks = warm.available() and not studies.over_grpc(self.spec)
 
     # ------------------------------------------------------------------ the loop
 
@@ -93,11 +97,11 @@ class Worker:
         if not lock.acquire():
             raise GenlabError(f"worker {self.name} is running already")
         try:
-            self.study = studies.load(self.dir, self.spec)
-            self.storage = studies.storage(self.dir)
+            self.storage = studies.storage(self.dir, self.spec, outage=self.outage if self.spec.storage else None)
+            self.study = studies.load(self.dir, self.spec, store=self.storage)
             self.study_id = self.storage.get_study_id_from_name(self.spec.sweep_id)
             self.say(f"worker {self.name} on sweep {self.spec.sweep_id}: {self.parallel} trial(s) at once")
-            if warm.available():  # torch and the engine once, for every trial this worker forks
+            if self.forks:  # torch and the engine once, for every trial this worker forks
                 warm.warm_up(self.implementations())
             self.beat(SweepState.RUNNING)
             end = self.loop()
@@ -187,7 +191,7 @@ class Worker:
     def launch(self, run_dir: Path, options: dict, slot: int):
         """The training process of a trial's run (``options``: genlab.train.execute.execute's):
         forked from this warm worker where it can be (genlab/train/warm.py), else spawned."""
-        if warm.available():
+        if self.forks:
             return warm.fork_trial(run_dir, options, cpus=self.slot_cpus(slot))
         return spawn(run_dir, options, cpus=self.slot_cpus(slot))
 
@@ -350,12 +354,21 @@ class Worker:
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
 
+    def outage(self, warning: str | None) -> None:
+        """The study's database or proxy is unreachable (``warning``) or back (None): said in the
+        log, kept in the worker's status (``sweep show``), and beaten while the call waits."""
+        if warning != self.warning:
+            self.say(f"warning: {warning}" if warning else "the study's storage answers again: carrying on")
+        self.warning = warning
+        self.beat(self.beating)
+
     def beat(self, state: str) -> None:
         now = time.time()
+        self.beating = state
         atomic_write_json(SweepDir(self.dir).worker_status(self.name), {
             "state": state, "pid": os.getpid(), "host": self.name.rsplit("-", 1)[0], "heartbeat": now,
             "updated": now, "started": self.started, "parallel": self.parallel,
-            "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2)}, durable=False)
+            "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2), "warning": self.warning}, durable=False)
 
     def fairness(self) -> None:
         """The log of a finished sweep ends as `genlab sweep --wait` does: why its trials are not a
