@@ -20,7 +20,7 @@ step, read the same in ``genlab compare --plot`` and the cockpit. No torch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -122,22 +122,20 @@ class SeedGroup:
 class Grouped:
     """A group ranked and shown as one run is (a mix-in over genlab.run.summary.Summary, or the
     cockpit's Compared): its figures are the group's means, its texts say the spread and how many
-    seeds (``test_fld 23.1 ± 0.42 (22.8–23.6) · 3 seeds``); ``group`` is its :class:`SeedGroup`."""
+    seeds (``test_fld 23.1 ± 0.42 (22.8–23.6) · 3 seeds``), a group of one as a run's do; ``group``
+    is its :class:`SeedGroup`."""
 
     group: SeedGroup
 
-    def _spread_text(self, name: str, spread: Spread | None) -> str:
-        return f"{name} {spread.text(lambda v: self.formatted(name, v))} · {self.group.n} seeds"
-
     def figure_text(self) -> str:
-        if self.group.figure is None:
+        if self.group.figure is None or self.group.n < 2:
             return super().figure_text()
-        return self._spread_text(self.figure, self.group.figure)
+        return f"{self.figure} {self.group.figure.text(lambda v: self.formatted(self.figure, v))} · {self.group.n} seeds"
 
     def key_text(self) -> str:
-        if self.group.key is None:
+        if self.group.key is None or self.group.n < 2:
             return super().key_text()
-        return self._spread_text(self.key, self.group.key)
+        return f"{self.key} {self.group.key.text(lambda v: self.formatted(self.key, v))}"
 
 
 def as_row(group: SeedGroup, cls):
@@ -151,6 +149,9 @@ def as_row(group: SeedGroup, cls):
         row.figure_latest = group.figure.mean
     if group.key is not None:
         row.key_latest = group.key.mean
+    for name in ("figure_best", "key_best"):  # (the mean of the runs' bests)
+        best = Spread.of(getattr(r, name) for r in group.runs)
+        setattr(row, name, best.mean if best is not None else None)
     row.quality = {k: s.mean for k, s in group.quality.items()}
     row.images_per_s = group.images_per_s.mean if group.images_per_s is not None else None
     row.label = group.label.text if group.label else first.label
@@ -158,15 +159,15 @@ def as_row(group: SeedGroup, cls):
 
 
 def group_labels(configs: list[dict], run_ids: list[str], groups: list[list[int]]) -> list[Label]:
-    """Each group's label: its first run's name (a sweep's trial number, or its short id), what
-    differs between the groups (never the seed) and ``×3`` for three seeds; colours in group order."""
+    """Each group's label: its first run's name (a sweep's trial number, or its short id) with
+    ``×3`` for three seeds, then what differs between the groups (never the seed): ``gan-a ×3
+    lr=0.001``; colours in group order."""
     from genlab.run.compare import labels
 
     firsts = [g[0] for g in groups]
     plain = [{k: v for k, v in configs[i].items() if k not in INCIDENTAL} for i in firsts]
     named = labels(plain, [run_ids[i] for i in firsts])
-    return [Label(n.run_id, n.name, " ".join(filter(None, [n.differs, f"×{len(g)}" if len(g) > 1 else ""])), n.colour)
-            for n, g in zip(named, groups)]
+    return [replace(n, name=f"{n.name} ×{len(g)}") if len(g) > 1 else n for n, g in zip(named, groups)]
 
 
 # --------------------------------------------------------------------------- curves
