@@ -53,7 +53,7 @@ Parallel = Annotated[Optional[int], typer.Option("--parallel", help="Trials at o
 def start(
     model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="The model (or --grid model=a,b, or --recipe).")] = None,
     grid: Annotated[Optional[list[str]], typer.Option("--grid", help="KEY=V1,V2,... every value tried (repeatable): lr, batch_size, model, a hyperparameter.")] = None,
-    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds, e.g. 0,1,2: every grid point once per seed.")] = None,
+    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds, e.g. 0,1,2: every trial (a configuration) runs once per seed; Optuna is told the mean.")] = None,
     search: Annotated[Optional[str], typer.Option("--search", help="grid, random or tpe (default: grid; tpe with --range).")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Trials of a random or TPE search (default 10).")] = None,
     range_: Annotated[Optional[list[str]], typer.Option("--range", help="KEY=LOW:HIGH[:log|int|log-int] searched (repeatable), e.g. lr=1e-4:1e-2:log.")] = None,
@@ -281,14 +281,17 @@ def print_trials(sweep_dir: Path) -> None:
               soft_wrap=True)
     keys = list(dict.fromkeys(k for t in trials for k in t.get("params", {})))
     table = Table(title_justify="left")
-    for col in ("trial", "run", "state", *keys, spec.objective, "note"):
+    seeded = any(t.get("spread") for t in trials)  # trials run once per seed: the spread of their objectives
+    for col in ("trial", "run", "state", *keys, spec.objective, *(["over seeds"] if seeded else []), "note"):
         table.add_column(col, no_wrap=col != "note", justify="right" if col == "trial" else "left")
     for t in trials:
         params = t.get("params", {})
-        value = t.get("value")
+        value, spread = t.get("value"), t.get("spread")
         table.add_row(str(t.get("number")), t.get("run_id") or "-", t.get("state", "?"),
                       *(fmt_param(params.get(k)) for k in keys),
-                      f"{value:.4g}" if isinstance(value, (int, float)) else "-", t.get("reason") or "")
+                      f"{value:.4g}" if isinstance(value, (int, float)) else "-",
+                      *([f"± {spread['std']:.2g} ({spread['min']:.4g}–{spread['max']:.4g}), {spread['n']} seeds"
+                         if spread else "-"] if seeded else []), t.get("reason") or "")
     if out.is_terminal:
         out.print(table)
     else:  # a pipe or a file: whole values, however wide (Rich would cut the table to 80 columns)

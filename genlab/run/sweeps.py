@@ -70,6 +70,9 @@ class SweepSpec:
     run: dict = field(default_factory=dict)  # train options every trial shares (epochs, preset, ...)
     recipe: str | None = None
     created: float = 0.0
+    # a trial is one configuration run once per seed, Optuna told the mean (genlab/sweep/worker.py);
+    # False in a sweep made before: its seeds are a grid key
+    seeds_per_trial: bool = False
 
     def to_json(self) -> dict:
         raw = asdict(self)
@@ -86,9 +89,10 @@ class SweepSpec:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
     def search_space(self) -> dict:
-        """The grid as Optuna's GridSampler takes it: every grid key, and the seeds."""
+        """The grid as Optuna's GridSampler takes it: every grid key (and the seeds, in a sweep made
+        before a trial ran once per seed)."""
         space = {k: list(v) for k, v in self.grid.items()}
-        if self.search == "grid":
+        if self.search == "grid" and not self.seeds_per_trial:
             space["seed"] = list(self.seeds)
         return space
 
@@ -219,7 +223,7 @@ def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | N
 def trial_runs(root: Path, sweep_dir: Path) -> list[Path]:
     """The run directories of the sweep's trials that exist, in trial order."""
     trials = sorted(read_trials(sweep_dir), key=lambda t: t.get("number", 0))
-    paths = [root / t["run_id"] for t in trials if isinstance(t.get("run_id"), str)]
+    paths = [root / rid for t in trials for rid in (t.get("run_ids") or [t.get("run_id")]) if isinstance(rid, str)]
     return [p for p in paths if RunDir(p).config.exists()]
 
 
