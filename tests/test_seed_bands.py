@@ -49,6 +49,7 @@ def test_runs_that_differ_only_in_their_seed_are_one_group(tmp_path):
     for incidental in ({"device": "cuda"}, {"compile": True}, {"run_id": "x", "created": 1.0, "sweep": "s"}):
         assert grouped([configs[0], {**configs[1], **incidental}]) == [[0, 1]]
     assert grouped([configs[0], {**configs[1], "batch_size": 32}]) == [[0], [1]]
+    assert grouped([configs[0], configs[1], {**configs[1], "run_id": "again"}]) == [[0], [1], [2]]  # a seed twice
 
     side = compare.compare(paths)
     seeded, lone = side.groups  # best first: the mean FLD 23 beats 30

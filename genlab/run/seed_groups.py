@@ -37,12 +37,18 @@ def identity(config: dict) -> dict:
 
 
 def grouped(configs: list[dict]) -> list[list[int]]:
-    """The indices of ``configs`` in groups of those that differ only in what is incidental
-    (their seed, mostly): each group in the order its first run comes, its runs in theirs."""
+    """The indices of ``configs`` in groups of those that differ only in what is incidental, and
+    in their seed: each group in the order its first run comes, its runs in theirs. Runs alike in
+    everything, their seed too, are no seed group (nothing tells their luck apart): each is a
+    group of its own."""
     groups: dict[str, list[int]] = {}
     for i, config in enumerate(configs):
         groups.setdefault(repr(sorted(identity(config).items(), key=lambda kv: kv[0])), []).append(i)
-    return list(groups.values())
+    out = []
+    for group in groups.values():
+        seeds = [repr(configs[i].get("seed")) for i in group]
+        out += [group] if len(set(seeds)) == len(seeds) else [[i] for i in group]
+    return sorted(out, key=lambda g: g[0])
 
 
 @dataclass(frozen=True)
