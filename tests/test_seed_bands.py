@@ -77,7 +77,7 @@ def test_compare_shows_a_group_with_its_spread_and_by_run_on_request(tmp_path):
 
     shown = cli("--plot", "d_loss")
     assert "how each group did, best first" in shown
-    assert "test_fld 23.0 ± 2.6 (20.0–25.0)" in shown and "d_loss 1.4 ± 0.46 (1–1.9)" in shown
+    assert "test_fld 23.0 ± 2.6 (20.0–25.0)" in shown and "d_loss 1.4 ± 0.4583 (1–1.9)" in shown
     assert "gan-s0 gan-s1 gan-s2" in shown and "(mean of the seeds, min–max band)" in shown
     assert "·" in shown.split("min–max band")[1]  # the band's dotted lines
     groups = json.loads(cli("--json"))["groups"]
@@ -109,7 +109,7 @@ async def test_the_compare_screen_draws_a_group_as_a_band(tmp_path):
         await until(pilot, lambda: table.row_count == 2)
         first = [str(cell) for cell in table.get_row_at(0)]
         assert first[1] == "gan-s0 ×3 lr=0.0002" and first[5] == "test_fld 23.0 ± 2.6 (20.0–25.0) · 3 seeds"
-        assert first[6] == "d_loss 1.4 ± 0.46 (1–1.9)"
+        assert first[6] == "d_loss 1.4 ± 0.4583 (1–1.9)"
         plot = next(p for p in screen.query(CurvesPlot) if p.display)
         for key in ("e", "l", "x"):
             await pilot.press(key)

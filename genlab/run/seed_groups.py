@@ -77,7 +77,7 @@ class Spread:
         (or runs that all had it)."""
         if self.n < 2 or self.low == self.high:
             return fmt(self.mean)
-        return f"{fmt(self.mean)} ± {format(self.std, '.2g')} ({fmt(self.low)}–{fmt(self.high)})"
+        return f"{fmt(self.mean)} ± {fmt(self.std)} ({fmt(self.low)}–{fmt(self.high)})"
 
     def to_json(self) -> dict:
         return {"n": self.n, "mean": self.mean, "std": self.std, "min": self.low, "max": self.high}
