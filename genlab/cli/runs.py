@@ -402,13 +402,10 @@ def compare(
     if as_json:
         print(json.dumps(compared.to_json(), indent=2))
         return
-    if compared.seeded and not by_run:
-        print_groups(compared)
-        if plot is not None:
-            print_band_plot(compared.groups, plot, x)
-        return
-    print_comparison(compared)
-    if plot is not None:
+    print_comparison(compared, by_run)
+    if plot is not None and compared.seeded and not by_run:
+        print_band_plot(compared.groups, plot, x)
+    elif plot is not None:
         print_plot(compared.runs, plot, x)
 
 
@@ -429,8 +426,12 @@ def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None
     return list(dict.fromkeys(paths))
 
 
-def print_comparison(compared) -> None:
-    """What differs (or that nothing does), whether the figures are comparable, then how each did."""
+def print_comparison(compared, by_run: bool = False) -> None:
+    """What differs (or that nothing does), whether the figures are comparable, then how each did;
+    runs that differ only in their seed as one group each (:func:`print_groups`) unless ``by_run``."""
+    if compared.seeded and not by_run:
+        print_groups(compared)
+        return
     from genlab.run.compare import described, fmt
     from genlab.run.sinks import fmt_duration
 

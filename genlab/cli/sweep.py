@@ -141,6 +141,8 @@ def resolved_device(device: str) -> str:
 
 def describe(spec) -> None:
     what = f"{spec.search} search of {spec.trials} trials" if spec.search != "grid" else f"grid of {spec.trials} trials"
+    if spec.seeds_per_trial and len(spec.seeds) > 1:  # (a trial: one configuration, run once per seed)
+        what += f", each run with seeds {','.join(map(str, spec.seeds))} (Optuna told their mean)"
     lengths = ("max_minutes",) if spec.run.get("max_minutes") else ("epochs", "max_steps")  # a budget decides alone
     length = ", ".join(f"{k.replace('_', ' ')} {spec.run[k]:g}" for k in lengths if spec.run.get(k) is not None)
     out.print(f"sweep {spec.sweep_id}: {spec.model or 'models ' + ','.join(map(str, spec.grid['model']))}, {what}"

@@ -185,18 +185,26 @@ def trial_state(root: Path, trial: dict) -> dict:
     """``trial`` with the state it is shown with everywhere. Optuna's verdict on a trial it has
     ended (complete, pruned, fail) is the sweep's; a trial it has not ended (``running`` in the
     study) is as its run is, read from the run directory (one truth: a trial stopped with its
-    sweep is ``stopped``, as ``genlab runs`` says, not ``running``). A trial whose run is not
-    made yet, or unreadable, keeps the study's word."""
+    sweep is ``stopped``, as ``genlab runs`` says, not ``running``; a trial run once per seed, as
+    its first run not finished). A trial whose run is not made yet, or unreadable, keeps the
+    study's word."""
     from genlab.run.store import NAME_RE, load_run
 
     run_id = trial.get("run_id")
     if trial.get("state") != "running" or not isinstance(run_id, str) or not NAME_RE.fullmatch(run_id):
         return trial
-    path = root / run_id
-    if not RunDir(path).config.exists():
-        return trial
-    info = load_run(path)
-    return trial if info.problem else {**trial, "state": info.shown_state}
+    shown = None
+    for rid in trial.get("run_ids") or [run_id]:  # (a trial run once per seed: as its first run not finished)
+        path = root / rid if isinstance(rid, str) and NAME_RE.fullmatch(rid) else None
+        if path is None or not RunDir(path).config.exists():
+            return trial
+        info = load_run(path)
+        if info.problem:
+            return trial
+        shown = info.shown_state
+        if shown != "finished":
+            break
+    return {**trial, "state": shown}
 
 
 def ranked(trials: list[dict], direction: str) -> list[dict]:
