@@ -183,7 +183,7 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
         """What is compared, as much as the width holds: the parts in order of importance."""
         c = self.comparison
         n, shown = len(self.all_panes()), len(self.panes())
-        groups = f" in {len(c.groups)} seed groups" if c.seeded else ""  # (a group: runs differing only in their seed)
+        groups = f" in {counted(len(c.groups), 'seed group')}" if c.seeded else ""  # (a group: runs differing only in their seed)
         parts = [(0, f"comparing {len(self.run_ids)} runs{groups}" + (" · vital signs" if self.vital_signs else ""))]
         if n > shown > 1:  # (one at a time: named in the line of tabs)
             last = self.first_pane + shown
