@@ -179,7 +179,10 @@ def test_pause_stop_and_a_killed_worker_lose_nothing(runs):
         assert read_json(runs / t.user_attrs["run_id"] / "status.json")["state"] == "finished"
 
 
-def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
+def test_two_workers_share_one_sweep_and_each_trial_runs_once_per_seed(runs):
+    """A grid of two configurations with --seeds 0,1, worked by two workers: each trial is one
+    configuration run once per seed (runs j-NNN-s0 and j-NNN-s1), every run started once, and
+    Optuna told the mean of the trial's runs' objectives; `sweep show` gives the spread."""
     p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--seeds", "0,1", *SHORT[:1], "10", *SHORT[2:], "--name", "j",
                "--runs-dir", runs)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -187,14 +190,26 @@ def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
     assert j.returncode == 0, j.stdout + j.stderr
     wait_until(lambda: sweep_state(runs, "j") == "finished", timeout=240, what="the sweep finished")
     done = trials(runs, "j")
-    assert len(done) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in done)
-    points = sorted((t.params["lr"], t.params["seed"]) for t in done)
-    assert points == sorted((lr, s) for lr in (1e-3, 2e-3) for s in (0, 1))  # each grid point once
-    assert len({t.user_attrs["run_id"] for t in done}) == 4
+    assert len(done) == 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in done)
+    assert sorted(t.params["lr"] for t in done) == [1e-3, 2e-3] and all("seed" not in t.params for t in done)
+    objective = read_spec(runs / "j").objective
+    for t in done:
+        ids = {seed: f"j-{t.number:03d}-s{seed}" for seed in (0, 1)}
+        assert t.user_attrs["run_ids"] == {str(seed): rid for seed, rid in ids.items()}
+        finals = {}
+        for seed, rid in ids.items():
+            assert read_json(runs / rid / "config.json")["seed"] == seed
+            events = [json.loads(line) for line in (runs / rid / "events.jsonl").read_text().splitlines()]
+            finals[seed] = [e[objective] for e in events if isinstance(e.get(objective), (int, float))][-1]
+        assert t.user_attrs["seeds"] == {str(seed): pytest.approx(v) for seed, v in finals.items()}
+        assert t.value == pytest.approx(sum(finals.values()) / 2)  # Optuna's value: the mean over the seeds
     log = (runs / "j" / "log.txt").read_text()
-    started = [line.split("trial ")[1].split()[0] for line in log.splitlines() if " started: run " in line]
-    assert sorted(started, key=int) == [str(n) for n in range(4)]  # no trial started twice
+    started = [line.split(" started: run ")[1].split()[0] for line in log.splitlines() if " started: run " in line]
+    assert sorted(started) == [f"j-{n:03d}-s{seed}" for n in (0, 1) for seed in (0, 1)]  # every seed's run once
     assert len(workers(runs / "j")) == 2
+    rows = shown(runs, "j")["trials"]
+    assert all(r["spread"]["n"] == 2 and len(r["run_ids"]) == 2 for r in rows)
+    assert "over seeds" in cli("sweep", "show", "j", "--runs-dir", runs)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -210,6 +225,7 @@ def test_two_workers_share_one_sweep_and_no_trial_runs_twice(runs):
     (["nosuch", "--grid", "lr=1"], "unknown model"),
     (["--recipe", "cures"], "give --max-minutes M"),
     (["vae", "--grid", "lr=1e-3", "--seeds", "1,99999999999999999999"], "--seeds: a seed must be a whole number"),
+    (["vae", "--search", "tpe", "--range", "lr=1e-4:1e-2", "--seeds", "0,1", "--prune"], "--prune judges one run's"),
     # every grid value and both ends of a range are checked as `genlab train` checks them
     (["vae", "--grid", "batch_size=64,100000"], "batch size 100,000 is larger than the data set"),
     (["vae", "--grid", "latent=99999999999"], "training needs about"),

@@ -23,6 +23,10 @@ class Curve:
     y: list[float]  # min/max envelope (two points per bucket) or EMA of the means
     smoothed_x: list[float] = field(default_factory=list)
     smoothed_y: list[float] = field(default_factory=list)
+    # a seed group's (tui.source.banded): y's and smoothed_y's min–max band, as (low, high) along their x
+    band: tuple[list[float], list[float]] | None = None
+    smoothed_band: tuple[list[float], list[float]] | None = None
+    means: tuple[list[float], list[float]] | None = None  # a run's bucket means (x, y), which its group's band reads
 
 
 @dataclass
@@ -88,6 +92,7 @@ class Overlay:
 
     curves: dict[str, Curve]
     evals: dict[str, list[tuple[float, float]]]
+    eval_bands: dict[str, tuple[list, list, list]] = field(default_factory=dict)  # a seed group's: (x, low, high)
 
 
 @dataclass

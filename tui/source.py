@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from genlab import view
 from genlab.health import Verdict
 from genlab.models.catalogue import SPECS
-from genlab.run import compare, control, summary, sweep_report, tags, vitals
+from genlab.run import compare, control, seed_groups, summary, sweep_report, tags, vitals
 from genlab.run.files import read_json
 from genlab.run.follow import RunFollower, RunView
 from genlab.run.rundir import RunDir
@@ -235,24 +235,47 @@ LEGEND_WIDTH = 30  # characters of a run's label in a legend (an 80-column scree
 
 class Comparison:
     """Several runs followed at once: their labels (what differs), the metrics they share, and
-    snapshots of them all with each shared metric overlaid. Plain data out, as ``snapshot``."""
+    snapshots of them all with each shared metric overlaid. Plain data out, as ``snapshot``.
+
+    Runs that differ only in their seed are one group (genlab/run/seed_groups.py): one curve, the
+    mean of theirs inside a min–max band, in one colour (their grids and histograms titled in it),
+    and one ranking row with the mean ± spread of their figures (:meth:`ranking_rows`). Where no
+    two runs are one group, each run is its own group, named and drawn as a run."""
 
     def __init__(self, followers: list[RunFollower], legend_width: int = 0):
         """``legend_width``: characters of a run's label in a legend (0: LEGEND_WIDTH)."""
         self.followers = followers
         self.views = [view.read(f.path) for f in followers]
         configs = [f.run.read_config()[0] for f in followers]
+        ids = [f.path.name for f in followers]
         # each run's label and colour (genlab/run/labels.py), the same on every pane and screen
-        self.named = compare.labels(configs, [f.path.name for f in followers])
-        # the curves' names, in legends: short (plotext drops a legend wider than its plot) and unique
-        self.labels: list[str] = [label.fit(legend_width or LEGEND_WIDTH) for label in self.named]
+        self.named = compare.labels(configs, ids)
+        # the runs in groups that differ only in their seed; each group's label (a run's own, where none do)
+        self.groups = seed_groups.grouped(configs)
+        self.seeded = any(len(g) > 1 for g in self.groups)
+        if self.seeded:
+            self.group_named = seed_groups.group_labels(configs, ids, self.groups)
+            colour = {i: label.colour for g, label in zip(self.groups, self.group_named) for i in g}
+            self.named = [replace(label, colour=colour[i]) for i, label in enumerate(self.named)]
+        else:
+            self.groups, self.group_named = [[i] for i in range(len(followers))], list(self.named)
+        # the curves' names (a group's), in legends: short (plotext drops a legend wider than its plot) and unique
+        self.labels: list[str] = [label.fit(legend_width or LEGEND_WIDTH) for label in self.group_named]
         if len(set(self.labels)) < len(self.labels):
-            self.labels = [label.text for label in self.named]
-        self.colours = {legend: label.colour for legend, label in zip(self.labels, self.named)}
+            self.labels = [label.text for label in self.group_named]
+        self.colours = {legend: label.colour for legend, label in zip(self.labels, self.group_named)}
         self.full_labels = [label.text for label in self.named]
         self.not_comparable = compare.not_comparable(configs)  # why their figures are not, or ""
         self.differs = compare.differing(configs)  # the configuration keys that differ
         self.metrics: list[tuple[str, bool]] = compare.shared_metrics(self.views)
+
+    def ranking_rows(self, runs: list[Compared]) -> list[Compared]:
+        """The rows of a ranking: the runs (a snapshot's), or where some differ only in their
+        seed, a row a group (:class:`GroupCompared`: the means, with the spread in its texts)."""
+        if not self.seeded:
+            return list(runs)
+        return [seed_groups.as_row(seed_groups.SeedGroup.of([runs[i] for i in g], label), GroupCompared)
+                for g, label in zip(self.groups, self.group_named)]
 
     @property
     def owed(self) -> bool:
@@ -281,30 +304,44 @@ class Comparison:
             overlays = {}
             for key in self.vital_signs():
                 drawn = {}
-                for f, label in zip(self.followers, self.labels):
-                    points = f.view.vitals.get(key) or []
-                    if points:
-                        xs, ys = self._x_of(f, x)([p[0] for p in points]), [p[1] for p in points]
-                        drawn[label] = Curve(label, xs, ys, xs, ema(ys, smooth_alpha))
+                for g, label in zip(self.groups, self.labels):
+                    members = []
+                    for f in (self.followers[i] for i in g):
+                        points = f.view.vitals.get(key) or []
+                        if points:
+                            xs, ys = self._x_of(f, x)([p[0] for p in points]), [p[1] for p in points]
+                            members.append(Curve(label, xs, ys, xs, ema(ys, smooth_alpha)))
+                    if members:
+                        drawn[label] = banded(label, members)
                 overlays[key] = Overlay(drawn, {})
         elif curves:
             overlays = {}
             for metric, held_out in self.metrics:
-                drawn, evals = {}, {}
-                for f, label in zip(self.followers, self.labels):
-                    to_x = self._x_of(f, x)
-                    if held_out:
-                        points = f.view.evals.get(metric) or []
-                        xs = to_x([p[0] for p in points])
-                        evals[label] = list(zip(xs, [p[1] for p in points]))
-                        continue
-                    series = f.view.series.get(metric)
-                    if series is None or not len(series):
-                        continue
-                    sx, sy = series.envelope(max_buckets)
-                    mx, my = series.means(max_buckets)
-                    drawn[label] = Curve(label, to_x(sx), sy, to_x(mx), ema(my, smooth_alpha) if my else [])
-                overlays[metric] = Overlay(drawn, evals)
+                drawn, evals, eval_bands = {}, {}, {}
+                for g, label in zip(self.groups, self.labels):
+                    members, points_of = [], []
+                    for f in (self.followers[i] for i in g):
+                        to_x = self._x_of(f, x)
+                        if held_out:
+                            points = f.view.evals.get(metric) or []
+                            points_of.append((to_x([p[0] for p in points]), [p[1] for p in points]))
+                            continue
+                        series = f.view.series.get(metric)
+                        if series is None or not len(series):
+                            continue
+                        sx, sy = series.envelope(max_buckets)
+                        mx, my = series.means(max_buckets)
+                        members.append(Curve(label, to_x(sx), sy, to_x(mx), ema(my, smooth_alpha) if my else [],
+                                             means=(to_x(mx), my) if len(g) > 1 else None))
+                    if held_out and len(points_of) == 1:
+                        evals[label] = list(zip(*points_of[0]))
+                    elif held_out:
+                        b = seed_groups.band(points_of)
+                        evals[label] = list(zip(b.x, b.mean))
+                        eval_bands[label] = (b.x, b.low, b.high)
+                    elif members:
+                        drawn[label] = banded(label, members)
+                overlays[metric] = Overlay(drawn, evals, eval_bands)
         return CompareSnapshot(runs, overlays, x)
 
     @staticmethod
@@ -335,6 +372,21 @@ class Comparison:
         s = summary.of_follower(v, shows, label)
         return Compared(**{**{k.name: getattr(s, k.name) for k in fields(summary.Summary)}, "health": v.health},
                         sample=v.sample, sample_step=v.sample_step, class_captions=" · ".join(captions))
+
+
+class GroupCompared(seed_groups.Grouped, Compared):
+    """A seed group as one row of a comparison's ranking (genlab.run.seed_groups.Grouped)."""
+
+
+def banded(label: str, members: list[Curve]) -> Curve:
+    """One group's curve from its runs' (one run: its own): the mean of their bucket means, and
+    of their smoothed lines, each inside its min–max band (genlab.run.seed_groups.band)."""
+    if len(members) == 1:
+        return members[0]
+    raw = seed_groups.band([c.means or (c.x, c.y) for c in members])  # (vital signs: their points)
+    smooth = seed_groups.band([(c.smoothed_x, c.smoothed_y) for c in members])
+    return Curve(label, raw.x, raw.mean, smooth.x, smooth.mean, band=(raw.low, raw.high),
+                 smoothed_band=(smooth.low, smooth.high))
 
 
 def _copied(value):

@@ -381,6 +381,7 @@ def compare(
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="Every trial of this sweep.")] = None,
     plot: Annotated[Optional[str], typer.Option(help="Overlay the runs' curves of this metric.")] = None,
     x: Annotated[str, typer.Option(help="The plot's x axis: step or time (minutes).")] = "step",
+    by_run: Annotated[bool, typer.Option("--by-run", help="Each run on its own, not runs that differ only in their seed as one group.")] = False,
     runs_dir: RunsDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -388,7 +389,9 @@ def compare(
     fair comparison if so (figures measured on different data, runs too short to judge, runs
     trained on an overloaded machine), then each run, best first by its quality figure: its
     state, steps, time, speed, machine load, quality figure, key metric (newest and best) and
-    quality check's figures."""
+    quality check's figures. Runs that differ only in their seed are one group (unless --by-run):
+    a row with the mean ± std (min–max) of each figure over its seeds, and on the plot their mean
+    curve inside a min–max band."""
     from genlab.run import compare as cmp
     paths = chosen_runs(runs_, tag, sweep, runs_dir)
     if x not in ("step", "time"):
@@ -399,8 +402,10 @@ def compare(
     if as_json:
         print(json.dumps(compared.to_json(), indent=2))
         return
-    print_comparison(compared)
-    if plot is not None:
+    print_comparison(compared, by_run)
+    if plot is not None and compared.seeded and not by_run:
+        print_band_plot(compared.groups, plot, x)
+    elif plot is not None:
         print_plot(compared.runs, plot, x)
 
 
@@ -421,8 +426,12 @@ def chosen_runs(refs: list[str] | None, tag: list[str] | None, sweep: str | None
     return list(dict.fromkeys(paths))
 
 
-def print_comparison(compared) -> None:
-    """What differs (or that nothing does), whether the figures are comparable, then how each did."""
+def print_comparison(compared, by_run: bool = False) -> None:
+    """What differs (or that nothing does), whether the figures are comparable, then how each did;
+    runs that differ only in their seed as one group each (:func:`print_groups`) unless ``by_run``."""
+    if compared.seeded and not by_run:
+        print_groups(compared)
+        return
     from genlab.run.compare import described, fmt
     from genlab.run.sinks import fmt_duration
 
@@ -448,6 +457,62 @@ def print_comparison(compared) -> None:
              *(s.formatted(k, s.quality.get(k)) for k in quality_keys)] for s in summaries]
     title = "how each did, best first" + (" (not comparable)" if compared.warnings or compared.not_comparable else "")
     print_runs_table(title, columns, rows, key=1)
+
+
+def print_groups(compared) -> None:
+    """A comparison whose runs differ only in their seed in places (genlab/run/seed_groups.py):
+    what differs between the groups, then each group, best first by the mean of its quality
+    figure, with the spread of every figure over its seeds."""
+    from genlab.run.compare import described, fmt
+    from genlab.run.seed_groups import INCIDENTAL
+
+    groups = compared.groups
+    keys = [k for k in compared.differs if k not in INCIDENTAL]
+    rows = [[g.label.name, fmt(g.n), ",".join(map(fmt, g.seeds)),
+             *(fmt(described(g.runs[0].config).get(k)) for k in keys), " ".join(r.run_id for r in g.runs)]
+            for g in groups]
+    print_runs_table("runs that differ only in their seed are one group", ["group", "n seeds", "seeds", *keys, "runs"],
+                     rows)
+    for warning in compared.warnings or ([compared.not_comparable] if compared.not_comparable else []):
+        out.print(Text(f"⚠ {warning}", style="bold red"), soft_wrap=True)
+    quality_keys = list(dict.fromkeys(k for g in groups for k in g.quality))
+    columns = ["#", "group", "n", "state", "step", "img/s", "quality (mean ± std (min–max))", "key metric",
+               *quality_keys]
+    rows = []
+    for place, g in enumerate(groups, start=1):
+        first = g.runs[0]
+        states = {}
+        for r in g.runs:
+            states[r.state] = states.get(r.state, 0) + 1
+        steps = sorted(r.step for r in g.runs)
+        rows.append([
+            str(place) if g.figure is not None else "-", g.label.name, str(g.n),
+            next(iter(states)) if len(states) == 1 else ", ".join(f"{n} {s}" for s, n in states.items()),
+            (f"{steps[0]:,}" if steps[0] == steps[-1] else f"{steps[0]:,}–{steps[-1]:,}") + f"/{first.total:,}",
+            g.images_per_s.text(lambda v: f"{v:,.0f}") if g.images_per_s else "-",
+            f"{first.figure} {g.figure.text(lambda v: first.formatted(first.figure, v))}" if g.figure else first.figure_text(),
+            f"{first.key} {g.key.text(lambda v: first.formatted(first.key, v))}" if g.key else "-",
+            *(g.quality[k].text(lambda v, k=k: first.formatted(k, v)) if k in g.quality else "-" for k in quality_keys)])
+    title = "how each group did, best first" + (" (not comparable)" if compared.warnings or compared.not_comparable else "")
+    print_runs_table(title, columns, rows, key=1)
+
+
+def print_band_plot(groups, metric: str, x: str) -> None:
+    """Each group's curves of ``metric``: their mean line inside a min–max band (two dim lines;
+    genlab/run/seed_groups.py), drawn by plotext as text."""
+    from genlab.render.plots import curves
+    from genlab.run.compare import curve
+    from genlab.run.seed_groups import band
+
+    width, height = (out.width, max(15, min(out.height - 4, 30))) if out.is_terminal else (100, 25)
+    lines, bands = [], []
+    for g in groups:
+        b = band([curve(r.path, metric, x) for r in g.runs])
+        lines.append((g.label.text, b.x, b.mean))
+        bands.append((b.x, b.low, b.high) if g.n > 1 else None)
+    print(curves(lines, f"{metric} against {'step' if x == 'step' else 'minutes'} (mean of the seeds, min–max band)",
+                 "step" if x == "step" else "minutes", width, height,
+                 colour=out.is_terminal and "NO_COLOR" not in os.environ, bands=bands))
 
 
 def print_runs_table(title: str, columns: list[str], rows: list[list[str]], key: int = 0) -> None:

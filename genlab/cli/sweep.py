@@ -57,7 +57,7 @@ StorageURL = Annotated[Optional[str], typer.Option(
 def start(
     model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="The model (or --grid model=a,b, or --recipe).")] = None,
     grid: Annotated[Optional[list[str]], typer.Option("--grid", help="KEY=V1,V2,... every value tried (repeatable): lr, batch_size, model, a hyperparameter.")] = None,
-    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds, e.g. 0,1,2: every grid point once per seed.")] = None,
+    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds, e.g. 0,1,2: every trial (a configuration) runs once per seed; Optuna is told the mean.")] = None,
     search: Annotated[Optional[str], typer.Option("--search", help="grid, random or tpe (default: grid; tpe with --range).")] = None,
     trials: Annotated[Optional[int], typer.Option("--trials", help="Trials of a random or TPE search (default 10).")] = None,
     range_: Annotated[Optional[list[str]], typer.Option("--range", help="KEY=LOW:HIGH[:log|int|log-int] searched (repeatable), e.g. lr=1e-4:1e-2:log.")] = None,
@@ -164,6 +164,8 @@ def resolved_device(device: str) -> str:
 
 def describe(spec) -> None:
     what = f"{spec.search} search of {spec.trials} trials" if spec.search != "grid" else f"grid of {spec.trials} trials"
+    if spec.seeds_per_trial and len(spec.seeds) > 1:  # (a trial: one configuration, run once per seed)
+        what += f", each run with seeds {','.join(map(str, spec.seeds))} (Optuna told their mean)"
     lengths = ("max_minutes",) if spec.run.get("max_minutes") else ("epochs", "max_steps")  # a budget decides alone
     length = ", ".join(f"{k.replace('_', ' ')} {spec.run[k]:g}" for k in lengths if spec.run.get(k) is not None)
     out.print(f"sweep {spec.sweep_id}: {spec.model or 'models ' + ','.join(map(str, spec.grid['model']))}, {what}"
@@ -337,15 +339,19 @@ def print_trials(sweep_dir: Path, said: dict | None = None) -> None:
 def trials_table(spec, trials: list[dict], keys: list[str], with_run: bool) -> Table:
     """The trials ranked: a trial not ended by its run's newest objective, with its step."""
     table = Table(title_justify="left")
-    for col in ("trial", *(["run"] if with_run else []), "state", *keys, spec.objective, "note"):
+    seeded = any(t.get("spread") for t in trials)  # trials run once per seed: the spread of their objectives
+    for col in ("trial", *(["run"] if with_run else []), "state", *keys, spec.objective,
+                *(["over seeds"] if seeded else []), "note"):
         table.add_column(col, no_wrap=col != "note", justify="right" if col == "trial" else "left")
     for t in trials:
-        params = t.get("params", {})
+        params, spread = t.get("params", {}), t.get("spread")
         value = t.get("objective")
         note = t.get("reason") or (f"newest, at step {t['newest_step']:,}" if t.get("value") is None and value is not None else "")
         table.add_row(str(t.get("number")), *([t.get("run_id") or "-"] if with_run else []), t.get("state", "?"),
                       *(fmt_param(params.get(k)) for k in keys),
-                      f"{value:.4g}" if isinstance(value, (int, float)) else "-", note)
+                      f"{value:.4g}" if isinstance(value, (int, float)) else "-",
+                      *([f"± {spread['std']:.2g} ({spread['min']:.4g}–{spread['max']:.4g}), {spread['n']} seeds"
+                         if spread else "-"] if seeded else []), note)
     return table
 
 

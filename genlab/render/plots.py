@@ -8,6 +8,10 @@ import re
 
 # where colour cannot tell lines apart (a pipe, a file, NO_COLOR), each gets a marker of its own
 MARKERS = ("•", "+", "x", "o", "*", "#", "%", "@", "=", "~")
+BAND_MARKER = "·"  # a seed group's min–max band (genlab/run/seed_groups.py), under its mean line
+# plotext's own sequence of lines' colours, each with a dimmer shade for its band
+BAND_COLOURS = (("blue+", "blue"), ("green+", "green"), ("red+", "red"), ("cyan+", "cyan"), ("magenta+", "magenta"),
+                ("yellow", "gold"))
 
 
 def marker(index: int, colour: bool) -> str:
@@ -27,19 +31,25 @@ def integer_ticks(xs: list, count: int = 5) -> list[int]:
 
 
 def curves(lines: list[tuple[str, list, list]], title: str, xlabel: str, width: int, height: int,
-           colour: bool) -> str:
+           colour: bool, bands: list | None = None) -> str:
     """``lines``: (label, xs, ys) each, in braille dots (without colour, a marker a line); a line
-    with no points is left out. Steps on the x axis get whole-number ticks."""
+    with no points is left out. Steps on the x axis get whole-number ticks. ``bands``: a line's
+    (xs, low, high) or None, each drawn under the lines as two dotted lines (BAND_MARKER)."""
     import plotext as plt
 
     plt.clear_figure()
     plt.plotsize(width, height)
     if not colour:
         plt.theme("clear")
+    for i, drawn_band in enumerate(bands or []):
+        if drawn_band and drawn_band[0]:
+            for edge in drawn_band[1:]:
+                plt.plot(drawn_band[0], edge, marker=BAND_MARKER, color=BAND_COLOURS[i % len(BAND_COLOURS)][1] if colour else None)
     drawn_xs = []
     for i, (label, xs, ys) in enumerate(lines):
         if xs:
-            plt.plot(xs, ys, label=label, marker=marker(i, colour))
+            plt.plot(xs, ys, label=label, marker=marker(i, colour),
+                     **({"color": BAND_COLOURS[i % len(BAND_COLOURS)][0]} if bands and colour else {}))
             drawn_xs += list(xs)
     if xlabel == "step" and drawn_xs:
         plt.xticks(integer_ticks(drawn_xs))

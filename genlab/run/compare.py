@@ -26,6 +26,7 @@ from genlab.errors import UsageError
 from genlab.run import metrics_log
 from genlab.run.labels import Label, label_runs
 from genlab.run.rundir import RunDir
+from genlab.run.seed_groups import Grouped, SeedGroup, as_row, group_labels, grouped
 from genlab.run.store import read_events
 from genlab.run.summary import Summary, rank, summarise
 
@@ -52,11 +53,17 @@ class SideBySide:
     not_comparable: str = ""
     labels: dict[str, Label] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    groups: list[SeedGroup] = field(default_factory=list)  # runs differing only in their seed, best first
+
+    @property
+    def seeded(self) -> bool:
+        """Whether some runs differ only in their seed (a group of two runs or more)."""
+        return any(g.n > 1 for g in self.groups)
 
     def to_json(self) -> dict:
         return {"differs": self.differs, "comparable": not self.warnings and not self.not_comparable,
                 "not_comparable": self.not_comparable or None, "warnings": self.warnings,
-                "runs": [s.to_json() for s in self.runs]}
+                "runs": [s.to_json() for s in self.runs], "groups": [g.to_json() for g in self.groups]}
 
 
 def flat(config: dict) -> dict:
@@ -152,7 +159,23 @@ def compare(run_dirs: list[Path]) -> SideBySide:
     for r, label in zip(runs, named):
         r.label = label.text
     warnings = comparability(runs, {n.run_id: n.name for n in named})
-    return SideBySide(differing(configs), rank(runs), not_comparable(configs), {n.run_id: n for n in named}, warnings)
+    return SideBySide(differing(configs), rank(runs), not_comparable(configs), {n.run_id: n for n in named}, warnings,
+                      seed_groups(runs))
+
+
+class GroupSummary(Grouped, Summary):
+    """A seed group ranked and shown as one run (genlab.run.seed_groups.Grouped)."""
+
+
+def seed_groups(runs: list[Summary]) -> list[SeedGroup]:
+    """The runs (in the order given) in groups that differ only in their seed
+    (genlab/run/seed_groups.py), best first by the mean of their quality figure."""
+    configs, ids = [r.config for r in runs], [r.run_id for r in runs]
+    indices = grouped(configs)
+    named = group_labels(configs, ids, indices)
+    groups = [SeedGroup.of([runs[i] for i in g], label) for g, label in zip(indices, named)]
+    rows = rank([as_row(g, GroupSummary) for g in groups])
+    return [row.group for row in rows]
 
 
 def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:

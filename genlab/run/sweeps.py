@@ -71,6 +71,9 @@ class SweepSpec:
     recipe: str | None = None
     created: float = 0.0
     storage: str | None = None  # the study's database or proxy URL, without a password (None: study.journal here)
+    # a trial is one configuration run once per seed, Optuna told the mean (genlab/sweep/worker.py);
+    # False in a sweep made before: its seeds are a grid key
+    seeds_per_trial: bool = False
 
     def to_json(self) -> dict:
         raw = asdict(self)
@@ -87,9 +90,10 @@ class SweepSpec:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
     def search_space(self) -> dict:
-        """The grid as Optuna's GridSampler takes it: every grid key, and the seeds."""
+        """The grid as Optuna's GridSampler takes it: every grid key (and the seeds, in a sweep made
+        before a trial ran once per seed)."""
         space = {k: list(v) for k, v in self.grid.items()}
-        if self.search == "grid":
+        if self.search == "grid" and not self.seeds_per_trial:
             space["seed"] = list(self.seeds)
         return space
 
@@ -182,18 +186,26 @@ def trial_state(root: Path, trial: dict) -> dict:
     """``trial`` with the state it is shown with everywhere. Optuna's verdict on a trial it has
     ended (complete, pruned, fail) is the sweep's; a trial it has not ended (``running`` in the
     study) is as its run is, read from the run directory (one truth: a trial stopped with its
-    sweep is ``stopped``, as ``genlab runs`` says, not ``running``). A trial whose run is not
-    made yet, or unreadable, keeps the study's word."""
+    sweep is ``stopped``, as ``genlab runs`` says, not ``running``; a trial run once per seed, as
+    its first run not finished). A trial whose run is not made yet, or unreadable, keeps the
+    study's word."""
     from genlab.run.store import NAME_RE, load_run
 
     run_id = trial.get("run_id")
     if trial.get("state") != "running" or not isinstance(run_id, str) or not NAME_RE.fullmatch(run_id):
         return trial
-    path = root / run_id
-    if not RunDir(path).config.exists():
-        return trial
-    info = load_run(path)
-    return trial if info.problem else {**trial, "state": info.shown_state}
+    shown = None
+    for rid in trial.get("run_ids") or [run_id]:  # (a trial run once per seed: as its first run not finished)
+        path = root / rid if isinstance(rid, str) and NAME_RE.fullmatch(rid) else None
+        if path is None or not RunDir(path).config.exists():
+            return trial
+        info = load_run(path)
+        if info.problem:
+            return trial
+        shown = info.shown_state
+        if shown != "finished":
+            break
+    return {**trial, "state": shown}
 
 
 def ranked(trials: list[dict], direction: str) -> list[dict]:
@@ -220,7 +232,7 @@ def state(sweep_dir: Path, spec: SweepSpec | None = None, trials: list[dict] | N
 def trial_runs(root: Path, sweep_dir: Path) -> list[Path]:
     """The run directories of the sweep's trials that exist, in trial order."""
     trials = sorted(read_trials(sweep_dir), key=lambda t: t.get("number", 0))
-    paths = [root / t["run_id"] for t in trials if isinstance(t.get("run_id"), str)]
+    paths = [root / rid for t in trials for rid in (t.get("run_ids") or [t.get("run_id")]) if isinstance(rid, str)]
     return [p for p in paths if RunDir(p).config.exists()]
 
 

@@ -54,8 +54,9 @@ def build(model: str | None, *, sweep_id: str, grid: dict, ranges: dict, seeds: 
         raise UsageError(f"unknown --search {search!r}; choose from {', '.join(SEARCHES)}")
     if search == "grid" and ranges:
         raise UsageError("a --range is searched, not gridded: add --search random or --search tpe")
-    if search != "grid" and len(seeds) > 1:
-        raise UsageError(f"--seeds {','.join(map(str, seeds))} repeats a grid; a {search} trial is one run: give one seed")
+    if prune and len(seeds) > 1:
+        raise UsageError(f"--prune judges one run's quality checks; with --seeds {','.join(map(str, seeds))} a trial is "
+                         f"{len(seeds)} runs: give one seed, or leave out --prune")
     if "seed" in grid or "seed" in ranges:
         raise UsageError("give seeds with --seeds, not as a grid or range key")
     for key in [*grid, *ranges]:
@@ -66,15 +67,17 @@ def build(model: str | None, *, sweep_id: str, grid: dict, ranges: dict, seeds: 
         if trials is not None:
             raise UsageError("--trials is for random and TPE searches: a grid runs every point once")
         points = 1
-        for values in [*grid.values(), seeds]:
+        for values in grid.values():
             points *= len(values)
         trials = points
     elif trials is None:
         trials = DEFAULT_TRIALS
     if trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
-    if trials > max_trials() and not yes:
-        raise UsageError(f"this sweep has {trials} trials, more than the limit of {max_trials()} "
+    runs = trials * len(seeds)  # a trial runs once per seed
+    if runs > max_trials() and not yes:
+        each = f" of {len(seeds)} seeds each ({runs} runs)" if len(seeds) > 1 else ""
+        raise UsageError(f"this sweep has {trials} trials{each}, more than the limit of {max_trials()} "
                          "(GENLAB_SWEEP_MAX_TRIALS); add --yes to run it")
     objective, direction = check_objective(objective, names)
     prune_every = prune_every if prune_every is not None else DEFAULT_PRUNE_EVERY
@@ -88,7 +91,7 @@ def build(model: str | None, *, sweep_id: str, grid: dict, ranges: dict, seeds: 
     spec = SweepSpec(sweep_id=sweep_id, model=model and models.get(model).name, grid=grid, ranges=ranges,
                      seeds=tuple(seeds), search=search, trials=trials, objective=objective, direction=direction,
                      prune=prune, prune_every=prune_every if prune else 0, prune_startup=prune_startup,
-                     parallel=parallel, run=run, recipe=recipe, created=time.time())
+                     parallel=parallel, run=run, recipe=recipe, created=time.time(), seeds_per_trial=True)
     check_configs(spec)
     return spec
 

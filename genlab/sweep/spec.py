@@ -5,6 +5,8 @@ genlab.run.sweeps, which the cockpit uses).
 
 Each trial is an ordinary run, ``<sweep-id>-NNN`` (NNN: Optuna's trial number), whose config.json
 names its sweep: detached, controllable, resumable, visible to every command and the cockpit.
+With several ``--seeds`` a trial is one configuration run once per seed, ``<sweep-id>-NNN-s<seed>``
+each (:func:`trial_seeds`), and Optuna is told the mean of their objectives (genlab/sweep/worker.py).
 The worker that runs trials is genlab/sweep/worker.py. This module imports neither torch nor
 Optuna (the cockpit lists sweeps); what needs them imports them where it is used.
 """
@@ -29,8 +31,9 @@ TRAINING_KEYS = ("model", "seed", "lr", "batch_size")  # trial parameters that a
 MAX_TRIALS = 50  # a sweep of more trials than this asks for --yes (GENLAB_SWEEP_MAX_TRIALS)
 
 
-def run_options(spec: SweepSpec, params: dict) -> dict:
-    """genlab.train.execute.prepare's keyword arguments for a trial with ``params``."""
+def run_options(spec: SweepSpec, params: dict, seed: int | None = None) -> dict:
+    """genlab.train.execute.prepare's keyword arguments for a trial with ``params``: its run for
+    ``seed`` (one of the sweep's seeds; None: the first, or the seed its params give)."""
     options = dict(spec.run)
     hp = dict(options.pop("hp", None) or {})
     model = params.get("model", spec.model)
@@ -44,7 +47,9 @@ def run_options(spec: SweepSpec, params: dict) -> dict:
         from genlab.models.catalogue import spec as model_spec
         if options["preset"] not in model_spec(model).presets:
             options["preset"] = None
-    if spec.seeds and "seed" not in params:
+    if seed is not None:
+        options["seed"] = seed
+    elif spec.seeds and "seed" not in params:
         options["seed"] = spec.seeds[0]
     return {"model": model, "hp": hp, "sweep": spec.sweep_id, **options}
 
@@ -140,8 +145,17 @@ def new_sweep_id(label: str, name: str | None, root: Path) -> str:
     return unique_name("sweep-" + time.strftime("%Y%m%d-%H%M%S") + "-" + label, root)
 
 
-def trial_run_id(sweep_id: str, number: int) -> str:
-    return f"{sweep_id}-{number:03d}"
+def trial_run_id(sweep_id: str, number: int, seed: int | None = None) -> str:
+    """A trial's run: ``<sweep>-NNN``; of a trial run once per seed, ``<sweep>-NNN-s<seed>``."""
+    return f"{sweep_id}-{number:03d}" + (f"-s{seed}" if seed is not None else "")
+
+
+def trial_seeds(spec: SweepSpec, number: int) -> dict:
+    """The runs of trial ``number``: seed to run id (None to its one run id where the sweep runs
+    each trial once: one seed, or a sweep made before a trial ran once per seed)."""
+    if not spec.seeds_per_trial or len(spec.seeds) < 2:
+        return {None: trial_run_id(spec.sweep_id, number)}
+    return {seed: trial_run_id(spec.sweep_id, number, seed) for seed in spec.seeds}
 
 
 

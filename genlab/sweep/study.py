@@ -107,11 +107,21 @@ def suggest(trial: optuna.Trial, spec: SweepSpec) -> dict:
 
 
 def trials(study: optuna.Study) -> list[dict]:
-    """Every trial as genlab shows it: number, run id, params, state, value, pruned step, why."""
+    """Every trial as genlab shows it: number, run id, params, state, value, pruned step, why.
+    A trial run once per seed (genlab/sweep/worker.py) has its runs' ids (``run_ids``), each
+    finished seed's objective (``seeds``: seed to value; its ``value`` is their mean) and their
+    ``spread`` (genlab.run.seed_groups.Spread: n, mean, std, min, max; None for fewer than two)."""
+    from genlab.run.seed_groups import Spread
+
     out = []
     for t in study.get_trials(deepcopy=False):
+        seeds = t.user_attrs.get("seeds") or None
+        spread = Spread.of(seeds.values()) if seeds and len(seeds) > 1 else None
+        run_ids = t.user_attrs.get("run_ids")
         out.append({
             "number": t.number, "run_id": t.user_attrs.get("run_id"), "params": dict(t.params),
+            "run_ids": list(run_ids.values()) if isinstance(run_ids, dict) else None,
+            "seeds": seeds, "spread": spread.to_json() if spread else None,
             "state": STATES.get(t.state, t.state.name.lower()), "value": t.value,
             "steps": max(t.intermediate_values) if t.intermediate_values else None,
             "reason": t.user_attrs.get("reason"), "worker": t.user_attrs.get("worker"),

@@ -12,6 +12,13 @@ it resumes from its checkpoint, a finished one it only reports; a trial is told 
 The loop, every POLL_S: what the sweep is wanted to do (run, pause, stop); each trial's new
 events (quality checks reported to the pruner) and state (told to Optuna when it ends); new
 trials while there is room; the worker's heartbeat; trials.json for readers without Optuna.
+
+A sweep with several ``--seeds`` runs each trial (one configuration) once per seed, each seed an
+ordinary run (genlab.sweep.spec.trial_seeds: ``<sweep>-NNN-s<seed>``), as many runs at once as
+``--parallel`` allows; the trial ends when all its runs have, and Optuna is told the mean of their
+objectives (the trial's ``seeds`` attribute holds each one's). A run that fails fails its trial
+(its other runs are stopped). Such a sweep is not pruned (genlab.sweep.plan refuses --prune).
+A worker that takes over such a trial takes over each of its runs, and starts those not made yet.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from genlab.run.rundir import RunDir, SweepDir
 from genlab.run.state import RunState, effective_state
 from genlab.run.sweeps import SweepState, live_workers, read_spec, wanted
 from genlab.sweep import study as studies
-from genlab.sweep.spec import run_options, trial_run_id, worker_name
+from genlab.sweep.spec import run_options, trial_seeds, worker_name
 from genlab.train import warm
 
 POLL_S = 0.5
@@ -57,6 +64,7 @@ class Active:
     trial: optuna.Trial
     run_dir: Path
     slot: int
+    seed: int | None = None  # the seed of a trial run once per seed (None: the trial's one run)
     proc: subprocess.Popen | None = None
     last: float | None = None  # the objective's newest value
     reported: set = field(default_factory=set)  # steps reported to the pruner
@@ -78,7 +86,9 @@ class Worker:
         self.parallel = parallel
         self.name = worker_name()
         self.home = SweepDir(self.dir).worker_home(self.name)
-        self.active: dict[int, Active] = {}
+        self.active: dict[str, Active] = {}  # by run id: each run of the trials this worker runs
+        self.waiting: list[tuple] = []  # (trial, params, run id, seed): a trial's runs not started yet
+        self.objectives: dict[int, dict] = {}  # trial number -> seed -> its run's objective, as its runs end
         self.started = time.time()
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         self.next_adopt = self.next_snapshot = 0.0
@@ -126,12 +136,13 @@ class Worker:
                 self.next_adopt = time.monotonic() + ADOPT_EVERY_S
                 self.adopt()
             for a in list(self.active.values()):
-                self.watch(a, want)
+                if self.active.get(a.run_dir.name) is a:  # (not ended with another run of its trial)
+                    self.watch(a, want)
             if want == "stop" and not self.active:
                 return SweepState.STOPPED
             if want == "run":
                 self.fill()
-                if not self.active and self.remaining() == 0:
+                if not self.active and not self.waiting and self.remaining() == 0:
                     return SweepState.FINISHED
             if self.changed or time.monotonic() >= self.next_snapshot:
                 self.snapshot()
@@ -159,34 +170,44 @@ class Worker:
     def remaining(self) -> int:
         return max(0, self.spec.trials - len(self.study.get_trials(deepcopy=False)))
 
+    def numbers(self) -> set[int]:
+        """The trials this worker runs (a run of theirs going, or waiting to start)."""
+        return {a.number for a in self.active.values()} | {w[0].number for w in self.waiting}
+
     def fill(self) -> None:
         while len(self.active) < self.parallel:
+            if self.waiting:  # a trial's next seed
+                self.start(*self.waiting.pop(0))
+                continue
             with self.ask_lock():
                 if self.remaining() == 0:
                     return
                 trial = self.study.ask()
                 trial.set_user_attr("worker", self.name)
-                run_id = trial_run_id(self.spec.sweep_id, trial.number)
-                trial.set_user_attr("run_id", run_id)
+                runs = trial_seeds(self.spec, trial.number)
+                trial.set_user_attr("run_id", next(iter(runs.values())))
+                if len(runs) > 1:
+                    trial.set_user_attr("run_ids", {str(seed): run_id for seed, run_id in runs.items()})
                 params = studies.suggest(trial, self.spec)
-            self.start(trial, params, run_id)
+            self.waiting += [(trial, params, run_id, seed) for seed, run_id in runs.items()]
 
-    def start(self, trial: optuna.Trial, params: dict, run_id: str) -> None:
-        """Create the trial's run (torch-free: genlab.train.start) and start its training
+    def start(self, trial: optuna.Trial, params: dict, run_id: str, seed: int | None = None) -> None:
+        """Create a run of the trial (torch-free: genlab.train.start) and start its training
         process; a trial whose run is refused fails."""
         from genlab.train.start import make_run_dir, plan
 
-        options = run_options(self.spec, params)
+        options = run_options(self.spec, params, seed)
         model, data_dir = options.pop("model"), options.pop("data_dir", None)
         try:
             run_dir = make_run_dir(plan(model, data_dir=data_dir, runs_dir=self.root, name=run_id, **options))
         except GenlabError as e:
             self.fail(trial.number, f"its run was refused: {e}")
             return
-        a = Active(trial.number, trial, run_dir, self.free_slot())
+        a = Active(trial.number, trial, run_dir, self.free_slot(), seed=seed)
         a.proc = self.launch(run_dir, {}, a.slot)
-        self.active[a.number] = a
-        self.say(f"trial {trial.number} started: run {run_id} " + " ".join(f"{k}={v}" for k, v in params.items()))
+        self.active[run_id] = a
+        seeded = f" (seed {seed})" if seed is not None else ""
+        self.say(f"trial {trial.number} started: run {run_id}{seeded} " + " ".join(f"{k}={v}" for k, v in params.items()))
 
     def launch(self, run_dir: Path, options: dict, slot: int):
         """The training process of a trial's run (``options``: genlab.train.execute.execute's):
@@ -213,30 +234,39 @@ class Worker:
         live = {w["name"] for w in live_workers(self.dir)} | {self.name}
         with self.ask_lock():
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if t.number in self.active or t.user_attrs.get("worker") in live:
+                if t.number in self.numbers() or t.user_attrs.get("worker") in live:
                     continue
                 trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number)
                 before = t.user_attrs.get("worker") or "a dead worker"
                 trial = optuna.Trial(self.study, trial_id)
                 trial.set_user_attr("worker", self.name)
-                run_id = t.user_attrs.get("run_id") or trial_run_id(self.spec.sweep_id, t.number)
-                run_dir = self.root / run_id
-                if not RunDir(run_dir).config.exists():
-                    expected = set(self.spec.search_space()) | set(self.spec.ranges)
-                    if set(t.params) != expected:
-                        self.fail(t.number, "its worker died before its parameters were chosen")
-                        continue
-                    trial.set_user_attr("run_id", run_id)
-                    self.say(f"trial {t.number}: its worker died before its run was made; making it now")
-                    self.start(trial, dict(t.params), run_id)
-                    continue
-                a = Active(t.number, trial, run_dir, self.free_slot(), reported=set(t.intermediate_values),
-                           pruned_at=t.user_attrs.get("pruned_at"))
-                self.active[a.number] = a
-                self.say(f"trial {t.number}: taken over from {before} (run {run_id})")
-                state = effective_state(read_status(run_dir), run_dir)
-                if a.pruned_at is None and state in (RunState.STOPPED, RunState.CRASHED):
-                    self.resume(a)  # the sweep was stopped, or its worker died: the trial goes on
+                runs = trial_seeds(self.spec, t.number)
+                if None in runs:  # (the trial's one run, by the id it was given)
+                    runs = {None: t.user_attrs.get("run_id") or runs[None]}
+                for seed, run_id in runs.items():
+                    self.take_over(t, trial, before, run_id, seed)
+
+    def take_over(self, t, trial: optuna.Trial, before: str, run_id: str, seed: int | None) -> None:
+        """Watch a run of trial ``t`` whose worker died, resuming it if it was stopped or crashed;
+        make and start it if its worker died before it was made."""
+        run_dir = self.root / run_id
+        if not RunDir(run_dir).config.exists():
+            expected = set(self.spec.search_space()) | set(self.spec.ranges)
+            if set(t.params) != expected:
+                if seed is None or seed == self.spec.seeds[0]:  # (the trial fails once)
+                    self.fail(t.number, "its worker died before its parameters were chosen")
+                return
+            trial.set_user_attr("run_id", t.user_attrs.get("run_id") or run_id)
+            self.say(f"trial {t.number}: its worker died before its run {run_id} was made; making it now")
+            self.waiting.append((trial, dict(t.params), run_id, seed))
+            return
+        a = Active(t.number, trial, run_dir, self.free_slot(), seed=seed, reported=set(t.intermediate_values),
+                   pruned_at=t.user_attrs.get("pruned_at"))
+        self.active[run_id] = a
+        self.say(f"trial {t.number}: taken over from {before} (run {run_id})")
+        state = effective_state(read_status(run_dir), run_dir)
+        if a.pruned_at is None and state in (RunState.STOPPED, RunState.CRASHED):
+            self.resume(a)  # the sweep was stopped, or its worker died: the trial goes on
 
     # ------------------------------------------------------------------ watching a trial
 
@@ -248,16 +278,16 @@ class Worker:
         state = effective_state(status, a.run_dir)
         if state is RunState.FINISHED:
             if a.last is None:
-                self.fail(a.number, f"its run finished without reporting {self.spec.objective}")
+                self.fail(a.number, f"its run {a.run_dir.name} finished without reporting {self.spec.objective}")
             else:
-                self.tell(a, TrialState.COMPLETE, a.last, f"{self.spec.objective} {a.last:.4g}")
+                self.completed(a)
         elif state is RunState.FAILED:
-            self.fail(a.number, f"its run failed: {status.get('reason') or 'see its log'}")
+            self.fail(a.number, f"its run {a.run_dir.name} failed: {status.get('reason') or 'see its log'}")
         elif a.pruned_at is not None and state in (RunState.STOPPED, RunState.CRASHED):
             self.tell(a, TrialState.PRUNED, None, f"pruned at step {a.pruned_at:,}")
         elif state is RunState.STOPPED and (want == "stop" or a.sent != "stop"):
             # stopped for the sweep, or by hand: it stays unfinished; `genlab sweep resume` continues it
-            self.active.pop(a.number)
+            self.active.pop(a.run_dir.name)
             self.say(f"trial {a.number} stopped at step {status.get('step', 0):,} (run {a.run_dir.name})")
         elif state in (RunState.CRASHED, RunState.STOPPED):
             self.resume(a)
@@ -330,17 +360,43 @@ class Worker:
             if "Study.stop" not in str(e):
                 raise
 
+    def completed(self, a: Active) -> None:
+        """A run of the trial finished: the trial is told its objective, or once every seed's run
+        has finished, the mean of theirs (each one's kept in its ``seeds`` attribute)."""
+        if a.seed is None:
+            self.tell(a, TrialState.COMPLETE, a.last, f"{self.spec.objective} {a.last:.4g}")
+            return
+        self.active.pop(a.run_dir.name, None)
+        values = self.objectives.setdefault(a.number, {})
+        values[a.seed] = a.last
+        a.trial.set_user_attr("seeds", {str(seed): value for seed, value in values.items()})
+        self.say(f"trial {a.number}: run {a.run_dir.name} (seed {a.seed}) finished, {self.spec.objective} {a.last:.4g}")
+        if len(values) == len(self.spec.seeds):
+            mean = sum(values.values()) / len(values)
+            self.tell(a, TrialState.COMPLETE, mean, f"{self.spec.objective} {mean:.4g}, the mean of {len(values)} seeds")
+
+    def drop(self, number: int) -> None:
+        """Forget the trial's runs (going or waiting): it has ended."""
+        for run_id in [k for k, a in self.active.items() if a.number == number]:
+            self.active.pop(run_id)
+        self.waiting = [w for w in self.waiting if w[0].number != number]
+        self.objectives.pop(number, None)
+
     def tell(self, a: Active, state: TrialState, value: float | None, what: str) -> None:
         self.told(a.number, value, state)
-        self.active.pop(a.number, None)
+        self.drop(a.number)
         self.done_here += 1
-        self.say(f"trial {a.number} {studies.STATES[state]}: {what} (run {a.run_dir.name})")
+        runs = "runs " + ", ".join(sorted(trial_seeds(self.spec, a.number).values())) if a.seed is not None else f"run {a.run_dir.name}"
+        self.say(f"trial {a.number} {studies.STATES[state]}: {what} ({runs})")
 
     def fail(self, number: int, reason: str) -> None:
         trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
         self.storage.set_trial_user_attr(trial_id, "reason", reason)
         self.told(number, None, TrialState.FAIL)
-        self.active.pop(number, None)
+        for a in self.active.values():  # its other seeds' runs, still going
+            if a.number == number and a.sent != "stop" and effective_state(read_status(a.run_dir), a.run_dir).live:
+                control.send(a.run_dir, "stop", reason=f"trial {number} failed: {reason}")
+        self.drop(number)
         self.done_here += 1
         self.say(f"trial {number} failed: {reason}")
 
@@ -368,7 +424,7 @@ class Worker:
         atomic_write_json(SweepDir(self.dir).worker_status(self.name), {
             "state": state, "pid": os.getpid(), "host": self.name.rsplit("-", 1)[0], "heartbeat": now,
             "updated": now, "started": self.started, "parallel": self.parallel,
-            "trials": sorted(self.active), "cpu_s": round(self.cpu_s(), 2), "warning": self.warning}, durable=False)
+            "trials": sorted(self.numbers()), "cpu_s": round(self.cpu_s(), 2), "warning": self.warning}, durable=False)
 
     def fairness(self) -> None:
         """The log of a finished sweep ends as `genlab sweep --wait` does: why its trials are not a

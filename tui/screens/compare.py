@@ -2,7 +2,11 @@
 class histogram, and a table ranking them by their quality figure.
 
 Each run is named by its label (genlab/run/labels.py: ``#3 lr=0.001``) and drawn in its colour
-on every pane: its curves and legend, its grid's and histogram's titles, its ranking row. As
+on every pane: its curves and legend, its grid's and histogram's titles, its ranking row. Runs
+that differ only in their seed are one group (genlab/run/seed_groups.py), in one colour: one
+curve, the mean of theirs between the dotted lines of its min–max band (smoothing, ``e``,
+smooths each run before the mean; log scale, ``l``, and the x axis, ``x``, apply to the band as to
+the line), and one ranking row with the mean ± std (min–max) of its figures and how many seeds. As
 many curve panes as the screen holds (one under COMPACT_BELOW rows, named in a line of tabs as on
 a dashboard, else up to MAX_PANES); tab, shift+tab and 1-9 turn to the others when the runs share
 more metrics than that.
@@ -95,7 +99,7 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                     for i, shows in enumerate(self.comparison.views):
                         if shows.class_histogram:
                             yield ClassHistogram((), title=self.comparison.named[i].name, id=f"hist{i}")
-        yield RankingTable(self.comparison.named, id="ranking")
+        yield RankingTable(self.comparison.group_named, id="ranking")  # (a run's own where no seed groups)
         yield KeysFooter()
 
     def all_panes(self) -> list[tuple[str, bool]]:
@@ -179,7 +183,8 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
         """What is compared, as much as the width holds: the parts in order of importance."""
         c = self.comparison
         n, shown = len(self.all_panes()), len(self.panes())
-        parts = [(0, f"comparing {len(self.run_ids)} runs" + (" · vital signs" if self.vital_signs else ""))]
+        groups = f" in {counted(len(c.groups), 'seed group')}" if c.seeded else ""  # (a group: runs differing only in their seed)
+        parts = [(0, f"comparing {len(self.run_ids)} runs{groups}" + (" · vital signs" if self.vital_signs else ""))]
         if n > shown > 1:  # (one at a time: named in the line of tabs)
             last = self.first_pane + shown
             parts.append((2, f"panes {self.first_pane + 1}-{last} of {n} (tab: more)"))
@@ -293,7 +298,7 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
             for hist in self.query(f"#hist{i}"):
                 if run.class_hist and run.class_hist != hist.hist:
                     hist.draw(run.class_hist, self.hist_title(i, hist))
-        self.query_one(RankingTable).show(snap.runs)
+        self.query_one(RankingTable).show(self.comparison.ranking_rows(snap.runs))
         self.fit_titles()  # (the panes have their sizes by now)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -104,6 +104,7 @@ class CurvesPlot(PlotextPlot):
         colour = "NO_COLOR" not in os.environ
         snap = self.snapshot
         if snap is not None:
+            xs_drawn += self._draw_bands(snap, colour)
             for i, name in enumerate(self.metrics):
                 c = snap.curves.get(name)
                 if c is None:
@@ -127,6 +128,32 @@ class CurvesPlot(PlotextPlot):
             plt.yscale("log")
         if not drawn:
             plt.title(self.fit_title(self.title_text + " · waiting for data", axis=False))
+
+    BAND_MARKER = "·"  # a seed group's min–max band: two dotted lines, dimmer than its mean line
+    BAND_SHADE = 0.5  # the band's colour: the line's, this much of the way to black
+
+    def _draw_bands(self, snap, colour: bool) -> list:
+        """The min–max bands of the seed groups drawn here (tui.source.banded: a curve's, or its
+        smoothed curve's; an evaluation's), under every line; the x values drawn."""
+        bands = []
+        for name in self.metrics:
+            c = (snap.curves or {}).get(name)
+            if c is not None and (c.smoothed_band if self.smooth else c.band):
+                bands.append((name, c.smoothed_x if self.smooth else c.x, c.smoothed_band if self.smooth else c.band))
+        for name in self.eval_metrics:
+            b = getattr(snap, "eval_bands", {}).get(name)
+            if b:
+                bands.append((name, b[0], b[1:]))
+        drawn = []
+        for name, x, (low, high) in bands:
+            rgb = self.colours.get(name)
+            shade = tuple(int(v * self.BAND_SHADE) for v in rgb) if rgb and colour else None
+            for edge in (low, high):
+                ex, ey = self._keep_positive(x, edge)
+                if ex:
+                    self.plt.plot(ex, ey, marker=self.BAND_MARKER, color=shade)
+                    drawn += ex
+        return drawn
 
     def fit_title(self, title: str, axis: bool = True) -> str:
         """The title, cut to the canvas's width (plotext leaves out a title wider than the plot
