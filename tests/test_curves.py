@@ -53,3 +53,38 @@ async def test_a_curve_pane_survives_log_scale_and_smoothing_on_any_data(case, s
         drawable = SERIES[case] is not None and any(v > 0 and math.isfinite(v) for v in SERIES[case][1])
         assert ("waiting for data" in text) is not drawable, text
         assert "cannot draw" not in text, text
+
+
+def cells(strips) -> list[list[tuple]]:
+    """Each cell's character, colours and attributes (not Textual's selection offsets)."""
+    return [[(ch, s.color, s.bgcolor, s.bold, s.dim, s.italic, s.underline, s.reverse) for seg in strip
+             for s in [seg.style] for ch in seg.text] for strip in strips]
+
+
+@pytest.mark.parametrize("colour", [True, False], ids=["colour", "NO_COLOR"])
+async def test_a_plot_picture_is_what_textual_plotext_draws(colour, monkeypatch):
+    """tui/widgets/plot_picture.py reads plotext's canvas: cell for cell what textual-plotext's
+    ANSI, parsed by Rich and restyled by Textual, gives."""
+    from textual.visual import Visual, visualize
+    from textual_plotext import PlotextPlot
+
+    if not colour:
+        monkeypatch.setenv("NO_COLOR", "1")
+    x = list(range(0, 3000, 10))
+    y = [1 + math.sin(i / 7) + (i % 13) / 5 for i in range(len(x))]
+    data = SimpleNamespace(curves={"loss": SimpleNamespace(x=x, y=y, smoothed_x=x, smoothed_y=y)},
+                           evals={"test_fld": list(zip(x[::9], y[::9]))})
+    for size in ((80, 24), (200, 50), (30, 8)):
+        app = OnePane()
+        async with app.run_test(size=size) as pilot:
+            plot = app.query_one(CurvesPlot)
+            for shown, log_scale in ((SimpleNamespace(curves={}, evals={}), False), (data, False), (data, True)):
+                plot.show(shown)
+                plot.log_scale = log_scale
+                await pilot.pause()
+                width, height = plot.size
+                plot._build()
+                ours = Visual.to_strips(plot, plot.picture(), width, height, plot.visual_style)
+                plot._build()
+                theirs = Visual.to_strips(plot, visualize(plot, PlotextPlot.render(plot)), width, height, plot.visual_style)
+                assert cells(ours) == cells(theirs), (size, log_scale)
