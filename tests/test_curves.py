@@ -88,3 +88,30 @@ async def test_a_plot_picture_is_what_textual_plotext_draws(colour, monkeypatch)
                 plot._build()
                 theirs = Visual.to_strips(plot, visualize(plot, PlotextPlot.render(plot)), width, height, plot.visual_style)
                 assert cells(ours) == cells(theirs), (size, log_scale)
+
+
+def test_plotexts_helpers_made_faster_give_what_plotexts_own_give():
+    """genlab/render/plots_speed.py: the same canvas coordinates, lines of dots and braille cells
+    as plotext's own functions, on random data (and plotext's own for what they do not handle)."""
+    import random
+
+    from genlab.render import plots_speed
+
+    plots_speed.install()
+    own = plots_speed._originals
+    fast = {name: getattr(plots_speed, name) for name in own}
+    r = random.Random(0)
+    for _ in range(500):
+        n = r.randint(1, 40)
+        lim = sorted(r.uniform(-1e3, 1e3) for _ in range(2))
+        data = [r.choice([r.uniform(lim[0] - 9, lim[1] + 9), lim[0], lim[1], 7]) for _ in range(n)]
+        bins = r.randint(1, 300)
+        assert fast["get_matrix_data"](data, lim, bins) == own["get_matrix_data"](data, lim, bins)
+        x, y = [r.randint(-3, 200) for _ in range(n)], [r.randint(-3, 50) for _ in range(n)]
+        others = (["braille"] * n, [r.choice([(1, 2, 3), "red"]) for _ in range(n)], ["default"] * n)
+        lines = fast["get_lines"](x, y, *others)
+        assert lines == own["get_lines"](x, y, *others)
+        sizes = ([2] * len(lines[0]), [4] * len(lines[0]))
+        assert [list(v) for v in fast["hd_group"](lines[0], lines[1], *sizes)] == \
+            [list(v) for v in own["hd_group"](lines[0], lines[1], *sizes)]
+    assert fast["get_matrix_data"]([1.0, NAN, None], [0, 2], 10) == own["get_matrix_data"]([1.0, NAN, None], [0, 2], 10)
