@@ -294,7 +294,7 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                         plot.next_draw = 0.0  # its first curves: drawn at once, not paced
                     plot.show(overlay)
             if not self.curves_drawn.is_set():
-                self.call_after_refresh(self.curves_drawn.set)
+                self.call_after_refresh(self.curves_on_screen)
         for i, run in enumerate(snap.runs):
             for grid in self.query(f"#grid{i}"):
                 grid.show(run.sample, run.sample_step)
@@ -303,6 +303,14 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                     hist.draw(run.class_hist, self.hist_title(i, hist))
         self.query_one(RankingTable).show(snap.runs)
         self.fit_titles()  # (the panes have their sizes by now)
+
+    def curves_on_screen(self) -> None:
+        """Tell the worker once every curve pane shown has drawn its first curves (then it polls
+        again, judging the runs' health)."""
+        if all(p.drawn is not None for p in self.query(CurvesPlot) if p.display):
+            self.curves_drawn.set()
+        else:
+            self.set_timer(0.02, self.curves_on_screen)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_run(event.row_key.value)
