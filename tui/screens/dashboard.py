@@ -80,6 +80,7 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
         super().__init__()
         self.run_id = run_id
         self.snapshot = None
+        self.newest = None  # the newest update's snapshot (``snapshot`` once its panes show it)
         self.plot_columns = 0  # read by the worker: curves need no more buckets than columns (set on mount)
         self.browsing: int | None = None  # the index of the sample grid shown, when not the newest
         self.curves_wanted = False  # set to have the worker send curves with its next update
@@ -195,7 +196,7 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
             self.curves_wanted = True
 
     async def on_run_updated(self, message: RunUpdated) -> None:
-        snap = message.snapshot
+        snap = self.newest = message.snapshot
         self.query_one(StatusBar).show(snap)
         if snap.curves is not None:
             for plot in self.query(CurvesPlot):
@@ -209,8 +210,8 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
     async def show_others(self, snap) -> None:
         """The snapshot's samples, class histogram, latent map and events; then it is the
         dashboard's ``snapshot`` (what its keys act on)."""
-        if self.snapshot is not None and self.snapshot.version > snap.version:
-            return  # (a newer one came first)
+        if snap is not self.newest:
+            return  # (a newer one came first: it shows them)
         self.snapshot = snap
         if snap.latent is not None:  # a VAE's latent map: its pane appears with the first one
             maps = list(self.query(LatentMap))
