@@ -53,3 +53,65 @@ async def test_a_curve_pane_survives_log_scale_and_smoothing_on_any_data(case, s
         drawable = SERIES[case] is not None and any(v > 0 and math.isfinite(v) for v in SERIES[case][1])
         assert ("waiting for data" in text) is not drawable, text
         assert "cannot draw" not in text, text
+
+
+def cells(strips) -> list[list[tuple]]:
+    """Each cell's character, colours and attributes (not Textual's selection offsets)."""
+    return [[(ch, s.color, s.bgcolor, s.bold, s.dim, s.italic, s.underline, s.reverse) for seg in strip
+             for s in [seg.style] for ch in seg.text] for strip in strips]
+
+
+@pytest.mark.parametrize("colour", [True, False], ids=["colour", "NO_COLOR"])
+async def test_a_plot_picture_is_what_textual_plotext_draws(colour, monkeypatch):
+    """tui/widgets/plot_picture.py reads plotext's canvas: cell for cell what textual-plotext's
+    ANSI, parsed by Rich and restyled by Textual, gives."""
+    from textual.visual import Visual, visualize
+    from textual_plotext import PlotextPlot
+
+    if not colour:
+        monkeypatch.setenv("NO_COLOR", "1")
+    x = list(range(0, 3000, 10))
+    y = [1 + math.sin(i / 7) + (i % 13) / 5 for i in range(len(x))]
+    data = SimpleNamespace(curves={"loss": SimpleNamespace(x=x, y=y, smoothed_x=x, smoothed_y=y)},
+                           evals={"test_fld": list(zip(x[::9], y[::9]))})
+    for size in ((80, 24), (200, 50), (30, 8)):
+        app = OnePane()
+        async with app.run_test(size=size) as pilot:
+            plot = app.query_one(CurvesPlot)
+            for shown, log_scale in ((SimpleNamespace(curves={}, evals={}), False), (data, False), (data, True)):
+                plot.show(shown)
+                plot.log_scale = log_scale
+                await pilot.pause()
+                width, height = plot.size
+                plot._build()
+                ours = Visual.to_strips(plot, plot.picture(), width, height, plot.visual_style)
+                plot._build()
+                theirs = Visual.to_strips(plot, visualize(plot, PlotextPlot.render(plot)), width, height, plot.visual_style)
+                assert cells(ours) == cells(theirs), (size, log_scale)
+
+
+def test_plotexts_helpers_made_faster_give_what_plotexts_own_give():
+    """genlab/render/plots_speed.py: the same canvas coordinates, lines of dots and braille cells
+    as plotext's own functions, on random data (and plotext's own for what they do not handle)."""
+    import random
+
+    from genlab.render import plots_speed
+
+    plots_speed.install()
+    own = plots_speed._originals
+    fast = {name: getattr(plots_speed, name) for name in own}
+    r = random.Random(0)
+    for _ in range(500):
+        n = r.randint(1, 40)
+        lim = sorted(r.uniform(-1e3, 1e3) for _ in range(2))
+        data = [r.choice([r.uniform(lim[0] - 9, lim[1] + 9), lim[0], lim[1], 7]) for _ in range(n)]
+        bins = r.randint(1, 300)
+        assert fast["get_matrix_data"](data, lim, bins) == own["get_matrix_data"](data, lim, bins)
+        x, y = [r.randint(-3, 200) for _ in range(n)], [r.randint(-3, 50) for _ in range(n)]
+        others = (["braille"] * n, [r.choice([(1, 2, 3), "red"]) for _ in range(n)], ["default"] * n)
+        lines = fast["get_lines"](x, y, *others)
+        assert lines == own["get_lines"](x, y, *others)
+        sizes = ([2] * len(lines[0]), [4] * len(lines[0]))
+        assert [list(v) for v in fast["hd_group"](lines[0], lines[1], *sizes)] == \
+            [list(v) for v in own["hd_group"](lines[0], lines[1], *sizes)]
+    assert fast["get_matrix_data"]([1.0, NAN, None], [0, 2], 10) == own["get_matrix_data"]([1.0, NAN, None], [0, 2], 10)

@@ -97,33 +97,51 @@ def read(run_dir: Path, events_size: int) -> tuple[list[dict], int] | None:
     end = -values[last] - 1
     if end > events_size:
         return None
-    events = []
-    try:
-        with open(RunDir(run_dir).events, "rb") as f:
-            for offset in values[:last]:
-                if offset < 0:
-                    continue
-                if offset >= end:
-                    return None
-                f.seek(offset)
-                line = f.readline()
-                if offset and not _starts_a_line(f, offset):
-                    return None
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    return None
-                if not schema.event_ok(e) or e["kind"] == "metrics":
-                    return None
-                events.append(e)
+    lines = []
+    try:  # (a read a line, at the byte before it: that one must end the line before)
+        fd = os.open(RunDir(run_dir).events, os.O_RDONLY)
     except OSError:
+        return None
+    try:
+        for offset in values[:last]:
+            if offset < 0:
+                continue
+            if offset >= end:
+                return None
+            line = _line_at(fd, offset, end)
+            if line is None:
+                return None
+            lines.append(line)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:  # every line at once (one parse, not one a line)
+        events = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        return None
+    if len(events) != len(lines) or not all(schema.event_ok(e) and e["kind"] != "metrics" for e in events):
         return None
     return events, end
 
 
-def _starts_a_line(f, offset: int) -> bool:
-    f.seek(offset - 1)
-    return f.read(1) == b"\n"
+def _line_at(fd: int, offset: int, end: int, block: int = 1024) -> bytes | None:
+    """The line that starts at byte ``offset`` (before ``end``), without its newline; None if
+    ``offset`` does not start a line."""
+    start = max(0, offset - 1)
+    data = os.pread(fd, block, start)
+    if offset and data[:1] != b"\n":
+        return None
+    while True:
+        nl = data.find(b"\n", offset - start)
+        if nl >= 0:
+            return data[offset - start:nl]
+        if start + len(data) >= end:
+            return None  # (the index lists whole lines only)
+        more = os.pread(fd, block, start + len(data))
+        if not more:
+            return None
+        data += more
 
 
 def rebuild(run_dir: Path, lines: list[bytes]) -> None:

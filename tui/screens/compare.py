@@ -18,6 +18,7 @@ its dashboard, Esc comes back; quitting never touches a run.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from textual import work
@@ -82,6 +83,7 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
         self.curves_wanted = False
         self.first_pane = 0  # the metric (or vital sign) in the first curve pane
         self.overlays = None  # the newest overlays drawn, for panes that change what they show
+        self.curves_drawn = threading.Event()  # set once the first curves are on screen (the worker waits)
 
     def compose(self) -> ComposeResult:
         self.comparison = self.app.source.comparison(self.run_ids, legend_width(self.app.size.width))
@@ -223,8 +225,10 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
     def follow(self) -> None:
         worker = get_current_worker()
         first, pace = True, UpdatePace(CURVES_S)  # (curves held back go out once due: the runs' ends are drawn)
+        patience = time.monotonic() + 5 * POLL_S  # long runs just opened: their curves first, then their health
         while not worker.is_cancelled:
-            changed = self.comparison.poll()
+            curves_first = self.comparison.owed and not self.curves_drawn.is_set() and time.monotonic() < patience
+            changed = False if curves_first else self.comparison.poll()  # (a poll now would judge their health)
             curves = pace.update(changed or first or self.curves_wanted, time.monotonic(), wanted=self.curves_wanted,
                                  ready=self.plot_columns > 0)  # (no curves before the panes are laid out)
             if curves is not None:
@@ -233,7 +237,9 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                 self.post_message(CompareUpdated(self.comparison.snapshot(
                     self.x_axis, max_buckets=self.plot_columns, curves=curves, vital_signs=self.vital_signs)))
                 first = False
-            if not self.comparison.owed:  # (long runs just opened: their health at once, after their curves)
+            if self.comparison.owed:  # (their curves sent once laid out; their health once those are on screen)
+                self.curves_drawn.wait(0.02)
+            else:
                 time.sleep(POLL_S)
 
     def on_resize(self) -> None:
@@ -292,6 +298,8 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                     if plot.snapshot is None:
                         plot.next_draw = 0.0  # its first curves: drawn at once, not paced
                     plot.show(overlay)
+            if not self.curves_drawn.is_set():
+                self.call_after_refresh(self.curves_on_screen)
         for i, run in enumerate(snap.runs):
             for grid in self.query(f"#grid{i}"):
                 grid.show(run.sample, run.sample_step)
@@ -300,6 +308,14 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                     hist.draw(run.class_hist, self.hist_title(i, hist))
         self.query_one(RankingTable).show(self.comparison.ranking_rows(snap.runs))
         self.fit_titles()  # (the panes have their sizes by now)
+
+    def curves_on_screen(self) -> None:
+        """Tell the worker once every curve pane shown has drawn its first curves (then it polls
+        again, judging the runs' health)."""
+        if all(p.drawn is not None for p in self.query(CurvesPlot) if p.display):
+            self.curves_drawn.set()
+        else:
+            self.set_timer(0.02, self.curves_on_screen)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_run(event.row_key.value)

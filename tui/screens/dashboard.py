@@ -15,6 +15,7 @@ event log's two newest lines.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from textual import work
@@ -79,6 +80,7 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
         super().__init__()
         self.run_id = run_id
         self.snapshot = None
+        self.newest = None  # the newest update's snapshot (``snapshot`` once its panes show it)
         self.plot_columns = 0  # read by the worker: curves need no more buckets than columns (set on mount)
         self.browsing: int | None = None  # the index of the sample grid shown, when not the newest
         self.curves_wanted = False  # set to have the worker send curves with its next update
@@ -86,9 +88,14 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
         self.walk_seed = 0  # each `i` draws new walks
         self.compact = False  # one pane at a time (see the module's docstring)
         self.first_pane = 0  # the pane shown when compact
+        self.curves_drawn = threading.Event()  # set once the first curves are on screen (the worker waits)
 
     def compose(self) -> ComposeResult:
         shows = self.shows = view.read(self.app.source.root / self.run_id)  # what the run's model declares
+        # arranged for the terminal before the panes are styled (a class set later styles them all again)
+        self.compact = self.too_small(self.app.size.height, len(shows.panes))
+        self.set_class(self.compact, "-compact", update=False)
+        self.add_class("-arranged", update=False)
         yield StatusBar(id="status")
         yield PaneTabs(id="tabs")
         with Horizontal(id="main"):
@@ -107,6 +114,7 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
     def on_mount(self) -> None:
         self.ascii = "NO_COLOR" in os.environ
         self.plot_columns = self.app.size.width  # (known before any layout: the first curves fit)
+        self.place_panes()
         self.follow()
 
     @work(thread=True, exclusive=True, group="follow")
@@ -124,7 +132,9 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
                 if curves:
                     self.curves_wanted = False
                 self.post_message(RunUpdated(source.snapshot(follower, max_buckets=self.plot_columns, curves=curves)))
-            if follower.owed is None:  # (a long run just opened: its health at once, after its curves)
+            if follower.owed is not None:  # a long run just opened: its health once its curves are on screen
+                self.curves_drawn.wait(POLL_S)
+            else:
                 time.sleep(POLL_S)
 
     # ---- the panes: all of them where there is room, else one at a time
@@ -170,9 +180,12 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
         self.stop_walking()  # (places the panes)
         self.curves_wanted = True  # the pane shown may have missed updates while hidden
 
+    def too_small(self, height: int, panes: int) -> bool:
+        """Whether ``panes`` curve panes do not all fit in ``height`` rows (compact: one at a time)."""
+        return height - self.CHROME_ROWS < self.PANE_ROWS * panes
+
     def on_resize(self) -> None:
-        panes = len(self.query(CurvesPlot))
-        compact = self.size.height - self.CHROME_ROWS < self.PANE_ROWS * panes
+        compact = self.too_small(self.size.height, len(self.query(CurvesPlot)))
         if compact != self.compact or not self.has_class("-arranged"):
             self.compact = compact
             self.add_class("-arranged")
@@ -183,11 +196,23 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
             self.curves_wanted = True
 
     async def on_run_updated(self, message: RunUpdated) -> None:
-        snap = self.snapshot = message.snapshot
+        snap = self.newest = message.snapshot
         self.query_one(StatusBar).show(snap)
         if snap.curves is not None:
             for plot in self.query(CurvesPlot):
                 plot.show(snap)
+            if not self.curves_drawn.is_set():  # the first curves: on screen first, the other panes just after
+                self.call_after_refresh(self.curves_drawn.set)
+                self.call_after_refresh(self.show_others, snap)
+                return
+        await self.show_others(snap)
+
+    async def show_others(self, snap) -> None:
+        """The snapshot's samples, class histogram, latent map and events; then it is the
+        dashboard's ``snapshot`` (what its keys act on)."""
+        if snap is not self.newest:
+            return  # (a newer one came first: it shows them)
+        self.snapshot = snap
         if snap.latent is not None:  # a VAE's latent map: its pane appears with the first one
             maps = list(self.query(LatentMap))
             if not maps:

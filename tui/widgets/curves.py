@@ -17,8 +17,12 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from genlab.render import plots_speed
 from genlab.render.plots import integer_ticks, marker
 from tui.messages import RunSnapshot
+from tui.widgets.plot_picture import PlotPicture, picture
+
+plots_speed.install()  # plotext's busiest helpers, faster (the same drawing)
 
 
 class CurvesPlot(PlotextPlot):
@@ -28,6 +32,8 @@ class CurvesPlot(PlotextPlot):
         min-height: 6;
     }
     """
+
+    ALLOW_SELECT = False  # a picture, not text (tui/widgets/plot_picture.py)
 
     log_scale: reactive[bool] = reactive(False)
     smooth: reactive[bool] = reactive(False)
@@ -79,19 +85,32 @@ class CurvesPlot(PlotextPlot):
         data trips plotext (a labelled series none of whose points lands on the canvas, as one
         point on a log axis can: its legend code indexes an empty list): then the plot is drawn
         again without legends, and failing that says so, never taking the cockpit down."""
+        if self.snapshot is None:  # (before its first data, which follows within a poll: its title only,
+            return Text(self.title_text, style="bold", justify="center")  # not plotext's empty frame)
         start = time.monotonic()
         try:
             self._build()  # here, at the size it is drawn at (a plot built while hidden draws nothing)
-            result = super().render()
+            result = self.picture()
         except Exception:
             self._build(legend=False)
             try:
-                result = super().render()
+                result = self.picture()
             except Exception as e:
                 result = Text(f"{self.title_text}: cannot draw this data ({type(e).__name__})", style="dim")
         self.build_cost = time.monotonic() - start
         self.drawn = self.snapshot
         return result
+
+    def picture(self) -> PlotPicture:
+        """What textual-plotext's render draws (at the widget's size, in the app's theme), read
+        from plotext's canvas rather than parsed back from its ANSI (tui/widgets/plot_picture.py)."""
+        plt, (width, height) = self.plt, self.size
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # (as textual-plotext does: plotsize alone does not resize)
+        plt.theme(self._get_plotext_theme_name(self.app.theme))
+        plt._set_sizes()
+        plt._build_matrix()
+        return picture(plt.monitor.matrix)
 
     def _build(self, legend: bool = True) -> None:
         plt = self.plt

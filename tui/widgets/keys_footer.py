@@ -5,6 +5,10 @@ form ("quit" and "quit (runs keep running)"). Wide terminals get the long forms;
 ``WIDE`` columns the footer turns compact, takes the short forms and keeps only the screen's
 ``NARROW_KEYS`` (when it declares them). The keys left out are still bound, in the command
 palette (ctrl+p) and in README's keys table.
+
+Its keys are widgets of their own, each styled as it mounts: it composes them again only when
+what they show changed (a screen refreshes its bindings more often than that), and it is compact
+from the start on a narrow terminal (turning compact restyles every key).
 """
 
 from __future__ import annotations
@@ -17,8 +21,27 @@ WIDE = 120  # columns
 
 class KeysFooter(Footer):
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.wide: bool | None = None
+        try:
+            wide = self.app.size.width >= WIDE
+        except Exception:  # (made outside a running app)
+            wide = None
+        super().__init__(compact=wide is False, **kwargs)
+        self.wide: bool | None = wide
+        self.composed = None  # what the keys composed show (keys_shown), once composed with them
+
+    def keys_shown(self) -> tuple:
+        """What compose shows: the width's form and each binding shown, with whether it is enabled."""
+        return (self.app.size.width >= WIDE, getattr(self.screen, "NARROW_KEYS", None),
+                tuple((b.key, b.action, b.description, enabled, tooltip)
+                      for _, b, enabled, tooltip in self.screen.active_bindings.values() if b.show))
+
+    async def recompose(self) -> None:
+        if not self.is_attached:
+            return
+        shown = self.keys_shown()
+        if shown != self.composed:
+            self.composed = shown
+            await super().recompose()
 
     def compose(self):
         wide = self.app.size.width >= WIDE
