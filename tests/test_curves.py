@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from textual.app import App, ComposeResult
 
+from tui.messages import Curve
 from tui.widgets.curves import CurvesPlot
 
 NAN, INF = math.nan, math.inf
@@ -27,7 +28,7 @@ def snapshot(series):
     curves, evals = {}, {}
     if series is not None:
         x, y = series
-        curves["loss"] = SimpleNamespace(x=x, y=y, smoothed_x=x, smoothed_y=y)
+        curves["loss"] = Curve("loss", x, y, smoothed_x=x, smoothed_y=y)
         evals["test_fld"] = list(zip(x, y))
     return SimpleNamespace(curves=curves, evals=evals)
 
@@ -72,7 +73,7 @@ async def test_a_plot_picture_is_what_textual_plotext_draws(colour, monkeypatch)
         monkeypatch.setenv("NO_COLOR", "1")
     x = list(range(0, 3000, 10))
     y = [1 + math.sin(i / 7) + (i % 13) / 5 for i in range(len(x))]
-    data = SimpleNamespace(curves={"loss": SimpleNamespace(x=x, y=y, smoothed_x=x, smoothed_y=y)},
+    data = SimpleNamespace(curves={"loss": Curve("loss", x, y, smoothed_x=x, smoothed_y=y)},
                            evals={"test_fld": list(zip(x[::9], y[::9]))})
     for size in ((80, 24), (200, 50), (30, 8)):
         app = OnePane()

@@ -158,8 +158,8 @@ def test_comparing_four_real_runs_in_the_cockpit(runs):
 
 
 def test_a_sweep_is_a_group_on_the_runs_screen_and_opens_as_a_comparison(session, runs):
-    """A finished 2-trial sweep: the runs screen shows its row over its trials (indented), and
-    Enter on that row compares the trials."""
+    """A finished 2-trial sweep: the runs screen shows its row over its trials (indented); Enter
+    on that row opens the sweep's screen (its best so far), and c there compares the trials."""
     env = {**os.environ, "GENLAB_OFFLINE": "1"}
     p = subprocess.run([str(GENLAB), "sweep", "vae", "--grid", "lr=1e-3,2e-3", "--max-steps", "20", "--hp", "hidden=32",
                         "--name", "sw", "--wait", "--runs-dir", str(runs)], capture_output=True, text=True, env=env, timeout=240)
@@ -170,6 +170,9 @@ def test_a_sweep_is_a_group_on_the_runs_screen_and_opens_as_a_comparison(session
     head = next(i for i, line in enumerate(lines) if "▾ sweep sw" in line)
     assert all(re.match(r"^ {3,}sw-00[01] ", lines[head + k]) for k in (1, 2)), "\n".join(lines[head:head + 3])
     tmux("send-keys", "-t", session, "Enter")
+    wait_for(session, r"sweep sw · finished")
+    wait_for(session, r"best so far: trial \d, test_is_nll")
+    tmux("send-keys", "-t", session, "c")
     screen = wait_for(session, r"comparing 2 runs")
     # both trials' grids, each titled by its trial number and what differs
     wait_for(session, r"(?s)(╭─ #0 lr=.*╭─ #1 lr=|╭─ #1 lr=.*╭─ #0 lr=)", timeout=60)

@@ -389,9 +389,11 @@ def compare(
     fair comparison if so (figures measured on different data, runs too short to judge, runs
     trained on an overloaded machine), then each run, best first by its quality figure: its
     state, steps, time, speed, machine load, quality figure, key metric (newest and best) and
-    quality check's figures. Runs that differ only in their seed are one group (unless --by-run):
-    a row with the mean ± std (min–max) of each figure over its seeds, and on the plot their mean
-    curve inside a min–max band."""
+    quality check's figures.
+
+    Runs that differ only in their seed are one group (unless --by-run): a row with the mean ±
+    std (min–max) of each figure over its seeds, and on the plot their mean curve inside a
+    min–max band."""
     from genlab.run import compare as cmp
     paths = chosen_runs(runs_, tag, sweep, runs_dir)
     if x not in ("step", "time"):

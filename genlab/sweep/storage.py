@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import signal
 import time
 import warnings
 from collections.abc import Callable
@@ -227,6 +228,11 @@ def serve(url: str, host: str, port: int, say: Callable[[str], None]) -> None:
             say(f"warning: {warning}" if warning else "the database answers again")
 
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
+    # Ctrl-C (and a TERM) stop it even where it was started with SIGINT ignored (a job started
+    # in the background by a shell, a test runner's worker): Python raises KeyboardInterrupt only
+    # where SIGINT had its default handling when it started
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         run_grpc_proxy_server(Retrying(open_storage(url), url, outage), host=host, port=port)
     except RuntimeError as e:  # grpc: "Failed to bind to address"
