@@ -23,14 +23,6 @@ if _worker.startswith("gw") and _count > 1 and hasattr(os, "sched_setaffinity"):
     if len(_cpus) >= _count:
         os.sched_setaffinity(0, _cpus[int(_worker[2:]) % _count::_count])
 
-def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: a test worker more than the cores. Many tests spend much of their time waiting
-    (for a detached run to reach a state, a terminal to show a screen, a process to start), which
-    the extra worker fills; its workers then share the cores (the pinning above needs a core each)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores + 1
-
-
 # tests about full MNIST itself: its files, its 60,000 digits, the steps of an epoch of it
 needs_mnist = pytest.mark.skipif(not os.environ.get("GENLAB_DATA_DIR"),
                                  reason="about full MNIST: set GENLAB_DATA_DIR to a directory holding it")

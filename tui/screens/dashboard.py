@@ -185,6 +185,8 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
         return height - self.CHROME_ROWS < self.PANE_ROWS * panes
 
     def on_resize(self) -> None:
+        if not self.is_mounted:  # (a resize before its panes are mounted: on_mount places them)
+            return
         compact = self.too_small(self.size.height, len(self.query(CurvesPlot)))
         if compact != self.compact or not self.has_class("-arranged"):
             self.compact = compact
