@@ -118,8 +118,8 @@ async def test_the_compare_screen_draws_a_group_as_a_band(tmp_path):
         timed = screen.overlays["d_loss"].curves["gan-s0 ×3 lr=0.0002"]
         assert max(timed.x) == pytest.approx((STEPS - 1) * 0.02 / 60, rel=0.05)
         assert timed.band[1] == pytest.approx([1.9] * len(timed.x))
-        drawn = plot.render()  # as it is drawn: smoothed, on a log axis, against minutes
-        assert "· log · EMA" in drawn.plain and drawn.plain.count(CurvesPlot.BAND_MARKER) > 20  # the band's dots
+        drawn = str(plot.render())  # as it is drawn: smoothed, on a log axis, against minutes
+        assert "· log · EMA" in drawn and drawn.count(CurvesPlot.BAND_MARKER) > 20  # the band's dots
 
 
 def test_a_band_on_the_compare_screen(tmp_path, snap_compare):
