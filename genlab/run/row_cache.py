@@ -22,14 +22,14 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import genlab
 from genlab.health.verdict import Verdict
 from genlab.run.files import atomic_write_bytes, user_cache
 from genlab.run.rundir import RunDir
-from genlab.run.state import RunState
+from genlab.run.state import RunState, effective_state
 from genlab.run.store import RunInfo, load_run, run_dirs
 from genlab.run.summary import Listing
 from genlab.run.tags import Tags
@@ -113,10 +113,10 @@ def reused(path: Path, entry: dict, key: list, now: float) -> Row | None:
             return None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None
-    info = load_run(path)  # its state, step and heartbeat as they are now
-    if info.problem is not None or not RunState.of(info.status.get("state")).written_live:
+    status, problem = RunDir(path).read_status()  # its state, step and heartbeat as they are now
+    if problem is not None or not RunState.of(status.get("state")).written_live:
         return None  # it ended (or broke) since: its verdict and figures are worked out whole
-    row.info = info
+    row.info = replace(row.info, status=status, state=effective_state(status, path))  # (its config: unchanged)
     return row
 
 
