@@ -34,7 +34,9 @@ class Cadence:
     log_every_s: float = 10.0  # plain progress lines (log.txt, output that is not a terminal)
     sample_every_s: float = 10.0  # a sample grid; sampling also kept under 10% of wall time
     checkpoint_every_s: float = 300.0
-    keep_checkpoints: int = 3
+    keep_checkpoints: int = 3  # the newest ones, for resume; and milestones to fork from:
+    milestone_every_s: float = 600.0  # one per this much training time, thinned as they age
+    milestone_budget_mb: float = 1000.0  # at most this much disk for milestones (genlab/core/retention.py)
     eval_size: int = 10_000  # held-out digits evaluated at each epoch's end (at most the test set)
     quality_every_s: float = 30.0  # live quality (GAN FLD and classes, VAE IS-NLL, PixelCNN NLL), under 10% of time
     quality_samples: int = 2_000  # digits generated (GANs) or held-out digits scored (VAEs, PixelCNNs)
@@ -82,6 +84,7 @@ class RunConfig:
     processes: int = 1  # ranks the run trains on (genlab/distributed.py); a resume needs as many
     sync_bn: bool = True  # on several GPUs, BatchNorm over the global batch (SyncBatchNorm)
     sample_count: int = 64  # digits in the fixed-latent grid (the model's own count)
+    forked_from: dict | None = None  # a fork's parent: {"run": its id, "step": the fork step} (genlab/train/fork.py)
     cadence: Cadence = Cadence()
     speed: Speed = Speed()
     # known once the device and the data are (finish)

@@ -41,7 +41,8 @@ def test_the_cli_defaults_are_the_dataclasses():
     train = typer.main.get_command(app).commands["train"]
     given = {p.name: p.default for p in train.params}
     option = {"sample_every": "sample_every_s", "checkpoint_every": "checkpoint_every_s", "log_every": "log_every_s",
-              "quality_every": "quality_every_s", "keep_checkpoints": "keep_checkpoints", "eval_size": "eval_size"}
+              "quality_every": "quality_every_s", "keep_checkpoints": "keep_checkpoints", "eval_size": "eval_size",
+              "milestone_every": "milestone_every_s", "milestone_budget": "milestone_budget_mb"}
     for name, field in option.items():
         assert given[name] == default(field, Cadence), name
     assert given["compile"] == default("compile", Speed) and given["amp"] == default("amp", Speed)

@@ -53,7 +53,9 @@ def train(
     amp: Annotated[str, typer.Option(help="Mixed precision: off or bf16 (float32 where the device has no bf16).")] = default("amp", Speed),
     sample_every: Annotated[float, typer.Option("--sample-every", help="Seconds between sample grids (kept under 10% of time).")] = default("sample_every_s", Cadence),
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", help="Seconds between checkpoints.")] = default("checkpoint_every_s", Cadence),
-    keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Checkpoints to keep.")] = default("keep_checkpoints", Cadence),
+    keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="Newest checkpoints to keep.")] = default("keep_checkpoints", Cadence),
+    milestone_every: Annotated[float, typer.Option("--milestone-every", help="Also keep a checkpoint per this many seconds of training to fork from, fewer as they age.")] = default("milestone_every_s", Cadence),
+    milestone_budget: Annotated[float, typer.Option("--milestone-budget", help="Disk (MB) the kept milestones may take; the most spread out are kept.")] = default("milestone_budget_mb", Cadence),
     eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = default("eval_size", Cadence),
     log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = default("log_every_s", Cadence),
     quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks (kept under 10% of time).")] = default("quality_every_s", Cadence),
@@ -77,6 +79,7 @@ def train(
                    max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed, device=device, hp=parse_hp(hp),
                    preset=preset, compile=compile, amp=amp, sample_every_s=sample_every,
                    checkpoint_every_s=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_size=eval_size,
+                   milestone_every_s=milestone_every, milestone_budget_mb=milestone_budget,
                    log_every_s=log_every, quality_every_s=quality_every, exclude_digits=exclude_digits,
                    tensorboard=tensorboard, sync_bn=sync_bn)
 

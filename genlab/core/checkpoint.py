@@ -6,7 +6,8 @@
 
 (genlab/train/state.py; ``trained_s`` is missing from checkpoints older than time budgets.)
 
-``checkpoints/step-XXXXXXXX.pt`` sits beside ``step-XXXXXXXX.pt.sha256``; the last ``keep`` are kept.
+``checkpoints/step-XXXXXXXX.pt`` sits beside ``step-XXXXXXXX.pt.sha256``; the newest ``keep`` are
+kept, and milestones spread over the run to fork from (genlab/core/retention.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import torch
 
-from genlab.config import RunConfig
+from genlab.config import Cadence, RunConfig
+from genlab.core.retention import which_to_keep
 from genlab.errors import GenlabError
 from genlab.run.files import atomic_write_bytes
-from genlab.run.rundir import RunDir
+from genlab.run.rundir import RunDir, step_of
 
 FORMAT = 1
 
@@ -32,18 +34,41 @@ def path_for(run_dir: Path, step: int) -> Path:
 # --------------------------------------------------------------------------- files
 
 
-def save(run_dir: Path, ckpt: dict, keep: int = 3) -> Path:
-    """Write ``ckpt`` atomically with its SHA-256 beside it, then drop all but the newest ``keep``."""
-    path = path_for(run_dir, int(ckpt["step"]))
+def save(run_dir: Path, ckpt: dict, keep: int = 3, cadence: Cadence | None = None) -> Path:
+    """Write ``ckpt`` atomically with its SHA-256 beside it, then drop all but the newest ``keep``
+    and the milestones ``cadence`` asks for (genlab/core/retention.py; none without one)."""
+    step = int(ckpt["step"])
+    path = path_for(run_dir, step)
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     data = buf.getvalue()
     atomic_write_bytes(path, data)
     atomic_write_bytes(path.with_name(path.name + ".sha256"), (hashlib.sha256(data).hexdigest() + "\n").encode())
-    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
-        old.unlink(missing_ok=True)
-        old.with_name(old.name + ".sha256").unlink(missing_ok=True)
+    if keep <= 0:
+        return path  # (keep them all)
+    listed = list_checkpoints(run_dir)
+    if cadence is None or step <= 0:
+        wanted = {step_of(p) for p in listed[-keep:]}
+    else:
+        per_step = float(ckpt.get("trained_s", 0.0)) / step  # (older ones: in proportion to their step)
+        wanted = which_to_keep([(s, s * per_step, size) for s, size in sizes(listed)], keep,
+                               cadence.milestone_every_s, cadence.milestone_budget_mb * 1e6)
+    for old in listed:
+        if step_of(old) not in wanted and old != path:
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + ".sha256").unlink(missing_ok=True)
     return path
+
+
+def sizes(paths: list[Path]) -> list[tuple[int, int]]:
+    """(step, bytes) of each checkpoint file that is still there."""
+    out = []
+    for p in paths:
+        try:
+            out.append((step_of(p), p.stat().st_size))
+        except OSError:
+            continue
+    return out
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:

@@ -141,9 +141,10 @@ def build_dir(root: Path, name: str, fill, what: str = "run") -> Path:
     return root / name
 
 
-def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | None = None) -> Path:
+def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | None = None, then=None) -> Path:
     """Build the run directory under a temporary name and rename it into place, whole.
-    ``files``: more JSON files of the run (name to content), e.g. its view."""
+    ``files``: more JSON files of the run (name to content), e.g. its view; ``then(tmp)``
+    writes anything more (a fork's first checkpoint)."""
     def fill(tmp: Path) -> None:
         d = RunDir(tmp)
         d.samples.mkdir()
@@ -154,6 +155,8 @@ def create_run(root: Path, run_id: str, config: dict, files: dict[str, dict] | N
         for name, content in (files or {}).items():
             atomic_write_json(tmp / name, content, durable=False)
         atomic_write_json(d.status, initial_status(config), durable=False)
+        if then is not None:
+            then(tmp)
 
     return build_dir(root, run_id, fill)
 

@@ -40,7 +40,8 @@ class Checkpoints:
         self.events.flush()
         start = time.perf_counter()
         ckpt = {"format": checkpoint.FORMAT, **s.state_dict(), **self.model.state()}
-        path = checkpoint.save(self.run_dir, ckpt, keep=s.config.cadence.keep_checkpoints)
+        path = checkpoint.save(self.run_dir, ckpt, keep=s.config.cadence.keep_checkpoints,
+                               cadence=s.config.cadence)
         self.events.emit("checkpoint", path=str(path.relative_to(self.run_dir)),
                          seconds=round(time.perf_counter() - start, 3))
         self.last_step = s.step
