@@ -17,6 +17,7 @@ from test_control import flatten, metrics_rows
 
 from genlab.cli.main import main as cli_main
 from genlab.core import checkpoint
+from genlab.run.compare import curve
 from genlab.run.follow import RunFollower
 from genlab.run.lineage import Ancestry, fork_points, history
 from genlab.train.execute import create, execute, prepare
@@ -82,7 +83,9 @@ def test_a_fork_with_a_new_lr_diverges_only_after_the_fork_step(parent):
     assert not np.array_equal(mine[k:, loss], theirs[k:, loss])
     view = RunFollower(child).poll()  # the cockpit's reader: the whole curve from step 1
     assert view.series["loss"].centres()[0] == 1 and view.series["loss"].last_step == STEPS
-    assert not any(view.problem or "")
+    assert not view.problem
+    xs, ys = curve(child, "loss")  # genlab compare's reader
+    assert xs[:k] == list(range(1, k + 1)) and ys[:k] == theirs[:k, loss].tolist()
     # its parent gone: its own history, and a note that says so
     moved = parent.parent / "moved-away"
     shutil.move(parent, moved)

@@ -25,6 +25,7 @@ from genlab import view
 from genlab.errors import UsageError
 from genlab.run import metrics_log
 from genlab.run.labels import Label, label_runs
+from genlab.run.lineage import Ancestry, history
 from genlab.run.rundir import RunDir
 from genlab.run.seed_groups import Grouped, SeedGroup, as_row, group_labels, grouped
 from genlab.run.store import read_events
@@ -181,8 +182,8 @@ def seed_groups(runs: list[Summary]) -> list[SeedGroup]:
 def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:
     """One run's curve of ``metric``: a training metric from metrics.bin (at most ``points``
     points, each chunk's mean), or a held-out one from its evaluations. ``x``: "step" or "time"
-    (minutes since its first metric row)."""
-    cols, rows, _ = metrics_log.read(run_dir)
+    (minutes since its first metric row). A fork's curve begins with its parent's (genlab/run/lineage.py)."""
+    cols, rows, _ = history(run_dir)
     if cols and metric in cols and len(rows):
         xs = rows[:, 0] if x == "step" else (rows[:, 1] - rows[0, 1]) / 60
         ys = rows[:, cols.index(metric)]
@@ -191,8 +192,10 @@ def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tu
             n = len(rows) // f * f
             xs, ys = xs[:n].reshape(-1, f)[:, -1], np.nanmean(ys[:n].reshape(-1, f), axis=1)
         return xs.tolist(), ys.tolist()
-    events, _ = read_events(RunDir(run_dir).events)
-    t0 = next((e["t"] for e in events if e["kind"] == "metrics"), events[0]["t"] if events else 0)
+    config, _ = RunDir(run_dir).read_config()
+    events = [*Ancestry(run_dir, config).events(), *read_events(RunDir(run_dir).events)[0]]
+    t0 = float(rows[0, 1]) if cols and len(rows) else \
+        next((e["t"] for e in events if e["kind"] == "metrics"), events[0]["t"] if events else 0)
     pts = [(e["step"] if x == "step" else (e["t"] - t0) / 60, e[metric]) for e in events
            if e["kind"] == "eval" and isinstance(e.get(metric), (int, float))]
     return [p[0] for p in pts], [p[1] for p in pts]

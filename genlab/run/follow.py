@@ -26,6 +26,7 @@ import numpy as np
 from genlab.health import Verdict
 from genlab.health.judge import LONG_READ, health_judge
 from genlab.run import events_index, metrics_log, pyramid, schema
+from genlab.run.lineage import Ancestry
 from genlab.run.rundir import RunDir
 from genlab.run.series import MinMaxSeries
 from genlab.run.state import RunState, effective_state
@@ -183,6 +184,7 @@ class RunFollower:
         self.judge = None  # judges its health (genlab/health) once its view is read; False: no rules
         self.owed = None  # rows read but not yet judged (quick_open): (steps, times, columns)
         self.rows_read = 0  # metrics.bin rows read since created (what a first read cost)
+        self.ancestry: Ancestry | None = None  # a fork's: its parent's history before the fork, read first
 
     # ------------------------------------------------------------------ reading
 
@@ -221,6 +223,10 @@ class RunFollower:
             v.state, changed = state, True
         if self.judge is None and v.config:
             self.judge = health_judge(self.path, v.config, self.known)
+        if self.ancestry is None and v.config:
+            changed |= self._read_ancestry()
+        if self.ancestry is not None and self.ancestry.problem:
+            problems.append(self.ancestry.problem)
         if self.owed is not None:  # the rows the first poll read and left unjudged, before anything new
             owed, self.owed = self.owed, None
             if self.judge:
@@ -237,6 +243,19 @@ class RunFollower:
         if problem != v.problem:
             v.problem, changed = problem, True
         return self._done(changed)
+
+    def _read_ancestry(self) -> bool:
+        """A fork's parent's history up to the fork (genlab/run/lineage.py), before its own."""
+        self.ancestry = Ancestry(self.path, self.view.config)
+        if not self.ancestry:
+            return False
+        for e in self.ancestry.events():
+            self._event(e)
+        cols, rows = self.ancestry.rows(None)
+        if cols and len(rows):
+            self._extend(cols, rows)
+        self.view.events = list(self._events)
+        return True
 
     def _judged(self, over: bool) -> bool:
         """The verdict and the health events since the last poll into the view (once it ended,
@@ -265,6 +284,8 @@ class RunFollower:
             self.reset()
             self.view.config, _ = self.run.read_config()
             self.judge = health_judge(self.path, self.view.config, self.known) if self.view.config else None
+            if self.view.config:
+                self._read_ancestry()
             change = self.tail.look()
         if change is None:
             if self.tail.problem:

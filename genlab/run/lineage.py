@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.run import metrics_log
+from genlab.run import events_index, metrics_log
 from genlab.run.rundir import RunDir, step_of
+from genlab.run.store import read_events
 
 FORKED_FROM = "forked_from"  # config.json's key: {"run": parent id, "step": fork step}
 
@@ -101,6 +102,23 @@ class Ancestry:
             return cols, np.empty((0, len(cols or [])))
         cols = cols or parts[0][0]
         return cols, np.concatenate([in_layout(rows, got, cols) for got, rows in parts])
+
+
+    def events(self, kinds: tuple[str, ...] = ("eval",)) -> list[dict]:
+        """The ancestors' events of ``kinds`` up to their fork steps, oldest first (held-out
+        evaluations: a fork's held-out curves begin with its parent's)."""
+        out = []
+        for a in self.ancestors:
+            path = RunDir(a.path).events
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            listed = events_index.read(a.path, size)  # (its non-metric lines, without reading the rest)
+            found, offset = listed if listed is not None else ([], 0)
+            found = [*found, *read_events(path, offset)[0]]
+            out += [e for e in found if e["kind"] in kinds and e["step"] <= a.upto]
+        return out
 
 
 def in_layout(rows: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
