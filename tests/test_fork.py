@@ -106,7 +106,7 @@ def test_a_loop_of_forks_is_cut(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["parent", "--at", "3"], "no checkpoint at or before step 3; it keeps steps 10, 11"),
+    (["parent", "--at", "3"], "no checkpoint at or before step 3; it keeps steps 10, 11, 12, ..., 38, 39, 40"),
     (["parent", "--hp", "hidden=60"], "--hp hidden changes the shapes of the weights"),
     (["parent", "--hp", "nope=1"], "has no hyperparameter nope"),
     (["parent", "--hp", "batch_size=64"], "keeps its parent's batch size"),
@@ -117,8 +117,9 @@ def test_a_loop_of_forks_is_cut(tmp_path):
 ])
 def test_bad_fork_input_is_one_line_and_writes_nothing(parent, capsys, args, message):
     root = parent.parent
-    for p in checkpoint.list_checkpoints(parent)[:9]:  # as retention leaves it: the first kept is step 10
-        p.unlink()
+    for p in checkpoint.list_checkpoints(parent):  # as retention leaves it: the first kept is step 10
+        if int(p.stem.split("-")[1]) < 10:
+            p.unlink()
     before = sorted(p.name for p in root.iterdir())
     code, out, err = run_cli(capsys, "fork", *args, "--runs-dir", root)
     assert code == 2, out + err
@@ -128,7 +129,8 @@ def test_bad_fork_input_is_one_line_and_writes_nothing(parent, capsys, args, mes
 
 def test_show_lists_the_checkpoints_and_runs_show_a_fork_under_its_parent(parent, capsys):
     root = parent.parent
-    assert [p.step for p in fork_points(parent)] == list(range(0, STEPS + 1)) or fork_points(parent)[-1].step == STEPS
+    points = fork_points(parent)
+    assert points[0].step <= 10 and points[-1].step == STEPS and all(p.bytes > 0 for p in points)
     child, _ = fork(parent, AT, name="kid")
     code, out, _ = run_cli(capsys, "show", "parent", "--runs-dir", root, "--ascii")
     assert code in (0, None) and "checkpoints kept" in out and f"{STEPS}" in out
@@ -137,4 +139,5 @@ def test_show_lists_the_checkpoints_and_runs_show_a_fork_under_its_parent(parent
     code, out, _ = run_cli(capsys, "runs", "--runs-dir", root)
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if " parent " in f" {line} ")
-    assert "└ kid" in lines[at + 1] and f"@{AT}" in lines[at + 1]
+    forks = [line for line in lines[at + 1:at + 4] if "└ " in line]  # its forks: same, faster, kid
+    assert any("└ kid @20 " in line for line in forks), out

@@ -94,6 +94,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
     (genlab/run/row_cache.py)."""
     from genlab.run import row_cache
     from genlab.run.filter import parse
+    from genlab.run.lineage import family_order, family_text
     from genlab.run.store import runs_root
     from genlab.run.summary import rank
     from genlab.run.tags import check_tag
@@ -121,6 +122,7 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
             "health": verdict(r).to_json() if verdict(r) else None,
             "tags": rows[r.run_id].marks.tags, "note": rows[r.run_id].marks.note,
             "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
+            "forked_from": r.config.get("forked_from"),
         } for r in infos], indent=2))
         return
     from genlab.run.sweeps import sweep_dirs, sweep_groups, ungrouped
@@ -133,7 +135,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
                   f"no runs in {root} yet: start one with 'genlab train gan'")
         return
     # ids and steps are never cut; a long status (an unreadable run's reason) gives way first
-    widest = {"id": max([len(r.run_id) + 2 for r in infos] + [8 + len(d.name) for d in sweep_dirs(root)]),
+    widest = {"id": max([len(r.run_id) + 2 + 2 * depth + len(f" @{step or 0:,}") * bool(depth)
+                         for r, depth, step in family_order(infos)] + [8 + len(d.name) for d in sweep_dirs(root)]),
               "status": 8, "health": 9, "key metric": 8, "quality": 10, "age": 7,
               "step": max([len(progress_text(r.status.get("step", 0), r.config.get("total_steps") or 0,
                                              r.status.get("elapsed_s"), budget(r.config))) for r in infos] + [4])}
@@ -147,9 +150,9 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
         """The table's rows of ``shown`` (and of the sweeps): [cells, whether a section ends there]."""
         made: list[list] = []
 
-        def add(r, indent=""):
+        def add(r, indent="", depth=0, step=None):
             total = r.config.get("total_steps") or 0
-            cells = {"id": indent + r.run_id, "model": r.model,
+            cells = {"id": indent + family_text(r.run_id, depth, step), "model": r.model,
                      "status": Text(r.shown_state, style=colours.get(r.shown_state, colours.get(r.state, "white"))),
                      "health": health_cell(verdict(r)),
                      "step": progress_text(r.status.get("step", 0), total, r.status.get("elapsed_s"), budget(r.config)),
@@ -159,8 +162,8 @@ def runs(runs_dir: RunsDir = None, tag: TagOption = None, filter_: FilterOption 
                 cells["status"] = Text.assemble(cells["status"], " ", (verdict(r).symbol, verdict(r).style))
             made.append([[cells[c] for c in columns], False])
 
-        for r in shown:
-            add(r)
+        for r, depth, step in family_order(shown):  # a fork under its parent
+            add(r, depth=depth, step=step)
         for sweep_id, (head, members) in groups.items():  # a sweep: one line of its own, then its trials
             if made:
                 made[-1][1] = True
@@ -224,6 +227,7 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     if info.problem and not as_json:
         raise UsageError(f"run {info.run_id} is unreadable: {info.problem}")
     from genlab.run import tags
+    from genlab.run.lineage import fork_points, parent_of
     latest = latest_metrics(info.path)
     grids = samples(info.path)
     view = run_view(info.path)
@@ -237,6 +241,7 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
             "health": {**verdict.to_json(), "history": health_events} if verdict else None,
             "tags": marks.tags, "note": marks.note,
             "samples": str(grids[-1].with_suffix(".png")) if grids else None,
+            "checkpoints": [{"step": p.step, "time": p.when, "bytes": p.bytes} for p in fork_points(info.path)],
         }, indent=2))
         return
     c = info.config
@@ -255,6 +260,9 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
         out.print(f"  seed {c.get('seed')}  device {c.get('device')}  created {made}")
         out.print(f"  data: {data.get('source')} {data.get('location')} ({data.get('train', 0):,} train / {data.get('test', 0):,} test)")
     out.print(f"  directory: {info.path}")
+    if (parent := parent_of(c)) is not None:
+        out.print(f"  forked from {parent[0]} at step {parent[1]:,}", markup=False)
+    out.print(f"  {kept_text(fork_points(info.path))}", markup=False)
     if marks.tags:
         out.print(f"  tags: {' '.join(marks.tags)}", markup=False)
     if marks.note:
@@ -285,6 +293,21 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
         out.print(f"  vital signs{when}: {line(info.status['system'])}", markup=False)
     if not print_newest_grid(info.path, ascii, view.sample_classes, image_mode):
         out.print("no samples yet")
+
+
+def kept_text(points: list, most: int = 12) -> str:
+    """The checkpoints kept, in a line: each one's step, when it was written and its size (the
+    first and newest of a long list)."""
+    if not points:
+        return "checkpoints kept: none yet"
+
+    def one(p) -> str:
+        return f"{p.step:,} ({time.strftime('%m-%d %H:%M', time.localtime(p.when))}, {p.bytes / 1e6:.1f} MB)"
+
+    shown = [one(p) for p in points] if len(points) <= most else \
+        [*map(one, points[:3]), "...", *map(one, points[3 - most:])]
+    total = sum(p.bytes for p in points) / 1e6
+    return f"checkpoints kept ({len(points)}, {total:.1f} MB; genlab fork --at STEP): steps " + ", ".join(shown)
 
 
 def print_health(verdict, events: list[dict]) -> None:

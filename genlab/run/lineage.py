@@ -149,3 +149,41 @@ def history(run_dir: Path, config: dict | None = None) -> tuple[list[str] | None
     if not len(rows):
         return cols, before, ancestry.problem
     return cols, np.concatenate([before, rows]), ancestry.problem
+
+
+def family_order(runs: list) -> list[tuple[object, int, int | None]]:
+    """``runs`` (anything with ``run_id`` and ``config``) in their order, each fork moved to
+    just under its parent (a fork of a fork deeper still): (run, depth, fork step). A fork whose
+    parent is not among them stays where it was, at depth 0."""
+    ids = {r.run_id for r in runs}
+    children: dict[str, list] = {}
+    for r in runs:
+        link = parent_of(r.config)
+        if link is not None and link[0] in ids and link[0] != r.run_id:
+            children.setdefault(link[0], []).append(r)
+    placed: set[str] = set()
+    out: list[tuple[object, int, int | None]] = []
+
+    def place(r, depth: int) -> None:
+        placed.add(r.run_id)
+        link = parent_of(r.config)
+        out.append((r, depth, link[1] if link else None))
+        for child in children.get(r.run_id, []):
+            if child.run_id not in placed:
+                place(child, depth + 1)
+
+    under = {c.run_id for kids in children.values() for c in kids}
+    for r in runs:
+        if r.run_id not in under and r.run_id not in placed:
+            place(r, 0)
+    for r in runs:  # (a loop of forks, made by hand, has no root: listed as it comes)
+        if r.run_id not in placed:
+            place(r, 0)
+    return out
+
+
+def family_text(run_id: str, depth: int, step: int | None) -> str:
+    """A run's id as `genlab runs` lists it: a fork under its parent, ``└ id @step``."""
+    if not depth:
+        return run_id
+    return "  " * (depth - 1) + f"└ {run_id} @{step:,}"

@@ -61,10 +61,13 @@ def plan_fork(parent_dir: Path, at: int | None = None, *, lr: float | None = Non
         raise UsageError(f"run {info.run_id} is unreadable: {info.problem}")
     if at is not None and (isinstance(at, bool) or not isinstance(at, int) or at < 0):
         raise UsageError(f"--at must be a step (0 or more), got {at!r}")
+    if name is not None:
+        new_run_id(info.model, name, parent_dir.parent)  # (checks the name: UsageError if taken or bad)
     points = fork_points(parent_dir)
     if not points:
         raise UsageError(f"run {info.run_id} has no checkpoint to fork from")
-    kept = ", ".join(f"{p.step:,}" for p in points)
+    steps = [f"{p.step:,}" for p in points]
+    kept = ", ".join(steps if len(steps) <= 8 else [*steps[:3], "...", *steps[-3:]])
     chosen = [p for p in points if at is None or p.step <= at]
     if not chosen:
         raise UsageError(f"run {info.run_id} has no checkpoint at or before step {at:,}; it keeps steps {kept}")
@@ -89,9 +92,7 @@ def plan_fork(parent_dir: Path, at: int | None = None, *, lr: float | None = Non
         config = config.with_total_steps(total)
     elif step >= config.total_steps:
         raise UsageError(f"step {step:,} is where run {info.run_id} ends: give the fork --max-steps or --epochs beyond it")
-    if name is not None:
-        new_run_id(config.model, name, parent_dir.parent)  # (checks the name: UsageError if taken or bad)
-    else:
+    if name is None:
         name = unique_name(f"{info.run_id[:52]}-fork{step}", parent_dir.parent)
         if not NAME_RE.fullmatch(name):
             name = new_run_id(config.model, None, parent_dir.parent)
