@@ -126,6 +126,7 @@ def test_the_json_listing_is_what_it_was(root):
         "health": judge_run(r.path, runs_cli.known_view).to_json() if judge_run(r.path, runs_cli.known_view) else None,
         "tags": tags.read(r.path).tags, "note": tags.read(r.path).note,
         "created": r.created, "path": str(r.path), "problem": r.problem, "sweep": r.config.get("sweep"),
+        "forked_from": r.config.get("forked_from"),
     } for r in infos]
     expected = json.dumps(before, indent=2) + "\n"
     assert listed(root, "--json") == expected and listed(root, "--json") == expected  # worked out, then kept

@@ -6,7 +6,8 @@ A run writes a checkpoint every ``checkpoint_every_s`` (5 minutes by default). I
 - the newest ``keep_checkpoints`` (3): what a resume or a rollback after a divergence needs;
 - milestones, thinned logarithmically with age: at level ``j`` (``j = 0, 1, 2, ...``) training
   time is cut into slots of ``milestone_every_s * 2**j`` seconds (10 minutes, 20, 40, ...), and
-  the first checkpoint of each of the newest ``PER_LEVEL`` slots of that level is kept. So the
+  the first checkpoint of each of the newest ``PER_LEVEL`` slots of that level is kept (none
+  before ``milestone_every_s`` of training: a short run keeps only its newest). So the
   last 20 minutes have a milestone every 10 minutes, the 40 before them one every 20, and so on:
   about ``PER_LEVEL * log2(run length / milestone_every_s)`` milestones (16 over a day). The
   first checkpoint of a slot is also the first of the slots below it, so a milestone stays one
@@ -44,7 +45,7 @@ def which_to_keep(checkpoints: list[tuple[int, float, int]], keep: int, every_s:
         seen: set[int] = set()
         for step, t, _ in ordered:  # (oldest first: the first of each slot)
             slot = int(t // width)
-            if slot >= oldest_slot and slot not in seen:
+            if t >= every_s and slot >= oldest_slot and slot not in seen:
                 seen.add(slot)
                 milestones.add(step)
         if width * PER_LEVEL > now:  # this level's slots reach back to the start: no older level
