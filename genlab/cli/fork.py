@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 import typer
 
 from genlab.cli.app import Ascii, DataDir, RunRef, RunsDir, app, out
-from genlab.cli.train import foreground, start_detached
+from genlab.cli.train import foreground, start_detached, train_on_processes
 
 
 @app.command()
@@ -45,5 +45,7 @@ def fork(
     options = {"resume": True, "lr": plan.lr, "data_dir": str(data_dir) if data_dir else None}
     if detach:
         start_detached(run_dir, options, nproc=plan.config.processes, as_json=as_json)
+    elif plan.config.processes > 1:  # (on as many ranks as its parent: the same steps)
+        train_on_processes(run_dir, plan.config.processes, options, ascii=ascii)
     else:
         foreground(run_dir, ascii, **options)

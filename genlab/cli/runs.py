@@ -262,7 +262,7 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
     out.print(f"  directory: {info.path}")
     if (parent := parent_of(c)) is not None:
         out.print(f"  forked from {parent[0]} at step {parent[1]:,}", markup=False)
-    out.print(f"  {kept_text(fork_points(info.path))}", markup=False)
+    out.print(kept_text(fork_points(info.path), out.width), markup=False)
     if marks.tags:
         out.print(f"  tags: {' '.join(marks.tags)}", markup=False)
     if marks.note:
@@ -295,19 +295,25 @@ def show(run: RunRef, runs_dir: RunsDir = None, as_json: AsJson = False, ascii: 
         out.print("no samples yet")
 
 
-def kept_text(points: list, most: int = 12) -> str:
-    """The checkpoints kept, in a line: each one's step, when it was written and its size (the
-    first and newest of a long list)."""
+def kept_text(points: list, width: int, most: int = 12) -> str:
+    """The checkpoints kept: a line saying how many and how big, then each one's step, when it
+    was written and its size, wrapped to ``width`` (the first and newest of a long list)."""
     if not points:
-        return "checkpoints kept: none yet"
+        return "  checkpoints kept: none yet"
 
     def one(p) -> str:
         return f"{p.step:,} ({time.strftime('%m-%d %H:%M', time.localtime(p.when))}, {p.bytes / 1e6:.1f} MB)"
 
     shown = [one(p) for p in points] if len(points) <= most else \
-        [*map(one, points[:3]), "...", *map(one, points[3 - most:])]
+        [*map(one, points[:3]), f"... {len(points) - most} more ...", *map(one, points[3 - most:])]
     total = sum(p.bytes for p in points) / 1e6
-    return f"checkpoints kept ({len(points)}, {total:.1f} MB; genlab fork --at STEP): steps " + ", ".join(shown)
+    lines = [f"  checkpoints kept: {len(points)}, {total:.1f} MB (fork one: genlab fork RUN --at STEP)", "    step"]
+    for i, cell in enumerate(shown):  # (an entry is never split over two lines)
+        cell += "," if i < len(shown) - 1 else ""
+        if len(lines[-1]) + 1 + len(cell) > max(width, 40) and lines[-1].strip():
+            lines.append("    ")
+        lines[-1] += ("" if lines[-1].endswith(" ") else " ") + cell
+    return "\n".join(lines)
 
 
 def print_health(verdict, events: list[dict]) -> None:

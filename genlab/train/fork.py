@@ -96,8 +96,8 @@ def plan_fork(parent_dir: Path, at: int | None = None, *, lr: float | None = Non
         name = unique_name(f"{info.run_id[:52]}-fork{step}", parent_dir.parent)
         if not NAME_RE.fullmatch(name):
             name = new_run_id(config.model, None, parent_dir.parent)
-    config = replace(config, run_id=name, created=time.time(), argv=redacted_argv(sys.argv),
-                     forked_from={"run": info.run_id, "step": step})
+    config = replace(config, run_id=name, created=time.time(), argv=redacted_argv(sys.argv), sweep=None,
+                     forked_from={"run": info.run_id, "step": step})  # (a trial's fork is no trial of its sweep)
     if changed:
         fresh_optimizer_settings(ckpt, config)
     ckpt = {**ckpt, "config": config.to_json()}
