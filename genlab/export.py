@@ -31,6 +31,7 @@ from genlab import view
 from genlab.errors import GenlabError, UsageError
 from genlab.run import compare, events_index, metrics_log
 from genlab.run.files import atomic_write_bytes, read_json, temp_dir
+from genlab.run.lineage import history
 from genlab.run.rundir import RunDir
 from genlab.run.sinks import Sink
 from genlab.run.state import RunState
@@ -73,8 +74,9 @@ def other_events(run_dir: Path) -> list[dict]:
 
 
 def training_scalars(run_dir: Path) -> Iterator[Scalar]:
-    """The per-step metrics, from metrics.bin (the mean of an aggregated row), else events.jsonl."""
-    cols, rows, _ = metrics_log.read(run_dir)
+    """The per-step metrics, from metrics.bin (the mean of an aggregated row), else events.jsonl;
+    a fork's begin with its parent's (genlab/run/lineage.py)."""
+    cols, rows, _ = history(run_dir)
     if cols:
         names = metrics_log.metric_names(cols)
         at = {c: i for i, c in enumerate(cols)}
