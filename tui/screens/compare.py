@@ -94,13 +94,18 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                 yield PaneTabs(id="compare-tabs")
                 yield from self.curve_panes()
             with Vertical(id="compare-side"):
+                room = self.grid_room(self.app.size.width * 2 // 5)  # (laid out: on_resize says again)
                 with Horizontal(id="compare-grids"):
                     for i, label in enumerate(self.comparison.named):
-                        yield SamplesPane(self.comparison.views[i].sample_classes, title=label.name, id=f"grid{i}")
+                        grid = SamplesPane(self.comparison.views[i].sample_classes, title=label.name, id=f"grid{i}")
+                        grid.display = i < room
+                        yield grid
                 with Horizontal(id="compare-hists"):
                     for i, shows in enumerate(self.comparison.views):
                         if shows.class_histogram:
-                            yield ClassHistogram((), title=self.comparison.named[i].name, id=f"hist{i}")
+                            hist = ClassHistogram((), title=self.comparison.named[i].name, id=f"hist{i}")
+                            hist.display = i < room
+                            yield hist
         yield RankingTable(self.comparison.group_named, id="ranking")  # (a run's own where no seed groups)
         yield KeysFooter()
 
@@ -246,17 +251,21 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
         compact = self.size.height < self.COMPACT_BELOW
         self.first_pane -= self.first_pane % self.room()
         self.assign_panes()
-        hists = list(self.query(ClassHistogram))
-        for hist in hists:
-            hist.display = not compact
-        for box in self.query("#compare-hists"):
-            box.display = bool(hists) and not compact
         side = self.query("#compare-side")
-        width = side.first().size.width if side else self.size.width // 2
-        room = max(1, width // GRID_MIN_WIDTH)
+        room = self.grid_room(side.first().size.width if side else self.size.width // 2)
         for i, grid in enumerate(self.query(SamplesPane)):
             grid.display = i < room
+        hists = list(self.query(ClassHistogram))
+        for hist in hists:  # (a run's histogram under its grid: as many as there are grids)
+            hist.display = not compact and int(hist.id.removeprefix("hist")) < room
+        for box in self.query("#compare-hists"):
+            box.display = bool(hists) and not compact
         self.call_after_refresh(self.laid_out)
+
+    @staticmethod
+    def grid_room(width: int) -> int:
+        """How many runs' sample grids (and class histograms) a side column this wide shows."""
+        return max(1, width // GRID_MIN_WIDTH)
 
     def laid_out(self) -> None:
         """Once the panes have their sizes: curves built as wide as their panes, titles fitted."""
