@@ -25,17 +25,25 @@ def report(
     """A report to share: what each run is (model, what differs, data, machine, versions), its
     curves, sample grids, class histogram, quality figures and health verdict; for several runs
     their comparison; for a sweep its importance and history. A run still training is reported
-    as it is now, marked live. Needs matplotlib: pip install 'genlab[report]'."""
+    as it is now, marked live. Needs matplotlib: pip install 'genlab\\[report]'."""
     from genlab import report as reports
     from genlab.run.store import runs_root
 
     paths = chosen_runs(runs_, tag, sweep, runs_dir)
-    sweep_dir = None
+    sweep_dir, lesson = None, None
     if sweep:
         from genlab.run.resolve import resolve_sweep
+        from genlab.run.sweeps import read_spec
 
         sweep_dir = resolve_sweep(runs_root(runs_dir), sweep)
-    written = reports.write(paths, out_, sweep_dir=sweep_dir, root=runs_root(runs_dir), known=known_view)
+        recipe = read_spec(sweep_dir).recipe
+        if recipe:  # a recipe's lesson, in words (genlab/sweep/lesson.py), from its trials' summaries
+            from genlab.sweep.plan import lesson_of
+
+            def lesson(summaries: list) -> str:
+                return lesson_of(recipe, summaries)
+    written = reports.write(paths, out_, sweep_dir=sweep_dir, root=runs_root(runs_dir), known=known_view,
+                            lesson=lesson)
     runs = f"{len(paths)} run{'s' * (len(paths) != 1)}"
     live = f" ({', '.join(written.live)} live: as it is now)" if written.live else ""
     out.print(f"wrote the report of {runs}{live} to {written.path}, {written.pictures} pictures"

@@ -107,10 +107,11 @@ def check_folder(folder: Path, out: Path) -> None:
 
 
 def write(run_dirs: list[Path], out: Path, *, sweep_dir: Path | None = None, root: Path | None = None,
-          known=None, now: float | None = None) -> Written:
+          known=None, lesson=None, now: float | None = None) -> Written:
     """The report of ``run_dirs`` (and of the sweep ``sweep_dir`` of the runs directory ``root``)
     written at ``out``, in the form its name asks for (module docstring). UsageError before
-    anything is written: no runs, a bad destination, matplotlib missing."""
+    anything is written: no runs, a bad destination, matplotlib missing. ``lesson``: what a
+    recipe's sweep taught, in words, from its trials' summaries (genlab.sweep.plan.lesson_of)."""
     from genlab.report import figures
 
     if not run_dirs:
@@ -121,7 +122,7 @@ def write(run_dirs: list[Path], out: Path, *, sweep_dir: Path | None = None, roo
     from genlab.report.collect import collect
     from genlab.report.document import layout
 
-    report = collect(run_dirs, sweep_dir, root, known, now)
+    report = collect(run_dirs, sweep_dir, root, known, lesson, now)
     blocks, pictures = layout(report)
     if form == "html":
         from genlab.run.files import atomic_write_bytes

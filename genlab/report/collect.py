@@ -27,6 +27,7 @@ from genlab.run.state import RunState
 from genlab.run.store import read_grid
 
 GRIDS = 4  # sample grids shown a run: the oldest, the newest and evenly between
+LEGEND = 24  # characters of a run's name in a figure's legend
 LIVE = (RunState.STARTING, RunState.RUNNING, RunState.PAUSED, RunState.STALLED)  # a run not ended: shown as it is now
 
 
@@ -58,6 +59,7 @@ class RunPart:
     name: str  # its label's name among the runs reported (``#3``, its id)
     differs: str  # what differs in its configuration from the others' ("" for none or one run)
     colour: tuple  # RGB, its colour on every figure (its label's: the cockpit's)
+    short: str  # its name and as much of what differs as a legend has room for (``#0 model=wgan-gp…``)
     summary: summaries.Summary
     live: bool  # still training (or paused, stalled): reported as it is at ``Report.made``
     facts: list = field(default_factory=list)  # (what, said): model, hyperparameters, data, machine, versions...
@@ -82,6 +84,7 @@ class Report:
     comparison: object = None  # genlab.run.compare.SideBySide for several runs
     sweep: dict | None = None  # genlab.run.sweep_report.report's, for --sweep
     sweep_id: str = ""
+    lesson: str = ""  # a recipe's sweep: what its trials taught, in words ("lesson: ...")
 
     @property
     def title(self) -> str:
@@ -93,9 +96,10 @@ class Report:
 
 
 def collect(run_dirs: list[Path], sweep_dir: Path | None = None, root: Path | None = None, known=None,
-            now: float | None = None) -> Report:
+            lesson=None, now: float | None = None) -> Report:
     """The report of these runs (and of ``sweep_dir``, a sweep of ``root``). ``known``: as
-    genlab.view.read's (the CLI passes its models' views, for runs made before views)."""
+    genlab.view.read's (the CLI passes its models' views, for runs made before views);
+    ``lesson(summaries)``: a recipe's lesson in words, from the runs' summaries."""
     made = time.time() if now is None else now
     configs = [RunDir(p).read_config()[0] for p in run_dirs]
     labels = cmp.labels(configs, [p.name for p in run_dirs])
@@ -106,14 +110,15 @@ def collect(run_dirs: list[Path], sweep_dir: Path | None = None, root: Path | No
         from genlab.run.sweep_report import report as sweep_report
 
         swept = sweep_report(root, sweep_dir)
-    return Report(made, runs, panes(runs), comparison, swept, sweep_dir.name if sweep_dir is not None else "")
+    said = lesson([p.summary for p in runs]) if lesson is not None else ""
+    return Report(made, runs, panes(runs), comparison, swept, sweep_dir.name if sweep_dir is not None else "", said)
 
 
 def run_part(run_dir: Path, label, known=None) -> RunPart:
     from genlab.health import judged
 
     s = summaries.summarise(run_dir, known=known)
-    part = RunPart(s.run_id, label.name, label.differs, label.colour, s, RunState.of(s.state) in LIVE)
+    part = RunPart(s.run_id, label.name, label.differs, label.colour, label.fit(LEGEND), s, RunState.of(s.state) in LIVE)
     part.facts = facts(s.config, s, read_json(RunDir(run_dir).status) or {})
     part.grids = grids(run_dir)
     _quality(part, s)

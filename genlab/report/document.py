@@ -70,7 +70,7 @@ def layout(report: Report) -> tuple[list[Block], dict[str, bytes]]:
                             pane.title))
     if any(p.class_hist for p in report.runs):
         blocks.append(Block("h2", "Class histogram"))
-        blocks += [Block("p", f"{p.name}: {p.class_hist_title}", colour=p.colour) for p in report.runs if p.class_hist]
+        blocks += [Block("p", f"{p.short}: {p.class_hist_title}", colour=p.colour) for p in report.runs if p.class_hist]
         blocks.append(image("class-histogram.png", figures.class_histogram(report.runs),
                             "the share of each digit among the generated digits"))
     for part in report.runs:
@@ -125,6 +125,8 @@ def sweep(report: Report) -> list[Block]:
     if best:
         said += f"; best: trial {best.get('number')} ({best.get('run_id')}), {best['objective']:.4g}"
     out.append(Block("p", said + "."))
+    if report.lesson:
+        out.append(Block("warn" if "cannot tell" in report.lesson else "p", report.lesson[:1].upper() + report.lesson[1:]))
     rows = [("trial", "run", "state", "parameters", "objective")]
     for t in sw.get("trials", []):
         params = " ".join(f"{k}={fmt(v)}" for k, v in (t.get("params") or {}).items())

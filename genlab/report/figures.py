@@ -69,7 +69,7 @@ def curves_figure(pane, runs: list):
     for part in runs:
         for series in pane.curves.get(part.run_id, []):
             ys = [y * 100 for y in series.ys] if share else series.ys
-            name = f"{part.name} {series.metric}" if len(runs) > 1 else series.metric
+            name = f"{part.short}: {series.metric}" if len(runs) > 1 else series.metric
             style = STYLES[metrics.index(series.metric) % len(STYLES)]
             if series.held_out:
                 ax.plot(series.xs, ys, linestyle=style, marker="o", markersize=3.5, linewidth=1,
@@ -96,7 +96,7 @@ def class_histogram(runs: list) -> bytes:
     for i, part in enumerate(shown):
         xs = [d - 0.4 + width * (i + 0.5) for d in range(len(part.class_hist))]
         ax.bar(xs, [h * 100 for h in part.class_hist], width=width, color=rgb(part.colour),
-               label=part.name if len(runs) > 1 else None)
+               label=part.short if len(runs) > 1 else None)
     digits = max(len(p.class_hist) for p in shown)
     ax.axhline(100 / digits, color="grey", linestyle="--", linewidth=1, label=f"even ({100 / digits:g}%)")
     ax.set_xticks(range(digits))
