@@ -130,7 +130,7 @@ def test_markdown_report_writes_each_picture_as_a_png_beside_it(root, tmp_path, 
             im.verify()
         with Image.open(tmp_path / link) as im:
             assert im.format == "PNG" and im.size[0] > 0 and im.size[1] > 0
-    assert "| what differs |" in text.replace("what differs |", "what differs |") and "## Comparison" in text
+    assert "| what differs |" in text and "## Comparison" in text and "### Health" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "report_files"]  # no temporary left
 
 

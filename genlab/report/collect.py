@@ -158,9 +158,10 @@ def facts(config: dict, s: summaries.Summary, status: dict) -> list[tuple[str, s
         out.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
     if config.get("created"):
         out.append(("created", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(config["created"]))))
-    if config.get("parent"):  # a fork (genlab fork): where it came from
-        out.append(("forked from", f"{config['parent']}" + (f" at step {config['fork_step']:,}"
-                                                             if isinstance(config.get("fork_step"), int) else "")))
+    parent = config.get("forked_from")  # a fork (genlab fork): {"run": its parent's id, "step": the fork step}
+    if isinstance(parent, dict) and parent.get("run"):
+        out.append(("forked from", f"{parent['run']}" + (f" at step {parent['step']:,}"
+                                                          if isinstance(parent.get("step"), int) else "")))
     if s.tags or s.note:
         out.append(("tags", " ".join(s.tags) + (f" — {s.note}" if s.note else "")))
     return out
@@ -189,8 +190,9 @@ def grids(run_dir: Path, count: int = GRIDS) -> list[tuple[int, object]]:
 
 def _quality(part: RunPart, s: summaries.Summary) -> None:
     """The newest quality check's figures, its class histogram and how it was measured."""
-    checks = [e for e in summaries.eval_events(s.path) if e.get("quality")]
-    newest = checks[-1] if checks else (summaries.eval_events(s.path) or [None])[-1]
+    evaluations = summaries.eval_events(s.path)
+    checks = [e for e in evaluations if e.get("quality")]
+    newest = checks[-1] if checks else (evaluations or [None])[-1]
     figures = s.quality or s.held_out
     part.quality = [(name, s.formatted(name, value), _means(s.view, name)) for name, value in figures.items()]
     part.class_hist = s.class_hist
