@@ -170,7 +170,8 @@ def facts(config: dict, s: summaries.Summary, status: dict) -> list[tuple[str, s
 def length(config: dict) -> str:
     parts = [f"{config['epochs']} epochs" if config.get("epochs") else "",
              f"at most {config['max_steps']:,} steps" if config.get("max_steps") else "",
-             f"at most {config['max_minutes']:g} minutes" if config.get("max_minutes") else ""]
+             f"at most {config['max_minutes']:g} minute{'s' * (config['max_minutes'] != 1)}"
+             if config.get("max_minutes") else ""]
     return ", ".join(p for p in parts if p) or "-"
 
 

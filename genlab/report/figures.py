@@ -17,7 +17,7 @@ from genlab.errors import UsageError
 
 INSTALL = "pip install 'genlab[report]'"
 STYLES = ("-", "--", ":", "-.")  # a run's metrics in one pane, in order
-SIZE = (7.0, 3.6)  # inches, at DPI
+SIZE = (9.0, 3.6)  # inches, at DPI (the curves' legend beside them)
 DPI = 100
 
 
@@ -79,9 +79,10 @@ def curves_figure(pane, runs: list):
     ax.set_title(pane.title, fontsize=10)
     ax.set_xlabel("training step")
     unit = "% of digits" if share else pane.unit
-    ax.set_ylabel(axis_label(", ".join(metrics) if len(metrics) <= 3 else "value", unit))
+    measured = list(dict.fromkeys(m.removeprefix("test_") for m in metrics))  # (held out: the same measure)
+    ax.set_ylabel(axis_label(", ".join(measured) if len(measured) <= 3 else "value", unit))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # (beside: never over a curve)
     fig.tight_layout()
     return fig
 
