@@ -25,7 +25,7 @@ def report(
     """A report to share: what each run is (model, what differs, data, machine, versions), its
     curves, sample grids, class histogram, quality figures and health verdict; for several runs
     their comparison; for a sweep its importance and history. A run still training is reported
-    as it is now, marked live. Needs matplotlib: pip install 'genlab\\[report]'."""
+    as it is now, marked live. Needs matplotlib (genlab's 'report' extra)."""
     from genlab import report as reports
     from genlab.run.store import runs_root
 
