@@ -115,6 +115,10 @@ def test_plotexts_helpers_made_faster_give_what_plotexts_own_give():
             assert lines == theirs
         else:  # one colour for the line: each dot once, in the order first drawn (plotext then drops the repeats)
             assert list(zip(*lines)) == list(dict.fromkeys(zip(*theirs)))
+        dots = [[r.randint(-5, 120) for _ in range(n * 5)], [r.randint(-5, 60) for _ in range(n * 5)]]
+        marks = [r.choice(["a", "b"]) for _ in range(n * 5)]
+        assert fast["remove_outsiders"](*dots, 100, 50, marks) == own["remove_outsiders"](*dots, 100, 50, marks)
+        assert sorted(zip(*fast["brush"](*dots, ["red"] * n * 5))) == sorted(zip(*own["brush"](*dots, ["red"] * n * 5)))
         sizes = ([2] * len(lines[0]), [4] * len(lines[0]))
         assert [list(v) for v in fast["hd_group"](lines[0], lines[1], *sizes)] == \
             [list(v) for v in own["hd_group"](lines[0], lines[1], *sizes)]

@@ -274,19 +274,30 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
         self.curves_wanted = True
         self.fit_titles()
 
+    def run_panes(self, i: int) -> list:
+        """Run ``i``'s sample grid and class histogram (the one it has)."""
+        if not hasattr(self, "_run_panes"):  # (found once: a query a run, each update, adds up over 16 runs)
+            panes: dict = {}
+            for pane in [*self.query(SamplesPane), *self.query(ClassHistogram)]:
+                panes.setdefault(int(pane.id.removeprefix("grid").removeprefix("hist")), []).append(pane)
+            self._run_panes = panes
+        return self._run_panes.get(i, [])
+
     def fit_titles(self) -> None:
         """Each grid's and histogram's title: its run's label in the room its pane has, in the
         run's colour."""
         for i, label in enumerate(self.comparison.named):
-            for grid in self.query(f"#grid{i}").results(SamplesPane):
-                grid.styles.border_title_color = Color(*label.colour)
-                title = label.fit(max(2, grid.outer_size.width - 6))  # (corners, dashes and spaces)
-                if grid.title != title:
-                    grid.title = title
-                    grid.redraw()
-            for hist in self.query(f"#hist{i}").results(ClassHistogram):
-                hist.styles.border_title_color = Color(*label.colour)
-                hist.border_title = self.hist_title(i, hist)
+            for pane in self.run_panes(i):
+                if not pane.display:
+                    continue
+                pane.styles.border_title_color = Color(*label.colour)
+                if isinstance(pane, SamplesPane):
+                    title = label.fit(max(2, pane.outer_size.width - 6))  # (corners, dashes and spaces)
+                    if pane.title != title:
+                        pane.title = title
+                        pane.redraw()
+                else:
+                    pane.border_title = self.hist_title(i, pane)
 
     def hist_title(self, i: int, hist: ClassHistogram) -> str:
         """The run's name and its class histogram's figures, else as much of its label as fits."""
@@ -310,11 +321,11 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
             if not self.curves_drawn.is_set():
                 self.call_after_refresh(self.curves_on_screen)
         for i, run in enumerate(snap.runs):
-            for grid in self.query(f"#grid{i}"):
-                grid.show(run.sample, run.sample_step)
-            for hist in self.query(f"#hist{i}"):
-                if run.class_hist and run.class_hist != hist.hist:
-                    hist.draw(run.class_hist, self.hist_title(i, hist))
+            for pane in self.run_panes(i):
+                if isinstance(pane, SamplesPane):
+                    pane.show(run.sample, run.sample_step)
+                elif run.class_hist and run.class_hist != pane.hist:
+                    pane.draw(run.class_hist, self.hist_title(i, pane))
         self.query_one(RankingTable).show(self.comparison.ranking_rows(snap.runs))
         self.fit_titles()  # (the panes have their sizes by now)
 
