@@ -35,6 +35,8 @@ VAE_KNOBS = {
             "code collapses (no active units)",
     "kl_warmup": "steps over which the KL weight ramps from 0 up to beta (default 0: none), a cure for collapse",
     "free_bits": "nats of KL per latent dimension (batch mean) left unpenalised (default 0), a cure for collapse",
+    "k": "latents drawn per digit (default 1, the ELBO); above 1 an IWAE (Burda et al. 2016), which minimises the "
+         "importance-weighted bound, tighter on -log p(x), and keeps more latent units active",
 }
 
 
