@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_tui import open_form, until
 from torch import nn
 from typer.testing import CliRunner
 
@@ -22,6 +23,8 @@ from genlab.models.convnets import scale
 from genlab.run.store import read_events
 from genlab.train.execute import create, execute, prepare
 from genlab.train.setup import make_config
+from tui.app import GenlabApp
+from tui.source import RunsSource
 
 TINY = {"width": 8, "batch_size": 16}
 OFF = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0}
@@ -239,3 +242,27 @@ def test_ds_learning_rate_is_its_own_and_every_option_is_checked():
         assert r.exit_code == 2 and says in r.output, r.output
     table = runner.invoke(app, ["models"]).output
     assert "ema=0 sn=0 loss=bce r1=0" in table and "--hp ema: samples from an exponential moving average" in table
+
+
+async def test_the_new_run_form_takes_each_models_defaults_and_checks_the_options_as_train_does(tmp_path):
+    """The cockpit's form checks a hyperparameter as `genlab train --hp` does: the defaults that are
+    0 (ema, sn, r1; wgan-gp's beta1, a VAE's kl_warmup) or words (loss=bce) let Start go."""
+    app = GenlabApp(RunsSource(tmp_path / "runs"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        form = await open_form(app, pilot)
+        for model, field in (("vae", "#hp-kl_warmup"), ("wgan-gp", "#hp-critic_iters"), ("dcgan", "#hp-loss")):
+            form.query_one("#model").value = model
+            await until(pilot, lambda: form.query(field))
+            await pilot.pause()
+            assert form.problems() == [] and not form.query_one("#start").disabled, (model, form.problems())
+        for key, value, flagged in (("ema", "1", "ema: --hp ema for dcgan must be >= 0 and < 1, got 1"),
+                                    ("ema", "0.999", None),
+                                    ("loss", "wasserstein", "loss: --hp loss for dcgan must be one of bce, hinge"),
+                                    ("loss", "hinge", None)):
+            form.query_one(f"#hp-{key}").value = value
+            await pilot.pause()
+            assert (flagged in " ".join(form.problems())) if flagged else form.problems() == [], form.problems()
+        form.query_one("#epochs").value = "1"
+        await pilot.pause()
+        options = form.options()[1]
+        assert [options[i + 1] for i, o in enumerate(options) if o == "--hp"] == ["ema=0.999", "loss=hinge"]
