@@ -23,7 +23,7 @@ import numpy as np
 
 from genlab import view
 from genlab.errors import UsageError
-from genlab.models import catalogue
+from genlab.models.catalogue import SPECS
 from genlab.run import metrics_log
 from genlab.run.labels import Label, label_runs
 from genlab.run.rundir import RunDir
@@ -73,7 +73,7 @@ def flat(config: dict) -> dict:
     model's default: an option's default is what the model did before it had the option."""
     out = {k: config.get(k) for k in SHOWN}
     hp = config.get("hp") if isinstance(config.get("hp"), dict) else {}
-    declared = catalogue.SPECS.get(config.get("model")) if isinstance(config.get("model"), str) else None
+    declared = SPECS.get(config.get("model")) if isinstance(config.get("model"), str) else None
     for k, v in {**(declared.defaults if declared else {}), **hp}.items():
         if k not in ("batch_size", "lr"):  # format 1 repeated them in hp
             out[k] = v
