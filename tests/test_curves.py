@@ -110,9 +110,52 @@ def test_plotexts_helpers_made_faster_give_what_plotexts_own_give():
         assert fast["get_matrix_data"](data, lim, bins) == own["get_matrix_data"](data, lim, bins)
         x, y = [r.randint(-3, 200) for _ in range(n)], [r.randint(-3, 50) for _ in range(n)]
         others = (["braille"] * n, [r.choice([(1, 2, 3), "red"]) for _ in range(n)], ["default"] * n)
-        lines = fast["get_lines"](x, y, *others)
-        assert lines == own["get_lines"](x, y, *others)
+        lines, theirs = fast["get_lines"](x, y, *others), own["get_lines"](x, y, *others)
+        if len(set(others[1])) > 1:
+            assert lines == theirs
+        else:  # one colour for the line: each dot once, in the order first drawn (plotext then drops the repeats)
+            assert list(zip(*lines)) == list(dict.fromkeys(zip(*theirs)))
+        dots = [[r.randint(-5, 120) for _ in range(n * 5)], [r.randint(-5, 60) for _ in range(n * 5)]]
+        marks = [r.choice(["a", "b"]) for _ in range(n * 5)]
+        assert fast["remove_outsiders"](*dots, 100, 50, marks) == own["remove_outsiders"](*dots, 100, 50, marks)
+        assert sorted(zip(*fast["brush"](*dots, ["red"] * n * 5))) == sorted(zip(*own["brush"](*dots, ["red"] * n * 5)))
         sizes = ([2] * len(lines[0]), [4] * len(lines[0]))
         assert [list(v) for v in fast["hd_group"](lines[0], lines[1], *sizes)] == \
             [list(v) for v in own["hd_group"](lines[0], lines[1], *sizes)]
     assert fast["get_matrix_data"]([1.0, NAN, None], [0, 2], 10) == own["get_matrix_data"]([1.0, NAN, None], [0, 2], 10)
+
+
+def test_a_canvas_drawn_with_the_faster_helpers_is_plotexts_own():
+    """Sixteen min-max curves (each bucket's minimum then maximum: the same columns drawn up and
+    down many times) in braille and in colour: the very canvas plotext's own helpers draw."""
+    import plotext
+    import plotext._utility as ut
+
+    from genlab.render import plots_speed
+
+    plots_speed.install()
+
+    def canvas() -> list:
+        plt = plotext._figure._figure_class()
+        for run in range(16):
+            x = [step * 500 for step in range(160)]
+            y = [1 + (0.4 if step % 2 else -0.4) * math.sin(run + step / 9) for step in range(160)]
+            plt.plot(x, y, label=f"run {run}", marker="braille", color=(run * 15, 90, 200))
+        plt.plotsize(90, 14)
+        plt._set_size(90, 14)
+        plt._set_sizes()
+        plt._build_matrix()
+        m = plt.monitor.matrix
+        return [[(m.marker[r][c], m.fullground[r][c]) for c in range(m.cols)] for r in range(m.rows)]
+
+    ours = canvas()
+    faster = {name: getattr(ut, name) for name in plots_speed._originals}
+    try:
+        for name, own in plots_speed._originals.items():
+            setattr(ut, name, own)
+        theirs = canvas()
+    finally:
+        for name, fast in faster.items():
+            setattr(ut, name, fast)
+    assert ours == theirs
+    assert sum("\u2800" < ch <= "\u28ff" for row in ours for ch, _ in row) > 300  # (braille: curves were drawn)

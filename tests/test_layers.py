@@ -16,13 +16,14 @@ ALLOWED = {  # genlab's packages (or top-level modules) -> the genlab packages t
     **{name: BASE for name in BASE},
     "render": BASE | {"render"},
     "export": BASE | {"render"},
+    "report": BASE | {"render", "report"},
     "core": BASE | {"core"},
     "models": BASE | {"core", "models"},
     "eval": BASE | {"core", "models", "eval", "render"},
     "train": BASE | {"core", "models", "eval", "render", "export", "train"},
     "api": BASE | {"render", "train"},
     "sweep": BASE | {"core", "models", "eval", "train", "sweep"},
-    "cli": BASE | {"core", "models", "eval", "train", "sweep", "render", "export", "api", "cli"},
+    "cli": BASE | {"core", "models", "eval", "train", "sweep", "render", "export", "report", "api", "cli"},
     "__init__": {"api"},
     "__main__": {"cli"},
 }
@@ -31,6 +32,7 @@ FORBIDDEN = {  # third-party packages a layer must not import
     **{name: HEAVY for name in BASE},
     "render": {"torch", "torchvision", "optuna", "typer", "textual", "textual_plotext"},  # Rich and plotext draw
     "export": HEAVY - {"torch", "torchvision"},  # TensorBoard's writer and image grids, for --tensorboard only
+    "report": HEAVY,  # matplotlib draws its figures
     "core": {"optuna", "typer", "rich", "textual", "textual_plotext"},
     "models": {"optuna", "typer", "rich", "textual", "textual_plotext"},
     "eval": {"optuna", "typer", "textual", "textual_plotext"},

@@ -41,6 +41,7 @@ TABLE = [
     ("sweep show sw", False, None),
     ("sweep show sw --json", False, None),
     ("export gan-a vae-b --csv {tmp}/runs.csv", False, None),
+    ("report gan-a vae-b --out {tmp}/report.html", False, None),
     ("data", False, None),
     ("tui", False, None),  # the cockpit, built (not run: there is no terminal here)
     ("watch gan-a", False, None),

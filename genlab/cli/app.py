@@ -53,7 +53,7 @@ class Commands(HelpInParagraphs):
 
 
 ORDER = ["train", "pause", "stop", "resume", "runs", "show", "tag", "untag", "note", "compare", "sample", "latent",
-         "anomaly", "bench", "models", "data", "eval", "tui", "watch", "export", "sweep"]
+         "anomaly", "bench", "models", "data", "eval", "tui", "watch", "export", "report", "sweep"]
 
 
 app = typer.Typer(

@@ -6,7 +6,7 @@ Option defaults come from the run configuration's dataclasses (genlab/config.py)
 module registers every command, in the order ``genlab --help`` lists them.
 """
 
-from genlab.cli import cockpit, control, evaluate, export, fork, info, runs, sample, train  # noqa: F401  (registers them)
+from genlab.cli import cockpit, control, evaluate, export, fork, info, report, runs, sample, train  # noqa: F401  (registers them)
 from genlab.cli.app import app, main
 from genlab.cli.sweep import sweep_app
 

@@ -94,13 +94,18 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
                 yield PaneTabs(id="compare-tabs")
                 yield from self.curve_panes()
             with Vertical(id="compare-side"):
+                room = self.grid_room(self.app.size.width * 2 // 5)  # (laid out: on_resize says again)
                 with Horizontal(id="compare-grids"):
                     for i, label in enumerate(self.comparison.named):
-                        yield SamplesPane(self.comparison.views[i].sample_classes, title=label.name, id=f"grid{i}")
+                        grid = SamplesPane(self.comparison.views[i].sample_classes, title=label.name, id=f"grid{i}")
+                        grid.display = i < room
+                        yield grid
                 with Horizontal(id="compare-hists"):
                     for i, shows in enumerate(self.comparison.views):
                         if shows.class_histogram:
-                            yield ClassHistogram((), title=self.comparison.named[i].name, id=f"hist{i}")
+                            hist = ClassHistogram((), title=self.comparison.named[i].name, id=f"hist{i}")
+                            hist.display = i < room
+                            yield hist
         yield RankingTable(self.comparison.group_named, id="ranking")  # (a run's own where no seed groups)
         yield KeysFooter()
 
@@ -246,17 +251,21 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
         compact = self.size.height < self.COMPACT_BELOW
         self.first_pane -= self.first_pane % self.room()
         self.assign_panes()
-        hists = list(self.query(ClassHistogram))
-        for hist in hists:
-            hist.display = not compact
-        for box in self.query("#compare-hists"):
-            box.display = bool(hists) and not compact
         side = self.query("#compare-side")
-        width = side.first().size.width if side else self.size.width // 2
-        room = max(1, width // GRID_MIN_WIDTH)
+        room = self.grid_room(side.first().size.width if side else self.size.width // 2)
         for i, grid in enumerate(self.query(SamplesPane)):
             grid.display = i < room
+        hists = list(self.query(ClassHistogram))
+        for hist in hists:  # (a run's histogram under its grid: as many as there are grids)
+            hist.display = not compact and int(hist.id.removeprefix("hist")) < room
+        for box in self.query("#compare-hists"):
+            box.display = bool(hists) and not compact
         self.call_after_refresh(self.laid_out)
+
+    @staticmethod
+    def grid_room(width: int) -> int:
+        """How many runs' sample grids (and class histograms) a side column this wide shows."""
+        return max(1, width // GRID_MIN_WIDTH)
 
     def laid_out(self) -> None:
         """Once the panes have their sizes: curves built as wide as their panes, titles fitted."""
@@ -265,19 +274,30 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
         self.curves_wanted = True
         self.fit_titles()
 
+    def run_panes(self, i: int) -> list:
+        """Run ``i``'s sample grid and class histogram (the one it has)."""
+        if not hasattr(self, "_run_panes"):  # (found once: a query a run, each update, adds up over 16 runs)
+            panes: dict = {}
+            for pane in [*self.query(SamplesPane), *self.query(ClassHistogram)]:
+                panes.setdefault(int(pane.id.removeprefix("grid").removeprefix("hist")), []).append(pane)
+            self._run_panes = panes
+        return self._run_panes.get(i, [])
+
     def fit_titles(self) -> None:
         """Each grid's and histogram's title: its run's label in the room its pane has, in the
         run's colour."""
         for i, label in enumerate(self.comparison.named):
-            for grid in self.query(f"#grid{i}").results(SamplesPane):
-                grid.styles.border_title_color = Color(*label.colour)
-                title = label.fit(max(2, grid.outer_size.width - 6))  # (corners, dashes and spaces)
-                if grid.title != title:
-                    grid.title = title
-                    grid.redraw()
-            for hist in self.query(f"#hist{i}").results(ClassHistogram):
-                hist.styles.border_title_color = Color(*label.colour)
-                hist.border_title = self.hist_title(i, hist)
+            for pane in self.run_panes(i):
+                if not pane.display:
+                    continue
+                pane.styles.border_title_color = Color(*label.colour)
+                if isinstance(pane, SamplesPane):
+                    title = label.fit(max(2, pane.outer_size.width - 6))  # (corners, dashes and spaces)
+                    if pane.title != title:
+                        pane.title = title
+                        pane.redraw()
+                else:
+                    pane.border_title = self.hist_title(i, pane)
 
     def hist_title(self, i: int, hist: ClassHistogram) -> str:
         """The run's name and its class histogram's figures, else as much of its label as fits."""
@@ -301,11 +321,11 @@ class CompareScreen(PaneTurns, CurveToggles, Screen):
             if not self.curves_drawn.is_set():
                 self.call_after_refresh(self.curves_on_screen)
         for i, run in enumerate(snap.runs):
-            for grid in self.query(f"#grid{i}"):
-                grid.show(run.sample, run.sample_step)
-            for hist in self.query(f"#hist{i}"):
-                if run.class_hist and run.class_hist != hist.hist:
-                    hist.draw(run.class_hist, self.hist_title(i, hist))
+            for pane in self.run_panes(i):
+                if isinstance(pane, SamplesPane):
+                    pane.show(run.sample, run.sample_step)
+                elif run.class_hist and run.class_hist != pane.hist:
+                    pane.draw(run.class_hist, self.hist_title(i, pane))
         self.query_one(RankingTable).show(self.comparison.ranking_rows(snap.runs))
         self.fit_titles()  # (the panes have their sizes by now)
 

@@ -58,3 +58,7 @@ class ClassHistogram(Static):
             text.append(bar.ljust(width), style=style)
             text.append(f" {share:4.0%}\n" if digit < 9 else f" {share:4.0%}")
         self.update(text, layout=False)  # a fixed height: no new layout needed
+
+    def on_resize(self) -> None:
+        if self.hist:  # (the bars fill the width it has now: a pane shown after being hidden, a wider screen)
+            self.draw(self.hist, str(self.border_title or ""))

@@ -101,7 +101,7 @@ class SamplesPane(Static):
         self.redraw()
 
     def redraw(self) -> None:
-        if self.images is None:
+        if self.images is None or not self.display:  # (a hidden pane draws once shown: its resize)
             return
         if self.per_row:
             return self.redraw_walks()
