@@ -201,6 +201,33 @@ def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tu
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def drawn_from(run_dirs: list[Path], configs: list[dict]) -> list[int | None]:
+    """Where each run's curves begin when drawn with the others: a fork whose parent (or an
+    older ancestor) is among them, at the step it left the nearest such one (the stretch before
+    is that ancestor's, drawn once, by it: the fork branches off its line); any other run, None
+    (its whole history, a fork's inherited stretch included: genlab/run/lineage.py)."""
+    names = {Path(p).name for p in run_dirs}
+    out = []
+    for run_dir, config in zip(run_dirs, configs):
+        shared = [a.upto for a in Ancestry(Path(run_dir), config or {}).ancestors if a.path.name in names]
+        out.append(shared[-1] if shared else None)
+    return out
+
+
+def from_step(xs, ys, start: int | None) -> tuple[list, list]:
+    """The points of a curve (``xs`` in steps) from ``start`` on, led by one at ``start`` with
+    the value just before it, so that the curve leaves its parent's line there (all of them
+    where ``start`` is None)."""
+    xs, ys = list(xs), list(ys)
+    if start is None:
+        return xs, ys
+    first = next((i for i, x in enumerate(xs) if x >= start), len(xs))
+    if first == 0:
+        return xs, ys
+    lead = [] if first < len(xs) and xs[first] == start else [start]
+    return lead + xs[first:], ys[first - 1:first] * len(lead) + ys[first:]
+
+
 def has_metric(run_dir: Path, metric: str) -> bool:
     cols = metrics_log.columns(run_dir) or []
     return metric in cols or view.read(run_dir).metric(metric) is not None
