@@ -7,19 +7,22 @@ parent is looked for beside it, in the same runs directory. Readers of a run's m
 in its ancestors' rows up to the fork with :func:`history` (``genlab compare``) or
 :class:`Ancestry` (genlab/run/follow.py, which the cockpit and the health verdicts read through).
 A parent that is gone leaves the fork's own history and a note saying so; a loop of forks
-(only made by hand) is cut where it closes. Torch-free.
+(only made by hand) is cut where it closes. Torch-free; numpy and the metrics record are imported
+only where rows are read (`genlab runs` lists lineage without them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from genlab.run import events_index, metrics_log
+from genlab.run import events_index
 from genlab.run.rundir import RunDir, step_of
 from genlab.run.store import read_events
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORKED_FROM = "forked_from"  # config.json's key: {"run": parent id, "step": fork step}
 
@@ -92,6 +95,10 @@ class Ancestry:
     def rows(self, cols: list[str] | None) -> tuple[list[str] | None, np.ndarray]:
         """The ancestors' metric rows up to their fork steps, oldest first, in the layout
         ``cols`` (a fork's own; None: the oldest ancestor's)."""
+        import numpy as np
+
+        from genlab.run import metrics_log
+
         parts = []
         for a in self.ancestors:
             got, rows, _ = metrics_log.read(a.path)
@@ -124,6 +131,10 @@ class Ancestry:
 def in_layout(rows: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
     """``rows`` of columns ``have`` in the columns ``want`` (NaN where they hold none; plain rows
     become aggregated ones of one step each)."""
+    import numpy as np
+
+    from genlab.run import metrics_log
+
     if have == want:
         return rows
     if metrics_log.aggregated(want) and not metrics_log.aggregated(have):
@@ -139,6 +150,10 @@ def in_layout(rows: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
 def history(run_dir: Path, config: dict | None = None) -> tuple[list[str] | None, np.ndarray, str | None]:
     """(columns, every metric row of the run with its ancestors' before the fork, a note when
     part of it is missing): metrics_log.read's whole read, for a fork too."""
+    import numpy as np
+
+    from genlab.run import metrics_log
+
     if config is None:
         config, _ = RunDir(run_dir).read_config()
     cols, rows, _ = metrics_log.read(run_dir)
