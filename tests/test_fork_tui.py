@@ -12,6 +12,7 @@ import numpy as np
 from scripted import T0, make_run, metrics_at
 from test_tui import ScriptedSource, until
 
+from genlab.run.compare import curve, drawn_from
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.sinks import JsonlSink
 from tui.app import GenlabApp
@@ -174,3 +175,9 @@ def test_a_fork_compared_without_its_parent_draws_the_inherited_stretch(tmp_path
     assert with_parent["p"][0] < 100 and with_parent["k"] == (1000, 1000) and with_parent["kk"] == (1500, 1500)
     grandparent = first_steps(["p", "kk"])  # its parent is not, its grandparent is: where the line left the grandparent's
     assert grandparent["kk"][0] == 1000
+
+    # `genlab compare --plot`'s curves: the same
+    runs = [root / "p", root / "k", root / "q"]
+    starts = drawn_from(runs, [json.loads((r / "config.json").read_text()) for r in runs])
+    assert starts == [None, 1000, None]
+    assert curve(root / "k", "g_loss", since=starts[1])[0][0] == 1000 and curve(root / "k", "g_loss")[0][0] == 1

@@ -179,14 +179,18 @@ def seed_groups(runs: list[Summary]) -> list[SeedGroup]:
     return [row.group for row in rows]
 
 
-def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:
+def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000,
+          since: int | None = None) -> tuple[list[float], list[float]]:
     """One run's curve of ``metric``: a training metric from metrics.bin (at most ``points``
     points, each chunk's mean), or a held-out one from its evaluations. ``x``: "step" or "time"
-    (minutes since its first metric row). A fork's curve begins with its parent's (genlab/run/lineage.py)."""
+    (minutes since its first metric row). A fork's curve begins with its parent's (genlab/run/lineage.py);
+    ``since``: from that step on (:func:`drawn_from`: where it leaves its parent's line)."""
     cols, rows, _ = history(run_dir)
     if cols and metric in cols and len(rows):
         xs = rows[:, 0] if x == "step" else (rows[:, 1] - rows[0, 1]) / 60
         ys = rows[:, cols.index(metric)]
+        if since is not None:
+            xs, ys = xs[rows[:, 0] >= since], ys[rows[:, 0] >= since]
         if len(rows) > points:
             f = -(-len(rows) // points)
             n = len(rows) // f * f
@@ -197,7 +201,7 @@ def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tu
     t0 = float(rows[0, 1]) if cols and len(rows) else \
         next((e["t"] for e in events if e["kind"] == "metrics"), events[0]["t"] if events else 0)
     pts = [(e["step"] if x == "step" else (e["t"] - t0) / 60, e[metric]) for e in events
-           if e["kind"] == "eval" and isinstance(e.get(metric), (int, float))]
+           if e["kind"] == "eval" and isinstance(e.get(metric), (int, float)) and e["step"] >= (since or 0)]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genlab.run.lineage import parent_of
-
 # one colour a run, in the order the runs are compared (textual-plotext's own sequence for plots,
 # so a legend, a pane's title and a table row agree); RGB, for plotext and Rich alike
 PALETTE = ((0, 130, 200), (60, 180, 75), (230, 25, 75), (255, 225, 25), (245, 130, 48), (145, 30, 180),
@@ -102,6 +100,8 @@ def label_runs(run_ids: list[str], configs: list[dict], differs: list[str]) -> l
     one_sweep = len({t[0] for t in trials if t}) == 1
     shorts = short_ids(run_ids)
     names = [f"#{t[1]}" if t and one_sweep else short for t, short in zip(trials, shorts)]
+    from genlab.run.lineage import parent_of  # (here: this module stays light for what imports it)
+
     forks = [parent_of(c) for c in configs]
     return [Label(rid, name, diff, PALETTE[i % len(PALETTE)], fork[1] if fork else None)
             for i, (rid, name, diff, fork) in enumerate(zip(run_ids, names, differs, forks))]
