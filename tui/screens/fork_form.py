@@ -68,6 +68,7 @@ class ForkForm(ModalScreen[str | None]):
     }
     ForkForm #fork-error {
         color: $error;
+        width: 100%;
         height: auto;
     }
     """
@@ -75,6 +76,9 @@ class ForkForm(ModalScreen[str | None]):
 
     FIELDS = (("at", "at step"), ("lr", "learning rate"), ("hp", "hp KEY=VALUE"), ("max_steps", "max steps"),
               ("max_minutes", "max minutes"), ("name", "name"))
+
+    HINTS = {"hp": "e.g. beta1=0.5 (only what keeps the weights' shapes)", "max_steps": "the run's own",
+             "max_minutes": "the run's own"}
 
     def __init__(self, run_id: str, points: list[ForkPoint], step: int, lr: float | None):
         """``points``: the run's checkpoints (lineage.fork_points), at least one; ``step``: the
@@ -89,10 +93,11 @@ class ForkForm(ModalScreen[str | None]):
             yield Label(f"[b]fork {self.run_id} at step {self.step:,}[/b]", id="fork-title")
             yield Label(f"checkpoints kept at steps {steps_text(self.points)}", id="fork-steps")
             values = {"at": str(self.step), "lr": self.lr}
+            hints = {**self.HINTS, "name": f"{self.run_id}-fork{self.step}"}
             for key, text in self.FIELDS:
                 with Horizontal(classes="row"):
                     yield Label(text)
-                    yield Input(values.get(key, ""), id=f"fork-{key}")
+                    yield Input(values.get(key, ""), placeholder=hints.get(key, ""), id=f"fork-{key}", compact=True)
             yield Label("Enter forks (in the background) · Esc cancels", id="fork-keys")
             yield Label("", id="fork-error")
 
