@@ -13,6 +13,7 @@ from scripted import T0, make_run, metrics_at
 from test_tui import ScriptedSource, until
 
 from genlab.run.compare import curve, drawn_from
+from genlab.run.filter import parse
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.sinks import JsonlSink
 from tui.app import GenlabApp
@@ -20,7 +21,7 @@ from tui.screens.compare import CompareScreen
 from tui.screens.dashboard import Dashboard
 from tui.screens.fork_form import ForkForm
 from tui.widgets.event_log import EventLog
-from tui.widgets.runs_table import RunsTable
+from tui.widgets.runs_table import RunsTable, arranged, fork_depths
 
 SHAPES = "--hp width changes the shapes of the weights: a fork can change only what keeps them"
 
@@ -175,6 +176,11 @@ def test_a_fork_compared_without_its_parent_draws_the_inherited_stretch(tmp_path
     assert with_parent["p"][0] < 100 and with_parent["k"] == (1000, 1000) and with_parent["kk"] == (1500, 1500)
     grandparent = first_steps(["p", "kk"])  # its parent is not, its grandparent is: where the line left the grandparent's
     assert grandparent["kk"][0] == 1000
+
+    # the runs table: each fork under its parent, a fork of a fork deeper
+    rows = ScriptedSource(root).rows()
+    assert fork_depths(rows) == {"k": (1, 1000), "kk": (2, 1500)}
+    assert [r["id"] for r in arranged(rows, parse(""), None, False, set())] == ["p", "k", "kk", "q"]
 
     # `genlab compare --plot`'s curves: the same
     runs = [root / "p", root / "k", root / "q"]

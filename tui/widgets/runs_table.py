@@ -128,7 +128,7 @@ class RunsTable(RunRows):
         pin = PIN if r["id"] in self.pinned else ""
         if r.get("kind") == "sweep":
             return Text(pin + "▾ sweep " + r["id"].removeprefix("sweep:"), style="bold")
-        depth, step = fork_depth(r, self.last_rows)  # a fork under its parent: ``└ id @step``
+        depth, step = self.forks.get(r["id"], (0, None))  # a fork under its parent: ``└ id @step``
         return Text(("  " if r.get("sweep") else "") + pin + lineage.family_text(r["id"], depth, step),
                     style="bold reverse" if r["id"] in self.marked else "")
 
@@ -144,7 +144,10 @@ class RunsTable(RunRows):
         if self.last_rows:
             self.redraw()
 
+    forks: dict = {}  # a fork's id -> (how deep under runs shown, its fork step): fork_depths
+
     def redraw(self) -> None:
+        self.forks = fork_depths(self.last_rows)
         self.shown = arranged(self.last_rows, self.wanted, self.sort_column, self.descending, self.pinned)
         wide = [self.cells(r, narrow=False) for r in self.shown]
         room = (self.size.width or self.app.size.width) - 2  # a vertical scrollbar's room
@@ -307,15 +310,17 @@ def forks_under_parents(blocks: list[tuple[dict, list[dict]]]) -> list[tuple[dic
     return [(head, [*kids, *under.get(head["id"], [])]) for head, kids in blocks if head["id"] not in moved]
 
 
-def fork_depth(r: dict, rows: list[dict]) -> tuple[int, int | None]:
-    """(how many forks deep the run is under runs of ``rows``, its fork step): (0, None) for a
-    run whose parent is not among them."""
-    if not plain(r):
-        return 0, None
-    ids = {x["id"]: x for x in rows if plain(x)}
-    depth, here, step, seen = 0, r, None, {r["id"]}
-    while (link := lineage.parent_of(here.get("config") or {})) is not None and link[0] in ids and link[0] not in seen:
-        step = link[1] if step is None else step
-        depth, here = depth + 1, ids[link[0]]
-        seen.add(link[0])
-    return depth, step
+def fork_depths(rows: list[dict]) -> dict[str, tuple[int, int]]:
+    """Each fork's (how many forks deep it is under runs of ``rows``, its fork step); a run
+    whose parent is not among them is left out."""
+    runs = {r["id"]: r for r in rows if plain(r)}
+    links = {rid: link for rid, r in runs.items()
+             if (link := lineage.parent_of(r.get("config") or {})) is not None and link[0] in runs}
+    out = {}
+    for rid, (parent, step) in links.items():
+        depth, here, seen = 1, parent, {rid}
+        while here in links and here not in seen:  # (a loop of forks, made by hand, is cut)
+            seen.add(here)
+            depth, here = depth + 1, links[here][0]
+        out[rid] = (depth, step)
+    return out
