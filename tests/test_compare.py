@@ -139,3 +139,18 @@ def test_a_time_budget_finishes_the_run_and_resume_extends_it(runs):
     assert execute(run_dir, resume=True, max_minutes=0.04) == "finished"
     later = read_json(run_dir / "status.json")
     assert later["step"] > status["step"] and "0.04 minutes" in later["reason"]
+
+
+def test_a_run_older_than_an_option_has_its_default():
+    """A run made before a model had an option (no ``ema`` in its config.json) is not told apart
+    from a new run with the option at its default, which is what the model did before; a new
+    run with the option on is, and runs differing only in their seed are one group."""
+    from genlab.run.compare import differing
+    from genlab.run.seed_groups import grouped
+
+    old = {"model": "dcgan", "seed": 0, "hp": {"beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0}}
+    new = {"model": "dcgan", "seed": 1, "hp": {**old["hp"], "ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0}}
+    on = {**new, "hp": {**new["hp"], "ema": 0.999}}
+    assert differing([old, new]) == ["seed"]
+    assert differing([old, on]) == ["seed", "ema"]
+    assert grouped([old, new, on]) == [[0, 1], [2]]

@@ -136,6 +136,8 @@ def test_show_lists_the_checkpoints_and_runs_show_a_fork_under_its_parent(parent
     assert code in (0, None) and "checkpoints kept" in out and f"{STEPS}" in out
     code, out, _ = run_cli(capsys, "show", "kid", "--runs-dir", root, "--ascii")
     assert f"forked from parent at step {AT}" in out
+    code, _, err = run_cli(capsys, "fork", "kid", "--at", 5, "--runs-dir", root)
+    assert code == 2 and "it keeps steps 20 (before step 20 it is run parent's: fork that)" in err
     code, out, _ = run_cli(capsys, "runs", "--runs-dir", root)
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if " parent " in f" {line} ")

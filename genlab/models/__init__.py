@@ -96,6 +96,6 @@ def build(name: str, hp: dict | None = None, device: torch.device | str = "cpu",
     if m.channels_last and m.device.type == "cpu":
         # weights in NHWC: each convolution then runs (and returns) channels-last. In place, so
         # the optimisers keep their parameters; checkpoints load into either layout.
-        for net in m.networks.values():
+        for net in (*m.networks.values(), *(a.net for a in m.averages.values())):
             net.to(memory_format=torch.channels_last)
     return m

@@ -77,6 +77,9 @@ class GenModel:
     shard: tuple[int, int] = (0, 1)
     # optimiser name -> its learning rate as a multiple of ``lr`` (unlisted: 1), for :meth:`set_lr`
     lr_scales: dict[str, float] = {}
+    # name -> a moving average of a network's weights (genlab/models/ema.py: a GAN's "G_ema" with
+    # --hp ema), never trained; kept in the checkpoint beside the networks, so a resume is exact
+    averages: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -162,13 +165,16 @@ class GenModel:
 
     def state(self) -> dict:
         return {
-            "models": {k: m.state_dict() for k, m in self.networks.items()},
+            "models": {**{k: m.state_dict() for k, m in self.networks.items()},
+                       **{k: a.net.state_dict() for k, a in self.averages.items()}},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
         }
 
     def load_state(self, state: dict) -> None:
         for k, m in self.networks.items():
             m.load_state_dict(state["models"][k])
+        for k, a in self.averages.items():
+            a.net.load_state_dict(state["models"][k])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
 

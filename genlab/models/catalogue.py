@@ -50,8 +50,14 @@ OPTIONS = {"batch_size": "batch size", "lr": "learning rate"}
 def checked(model: str, key: str, value, declared):
     """``value`` as the type of the default (an integer stays an integer: 2.5 layers is an error)
     and within the hyperparameter's range (``declared.limits``, a ModelSpec's or a model class's;
-    else: positive); UsageError if not."""
+    else: positive), or, for a word (a default that is a string), one of the words its limits
+    list; UsageError if not."""
     default = declared.defaults[key]
+    if isinstance(default, str):  # a word: one of those its limits list (e.g. a GAN's loss)
+        choices = declared.limits.get(key, (default,))
+        if value not in choices:
+            raise UsageError(f"--hp {key} for {model} must be one of {', '.join(choices)}, got {value!r}")
+        return value
     kind = "an integer" if isinstance(default, int) else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"--hp {key} must be {kind}, got {value!r}")

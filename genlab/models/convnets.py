@@ -8,6 +8,11 @@ Osindero 2014): G gets a one-hot next to z; D projects its features onto a learn
 the label (the projection discriminator of Miyato & Koyama 2018). A one-hot concatenated to D's
 features would only add a per-class bias to the logit, which cannot tell whether the digit
 matches its label.
+
+``spectral`` (a GAN's ``--hp sn=1``) puts spectral normalisation on each of D's layers (Miyato et
+al. 2018): each weight is divided by an estimate of its largest singular value (one power
+iteration a training forward pass), so no layer stretches its input by more than about 1. D then
+has no BatchNorm, as in the paper's networks: a batch's statistics would undo the bound.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 
 class ConvGenerator(nn.Module):
@@ -35,10 +41,10 @@ class ConvGenerator(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
-    def __init__(self, width: int = 64, batchnorm: bool = True, classes: int = 0):
+    def __init__(self, width: int = 64, batchnorm: bool = True, classes: int = 0, spectral: bool = False):
         super().__init__()
         self.classes = classes
-        norm = nn.BatchNorm2d(2 * width) if batchnorm else nn.Identity()
+        norm = nn.BatchNorm2d(2 * width) if batchnorm and not spectral else nn.Identity()
         self.features = nn.Sequential(
             nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(width, 2 * width, 4, 2, 1), norm, nn.LeakyReLU(0.2),
@@ -46,6 +52,9 @@ class ConvDiscriminator(nn.Module):
         )
         self.out = nn.Linear(2 * width * 7 * 7, 1)
         self.embed = nn.Embedding(classes, 2 * width * 7 * 7) if classes else None
+        if spectral:
+            for layer in [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]:
+                spectral_norm(layer)
 
     def forward(self, x, labels=None):
         h = self.features(x)

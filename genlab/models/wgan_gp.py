@@ -4,6 +4,9 @@ penalty, which keeps gradients alive where a saturated discriminator would give 
 Reference hyperparameters from the paper (Algorithm 1): penalty weight lambda = 10, n_critic = 5
 critic iterations per generator step, Adam with lr 1e-4, beta1 0 and beta2 0.9, batch 64; no
 BatchNorm in the critic. The DCGAN-shaped networks of genlab.models.convnets.
+
+Of dcgan's options it takes ``ema`` and ``sn``; its loss is the Wasserstein one and its penalty
+the paper's, so it declares neither ``loss`` nor ``r1``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ class WGANGP(DCGAN):
     spec = specs.WGAN_GP
 
     def make_discriminator(self, width: int, classes: int):
-        return ConvDiscriminator(width, batchnorm=False, classes=classes)
+        return ConvDiscriminator(width, batchnorm=False, classes=classes, spectral=bool(self.hp["sn"]))
 
     def step(self, images, labels):
         """n_critic critic updates (each on its own slice of the batch), then one G update.
@@ -48,6 +51,7 @@ class WGANGP(DCGAN):
         g_loss.backward()
         self.optimizers["G"].step()
         self.D.requires_grad_(True)
+        self.update_average()
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "gp": gp.detach(),
                 "wasserstein": (real_score - fake_score).detach(), **self.grad_norms()}  # D's: its last critic step
 

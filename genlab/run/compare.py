@@ -23,6 +23,7 @@ import numpy as np
 
 from genlab import view
 from genlab.errors import UsageError
+from genlab.models.catalogue import SPECS
 from genlab.run import metrics_log
 from genlab.run.labels import Label, label_runs
 from genlab.run.lineage import Ancestry, history
@@ -68,10 +69,13 @@ class SideBySide:
 
 
 def flat(config: dict) -> dict:
-    """The configuration keys that may tell runs apart, hyperparameters as ``hp.name``."""
+    """The configuration keys that may tell runs apart, hyperparameters as ``hp.name``. A
+    hyperparameter a run's configuration does not record (a run older than the option) is the
+    model's default: an option's default is what the model did before it had the option."""
     out = {k: config.get(k) for k in SHOWN}
     hp = config.get("hp") if isinstance(config.get("hp"), dict) else {}
-    for k, v in hp.items():
+    declared = SPECS.get(config.get("model")) if isinstance(config.get("model"), str) else None
+    for k, v in {**(declared.defaults if declared else {}), **hp}.items():
         if k not in ("batch_size", "lr"):  # format 1 repeated them in hp
             out[k] = v
     return out

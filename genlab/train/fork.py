@@ -29,7 +29,7 @@ from genlab.config import RunConfig
 from genlab.core import checkpoint
 from genlab.errors import GenlabError, UsageError
 from genlab.models.catalogue import hyperparameters
-from genlab.run.lineage import FORKED_FROM, fork_points
+from genlab.run.lineage import FORKED_FROM, fork_points, parent_of
 from genlab.run.notify import redacted_argv
 from genlab.run.rundir import RunDir
 from genlab.run.store import NAME_RE, create_run, load_run, new_run_id, unique_name
@@ -70,7 +70,9 @@ def plan_fork(parent_dir: Path, at: int | None = None, *, lr: float | None = Non
     kept = ", ".join(steps if len(steps) <= 8 else [*steps[:3], "...", *steps[-3:]])
     chosen = [p for p in points if at is None or p.step <= at]
     if not chosen:
-        raise UsageError(f"run {info.run_id} has no checkpoint at or before step {at:,}; it keeps steps {kept}")
+        before = parent_of(info.config)
+        hint = f" (before step {before[1]:,} it is run {before[0]}'s: fork that)" if before and at <= before[1] else ""
+        raise UsageError(f"run {info.run_id} has no checkpoint at or before step {at:,}; it keeps steps {kept}{hint}")
     step = chosen[-1].step
     try:
         ckpt = checkpoint.load(checkpoint.path_for(parent_dir, step))

@@ -6,13 +6,19 @@ bar of Start and Cancel, so Start is in view at 80x24 and below. Start hands the
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.validation import Function, Integer
+from textual.validation import Function, Integer, ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
 
+from genlab.config import parse_hp
+from genlab.errors import UsageError
+from genlab.models.catalogue import SPECS, checked
+from genlab.models.specs import LIMITS
 from tui.messages import ActionFailed
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -21,12 +27,24 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 NO_PRESET = ("none (the paper's settings)", "none")
 
 
-def positive_number(text: str) -> bool:
-    try:
-        value = float(text)
-    except ValueError:
-        return False
-    return value > 0 and value != float("inf")
+class Hyperparameter(Validator):
+    """A model's hyperparameter as `genlab train --hp` takes it: of its default's type, in the range
+    the model declares (genlab/models/catalogue.py checked): ema 0 (off), beta1 0, loss=hinge."""
+
+    def __init__(self, model: str, key: str, defaults: dict):
+        super().__init__()
+        self.model, self.key = model, key
+        known = SPECS.get(model)
+        # (a model this genlab does not declare: its defaults, with the usual ranges)
+        self.declared = known if known is not None and key in known.defaults else SimpleNamespace(
+            defaults=defaults, limits=LIMITS)
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            checked(self.model, self.key, parse_hp([f"{self.key}={value.strip()}"])[self.key], self.declared)
+        except UsageError as e:
+            return self.failure(str(e))
+        return self.success()
 
 
 class NewRunForm(ModalScreen):
@@ -130,8 +148,7 @@ class NewRunForm(ModalScreen):
             choice.value = "none"
         self.query_one("#preset-row").display = bool(presets)
         for key, default in self.models[model]["defaults"].items():
-            is_int = isinstance(default, int)
-            validator = Integer(minimum=1) if is_int else Function(positive_number, "must be a positive number")
+            validator = Hyperparameter(model, key, self.models[model]["defaults"])
             rows.append(Horizontal(Label(key), Input(str(default), id=f"hp-{key}", validators=[validator], compact=True),
                                    classes="row"))
         box.mount_all(rows)

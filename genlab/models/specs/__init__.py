@@ -19,11 +19,14 @@ from dataclasses import MISSING, dataclass, field, fields
 
 from genlab.view import View
 
-# hyperparameter -> (low, high, low allowed); unlisted: integers >= 1, numbers > 0
+# hyperparameter -> (low, high, low allowed), or for a word the words it may be; unlisted:
+# integers >= 1, numbers > 0
 LIMITS: dict[str, tuple] = {"beta1": (0.0, 1.0, True), "beta2": (0.0, 1.0, True),
                             "penalty": (0.0, math.inf, True),
                             "d_lr_ratio": (0.0, 1000.0, False), "beta": (0.0, 1000.0, True),
-                            "kl_warmup": (0, math.inf, True), "free_bits": (0.0, 100.0, True)}
+                            "kl_warmup": (0, math.inf, True), "free_bits": (0.0, 100.0, True),
+                            "ema": (0.0, 1.0, True), "sn": (0, 2, True), "loss": ("bce", "hinge"),
+                            "r1": (0.0, math.inf, True)}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -49,6 +49,19 @@ GAN_METRICS = (
 # D wins and G's gradient vanishes (the tutorial's failure; bench/health.py)
 GAN_KNOBS = {"d_lr_ratio": "the discriminator's learning rate as a multiple of lr (default 1): raised, D wins "
                           "and G's gradient vanishes; lowered, G gets more say"}
+# The field's cures for an unconditional GAN (issue 30), each off at its default (today's model);
+# the convolutional GANs declare them (wgan-gp: ema and sn, its critic has its own loss and
+# penalty), the seed's MLP gan none: its collapse is the lesson
+GAN_OPTIONS = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0}
+GAN_OPTION_KNOBS = {
+    "ema": "samples from an exponential moving average of G's weights with this decay, e.g. 0.999 (default 0: "
+           "off; the raw G is trained and kept too): steadier digits",
+    "sn": "1: spectral normalisation on each of D's layers (Miyato et al. 2018), which then has no BatchNorm "
+          "(default 0: off)",
+    "loss": "bce (default: non-saturating cross-entropy) or hinge (D: relu(1 - D(x)) + relu(1 + D(G(z))); "
+            "G: -D(G(z)))",
+    "r1": "gamma of the R1 penalty gamma/2 |grad D(x)|^2 on real digits (Mescheder et al. 2018; default 0: off)",
+}
 FLD_PANE = Pane("FLD to the test set (lower is better)", (), ("test_fld",))
 # ---- how a GAN goes wrong, in the tutorial's terms (genlab/health/rules.py says what a rule can say)
 MODE_COLLAPSE = Rule(
@@ -140,11 +153,12 @@ DCGAN = ModelSpec(
     name="dcgan", family="gan",
     description="convolutional GAN (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 128",
     implementation="genlab.models.dcgan:DCGAN",
-    defaults={"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0},
+    defaults={"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0,
+              **GAN_OPTIONS},
     parameters={"G": 778_305, "D": 138_817},
     # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-dcgan-cpu.txt)
     presets={"cpu": {"batch_size": 128, "lr": 2.5e-3, "width": 36}},
-    knobs=GAN_KNOBS,
+    knobs={**GAN_KNOBS, **GAN_OPTION_KNOBS},
     view=GAN_VIEW,
     measured_by="samples",
     channels_last=True,  # CPU, batch 128: 769 images/s against 588 in NCHW (dcgan; cgan, wgan-gp alike)
@@ -154,11 +168,11 @@ WGAN_GP = ModelSpec(
     description="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): lambda 10, 5 critic steps",
     implementation="genlab.models.wgan_gp:WGANGP",
     defaults={"batch_size": 64, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "latent": 100, "width": 64,
-              "critic_iters": 5, "penalty": 10.0, "d_lr_ratio": 1.0},
+              "critic_iters": 5, "penalty": 10.0, "d_lr_ratio": 1.0, "ema": 0.0, "sn": 0},
     parameters={"G": 778_305, "D": 138_561},
     # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-wgan-gp-cpu.txt)
     presets={"cpu": {"batch_size": 64, "lr": 8e-4, "width": 20, "critic_iters": 4}},
-    knobs=GAN_KNOBS,
+    knobs={**GAN_KNOBS, "ema": GAN_OPTION_KNOBS["ema"], "sn": GAN_OPTION_KNOBS["sn"]},
     view=WGAN_GP_VIEW,
     measured_by="samples",
     channels_last=True,
@@ -170,7 +184,7 @@ CGAN = ModelSpec(
     defaults=DCGAN.defaults,
     parameters={"G": 841_025, "D": 201_537},
     presets={"cpu": {"batch_size": 64, "lr": 1e-3, "width": 16}},  # measured: bench/results/quality-cpu-60s.txt
-    knobs=GAN_KNOBS,
+    knobs=DCGAN.knobs,
     view=replace(GAN_VIEW, sample_classes=10),  # a pane too small for the grid shows every digit
     sample_count=80,  # 8 of each digit: the grid's rows are 0 to 9
     measured_by="samples",
