@@ -126,7 +126,7 @@ async def test_the_footer_shows_every_key(tmp_path):
         await until(pilot, lambda: isinstance(app.screen, Dashboard) and app.screen.query("FooterKey"))
         drawn = [" ".join(str(k.render()).split()) for k in app.screen.query("FooterKey")]
         expected = ["p pause/resume", "s stop", "r resume", "n new run", "l log scale", "e smoothing",
-                    "a ASCII", "t tags", "h training health", "esc runs", "q quit (runs keep running)"]
+                    "a ASCII", "t tags", "f fork", "h training health", "esc runs", "q quit (runs keep running)"]
         assert sorted(d for d in drawn if d != "^p palette") == sorted(expected)  # and Textual's own palette
 
         await pilot.resize_terminal(80, 24)  # narrow: the keys that matter, in short, whole on one line

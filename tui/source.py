@@ -24,6 +24,7 @@ from genlab.models.catalogue import SPECS
 from genlab.run import compare, control, seed_groups, summary, sweep_report, tags, vitals
 from genlab.run.files import read_json
 from genlab.run.follow import RunFollower, RunView
+from genlab.run.lineage import ForkPoint, fork_points
 from genlab.run.rundir import RunDir
 from genlab.run.series import ema
 from genlab.run.state import RunState, effective_state
@@ -202,6 +203,15 @@ class RunsSource:
         """Start a detached run; its id, or RuntimeError with genlab's one-line error."""
         return str(self.answer("train", model, "--detach", "--runs-dir", str(self.root), *options)["run"])
 
+    def fork_points(self, run_id: str) -> list[ForkPoint]:
+        """The checkpoints the run keeps, oldest first: the steps it can be forked at."""
+        return fork_points(self.root / run_id)
+
+    def fork(self, run_id: str, options: list[str]) -> str:
+        """Fork a run (`genlab fork RUN OPTIONS --detach`); the new run's id, or RuntimeError with
+        genlab's one-line error (a shape-changing hyperparameter, no checkpoint before the step)."""
+        return str(self.answer("fork", run_id, "--detach", "--runs-dir", str(self.root), *options)["run"])
+
     def walks(self, run_id: str, rows: int, steps: int, seed: int = 0) -> tuple[np.ndarray, int | None]:
         """``rows`` latent walks of ``steps`` digits each from the run's newest checkpoint (a
         ``genlab sample --interpolate`` process: the cockpit holds no model), and its step;
@@ -268,6 +278,8 @@ class Comparison:
         self.not_comparable = compare.not_comparable(configs)  # why their figures are not, or ""
         self.differs = compare.differing(configs)  # the configuration keys that differ
         self.metrics: list[tuple[str, bool]] = compare.shared_metrics(self.views)
+        # where each run's curves begin: a fork compared with its parent branches off the parent's line
+        self.starts: list[int | None] = compare.drawn_from([f.path for f in followers], configs)
 
     def ranking_rows(self, runs: list[Compared]) -> list[Compared]:
         """The rows of a ranking: the runs (a snapshot's), or where some differ only in their
@@ -320,17 +332,18 @@ class Comparison:
                 drawn, evals, eval_bands = {}, {}, {}
                 for g, label in zip(self.groups, self.labels):
                     members, points_of = [], []
-                    for f in (self.followers[i] for i in g):
+                    for i in g:
+                        f, start = self.followers[i], self.starts[i]
                         to_x = self._x_of(f, x)
                         if held_out:
-                            points = f.view.evals.get(metric) or []
+                            points = [p for p in f.view.evals.get(metric) or [] if start is None or p[0] >= start]
                             points_of.append((to_x([p[0] for p in points]), [p[1] for p in points]))
                             continue
                         series = f.view.series.get(metric)
                         if series is None or not len(series):
                             continue
-                        sx, sy = series.envelope(max_buckets)
-                        mx, my = series.means(max_buckets)
+                        sx, sy = compare.from_step(*series.envelope(max_buckets), start)
+                        mx, my = compare.from_step(*series.means(max_buckets), start)
                         members.append(Curve(label, to_x(sx), sy, to_x(mx), ema(my, smooth_alpha) if my else [],
                                              means=(to_x(mx), my) if len(g) > 1 else None))
                     if held_out and len(points_of) == 1:

@@ -573,10 +573,12 @@ def print_runs_table(title: str, columns: list[str], rows: list[list[str]], key:
 def print_plot(summaries, metric: str, x: str) -> None:
     """The runs' curves of ``metric`` overlaid, drawn by plotext as text (genlab/render/plots.py)."""
     from genlab.render.plots import curves
-    from genlab.run.compare import curve
+    from genlab.run.compare import curve, drawn_from
 
     width, height = (out.width, max(15, min(out.height - 4, 30))) if out.is_terminal else (100, 25)
-    lines = [(s.label or s.run_id, *curve(s.path, metric, x)) for s in summaries]  # as the cockpit names them
+    starts = drawn_from([s.path for s in summaries], [s.config for s in summaries])  # (a fork: off its parent's line)
+    lines = [(s.label or s.run_id, *curve(s.path, metric, x, since=start))  # as the cockpit names them
+             for s, start in zip(summaries, starts)]
     print(curves(lines, f"{metric} against {'step' if x == 'step' else 'minutes'}", "step" if x == "step" else "minutes",
                  width, height, colour=out.is_terminal and "NO_COLOR" not in os.environ))
 

@@ -183,14 +183,18 @@ def seed_groups(runs: list[Summary]) -> list[SeedGroup]:
     return [row.group for row in rows]
 
 
-def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tuple[list[float], list[float]]:
+def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000,
+          since: int | None = None) -> tuple[list[float], list[float]]:
     """One run's curve of ``metric``: a training metric from metrics.bin (at most ``points``
     points, each chunk's mean), or a held-out one from its evaluations. ``x``: "step" or "time"
-    (minutes since its first metric row). A fork's curve begins with its parent's (genlab/run/lineage.py)."""
+    (minutes since its first metric row). A fork's curve begins with its parent's (genlab/run/lineage.py);
+    ``since``: from that step on (:func:`drawn_from`: where it leaves its parent's line)."""
     cols, rows, _ = history(run_dir)
     if cols and metric in cols and len(rows):
         xs = rows[:, 0] if x == "step" else (rows[:, 1] - rows[0, 1]) / 60
         ys = rows[:, cols.index(metric)]
+        if since is not None:
+            xs, ys = xs[rows[:, 0] >= since], ys[rows[:, 0] >= since]
         if len(rows) > points:
             f = -(-len(rows) // points)
             n = len(rows) // f * f
@@ -201,8 +205,35 @@ def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000) -> tu
     t0 = float(rows[0, 1]) if cols and len(rows) else \
         next((e["t"] for e in events if e["kind"] == "metrics"), events[0]["t"] if events else 0)
     pts = [(e["step"] if x == "step" else (e["t"] - t0) / 60, e[metric]) for e in events
-           if e["kind"] == "eval" and isinstance(e.get(metric), (int, float))]
+           if e["kind"] == "eval" and isinstance(e.get(metric), (int, float)) and e["step"] >= (since or 0)]
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def drawn_from(run_dirs: list[Path], configs: list[dict]) -> list[int | None]:
+    """Where each run's curves begin when drawn with the others: a fork whose parent (or an
+    older ancestor) is among them, at the step it left the nearest such one (the stretch before
+    is that ancestor's, drawn once, by it: the fork branches off its line); any other run, None
+    (its whole history, a fork's inherited stretch included: genlab/run/lineage.py)."""
+    names = {Path(p).name for p in run_dirs}
+    out = []
+    for run_dir, config in zip(run_dirs, configs):
+        shared = [a.upto for a in Ancestry(Path(run_dir), config or {}).ancestors if a.path.name in names]
+        out.append(shared[-1] if shared else None)
+    return out
+
+
+def from_step(xs, ys, start: int | None) -> tuple[list, list]:
+    """The points of a curve (``xs`` in steps) from ``start`` on, led by one at ``start`` with
+    the value just before it, so that the curve leaves its parent's line there (all of them
+    where ``start`` is None)."""
+    xs, ys = list(xs), list(ys)
+    if start is None:
+        return xs, ys
+    first = next((i for i, x in enumerate(xs) if x >= start), len(xs))
+    if first == 0:
+        return xs, ys
+    lead = [] if first < len(xs) and xs[first] == start else [start]
+    return lead + xs[first:], ys[first - 1:first] * len(lead) + ys[first:]
 
 
 def has_metric(run_dir: Path, metric: str) -> bool:

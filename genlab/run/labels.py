@@ -5,7 +5,8 @@ differs in its configuration: a sweep's trial by its number (``#3 lr=0.001``), a
 its id, with the part every long id of the set shares left out (``…101500-gan model=vae``), so
 that ids made from the same date are never all cut to the same prefix. Its colour is its place in
 the set. The compare screen's curves, legends, pane titles and ranking, and ``genlab compare``,
-all name a run by its :class:`Label`, so a run reads the same on every pane and screen.
+all name a run by its :class:`Label`, so a run reads the same on every pane and screen. A fork
+(genlab/run/lineage.py) is marked with the step it was forked at: ``…fork300 ⑂@300 lr=0.0001``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ PALETTE = ((0, 130, 200), (60, 180, 75), (230, 25, 75), (255, 225, 25), (245, 13
            (70, 240, 240), (240, 50, 230), (180, 225, 40), (250, 190, 212))
 LONG_ID = 16  # characters: an id longer than this loses the leading part the set's long ids share
 ELLIPSIS = "…"
+FORK = "⑂"  # a fork's mark in its label
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,17 @@ class Label:
     name: str
     differs: str = ""
     colour: tuple[int, int, int] = PALETTE[0]
+    forked_at: int | None = None  # a fork's step (genlab/run/lineage.py): marked ``⑂@5,000``
 
     @property
     def text(self) -> str:
-        """The whole label: ``#3 lr=0.001``."""
-        return f"{self.name} {self.differs}".strip()
+        """The whole label: ``#3 lr=0.001``; a fork's, ``#3 ⑂@5,000 lr=0.001``."""
+        return " ".join(filter(None, (self.name, self.fork_mark, self.differs)))
+
+    @property
+    def fork_mark(self) -> str:
+        """``⑂@5,000`` for a fork (at step 5,000), else ""."""
+        return "" if self.forked_at is None else f"{FORK}@{self.forked_at:,}"
 
     @property
     def style(self) -> str:
@@ -92,5 +100,8 @@ def label_runs(run_ids: list[str], configs: list[dict], differs: list[str]) -> l
     one_sweep = len({t[0] for t in trials if t}) == 1
     shorts = short_ids(run_ids)
     names = [f"#{t[1]}" if t and one_sweep else short for t, short in zip(trials, shorts)]
-    return [Label(rid, name, diff, PALETTE[i % len(PALETTE)])
-            for i, (rid, name, diff) in enumerate(zip(run_ids, names, differs))]
+    from genlab.run.lineage import parent_of  # (here: this module stays light for what imports it)
+
+    forks = [parent_of(c) for c in configs]
+    return [Label(rid, name, diff, PALETTE[i % len(PALETTE)], fork[1] if fork else None)
+            for i, (rid, name, diff, fork) in enumerate(zip(run_ids, names, differs, forks))]

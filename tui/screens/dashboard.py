@@ -59,6 +59,7 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
         Binding("e", "toggle_smooth", "smooth", tooltip="smoothing"),
         Binding("a", "toggle_ascii", "ascii", tooltip="ASCII"),
         ("t", "edit_tags", "tags"),
+        ("f", "fork", "fork"),  # at the step the samples history shows (tui/screens/fork_form.py)
         Binding("h", "health", "health", tooltip="training health"),  # the whole verdict the status line sums up
         # the samples' history and walks (in README's keys table and the samples pane's
         # subtitle; kept out of a full footer)
@@ -311,6 +312,27 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
 
     def action_edit_tags(self) -> None:
         self.app.edit_tags(self.run_id)
+
+    def action_fork(self) -> None:
+        """The fork form, at the checkpoint at or before the samples shown (else the newest)."""
+        from tui.screens.fork_form import ForkForm, fork_step
+
+        points = self.app.source.fork_points(self.run_id)
+        config = self.snapshot.config if self.snapshot else {}
+        if not points:
+            every = config.get("checkpoint_every_s")
+            minutes = f"{every / 60:g} minutes" if isinstance(every, (int, float)) else "few minutes"
+            self.say(f"no checkpoint kept yet: a run keeps one every {minutes}")
+            return
+        grids = sorted(self.snapshot.grids) if self.snapshot else []
+        shown = grids[self.browsing][0] if self.browsing is not None and self.browsing < len(grids) else None
+
+        def forked(run_id: str | None) -> None:
+            if run_id:
+                self.app.notify(f"forked {self.run_id} as {run_id}")
+                self.app.open_run(run_id)
+
+        self.app.push_screen(ForkForm(self.run_id, points, fork_step(points, shown), config.get("lr")), forked)
 
     def action_health(self) -> None:
         """The run's verdict in full: its explanation, evidence and every cure."""

@@ -1,7 +1,7 @@
 """Every run in the runs root: id, model, live status, progress, key metric and quality figure
 (with its rank, as `genlab runs` gives it); filtered (genlab/run/filter.py, the filter of
 `genlab runs --filter`), sorted by any column, pinned runs first. A sweep's trials stay under
-its row, sorted among themselves.
+its row, sorted among themselves; a run's forks under it (``└ id @step``, as `genlab runs` lists them).
 
 Too narrow for every column, the table puts those that give way (genlab/run/columns.py) to the
 right, where it scrolls sideways to them, shows progress as a percentage and a sweep's models as
@@ -13,6 +13,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from genlab.health.verdict import WORST_FIRST
+from genlab.run import lineage
 from genlab.run.columns import models_text, narrow_order
 from genlab.run.filter import Filter, parse
 from genlab.run.sinks import progress_text
@@ -127,7 +128,9 @@ class RunsTable(RunRows):
         pin = PIN if r["id"] in self.pinned else ""
         if r.get("kind") == "sweep":
             return Text(pin + "▾ sweep " + r["id"].removeprefix("sweep:"), style="bold")
-        return Text(("  " if r.get("sweep") else "") + pin + r["id"], style="bold reverse" if r["id"] in self.marked else "")
+        depth, step = self.forks.get(r["id"], (0, None))  # a fork under its parent: ``└ id @step``
+        return Text(("  " if r.get("sweep") else "") + pin + lineage.family_text(r["id"], depth, step),
+                    style="bold reverse" if r["id"] in self.marked else "")
 
     # ---- drawing
     def show(self, rows: list[dict]) -> None:
@@ -141,7 +144,10 @@ class RunsTable(RunRows):
         if self.last_rows:
             self.redraw()
 
+    forks: dict = {}  # a fork's id -> (how deep under runs shown, its fork step): fork_depths
+
     def redraw(self) -> None:
+        self.forks = fork_depths(self.last_rows)
         self.shown = arranged(self.last_rows, self.wanted, self.sort_column, self.descending, self.pinned)
         wide = [self.cells(r, narrow=False) for r in self.shown]
         room = (self.size.width or self.app.size.width) - 2  # a vertical scrollbar's room
@@ -248,6 +254,8 @@ def arranged(rows: list[dict], wanted: Filter, column: str | None, descending: b
         else:
             blocks.append((r, []))
 
+    blocks = forks_under_parents(blocks)
+
     def ordered(items: list, row_of) -> list:
         if column is not None:
             keyed = [(sort_value(row_of(i), column), i) for i in items]
@@ -262,7 +270,57 @@ def arranged(rows: list[dict], wanted: Filter, column: str | None, descending: b
         trials = [t for t in trials if wanted.matches(t)]
         if head.get("kind") == "sweep" and wanted.keeps_sweep(head, len(trials)) or wanted.matches(head):
             kept.append((head, trials))
+        elif head.get("kind") != "sweep":  # (a run's forks, shown without it where it is filtered out)
+            kept += [(t, []) for t in trials]
     out = []
     for head, trials in ordered(kept, lambda b: b[0]):
         out += [head, *ordered(trials, lambda t: t)]
+    return out
+
+
+# --------------------------------------------------------------------------- lineage
+
+
+class _Run:
+    """A row as genlab.run.lineage.family_order reads a run: its id and configuration."""
+
+    def __init__(self, row: dict):
+        self.row, self.run_id, self.config = row, row["id"], row.get("config") or {}
+
+
+def plain(r: dict) -> bool:
+    """A run of its own: not a sweep's row nor one of its trials (those stay under their sweep)."""
+    return r.get("kind") != "sweep" and not r.get("sweep")
+
+
+def forks_under_parents(blocks: list[tuple[dict, list[dict]]]) -> list[tuple[dict, list[dict]]]:
+    """Each fork (genlab/run/lineage.py) moved from a block of its own to under its parent's
+    run, a fork of a fork under that one (all in the first run's block, in family order)."""
+    runs = [head for head, _ in blocks if plain(head)]
+    family = lineage.family_order([_Run(r) for r in runs])
+    if all(depth == 0 for _, depth, _ in family):
+        return blocks
+    under, root = {}, None
+    for run, depth, _ in family:
+        if depth == 0:
+            root = run.row["id"]
+        else:
+            under.setdefault(root, []).append(run.row)
+    moved = {r["id"] for kids in under.values() for r in kids}
+    return [(head, [*kids, *under.get(head["id"], [])]) for head, kids in blocks if head["id"] not in moved]
+
+
+def fork_depths(rows: list[dict]) -> dict[str, tuple[int, int]]:
+    """Each fork's (how many forks deep it is under runs of ``rows``, its fork step); a run
+    whose parent is not among them is left out."""
+    runs = {r["id"]: r for r in rows if plain(r)}
+    links = {rid: link for rid, r in runs.items()
+             if (link := lineage.parent_of(r.get("config") or {})) is not None and link[0] in runs}
+    out = {}
+    for rid, (parent, step) in links.items():
+        depth, here, seen = 1, parent, {rid}
+        while here in links and here not in seen:  # (a loop of forks, made by hand, is cut)
+            seen.add(here)
+            depth, here = depth + 1, links[here][0]
+        out[rid] = (depth, step)
     return out
