@@ -143,3 +143,19 @@ def test_show_lists_the_checkpoints_and_runs_show_a_fork_under_its_parent(parent
     at = next(i for i, line in enumerate(lines) if " parent " in f" {line} ")
     forks = [line for line in lines[at + 1:at + 4] if "└ " in line]  # its forks: same, faster, kid
     assert any("└ kid @20 " in line for line in forks), out
+
+
+def test_what_a_fork_may_change_is_what_keeps_every_weight():
+    """Built both ways on the meta device: a GAN's loss or Adam's beta may change; its width, a
+    spectral norm or a moving average of its generator (weights it did not have) may not."""
+    from genlab.errors import UsageError
+    from genlab.train.fork import changed_config
+    from genlab.train.setup import make_config
+
+    config = make_config("dcgan", preset="cpu", max_steps=10)
+    new, changed = changed_config(config, lr=1e-3, hp={"loss": "hinge", "beta1": 0.9})
+    assert (new.lr, new.hp["loss"], new.hp["beta1"]) == (1e-3, "hinge", 0.9)
+    assert changed == ["lr 0.0025 -> 0.001", "beta1 0.5 -> 0.9", "loss bce -> hinge"]
+    for hp in ({"width": 40}, {"sn": 1}, {"ema": 0.999}):
+        with pytest.raises(UsageError, match=f"--hp {next(iter(hp))} changes the shapes of the weights"):
+            changed_config(config, lr=None, hp=hp)

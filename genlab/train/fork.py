@@ -122,18 +122,24 @@ def changed_config(old: RunConfig, lr: float | None, hp: dict) -> tuple[RunConfi
     changed += [f"{k} {old.hp.get(k)} -> {v}" for k, v in new.hp.items() if old.hp.get(k) != v]
     reshaped = sorted(k for k in hp if old.hp.get(k) != new.hp.get(k) and shapes(old, {k: new.hp[k]}) != shapes(old))
     if reshaped:
-        raise UsageError(f"--hp {', '.join(reshaped)} changes the shapes of the weights: a fork can change only "
-                         "what keeps them (the learning rate, the length, and such hyperparameters)")
+        raise UsageError(f"--hp {', '.join(reshaped)} changes the shapes of the weights (or which weights there are): "
+                         "a fork can change only what keeps them (the learning rate, the length, and such hyperparameters)")
     return new, changed
 
 
 def shapes(config: RunConfig, hp: dict | None = None) -> dict:
-    """Every weight's shape of ``config``'s model (with ``hp`` changed), built on the meta device."""
+    """Every weight's shape of ``config``'s model (with ``hp`` changed), built on the meta device:
+    its networks' and moving averages' (as its checkpoint holds them), and how many tensors each
+    optimiser's groups hold."""
     from genlab import models
 
     with torch.device("meta"):
         model = models.get(config.model)({**config.model_hp(), **(hp or {})}, torch.device("meta"))
-    return {(net, name): tuple(t.shape) for net, m in model.networks.items() for name, t in m.state_dict().items()}
+    state = model.state()
+    out: dict = {(net, name): tuple(t.shape) for net, weights in state["models"].items() for name, t in weights.items()}
+    out.update({("optimizer", name): tuple(len(g["params"]) for g in opt["param_groups"])
+                for name, opt in state["optimizers"].items()})
+    return out
 
 
 def fresh_optimizer_settings(ckpt: dict, config: RunConfig) -> None:
