@@ -154,3 +154,5 @@ def test_a_run_older_than_an_option_has_its_default():
     assert differing([old, new]) == ["seed"]
     assert differing([old, on]) == ["seed", "ema"]
     assert grouped([old, new, on]) == [[0, 1], [2]]
+    fork = {**new, "seed": 0, "forked_from": {"run": "p", "step": 100}}  # a fork with no changes: a branch, not a seed
+    assert grouped([old, new, fork]) == [[0, 1], [2]]

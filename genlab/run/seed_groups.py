@@ -30,10 +30,12 @@ INCIDENTAL = ("seed", "device", "compile", "genlab", "torch")
 
 
 def identity(config: dict) -> dict:
-    """What makes a run's configuration what it is: its description less :data:`INCIDENTAL`."""
+    """What makes a run's configuration what it is: its description less :data:`INCIDENTAL`,
+    and where it was forked from (a fork with no changes is a branch of its parent, not a seed)."""
     from genlab.run.compare import described
 
-    return {k: v for k, v in described(config).items() if k not in INCIDENTAL}
+    return {**{k: v for k, v in described(config).items() if k not in INCIDENTAL},
+            "forked_from": config.get("forked_from")}
 
 
 def grouped(configs: list[dict]) -> list[list[int]]:
