@@ -187,3 +187,10 @@ def test_a_fork_compared_without_its_parent_draws_the_inherited_stretch(tmp_path
     starts = drawn_from(runs, [json.loads((r / "config.json").read_text()) for r in runs])
     assert starts == [None, 1000, None]
     assert curve(root / "k", "g_loss", since=starts[1])[0][0] == 1000 and curve(root / "k", "g_loss")[0][0] == 1
+
+    # the ranking's figures of a fork are its own (as `genlab compare` gives them), not its parent's stretch
+    make_fork(root, "late", "p", 1800, 2000)
+    comparison = ScriptedSource(root).comparison(["p", "late"])
+    comparison.poll()
+    ranked = {s.run_id: s for s in comparison.snapshot(max_buckets=200).runs}
+    assert ranked["p"].key_best_step < 1800 < ranked["late"].key_best_step

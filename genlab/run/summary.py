@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genlab import view
-from genlab.run import events_index, tags, vitals
+from genlab.run import events_index, lineage, tags, vitals
 from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
 from genlab.run.store import read_events
@@ -328,14 +328,21 @@ def of_follower(v, shows: view.View, label: str = "") -> Summary:
     metric = shows.metric(s.key)
     higher = metric is not None and metric.lower_is_better is False
     series = v.series.get(s.key)
+    fork = lineage.parent_of(v.config)  # (a fork's figures are its own, as `genlab compare` reads them: not its parent's stretch)
+    since = fork[1] if fork else -1
     if series is not None and len(series):
-        i = int(np.argmax(series.hi) if higher else np.argmin(series.lo))
-        s.key_best = float(series.hi[i] if higher else series.lo[i])
-        s.key_best_step = int(series.centres()[i])
+        own = series.centres() > since
+        if own.any():
+            hi, lo = np.where(own, series.hi, -np.inf), np.where(own, series.lo, np.inf)
+            i = int(np.argmax(hi) if higher else np.argmin(lo))
+            s.key_best = float(series.hi[i] if higher else series.lo[i])
+            s.key_best_step = int(series.centres()[i])
     s.images_per_s = v.status.get("images_per_s") or None
     if v.times is not None and len(v.times) > 1:
         tx, ty = v.times.means(None)
-        if ty[-1] > ty[0]:
+        tx, ty = np.asarray(tx), np.asarray(ty)
+        tx, ty = tx[tx > since], ty[tx > since]
+        if len(ty) > 1 and ty[-1] > ty[0]:
             s.wall_s = float(ty[-1] - ty[0])
             if not s.images_per_s:
                 s.images_per_s = (tx[-1] - tx[0]) * int(v.config.get("batch_size") or 0) / s.wall_s or None
