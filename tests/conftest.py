@@ -33,8 +33,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: it chowns
 
 # the longest tests (real runs in a terminal, sweeps, kills) start first, so with -n the suite
 # does not end waiting on one of them
-LONG_FIRST = ("test_terminal.py", "test_sweep.py", "test_sweep_pg.py", "test_control.py", "test_distributed.py",
-              "test_keys.py", "test_cas.py", "test_fork.py")
+LONG_FIRST = ("test_terminal.py", "test_sweep.py", "test_sweep_pg.py", "test_control.py", "test_distributed.py")
 
 
 def pytest_collection_modifyitems(config, items):
