@@ -150,6 +150,9 @@ class Dashboard(PaneTurns, CurveToggles, Screen):
     def place_panes(self) -> None:
         """Show every pane, or (compact) the current page's: a curve pane beside the samples, or
         a page of the samples column across the width. Latent walks keep the samples pane."""
+        if not self.query(SamplesPane):  # (the screen can mount before its nested panes on a loaded
+            self.call_after_refresh(self.place_panes)  # machine: placed once they are)
+            return
         pages = self.pages()
         self.first_pane %= max(1, len(pages))
         current = pages[self.first_pane] if pages else None
