@@ -40,16 +40,25 @@ class RankingTable(RunRows):
             self.add_column(col, key=col)
 
     def show(self, runs: list[Compared]) -> None:
-        current = self.selected_run()
-        self.clear()
+        """The runs, best first. Rows that have not changed are left as they are, and a rebuild keeps
+        the selected run and how far the table is scrolled (sideways too)."""
         room = LABEL_NARROW if (self.app.size.width or NARROW) < NARROW else LABEL_WIDE
+        rows = []
         for i, r in enumerate(rank(list(runs)), start=1):
             best = r.formatted(r.key, r.key_best)
             ips = f"{r.images_per_s:,.0f}" if r.images_per_s else "-"
             label = self.labels.get(r.run_id)
             name = Text(label.fit(room), style=label.style) if label else Text(r.label or r.run_id)
-            self.add_row(str(i), name, Text(r.state, style=COLOURS.get(r.state, "white")), verdict.short(r.health),
-                         f"{r.step:,}/{r.total:,}", r.figure_text(), r.key_text(), best, ips, r.run_id,
-                         key=r.run_id)
+            rows.append((r.run_id, (str(i), name, Text(r.state, style=COLOURS.get(r.state, "white")), verdict.short(r.health),
+                                    f"{r.step:,}/{r.total:,}", r.figure_text(), r.key_text(), best, ips, r.run_id)))
+        shown = [(key, tuple(map(str, cells))) for key, cells in rows]
+        if shown == getattr(self, "_shown", None):
+            return
+        self._shown = shown
+        current, scrolled = self.selected_run(), (self.scroll_x, self.scroll_y)
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
+        self.call_after_refresh(self.scroll_to, *scrolled, animate=False)
