@@ -14,6 +14,7 @@ from rich.text import Text
 from genlab.cli.app import Ascii, AsJson, Images, RunRef, RunsDir, TagOption, app, out
 from genlab.cli.sample import print_digits
 from genlab.errors import UsageError
+from genlab.health.verdict import spans as verdict_spans
 from genlab.run.columns import GIVES_WAY, models_text
 from genlab.run.rundir import step_of
 from genlab.run.sinks import progress_text
@@ -331,14 +332,7 @@ def print_health(verdict, events: list[dict]) -> None:
         said(f"raised when: {verdict.rule}")
     for cure in verdict.cures:
         said(f"try: {cure}")
-    spans, started = [], {}  # "loss spike at steps 1,600-1,700", "D winning from step 1,200"
-    for e in events:
-        if e.get("event") == "start":
-            started[e.get("verdict")] = len(spans)
-            spans.append(f"{e.get('title')} from step {e.get('step', 0):,}")
-        elif e.get("verdict") in started:
-            i = started.pop(e.get("verdict"))
-            spans[i] = spans[i].replace(" from step ", " at steps ") + f"-{e.get('step', 0):,}"
+    spans = verdict_spans(events)  # "loss spike at steps 1,600-1,700", "D winning from step 1,200"
     if spans:
         said(f"history: {'... ' if len(spans) > 8 else ''}{'; '.join(spans[-8:])}")
 

@@ -48,3 +48,17 @@ class Verdict:
         if self.cures:
             text += f" — try: {self.cures[0]}"
         return text
+
+
+def spans(events: list[dict]) -> list[str]:
+    """Each verdict a run had, when, from its ``health`` events: ``D winning at steps 1,200-1,700``,
+    ``... from step 2,100``."""
+    out, started = [], {}
+    for e in events:
+        if e.get("event") == "start":
+            started[e.get("verdict")] = len(out)
+            out.append(f"{e.get('title')} from step {e.get('step', 0):,}")
+        elif e.get("verdict") in started:
+            i = started.pop(e.get("verdict"))
+            out[i] = out[i].replace(" from step ", " at steps ") + f"-{e.get('step', 0):,}"
+    return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genlab import view as views
+from genlab.health.verdict import spans as verdict_spans
 from genlab.run import compare as cmp
 from genlab.run import summary as summaries
 from genlab.run.files import read_json
@@ -123,7 +124,7 @@ def run_part(run_dir: Path, label, known=None) -> RunPart:
     part.grids = grids(run_dir)
     _quality(part, s)
     verdict, events = judged(run_dir, known)
-    part.health, part.health_history = verdict, health_spans(events)
+    part.health, part.health_history = verdict, verdict_spans(events)
     return part
 
 
@@ -219,19 +220,6 @@ def _quality(part: RunPart, s: summaries.Summary) -> None:
 def _means(view: views.View, name: str) -> str:
     metric = view.metric(name)
     return metric.means if metric else ""
-
-
-def health_spans(events: list[dict]) -> list[str]:
-    """Each verdict the run had, when: ``D winning at steps 1,200-1,700``, ``... from step 2,100``."""
-    spans, started = [], {}
-    for e in events:
-        if e.get("event") == "start":
-            started[e.get("verdict")] = len(spans)
-            spans.append(f"{e.get('title')} from step {e.get('step', 0):,}")
-        elif e.get("verdict") in started:
-            i = started.pop(e.get("verdict"))
-            spans[i] = spans[i].replace(" from step ", " at steps ") + f"-{e.get('step', 0):,}"
-    return spans
 
 
 def panes(runs: list[RunPart]) -> list[Pane]:
