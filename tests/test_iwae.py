@@ -130,3 +130,46 @@ def test_k_is_checked_and_refuses_the_elbos_knobs():
         r = CliRunner().invoke(app, ["train", "vae", "--hp", "k=5", "--hp", knob, "--max-steps", "1"])
         assert r.exit_code == 2 and "--hp k=5 (an IWAE) minimises the importance-weighted bound" in r.output, r.output
         assert knob.split("=")[0] in r.output
+
+
+# ---- the VAE's network options (--hp layers, act) and its presets (cpu, gpu: Burda et al.'s model)
+def pytorch_examples_net(hidden: int, latent: int) -> torch.nn.Module:
+    """VAENet as it was before layers and act (main at issue 30): 784 → hidden → latent and back."""
+    from torch import nn
+    net = vae.GaussianVAE()
+    net.enc = nn.Sequential(nn.Linear(784, hidden), nn.ReLU())
+    net.mu, net.logvar = nn.Linear(hidden, latent), nn.Linear(hidden, latent)
+    net.dec = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 784))
+    return net
+
+
+def test_one_relu_layer_is_todays_network_bit_for_bit():
+    torch.manual_seed(0)
+    want = pytorch_examples_net(64, 8).state_dict()
+    for hp in ({}, {"layers": 1, "act": "relu"}):
+        got = built(**hp).net.state_dict()
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_burdas_model_has_two_tanh_layers_each_way_and_the_gpu_preset_trains_it_as_an_iwae():
+    cpu, gpu = models.build("vae", {}, preset="cpu"), models.build("vae", {}, preset="gpu")
+    for m in (cpu, gpu):
+        layers = [type(x).__name__ for x in m.net.enc] + ["|"] + [type(x).__name__ for x in m.net.dec]
+        assert layers == ["Linear", "Tanh", "Linear", "Tanh", "|", "Linear", "Tanh", "Linear", "Tanh", "Linear"]
+        assert [x.out_features for x in m.net.enc if hasattr(x, "out_features")] == [200, 200]
+        assert m.net.mu.out_features == 50
+        # 784-200-200-(50, 50) and 50-200-200-784, weights and biases
+        assert sum(p.numel() for p in m.net.parameters()) == 197_200 + 2 * 10_050 + 10_200 + 40_200 + 157_584
+    assert (cpu.hp["k"], cpu.hp["batch_size"]) == (1, 128) and (gpu.hp["k"], gpu.hp["batch_size"]) == (50, 20)
+    m = models.build("vae", {**SMALL, "layers": 2, "act": "tanh", "k": 3})
+    step = trained(m, steps=2)
+    assert torch.isfinite(step[-1]["iwae"]) and step[-1]["active_units"] > 0
+
+
+def test_the_networks_options_are_checked():
+    r = CliRunner().invoke(app, ["train", "vae", "--hp", "act=sigmoid", "--max-steps", "1"])
+    assert r.exit_code == 2 and "act" in r.output and "relu" in r.output, r.output
+    with pytest.raises(UsageError, match="--hp layers for vae must be >= 1, got 0"):
+        models.build("vae", {"layers": 0})
+    with pytest.raises(UsageError):
+        models.build("pixelcnn", {"act": "tanh"})  # a VAE's option, not a PixelCNN's

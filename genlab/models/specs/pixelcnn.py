@@ -52,6 +52,8 @@ GATED_PIXELCNN = ModelSpec(
     implementation="genlab.models.gated_pixelcnn:GatedPixelCNN",
     defaults={"batch_size": 64, "lr": 1e-3, "channels": 32, "layers": 6},
     parameters={"pixelcnn": 117_121},
+    # the size of van den Oord et al.'s gated PixelCNNs, for a GPU (README: "Likelihood models")
+    presets={"gpu": {"channels": 128, "layers": 15}},
     view=PIXELCNN_VIEW,
     sample_count=16,
 )
