@@ -138,7 +138,9 @@ def test_presets_sit_between_defaults_and_explicit_hyperparameters():
     with pytest.raises(UsageError, match="no preset 'gpu'; it has cpu"):
         models.build("dcgan", preset="gpu")
     with pytest.raises(UsageError, match="no preset 'cpu'; it has none"):
-        models.build("vae", preset="cpu")
+        models.build("pixelcnn", preset="cpu")
+    with pytest.raises(UsageError, match="no preset 'large'; it has cpu, gpu"):
+        models.build("vae", preset="large")
 
 
 def test_conv_models_run_channels_last_on_the_cpu(digits):

@@ -30,7 +30,7 @@ def test_the_catalogue_checks_hyperparameters_as_a_build_does():
                                                                        "batch_size": 64, "lr": 5e-4, "width": 16}
     assert catalogue.hyperparameters("vae", {"latent": 4.0})["latent"] == 4  # an integer stays one
     for hp, preset, message in [({"depth": 3}, None, "model 'vae' has no hyperparameter depth; it has batch_size"),
-                                ({}, "cpu", "model 'vae' has no preset 'cpu'; it has none"),
+                                ({}, "large", "model 'vae' has no preset 'large'; it has cpu, gpu"),
                                 ({"beta": -1}, None, "--hp beta for vae must be >= 0 and < 1000, got -1"),
                                 ({"kl_warmup": 1.5}, None, "--hp kl_warmup must be an integer, got 1.5"),
                                 ({"lr": 0}, None, "learning rate must be positive, got 0")]:
