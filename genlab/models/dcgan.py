@@ -4,11 +4,10 @@ Reference hyperparameters from the paper: Adam with lr 2e-4 and beta1 0.5 (beta2
 128, BatchNorm in G and D, LeakyReLU(0.2) in D, ReLU in G, Tanh output, data scaled to [-1, 1].
 Non-saturating BCE loss (G maximises log D(G(z))), written with logits for stability.
 
-Preset ``cpu`` (``--preset cpu``): width 16, lr 1e-3, batch 64. The paper's settings are for a
-GPU; on a 2-core CPU a quarter of the convolution work per step and a five times larger step
-buy far more quality per second. Measured with bench/quality.py's loop at one thread for 100 s:
-cgan FLD 18.7 with the preset against 161.7 with the reference settings (width 32, batch 64 at
-lr 2e-4 gave 167; lr 5e-4, 36.3), and every class between 9.1% and 10.8% of samples.
+Preset ``cpu`` (``--preset cpu``): width 34, lr 2.8e-3, batch 64, D's learning rate 0.86 of G's,
+EMA 0.99, hinge loss, R1 10. The paper's settings are for a GPU; on a 2-core CPU narrower nets
+and a larger step buy more quality per second. Found by a TPE search with pruning over the options
+below, 5 minutes a trial (bench/results/sweep-dcgan-options-cpu.txt).
 
 What the field adds to a GAN since, each an ``--hp`` that is off by default (today's model, bit
 for bit): ``ema`` (digits drawn from a moving average of G's weights, genlab/models/ema.py;

@@ -156,8 +156,9 @@ DCGAN = ModelSpec(
     defaults={"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0,
               **GAN_OPTIONS},
     parameters={"G": 778_305, "D": 138_817},
-    # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-dcgan-cpu.txt)
-    presets={"cpu": {"batch_size": 128, "lr": 2.5e-3, "width": 36}},
+    # found by a TPE search with pruning over the options on a 2-core CPU (bench/results/sweep-dcgan-options-cpu.txt)
+    presets={"cpu": {"batch_size": 64, "lr": 2.8e-3, "width": 34, "d_lr_ratio": 0.86, "ema": 0.99, "loss": "hinge",
+                     "r1": 10.0}},
     knobs={**GAN_KNOBS, **GAN_OPTION_KNOBS},
     view=GAN_VIEW,
     measured_by="samples",
