@@ -184,7 +184,8 @@ CGAN = ModelSpec(
     implementation="genlab.models.cgan:CGAN",
     defaults=DCGAN.defaults,
     parameters={"G": 841_025, "D": 201_537},
-    presets={"cpu": {"batch_size": 64, "lr": 1e-3, "width": 16}},  # measured: bench/results/quality-cpu-60s.txt
+    # width, lr and batch: bench/results/quality-cpu-60s.txt; the options: bench/results/sweep-cgan-options-cpu.txt
+    presets={"cpu": {"batch_size": 64, "lr": 1e-3, "width": 16, "ema": 0.99, "loss": "hinge"}},
     knobs=DCGAN.knobs,
     view=replace(GAN_VIEW, sample_classes=10),  # a pane too small for the grid shows every digit
     sample_count=80,  # 8 of each digit: the grid's rows are 0 to 9
