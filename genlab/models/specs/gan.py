@@ -171,8 +171,9 @@ WGAN_GP = ModelSpec(
     defaults={"batch_size": 64, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "latent": 100, "width": 64,
               "critic_iters": 5, "penalty": 10.0, "d_lr_ratio": 1.0, "ema": 0.0, "sn": 0},
     parameters={"G": 778_305, "D": 138_561},
-    # found by a TPE search with pruning on a 2-core CPU (bench/results/sweep-wgan-gp-cpu.txt)
-    presets={"cpu": {"batch_size": 64, "lr": 8e-4, "width": 20, "critic_iters": 4}},
+    # found by a TPE search with pruning over EMA and the knobs on a 2-core CPU (bench/results/sweep-wgan-gp-options-cpu.txt)
+    presets={"cpu": {"batch_size": 128, "lr": 2.25e-3, "width": 25, "critic_iters": 3, "d_lr_ratio": 0.79,
+                     "ema": 0.999}},
     knobs={**GAN_KNOBS, "ema": GAN_OPTION_KNOBS["ema"], "sn": GAN_OPTION_KNOBS["sn"]},
     view=WGAN_GP_VIEW,
     measured_by="samples",
