@@ -230,7 +230,8 @@ def test_a_time_budget_is_told_in_time_and_elapsed_is_training_time_across_resum
     assert progress_text(3333, 468000, 65.0, 120.0) == "3,333 steps, 1m05s/2m00s"
     assert progress_text(3333, 468000, 65.0, 120.0, percent=True) == "3,333 steps, 1m05s/2m00s  54%"
     assert progress_text(40, 4685, words=True) == "step 40/4,685"
-    p = run_genlab("train", "vae", "--max-minutes", "0.05", "--hp", "hidden=32", "--name", "budget",
+    # (epochs enough that the budget ends it: a fast CPU trains 5 epochs of this small VAE in under 6 s)
+    p = run_genlab("train", "vae", "--max-minutes", "0.05", "--epochs", "1000", "--hp", "hidden=32", "--name", "budget",
                    "--runs-dir", str(runs))
     assert p.returncode == 0, p.stderr
     status = read_json(runs / "budget" / "status.json")

@@ -158,7 +158,7 @@ def test_default_knobs_give_the_negative_elbo_and_a_gans_d_lr_ratio_scales_ds_le
         models.build("vae", {"beta": -1})
     with pytest.raises(UsageError, match="kl_warmup"):
         models.build("vae", {"kl_warmup": 1.5})
-    assert set(models.get("vae").knobs) == {"beta", "kl_warmup", "free_bits", "k"} and "d_lr_ratio" in models.get("gan").knobs
+    assert set(models.get("vae").knobs) == {"beta", "kl_warmup", "free_bits", "k", "layers", "act"} and "d_lr_ratio" in models.get("gan").knobs
 
 
 def test_diversity_of_generated_digits(digits):

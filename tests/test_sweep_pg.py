@@ -162,8 +162,9 @@ def test_a_killed_worker_and_a_database_outage_lose_nothing(runs, monkeypatch):
     try:
         d = Database(cluster.url)
         monkeypatch.setenv("PGPASSWORD", d.password)
-        # (trials long enough to be caught training: a 10-step trial can end between two looks)
-        p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--max-steps", "300", *TINY, "--storage", d.url,
+        # (trials long enough to be caught training: a 10-step trial can end between two looks, and
+        # on a fast CPU so can a 300-step one)
+        p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--max-steps", "2000", *TINY, "--storage", d.url,
                    "--name", "k", "--runs-dir", runs)
         assert p.returncode == 0, p.stdout + p.stderr
         first = runs / "k-000"

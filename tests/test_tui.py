@@ -192,9 +192,9 @@ async def test_form_preset_fills_in_its_values_and_is_passed_on(tmp_path):
     app = GenlabApp(source)
     async with app.run_test(size=(100, 40)) as pilot:
         form = await open_form(app, pilot)
-        form.query_one("#model").value = "pixelcnn"
-        await until(pilot, lambda: form.query("#hp-channels"))
-        assert not form.query_one("#preset-row").display  # pixelcnn has no presets: no choice shown
+        form.query_one("#model").value = "vae"
+        await until(pilot, lambda: form.query("#hp-hidden"))
+        assert not form.query_one("#preset-row").display  # vae has no presets: no choice shown
         form.query_one("#model").value = "cgan"
         await until(pilot, lambda: form.query("#hp-width") and form.query_one("#preset-row").display)
         assert form.query_one("#hp-width").value == "64"
