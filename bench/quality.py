@@ -1,7 +1,7 @@
 """Quality for fixed training times, per model (a benchmark, not a test).
 
     GENLAB_DATA_DIR=../shared/data python bench/quality.py [--at 300,600] [--models gan,dcgan,...]
-        [--preset cpu] [--device auto] [--seed-reference-epochs 40] [-k 1000] [--json]
+        [--preset cpu] [--hp KEY=VALUE ...] [--device auto] [--seed-reference-epochs 40] [-k 1000] [--json]
 
 Trains each model once, up to the longest of ``--at`` (seconds of wall time in genlab's own loop:
 digits on the device, seeded batches), and measures it at each of those training times as
@@ -14,7 +14,8 @@ the floor: the same figures for 10,000 real training digits; its heading names t
 (``DIR/<model>-<seconds>s.png``: its declared count of digits, seed 0, as `genlab sample` draws). With ``--seed-reference-epochs E`` it also trains the seed's `gan`
 for E epochs (about 18 minutes for 40 here) and reports the time the best GAN took to reach that
 FLD (checked every 5 s of training, on 10,000 digits as the seed's is). ``--preset NAME`` trains
-the models that have that preset with it (see `genlab models`), the others with their defaults.
+the models that have that preset with it (see `genlab models`), the others with their defaults;
+``--hp KEY=VALUE`` (repeatable) sets a hyperparameter of each model that has it, over the preset.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 
 from genlab import models
+from genlab.config import parse_hp
 from genlab.core.data import Batches, load_digits
 from genlab.core.device import resolve, synchronize
 from genlab.eval import quality as evaluate
@@ -37,13 +39,13 @@ ALL = ("gan", "dcgan", "wgan-gp", "cgan", "vae", "conv-vae", "pixelcnn", "gated-
 
 
 def train_for(name: str, digits, device, seconds: float | None = None, steps: int | None = None,
-              on_checkpoint=None, every_s: float | None = None, preset: str | None = None, marks=()):
+              on_checkpoint=None, every_s: float | None = None, preset: str | None = None, marks=(), hp=None):
     """Train ``name`` for a time or a number of steps. ``on_checkpoint(model, trained, step)`` is
     called when the training time passes each of ``marks`` (seconds) and, with ``every_s``, every
     that many seconds of training (the time it takes is not counted); it ends the training by
     returning True."""
     torch.manual_seed(0)
-    m = models.build(name, {}, device, preset)
+    m = models.build(name, hp or {}, device, preset)
     batches = Batches(len(digits.train_images), int(m.hp["batch_size"]), 0, device)
     trained, step, next_check, due = 0.0, 0, every_s, sorted(marks)
     while (seconds is None or trained < seconds) and (steps is None or step < steps):
@@ -102,6 +104,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("-k", type=int, default=1000, help="importance samples for VAEs")
     ap.add_argument("--preset", default=None, help="train the models that have this preset with it")
+    ap.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
+                    help="a hyperparameter for each model that has it, over its preset (repeatable)")
     ap.add_argument("--seed-reference-epochs", type=int, default=0)
     ap.add_argument("--grids", default=None, help="a folder for each model's sample grid at each time (PNG)")
     ap.add_argument("--json", action="store_true")
@@ -120,8 +124,14 @@ def main() -> None:
     def preset_of(name: str) -> str | None:
         return args.preset if args.preset in models.get(name).presets else None
 
+    given = parse_hp(args.hp)
+
+    def hp_of(name: str) -> dict:
+        return {key: value for key, value in given.items() if key in models.get(name).defaults}
+
     for name in args.models.split(","):
         label = name + (f" --preset {preset_of(name)}" if preset_of(name) else "")
+        label += "".join(f" --hp {key}={value}" for key, value in hp_of(name).items())
 
         def at_mark(m, trained, step, name=name, label=label):
             rows.append({"model": label, "name": name, "device": str(device), "seconds": round(trained, 1),
@@ -129,9 +139,11 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
             if grids:
                 images = m.sample(m.sample_count, torch.Generator().manual_seed(0)).numpy()
-                (grids / f"{label.replace(' --preset ', '-')}-{trained:.0f}s.png").write_bytes(grid_png(images))
+                file = label.replace(" --preset ", "-").replace(" --hp ", "-").replace("=", "")
+                (grids / f"{file}-{trained:.0f}s.png").write_bytes(grid_png(images))
 
-        train_for(name, digits, device, seconds=max(at), on_checkpoint=at_mark, marks=at, preset=preset_of(name))
+        train_for(name, digits, device, seconds=max(at), on_checkpoint=at_mark, marks=at, preset=preset_of(name),
+                  hp=hp_of(name))
 
     if args.seed_reference_epochs:
         ref_steps = args.seed_reference_epochs * (60_000 // 64)

@@ -29,7 +29,7 @@ BAD_TRAIN = [
     (["train", "gan", "--data-dir", "/no/such/dir"], "does not exist"),
     (["train", "vae", "--hp", "depth=3"], "no hyperparameter depth"),
     (["train", "vae", "--hp", "nonsense"], "KEY=VALUE"),
-    (["train", "pixelcnn", "--preset", "cpu"], "model 'pixelcnn' has no preset 'cpu'; it has none"),
+    (["train", "conv-vae", "--preset", "cpu"], "model 'conv-vae' has no preset 'cpu'; it has none"),
     (["train", "dcgan", "--preset", "fast"], "no preset 'fast'; it has cpu"),
     (["train", "gan", "--amp", "fp8"], "unknown --amp 'fp8'; choose from off, bf16"),
     # every hyperparameter has a type and a range, checked before a directory is made

@@ -156,6 +156,6 @@ def test_what_a_fork_may_change_is_what_keeps_every_weight():
     new, changed = changed_config(config, lr=1e-3, hp={"loss": "hinge", "beta1": 0.9})
     assert (new.lr, new.hp["loss"], new.hp["beta1"]) == (1e-3, "hinge", 0.9)
     assert changed == ["lr 0.0002 -> 0.001", "beta1 0.5 -> 0.9", "loss bce -> hinge"]
-    for hp in ({"width": 40}, {"sn": 1}, {"ema": 0.999}):
+    for hp in ({"width": 40}, {"sn": 1}, {"ema": 0.999}, {"d_norm": "none"}):
         with pytest.raises(UsageError, match=f"--hp {next(iter(hp))} changes the shapes of the weights"):
             changed_config(config, lr=None, hp=hp)

@@ -27,7 +27,7 @@ from tui.app import GenlabApp
 from tui.source import RunsSource
 
 TINY = {"width": 8, "batch_size": 16}
-OFF = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0}
+OFF = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0, "r1_every": 1, "d_norm": "batch", "beta2": 0.999}
 
 
 def batches(n: int = 4, b: int = 16):
@@ -223,6 +223,53 @@ def test_r1_adds_its_penalty_on_real_digits_and_0_leaves_the_loss_as_it_was():
     assert float(a["d_loss"] - b["d_loss"]) == pytest.approx(10 / 2 * float(penalty), rel=1e-4)
     assert torch.equal(a["d_real"], b["d_real"]) and torch.equal(a["d_fake"], b["d_fake"])  # the same forward pass
     assert "r1" not in b
+
+
+def test_lazy_r1_penalises_every_nth_d_step_n_times_as_hard_and_a_resume_keeps_its_rhythm():
+    """r1=10, r1_every=2: step 0 is a step with R1 20 (10 x 2 / 2 = 20 / 2), step 1 a step without R1;
+    a model loaded from a checkpoint taken after an odd number of steps goes on in the same rhythm."""
+    lazy, every_step = built("dcgan", r1=10.0, r1_every=2), built("dcgan", r1=20.0)
+    images, labels = batches(3)
+    torch.manual_seed(5)
+    first = lazy.step(images[0], labels[0])
+    torch.manual_seed(5)
+    every_step.step(images[0], labels[0])
+    assert same(tensors(lazy.state()), tensors(every_step.state()))
+    assert "r1" not in first  # (a metric every step or never: the penalty is not measured between its steps)
+    every_step.hp["r1"] = 0.0
+    torch.manual_seed(6)
+    lazy.step(images[1], labels[1])
+    torch.manual_seed(6)
+    every_step.step(images[1], labels[1])
+    assert same(tensors(lazy.state()), tensors(every_step.state()))
+
+    # a resume after step 1: the next step (2) is a penalised one, as in the run that went on
+    buffer = io.BytesIO()
+    torch.save(lazy.state(), buffer)
+    resumed = built("dcgan", r1=10.0, r1_every=2)
+    buffer.seek(0)
+    resumed.load_state(torch.load(buffer, weights_only=False))
+    for m in (lazy, resumed):
+        torch.manual_seed(7)
+        m.step(images[2], labels[2])
+    assert same(tensors(lazy.state()), tensors(resumed.state()))
+    unpenalised = built("dcgan")
+    unpenalised.load_state(every_step.state())
+    torch.manual_seed(7)
+    unpenalised.step(images[2], labels[2])
+    assert not same(tensors(lazy.state()), tensors(unpenalised.state()))  # step 2 had its penalty
+
+
+def test_d_norm_none_takes_ds_batchnorm_out_and_beta2_is_adams():
+    plain, batch = built("dcgan", d_norm="none"), built("dcgan")
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.D.modules())
+    assert isinstance(batch.D.features[3], nn.BatchNorm2d)
+    assert plain.parameter_counts()["D"] == batch.parameter_counts()["D"] - 2 * 2 * TINY["width"]  # BN's scale, shift
+    assert same({k: v for k, v in plain.G.state_dict().items()}, {k: v for k, v in batch.G.state_dict().items()})
+    m = built("cgan", beta2=0.99)
+    assert all(o.param_groups[0]["betas"] == (0.5, 0.99) for o in m.optimizers.values())
+    with pytest.raises(UsageError, match="--hp d_norm for dcgan must be one of batch, none, got 'layer'"):
+        built("dcgan", d_norm="layer")
 
 
 def test_ds_learning_rate_is_its_own_and_every_option_is_checked():

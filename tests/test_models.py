@@ -133,12 +133,12 @@ def test_cgan_discriminator_judges_digit_and_label_together():
 
 def test_presets_sit_between_defaults_and_explicit_hyperparameters():
     m = models.build("cgan", {"lr": 5e-4}, preset="cpu")
-    assert m.hp["width"] == 16 and m.hp["batch_size"] == 64 and m.hp["lr"] == 5e-4
+    assert m.hp["width"] == 22 and m.hp["batch_size"] == 64 and m.hp["lr"] == 5e-4
     assert m.hp["beta1"] == models.get("cgan").defaults["beta1"]
     with pytest.raises(UsageError, match="no preset 'gpu'; it has cpu"):
         models.build("dcgan", preset="gpu")
     with pytest.raises(UsageError, match="no preset 'cpu'; it has none"):
-        models.build("pixelcnn", preset="cpu")
+        models.build("conv-vae", preset="cpu")
     with pytest.raises(UsageError, match="no preset 'large'; it has cpu, gpu"):
         models.build("vae", preset="large")
 

@@ -109,7 +109,7 @@ def test_preset_is_recorded_in_the_run(runs):
     assert r.exit_code == 0, r.output
     config = json.loads((runs / "c" / "config.json").read_text())
     assert config["preset"] == "cpu"
-    assert config["hp"]["width"] == 16 and config["lr"] == 1e-3 and config["batch_size"] == 64
+    assert config["hp"]["width"] == 22 and config["lr"] == 1.2e-3 and config["batch_size"] == 64
     assert "lr" not in config["hp"] and "batch_size" not in config["hp"]  # hp: the model's own only
 
 

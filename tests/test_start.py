@@ -104,7 +104,7 @@ BAD_DETACHED = [
     (["train", "gan", "--data-dir", "/no/such/dir"], "does not exist"),
     (["train", "vae", "--hp", "depth=3"], "no hyperparameter depth"),
     (["train", "vae", "--hp", "hidden=2.5"], "--hp hidden must be an integer, got 2.5"),
-    (["train", "pixelcnn", "--preset", "cpu"], "model 'pixelcnn' has no preset 'cpu'; it has none"),
+    (["train", "conv-vae", "--preset", "cpu"], "model 'conv-vae' has no preset 'cpu'; it has none"),
     (["train", "gan", "--amp", "fp8"], "unknown --amp 'fp8'; choose from off, bf16"),
     (["train", "gan", "--exclude-digits", "11"], "--exclude-digits takes digits 0 to 9"),
     (["train", "vae", "--name", "latest"], "run name 'latest' is reserved"),

@@ -5,15 +5,16 @@ Reference hyperparameters from the paper: Adam with lr 2e-4 and beta1 0.5 (beta2
 Non-saturating BCE loss (G maximises log D(G(z))), written with logits for stability.
 
 Preset ``cpu`` (``--preset cpu``): width 34, lr 2.8e-3, batch 64, D's learning rate 0.86 of G's,
-EMA 0.99, hinge loss, R1 10. The paper's settings are for a GPU; on a 2-core CPU narrower nets
-and a larger step buy more quality per second. Found by a TPE search with pruning over the options
-below, 5 minutes a trial (bench/results/sweep-dcgan-options-cpu.txt).
+EMA 0.99, hinge loss, R1 10 every 4th D step. The paper's settings are for a GPU; on a 2-core CPU
+narrower nets and a larger step buy more quality per second. Found by a TPE search with pruning
+over the options below, 5 minutes a trial (bench/results/sweep-dcgan-options-cpu.txt), then a grid
+(sweep-dcgan-lazy-r1-cpu.txt).
 
 What the field adds to a GAN since, each an ``--hp`` that is off by default (today's model, bit
 for bit): ``ema`` (digits drawn from a moving average of G's weights, genlab/models/ema.py;
 :meth:`DCGAN.sampler`), ``sn`` (spectral normalisation on D, convnets.py), ``loss=hinge``
-(:data:`LOSSES`) and ``r1`` (:func:`r1_penalty` on real digits); D's own learning rate is
-``d_lr_ratio``.
+(:data:`LOSSES`), ``r1`` (:func:`r1_penalty` on real digits) and ``r1_every`` (lazy R1),
+``d_norm=none`` (no BatchNorm in D) and Adam's ``beta2``; D's own learning rate is ``d_lr_ratio``.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ class DCGAN(GenModel):
         self.weights = {name: list(net.parameters()) for name, net in self.networks.items()}  # for grad_norms
         self.ema = EMA(self.G, self.hp["ema"]) if self.hp["ema"] > 0 else None
         self.averages = {"G_ema": self.ema} if self.ema else {}
+        self._d_updates: int | None = None  # see d_updates
 
     def make_discriminator(self, width: int, classes: int):
-        return ConvDiscriminator(width, batchnorm=True, classes=classes, spectral=bool(self.hp["sn"]))
+        return ConvDiscriminator(width, batchnorm=self.hp.get("d_norm", "batch") == "batch", classes=classes,
+                                 spectral=bool(self.hp["sn"]))
 
     def step(self, images, labels):
         b = len(images)
@@ -87,19 +90,23 @@ class DCGAN(GenModel):
         y = labels if self.conditional else None
         fake = self.G(self.noise(b, int(self.hp["latent"])), y)
         d_loss_of, g_loss_of = LOSSES[self.hp["loss"]]
-        r1 = float(self.hp["r1"])
+        r1, every = float(self.hp["r1"]), int(self.hp.get("r1_every", 1))
+        # lazy R1 (Karras et al. 2020): the penalty on every ``every``-th D step only, weighted by
+        # ``every``; its second backward through D made a step of the preset half as long again (README)
+        penalise = self.d_updates() % every == 0 and r1 > 0
 
         # ---- discriminator
-        if r1 > 0:
+        if penalise:
             x.requires_grad_(True)
         real_logit, fake_logit = self.D(x, y), self.D(fake.detach(), y)
         d_loss = d_loss_of(real_logit, fake_logit)
-        if r1 > 0:
+        if penalise:
             penalty = r1_penalty(real_logit, x)
-            d_loss = d_loss + r1 / 2 * penalty
+            d_loss = d_loss + r1 * every / 2 * penalty
         self.optimizers["D"].zero_grad(set_to_none=True)
         d_loss.backward()
         self.optimizers["D"].step()
+        self._d_updates += 1
 
         # ---- generator
         self.D.requires_grad_(False)
@@ -111,9 +118,21 @@ class DCGAN(GenModel):
         self.update_average()
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                 "d_real": torch.sigmoid(real_logit.detach()).mean(), "d_fake": torch.sigmoid(fake_logit.detach()).mean(),
-                **({"r1": penalty.detach()} if r1 > 0 else {}), **self.grad_norms()}
+                **({"r1": penalty.detach()} if r1 > 0 and every == 1 else {}), **self.grad_norms()}
 
     grad_norms = GAN.grad_norms
+
+    def d_updates(self) -> int:
+        """How many steps D has taken: read from its optimiser once (a resumed run goes on where it
+        was; on a GPU, one synchronisation), then counted here."""
+        if self._d_updates is None:
+            state = self.optimizers["D"].state.get(self.weights["D"][0], {})
+            self._d_updates = int(state["step"]) if "step" in state else 0
+        return self._d_updates
+
+    def load_state(self, state: dict) -> None:
+        super().load_state(state)
+        self._d_updates = None  # read again from the loaded optimiser
 
     def update_average(self) -> None:
         """After G's step: its moving average (--hp ema) takes a step towards it."""

@@ -52,7 +52,8 @@ GAN_KNOBS = {"d_lr_ratio": "the discriminator's learning rate as a multiple of l
 # The field's cures for an unconditional GAN (issue 30), each off at its default (today's model);
 # the convolutional GANs declare them (wgan-gp: ema and sn, its critic has its own loss and
 # penalty), the seed's MLP gan none: its collapse is the lesson
-GAN_OPTIONS = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0}
+GAN_OPTIONS = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0, "r1_every": 1, "d_norm": "batch",
+               "beta2": 0.999}
 GAN_OPTION_KNOBS = {
     "ema": "samples from an exponential moving average of G's weights with this decay, e.g. 0.999 (default 0: "
            "off; the raw G is trained and kept too): steadier digits",
@@ -61,6 +62,12 @@ GAN_OPTION_KNOBS = {
     "loss": "bce (default: non-saturating cross-entropy) or hinge (D: relu(1 - D(x)) + relu(1 + D(G(z))); "
             "G: -D(G(z)))",
     "r1": "gamma of the R1 penalty gamma/2 |grad D(x)|^2 on real digits (Mescheder et al. 2018; default 0: off)",
+    "r1_every": "lazy R1 (Karras et al. 2020): the penalty on every n-th D step only, n times as strong (default 1: "
+                "every step); R1's second backward makes a step about half as long again",
+    "d_norm": "batch (default: BatchNorm in D's middle layer, as DCGAN's paper) or none (no normalisation in D, as "
+              "R1's and spectral normalisation's papers)",
+    "beta2": "Adam's second-moment decay for G and D (default 0.999; 0.99 or 0.9 adapts faster, as GANs with R1 "
+             "or a gradient penalty use)",
 }
 FLD_PANE = Pane("FLD to the test set (lower is better)", (), ("test_fld",))
 # ---- how a GAN goes wrong, in the tutorial's terms (genlab/health/rules.py says what a rule can say)
@@ -156,9 +163,10 @@ DCGAN = ModelSpec(
     defaults={"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0,
               **GAN_OPTIONS},
     parameters={"G": 778_305, "D": 138_817},
-    # found by a TPE search with pruning over the options on a 2-core CPU (bench/results/sweep-dcgan-options-cpu.txt)
+    # found by a TPE search with pruning over the options on a 2-core CPU (bench/results/sweep-dcgan-options-cpu.txt);
+    # R1 made lazy by a grid (sweep-dcgan-lazy-r1-cpu.txt)
     presets={"cpu": {"batch_size": 64, "lr": 2.8e-3, "width": 34, "d_lr_ratio": 0.86, "ema": 0.99, "loss": "hinge",
-                     "r1": 10.0}},
+                     "r1": 10.0, "r1_every": 4}},
     knobs={**GAN_KNOBS, **GAN_OPTION_KNOBS},
     view=GAN_VIEW,
     measured_by="samples",
@@ -185,8 +193,8 @@ CGAN = ModelSpec(
     implementation="genlab.models.cgan:CGAN",
     defaults=DCGAN.defaults,
     parameters={"G": 841_025, "D": 201_537},
-    # width, lr and batch: bench/results/quality-cpu-60s.txt; the options: bench/results/sweep-cgan-options-cpu.txt
-    presets={"cpu": {"batch_size": 64, "lr": 1e-3, "width": 16, "ema": 0.99, "loss": "hinge"}},
+    # the options: bench/results/sweep-cgan-options-cpu.txt; width, lr and D's: sweep-cgan-tpe-cpu.txt
+    presets={"cpu": {"batch_size": 64, "lr": 1.2e-3, "width": 22, "d_lr_ratio": 0.55, "ema": 0.99, "loss": "hinge"}},
     knobs=DCGAN.knobs,
     view=replace(GAN_VIEW, sample_classes=10),  # a pane too small for the grid shows every digit
     sample_count=80,  # 8 of each digit: the grid's rows are 0 to 9
