@@ -66,3 +66,17 @@ def test_plots_without_colour_give_each_line_its_own_marker_and_steps_whole_tick
     assert f"{MARKERS[0]}{MARKERS[0]} a" in drawn and f"{MARKERS[1]}{MARKERS[1]} b" in drawn, drawn
     ticks = drawn.splitlines()[-2]  # the x axis' tick labels, above "step"
     assert re.findall(r"\d+\.\d", ticks) == [] and "3" in ticks and "95" in ticks, ticks
+
+
+def test_a_label_too_wide_for_the_plot_is_cut_and_the_legend_stays():
+    """plotext drops the whole legend when one label is wider than the plot: a comparison of runs
+    that differ in many hyperparameters lost every run's name. A label is cut to fit instead."""
+    from genlab.render.plots import curves
+
+    xs = [1, 2, 3]
+    long = "cgan-b model=cgan lr=0.001 beta1=0.5 latent=100 width=16 ema=0 sn=0 loss=bce r1=0 r1_every=1 d_norm=batch"
+    for width in (60, 100):
+        drawn = curves([("gan-a model=gan", xs, [1.0, 2.0, 3.0]), (long, xs, [3.0, 2.0, 1.0])], "d_loss", "step",
+                       width, 15, colour=False)
+        assert "gan-a model=gan" in drawn and "cgan-b model=cgan lr=0.001" in drawn and long not in drawn, drawn
+        assert "…" in drawn

@@ -30,6 +30,16 @@ def integer_ticks(xs: list, count: int = 5) -> list[int]:
     return sorted({int(round(low + i * (high - low) / (count - 1))) for i in range(count)})
 
 
+# beside a legend entry's label: the y axis' tick labels, the frame and the entry's marker
+LEGEND_MARGIN = 16
+
+
+def fitted(label: str, room: int) -> str:
+    """``label`` cut to ``room`` characters (its end an ellipsis): plotext leaves out the whole
+    legend when one label is wider than the plot."""
+    return label if len(label) <= room else label[:room - 1] + "…"
+
+
 def curves(lines: list[tuple[str, list, list]], title: str, xlabel: str, width: int, height: int,
            colour: bool, bands: list | None = None) -> str:
     """``lines``: (label, xs, ys) each, in braille dots (without colour, a marker a line); a line
@@ -39,6 +49,7 @@ def curves(lines: list[tuple[str, list, list]], title: str, xlabel: str, width: 
 
     plt.clear_figure()
     plt.plotsize(width, height)
+    room = max(8, plt.plotsize()[0] - LEGEND_MARGIN)  # (plotext's width: the asked one, within the terminal's)
     if not colour:
         plt.theme("clear")
     for i, drawn_band in enumerate(bands or []):
@@ -48,7 +59,7 @@ def curves(lines: list[tuple[str, list, list]], title: str, xlabel: str, width: 
     drawn_xs = []
     for i, (label, xs, ys) in enumerate(lines):
         if xs:
-            plt.plot(xs, ys, label=label, marker=marker(i, colour),
+            plt.plot(xs, ys, label=fitted(label, room), marker=marker(i, colour),
                      **({"color": BAND_COLOURS[i % len(BAND_COLOURS)][0]} if bands and colour else {}))
             drawn_xs += list(xs)
     if xlabel == "step" and drawn_xs:
