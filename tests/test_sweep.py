@@ -311,3 +311,33 @@ def test_sweep_help_shows_how_to_start_one():
     for shown in ("show", "join", "resume", "genlab sweep start [OPTIONS] [MODEL]", "--grid", "--range", "--recipe",
                   "--max-minutes", "--parallel", "--prune", "'genlab sweep MODEL ...' is short for"):
         assert shown in r.output, shown
+
+
+def test_a_trial_another_worker_told_first_is_not_told_twice_nor_counted_here():
+    """Two workers that saw the same run finish can both pass Optuna's skip_if_finished check; the
+    database refuses the second write (UpdateFinishedTrialError, seen with PostgreSQL). The second
+    worker says so, drops the trial and does not count it as ended here; other errors still rise."""
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from genlab.sweep.worker import Worker
+
+    class Study:
+        def __init__(self, error):
+            self.error = error
+
+        def tell(self, *args, **kwargs):
+            raise self.error
+
+    said = []
+    worker = SimpleNamespace(study=Study(optuna.exceptions.UpdateFinishedTrialError("Trial#0 has already finished")),
+                             done_here=0, active={}, waiting=[], objectives={}, say=said.append, spec=None)
+    worker.told = Worker.told.__get__(worker)
+    worker.drop = Worker.drop.__get__(worker)
+    active = SimpleNamespace(number=0, seed=None, run_dir=Path("j-000"))
+    Worker.tell(worker, active, TrialState.COMPLETE, 1.0, "test_fld 1")
+    assert worker.done_here == 0 and said == ["trial 0: another worker told it first"]
+    worker.study = Study(ValueError("something else"))
+    with pytest.raises(ValueError):
+        Worker.told(worker, 0, 1.0, TrialState.COMPLETE)

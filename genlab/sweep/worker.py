@@ -231,8 +231,11 @@ class Worker:
     # ------------------------------------------------------------------ trials whose worker died
 
     def adopt(self) -> None:
-        live = {w["name"] for w in live_workers(self.dir)} | {self.name}
         with self.ask_lock():
+            # (read under the lock: a worker beats before it asks for a trial, and asks under this
+            # lock, so every trial seen here has a worker that was live when it was asked; read
+            # before, a worker that started meanwhile looked dead and its new trial was taken)
+            live = {w["name"] for w in live_workers(self.dir)} | {self.name}
             for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 if t.number in self.numbers() or t.user_attrs.get("worker") in live:
                     continue
@@ -350,15 +353,20 @@ class Worker:
 
     # ------------------------------------------------------------------ telling Optuna
 
-    def told(self, number: int, value: float | None, state: TrialState) -> None:
-        """Tell Optuna once. GridSampler calls ``study.stop()`` when its grid is done, which
-        only works inside ``optimize``; the trial is stored by then, and the worker stops
-        asking by its own count."""
+    def told(self, number: int, value: float | None, state: TrialState) -> bool:
+        """Tell Optuna once; False when another worker told the trial first. GridSampler calls
+        ``study.stop()`` when its grid is done, which only works inside ``optimize``; the trial
+        is stored by then, and the worker stops asking by its own count."""
         try:
             self.study.tell(number, value, state=state, skip_if_finished=True)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # (skip_if_finished reads the state, then writes: two workers that saw the same run
+            # finish can both pass the read; the database refuses the second write)
+            return False
         except RuntimeError as e:
             if "Study.stop" not in str(e):
                 raise
+        return True
 
     def completed(self, a: Active) -> None:
         """A run of the trial finished: the trial is told its objective, or once every seed's run
@@ -383,8 +391,11 @@ class Worker:
         self.objectives.pop(number, None)
 
     def tell(self, a: Active, state: TrialState, value: float | None, what: str) -> None:
-        self.told(a.number, value, state)
+        first = self.told(a.number, value, state)
         self.drop(a.number)
+        if not first:
+            self.say(f"trial {a.number}: another worker told it first")
+            return
         self.done_here += 1
         runs = "runs " + ", ".join(sorted(trial_seeds(self.spec, a.number).values())) if a.seed is not None else f"run {a.run_dir.name}"
         self.say(f"trial {a.number} {studies.STATES[state]}: {what} ({runs})")
