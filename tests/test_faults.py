@@ -450,6 +450,7 @@ def test_a_line_over_the_block_size_is_skipped_not_a_freeze(tmp_path):
     view = follower.poll()
     assert [e["message"] for e in view.events] == ["before", "after"]
     assert "skipped 1 line(s) over 8 MiB" in view.problem
+    assert "skipped 1 line(s) over 8 MiB" in follower.poll().problem  # a quiet look does not clear it
     with open(events, "a") as f:
         f.write(json.dumps({"t": 3, "step": 3, "kind": "warning", "message": "later"}) + "\n")
     assert follower.poll().events[-1]["message"] == "later"

@@ -287,9 +287,10 @@ class RunFollower:
             if self.view.config:
                 self._read_ancestry()
             change = self.tail.look()
-        if change is None:
+        if change is None:  # (nothing new: the problems stand as the last read left them)
             if self.tail.problem:
                 problems.append(self.tail.problem)
+            problems.extend(self._skipped())
             return False
         metric_rows, newest_grid, before = [], None, self.tail.offset
         if self.tail.offset == 0 and self.use_bin:  # a first read: the index lists the non-metric lines
@@ -326,9 +327,14 @@ class RunFollower:
                     self.judge.feed_rows(steps, times, columns)
             v.latest.update({k: schema.number(metric_rows[-1].get(k)) for k in keys})
         v.events = list(self._events)
-        if self.tail.skipped_lines:
-            problems.append(f"{RunDir.EVENTS}: skipped {self.tail.skipped_lines} line(s) over {CHUNK >> 20} MiB")
+        problems.extend(self._skipped())
         return self.tail.offset != before
+
+    def _skipped(self) -> list[str]:
+        """The lines too long to read, said on every look (a quiet look must not clear it)."""
+        if not self.tail.skipped_lines:
+            return []
+        return [f"{RunDir.EVENTS}: skipped {self.tail.skipped_lines} line(s) over {CHUNK >> 20} MiB"]
 
     def _parse(self, block: bytes, metric_rows: list) -> dict | None:
         """Handle the whole lines in ``block``; returns the newest samples event, if any.
