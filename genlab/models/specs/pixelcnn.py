@@ -43,8 +43,8 @@ PIXELCNN = ModelSpec(
     implementation="genlab.models.pixelcnn:PixelCNN",
     defaults={"batch_size": 64, "lr": 1e-3, "channels": 32, "layers": 5},
     parameters={"pixelcnn": 48_929},
-    # wider layers learn more a step than their cost slows the steps, on a 2-core CPU in 10 minutes
-    # (bench/results/sweep-pixelcnn-cpu.txt; bench/results/quality-cpu-pixelcnn-10min.txt)
+    # 89.79 nats after 10 minutes on a 2-core CPU, against 90.27 at the defaults
+    # (bench/results/quality-cpu-pixelcnn-10min.txt; the grid that favoured lr 2e-3: sweep-pixelcnn-cpu.txt)
     presets={"cpu": {"channels": 48, "lr": 2e-3}},
     view=PIXELCNN_VIEW,
     sample_count=16,  # 784 sequential forward passes per grid: keep it small
