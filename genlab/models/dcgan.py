@@ -71,7 +71,7 @@ class DCGAN(GenModel):
         self.G = ConvGenerator(int(self.hp["latent"]), int(self.hp["width"]), classes).to(self.device)
         self.D = self.make_discriminator(int(self.hp["width"]), classes).to(self.device)
         self.networks = {"G": self.G, "D": self.D}
-        betas = (float(self.hp["beta1"]), float(self.hp.get("beta2", 0.999)))
+        betas = (float(self.hp["beta1"]), float(self.hp["beta2"]))
         self.lr_scales = {"D": float(self.hp["d_lr_ratio"])}  # D's learning rate, relative to G's
         self.optimizers = {"G": adam(self.G.parameters(), self.hp["lr"], betas),
                            "D": adam(self.D.parameters(), self.hp["lr"] * self.lr_scales["D"], betas)}
@@ -81,7 +81,7 @@ class DCGAN(GenModel):
         self._d_updates: int | None = None  # see d_updates
 
     def make_discriminator(self, width: int, classes: int):
-        return ConvDiscriminator(width, batchnorm=self.hp.get("d_norm", "batch") == "batch", classes=classes,
+        return ConvDiscriminator(width, batchnorm=self.hp["d_norm"] == "batch", classes=classes,
                                  spectral=bool(self.hp["sn"]))
 
     def step(self, images, labels):
@@ -90,7 +90,7 @@ class DCGAN(GenModel):
         y = labels if self.conditional else None
         fake = self.G(self.noise(b, int(self.hp["latent"])), y)
         d_loss_of, g_loss_of = LOSSES[self.hp["loss"]]
-        r1, every = float(self.hp["r1"]), int(self.hp.get("r1_every", 1))
+        r1, every = float(self.hp["r1"]), int(self.hp["r1_every"])
         # lazy R1 (Karras et al. 2020): the penalty on every ``every``-th D step only, weighted by
         # ``every``; its second backward through D made a step of the preset half as long again (README)
         penalise = self.d_updates() % every == 0 and r1 > 0
