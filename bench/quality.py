@@ -46,6 +46,7 @@ def train_for(name: str, digits, device, seconds: float | None = None, steps: in
     returning True."""
     torch.manual_seed(0)
     m = models.build(name, hp or {}, device, preset)
+    m.prepare(digits.train_images)
     batches = Batches(len(digits.train_images), int(m.hp["batch_size"]), 0, device)
     trained, step, next_check, due = 0.0, 0, every_s, sorted(marks)
     while (seconds is None or trained < seconds) and (steps is None or step < steps):

@@ -279,7 +279,7 @@ def test_ds_learning_rate_is_its_own_and_every_option_is_checked():
     config = make_config("cgan", hp={"ema": 0.999, "sn": 1, "loss": "hinge", "r1": 10, "d_lr_ratio": 2})
     assert {k: config.hp[k] for k in ("ema", "sn", "loss", "r1", "d_lr_ratio")} == \
         {"ema": 0.999, "sn": 1, "loss": "hinge", "r1": 10.0, "d_lr_ratio": 2.0}
-    assert make_config("dcgan").hp == {"beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0, **OFF}
+    assert make_config("dcgan").hp == {"beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0, **OFF, "clusters": 0}
     runner = CliRunner()
     for hp, says in (("loss=wasserstein", "--hp loss for dcgan must be one of bce, hinge, got 'wasserstein'"),
                      ("ema=1", "--hp ema for dcgan must be >= 0 and < 1, got 1"),

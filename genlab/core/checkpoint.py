@@ -4,6 +4,8 @@
      "data": Batches.state(), "fixed_latent": tensor, "trained_s",   <- TrainState.state_dict()
      "models": {name: state_dict}, "optimizers": {name: state_dict}}  <- the model's state()
 
+(``models`` also holds a GAN's moving average, ``G_ema``, and dcgan's ``clusters`` where it has them.)
+
 (genlab/train/state.py; ``trained_s`` is missing from checkpoints older than time budgets.)
 
 ``checkpoints/step-XXXXXXXX.pt`` sits beside ``step-XXXXXXXX.pt.sha256``; the newest ``keep`` are

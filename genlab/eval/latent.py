@@ -95,7 +95,8 @@ def walks(model, rows: int, steps: int, generator: torch.Generator, linear: bool
           ends: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """``rows`` walks of ``steps`` latents each (rows × steps, in order), from random pairs of the
     model's latents, or between ``ends`` (two latents: every row the same walk). A conditional
-    model's label column stays that of the row's start (its digit), only the noise walks."""
+    model's label column stays that of the row's start (its digit), only the noise walks; so does a
+    clustered GAN's draw of its cluster (dcgan --hp clusters)."""
     between = lerp if linear else slerp
     t = torch.linspace(0, 1, steps)
     out = []
@@ -104,8 +105,9 @@ def walks(model, rows: int, steps: int, generator: torch.Generator, linear: bool
             a, b = ends
         else:
             a, b = model.latent(2, generator)
-        if getattr(model, "conditional", False):
-            label = a[-1:].clone() if ends is not None else torch.tensor([float(r % 10)])
+        conditional = getattr(model, "conditional", False)
+        if conditional or getattr(model, "clusters", None) is not None:
+            label = torch.tensor([float(r % 10)]) if conditional and ends is None else a[-1:].clone()
             noise = between(a[:-1], b[:-1], t)
             out.append(torch.cat([noise, label.expand(steps, 1)], 1))
         else:

@@ -111,6 +111,11 @@ class GenModel:
         p = images.float().reshape(len(images), -1) / 255
         return (self.noise(len(images), p.shape[1], draw=torch.rand) < p).float()
 
+    def prepare(self, train_images: torch.Tensor) -> None:
+        """What the model learns of the training digits (``uint8`` N×28×28) before its first step,
+        kept in :meth:`state` (dcgan's clusters); nothing by default. The engine calls it on every
+        start, a resume's checkpoint then loading over it."""
+
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a ``uint8`` batch; metrics as detached 0-d tensors."""
         raise NotImplementedError

@@ -4,17 +4,21 @@ Reference hyperparameters from the paper: Adam with lr 2e-4 and beta1 0.5 (beta2
 128, BatchNorm in G and D, LeakyReLU(0.2) in D, ReLU in G, Tanh output, data scaled to [-1, 1].
 Non-saturating BCE loss (G maximises log D(G(z))), written with logits for stability.
 
-Preset ``cpu`` (``--preset cpu``): width 34, lr 2.8e-3, batch 64, D's learning rate 0.86 of G's,
-EMA 0.99, hinge loss, R1 10 every 4th D step. The paper's settings are for a GPU; on a 2-core CPU
-narrower nets and a larger step buy more quality per second. Found by a TPE search with pruning
-over the options below, 5 minutes a trial (bench/results/sweep-dcgan-options-cpu.txt), then a grid
-(sweep-dcgan-lazy-r1-cpu.txt).
+Preset ``cpu`` (``--preset cpu``): conditioned on 100 clusters of the training digits (``clusters``,
+below), width 22, lr 1.2e-3, batch 64, D's learning rate 0.55 of G's, EMA 0.99, hinge loss: cgan's
+preset with the digits' clusters for their labels. The paper's settings are for a GPU; on a 2-core
+CPU narrower nets and a larger step buy more quality per second. Found by a grid over the clusters
+and the width, 5 minutes a trial (bench/results/sweep-dcgan-clusters-cpu.txt); without clusters the
+best settings found (width 34, lr 2.8e-3, D's lr 0.86, EMA 0.99, hinge, R1 10 every 4th D step:
+sweep-dcgan-options-cpu.txt, sweep-dcgan-lazy-r1-cpu.txt) drew an FLD near 26 where it draws 10.
 
 What the field adds to a GAN since, each an ``--hp`` that is off by default (today's model, bit
 for bit): ``ema`` (digits drawn from a moving average of G's weights, genlab/models/ema.py;
 :meth:`DCGAN.sampler`), ``sn`` (spectral normalisation on D, convnets.py), ``loss=hinge``
 (:data:`LOSSES`), ``r1`` (:func:`r1_penalty` on real digits) and ``r1_every`` (lazy R1),
 ``d_norm=none`` (no BatchNorm in D) and Adam's ``beta2``; D's own learning rate is ``d_lr_ratio``.
+``clusters=K`` conditions G and D on the training digits' own clusters (clusters.py), as cgan's
+networks are on the label, with no label read.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab.models.base import GenModel, adam, to_uint8
+from genlab.models.clusters import Clusters
 from genlab.models.convnets import ConvDiscriminator, ConvGenerator, scale
 from genlab.models.ema import EMA
 from genlab.models.gan import GAN, gan_quality_fields
@@ -67,7 +72,11 @@ class DCGAN(GenModel):
 
     def __init__(self, hp: dict, device: torch.device):
         super().__init__(hp, device)
-        classes = 10 if self.conditional else 0
+        # conditioned on the digit's label (cgan), on its cluster (--hp clusters, clusters.py; dcgan's
+        # option: cgan has the labels, wgan-gp's step is its own), or on nothing
+        k = int(self.hp["clusters"]) if "clusters" in self.hp else 0
+        self.clusters = Clusters(k, self.device) if k else None
+        classes = 10 if self.conditional else k
         self.G = ConvGenerator(int(self.hp["latent"]), int(self.hp["width"]), classes).to(self.device)
         self.D = self.make_discriminator(int(self.hp["width"]), classes).to(self.device)
         self.networks = {"G": self.G, "D": self.D}
@@ -84,10 +93,22 @@ class DCGAN(GenModel):
         return ConvDiscriminator(width, batchnorm=self.hp["d_norm"] == "batch", classes=classes,
                                  spectral=bool(self.hp["sn"]))
 
+    def prepare(self, train_images):
+        """With --hp clusters: the training digits' clusters (k-means, about a second)."""
+        if self.clusters is not None:
+            self.clusters.fit(train_images)
+
+    def conditions(self, images, labels):
+        """What G and D are conditioned on for these digits: their labels (cgan), their clusters
+        (--hp clusters) or nothing (None)."""
+        if self.conditional:
+            return labels
+        return self.clusters.of(images) if self.clusters is not None else None
+
     def step(self, images, labels):
         b = len(images)
         x = scale(images)
-        y = labels if self.conditional else None
+        y = self.conditions(images, labels)
         fake = self.G(self.noise(b, int(self.hp["latent"])), y)
         d_loss_of, g_loss_of = LOSSES[self.hp["loss"]]
         r1, every = float(self.hp["r1"]), int(self.hp["r1_every"])
@@ -130,8 +151,17 @@ class DCGAN(GenModel):
             self._d_updates = int(state["step"]) if "step" in state else 0
         return self._d_updates
 
+    def state(self) -> dict:
+        """The networks' and optimisers' states, with --hp clusters the clusters beside the networks."""
+        state = super().state()
+        if self.clusters is not None:
+            state["models"]["clusters"] = self.clusters.state()
+        return state
+
     def load_state(self, state: dict) -> None:
         super().load_state(state)
+        if self.clusters is not None:
+            self.clusters.load_state(state["models"]["clusters"])
         self._d_updates = None  # read again from the loaded optimiser
 
     def update_average(self) -> None:
@@ -146,19 +176,26 @@ class DCGAN(GenModel):
     def quality_fields(self, figures: dict) -> dict:
         return gan_quality_fields(figures)
 
-    # ---- sampling: the latent is z, with the label in the last column for a conditional model
+    # ---- sampling: the latent is z, with the label in the last column for a conditional model,
+    #      and a uniform draw that picks the cluster (Clusters.drawn) with --hp clusters
     def latent(self, n, generator):
         z = torch.randn(n, int(self.hp["latent"]), generator=generator)
-        if not self.conditional:
-            return z
-        labels = torch.arange(n) * 10 // n  # rows of 0s, then 1s, ... 9s
-        return torch.cat([z, labels.unsqueeze(1).float()], 1)
+        if self.conditional:
+            labels = torch.arange(n) * 10 // n  # rows of 0s, then 1s, ... 9s
+            return torch.cat([z, labels.unsqueeze(1).float()], 1)
+        if self.clusters is not None:
+            # one draw in each n-th of [0, 1): every cluster its share of the digits, cluster after cluster
+            u = (torch.arange(n) + torch.rand(n, generator=generator)) / n
+            return torch.cat([z, u.unsqueeze(1)], 1)
+        return z
 
     def split(self, latent):
         latent = latent.to(self.device)
-        if not self.conditional:
-            return latent, None
-        return latent[:, :-1], latent[:, -1].long()
+        if self.conditional:
+            return latent[:, :-1], latent[:, -1].long()
+        if self.clusters is not None:
+            return latent[:, :-1], self.clusters.drawn(latent[:, -1])
+        return latent, None
 
     @torch.no_grad()
     def decode(self, latent, interrupt=None):
@@ -176,7 +213,7 @@ class DCGAN(GenModel):
         g = torch.Generator().manual_seed(1234)
         real_sum = fake_sum = 0.0
         for chunk, lab in zip(images.split(1000), labels.split(1000)):
-            y = lab if self.conditional else None
+            y = self.conditions(chunk, lab)
             real_sum += float(torch.sigmoid(self.D(scale(chunk), y)).sum())
             z = torch.randn(len(chunk), int(self.hp["latent"]), generator=g).to(self.device)
             fake_sum += float(torch.sigmoid(self.D(self.G(z, y), y)).sum())

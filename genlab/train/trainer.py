@@ -64,6 +64,7 @@ class Trainer:
         if not world.distributed:  # (several ranks share the cores out: distributed.start)
             configure_threads(device)
         self.model = models.build(config.model, config.model_hp(), device)
+        self.model.prepare(digits.train_images)  # (a resume's checkpoint loads over what it learns)
         self.model.shard = (world.rank, world.size)  # its rows of each global batch
         distributed.average_gradients(self.model.optimizers.values(), world)
         self.bn_notice = distributed.sync_batchnorm(self.model.networks, world, device, config.sync_bn)

@@ -69,6 +69,8 @@ GAN_OPTION_KNOBS = {
     "beta2": "Adam's second-moment decay for G and D (default 0.999; 0.99 or 0.9 adapts faster, as GANs with R1 "
              "or a gradient penalty use)",
 }
+CLUSTERS_KNOB = ("K: condition G and D on the training digits' own K clusters (k-means of their pixels, no label "
+                 "read; genlab/models/clusters.py) as cgan's are on the digit (default 0: off, one noise for all digits)")
 FLD_PANE = Pane("FLD to the test set (lower is better)", (), ("test_fld",))
 # ---- how a GAN goes wrong, in the tutorial's terms (genlab/health/rules.py says what a rule can say)
 MODE_COLLAPSE = Rule(
@@ -161,13 +163,15 @@ DCGAN = ModelSpec(
     description="convolutional GAN (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 128",
     implementation="genlab.models.dcgan:DCGAN",
     defaults={"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "latent": 100, "width": 64, "d_lr_ratio": 1.0,
-              **GAN_OPTIONS},
+              **GAN_OPTIONS, "clusters": 0},
     parameters={"G": 778_305, "D": 138_817},
-    # found by a TPE search with pruning over the options on a 2-core CPU (bench/results/sweep-dcgan-options-cpu.txt);
-    # R1 made lazy by a grid (sweep-dcgan-lazy-r1-cpu.txt)
-    presets={"cpu": {"batch_size": 64, "lr": 2.8e-3, "width": 34, "d_lr_ratio": 0.86, "ema": 0.99, "loss": "hinge",
-                     "r1": 10.0, "r1_every": 4}},
-    knobs={**GAN_KNOBS, **GAN_OPTION_KNOBS},
+    # cgan's cpu preset, conditioned on 100 clusters of the digits instead of their labels: a grid over
+    # the clusters and the width on a 2-core CPU (bench/results/sweep-dcgan-clusters-cpu.txt). Unclustered,
+    # the best found was width 34, lr 2.8e-3, D's lr 0.86, EMA 0.99, hinge, R1 10 every 4th D step
+    # (sweep-dcgan-options-cpu.txt, sweep-dcgan-lazy-r1-cpu.txt)
+    presets={"cpu": {"batch_size": 64, "lr": 1.2e-3, "width": 22, "d_lr_ratio": 0.55, "ema": 0.99, "loss": "hinge",
+                     "clusters": 100}},
+    knobs={**GAN_KNOBS, **GAN_OPTION_KNOBS, "clusters": CLUSTERS_KNOB},
     view=GAN_VIEW,
     measured_by="samples",
     channels_last=True,  # CPU, batch 128: 769 images/s against 588 in NCHW (dcgan; cgan, wgan-gp alike)
@@ -191,11 +195,11 @@ CGAN = ModelSpec(
     name="cgan", family="gan",
     description="conditional DCGAN (Mirza & Osindero 2014), projection D: samples in rows of 0 to 9",
     implementation="genlab.models.cgan:CGAN",
-    defaults=DCGAN.defaults,
+    defaults={key: value for key, value in DCGAN.defaults.items() if key != "clusters"},  # (it has the labels)
     parameters={"G": 841_025, "D": 201_537},
     # the options: bench/results/sweep-cgan-options-cpu.txt; width, lr and D's: sweep-cgan-tpe-cpu.txt
     presets={"cpu": {"batch_size": 64, "lr": 1.2e-3, "width": 22, "d_lr_ratio": 0.55, "ema": 0.99, "loss": "hinge"}},
-    knobs=DCGAN.knobs,
+    knobs={**GAN_KNOBS, **GAN_OPTION_KNOBS},
     view=replace(GAN_VIEW, sample_classes=10),  # a pane too small for the grid shows every digit
     sample_count=80,  # 8 of each digit: the grid's rows are 0 to 9
     measured_by="samples",
