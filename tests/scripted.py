@@ -95,9 +95,9 @@ def clock() -> float:
 
 
 def gan_metrics(step: int, d_real: float = 0.6, d_fake: float = 0.4, g_loss: float | None = None,
-                grad_norm_g: float = 1.0, grad_norm_d: float = 1.0) -> dict:
+                grad_norm_g: float = 1.0, grad_norm_d: float = 1.0, d_loss: float = 1.2) -> dict:
     wobble = 0.02 * math.sin(step / 7)  # batch noise
-    return {"d_loss": 1.2 + wobble, "g_loss": (0.9 + wobble) if g_loss is None else g_loss,
+    return {"d_loss": d_loss + wobble, "g_loss": (0.9 + wobble) if g_loss is None else g_loss,
             "d_real": d_real + wobble, "d_fake": d_fake - wobble, "grad_norm_G": grad_norm_g, "grad_norm_D": grad_norm_d}
 
 
@@ -124,6 +124,9 @@ HISTORIES = {
     "no-progress": ("gan", 2400, gan_metrics, lambda s: gan_checks(s, fld=300 + (s % 2)), 300),
     "oscillation": ("gan", 3000, lambda s: gan_metrics(s, g_loss=1.5 + 2.0 * math.sin(2 * math.pi * s / 700) if s > 800 else None),
                     gan_checks, 300),
+    # not an oscillation: D's loss settling from 3.4 towards 2.1 with slow noise (as a clustered dcgan's early on)
+    "settling": ("gan", 3000, lambda s: gan_metrics(s, d_loss=2.1 + 1.3 * math.exp(-max(s - 1000, 0) / 900)
+                                                    + 0.15 * math.sin(2 * math.pi * s / 400)), gan_checks, 300),
     "loss-spike": ("gan", 2400, lambda s: gan_metrics(s, g_loss=12.0 if s == 1550 else None), gan_checks, 300),
     "dead": ("gan", 1500, lambda s: gan_metrics(s, grad_norm_g=0.0 if s > 800 else 1.0, grad_norm_d=0.0 if s > 800 else 1.0),
              gan_checks, 300),

@@ -19,7 +19,8 @@ each evaluation or quality check: ``test_fld``, ``max_class_share``...) it count
 - ``spike``: a training metric's highest value since the last judgement is more than ``value``
   times its median over the ``over`` steps before, or infinite (a loss spike; a gradient norm exploding);
 - ``swings``: a training metric's means over the tenths of its last ``over`` steps span more than
-  ``value`` and turn (go up, then down, or down then up) at least twice: the losses swinging;
+  ``value`` and turn (go up, then down, or down then up) at least twice, each move a quarter of that
+  span or more: the losses swinging (a loss settling with noise turns only by small moves);
 - ``all`` / ``any``: every one / at least one of the conditions ``of``.
 
 A condition on a metric the run has not recorded (a run made before the metric existed) does not
