@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import genlab.cli.runs as runs_cli
 from genlab.cli.main import app
+from genlab.health.judge import JUDGING
 from genlab.run import row_cache, tags
 from genlab.run.metrics_log import MetricsBinSink
 from genlab.run.sinks import JsonlSink
@@ -102,7 +103,13 @@ def test_a_corrupt_or_foreign_cache_is_passed_over(root):
     for garbage in (b"\x00garbage", b"[]", json.dumps({"format": 99, "rows": {}}).encode()):
         path.write_bytes(garbage)
         assert [listed(root), listed(root, "--json")] == whole
-    raw = json.loads(path.read_text())  # rewritten whole; now a row torn inside, its key still right
+    raw = json.loads(path.read_text())  # rewritten whole: kept verdicts judged by older rules are judged again
+    assert raw["judging"] == JUDGING
+    made_up = {**raw, "judging": JUDGING - 1}
+    made_up["rows"]["finished-0"]["row"]["listing"]["key_text"] = "made up"
+    path.write_text(json.dumps(made_up))
+    assert [listed(root), listed(root, "--json")] == whole and "made up" not in path.read_text()
+    raw = json.loads(path.read_text())  # now a row torn inside, its key still right
     raw["rows"]["finished-0"]["row"] = {"info": {"status": 3}}
     raw["rows"]["stopped-3"]["row"]["listing"]["key_text"] = "made up"  # (a stale key: worked out again)
     raw["rows"]["stopped-3"]["key"][0] = [0, 0, 0]

@@ -30,6 +30,9 @@ from genlab.health.verdict import Verdict
 from genlab.run.rundir import RunDir
 from genlab.view import View
 
+# how runs are judged, as a number: raised when a condition's reading changes (2: a swing is a move of
+# a quarter of its range), so verdicts kept from before (genlab/run/row_cache.py) are judged again
+JUDGING = 2
 JUDGE_EVERY = 100  # training steps between judgements (and after each check)
 KEEP_ROWS = 4096  # the newest rows kept of each metric a rule names: windows are at most this long
 AGAINST_STEPS = 200  # a training metric beside a check: its mean over this many steps before it

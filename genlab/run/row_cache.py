@@ -12,7 +12,7 @@ row is kept too, and while its configuration, view and tags are unchanged and it
 live, the kept row is reused for up to :data:`LIVE_FOR_S` with its status (state, step,
 heartbeat) read afresh, so that only its verdict and figures can be that much older. An
 unreadable run is worked out each time. The cache is a shortcut only: a missing, corrupt or stale file, or one written by
-another version of genlab, is passed over and the rows worked out again; one that cannot be
+another version of genlab or judged by other rules (genlab.health.judge.JUDGING), is passed over and the rows worked out again; one that cannot be
 written is passed over too. A kept row is the row worked out (tests/test_runs_cache.py).
 """
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import genlab
+from genlab.health.judge import JUDGING
 from genlab.health.verdict import Verdict
 from genlab.run.files import atomic_write_bytes, user_cache
 from genlab.run.rundir import RunDir
@@ -156,14 +157,14 @@ def read(root: Path) -> dict:
     except (OSError, ValueError):
         return {}
     ok = isinstance(raw, dict) and raw.get("format") == FORMAT and raw.get("version") == genlab.__version__ \
-        and raw.get("root") == str(root) and isinstance(raw.get("rows"), dict)
+        and raw.get("judging") == JUDGING and raw.get("root") == str(root) and isinstance(raw.get("rows"), dict)
     return {k: v for k, v in raw["rows"].items() if isinstance(v, dict)} if ok else {}
 
 
 def write(root: Path, kept: dict) -> None:
     """Keep these rows (atomically: genlab.run.files); a cache that cannot be written is passed over."""
     path = cache_file(root)
-    data = json.dumps({"format": FORMAT, "version": genlab.__version__, "root": str(root), "rows": kept},
+    data = json.dumps({"format": FORMAT, "version": genlab.__version__, "judging": JUDGING, "root": str(root), "rows": kept},
                       separators=(",", ":")).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
