@@ -27,7 +27,7 @@ from tui.app import GenlabApp
 from tui.source import RunsSource
 
 TINY = {"width": 8, "batch_size": 16}
-OFF = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0, "r1_every": 1, "d_norm": "batch", "beta2": 0.999}
+OFF = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0, "r1_every": 1, "d_norm": "batch", "beta2": 0.999, "g_blocks": 0}
 
 
 def batches(n: int = 4, b: int = 16):
@@ -313,3 +313,19 @@ async def test_the_new_run_form_takes_each_models_defaults_and_checks_the_option
         await pilot.pause()
         options = form.options()[1]
         assert [options[i + 1] for i, o in enumerate(options) if o == "--hp"] == ["ema=0.999", "loss=hinge"]
+
+
+def test_g_blocks_adds_3x3_convolutions_to_g_at_14x14_and_nothing_to_d():
+    plain, deeper = built("cgan"), built("cgan", g_blocks=2)
+    convs = [m for m in deeper.G.up if isinstance(m, nn.Conv2d) and not isinstance(m, nn.ConvTranspose2d)]
+    assert len(convs) == 2 and all(c.kernel_size == (3, 3) and c.stride == (1, 1) for c in convs)
+    assert not any(isinstance(m, nn.Conv2d) and not isinstance(m, nn.ConvTranspose2d) for m in plain.G.up)
+    # each at 14x14: what the first upsampling makes of the 7x7 projection
+    seen = []
+    for c in convs:
+        c.register_forward_hook(lambda net, args, out: seen.append(tuple(out.shape[1:])))
+    images = deeper.sample(4)
+    assert seen == [(8, 14, 14), (8, 14, 14)] and images.shape == (4, 28, 28)
+    assert deeper.parameter_counts()["D"] == plain.parameter_counts()["D"]
+    assert deeper.parameter_counts()["G"] - plain.parameter_counts()["G"] == 2 * (8 * 8 * 9 + 8 + 2 * 8)
+    assert all(torch.isfinite(m["g_loss"]) for m in trained(deeper))

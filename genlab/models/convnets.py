@@ -9,6 +9,9 @@ the label (the projection discriminator of Miyato & Koyama 2018). A one-hot conc
 features would only add a per-class bias to the logit, which cannot tell whether the digit
 matches its label.
 
+``blocks`` (a GAN's ``--hp g_blocks=N``) adds N 3×3 convolutions to G at 14×14: more depth where
+the strokes take shape (cgan's FLD at 5 minutes on one core: 9.1 without, 6.3 with one).
+
 ``spectral`` (a GAN's ``--hp sn=1``) puts spectral normalisation on each of D's layers (Miyato et
 al. 2018): each weight is divided by an estimate of its largest singular value (one power
 iteration a training forward pass), so no layer stretches its input by more than about 1. D then
@@ -24,12 +27,17 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 class ConvGenerator(nn.Module):
-    def __init__(self, latent: int = 100, width: int = 64, classes: int = 0):
+    def __init__(self, latent: int = 100, width: int = 64, classes: int = 0, blocks: int = 0):
         super().__init__()
         self.classes = classes
         self.project = nn.Sequential(nn.Linear(latent + classes, 2 * width * 7 * 7), nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
+        # ``blocks`` (a GAN's --hp g_blocks): that many 3×3 convolutions (BatchNorm, ReLU) at 14×14,
+        # between the two upsamplings; 0 is DCGAN's generator, the same modules in the same order
+        refine = [layer for _ in range(blocks)
+                  for layer in (nn.Conv2d(width, width, 3, 1, 1), nn.BatchNorm2d(width), nn.ReLU())]
         self.up = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            *refine,
             nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
         )
         self.width = width

@@ -17,6 +17,7 @@ for bit): ``ema`` (digits drawn from a moving average of G's weights, genlab/mod
 :meth:`DCGAN.sampler`), ``sn`` (spectral normalisation on D, convnets.py), ``loss=hinge``
 (:data:`LOSSES`), ``r1`` (:func:`r1_penalty` on real digits) and ``r1_every`` (lazy R1),
 ``d_norm=none`` (no BatchNorm in D) and Adam's ``beta2``; D's own learning rate is ``d_lr_ratio``.
+``g_blocks=N`` adds N 3×3 convolutions to G at 14×14 (convnets.py).
 ``clusters=K`` conditions G and D on the training digits' own clusters (clusters.py), as cgan's
 networks are on the label, with no label read.
 """
@@ -77,7 +78,8 @@ class DCGAN(GenModel):
         k = int(self.hp["clusters"]) if "clusters" in self.hp else 0
         self.clusters = Clusters(k, self.device) if k else None
         classes = 10 if self.conditional else k
-        self.G = ConvGenerator(int(self.hp["latent"]), int(self.hp["width"]), classes).to(self.device)
+        self.G = ConvGenerator(int(self.hp["latent"]), int(self.hp["width"]), classes,
+                               int(self.hp["g_blocks"]) if "g_blocks" in self.hp else 0).to(self.device)
         self.D = self.make_discriminator(int(self.hp["width"]), classes).to(self.device)
         self.networks = {"G": self.G, "D": self.D}
         betas = (float(self.hp["beta1"]), float(self.hp["beta2"]))

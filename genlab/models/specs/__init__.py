@@ -27,7 +27,8 @@ LIMITS: dict[str, tuple] = {"beta1": (0.0, 1.0, True), "beta2": (0.0, 1.0, True)
                             "kl_warmup": (0, math.inf, True), "free_bits": (0.0, 100.0, True),
                             "ema": (0.0, 1.0, True), "sn": (0, 2, True), "loss": ("bce", "hinge"),
                             "r1": (0.0, math.inf, True), "act": ("relu", "tanh"),
-                            "d_norm": ("batch", "none"), "clusters": (0, 1001, True)}
+                            "d_norm": ("batch", "none"), "clusters": (0, 1001, True),
+                            "g_blocks": (0, 9, True)}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -53,7 +53,7 @@ GAN_KNOBS = {"d_lr_ratio": "the discriminator's learning rate as a multiple of l
 # the convolutional GANs declare them (wgan-gp: ema and sn, its critic has its own loss and
 # penalty), the seed's MLP gan none: its collapse is the lesson
 GAN_OPTIONS = {"ema": 0.0, "sn": 0, "loss": "bce", "r1": 0.0, "r1_every": 1, "d_norm": "batch",
-               "beta2": 0.999}
+               "beta2": 0.999, "g_blocks": 0}
 GAN_OPTION_KNOBS = {
     "ema": "samples from an exponential moving average of G's weights with this decay, e.g. 0.999 (default 0: "
            "off; the raw G is trained and kept too): steadier digits",
@@ -66,6 +66,8 @@ GAN_OPTION_KNOBS = {
                 "every step); R1's second backward makes a step about half as long again",
     "d_norm": "batch (default: BatchNorm in D's middle layer, as DCGAN's paper) or none (no normalisation in D, as "
               "R1's and spectral normalisation's papers)",
+    "g_blocks": "N: that many more 3x3 convolutions (BatchNorm, ReLU) in G at 14x14, between its two upsamplings "
+                "(default 0: DCGAN's generator)",
     "beta2": "Adam's second-moment decay for G and D (default 0.999; 0.99 or 0.9 adapts faster, as GANs with R1 "
              "or a gradient penalty use)",
 }
