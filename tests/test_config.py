@@ -18,7 +18,7 @@ def test_a_configuration_survives_json_and_keeps_hp_the_models_own():
     config = make_config("dcgan", preset="cpu", epochs=2, amp="bf16", sample_every_s=3.0)
     assert config.hp == {"beta1": 0.5, "latent": 100, "width": 22, "d_lr_ratio": 0.55, "ema": 0.99, "sn": 0,
                          "loss": "hinge", "r1": 0.0, "r1_every": 1, "d_norm": "batch", "beta2": 0.999,
-                         "g_blocks": 0, "clusters": 100} \
+                         "g_blocks": 1, "clusters": 100} \
         and (config.batch_size, config.lr) == (64, 1.2e-3)
     raw = json.loads(json.dumps(config.to_json()))
     assert raw["format"] == 2 and raw["amp"] == "bf16" and raw["sample_every_s"] == 3.0  # one flat object

@@ -28,7 +28,8 @@ def test_the_catalogue_checks_hyperparameters_as_a_build_does():
         catalogue.spec("gna")
     assert catalogue.hyperparameters("cgan", {"lr": 5e-4}, "cpu") == {**catalogue.spec("cgan").defaults,
                                                                        "batch_size": 64, "lr": 5e-4, "width": 22,
-                                                                       "d_lr_ratio": 0.55, "ema": 0.99, "loss": "hinge"}
+                                                                       "d_lr_ratio": 0.55, "ema": 0.99, "loss": "hinge",
+                                                                       "g_blocks": 1}
     assert catalogue.hyperparameters("vae", {"latent": 4.0})["latent"] == 4  # an integer stays one
     for hp, preset, message in [({"depth": 3}, None, "model 'vae' has no hyperparameter depth; it has batch_size"),
                                 ({}, "large", "model 'vae' has no preset 'large'; it has cpu, gpu"),
