@@ -127,6 +127,8 @@ HISTORIES = {
     # not an oscillation: D's loss settling from 3.4 towards 2.1 with slow noise (as a clustered dcgan's early on)
     "settling": ("gan", 3000, lambda s: gan_metrics(s, d_loss=2.1 + 1.3 * math.exp(-max(s - 1000, 0) / 900)
                                                     + 0.15 * math.sin(2 * math.pi * s / 400)), gan_checks, 300),
+    # not a spike: a hinge G loss (-E D(G(z))) hovering near 0 with wide batches, as the GAN presets' do
+    "hinge-noise": ("gan", 2400, lambda s: gan_metrics(s, g_loss=0.13 + 0.8 * math.sin(1.7 * s)), gan_checks, 300),
     "loss-spike": ("gan", 2400, lambda s: gan_metrics(s, g_loss=12.0 if s == 1550 else None), gan_checks, 300),
     "dead": ("gan", 1500, lambda s: gan_metrics(s, grad_norm_g=0.0 if s > 800 else 1.0, grad_norm_d=0.0 if s > 800 else 1.0),
              gan_checks, 300),

@@ -31,8 +31,9 @@ from genlab.run.rundir import RunDir
 from genlab.view import View
 
 # how runs are judged, as a number: raised when a condition's reading changes (2: a swing is a move of
-# a quarter of its range), so verdicts kept from before (genlab/run/row_cache.py) are judged again
-JUDGING = 2
+# a quarter of its range; 3: a spike stands out of the metric's spread too), so verdicts kept from
+# before (genlab/run/row_cache.py) are judged again
+JUDGING = 3
 JUDGE_EVERY = 100  # training steps between judgements (and after each check)
 KEEP_ROWS = 4096  # the newest rows kept of each metric a rule names: windows are at most this long
 AGAINST_STEPS = 200  # a training metric beside a check: its mean over this many steps before it
@@ -308,8 +309,12 @@ class Judge:
                 return False  # (too little history to have a median: a young run's norms grow from init)
             if np.isinf(recent).any():
                 return True  # a loss or a norm gone to infinity
-            median = float(np.median(before))
-            return median > 0 and float(recent.max()) > c.value * median
+            # above ``value`` times the median, and out of the metric's own spread by as many times
+            # its interquartile range: a loss that hovers near 0 (a hinge G loss, -E D(G(z)), median
+            # 0.13 with batches from -0.7 to 1.7) has ordinary batches far above 6x its median
+            median, (q1, q3) = float(np.median(before)), np.percentile(before, [25, 75])
+            top = float(recent.max())
+            return median > 0 and top > c.value * median and top - median > c.value * float(q3 - q1)
         if c.kind == "swings":
             window = rows.between(at - c.over, at)
             window = window[~np.isnan(window)]

@@ -17,7 +17,9 @@ each evaluation or quality check: ``test_fld``, ``max_class_share``...) it count
 - ``flat``: a held-out metric's last ``over`` + 1 checks lie within ``value`` (a fraction) of
   their mean;
 - ``spike``: a training metric's highest value since the last judgement is more than ``value``
-  times its median over the ``over`` steps before, or infinite (a loss spike; a gradient norm exploding);
+  times its median over the ``over`` steps before, and above that median by more than ``value`` times
+  their interquartile range (a loss near 0 with wide batches is not spiking), or infinite (a loss
+  spike; a gradient norm exploding);
 - ``swings``: a training metric's means over the tenths of its last ``over`` steps span more than
   ``value`` and turn (go up, then down, or down then up) at least twice, each move a quarter of that
   span or more: the losses swinging (a loss settling with noise turns only by small moves);
