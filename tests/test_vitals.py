@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import psutil
 import pytest
 import torch
 from scripted import T0, make_run
@@ -27,7 +28,12 @@ from tui.widgets.status_bar import StatusBar
 
 def test_on_the_cpu_the_process_and_the_system_and_no_gpu():
     v = Vitals(torch.device("cpu"))
-    sum(i * i for i in range(300_000))  # some work to count
+    # some work to count: until the kernel has counted this process some CPU time (it counts in clock
+    # ticks, 10 ms here; a fixed amount of work was once counted as none on a busy machine)
+    me = psutil.Process()
+    start = sum(me.cpu_times()[:2])
+    while sum(me.cpu_times()[:2]) - start < 0.05:
+        sum(i * i for i in range(100_000))
     s = v.sample()
     assert set(s) - {"load", "steal"} == {"cpu_percent", "rss_mb", "mem_percent"}  # nothing GPU-related
     assert 0 < s["cpu_percent"] <= 100 * (__import__("os").cpu_count() or 1) + 5  # (threads keep their own affinity)
