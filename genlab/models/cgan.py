@@ -6,7 +6,8 @@ hyperparameters as dcgan (Adam 2e-4, beta1 0.5, batch 128). Its ``cpu`` preset: 
 D's learning rate 0.55 of G's, batch 64, EMA 0.99, the hinge loss and one more convolution in G
 (``g_blocks`` 1: FLD 8.5 to 6.7 at 5 minutes, bench/results/quality-cpu-g-blocks-5min.txt). No R1:
 it held the FLD near 30 where EMA alone reached 11 (bench/results/sweep-cgan-options-cpu.txt); width
-and learning rates: sweep-cgan-tpe-cpu.txt. Sample grids are conditioned on the digit: row after row of 0s, 1s, ... 9s.
+and learning rates: sweep-cgan-tpe-cpu.txt. Sample grids are conditioned on the digit: row after
+row of 0s, 1s, ... 9s.
 """
 
 from __future__ import annotations

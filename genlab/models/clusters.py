@@ -45,7 +45,8 @@ class Clusters:
         """k-means of ``images`` (uint8 N×28×28, N >= k; at most FIT_DIGITS of them, drawn), on
         the CPU; the shares are those of all of them."""
         if len(images) < self.k:
-            raise GenlabError(f"--hp clusters={self.k} needs at least {self.k} training digits; there are {len(images)}")
+            raise GenlabError(f"--hp clusters={self.k} needs at least {self.k} training digits; "
+                              f"there are {len(images)}")
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
         x = self.pixels(images.cpu()[order[:FIT_DIGITS]])
         centres = x[:self.k].clone()

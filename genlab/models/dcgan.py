@@ -6,11 +6,12 @@ Non-saturating BCE loss (G maximises log D(G(z))), written with logits for stabi
 
 Preset ``cpu`` (``--preset cpu``): conditioned on 100 clusters of the training digits (``clusters``,
 below), width 22, lr 1.2e-3, batch 64, D's learning rate 0.55 of G's, EMA 0.99, hinge loss, one
-more convolution in G (``g_blocks`` 1): cgan's preset with the digits' clusters for their labels. The paper's settings are for a GPU; on a 2-core
-CPU narrower nets and a larger step buy more quality per second. Found by a grid over the clusters
-and the width, 5 minutes a trial (bench/results/sweep-dcgan-clusters-cpu.txt); without clusters the
-best settings found (width 34, lr 2.8e-3, D's lr 0.86, EMA 0.99, hinge, R1 10 every 4th D step:
-sweep-dcgan-options-cpu.txt, sweep-dcgan-lazy-r1-cpu.txt) drew an FLD near 26 where it draws 7.
+more convolution in G (``g_blocks`` 1): cgan's preset with the digits' clusters for their labels.
+The paper's settings are for a GPU; on a 2-core CPU narrower nets and a larger step buy more
+quality per second. Found by a grid over the clusters and the width, 5 minutes a trial
+(bench/results/sweep-dcgan-clusters-cpu.txt); without clusters the best settings found (width 34,
+lr 2.8e-3, D's lr 0.86, EMA 0.99, hinge, R1 10 every 4th D step: sweep-dcgan-options-cpu.txt,
+sweep-dcgan-lazy-r1-cpu.txt) drew an FLD near 26 where it draws 7.
 
 What the field adds to a GAN since, each an ``--hp`` that is off by default (today's model, bit
 for bit): ``ema`` (digits drawn from a moving average of G's weights, genlab/models/ema.py;
