@@ -66,7 +66,8 @@ def detached(runs):
     pids = []
 
     def start(model, name, *args, env=None):
-        p = genlab("train", model, "--detach", "--name", name, "--runs-dir", runs, *SMALL_HP[model], *args, env=env)
+        p = genlab("train", model, "--detach", "--name", name, "--runs-dir", runs, *SMALL_HP[model], "--quality-samples", "200", *args,
+                   env=env)
         assert p.returncode == 0, p.stdout + p.stderr
         run_dir = runs / name
         pid = status(run_dir)["pid"]
@@ -148,7 +149,7 @@ def test_pause_resume_stop_from_the_cli(detached, runs):
 
 
 # long enough (5 s or more here) that the kill lands mid-run, whatever the machine's load
-STEPS = {"gan": 300, "vae": 1000, "pixelcnn": 300}
+STEPS = {"gan": 150, "vae": 1000, "pixelcnn": 300}
 
 
 # (the vae's exact resume, after a SIGKILL of one of its two ranks: tests/test_distributed.py)
@@ -157,7 +158,8 @@ def test_sigkill_then_resume_is_the_same_run(model, detached, runs):
     n = STEPS[model]
     hp = {"pixelcnn": {"channels": 16, "layers": 2, "batch_size": 32}}.get(model, {})
     # (the end's evaluation on 500 held-out digits: what is compared is the training)
-    straight = create(prepare(model, runs_dir=runs, name="straight", max_steps=n, hp=hp, eval_size=500))
+    straight = create(prepare(model, runs_dir=runs, name="straight", max_steps=n, hp=hp, eval_size=500,
+                              quality_samples=200))
     assert execute(straight) == "finished"
 
     kill_at = random.Random(model).randrange(n // 5, n // 2)

@@ -24,7 +24,8 @@ from genlab.run.files import read_json
 from genlab.run.sweeps import read_spec, state, workers
 from genlab.sweep import study as studies
 
-SHORT = ["--max-steps", "20", "--hp", "hidden=32"]
+# (2,000 digits scored a quality check cost a trial of 20 steps most of its time: 200 are enough here)
+SHORT = ["--max-steps", "20", "--hp", "hidden=32", "--quality-samples", "200"]
 
 
 def genlab(*args, env=None, timeout=240):
@@ -109,7 +110,7 @@ def test_a_tpe_search_prunes_a_hopeless_trial(runs):
     """Three TPE trials of the learning rate, two at a time, with the pruner fed the runs' own
     quality checks (every 5 steps, the same steps in every trial)."""
     p = genlab("sweep", "vae", "--search", "tpe", "--trials", "3", "--range", "lr=1e-7:3e-3:log", "--parallel", "2",
-               "--max-steps", "20", "--hp", "hidden=32", "--prune", "--prune-every", "5", "--prune-startup", "1",
+               *SHORT, "--prune", "--prune-every", "5", "--prune-startup", "1",
                "--name", "t", "--wait", "--runs-dir", runs)
     assert p.returncode == 0, p.stdout + p.stderr
     done = trials(runs, "t")
@@ -146,7 +147,7 @@ def test_pause_stop_and_a_killed_worker_lose_nothing(runs):
     """Pause a sweep, stop it, resume it; SIGKILL its worker and its trial's trainer, then
     `sweep resume`: the killed trial resumes from its checkpoint, the other runs once, every
     trial is told to Optuna once."""
-    p = genlab("sweep", "gan", "--grid", "lr=1e-4,2e-4", "--max-steps", "300", "--name", "k", "--runs-dir", runs)
+    p = genlab("sweep", "gan", "--grid", "lr=1e-4,2e-4", "--max-steps", "150", "--quality-samples", "200", "--name", "k", "--runs-dir", runs)
     assert p.returncode == 0, p.stdout + p.stderr
     first = runs / "k-000"
     wait_until(lambda: (read_json(first / "status.json") or {}).get("step", 0) > 10, what="trial 0 training")

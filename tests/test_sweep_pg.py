@@ -33,7 +33,7 @@ from genlab.run.files import read_json
 from genlab.run.sweeps import workers
 
 SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
-TINY = ["--hp", "hidden=32"]
+TINY = ["--hp", "hidden=32", "--quality-samples", "200"]
 
 
 class Cluster:
@@ -163,8 +163,8 @@ def test_a_killed_worker_and_a_database_outage_lose_nothing(runs, monkeypatch):
         d = Database(cluster.url)
         monkeypatch.setenv("PGPASSWORD", d.password)
         # (trials long enough to be caught training: a 10-step trial can end between two looks, and
-        # on a fast CPU so can a 300-step one)
-        p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--max-steps", "2000", *TINY, "--storage", d.url,
+        # on a fast CPU so can a 300-step one; 1,000 steps took 4 s here, 40 looks)
+        p = genlab("sweep", "vae", "--grid", "lr=1e-3,2e-3", "--max-steps", "1000", *TINY, "--storage", d.url,
                    "--name", "k", "--runs-dir", runs)
         assert p.returncode == 0, p.stdout + p.stderr
         first = runs / "k-000"

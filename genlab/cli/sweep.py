@@ -74,6 +74,7 @@ def start(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     amp: Annotated[str, typer.Option(help="Mixed precision for every trial: off or bf16.")] = "off",
     quality_every: Annotated[Optional[float], typer.Option("--quality-every", help="Seconds between each trial's live quality checks.")] = None,
+    quality_samples: Annotated[Optional[int], typer.Option("--quality-samples", help="Digits each trial's quality check generates or scores (default 2,000; fewer: quicker, noisier).")] = None,
     recipe: Annotated[Optional[str], typer.Option("--recipe", help="A ready-made sweep: cures (gan, dcgan, wgan-gp, cgan for the same time).")] = None,
     name: Annotated[Optional[str], typer.Option(help="The sweep id (default: sweep-<time>-<model>).")] = None,
     storage: StorageURL = None,
@@ -119,6 +120,8 @@ def start(
            "data_dir": str(data_dir) if data_dir else None}
     if quality_every is not None:
         run["quality_every_s"] = quality_every
+    if quality_samples is not None:
+        run["quality_samples"] = quality_samples
     spec = sweep_plan.build(
         model, sweep_id=new_sweep_id(label, name, root), grid=grid_, ranges=parse_range(range_),
         seeds=parse_seeds(seeds), search=search, trials=trials, objective=objective, prune=prune,

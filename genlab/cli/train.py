@@ -59,6 +59,7 @@ def train(
     eval_size: Annotated[int, typer.Option("--eval-size", help="Held-out digits evaluated at each epoch's end.")] = default("eval_size", Cadence),
     log_every: Annotated[float, typer.Option("--log-every", help="Seconds between plain progress lines.")] = default("log_every_s", Cadence),
     quality_every: Annotated[float, typer.Option("--quality-every", help="Seconds between live quality checks (kept under 10% of time).")] = default("quality_every_s", Cadence),
+    quality_samples: Annotated[int, typer.Option("--quality-samples", help="Digits a live quality check generates (GANs) or scores (VAEs, PixelCNNs); fewer: quicker, noisier.")] = default("quality_samples", Cadence),
     exclude_digits: Annotated[Optional[str], typer.Option("--exclude-digits", help="Leave these digits out of training, e.g. 9 or 1,7 (for genlab anomaly).")] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(
         "--tensorboard", help="Also write TensorBoard event files, live, to DIR/<run id> (pip install 'genlab\\[tensorboard]').")] = None,
@@ -80,7 +81,8 @@ def train(
                    preset=preset, compile=compile, amp=amp, sample_every_s=sample_every,
                    checkpoint_every_s=checkpoint_every, keep_checkpoints=keep_checkpoints, eval_size=eval_size,
                    milestone_every_s=milestone_every, milestone_budget_mb=milestone_budget,
-                   log_every_s=log_every, quality_every_s=quality_every, exclude_digits=exclude_digits,
+                   log_every_s=log_every, quality_every_s=quality_every, quality_samples=quality_samples,
+                   exclude_digits=exclude_digits,
                    tensorboard=tensorboard, sync_bn=sync_bn)
 
     def made(processes: int):
