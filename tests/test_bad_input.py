@@ -23,6 +23,8 @@ BAD_TRAIN = [
     (["train", "gan", "--lr", "nan"], "learning rate must be positive"),
     (["train", "gan", "--epochs", "0"], "epochs must be positive"),
     (["train", "gan", "--max-steps", "0"], "max steps must be positive"),
+    (["train", "vae", "--quality-samples", "0"], "quality samples must be positive"),
+    (["sweep", "vae", "--grid", "lr=1e-3", "--quality-samples", "-1"], "quality samples must be positive"),
     pytest.param(["train", "gan", "--batch-size", "60001"], "larger than the data set (60,000 digits)",
                  marks=needs_mnist),
     (["train", "gan", "--device", "tpu"], "unknown device 'tpu'"),

@@ -89,6 +89,8 @@ def test_a_grid_runs_every_point_once_two_at_a_time(runs):
     for t in done:  # each trial is an ordinary run of its own, with its parameters and its sweep
         config = read_json(runs / t.user_attrs["run_id"] / "config.json")
         assert config["sweep"] == "g" and config["lr"] == t.params["lr"] and config["hp"]["latent"] == t.params["latent"]
+        events = [json.loads(line) for line in (runs / t.user_attrs["run_id"] / "events.jsonl").read_text().splitlines()]
+        assert config["quality_samples"] == 200 and {e["n"] for e in events if e.get("quality")} == {200}
         assert t.value == pytest.approx(last_quality(runs / t.user_attrs["run_id"], "test_is_nll"))
     data = shown(runs, "g")
     assert data["state"] == "finished" and data["counts"]["complete"] == 4
