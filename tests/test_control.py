@@ -148,7 +148,8 @@ def test_pause_resume_stop_from_the_cli(detached, runs):
 # --------------------------------------------------------------------------- exact resume
 
 
-# long enough (5 s or more here) that the kill lands mid-run, whatever the machine's load
+# long enough that the kill lands mid-run, whatever the machine's load (the GAN's 150 steps: 4-5 s here,
+# the kill in their first half)
 STEPS = {"gan": 150, "vae": 1000, "pixelcnn": 300}
 
 
