@@ -20,6 +20,7 @@ from rich.text import Text
 from genlab.cli.app import AsJson, DataDir, HelpInParagraphs, RunsDir, out
 from genlab.cli.runs import print_comparison
 from genlab.cli.train import Notify, NotifyWhen
+from genlab.config import Cadence, default
 from genlab.errors import GenlabError, UsageError
 
 
@@ -74,7 +75,7 @@ def start(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     amp: Annotated[str, typer.Option(help="Mixed precision for every trial: off or bf16.")] = "off",
     quality_every: Annotated[Optional[float], typer.Option("--quality-every", help="Seconds between each trial's live quality checks.")] = None,
-    quality_samples: Annotated[Optional[int], typer.Option("--quality-samples", help="Digits each trial's quality check generates or scores (default 2,000; fewer: quicker, noisier).")] = None,
+    quality_samples: Annotated[Optional[int], typer.Option("--quality-samples", help=f"Digits each trial's quality check generates or scores (default {default('quality_samples', Cadence):,}; fewer: quicker, noisier).")] = None,
     recipe: Annotated[Optional[str], typer.Option("--recipe", help="A ready-made sweep: cures (gan, dcgan, wgan-gp, cgan for the same time).")] = None,
     name: Annotated[Optional[str], typer.Option(help="The sweep id (default: sweep-<time>-<model>).")] = None,
     storage: StorageURL = None,
