@@ -169,3 +169,36 @@ def test_runs_and_compare_fit_an_80_column_terminal(tmp_path, monkeypatch):
         text = "\n".join(lines)
         assert all(run in text for run in ("gan-a", "cgan-b", "gan-d")) and "test_fld 12.5" in text, text
         assert command != ["runs"] or "d_loss 1.33 " in text, text  # the key metric is whole
+
+
+def test_runs_are_ranked_among_those_measured_on_the_same_digits(tmp_path):
+    """A figure scored on 500 digits is not ranked against figures scored on 2,000 (compare calls them
+    not comparable): each run has its place among the runs measured as it was, in `genlab runs`,
+    `genlab compare` and the cockpit alike."""
+    root = tmp_path / "runs"
+    checked(make_run(root, "wide", "gan", steps=900), [(800, {"test_fld": 12.5})])
+    checked(make_run(root, "small", "gan", steps=900), [(800, {"test_fld": 10.0})])
+    checked(make_run(root, "worse", "gan", steps=900), [(800, {"test_fld": 20.0})])
+    config = json.loads((root / "small" / "config.json").read_text())
+    (root / "small" / "config.json").write_text(json.dumps({**config, "quality_samples": 500}))
+    expected = {"wide": 1, "worse": 2, "small": 1}
+    rows = json.loads(invoke("runs", "--json", "--runs-dir", root).output)
+    assert {r["id"]: r["ranked_by"]["rank"] for r in rows} == expected
+    data = json.loads(invoke("compare", "wide", "small", "worse", "--json", "--runs-dir", root).output)
+    assert {r["id"]: r["ranked_by"]["rank"] for r in data["runs"]} == expected
+    assert "quality_samples" in data["not_comparable"]
+    listing = invoke("runs", "--runs-dir", root).output
+    assert "#1 test_fld 10" in next(line for line in listing.splitlines() if " small " in line)
+
+
+async def test_the_cockpit_gives_each_run_its_rank_not_its_row(tmp_path):
+    root = tmp_path / "runs"
+    gans(root)
+    app_ = GenlabApp(ScriptedSource(root), load_models=False)
+    async with app_.run_test(size=(180, 48)) as pilot:
+        await until(pilot, lambda: isinstance(app_.screen, RunsScreen) and app_.screen.query_one(RunsTable).row_count == 3)
+        await pilot.press("space", "space", "space", "c")
+        await until(pilot, lambda: isinstance(app_.screen, CompareScreen) and app_.screen.snapshot is not None)
+        ranking = app_.screen.query_one(RankingTable)
+        await until(pilot, lambda: ranking.row_count == 3)
+        assert [str(cell) for cell in ranking.get_column("#")] == ["1", "2", "-"]  # gan-d: no figure, no place

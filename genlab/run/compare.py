@@ -27,6 +27,7 @@ from genlab.models.catalogue import SPECS
 from genlab.run import metrics_log
 from genlab.run.labels import Label, label_runs
 from genlab.run.lineage import Ancestry, history
+from genlab.run.measured import MEASURED_ON, settings
 from genlab.run.rundir import RunDir
 from genlab.run.seed_groups import Grouped, SeedGroup, as_row, group_labels, grouped
 from genlab.run.store import read_events
@@ -34,14 +35,6 @@ from genlab.run.summary import Summary, rank, summarise
 
 # what may tell runs apart, in the order a table shows it (hyperparameters after the model)
 SHOWN = ("model", "preset", "batch_size", "lr", "seed", "device", "amp", "compile")
-# what else changes what a run's figures mean: how long it trained, how often it was measured,
-# on what, and with which genlab and torch (after the hyperparameters, in this order)
-SETTINGS = ("data", "data_location", "train_digits", "test_digits", "excluded", "epochs", "max_steps", "max_minutes",
-            "total_steps", "eval_size", "quality_every_s", "quality_every_steps", "quality_samples", "quality_k", "processes",
-            "genlab", "torch")
-# of those, what makes the held-out figures measured on different digits: not comparable
-MEASURED_ON = ("data", "data_location", "train_digits", "test_digits", "excluded", "eval_size", "quality_samples",
-               "quality_k")
 
 
 @dataclass
@@ -79,20 +72,6 @@ def flat(config: dict) -> dict:
         if k not in ("batch_size", "lr"):  # format 1 repeated them in hp
             out[k] = v
     return out
-
-
-def settings(config: dict) -> dict:
-    """The SETTINGS of a configuration (None where it does not say)."""
-    data = config.get("data") if isinstance(config.get("data"), dict) else {}
-    versions = config.get("versions") if isinstance(config.get("versions"), dict) else {}
-    excluded = data.get("excluded") or config.get("exclude_digits") or None
-    # (the bundled sample is the same digits wherever genlab is installed: its path says nothing)
-    location = data.get("location") if data.get("source") != "bundled" else None
-    out = {"data": data.get("source"), "data_location": location, "train_digits": data.get("train"),
-           "test_digits": data.get("test"),
-           "excluded": ",".join(map(str, excluded)) if isinstance(excluded, (list, tuple)) else excluded,
-           "genlab": versions.get("genlab"), "torch": versions.get("torch")}
-    return {k: out[k] if k in out else config.get(k) for k in SETTINGS}
 
 
 def described(config: dict) -> dict:

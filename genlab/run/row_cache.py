@@ -35,7 +35,7 @@ from genlab.run.store import RunInfo, load_run, run_dirs
 from genlab.run.summary import Listing
 from genlab.run.tags import Tags
 
-FORMAT = 1  # the cache file's layout: bump it when a Row's changes
+FORMAT = 2  # the cache file's layout: bump it when a Row's changes
 # what a row is worked out from (events.idx and metrics.json change only with the files they index)
 KEYED = (RunDir.CONFIG, RunDir.STATUS, RunDir.VIEW, RunDir.TAGS, RunDir.EVENTS, RunDir.METRICS_BIN)
 # of those, what a live run's trainer does not rewrite as it goes: its config, view and tags

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from genlab import view
 from genlab.run import events_index, lineage, tags, vitals
+from genlab.run.measured import measured_on
 from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
 from genlab.run.store import read_events
@@ -59,7 +60,7 @@ class Summary:
     figure_latest: float | None = None
     figure_best: float | None = None
     figure_best_step: int | None = None
-    rank: int | None = None  # its place among the runs ranked with it by the same figure (1: best)
+    rank: int | None = None  # its place among the runs ranked with it: same figure, measured on the same digits (1: best)
     quality: dict = field(default_factory=dict)  # the newest live quality check's figures
     class_hist: list | None = None
     held_out: dict = field(default_factory=dict)  # the newest evaluation's figures
@@ -69,6 +70,12 @@ class Summary:
     checks: int = 0  # the evaluations that measured its quality figure (all of them, for a model without one)
     load: float | None = None  # the median of the machine's load per core over its vital signs
     load_samples: int = 0  # how many vital signs recorded the load
+
+    @property
+    def measured_on(self) -> list:
+        """What its held-out figures were measured on (genlab/run/measured.py): it is ranked
+        among the runs measured as it was."""
+        return measured_on(self.config)
 
     @property
     def overloaded(self) -> bool:
@@ -104,7 +111,7 @@ class Summary:
     def listing(self) -> Listing:
         """What a list of runs shows of it (``genlab runs``), as plain data."""
         return Listing(self.figure, self.lower_is_better, self.figure_latest, self.key_text(), self.figure_text(),
-                       self.overload_mark(), self.to_json()["ranked_by"])
+                       self.overload_mark(), self.to_json()["ranked_by"], self.measured_on)
 
     def load_text(self) -> str:
         """The median load per core (``0.9×``), the overloaded mark instead when it was; "-" for none."""
@@ -143,6 +150,7 @@ class Listing:
     figure_text: str  # Summary.figure_text()
     overload_mark: str  # Summary.overload_mark()
     ranked_by: dict  # Summary.to_json()'s (its rank: as it was when listed)
+    measured_on: list  # Summary.measured_on
     rank: int | None = None
 
     def ranked_text(self) -> str:
@@ -154,7 +162,7 @@ class Listing:
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in ("figure", "lower_is_better", "figure_latest", "key_text",
-                                               "figure_text", "overload_mark", "ranked_by")}
+                                               "figure_text", "overload_mark", "ranked_by", "measured_on")}
 
     @classmethod
     def from_json(cls, raw: dict) -> Listing:
@@ -165,32 +173,37 @@ class Listing:
 
 
 def ranked(items: list, figure) -> list:
-    """``items`` best first by ``figure(item)``, a (name, newest value or None, lower is better):
-    those with a value by it (grouped by the figure's name, in the order the names first come),
-    then those without, in their order."""
-    names: dict = {}
+    """``items`` best first by ``figure(item)``, a (group, newest value or None, lower is better):
+    those with a value by it (grouped, in the order the groups first come), then those without, in
+    their order. A group is any hashable: what the items are comparable by."""
+    groups: dict = {}
     for item in items:
-        names.setdefault(figure(item)[0], len(names))
+        groups.setdefault(figure(item)[0], len(groups))
 
     def order(item):
-        name, value, lower = figure(item)
+        group, value, lower = figure(item)
         if not _finite(value):
             return (1, 0, 0.0)
-        return (0, names[name], value if lower else -value)
+        return (0, groups[group], value if lower else -value)
 
     return sorted(items, key=order)
 
 
 def rank(summaries: list) -> list:
-    """The summaries (or listings) best first by their quality figure (:func:`ranked`), each given its ``rank``
-    among those with the same figure; a run with no figure yet has none."""
-    out = ranked(summaries, lambda s: (s.figure, s.figure_latest, s.lower_is_better))
+    """The summaries (or listings) best first by their quality figure (:func:`ranked`), each given
+    its ``rank`` among those ranked with it: the same figure, measured on the same digits
+    (``measured_on``, genlab/run/measured.py; ``genlab compare`` calls other runs not comparable).
+    A run with no figure yet has no rank."""
+    def group(s) -> tuple:
+        return (s.figure, repr(s.measured_on))
+
+    out = ranked(summaries, lambda s: (group(s), s.figure_latest, s.lower_is_better))
     places: dict = {}
     for s in out:
         if s.figure_latest is None:
             s.rank = None
         else:
-            s.rank = places[s.figure] = places.get(s.figure, 0) + 1
+            s.rank = places[group(s)] = places.get(group(s), 0) + 1
     return out
 
 

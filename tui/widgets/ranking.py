@@ -1,6 +1,7 @@
 """The runs of a comparison ranked by their quality figure, as `genlab compare` ranks them
-(genlab.run.summary.rank); a run with no quality figure yet comes last and says so. Beside its
-state, each run's training health: the verdict's symbol and title (genlab.health).
+(genlab.run.summary.rank: its # is its place among the runs measured on the same digits); a run
+with no quality figure yet comes last, with no place, and says so. Beside its state, each run's
+training health: the verdict's symbol and title (genlab.health).
 
 Each row names its run by its label (genlab/run/labels.py), in the run's colour, fitted to the
 screen; the columns come in order of importance, the run's full id last: on a narrow screen the
@@ -44,12 +45,12 @@ class RankingTable(RunRows):
         the selected run and how far the table is scrolled (sideways too)."""
         room = LABEL_NARROW if (self.app.size.width or NARROW) < NARROW else LABEL_WIDE
         rows = []
-        for i, r in enumerate(rank(list(runs)), start=1):
+        for r in rank(list(runs)):
             best = r.formatted(r.key, r.key_best)
             ips = f"{r.images_per_s:,.0f}" if r.images_per_s else "-"
             label = self.labels.get(r.run_id)
             name = Text(label.fit(room), style=label.style) if label else Text(r.label or r.run_id)
-            rows.append((r.run_id, (str(i), name, Text(r.state, style=COLOURS.get(r.state, "white")), verdict.short(r.health),
+            rows.append((r.run_id, (str(r.rank or "-"), name, Text(r.state, style=COLOURS.get(r.state, "white")), verdict.short(r.health),
                                     f"{r.step:,}/{r.total:,}", r.figure_text(), r.key_text(), best, ips, r.run_id)))
         shown = [(key, tuple(map(str, cells))) for key, cells in rows]
         if shown == getattr(self, "_shown", None):
