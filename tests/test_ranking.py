@@ -91,6 +91,7 @@ async def test_the_cockpit_ranks_as_compare_does(tmp_path):
         assert [str(ranking.get_row_at(i)[1]).split()[0] for i in range(3)] == ["gan-a", "cgan-b", "gan-d"]  # labels
         quality = [str(cell) for cell in ranking.get_column("quality")]
         assert quality[0] == "test_fld 12.5" and quality[2] == NO_FIGURE
+        assert [str(cell) for cell in ranking.get_column("#")] == ["1", "2", "-"]  # its rank: gan-d has none
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app_.screen, RunsScreen))
         assert str(table.get_cell("gan-a", "quality")) == "#1 test_fld 12.5"  # as `genlab runs` gives it
@@ -190,15 +191,3 @@ def test_runs_are_ranked_among_those_measured_on_the_same_digits(tmp_path):
     listing = invoke("runs", "--runs-dir", root).output
     assert "#1 test_fld 10" in next(line for line in listing.splitlines() if " small " in line)
 
-
-async def test_the_cockpit_gives_each_run_its_rank_not_its_row(tmp_path):
-    root = tmp_path / "runs"
-    gans(root)
-    app_ = GenlabApp(ScriptedSource(root), load_models=False)
-    async with app_.run_test(size=(180, 48)) as pilot:
-        await until(pilot, lambda: isinstance(app_.screen, RunsScreen) and app_.screen.query_one(RunsTable).row_count == 3)
-        await pilot.press("space", "space", "space", "c")
-        await until(pilot, lambda: isinstance(app_.screen, CompareScreen) and app_.screen.snapshot is not None)
-        ranking = app_.screen.query_one(RankingTable)
-        await until(pilot, lambda: ranking.row_count == 3)
-        assert [str(cell) for cell in ranking.get_column("#")] == ["1", "2", "-"]  # gan-d: no figure, no place

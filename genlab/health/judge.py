@@ -2,9 +2,10 @@
 
 The follower (genlab.run.follow.RunFollower) hands the judge each batch of metric rows and each
 evaluation as it reads them; the judge keeps only what its model's rules need (the newest rows of
-the metrics they name, every check's held-out figures) and judges the rules at fixed points of
-the run: every :data:`JUDGE_EVERY` steps and at each evaluation or quality check, once the
-training rows have reached its step. So a run read live, poll after poll, and the same run read
+the metrics they name, every check's held-out figures, each figure from the checks it is read
+from: genlab/run/figure_sources.py) and judges the rules at fixed points of the run: every
+:data:`JUDGE_EVERY` steps and at each evaluation or quality check, once the training rows have
+reached its step. So a run read live, poll after poll, and the same run read
 whole afterwards (`genlab show`, ``judge_run``) are judged at the same steps, the same way.
 
 The verdict is the worst rule that holds (``bad`` before ``warn``; then the first declared); else
@@ -27,13 +28,15 @@ import numpy as np
 
 from genlab.health.rules import SEVERITIES, Cond, Rule
 from genlab.health.verdict import Verdict
+from genlab.run import figure_sources
 from genlab.run.rundir import RunDir
 from genlab.view import View
 
 # how runs are judged, as a number: raised when a condition's reading changes (2: a swing is a move of
-# a quarter of its range; 3: a spike stands out of the metric's spread too), so verdicts kept from
+# a quarter of its range; 3: a spike stands out of the metric's spread too; 4: a held-out figure is read
+# from the quality checks once they carry it, genlab/run/figure_sources.py), so verdicts kept from
 # before (genlab/run/row_cache.py) are judged again
-JUDGING = 3
+JUDGING = 4
 JUDGE_EVERY = 100  # training steps between judgements (and after each check)
 KEEP_ROWS = 4096  # the newest rows kept of each metric a rule names: windows are at most this long
 AGAINST_STEPS = 200  # a training metric beside a check: its mean over this many steps before it
@@ -42,7 +45,6 @@ EVIDENCE_STEPS = 100  # a training metric in the evidence: its mean over this ma
 # this many rows, not every tick of its past: opening a million-step run stays quick (bench/cockpit.py),
 # and its verdict now is the same; its health events start there (its evaluations are all counted)
 LONG_READ = 20_000
-NOT_FIGURES = ("t", "step", "epoch", "n", "kind", "quality", "seconds")
 
 
 def rule_metrics(cond: Cond) -> set[str]:
@@ -82,6 +84,7 @@ class Judge:
         self.names = set().union(*(rule_metrics(r.when) for r in self.rules), *(r.evidence for r in self.rules))
         self.rows: dict[str, Rows] = {}
         self.checks: dict[str, list[tuple[int, float]]] = {}  # held-out figure -> (step, value) of each check
+        self.sources = figure_sources.Sources()  # which checks each figure is read from (genlab/run/figure_sources.py)
         self.trained: dict[str, list[tuple[int, float]]] = {}  # training metric -> (step, mean before) at each check
         self.against = {c.against for r in self.rules for c in _walk(r.when) if c.against}
         self.n_checks = 0
@@ -161,9 +164,11 @@ class Judge:
             e = self.pending.popleft()
             step = int(e.get("step", 0))
             self.n_checks += 1
-            for k, v in e.items():
-                if k not in NOT_FIGURES and isinstance(v, (int, float)) and not isinstance(v, bool) and k in self.names:
-                    self.checks.setdefault(k, []).append((step, float(v)))
+            for k in self.sources.see(e):
+                self.checks.pop(k, None)
+            for k, v in figure_sources.figures(e).items():
+                if k in self.names and self.sources.counts(e, k):
+                    self.checks.setdefault(k, []).append((step, v))
             for k in self.against:
                 rows = self.rows.get(k)
                 if rows is not None:

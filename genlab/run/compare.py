@@ -24,7 +24,7 @@ import numpy as np
 from genlab import view
 from genlab.errors import UsageError
 from genlab.models.catalogue import SPECS
-from genlab.run import metrics_log
+from genlab.run import figure_sources, metrics_log
 from genlab.run.labels import Label, label_runs
 from genlab.run.lineage import Ancestry, history
 from genlab.run.measured import MEASURED_ON, settings
@@ -183,8 +183,8 @@ def curve(run_dir: Path, metric: str, x: str = "step", points: int = 2000,
     events = [*Ancestry(run_dir, config).events(), *read_events(RunDir(run_dir).events)[0]]
     t0 = float(rows[0, 1]) if cols and len(rows) else \
         next((e["t"] for e in events if e["kind"] == "metrics"), events[0]["t"] if events else 0)
-    pts = [(e["step"] if x == "step" else (e["t"] - t0) / 60, e[metric]) for e in events
-           if e["kind"] == "eval" and isinstance(e.get(metric), (int, float)) and e["step"] >= (since or 0)]
+    pts = [(e["step"] if x == "step" else (e["t"] - t0) / 60, e[metric]) for e in figure_sources.series(events, metric)
+           if isinstance(e.get(metric), (int, float)) and e["step"] >= (since or 0)]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 

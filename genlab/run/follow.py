@@ -25,7 +25,7 @@ import numpy as np
 
 from genlab.health import Verdict
 from genlab.health.judge import LONG_READ, health_judge
-from genlab.run import events_index, metrics_log, pyramid, schema
+from genlab.run import events_index, figure_sources, metrics_log, pyramid, schema
 from genlab.run.lineage import Ancestry
 from genlab.run.rundir import RunDir
 from genlab.run.series import MinMaxSeries
@@ -175,6 +175,7 @@ class RunFollower:
 
     def reset(self) -> None:
         self.view = RunView(self.path.name, self.path)
+        self.sources = figure_sources.Sources()  # which checks each held-out figure is read from
         self._events = deque(maxlen=self.keep_events)
         self.tail = EventTail(self.run.events)
         self.rows = 0  # metrics.bin's rows read
@@ -433,8 +434,10 @@ class RunFollower:
                 v.class_hist = hist
                 v.class_hists.append((int(e.get("step", 0)), hist))
                 del v.class_hists[:-MAX_HISTORY]
+            for k in self.sources.see(e):  # from now on read from quality checks (genlab/run/figure_sources.py)
+                v.evals.pop(k, None)
             for k, val in e.items():
-                if k.startswith("test_") and isinstance(val, (int, float)):
+                if k.startswith("test_") and isinstance(val, (int, float)) and self.sources.counts(e, k):
                     v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))
         elif kind == "system":  # vital signs: series to plot, never lines in the event log
             for k, val in e.items():

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genlab import view
-from genlab.run import events_index, lineage, tags, vitals
+from genlab.run import events_index, figure_sources, lineage, tags, vitals
 from genlab.run.measured import measured_on
 from genlab.run.rundir import RunDir
 from genlab.run.state import effective_state
@@ -287,7 +287,6 @@ def _key_and_time(s: Summary) -> None:
 
 def _evaluations(s: Summary, events: list[dict]) -> None:
     declared = {m.name for m in s.view.metrics}
-    points = []
     s.checks = len(events)
     for e in events:
         figures = {k: v for k, v in e.items() if k in declared and isinstance(v, (int, float))}
@@ -297,8 +296,9 @@ def _evaluations(s: Summary, events: list[dict]) -> None:
                 s.class_hist = e["class_hist"]
         else:
             s.held_out = figures
-        if s.figure and _finite(e.get(s.figure)):
-            points.append((int(e.get("step", 0)), float(e[s.figure])))
+    # (read from its quality checks once they carry it: genlab/run/figure_sources.py)
+    points = [(int(e.get("step", 0)), float(e[s.figure])) for e in figure_sources.series(events, s.figure)
+              if _finite(e.get(s.figure))] if s.figure else []
     _figure(s, points)
     if s.figure:
         s.checks = len(points)

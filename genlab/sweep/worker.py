@@ -37,7 +37,7 @@ import optuna
 from optuna.trial import TrialState
 
 from genlab.errors import GenlabError
-from genlab.run import control
+from genlab.run import control, figure_sources
 from genlab.run.files import atomic_write_json
 from genlab.run.follow import EventTail
 from genlab.run.held import HeldDir
@@ -67,6 +67,7 @@ class Active:
     seed: int | None = None  # the seed of a trial run once per seed (None: the trial's one run)
     proc: subprocess.Popen | None = None
     last: float | None = None  # the objective's newest value
+    sources: figure_sources.Sources = field(default_factory=figure_sources.Sources)  # where it is read from (genlab/run/figure_sources.py)
     reported: set = field(default_factory=set)  # steps reported to the pruner
     pruned_at: int | None = None
     sent: str | None = None  # the last command this worker sent the run (pause, stop)
@@ -302,10 +303,14 @@ class Worker:
         if change is None:
             return
         if change == EventTail.REWRITTEN:  # a resume cut it at its checkpoint
-            a.last = None
+            a.last, a.sources = None, figure_sources.Sources()
         events = a.tail.events()
         objective, every = self.spec.objective, self.spec.prune_every
         for e in events:
+            if e["kind"] == "eval":
+                a.sources.see(e)
+                if not a.sources.counts(e, objective):  # (a PixelCNN's test_nll of an epoch's end, once checked)
+                    continue
             value = e.get(objective)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
                 continue
