@@ -29,12 +29,12 @@ def weights(run_dir):
     return ckpt["step"], ckpt["models"]
 
 
-ARGS = ["--max-steps", "150", *SIZE, "--checkpoint-every", "0.3", "--sample-every", "100000",
+ARGS = ["--max-steps", "300", *SIZE, "--checkpoint-every", "0.3", "--sample-every", "100000",
         "--quality-every", "100000"]
 
 
 def test_two_gloo_ranks_train_the_weights_of_one_process_and_a_killed_rank_resumes_exactly(tmp_path):
-    """Two gloo ranks of the vae with global batch 64 end 150 steps with the weights of one
+    """Two gloo ranks of the vae with global batch 64 end 300 steps with the weights of one
     process with batch 64 (within float tolerance); then a run of two ranks whose rank 1 is
     SIGKILLed mid-run, resumed, ends with the two-rank run's weights bit for bit (one test:
     the straight run is the reference of both)."""
@@ -48,11 +48,11 @@ def test_two_gloo_ranks_train_the_weights_of_one_process_and_a_killed_rank_resum
     assert read_json(straight / "status.json")["state"] == "finished"
     assert read_json(straight / "ranks" / "rank-1.json")["done"] is True  # its part ended: done, not dead
     events, _ = read_events(straight / "events.jsonl")
-    assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(1, 151))  # each step once
+    assert [e["step"] for e in events if e["kind"] == "metrics"] == list(range(1, 301))  # each step once
     (step_one, a), (step_two, b) = weights(runs / "one"), weights(straight)
-    assert step_one == step_two == 150
+    assert step_one == step_two == 300
     worst = max(float((a[net][k].float() - b[net][k].float()).abs().max()) for net in a for k in a[net])
-    print(f"largest weight difference after 150 steps: {worst:.3g}")
+    print(f"largest weight difference after 300 steps: {worst:.3g}")
     assert worst < 1e-4
     rows_one = [e for e in read_events(runs / "one" / "events.jsonl")[0] if e["kind"] == "metrics"]
     rows_two = [e for e in events if e["kind"] == "metrics"]
@@ -195,7 +195,7 @@ def a_rank_that_dies_is_named_and_the_run_resumes_exactly(straight, tmp_path):
     resumed = genlab("resume", "one-dies", "--runs-dir", runs)
     assert resumed.returncode == 0 and "one-dies finished" in resumed.stdout, resumed.stdout + resumed.stderr
     (s1, a), (s2, b) = weights(straight), weights(runs / "one-dies")
-    assert s1 == s2 == 150 and all(torch.equal(a[net][k], b[net][k]) for net in a for k in a[net])
+    assert s1 == s2 == 300 and all(torch.equal(a[net][k], b[net][k]) for net in a for k in a[net])
 
 
 def test_batchnorm_is_synced_over_the_ranks_on_gpus_and_said_to_stay_local_on_cpus():
