@@ -164,11 +164,7 @@ class Judge:
             e = self.pending.popleft()
             step = int(e.get("step", 0))
             self.n_checks += 1
-            for k in self.sources.see(e):
-                self.checks.pop(k, None)
-            for k, v in figure_sources.figures(e).items():
-                if k in self.names and self.sources.counts(e, k):
-                    self.checks.setdefault(k, []).append((step, v))
+            self.sources.take(e, self.checks, self.names.__contains__)
             for k in self.against:
                 rows = self.rows.get(k)
                 if rows is not None:

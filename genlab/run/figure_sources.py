@@ -11,8 +11,8 @@ and a notification's threshold would depend on which kind came last.
 So a figure is read from the run's quality checks once one of them carries it, and from its
 evaluations until then: the points it had from evaluations are dropped when its first quality
 check comes (:meth:`Sources.see`), and later evaluations' values of it are not points of its series
-(:meth:`Sources.counts`). Read event by event (the follower, the health judge, a sweep's worker)
-or all at once (:func:`series`), a run gives the same series. No torch.
+(:meth:`Sources.counts`). Read event by event (the follower and the health judge, :meth:`Sources.take`;
+a sweep's worker) or all at once (:func:`series`), a run gives the same series. No torch.
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ class Sources:
     def counts(self, e: dict, figure: str) -> bool:
         """Whether eval event ``e``'s value of ``figure`` is a point of its series (after :meth:`see`)."""
         return bool(e.get("quality")) or figure not in self.from_checks
+
+    def take(self, e: dict, into: dict[str, list[tuple[int, float]]], wanted=lambda figure: True) -> None:
+        """Eval event ``e``'s figures (those ``wanted``) into ``into``, each figure's (step, value)
+        points: :meth:`see`, then the points that :meth:`counts`."""
+        for k in self.see(e):
+            into.pop(k, None)
+        step = int(e.get("step", 0))
+        for k, v in figures(e).items():
+            if wanted(k) and self.counts(e, k):
+                into.setdefault(k, []).append((step, v))
 
 
 def series(events: list[dict], figure: str) -> list[dict]:

@@ -434,11 +434,7 @@ class RunFollower:
                 v.class_hist = hist
                 v.class_hists.append((int(e.get("step", 0)), hist))
                 del v.class_hists[:-MAX_HISTORY]
-            for k in self.sources.see(e):  # from now on read from quality checks (genlab/run/figure_sources.py)
-                v.evals.pop(k, None)
-            for k, val in e.items():
-                if k.startswith("test_") and isinstance(val, (int, float)) and self.sources.counts(e, k):
-                    v.evals.setdefault(k, []).append((int(e.get("step", 0)), float(val)))
+            self.sources.take(e, v.evals, lambda k: k.startswith("test_"))  # (genlab/run/figure_sources.py)
         elif kind == "system":  # vital signs: series to plot, never lines in the event log
             for k, val in e.items():
                 if k not in ("t", "step", "kind") and isinstance(val, (int, float)):

@@ -194,16 +194,14 @@ def rank(summaries: list) -> list:
     its ``rank`` among those ranked with it: the same figure, measured on the same digits
     (``measured_on``, genlab/run/measured.py; ``genlab compare`` calls other runs not comparable).
     A run with no figure yet has no rank."""
-    def group(s) -> tuple:
-        return (s.figure, repr(s.measured_on))
-
-    out = ranked(summaries, lambda s: (group(s), s.figure_latest, s.lower_is_better))
+    group = {id(s): (s.figure, repr(s.measured_on)) for s in summaries}  # (worked out once a run)
+    out = ranked(summaries, lambda s: (group[id(s)], s.figure_latest, s.lower_is_better))
     places: dict = {}
     for s in out:
         if s.figure_latest is None:
             s.rank = None
         else:
-            s.rank = places[group(s)] = places.get(group(s), 0) + 1
+            s.rank = places[group[id(s)]] = places.get(group[id(s)], 0) + 1
     return out
 
 
